@@ -1,0 +1,289 @@
+//! `restoreproof drill`: one restore drill now, with a progress bar on a
+//! terminal, a summary table for people and `--json` for machines.
+
+use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use crate::cli::{Cli, DrillArgs};
+use crate::config::{defaults, human_bytes, Config, DrillConfig, Filter, SampleSize, Strategy};
+use crate::drill::{version_label, Drill, DrillError, Observer, Quiet, RunSummary, SampleResult};
+use crate::evidence::file::EvidenceFile;
+use crate::ledger::Ledger;
+use crate::source::{self, BuildOptions};
+use crate::verify::{Outcome, Verdict};
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// Runs one drill.
+///
+/// # Errors
+/// When the config is invalid, the drill or source is unknown, or the drill
+/// could not run (listing, ledger or evidence failures).
+pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&cli.config)?;
+    let drill = resolve(&config, args)?;
+    let source_config = config
+        .sources
+        .get(&drill.source)
+        .ok_or_else(|| anyhow!("the drill names source `{}`, which is not configured", drill.source))?;
+    let source = source::build(&drill.source, source_config, BuildOptions { attempts: drill.attempts })
+        .await
+        .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
+    let mut ledger = Ledger::open(&config.ledger_path)?;
+    let mut evidence = EvidenceFile::open(&config.evidence_path, &mut ledger)?;
+
+    let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
+    let observer: Arc<dyn Observer> = if show_progress {
+        Arc::new(Progress::new())
+    } else {
+        Arc::new(Quiet)
+    };
+    let outcome = Drill {
+        config: &drill,
+        ledger: &mut ledger,
+        evidence: &mut evidence,
+    }
+    .run(source, observer.clone())
+    .await;
+    drop(observer);
+    let (summary, results) = match outcome {
+        Ok(r) => r,
+        Err(DrillError::Listing { source_name, error }) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": error.to_string(), "error_class": error.class, "source": source_name})
+                );
+            }
+            return Err(anyhow!("cannot list the source `{source_name}`: {error}"));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if args.json {
+        let doc = serde_json::json!({
+            "summary": summary,
+            "samples": results,
+            "ledger": config.ledger_path,
+            "evidence": config.evidence_path,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).context("serialising the result")?);
+    } else {
+        print_human(&summary, &results, &config);
+    }
+    Ok(ExitCode::from(if summary.counts.any_failure() {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}
+
+/// The drill to run: a configured one with flag overrides, or an ad-hoc one
+/// against a configured source.
+fn resolve(config: &Config, args: &DrillArgs) -> anyhow::Result<DrillConfig> {
+    let mut d = match (&args.name, &args.source) {
+        (Some(name), _) => config.drills.get(name).cloned().ok_or_else(|| {
+            let known: Vec<&str> = config.drills.keys().map(String::as_str).collect();
+            anyhow!(
+                "no drill named `{name}` in the config; configured drills: {} (or use --source NAME for an ad-hoc drill)",
+                if known.is_empty() { "none".into() } else { known.join(", ") }
+            )
+        })?,
+        (None, Some(src)) => {
+            if !config.sources.contains_key(src) {
+                let known: Vec<&str> = config.sources.keys().map(String::as_str).collect();
+                return Err(anyhow!(
+                    "no source named `{src}` in the config; configured sources: {}",
+                    if known.is_empty() { "none".into() } else { known.join(", ") }
+                ));
+            }
+            DrillConfig {
+                name: format!("adhoc-{src}"),
+                source: src.clone(),
+                sample: SampleSize::Count(defaults::SAMPLE),
+                strategy: Strategy::Uniform,
+                seed: None,
+                mode: crate::config::RestoreMode::Stream,
+                concurrency: defaults::CONCURRENCY,
+                attempts: defaults::ATTEMPTS,
+                max_samples: defaults::MAX_SAMPLES,
+                restore_timeout: std::time::Duration::from_secs(defaults::RESTORE_TIMEOUT_SECS),
+                scratch_dir: defaults::SCRATCH_DIR.into(),
+                schedule: None,
+                filter: Filter {
+                    include_current: true,
+                    include_noncurrent: true,
+                    ..Filter::default()
+                },
+            }
+        }
+        (None, None) => return Err(anyhow!("name a drill, or use --source NAME for an ad-hoc drill")),
+    };
+    if let Some(s) = args.sample {
+        d.sample = s;
+    }
+    if let Some(s) = args.strategy {
+        d.strategy = s;
+    }
+    if let Some(s) = args.seed {
+        if d.strategy != Strategy::Uniform {
+            return Err(anyhow!("--seed only applies to the uniform strategy; drop it or pass --strategy uniform"));
+        }
+        d.seed = Some(s);
+    }
+    if let Some(m) = args.mode {
+        d.mode = m;
+    }
+    if let Some(c) = args.concurrency {
+        d.concurrency = usize::from(c);
+    }
+    Ok(d)
+}
+
+/// A progress bar on stderr: listing count, then bytes, rate and ETA.
+struct Progress {
+    bar: ProgressBar,
+    done: AtomicU64,
+    total: AtomicU64,
+}
+
+impl Progress {
+    fn new() -> Self {
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        bar.set_style(ProgressStyle::with_template("{spinner} listing: {pos} versions seen").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Self {
+            bar,
+            done: AtomicU64::new(0),
+            total: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Observer for Progress {
+    fn listed(&self, items: u64) {
+        self.bar.set_position(items);
+    }
+
+    fn sampled(&self, count: u64, bytes: u64) {
+        self.total.store(count, Ordering::Relaxed);
+        self.bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        self.bar.set_length(bytes);
+        self.bar.set_position(0);
+        self.bar.set_message(format!("0/{count} restored"));
+    }
+
+    fn bytes(&self, n: u64) {
+        self.bar.inc(n);
+    }
+
+    fn finished(&self, _r: &SampleResult) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.bar
+            .set_message(format!("{done}/{} restored", self.total.load(Ordering::Relaxed)));
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
+    let location = if s.source.prefix.is_empty() {
+        format!("s3://{}", s.source.bucket)
+    } else {
+        format!("s3://{}/{}", s.source.bucket, s.source.prefix)
+    };
+    println!(
+        "Drill `{}` on {} (source `{}`), run {}",
+        s.drill, location, s.source.name, s.run_id
+    );
+    let seed = s.seed.map(|x| format!(", seed {x}")).unwrap_or_default();
+    println!(
+        "Sampled {} of {} candidates ({} of {}) by {}{}, mode {}; {} versions listed, {} delete markers (not restorable), {} filtered out",
+        s.sampled,
+        s.population.candidates,
+        human_bytes(s.sampled_bytes),
+        human_bytes(s.population.candidate_bytes),
+        s.strategy,
+        seed,
+        s.mode,
+        s.population.versions_listed,
+        s.population.delete_markers,
+        s.population.filtered_out,
+    );
+    if s.population.larger_than_budget > 0 {
+        println!("{} candidates are larger than the whole byte budget and were not sampled", s.population.larger_than_budget);
+    }
+    println!();
+    let mut rows: Vec<&SampleResult> = results.iter().collect();
+    rows.sort_by(|a, b| (a.recovery_point.key.as_str(), version_label(&a.recovery_point)).cmp(&(b.recovery_point.key.as_str(), version_label(&b.recovery_point))));
+    let key_w = rows.iter().map(|r| r.recovery_point.key.chars().count()).max().unwrap_or(3).clamp(3, 48);
+    println!("{:<13}  {:<key_w$}  {:<14}  {:>10}  DETAIL", "VERDICT", "KEY", "VERSION", "SIZE");
+    for r in rows {
+        let detail = match r.verdict {
+            Verdict::Verified => {
+                let refs: Vec<&str> = r
+                    .checks
+                    .iter()
+                    .filter(|c| c.outcome == Outcome::Match && c.kind != crate::verify::ReferenceKind::Size)
+                    .map(|c| c.name.as_str())
+                    .collect();
+                format!("matched {}", refs.join(", "))
+            }
+            _ => r.reason.clone().unwrap_or_default(),
+        };
+        println!(
+            "{:<13}  {:<key_w$}  {:<14}  {:>10}  {}",
+            r.verdict.as_str(),
+            truncate(&r.recovery_point.key, key_w),
+            truncate(version_label(&r.recovery_point), 14),
+            human_bytes(r.recovery_point.size),
+            detail
+        );
+    }
+    println!();
+    let c = s.counts;
+    println!(
+        "verified {} · mismatch {} · unrecoverable {} · no_reference {} · skipped {}   {} restored in {:.1}s ({}/s)",
+        c.verified,
+        c.mismatch,
+        c.unrecoverable,
+        c.no_reference,
+        c.skipped,
+        human_bytes(s.bytes_restored),
+        s.duration_ms as f64 / 1000.0,
+        human_bytes(s.throughput_bytes_per_sec)
+    );
+    println!(
+        "Evidence: {}  Ledger: {}",
+        config.evidence_path.display(),
+        config.ledger_path.display()
+    );
+    if c.any_failure() {
+        println!("RESULT: FAILED — {} recovery point(s) did not restore intact", c.mismatch + c.unrecoverable);
+    } else {
+        println!("RESULT: OK");
+    }
+}
+
+fn truncate(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(w.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+// Keep the unused-import lint honest for EXIT_ERROR: main maps errors to it.
+const _: u8 = EXIT_ERROR;

@@ -1,0 +1,26 @@
+//! Subcommands. Each returns the process exit code or an error that means
+//! "could not run" (exit 2).
+
+pub mod drill;
+pub mod validate;
+
+use crate::cli::{Cli, Command};
+use std::process::ExitCode;
+
+/// Exit code: every sampled recovery point verified (or had no reference).
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the drill ran and something failed verification.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: the command could not run.
+pub const EXIT_ERROR: u8 = 2;
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Anything that kept the command from running; `main` prints it and exits 2.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Drill(args) => drill::run(&cli, args).await,
+        Command::Validate(args) => validate::run(&cli, args),
+    }
+}

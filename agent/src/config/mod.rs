@@ -1,0 +1,657 @@
+//! Configuration: serde types that mirror the TOML file, a pure validation pass
+//! that reports *every* problem at once with its key path, and the validated
+//! [`Config`] the rest of the agent works with.
+//!
+//! Invariants:
+//! - unknown keys are errors (`deny_unknown_fields`), so a typo never silently
+//!   turns a setting off;
+//! - defaults live in this module only ([`defaults`]);
+//! - validation does no I/O: `restoreproof validate` is safe to run from
+//!   systemd's `ExecStartPre=` and from tests; connecting happens when a source is
+//!   built;
+//! - relative paths are resolved against the directory of the config file;
+//! - secrets are [`Secret`]s and never reach `Debug`, logs or evidence.
+
+mod secret;
+mod units;
+
+pub use secret::Secret;
+pub use units::{human_bytes, Age, ByteSize, SampleSize};
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// Where `--config` points when it is not given.
+pub const DEFAULT_CONFIG_PATH: &str = "/etc/restoreproof/config.toml";
+
+/// Every default of the configuration, in one place.
+pub mod defaults {
+    /// The ledger under systemd's `StateDirectory=restoreproof`.
+    pub const LEDGER_PATH: &str = "/var/lib/restoreproof/ledger.sqlite3";
+    /// The evidence file under systemd's `LogsDirectory=restoreproof`.
+    pub const EVIDENCE_PATH: &str = "/var/log/restoreproof/evidence.jsonl";
+    /// Scratch space for `local` restores, under the state directory.
+    pub const SCRATCH_DIR: &str = "/var/lib/restoreproof/scratch";
+    /// Recovery points restored by a drill that names no sample size.
+    pub const SAMPLE: u64 = 10;
+    /// Restores in flight at once within one drill.
+    pub const CONCURRENCY: usize = 4;
+    /// Attempts per restore (and per listing page) for transient errors.
+    pub const ATTEMPTS: u32 = 4;
+    /// Hard cap on the recovery points one drill holds in its sample, whatever
+    /// the sample size says: keeps memory bounded for byte budgets over many
+    /// tiny objects.
+    pub const MAX_SAMPLES: u64 = 100_000;
+    /// Seconds one restore may take before it is abandoned as `timeout`.
+    pub const RESTORE_TIMEOUT_SECS: u64 = 3600;
+    /// AWS region when neither the config nor the environment names one.
+    pub const S3_REGION: &str = "us-east-1";
+}
+
+/// One problem found by validation: where, and what to do about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Dotted key path, e.g. `sources.prod.bucket`.
+    pub path: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Why a configuration could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}; pass --config PATH or create the file")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a valid restoreproof config: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+impl ConfigError {
+    /// All problems, for `validate --json`.
+    pub fn problems(&self) -> Vec<Problem> {
+        match self {
+            ConfigError::Read { source, .. } => vec![Problem {
+                path: "(file)".into(),
+                message: source.to_string(),
+            }],
+            ConfigError::Parse { message, .. } => vec![Problem {
+                path: "(syntax)".into(),
+                message: message.clone(),
+            }],
+            ConfigError::Invalid { problems, .. } => problems.clone(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The file as written.
+
+/// The config file as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub ledger: RawLedger,
+    #[serde(default)]
+    pub evidence: RawEvidence,
+    #[serde(default)]
+    pub sources: BTreeMap<String, RawSource>,
+    #[serde(default)]
+    pub drills: BTreeMap<String, RawDrill>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLedger {
+    /// SQLite file holding runs, samples, baselines and the evidence outbox.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvidence {
+    /// JSON Lines file every evidence event is appended to.
+    pub path: Option<PathBuf>,
+}
+
+/// A source, tagged by `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawSource {
+    S3(RawS3Source),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3Source {
+    pub bucket: String,
+    pub prefix: Option<String>,
+    pub region: Option<String>,
+    /// S3-compatible endpoint, e.g. `https://minio.internal:9000`.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by most
+    /// S3-compatible stores. Defaults to true when `endpoint` is set.
+    pub force_path_style: Option<bool>,
+    /// A named profile from the shared AWS config/credentials files.
+    pub profile: Option<String>,
+    /// Static keys. Discouraged: prefer the environment, a profile, web
+    /// identity or instance metadata. Redacted everywhere.
+    pub credentials: Option<RawS3Credentials>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3Credentials {
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrill {
+    pub source: String,
+    pub sample: Option<SampleSize>,
+    pub strategy: Option<Strategy>,
+    pub seed: Option<u64>,
+    pub mode: Option<RestoreMode>,
+    pub concurrency: Option<usize>,
+    pub attempts: Option<u32>,
+    pub max_samples: Option<u64>,
+    pub restore_timeout: Option<Age>,
+    pub scratch_dir: Option<PathBuf>,
+    /// Cron expression for `restoreproof run` (seconds field optional).
+    pub schedule: Option<String>,
+    #[serde(default)]
+    pub filter: RawFilter,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    pub min_size: Option<ByteSize>,
+    pub max_size: Option<ByteSize>,
+    pub max_age: Option<Age>,
+    /// Whether current versions are candidates (`true` by default).
+    pub include_current: Option<bool>,
+    /// Whether noncurrent versions are candidates (`true` by default).
+    pub include_noncurrent: Option<bool>,
+}
+
+/// How a drill picks its recovery points.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Uniformly at random, reproducible from the recorded seed.
+    Uniform,
+    /// The most recently written recovery points first.
+    Newest,
+    /// The oldest recovery points first.
+    Oldest,
+}
+
+/// How a recovery point is restored (see DESIGN.md, "Restore modes").
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreMode {
+    /// GET the exact version and hash the body as it streams; no side effects.
+    Stream,
+    /// Write to a scratch directory, fsync, re-read and hash, then remove.
+    Local,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Uniform => "uniform",
+            Strategy::Newest => "newest",
+            Strategy::Oldest => "oldest",
+        })
+    }
+}
+
+impl fmt::Display for RestoreMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RestoreMode::Stream => "stream",
+            RestoreMode::Local => "local",
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The validated configuration.
+
+/// A configuration that passed validation. Paths are absolute or relative to
+/// the working directory (already resolved against the config file's directory).
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub ledger_path: PathBuf,
+    pub evidence_path: PathBuf,
+    pub sources: BTreeMap<String, SourceConfig>,
+    pub drills: BTreeMap<String, DrillConfig>,
+}
+
+/// One validated source.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    S3(S3SourceConfig),
+}
+
+impl SourceConfig {
+    /// The `kind` as written in the config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::S3(_) => "s3",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct S3SourceConfig {
+    pub bucket: String,
+    /// Empty when the whole bucket is the source.
+    pub prefix: String,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub force_path_style: bool,
+    pub profile: Option<String>,
+    pub credentials: Option<S3StaticCredentials>,
+}
+
+#[derive(Debug, Clone)]
+pub struct S3StaticCredentials {
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+/// Which recovery points a drill considers, beyond the source's prefix.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Filter {
+    pub min_size: Option<u64>,
+    pub max_size: Option<u64>,
+    pub max_age: Option<std::time::Duration>,
+    pub include_current: bool,
+    pub include_noncurrent: bool,
+}
+
+/// One validated drill.
+#[derive(Debug, Clone)]
+pub struct DrillConfig {
+    pub name: String,
+    pub source: String,
+    pub sample: SampleSize,
+    pub strategy: Strategy,
+    /// `None`: a fresh random seed per run, recorded in the evidence.
+    pub seed: Option<u64>,
+    pub mode: RestoreMode,
+    pub concurrency: usize,
+    pub attempts: u32,
+    pub max_samples: u64,
+    pub restore_timeout: std::time::Duration,
+    pub scratch_dir: PathBuf,
+    pub schedule: Option<String>,
+    pub filter: Filter,
+}
+
+impl Config {
+    /// Reads, parses and validates the file at `path`.
+    ///
+    /// # Errors
+    /// [`ConfigError::Read`] when the file cannot be read, `Parse` for TOML
+    /// syntax, unknown keys and wrongly typed values, `Invalid` with every
+    /// problem found by validation.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Config::from_toml(&text, base).map_err(|e| match e {
+            Err(message) => ConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            Ok(problems) => ConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            },
+        })
+    }
+
+    /// Parses and validates TOML text; relative paths resolve against `base`.
+    /// The error is `Err(syntax message)` or `Ok(problems)`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Config, Result<Vec<Problem>, String>> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| Err(e.to_string()))?;
+        validate(raw, base).map_err(Ok)
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_owned()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Checks a raw config and returns every problem, or the validated config.
+/// Pure: no file, network or environment access.
+pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
+    let mut problems = Vec::new();
+    let mut problem = |path: String, message: &str| {
+        problems.push(Problem {
+            path,
+            message: message.to_owned(),
+        })
+    };
+
+    let ledger_path = resolve(
+        base,
+        raw.ledger
+            .path
+            .as_deref()
+            .unwrap_or(Path::new(defaults::LEDGER_PATH)),
+    );
+    let evidence_path = resolve(
+        base,
+        raw.evidence
+            .path
+            .as_deref()
+            .unwrap_or(Path::new(defaults::EVIDENCE_PATH)),
+    );
+    if raw.ledger.path.as_deref() == Some(Path::new("")) {
+        problem("ledger.path".into(), "must not be empty; remove the key to use the default");
+    }
+    if raw.evidence.path.as_deref() == Some(Path::new("")) {
+        problem("evidence.path".into(), "must not be empty; remove the key to use the default");
+    }
+
+    let mut sources = BTreeMap::new();
+    for (name, src) in raw.sources {
+        let at = |k: &str| format!("sources.{name}.{k}");
+        check_name(&mut problem, &format!("sources.{name}"), &name);
+        match src {
+            RawSource::S3(s) => {
+                if s.bucket.trim().is_empty() {
+                    problem(at("bucket"), "must not be empty; name the S3 bucket that holds the recovery points");
+                } else if !valid_bucket_name(&s.bucket) {
+                    problem(at("bucket"), "is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, `.` and `-`); give the bucket name only, without `s3://` or a path");
+                }
+                if let Some(r) = &s.region {
+                    if r.trim().is_empty() || r.contains(char::is_whitespace) {
+                        problem(at("region"), "must be an AWS region such as `eu-central-1`, or be left out to use the environment's");
+                    }
+                }
+                if let Some(e) = &s.endpoint {
+                    if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 10 {
+                        problem(at("endpoint"), "must be a URL starting with `https://` (or `http://` for a local test server)");
+                    }
+                }
+                if let Some(p) = &s.profile {
+                    if p.trim().is_empty() {
+                        problem(at("profile"), "must not be empty; remove it to use the default credential chain");
+                    }
+                }
+                if let Some(c) = &s.credentials {
+                    if c.access_key_id.expose().is_empty() || c.secret_access_key.expose().is_empty() {
+                        problem(at("credentials"), "access_key_id and secret_access_key must both be set; better, remove the table and use the AWS credential chain (environment, profile, web identity, instance metadata)");
+                    }
+                    if s.profile.is_some() {
+                        problem(at("credentials"), "conflicts with `profile`; keep one of them");
+                    }
+                }
+                let prefix = s.prefix.unwrap_or_default();
+                if prefix.starts_with('/') {
+                    problem(at("prefix"), "must not start with `/`: S3 keys have no leading slash");
+                }
+                sources.insert(
+                    name,
+                    SourceConfig::S3(S3SourceConfig {
+                        force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
+                        bucket: s.bucket,
+                        prefix,
+                        region: s.region,
+                        endpoint: s.endpoint,
+                        profile: s.profile,
+                        credentials: s.credentials.map(|c| S3StaticCredentials {
+                            access_key_id: c.access_key_id,
+                            secret_access_key: c.secret_access_key,
+                            session_token: c.session_token,
+                        }),
+                    }),
+                );
+            }
+        }
+    }
+
+    let mut drills = BTreeMap::new();
+    for (name, d) in raw.drills {
+        let at = |k: &str| format!("drills.{name}.{k}");
+        check_name(&mut problem, &format!("drills.{name}"), &name);
+        if d.source.is_empty() {
+            problem(at("source"), "must name a source from [sources]");
+        } else if !sources.contains_key(&d.source) {
+            let known: Vec<&str> = sources.keys().map(String::as_str).collect();
+            problem(
+                at("source"),
+                &format!(
+                    "names `{}`, which is not a configured source; configured: {}",
+                    d.source,
+                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                ),
+            );
+        }
+        let concurrency = d.concurrency.unwrap_or(defaults::CONCURRENCY);
+        if !(1..=256).contains(&concurrency) {
+            problem(at("concurrency"), "must be between 1 and 256");
+        }
+        let attempts = d.attempts.unwrap_or(defaults::ATTEMPTS);
+        if !(1..=20).contains(&attempts) {
+            problem(at("attempts"), "must be between 1 and 20");
+        }
+        let max_samples = d.max_samples.unwrap_or(defaults::MAX_SAMPLES);
+        if max_samples == 0 {
+            problem(at("max_samples"), "must be at least 1");
+        }
+        let restore_timeout = d
+            .restore_timeout
+            .map(|a| a.0)
+            .unwrap_or(std::time::Duration::from_secs(defaults::RESTORE_TIMEOUT_SECS));
+        if restore_timeout.is_zero() {
+            problem(at("restore_timeout"), "must be longer than 0s");
+        }
+        let strategy = d.strategy.unwrap_or(Strategy::Uniform);
+        if d.seed.is_some() && strategy != Strategy::Uniform {
+            problem(at("seed"), "only the `uniform` strategy uses a seed; remove it or set strategy = \"uniform\"");
+        }
+        if let Some(s) = &d.schedule {
+            if let Err(e) = parse_schedule(s) {
+                problem(at("schedule"), &e);
+            }
+        }
+        let f = &d.filter;
+        if let (Some(min), Some(max)) = (f.min_size, f.max_size) {
+            if min > max {
+                problem(at("filter.min_size"), "is larger than filter.max_size, so nothing could be sampled");
+            }
+        }
+        let include_current = f.include_current.unwrap_or(true);
+        let include_noncurrent = f.include_noncurrent.unwrap_or(true);
+        if !include_current && !include_noncurrent {
+            problem(at("filter"), "include_current and include_noncurrent are both false, so nothing could be sampled");
+        }
+        drills.insert(
+            name.clone(),
+            DrillConfig {
+                name,
+                source: d.source,
+                sample: d.sample.unwrap_or(SampleSize::Count(defaults::SAMPLE)),
+                strategy,
+                seed: d.seed,
+                mode: d.mode.unwrap_or(RestoreMode::Stream),
+                concurrency,
+                attempts,
+                max_samples,
+                restore_timeout,
+                scratch_dir: resolve(
+                    base,
+                    d.scratch_dir
+                        .as_deref()
+                        .unwrap_or(Path::new(defaults::SCRATCH_DIR)),
+                ),
+                schedule: d.schedule,
+                filter: Filter {
+                    min_size: f.min_size.map(|b| b.0),
+                    max_size: f.max_size.map(|b| b.0),
+                    max_age: f.max_age.map(|a| a.0),
+                    include_current,
+                    include_noncurrent,
+                },
+            },
+        );
+    }
+
+    if problems.is_empty() {
+        Ok(Config {
+            ledger_path,
+            evidence_path,
+            sources,
+            drills,
+        })
+    } else {
+        Err(problems)
+    }
+}
+
+/// Parses a cron expression with an optional seconds field (`0 3 * * *` or
+/// `0 0 3 * * *`), as `restoreproof run` will.
+pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
+    let fields = expr.split_whitespace().count();
+    let full = match fields {
+        5 => format!("0 {expr}"),
+        6 | 7 => expr.to_owned(),
+        _ => {
+            return Err(format!(
+                "`{expr}` has {fields} fields; write a cron expression with 5 fields (`min hour day month weekday`, e.g. `0 3 * * *`) or 6 with seconds first"
+            ))
+        }
+    };
+    full.parse::<cron::Schedule>()
+        .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))
+}
+
+fn check_name(problem: &mut impl FnMut(String, &str), path: &str, name: &str) {
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
+        problem(
+            path.to_owned(),
+            "names may use letters, digits, `-`, `_` and `.` only (they appear in evidence and metric labels)",
+        );
+    }
+}
+
+fn valid_bucket_name(b: &str) -> bool {
+    (3..=63).contains(&b.len())
+        && b.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match Config::from_toml(text, Path::new("/etc/restoreproof")) {
+            Ok(_) => vec![],
+            Err(Ok(p)) => p.iter().map(ToString::to_string).collect(),
+            Err(Err(syntax)) => vec![syntax],
+        }
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_key_path() {
+        let p = problems(
+            r#"
+            [sources.prod]
+            kind = "s3"
+            bucket = ""
+            endpoint = "localhost:9000"
+            [drills.nightly]
+            source = "prdo"
+            concurrency = 0
+            schedule = "every night"
+            [drills.nightly.filter]
+            min_size = "2GiB"
+            max_size = "1GiB"
+            "#,
+        );
+        let joined = p.join("\n");
+        for want in [
+            "sources.prod.bucket: must not be empty",
+            "sources.prod.endpoint: must be a URL",
+            "drills.nightly.source: names `prdo`, which is not a configured source; configured: prod",
+            "drills.nightly.concurrency: must be between 1 and 256",
+            "drills.nightly.schedule: `every night` has 2 fields",
+            "drills.nightly.filter.min_size: is larger than filter.max_size",
+        ] {
+            assert!(joined.contains(want), "missing {want:?} in:\n{joined}");
+        }
+        assert_eq!(p.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let p = problems("[sources.prod]\nkind = \"s3\"\nbucket = \"b-1\"\nbukket = \"x\"\n");
+        assert!(p[0].contains("unknown field `bukket`"), "{p:?}");
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_the_config_directory() {
+        let c = Config::from_toml("[ledger]\npath = \"state/ledger.db\"\n", Path::new("/etc/rp"))
+            .expect("valid");
+        assert_eq!(c.ledger_path, Path::new("/etc/rp/state/ledger.db"));
+        assert_eq!(c.evidence_path, Path::new(defaults::EVIDENCE_PATH));
+    }
+
+    #[test]
+    fn static_credentials_never_reach_debug_output() {
+        let c = Config::from_toml(
+            "[sources.p]\nkind = \"s3\"\nbucket = \"bkt\"\n[sources.p.credentials]\naccess_key_id = \"AKIDSECRETVALUE\"\nsecret_access_key = \"wJalrXUtnFEMI\"\n",
+            Path::new("."),
+        )
+        .expect("valid");
+        let dbg = format!("{c:?}");
+        assert!(!dbg.contains("AKIDSECRETVALUE") && !dbg.contains("wJalrXUtnFEMI"), "{dbg}");
+        assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn five_field_cron_gets_a_seconds_field() {
+        assert!(parse_schedule("0 3 * * *").is_ok());
+        assert!(parse_schedule("0 0 3 * * *").is_ok());
+        assert!(parse_schedule("61 3 * * *").is_err());
+    }
+}

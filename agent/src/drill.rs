@@ -1,0 +1,582 @@
+//! One drill: list → sample → restore → verify → record.
+//!
+//! Invariants:
+//! - every verdict is committed to the ledger (with its evidence event and,
+//!   when earned, its baseline) and appended to the evidence file *as it
+//!   completes*, so a crash mid-drill keeps every completed verdict;
+//! - a sample's baseline is read before its restore starts, so a drill never
+//!   compares a recovery point with a baseline it recorded itself;
+//! - a baseline is recorded only from bytes that disagreed with no reference;
+//! - provider errors are retried (transient classes only) before a verdict of
+//!   `unrecoverable` names the class; archive tiers are `skipped` with why;
+//! - a drill that cannot list its source is recorded as a failed run and
+//!   reported as an error (exit 2), not as a drill with failed samples.
+
+use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy};
+use crate::evidence::file::{EvidenceFile, EvidenceFileError};
+use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::ledger::{Ledger, LedgerError, RunRow, SampleRow};
+use crate::retry::with_retries;
+use crate::sample::{Limits, Population, Sampler};
+use crate::source::{Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoredAttributes};
+use crate::verify::{compare, verdict, Baseline, Check, Hasher, Verdict};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Why a drill could not run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    #[error("cannot list the source `{source_name}`: {error}")]
+    Listing { source_name: String, error: SourceError },
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Evidence(#[from] EvidenceFileError),
+}
+
+/// Hooks for showing progress; every method has a no-op default.
+pub trait Observer: Send + Sync {
+    /// Listing progress: versions and delete markers seen so far.
+    fn listed(&self, _items: u64) {}
+    /// The sample is drawn.
+    fn sampled(&self, _count: u64, _bytes: u64) {}
+    /// Bytes restored (called per chunk).
+    fn bytes(&self, _n: u64) {}
+    /// One sample finished and was recorded.
+    fn finished(&self, _result: &SampleResult) {}
+}
+
+/// An observer that shows nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// The outcome of restoring one recovery point.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleResult {
+    pub event_id: String,
+    pub recovery_point: Candidate,
+    pub verdict: Verdict,
+    /// Why, for anything but `verified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
+}
+
+/// Verdict counts of one run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub verified: u64,
+    pub mismatch: u64,
+    pub unrecoverable: u64,
+    pub no_reference: u64,
+    pub skipped: u64,
+}
+
+impl Counts {
+    fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Verified => self.verified += 1,
+            Verdict::Mismatch => self.mismatch += 1,
+            Verdict::Unrecoverable => self.unrecoverable += 1,
+            Verdict::NoReference => self.no_reference += 1,
+            Verdict::Skipped => self.skipped += 1,
+        }
+    }
+
+    /// Whether any verdict makes the drill fail.
+    pub fn any_failure(&self) -> bool {
+        self.mismatch + self.unrecoverable > 0
+    }
+}
+
+/// The run summary, recorded as the run's last evidence event.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub drill: String,
+    pub source: SourceInfo,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub strategy: Strategy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub mode: RestoreMode,
+    pub sample_size: SampleSize,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub population: Population,
+    pub sampled: u64,
+    pub sampled_bytes: u64,
+    pub counts: Counts,
+    pub bytes_restored: u64,
+    pub throughput_bytes_per_sec: u64,
+}
+
+/// Everything one drill needs besides the source.
+#[derive(Debug)]
+pub struct Drill<'a> {
+    pub config: &'a DrillConfig,
+    pub ledger: &'a mut Ledger,
+    pub evidence: &'a mut EvidenceFile,
+}
+
+impl Drill<'_> {
+    /// Runs the drill to the end and returns its summary and every result.
+    ///
+    /// # Errors
+    /// [`DrillError`] when the source cannot be listed or a record cannot be
+    /// written; verdicts recorded before that stay recorded.
+    #[tracing::instrument(skip_all, fields(drill = %self.config.name, source = %self.config.source))]
+    pub async fn run(
+        &mut self,
+        source: Arc<dyn RecoverySource>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<(RunSummary, Vec<SampleResult>), DrillError> {
+        let cfg = self.config;
+        let info = source.describe();
+        let agent = AgentInfo::current();
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let started = Instant::now();
+        let started_at = now_rfc3339();
+        let seed = match cfg.strategy {
+            Strategy::Uniform => Some(cfg.seed.unwrap_or_else(rand::random)),
+            _ => None,
+        };
+        let sample_spec = cfg.sample.to_string();
+        self.ledger.start_run(&RunRow {
+            run_id: &run_id,
+            drill: &cfg.name,
+            source: &info.name,
+            started_at: &started_at,
+            strategy: &cfg.strategy.to_string(),
+            seed,
+            mode: &cfg.mode.to_string(),
+            sample_spec: &sample_spec,
+        })?;
+        tracing::info!(run_id, seed, strategy = %cfg.strategy, sample = %sample_spec, "Drill started.");
+
+        let mut summary = RunSummary {
+            run_id: run_id.clone(),
+            drill: cfg.name.clone(),
+            source: info.clone(),
+            status: "completed",
+            error: None,
+            strategy: cfg.strategy,
+            seed,
+            mode: cfg.mode,
+            sample_size: cfg.sample,
+            started_at,
+            finished_at: String::new(),
+            duration_ms: 0,
+            population: Population::default(),
+            sampled: 0,
+            sampled_bytes: 0,
+            counts: Counts::default(),
+            bytes_restored: 0,
+            throughput_bytes_per_sec: 0,
+        };
+
+        let sample = match self.draw(&*source, seed.unwrap_or(0), &*observer).await {
+            Ok((sample, population)) => {
+                summary.population = population;
+                sample
+            }
+            Err(error) => {
+                summary.status = "error";
+                summary.error = Some(error.to_string());
+                self.finish(&mut summary, &agent, started)?;
+                return Err(DrillError::Listing {
+                    source_name: info.name.clone(),
+                    error,
+                });
+            }
+        };
+        summary.sampled = sample.len() as u64;
+        summary.sampled_bytes = sample.iter().map(|c| c.size).sum();
+        observer.sampled(summary.sampled, summary.sampled_bytes);
+        tracing::info!(
+            candidates = summary.population.candidates,
+            delete_markers = summary.population.delete_markers,
+            sampled = summary.sampled,
+            sampled_bytes = summary.sampled_bytes,
+            "Sample drawn."
+        );
+
+        // Baselines are read before any restore of this run starts.
+        let mut jobs = Vec::with_capacity(sample.len());
+        for c in sample {
+            let b = self
+                .ledger
+                .baseline(&info.name, &c.key, version_label(&c))?;
+            jobs.push((c, b));
+        }
+
+        let env = Arc::new(RestoreEnv {
+            source,
+            mode: cfg.mode,
+            attempts: cfg.attempts,
+            timeout: cfg.restore_timeout,
+            scratch: cfg.scratch_dir.join(&run_id),
+            observer: observer.clone(),
+        });
+        let mut results = Vec::with_capacity(jobs.len());
+        let mut restores = futures::stream::iter(jobs.into_iter().enumerate())
+            .map(|(i, (c, b))| {
+                let env = env.clone();
+                async move { env.restore_and_verify(i, c, b).await }
+            })
+            .buffer_unordered(cfg.concurrency);
+        while let Some((result, new_baseline)) = restores.next().await {
+            self.record(&run_id, &info, &agent, cfg, &result, new_baseline)?;
+            summary.counts.add(result.verdict);
+            summary.bytes_restored += result.bytes;
+            observer.finished(&result);
+            results.push(result);
+        }
+        drop(restores);
+        if cfg.mode == RestoreMode::Local {
+            let _ = std::fs::remove_dir(&env.scratch);
+        }
+        self.finish(&mut summary, &agent, started)?;
+        Ok((summary, results))
+    }
+
+    /// Lists the source (twice for a percentage: once to count) and draws the
+    /// sample.
+    async fn draw(
+        &self,
+        source: &dyn RecoverySource,
+        seed: u64,
+        observer: &dyn Observer,
+    ) -> Result<(Vec<Candidate>, Population), SourceError> {
+        let cfg = self.config;
+        let now = chrono::Utc::now();
+        let (count, bytes) = match cfg.sample {
+            SampleSize::Count(k) => (Some(k), None),
+            SampleSize::Bytes(b) => (None, Some(b)),
+            SampleSize::Percent(p) => {
+                let mut n = 0u64;
+                let mut seen = 0u64;
+                let mut list = source.list();
+                while let Some(item) = list.next().await {
+                    seen += 1;
+                    if let crate::source::ListItem::Version(c) = item? {
+                        if Sampler::admits(&cfg.filter, &c, now) {
+                            n += 1;
+                        }
+                    }
+                    if seen % 1000 == 0 {
+                        observer.listed(seen);
+                    }
+                }
+                (Some(((n as f64) * p / 100.0).ceil() as u64), None)
+            }
+        };
+        let limits = Limits {
+            count,
+            bytes,
+            max_samples: cfg.max_samples,
+        };
+        let mut sampler = Sampler::new(cfg.strategy, seed, limits, cfg.filter.clone(), now);
+        let mut list = source.list();
+        let mut seen = 0u64;
+        while let Some(item) = list.next().await {
+            sampler.offer(item?);
+            seen += 1;
+            if seen % 1000 == 0 {
+                observer.listed(seen);
+            }
+        }
+        observer.listed(seen);
+        Ok(sampler.finish())
+    }
+
+    fn record(
+        &mut self,
+        run_id: &str,
+        info: &SourceInfo,
+        agent: &AgentInfo,
+        cfg: &DrillConfig,
+        r: &SampleResult,
+        new_baseline: bool,
+    ) -> Result<(), DrillError> {
+        let checks_json = serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into());
+        let throughput = per_second(r.bytes, r.duration_ms);
+        let mut event = Event::new(
+            "sample_verdict",
+            Some(run_id.to_owned()),
+            json!({
+                "agent": agent,
+                "drill": cfg.name,
+                "source": info,
+                "recovery_point": r.recovery_point,
+                "verdict": r.verdict,
+                "reason": r.reason,
+                "error_class": r.error_class,
+                "checks": r.checks,
+                "restore": {
+                    "mode": cfg.mode,
+                    "bytes": r.bytes,
+                    "duration_ms": r.duration_ms,
+                    "throughput_bytes_per_sec": throughput,
+                    "attempts": r.attempts,
+                    "sha256": r.sha256,
+                    "server_side_encryption": r.server_side_encryption,
+                },
+            }),
+        );
+        event.id.clone_from(&r.event_id);
+        let line = self.ledger.record_sample(
+            &SampleRow {
+                run_id,
+                source: &info.name,
+                key: &r.recovery_point.key,
+                version_id: version_label(&r.recovery_point),
+                size: r.recovery_point.size,
+                verdict: r.verdict.as_str(),
+                reason: r.reason.as_deref(),
+                sha256: r.sha256.as_deref(),
+                bytes: r.bytes,
+                duration_ms: r.duration_ms,
+                checks_json: &checks_json,
+                new_baseline,
+            },
+            &mut event,
+        )?;
+        self.evidence.append(self.ledger, event.seq, &line)?;
+        let level_warn = r.verdict.is_failure();
+        if level_warn {
+            tracing::warn!(key = %r.recovery_point.key, version = version_label(&r.recovery_point), verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
+        } else {
+            tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, s: &mut RunSummary, agent: &AgentInfo, started: Instant) -> Result<(), DrillError> {
+        s.finished_at = now_rfc3339();
+        s.duration_ms = started.elapsed().as_millis() as u64;
+        s.throughput_bytes_per_sec = per_second(s.bytes_restored, s.duration_ms);
+        let mut body = serde_json::to_value(&*s).unwrap_or_default();
+        if let Some(o) = body.as_object_mut() {
+            o.insert("agent".into(), json!(agent));
+        }
+        let summary_json = body.to_string();
+        let mut event = Event::new("run_summary", Some(s.run_id.clone()), body);
+        let line = self.ledger.finish_run(&s.run_id, s.status, &summary_json, &mut event)?;
+        self.evidence.append(self.ledger, event.seq, &line)?;
+        tracing::info!(
+            run_id = %s.run_id,
+            verified = s.counts.verified,
+            mismatch = s.counts.mismatch,
+            unrecoverable = s.counts.unrecoverable,
+            no_reference = s.counts.no_reference,
+            skipped = s.counts.skipped,
+            "Drill finished."
+        );
+        Ok(())
+    }
+}
+
+/// The version id as the ledger keys it (`null` for an unversioned object).
+pub fn version_label(c: &Candidate) -> &str {
+    c.version_id.as_deref().unwrap_or("null")
+}
+
+fn per_second(bytes: u64, ms: u64) -> u64 {
+    if ms == 0 {
+        bytes.saturating_mul(1000)
+    } else {
+        bytes.saturating_mul(1000) / ms
+    }
+}
+
+/// What every restore of one drill shares.
+struct RestoreEnv {
+    source: Arc<dyn RecoverySource>,
+    mode: RestoreMode,
+    attempts: u32,
+    timeout: Duration,
+    scratch: PathBuf,
+    observer: Arc<dyn Observer>,
+}
+
+/// The bytes of one successful restore attempt.
+struct Restored {
+    digests: crate::verify::Digests,
+    content_length: Option<u64>,
+    sse: Option<String>,
+}
+
+impl RestoreEnv {
+    /// Restores and verifies one recovery point; never fails, every problem
+    /// becomes a verdict. Also says whether to record a new baseline.
+    async fn restore_and_verify(&self, index: usize, c: Candidate, baseline: Option<Baseline>) -> (SampleResult, bool) {
+        let started = Instant::now();
+        let mut result = SampleResult {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            recovery_point: c.clone(),
+            verdict: Verdict::Unrecoverable,
+            reason: None,
+            error_class: None,
+            checks: Vec::new(),
+            sha256: None,
+            bytes: 0,
+            duration_ms: 0,
+            attempts: 0,
+        server_side_encryption: None,
+        };
+        let (attrs, attempts) = with_retries(self.attempts, "attributes", || self.source.attributes(&c)).await;
+        result.attempts = attempts;
+        let attrs = match attrs {
+            Ok(a) => a,
+            Err(e) => return (self.failed(result, e, started), false),
+        };
+        if let Some(why) = &attrs.archived {
+            result.verdict = Verdict::Skipped;
+            result.reason = Some(why.clone());
+            result.duration_ms = started.elapsed().as_millis() as u64;
+            return (result, false);
+        }
+        let scratch = self.scratch.join(format!("{index}.restore"));
+        let (restored, attempts) = with_retries(self.attempts, "restore", || async {
+            match tokio::time::timeout(self.timeout, self.attempt(&c, &attrs, &scratch)).await {
+                Ok(r) => r,
+                Err(_) => Err(SourceError::new(
+                    ErrorClass::Timeout,
+                    format!("the restore took longer than restore_timeout ({}s)", self.timeout.as_secs()),
+                )),
+            }
+        })
+        .await;
+        result.attempts += attempts;
+        let restored = match restored {
+            Ok(r) => r,
+            Err(e) => return (self.failed(result, e, started), false),
+        };
+        let d = &restored.digests;
+        result.checks = compare(&c, &attrs, restored.sse.as_deref(), restored.content_length, d, baseline.as_ref());
+        result.verdict = verdict(&result.checks);
+        result.bytes = d.bytes;
+        result.sha256 = Some(d.sha256_hex.clone());
+        result.server_side_encryption = restored.sse;
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        result.reason = match result.verdict {
+            Verdict::Mismatch => Some(
+                result
+                    .checks
+                    .iter()
+                    .filter(|c| c.outcome == crate::verify::Outcome::Mismatch)
+                    .map(|c| format!("{}: expected {}, got {}", c.name, c.expected, c.actual))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Verdict::NoReference => Some(if baseline.is_none() {
+                "no stored checksum or comparable ETag; first-seen SHA-256 baseline recorded".into()
+            } else {
+                "no reference could be compared".into()
+            }),
+            _ => None,
+        };
+        let new_baseline = baseline.is_none() && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
+        (result, new_baseline)
+    }
+
+    fn failed(&self, mut r: SampleResult, e: SourceError, started: Instant) -> SampleResult {
+        r.verdict = if e.class == ErrorClass::Archived {
+            Verdict::Skipped
+        } else {
+            Verdict::Unrecoverable
+        };
+        r.error_class = Some(e.class);
+        r.reason = Some(format!("{}: {}", e.class, e.message));
+        r.duration_ms = started.elapsed().as_millis() as u64;
+        r
+    }
+
+    /// One attempt: GET the exact version and hash it (stream), or write it
+    /// to scratch, fsync, re-read and hash it (local).
+    async fn attempt(&self, c: &Candidate, attrs: &StoredAttributes, scratch: &Path) -> Result<Restored, SourceError> {
+        let mut body = self.source.restore(c).await?;
+        let size = attrs.size.unwrap_or(c.size);
+        let mut hasher = Hasher::plan(attrs, size, body.server_side_encryption.as_deref());
+        match self.mode {
+            RestoreMode::Stream => {
+                while let Some(chunk) = body.body.next().await {
+                    let chunk = chunk?;
+                    hasher.update(&chunk);
+                    self.observer.bytes(chunk.len() as u64);
+                }
+            }
+            RestoreMode::Local => {
+                let _guard = ScratchFile(scratch.to_owned());
+                local_restore(&mut body.body, scratch, &mut hasher, &*self.observer).await?;
+            }
+        }
+        Ok(Restored {
+            digests: hasher.finish(),
+            content_length: body.content_length,
+            sse: body.server_side_encryption,
+        })
+    }
+}
+
+/// Removes the scratch file however the restore ends.
+struct ScratchFile(PathBuf);
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn local_restore(
+    body: &mut futures::stream::BoxStream<'static, Result<bytes::Bytes, SourceError>>,
+    path: &Path,
+    hasher: &mut Hasher,
+    observer: &dyn Observer,
+) -> Result<(), SourceError> {
+    let io = |what: &str, e: std::io::Error| {
+        SourceError::new(
+            ErrorClass::Config,
+            format!("{what} {}: {e}; check scratch_dir and free space", path.display()),
+        )
+    };
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(|e| io("cannot create scratch directory for", e))?;
+    }
+    let mut f = tokio::fs::File::create(path).await.map_err(|e| io("cannot create", e))?;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        f.write_all(&chunk).await.map_err(|e| io("cannot write", e))?;
+        observer.bytes(chunk.len() as u64);
+    }
+    f.sync_all().await.map_err(|e| io("cannot fsync", e))?;
+    drop(f);
+    let mut f = tokio::fs::File::open(path).await.map_err(|e| io("cannot re-open", e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).await.map_err(|e| io("cannot re-read", e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! Evidence events: immutable records of what the agent did and found, and
+//! the JSON Lines file they are appended to.
+//!
+//! An event is first committed to the ledger (which assigns its sequence
+//! number), then appended to the evidence file. The file is a projection of
+//! the ledger's `events` table: its writer keeps a cursor in the ledger and,
+//! when opened, appends whatever a crash left out and cuts a torn last line.
+//! So a kill at any point loses nothing that was committed, and duplicates
+//! nothing that reached the file.
+
+pub mod file;
+
+use chrono::{SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The schema identifier carried by every event.
+pub const SCHEMA: &str = "restoreproof.evidence/v1";
+
+/// One evidence event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Ledger sequence number; 0 until the ledger records the event.
+    pub seq: u64,
+    /// Stable unique id (UUIDv7) receivers can de-duplicate on.
+    pub id: String,
+    /// `sample_verdict` or `run_summary`.
+    pub kind: &'static str,
+    /// RFC 3339 UTC time the event was created.
+    pub time: String,
+    pub run_id: Option<String>,
+    /// Event-specific fields, merged into the top level of the record.
+    pub body: Value,
+}
+
+/// Who produced the evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub host: String,
+}
+
+impl AgentInfo {
+    /// This agent on this host.
+    pub fn current() -> Self {
+        Self {
+            name: "restoreproof",
+            version: env!("CARGO_PKG_VERSION"),
+            host: hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+        }
+    }
+}
+
+/// RFC 3339 UTC with milliseconds, the one time format of evidence.
+pub fn now_rfc3339() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+impl Event {
+    /// A new event of `kind`; `body` must be a JSON object.
+    pub fn new(kind: &'static str, run_id: Option<String>, body: Value) -> Self {
+        Self {
+            seq: 0,
+            id: uuid::Uuid::now_v7().to_string(),
+            kind,
+            time: now_rfc3339(),
+            run_id,
+            body,
+        }
+    }
+
+    /// The record as one JSON line (no trailing newline). Keys are sorted, so
+    /// the same event always serialises to the same bytes.
+    pub fn to_line(&self) -> String {
+        let mut m = match &self.body {
+            Value::Object(o) => o.clone(),
+            other => {
+                let mut m = Map::new();
+                m.insert("body".into(), other.clone());
+                m
+            }
+        };
+        m.insert("schema".into(), SCHEMA.into());
+        m.insert("seq".into(), self.seq.into());
+        m.insert("event_id".into(), self.id.clone().into());
+        m.insert("kind".into(), self.kind.into());
+        m.insert("time".into(), self.time.clone().into());
+        if let Some(r) = &self.run_id {
+            m.insert("run_id".into(), r.clone().into());
+        }
+        Value::Object(m).to_string()
+    }
+}

@@ -1,0 +1,416 @@
+//! The ledger: a local SQLite database (bundled SQLite, WAL, `synchronous=FULL`)
+//! holding runs, samples, first-seen baselines, the evidence outbox and sink
+//! cursors.
+//!
+//! Invariants:
+//! - a sample row, its evidence event and (when earned) its baseline are
+//!   written in one transaction: after a crash either all three exist or none;
+//! - a baseline is never overwritten: the first SHA-256 seen for a recovery
+//!   point stays, and a trigger refuses updates;
+//! - events get a gap-free sequence number in the order they were recorded;
+//! - the schema moves forward only through numbered migrations
+//!   (`PRAGMA user_version`).
+
+use crate::evidence::Event;
+use crate::verify::Baseline;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+
+/// Migrations in order; index + 1 is the schema version after applying it.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE runs (
+    run_id          TEXT PRIMARY KEY,
+    drill           TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    status          TEXT NOT NULL,          -- running | completed | failed
+    strategy        TEXT NOT NULL,
+    seed            INTEGER,
+    mode            TEXT NOT NULL,
+    sample_spec     TEXT NOT NULL,
+    summary         TEXT                    -- JSON run summary when finished
+);
+CREATE TABLE samples (
+    event_id        TEXT PRIMARY KEY,
+    run_id          TEXT NOT NULL REFERENCES runs(run_id),
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    verdict         TEXT NOT NULL,
+    reason          TEXT,
+    sha256          TEXT,
+    bytes           INTEGER NOT NULL,
+    duration_ms     INTEGER NOT NULL,
+    checks          TEXT NOT NULL,          -- JSON array of every reference compared
+    recorded_at     TEXT NOT NULL
+);
+CREATE INDEX samples_by_run ON samples(run_id);
+CREATE INDEX samples_by_point ON samples(source, key, version_id);
+CREATE TABLE baselines (
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    first_seen_at   TEXT NOT NULL,
+    first_run_id    TEXT NOT NULL,
+    PRIMARY KEY (source, key, version_id)
+);
+CREATE TRIGGER baselines_are_immutable BEFORE UPDATE ON baselines
+BEGIN SELECT RAISE(ABORT, 'baselines are never overwritten'); END;
+CREATE TABLE events (
+    seq             INTEGER PRIMARY KEY,
+    event_id        TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    run_id          TEXT,
+    recorded_at     TEXT NOT NULL,
+    body            TEXT NOT NULL           -- the JSON line exactly as shipped
+);
+CREATE TRIGGER events_are_immutable BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'evidence events are never changed'); END;
+CREATE TABLE sink_cursors (
+    sink            TEXT PRIMARY KEY,
+    last_seq        INTEGER NOT NULL
+);
+"#];
+
+/// Why the ledger could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    #[error("cannot create the ledger directory {path}: {source}; create it or set ledger.path to a writable place")]
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open the ledger {path}: {source}; check ledger.path and its permissions")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("the ledger {path} has schema version {found}, newer than this restoreproof understands ({known}); upgrade restoreproof")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error("ledger write failed: {0} (nothing of this record was kept; if the disk is full, free space and run again)")]
+    Write(#[source] rusqlite::Error),
+    #[error("ledger read failed: {0}")]
+    Read(#[source] rusqlite::Error),
+}
+
+/// A sample verdict as the ledger stores it.
+#[derive(Debug, Clone)]
+pub struct SampleRow<'a> {
+    pub run_id: &'a str,
+    pub source: &'a str,
+    pub key: &'a str,
+    pub version_id: &'a str,
+    pub size: u64,
+    pub verdict: &'a str,
+    pub reason: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub checks_json: &'a str,
+    /// Record this SHA-256 as the first-seen baseline when none exists.
+    pub new_baseline: bool,
+}
+
+/// A run as it starts.
+#[derive(Debug, Clone)]
+pub struct RunRow<'a> {
+    pub run_id: &'a str,
+    pub drill: &'a str,
+    pub source: &'a str,
+    pub started_at: &'a str,
+    pub strategy: &'a str,
+    pub seed: Option<u64>,
+    pub mode: &'a str,
+    pub sample_spec: &'a str,
+}
+
+/// The ledger database.
+#[derive(Debug)]
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Ledger {
+    /// Opens (creating if needed) the ledger at `path` and migrates it.
+    ///
+    /// # Errors
+    /// When the directory or file cannot be created or opened, or the schema
+    /// is newer than this build.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| LedgerError::Directory {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let open_err = |source| LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(LedgerError::TooNew {
+                path: path.to_owned(),
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Exclusive)
+                .map_err(open_err)?;
+            tx.execute_batch(sql).map_err(open_err)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(open_err)?;
+            tx.commit().map_err(open_err)?;
+        }
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the ledger lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Records that a run started.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn start_run(&mut self, r: &RunRow<'_>) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs (run_id, drill, source, started_at, status, strategy, seed, mode, sample_spec)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
+                params![r.run_id, r.drill, r.source, r.started_at, r.strategy, r.seed.map(|s| s as i64), r.mode, r.sample_spec],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// The first-seen baseline of a recovery point, if any.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn baseline(&self, source: &str, key: &str, version_id: &str) -> Result<Option<Baseline>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT sha256, size, first_seen_at FROM baselines WHERE source = ?1 AND key = ?2 AND version_id = ?3",
+                params![source, key, version_id],
+                |r| {
+                    Ok(Baseline {
+                        sha256: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        first_seen: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
+    /// Records one sample verdict, its evidence event and (when asked and
+    /// none exists) its baseline, in one transaction. Returns the event's
+    /// JSON line with its sequence number filled in.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`]; then nothing of it was recorded.
+    pub fn record_sample(&mut self, s: &SampleRow<'_>, event: &mut Event) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "INSERT INTO samples (event_id, run_id, source, key, version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                event.id, s.run_id, s.source, s.key, s.version_id, s.size as i64, s.verdict, s.reason, s.sha256,
+                s.bytes as i64, s.duration_ms as i64, s.checks_json, event.time
+            ],
+        )
+        .map_err(LedgerError::Write)?;
+        if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
+            tx.execute(
+                "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![s.source, s.key, s.version_id, sha, s.bytes as i64, event.time, s.run_id],
+            )
+            .map_err(LedgerError::Write)?;
+        }
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
+    /// Marks a run finished with its summary and records the summary event.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn finish_run(&mut self, run_id: &str, status: &str, summary_json: &str, event: &mut Event) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "UPDATE runs SET finished_at = ?2, status = ?3, summary = ?4 WHERE run_id = ?1",
+            params![run_id, event.time, status, summary_json],
+        )
+        .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
+    /// Events with a sequence number above `after`, in order, as JSON lines.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_after(&self, after: u64, limit: u64) -> Result<Vec<(u64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map(params![after as i64, limit as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// The last event sequence number a sink has durably received.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn sink_cursor(&self, sink: &str) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row("SELECT last_seq FROM sink_cursors WHERE sink = ?1", [sink], |r| r.get::<_, i64>(0))
+            .optional()
+            .map(|v| v.unwrap_or(0) as u64)
+            .map_err(LedgerError::Read)
+    }
+
+    /// Advances a sink's cursor (never backwards).
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn advance_sink_cursor(&mut self, sink: &str, seq: u64) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO sink_cursors (sink, last_seq) VALUES (?1, ?2)
+                 ON CONFLICT(sink) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                params![sink, seq as i64],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// Counts of verdicts per run, for tests and status.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn verdict_counts(&self, run_id: &str) -> Result<Vec<(String, u64)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT verdict, COUNT(*) FROM samples WHERE run_id = ?1 GROUP BY verdict ORDER BY verdict")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([run_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+}
+
+/// Assigns the next sequence number and stores the event in `tx`.
+fn append_event(tx: &rusqlite::Transaction<'_>, event: &mut Event) -> Result<String, LedgerError> {
+    let next: i64 = tx
+        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| r.get(0))
+        .map_err(LedgerError::Write)?;
+    event.seq = next as u64;
+    let line = event.to_line();
+    tx.execute(
+        "INSERT INTO events (seq, event_id, kind, run_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![next, event.id, event.kind, event.run_id, event.time, line],
+    )
+    .map_err(LedgerError::Write)?;
+    Ok(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn baselines_are_never_overwritten() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut l = Ledger::open(&dir.path().join("l.db")).expect("open");
+        l.start_run(&RunRow {
+            run_id: "r1",
+            drill: "d",
+            source: "s",
+            started_at: "t",
+            strategy: "uniform",
+            seed: Some(1),
+            mode: "stream",
+            sample_spec: "1",
+        })
+        .expect("run");
+        for sha in ["aaa", "bbb"] {
+            let mut ev = Event::new("sample_verdict", Some("r1".into()), serde_json::json!({}));
+            l.record_sample(
+                &SampleRow {
+                    run_id: "r1",
+                    source: "s",
+                    key: "k",
+                    version_id: "v",
+                    size: 1,
+                    verdict: "verified",
+                    reason: None,
+                    sha256: Some(sha),
+                    bytes: 1,
+                    duration_ms: 1,
+                    checks_json: "[]",
+                    new_baseline: true,
+                },
+                &mut ev,
+            )
+            .expect("record");
+        }
+        assert_eq!(l.baseline("s", "k", "v").expect("read").map(|b| b.sha256), Some("aaa".into()));
+        let direct = l.conn.execute("UPDATE baselines SET sha256 = 'x'", []);
+        assert!(direct.is_err(), "the trigger must refuse updates");
+        let events = l.events_after(0, 10).expect("events");
+        assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2]);
+        assert!(events[1].1.contains("\"seq\":2"));
+    }
+
+    #[test]
+    fn reopening_keeps_the_schema_and_rejects_newer_ones() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("sub/l.db");
+        drop(Ledger::open(&p).expect("create"));
+        drop(Ledger::open(&p).expect("reopen"));
+        let c = Connection::open(&p).expect("raw");
+        c.pragma_update(None, "user_version", 99).expect("bump");
+        drop(c);
+        let e = Ledger::open(&p).expect_err("too new");
+        assert!(e.to_string().contains("upgrade restoreproof"), "{e}");
+    }
+}

@@ -1,0 +1,18 @@
+//! restoreproof: a backup verification agent. It restores sampled recovery
+//! points from versioned object storage, verifies them against independent
+//! references and records tamper-evident evidence of every attempt.
+//!
+//! Module map (see DESIGN.md): [`config`] → [`source`] (where recovery points
+//! live) → [`sample`] (which to restore) → [`verify`] (hashing and references)
+//! → [`drill`] (one run) → [`ledger`] and [`evidence`] (what is recorded).
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod drill;
+pub mod evidence;
+pub mod ledger;
+pub mod retry;
+pub mod sample;
+pub mod source;
+pub mod verify;

@@ -1,0 +1,255 @@
+//! Recovery sources: where recovery points live and how they come back.
+//!
+//! A [`RecoverySource`] lists candidates page by page and restores one recovery
+//! point at a time; everything above it (sampling, verification, the ledger,
+//! evidence) is the same for every provider. Every provider error is classified
+//! once, where it enters ([`SourceError`]), so retries and verdicts never look
+//! at provider-specific codes.
+
+pub mod s3;
+
+use crate::config::SourceConfig;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::stream::BoxStream;
+use serde::Serialize;
+use std::fmt;
+use std::sync::Arc;
+
+/// One restorable item seen in a listing, with what the provider says about it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Candidate {
+    pub key: String,
+    /// The provider's version id; `None` for an S3 object written before
+    /// versioning was enabled (its version id is `null`).
+    pub version_id: Option<String>,
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+    /// The current version of its key.
+    pub is_latest: bool,
+    /// The key's current version is a delete marker: this version is only
+    /// reachable by its version id.
+    pub behind_delete_marker: bool,
+    pub storage_class: Option<String>,
+    /// The ETag as listed, without quotes.
+    pub etag: Option<String>,
+}
+
+/// What a listing yields: a recovery point, or a delete marker (counted, never
+/// restored).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListItem {
+    Version(Candidate),
+    DeleteMarker { key: String },
+}
+
+/// How a stored checksum covers the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChecksumScope {
+    /// Over the whole object's bytes.
+    FullObject,
+    /// Over the concatenated checksums of the parts (`value-N`).
+    Composite,
+}
+
+/// A checksum algorithm S3 (and later Azure) stores with an object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChecksumAlgorithm {
+    Crc64Nvme,
+    Crc32,
+    Crc32c,
+    Sha1,
+    Sha256,
+    Md5,
+}
+
+impl fmt::Display for ChecksumAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ChecksumAlgorithm::Crc64Nvme => "crc64nvme",
+            ChecksumAlgorithm::Crc32 => "crc32",
+            ChecksumAlgorithm::Crc32c => "crc32c",
+            ChecksumAlgorithm::Sha1 => "sha1",
+            ChecksumAlgorithm::Sha256 => "sha256",
+            ChecksumAlgorithm::Md5 => "md5",
+        })
+    }
+}
+
+/// A checksum the provider stores for a recovery point, as the provider
+/// encodes it (base64 for S3 `x-amz-checksum-*`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredChecksum {
+    pub algorithm: ChecksumAlgorithm,
+    pub scope: ChecksumScope,
+    /// Base64 of the digest, with `-N` for a composite checksum.
+    pub value: String,
+}
+
+/// Everything the provider says about one recovery point, fetched before the
+/// bytes: these are the provider-side references the restored bytes are
+/// compared with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct StoredAttributes {
+    pub size: Option<u64>,
+    /// Without quotes.
+    pub etag: Option<String>,
+    pub checksums: Vec<StoredChecksum>,
+    /// Sizes of the parts of a multipart object, in order, when the provider
+    /// or a probe revealed them.
+    pub part_sizes: Option<Vec<u64>>,
+    /// Number of parts of a multipart object (from `-N` or the provider).
+    pub parts_count: Option<u32>,
+    pub storage_class: Option<String>,
+    /// Server-side encryption at rest as reported (`AES256`, `aws:kms`, ...).
+    pub server_side_encryption: Option<String>,
+    /// The ETag is known not to be an MD5 of the content (SSE-KMS, SSE-C).
+    pub etag_not_md5: bool,
+    /// Set when the object sits in an archive tier that needs a restore
+    /// request before it can be read; says why.
+    pub archived: Option<String>,
+}
+
+/// A restore in progress: the body as a stream of chunks.
+pub struct RestoreBody {
+    pub content_length: Option<u64>,
+    pub server_side_encryption: Option<String>,
+    pub body: BoxStream<'static, Result<Bytes, SourceError>>,
+}
+
+impl fmt::Debug for RestoreBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestoreBody")
+            .field("content_length", &self.content_length)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What kind of failure a provider error is, decided once where it enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    NotFound,
+    AccessDenied,
+    Throttled,
+    Network,
+    Timeout,
+    /// A 5xx or other server-side failure.
+    Server,
+    /// The provider answered something the agent could not understand or that
+    /// contradicts itself.
+    Protocol,
+    /// Configuration or credential problems that no retry fixes.
+    Config,
+    /// The recovery point sits in an archive tier and needs a restore request
+    /// (rehydration) before it can be read.
+    Archived,
+}
+
+impl ErrorClass {
+    /// Whether trying again may help.
+    pub fn is_transient(self) -> bool {
+        matches!(
+            self,
+            ErrorClass::Throttled | ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Server
+        )
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ErrorClass::NotFound => "not_found",
+            ErrorClass::AccessDenied => "access_denied",
+            ErrorClass::Throttled => "throttled",
+            ErrorClass::Network => "network",
+            ErrorClass::Timeout => "timeout",
+            ErrorClass::Server => "server",
+            ErrorClass::Protocol => "protocol",
+            ErrorClass::Config => "config",
+            ErrorClass::Archived => "archived",
+        })
+    }
+}
+
+/// A classified provider error with a message for people.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{message}")]
+pub struct SourceError {
+    pub class: ErrorClass,
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn new(class: ErrorClass, message: impl Into<String>) -> Self {
+        Self {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+/// Where recovery points live (an S3 bucket and prefix, later an Azure
+/// container) and the way to bring them back.
+#[async_trait::async_trait]
+pub trait RecoverySource: Send + Sync + fmt::Debug {
+    /// A stable description for evidence: kind, location, no secrets.
+    fn describe(&self) -> SourceInfo;
+
+    /// Streams every version under the source's prefix, page by page, in the
+    /// provider's order; memory stays bounded by one page.
+    ///
+    /// # Errors
+    /// Yields a [`SourceError`] when a page cannot be listed after retries;
+    /// the stream ends after it.
+    fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>>;
+
+    /// Fetches the provider's stored attributes of one recovery point.
+    ///
+    /// # Errors
+    /// `NotFound` when the version no longer exists; other classes as they come.
+    async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError>;
+
+    /// Starts restoring the exact recovery point and returns its body stream.
+    ///
+    /// # Errors
+    /// As for [`RecoverySource::attributes`]; errors while streaming arrive in
+    /// the body stream.
+    async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError>;
+}
+
+/// A source as evidence names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceInfo {
+    pub name: String,
+    pub kind: &'static str,
+    /// Bucket (S3) or container (Azure).
+    pub bucket: String,
+    pub prefix: String,
+    /// Custom endpoint, when one is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+}
+
+/// Settings a drill hands to the source it builds.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildOptions {
+    /// Attempts per listing page for transient errors.
+    pub attempts: u32,
+}
+
+/// Builds the source named `name` from its configuration.
+///
+/// # Errors
+/// A `Config`-class error when credentials or settings cannot be loaded.
+pub async fn build(
+    name: &str,
+    config: &SourceConfig,
+    options: BuildOptions,
+) -> Result<Arc<dyn RecoverySource>, SourceError> {
+    match config {
+        SourceConfig::S3(c) => Ok(Arc::new(s3::S3Source::build(name, c, options).await?)),
+    }
+}

@@ -1,0 +1,507 @@
+//! Amazon S3 (and S3-compatible stores): object versions as recovery points.
+//!
+//! - Candidates come from ListObjectVersions, one page at a time, with each
+//!   page retried on its own; delete markers are yielded as such so they are
+//!   counted and never restored.
+//! - Stored references come from GetObjectAttributes (checksum, checksum type,
+//!   ETag, size, storage class, part sizes). When the provider does not reveal
+//!   part sizes of a multipart object, HeadObject with `partNumber=1` is tried.
+//! - The body comes from GetObject with the exact `versionId`, *without* the
+//!   SDK's own response-checksum validation: the verifier compares every
+//!   reference itself and must see corrupt bytes rather than an SDK error.
+//! - SDK retries are off; [`crate::retry`] is the one retry policy.
+
+use super::{
+    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem,
+    RecoverySource, RestoreBody, SourceError, SourceInfo, StoredAttributes, StoredChecksum,
+};
+use crate::config::S3SourceConfig;
+use crate::retry::with_retries;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::BehaviorVersion;
+use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::types::{ObjectAttributes, ServerSideEncryption};
+use aws_sdk_s3::Client;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
+use std::collections::{HashSet, VecDeque};
+use std::time::Duration;
+
+/// One S3 bucket (and prefix) as a source of recovery points.
+#[derive(Debug, Clone)]
+pub struct S3Source {
+    name: String,
+    client: Client,
+    bucket: String,
+    prefix: String,
+    endpoint: Option<String>,
+    attempts: u32,
+}
+
+impl S3Source {
+    /// Builds a client through the standard AWS credential chain (environment,
+    /// shared profile, web identity, instance metadata) unless the config
+    /// names a profile or static keys.
+    ///
+    /// # Errors
+    /// Never at the moment: credentials are resolved on first use, and a
+    /// missing one surfaces as a `Config`-class error from the first request.
+    pub async fn build(
+        name: &str,
+        c: &S3SourceConfig,
+        options: BuildOptions,
+    ) -> Result<Self, SourceError> {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::disabled())
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .read_timeout(Duration::from_secs(60))
+                    .build(),
+            );
+        if let Some(p) = &c.profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(k) = &c.credentials {
+            loader = loader.credentials_provider(Credentials::new(
+                k.access_key_id.expose(),
+                k.secret_access_key.expose(),
+                k.session_token.as_ref().map(|t| t.expose().to_owned()),
+                None,
+                "restoreproof-config",
+            ));
+        }
+        let shared = loader.load().await;
+        let region = c
+            .region
+            .clone()
+            .map(Region::new)
+            .or_else(|| shared.region().cloned())
+            .unwrap_or_else(|| Region::new(crate::config::defaults::S3_REGION));
+        let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
+            .region(region)
+            .force_path_style(c.force_path_style)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(e) = &c.endpoint {
+            s3 = s3.endpoint_url(e);
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            client: Client::from_conf(s3.build()),
+            bucket: c.bucket.clone(),
+            prefix: c.prefix.clone(),
+            endpoint: c.endpoint.clone(),
+            attempts: options.attempts,
+        })
+    }
+
+    fn what(&self, op: &str, key: Option<&str>) -> String {
+        match key {
+            Some(k) => format!("{op} s3://{}/{k}", self.bucket),
+            None => format!("{op} s3://{}/{}", self.bucket, self.prefix),
+        }
+    }
+
+    async fn list_page(&self, marker: &Marker) -> Result<Page, SourceError> {
+        let mut req = self
+            .client
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .max_keys(1000);
+        if !self.prefix.is_empty() {
+            req = req.prefix(&self.prefix);
+        }
+        if let Some(k) = &marker.key {
+            req = req.key_marker(k);
+        }
+        if let Some(v) = &marker.version_id {
+            req = req.version_id_marker(v);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| classify(e, &self.what("ListObjectVersions on", None), Some(&self.bucket)))?;
+
+        let mut items = Vec::with_capacity(out.versions().len() + out.delete_markers().len());
+        let mut latest_dm: HashSet<String> = HashSet::new();
+        for dm in out.delete_markers() {
+            let key = dm.key().unwrap_or_default().to_owned();
+            if dm.is_latest() == Some(true) {
+                latest_dm.insert(key.clone());
+            }
+            items.push(ListItem::DeleteMarker { key });
+        }
+        let mut versions = Vec::with_capacity(out.versions().len());
+        for v in out.versions() {
+            let key = v.key().unwrap_or_default().to_owned();
+            let last_modified = v
+                .last_modified()
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+            versions.push(Candidate {
+                version_id: v.version_id().map(str::to_owned),
+                size: v.size().unwrap_or(0).max(0) as u64,
+                last_modified,
+                is_latest: v.is_latest() == Some(true),
+                behind_delete_marker: false,
+                storage_class: v.storage_class().map(|s| s.as_str().to_owned()),
+                etag: v.e_tag().map(unquote),
+                key,
+            });
+        }
+        let carried = marker.latest_delete_marker_key.clone();
+        for mut c in versions {
+            c.behind_delete_marker =
+                latest_dm.contains(&c.key) || carried.as_deref() == Some(c.key.as_str());
+            items.push(ListItem::Version(c));
+        }
+        let next = if out.is_truncated() == Some(true) {
+            if out.next_key_marker().is_none() {
+                return Err(SourceError::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "{} returned a truncated page without NextKeyMarker; the listing cannot continue",
+                        self.what("ListObjectVersions on", None)
+                    ),
+                ));
+            }
+            Some(Marker {
+                key: out.next_key_marker().map(str::to_owned),
+                version_id: out.next_version_id_marker().map(str::to_owned),
+                // Only the page's last key can continue on the next page.
+                latest_delete_marker_key: latest_dm.into_iter().max().or(carried),
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    async fn parts_probe(&self, rp: &Candidate, size: u64, parts: u32) -> Option<Vec<u64>> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&rp.key)
+            .set_version_id(rp.version_id.clone())
+            .part_number(1)
+            .send()
+            .await
+            .ok()?;
+        let first = out.content_length()?.max(0) as u64;
+        uniform_parts(size, parts, first)
+    }
+}
+
+/// Where the next listing page starts.
+#[derive(Debug, Clone, Default)]
+struct Marker {
+    key: Option<String>,
+    version_id: Option<String>,
+    /// The last key on the previous page whose current version is a delete
+    /// marker: its older versions may continue on this page.
+    latest_delete_marker_key: Option<String>,
+}
+
+struct Page {
+    items: Vec<ListItem>,
+    next: Option<Marker>,
+}
+
+/// Part sizes of an object of `size` bytes in `parts` parts whose first part
+/// is `first` bytes, when that is consistent with every part but the last
+/// being the same size (as every S3 upload tool writes them).
+pub fn uniform_parts(size: u64, parts: u32, first: u64) -> Option<Vec<u64>> {
+    let n = u64::from(parts);
+    if n == 0 || first == 0 || (n - 1).checked_mul(first)? >= size || n.checked_mul(first)? < size {
+        return None;
+    }
+    let mut v = vec![first; parts as usize];
+    if let Some(last) = v.last_mut() {
+        *last = size - (n - 1) * first;
+    }
+    Some(v)
+}
+
+fn unquote(s: &str) -> String {
+    s.trim_matches('"').to_owned()
+}
+
+/// Classifies an SDK error once, where it enters. `bucket` adds a hint to
+/// bucket-level failures.
+fn classify<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, what: &str, bucket: Option<&str>) -> SourceError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_owned);
+    let detail = DisplayErrorContext(&err).to_string();
+    let (class, hint) = match &err {
+        SdkError::TimeoutError(_) => (ErrorClass::Timeout, String::new()),
+        SdkError::DispatchFailure(d) if d.is_timeout() => (ErrorClass::Timeout, String::new()),
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+            if detail.contains("credentials") || detail.contains("identity") =>
+        {
+            (
+                ErrorClass::Config,
+                "; no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity or run on an instance with a role".to_owned(),
+            )
+        }
+        SdkError::DispatchFailure(d) if d.is_io() || d.is_other() => (ErrorClass::Network, String::new()),
+        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => (ErrorClass::Config, String::new()),
+        _ => match (code.as_deref(), status) {
+            (Some("NoSuchBucket"), _) => (
+                ErrorClass::Config,
+                format!("; the bucket `{}` does not exist: check `bucket` (and `endpoint`/`region`) in the source", bucket.unwrap_or("?")),
+            ),
+            (Some("NoSuchKey" | "NoSuchVersion" | "NotFound"), _) | (_, Some(404)) => (ErrorClass::NotFound, String::new()),
+            (Some("InvalidObjectState"), _) => (
+                ErrorClass::Archived,
+                "; the version is in an archive storage class and needs a restore request first".to_owned(),
+            ),
+            (Some("AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"), _) | (_, Some(401 | 403)) => (
+                ErrorClass::AccessDenied,
+                "; the agent's identity needs s3:ListBucketVersions, s3:GetObjectVersion and s3:GetObjectVersionAttributes on this bucket".to_owned(),
+            ),
+            (Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequests"), _) | (_, Some(429 | 503)) => {
+                (ErrorClass::Throttled, String::new())
+            }
+            (Some("RequestTimeout"), _) => (ErrorClass::Timeout, String::new()),
+            (_, Some(s)) if s >= 500 => (ErrorClass::Server, String::new()),
+            (_, Some(301 | 307)) => (
+                ErrorClass::Config,
+                "; the bucket lives in another region: set `region` in the source".to_owned(),
+            ),
+            _ if matches!(err, SdkError::ResponseError(_)) => (ErrorClass::Protocol, String::new()),
+            _ => (ErrorClass::Server, String::new()),
+        },
+    };
+    let status_text = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
+    SourceError::new(class, format!("{what} failed{status_text}: {detail}{hint}"))
+}
+
+fn is_composite(v: &str) -> bool {
+    v.rsplit_once('-')
+        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Parts count from a `...-N` ETag or composite checksum.
+fn dash_count(v: &str) -> Option<u32> {
+    v.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
+}
+
+#[async_trait::async_trait]
+impl RecoverySource for S3Source {
+    fn describe(&self) -> SourceInfo {
+        SourceInfo {
+            name: self.name.clone(),
+            kind: "s3",
+            bucket: self.bucket.clone(),
+            prefix: self.prefix.clone(),
+            endpoint: self.endpoint.clone(),
+        }
+    }
+
+    fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
+        struct State {
+            buffered: VecDeque<ListItem>,
+            next: Option<Marker>,
+            failed: bool,
+        }
+        let start = State {
+            buffered: VecDeque::new(),
+            next: Some(Marker::default()),
+            failed: false,
+        };
+        stream::unfold(start, move |mut st| async move {
+            loop {
+                if let Some(item) = st.buffered.pop_front() {
+                    return Some((Ok(item), st));
+                }
+                if st.failed {
+                    return None;
+                }
+                let marker = st.next.take()?;
+                let (page, _) = with_retries(self.attempts, "list page", || self.list_page(&marker)).await;
+                match page {
+                    Ok(p) => {
+                        st.buffered = p.items.into();
+                        st.next = p.next;
+                    }
+                    Err(e) => {
+                        st.failed = true;
+                        return Some((Err(e), st));
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
+        let what = self.what("GetObjectAttributes on", Some(&rp.key));
+        let mut attrs = StoredAttributes::default();
+        let mut part_marker: Option<String> = None;
+        let mut part_sizes: Vec<u64> = Vec::new();
+        let mut parts_complete = true;
+        loop {
+            let out = self
+                .client
+                .get_object_attributes()
+                .bucket(&self.bucket)
+                .key(&rp.key)
+                .set_version_id(rp.version_id.clone())
+                .object_attributes(ObjectAttributes::Etag)
+                .object_attributes(ObjectAttributes::Checksum)
+                .object_attributes(ObjectAttributes::ObjectParts)
+                .object_attributes(ObjectAttributes::StorageClass)
+                .object_attributes(ObjectAttributes::ObjectSize)
+                .max_parts(1000)
+                .set_part_number_marker(part_marker.clone())
+                .send()
+                .await
+                .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+            if part_marker.is_none() {
+                attrs.size = out.object_size().map(|s| s.max(0) as u64);
+                attrs.etag = out.e_tag().map(unquote);
+                attrs.storage_class = out.storage_class().map(|s| s.as_str().to_owned());
+                if let Some(c) = out.checksum() {
+                    let declared = c.checksum_type().map(|t| t.as_str().to_owned());
+                    for (algorithm, value) in [
+                        (ChecksumAlgorithm::Crc64Nvme, c.checksum_crc64_nvme()),
+                        (ChecksumAlgorithm::Crc32, c.checksum_crc32()),
+                        (ChecksumAlgorithm::Crc32c, c.checksum_crc32_c()),
+                        (ChecksumAlgorithm::Sha1, c.checksum_sha1()),
+                        (ChecksumAlgorithm::Sha256, c.checksum_sha256()),
+                        (ChecksumAlgorithm::Md5, c.checksum_md5()),
+                    ] {
+                        let Some(value) = value else { continue };
+                        let scope = if declared.as_deref() == Some("COMPOSITE") || is_composite(value) {
+                            ChecksumScope::Composite
+                        } else {
+                            ChecksumScope::FullObject
+                        };
+                        attrs.checksums.push(StoredChecksum {
+                            algorithm,
+                            scope,
+                            value: value.to_owned(),
+                        });
+                    }
+                }
+            }
+            let Some(parts) = out.object_parts() else { break };
+            if let Some(n) = parts.total_parts_count() {
+                attrs.parts_count = Some(n.max(0) as u32);
+            }
+            for p in parts.parts() {
+                match p.size() {
+                    Some(s) => part_sizes.push(s.max(0) as u64),
+                    None => parts_complete = false,
+                }
+            }
+            if parts.is_truncated() == Some(true) && parts.next_part_number_marker().is_some() {
+                part_marker = parts.next_part_number_marker().map(str::to_owned);
+            } else {
+                break;
+            }
+        }
+        let size = attrs.size.unwrap_or(rp.size);
+        let dash_parts = attrs
+            .etag
+            .as_deref()
+            .and_then(dash_count)
+            .or_else(|| attrs.checksums.iter().find_map(|c| dash_count(&c.value).filter(|_| c.scope == ChecksumScope::Composite)));
+        if attrs.parts_count.is_none() {
+            attrs.parts_count = dash_parts;
+        }
+        if parts_complete && !part_sizes.is_empty() && part_sizes.iter().sum::<u64>() == size {
+            attrs.part_sizes = Some(part_sizes);
+        } else if let Some(n) = attrs.parts_count.filter(|n| *n > 0) {
+            attrs.part_sizes = self.parts_probe(rp, size, n).await;
+        }
+        let class = attrs.storage_class.clone().or_else(|| rp.storage_class.clone());
+        if let Some(class) = class.filter(|c| matches!(c.as_str(), "GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING")) {
+            let head = self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(&rp.key)
+                .set_version_id(rp.version_id.clone())
+                .send()
+                .await
+                .map_err(|e| classify(e, &self.what("HeadObject on", Some(&rp.key)), Some(&self.bucket)))?;
+            attrs.server_side_encryption = head.server_side_encryption().map(|s| s.as_str().to_owned());
+            attrs.archived = match (class.as_str(), head.restore(), head.archive_status()) {
+                ("INTELLIGENT_TIERING", _, Some(a)) => Some(format!(
+                    "the version is in the Intelligent-Tiering {} tier; request a restore (s3:RestoreObject) before it can be drilled",
+                    a.as_str()
+                )),
+                ("INTELLIGENT_TIERING", _, None) => None,
+                (_, Some(r), _) if r.contains("ongoing-request=\"false\"") => None,
+                (_, Some(_), _) => Some(format!("a restore request for this {class} version is still in progress")),
+                (_, None, _) => Some(format!(
+                    "the version is in storage class {class}, which needs a restore request (s3:RestoreObject) before it can be read"
+                )),
+            };
+        }
+        Ok(attrs)
+    }
+
+    async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
+        let what = self.what("GetObject on", Some(&rp.key));
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&rp.key)
+            .set_version_id(rp.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+        let sse = out.server_side_encryption().map(|s: &ServerSideEncryption| s.as_str().to_owned());
+        let content_length = out.content_length().map(|l| l.max(0) as u64);
+        let body = stream::unfold((out.body, what), |(mut body, what)| async move {
+            let next = body.next().await?;
+            let item = next.map_err(|e| {
+                SourceError::new(
+                    ErrorClass::Network,
+                    format!("{what}: the body broke off: {}", DisplayErrorContext(&e)),
+                )
+            });
+            Some((item, (body, what)))
+        })
+        .boxed();
+        Ok(RestoreBody {
+            content_length,
+            server_side_encryption: sse,
+            body,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniform_parts_accepts_only_consistent_layouts() {
+        let mib = 1 << 20;
+        assert_eq!(uniform_parts(11 * mib, 3, 5 * mib), Some(vec![5 * mib, 5 * mib, mib]));
+        assert_eq!(uniform_parts(10 * mib, 2, 5 * mib), Some(vec![5 * mib, 5 * mib]));
+        // A server that ignores partNumber answers with the whole size.
+        assert_eq!(uniform_parts(11 * mib, 3, 11 * mib), None);
+        assert_eq!(uniform_parts(11 * mib, 3, 3 * mib), None);
+        assert_eq!(uniform_parts(11 * mib, 0, 5 * mib), None);
+    }
+
+    #[test]
+    fn composite_values_end_in_a_part_count() {
+        assert!(is_composite("abc=-3"));
+        assert!(!is_composite("abc="));
+        assert!(!is_composite("ab-c="));
+        assert_eq!(dash_count("d41d8cd98f00b204e9800998ecf8427e-12"), Some(12));
+    }
+}
