@@ -1,1 +1,25 @@
+//! Integration tests of restoreproof against real local servers.
+//!
+//! The S3 server is moto, started by `scripts/test` (the README's test
+//! command), which exports `RESTOREPROOF_TEST_S3_ENDPOINT`. Corruption and
+//! faults come from the test harness's fault-injecting proxy
+//! (`restoreproof-testkit`), placed between the agent and moto.
+//!
+//! Modules:
+//! - `util`: the harness — per-test versioned buckets, seeding, the proxy, and
+//!   running the real `restoreproof` binary with a generated config;
+//! - `config_files`: every example config parses, bad configs give the
+//!   documented errors, secrets stay out of output;
+//! - `verdicts`: each verdict through the real restore path;
+//! - `checksums`: each stored checksum algorithm, multipart objects and ETags;
+//! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
+//!   markers, filters;
+//! - `crash`: a drill killed with SIGKILL keeps every completed verdict.
 
+mod util;
+
+mod checksums;
+mod config_files;
+mod crash;
+mod sampling;
+mod verdicts;

@@ -20,7 +20,9 @@ pub struct Cli {
     #[arg(long, global = true, env = "RESTOREPROOF_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// More log detail (-v: debug, -vv: trace). RUST_LOG overrides.
+    /// More log detail (-v: debug, -vv: trace of restoreproof itself).
+    /// RUST_LOG overrides, e.g. RUST_LOG=trace for the AWS SDK's internals
+    /// (which show the access key id, never the secret key).
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

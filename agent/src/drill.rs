@@ -18,7 +18,9 @@ use crate::evidence::{now_rfc3339, AgentInfo, Event};
 use crate::ledger::{Ledger, LedgerError, RunRow, SampleRow};
 use crate::retry::with_retries;
 use crate::sample::{Limits, Population, Sampler};
-use crate::source::{Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoredAttributes};
+use crate::source::{
+    Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoredAttributes,
+};
 use crate::verify::{compare, verdict, Baseline, Check, Hasher, Verdict};
 use futures::StreamExt;
 use serde::Serialize;
@@ -32,7 +34,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[derive(Debug, thiserror::Error)]
 pub enum DrillError {
     #[error("cannot list the source `{source_name}`: {error}")]
-    Listing { source_name: String, error: SourceError },
+    Listing {
+        source_name: String,
+        error: SourceError,
+    },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -72,6 +77,8 @@ pub struct SampleResult {
     pub sha256: Option<String>,
     pub bytes: u64,
     pub duration_ms: u64,
+    /// Attempts of the restore (or of reading the attributes, when that
+    /// already failed).
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_side_encryption: Option<String>,
@@ -370,7 +377,12 @@ impl Drill<'_> {
         Ok(())
     }
 
-    fn finish(&mut self, s: &mut RunSummary, agent: &AgentInfo, started: Instant) -> Result<(), DrillError> {
+    fn finish(
+        &mut self,
+        s: &mut RunSummary,
+        agent: &AgentInfo,
+        started: Instant,
+    ) -> Result<(), DrillError> {
         s.finished_at = now_rfc3339();
         s.duration_ms = started.elapsed().as_millis() as u64;
         s.throughput_bytes_per_sec = per_second(s.bytes_restored, s.duration_ms);
@@ -380,7 +392,9 @@ impl Drill<'_> {
         }
         let summary_json = body.to_string();
         let mut event = Event::new("run_summary", Some(s.run_id.clone()), body);
-        let line = self.ledger.finish_run(&s.run_id, s.status, &summary_json, &mut event)?;
+        let line = self
+            .ledger
+            .finish_run(&s.run_id, s.status, &summary_json, &mut event)?;
         self.evidence.append(self.ledger, event.seq, &line)?;
         tracing::info!(
             run_id = %s.run_id,
@@ -428,7 +442,12 @@ struct Restored {
 impl RestoreEnv {
     /// Restores and verifies one recovery point; never fails, every problem
     /// becomes a verdict. Also says whether to record a new baseline.
-    async fn restore_and_verify(&self, index: usize, c: Candidate, baseline: Option<Baseline>) -> (SampleResult, bool) {
+    async fn restore_and_verify(
+        &self,
+        index: usize,
+        c: Candidate,
+        baseline: Option<Baseline>,
+    ) -> (SampleResult, bool) {
         let started = Instant::now();
         let mut result = SampleResult {
             event_id: uuid::Uuid::now_v7().to_string(),
@@ -441,9 +460,10 @@ impl RestoreEnv {
             bytes: 0,
             duration_ms: 0,
             attempts: 0,
-        server_side_encryption: None,
+            server_side_encryption: None,
         };
-        let (attrs, attempts) = with_retries(self.attempts, "attributes", || self.source.attributes(&c)).await;
+        let (attrs, attempts) =
+            with_retries(self.attempts, "attributes", || self.source.attributes(&c)).await;
         result.attempts = attempts;
         let attrs = match attrs {
             Ok(a) => a,
@@ -461,18 +481,28 @@ impl RestoreEnv {
                 Ok(r) => r,
                 Err(_) => Err(SourceError::new(
                     ErrorClass::Timeout,
-                    format!("the restore took longer than restore_timeout ({}s)", self.timeout.as_secs()),
+                    format!(
+                        "the restore took longer than restore_timeout ({}s)",
+                        self.timeout.as_secs()
+                    ),
                 )),
             }
         })
         .await;
-        result.attempts += attempts;
+        result.attempts = attempts;
         let restored = match restored {
             Ok(r) => r,
             Err(e) => return (self.failed(result, e, started), false),
         };
         let d = &restored.digests;
-        result.checks = compare(&c, &attrs, restored.sse.as_deref(), restored.content_length, d, baseline.as_ref());
+        result.checks = compare(
+            &c,
+            &attrs,
+            restored.sse.as_deref(),
+            restored.content_length,
+            d,
+            baseline.as_ref(),
+        );
         result.verdict = verdict(&result.checks);
         result.bytes = d.bytes;
         result.sha256 = Some(d.sha256_hex.clone());
@@ -495,7 +525,8 @@ impl RestoreEnv {
             }),
             _ => None,
         };
-        let new_baseline = baseline.is_none() && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
+        let new_baseline = baseline.is_none()
+            && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
         (result, new_baseline)
     }
 
@@ -513,7 +544,12 @@ impl RestoreEnv {
 
     /// One attempt: GET the exact version and hash it (stream), or write it
     /// to scratch, fsync, re-read and hash it (local).
-    async fn attempt(&self, c: &Candidate, attrs: &StoredAttributes, scratch: &Path) -> Result<Restored, SourceError> {
+    async fn attempt(
+        &self,
+        c: &Candidate,
+        attrs: &StoredAttributes,
+        scratch: &Path,
+    ) -> Result<Restored, SourceError> {
         let mut body = self.source.restore(c).await?;
         let size = attrs.size.unwrap_or(c.size);
         let mut hasher = Hasher::plan(attrs, size, body.server_side_encryption.as_deref());
@@ -555,24 +591,38 @@ async fn local_restore(
     let io = |what: &str, e: std::io::Error| {
         SourceError::new(
             ErrorClass::Config,
-            format!("{what} {}: {e}; check scratch_dir and free space", path.display()),
+            format!(
+                "{what} {}: {e}; check scratch_dir and free space",
+                path.display()
+            ),
         )
     };
     if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| io("cannot create scratch directory for", e))?;
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| io("cannot create scratch directory for", e))?;
     }
-    let mut f = tokio::fs::File::create(path).await.map_err(|e| io("cannot create", e))?;
+    let mut f = tokio::fs::File::create(path)
+        .await
+        .map_err(|e| io("cannot create", e))?;
     while let Some(chunk) = body.next().await {
         let chunk = chunk?;
-        f.write_all(&chunk).await.map_err(|e| io("cannot write", e))?;
+        f.write_all(&chunk)
+            .await
+            .map_err(|e| io("cannot write", e))?;
         observer.bytes(chunk.len() as u64);
     }
     f.sync_all().await.map_err(|e| io("cannot fsync", e))?;
     drop(f);
-    let mut f = tokio::fs::File::open(path).await.map_err(|e| io("cannot re-open", e))?;
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io("cannot re-open", e))?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = f.read(&mut buf).await.map_err(|e| io("cannot re-read", e))?;
+        let n = f
+            .read(&mut buf)
+            .await
+            .map_err(|e| io("cannot re-read", e))?;
         if n == 0 {
             break;
         }

@@ -12,9 +12,12 @@ fn main() -> ExitCode {
     let default_level = match cli.verbose {
         0 => "warn",
         1 => "restoreproof=debug,info",
-        _ => "trace",
+        // Our own trace only: the AWS SDK's trace output includes the access
+        // key id (never the secret key). RUST_LOG=trace shows it on purpose.
+        _ => "restoreproof=trace,info",
     };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

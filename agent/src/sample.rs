@@ -97,7 +97,13 @@ pub struct Sampler {
 }
 
 impl Sampler {
-    pub fn new(strategy: Strategy, seed: u64, limits: Limits, filter: Filter, now: DateTime<Utc>) -> Self {
+    pub fn new(
+        strategy: Strategy,
+        seed: u64,
+        limits: Limits,
+        filter: Filter,
+        now: DateTime<Utc>,
+    ) -> Self {
         Self {
             strategy,
             seed,
@@ -116,7 +122,9 @@ impl Sampler {
         if c.is_latest && !filter.include_current || !c.is_latest && !filter.include_noncurrent {
             return false;
         }
-        if filter.min_size.is_some_and(|m| c.size < m) || filter.max_size.is_some_and(|m| c.size > m) {
+        if filter.min_size.is_some_and(|m| c.size < m)
+            || filter.max_size.is_some_and(|m| c.size > m)
+        {
             return false;
         }
         if let Some(age) = filter.max_age {
@@ -185,11 +193,20 @@ impl Sampler {
             return;
         }
         self.heap_bytes += c.size;
-        self.heap.push(Entry { priority, candidate: c });
+        self.heap.push(Entry {
+            priority,
+            candidate: c,
+        });
         while self.over_limits() {
-            let Some(evicted) = self.heap.pop() else { break };
+            let Some(evicted) = self.heap.pop() else {
+                break;
+            };
             self.heap_bytes -= evicted.candidate.size;
-            if self.cutoff.as_ref().is_none_or(|cut| evicted.priority < *cut) {
+            if self
+                .cutoff
+                .as_ref()
+                .is_none_or(|cut| evicted.priority < *cut)
+            {
                 self.cutoff = Some(evicted.priority);
             }
         }
@@ -202,7 +219,12 @@ impl Sampler {
 
     /// The sample, in priority order (the order restores start in).
     pub fn finish(self) -> (Vec<Candidate>, Population) {
-        let sample = self.heap.into_sorted_vec().into_iter().map(|e| e.candidate).collect();
+        let sample = self
+            .heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|e| e.candidate)
+            .collect();
         (sample, self.population)
     }
 }
@@ -250,7 +272,9 @@ mod tests {
 
     #[test]
     fn the_same_seed_gives_the_same_sample_whatever_the_listing_order() {
-        let items: Vec<ListItem> = (0..200).map(|i| c(&format!("k{i:03}"), 10, i, true)).collect();
+        let items: Vec<ListItem> = (0..200)
+            .map(|i| c(&format!("k{i:03}"), 10, i, true))
+            .collect();
         let mut reversed = items.clone();
         reversed.reverse();
         let a = draw(Strategy::Uniform, 7, count(20), items.clone());
@@ -272,13 +296,23 @@ mod tests {
             }
         }
         let (min, max) = (hits.iter().min().copied(), hits.iter().max().copied());
-        assert!(min.unwrap_or(0) >= 15 && max.unwrap_or(99) <= 70, "{hits:?}");
+        assert!(
+            min.unwrap_or(0) >= 15 && max.unwrap_or(99) <= 70,
+            "{hits:?}"
+        );
     }
 
     #[test]
     fn newest_and_oldest_order_by_time() {
-        let items = vec![c("a", 1, 30, true), c("b", 1, 10, true), c("c", 1, 20, true)];
-        assert_eq!(draw(Strategy::Newest, 0, count(2), items.clone()), ["a", "c"]);
+        let items = vec![
+            c("a", 1, 30, true),
+            c("b", 1, 10, true),
+            c("c", 1, 20, true),
+        ];
+        assert_eq!(
+            draw(Strategy::Newest, 0, count(2), items.clone()),
+            ["a", "c"]
+        );
         assert_eq!(draw(Strategy::Oldest, 0, count(2), items), ["b", "c"]);
     }
 
@@ -323,7 +357,15 @@ mod tests {
         let (sample, pop) = s.finish();
         assert_eq!(sample.len(), 1);
         assert_eq!(sample[0].key, "old");
-        assert_eq!((pop.delete_markers, pop.versions_listed, pop.filtered_out, pop.candidates), (1, 3, 2, 1));
+        assert_eq!(
+            (
+                pop.delete_markers,
+                pop.versions_listed,
+                pop.filtered_out,
+                pop.candidates
+            ),
+            (1, 3, 2, 1)
+        );
     }
 
     #[test]

@@ -261,7 +261,9 @@ pub struct Hasher {
 
 impl fmt::Debug for Hasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Hasher").field("bytes", &self.bytes).finish_non_exhaustive()
+        f.debug_struct("Hasher")
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
     }
 }
 
@@ -269,7 +271,10 @@ impl fmt::Debug for Hasher {
 /// part count, and not produced by SSE-KMS or SSE-C.
 fn etag_is_md5(attrs: &StoredAttributes, sse: Option<&str>) -> bool {
     let kms = matches!(sse, Some(s) if s.starts_with("aws:kms"));
-    attrs.etag.as_deref().is_some_and(|e| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit()))
+    attrs
+        .etag
+        .as_deref()
+        .is_some_and(|e| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit()))
         && !attrs.etag_not_md5
         && !kms
 }
@@ -300,7 +305,8 @@ impl Hasher {
         if etag_is_md5(attrs, sse) && !full.iter().any(|(a, _)| *a == ChecksumAlgorithm::Md5) {
             full.push((ChecksumAlgorithm::Md5, Algo::new(ChecksumAlgorithm::Md5)));
         }
-        let etag_parts = etag_parts(attrs).filter(|_| !attrs.etag_not_md5 && !matches!(sse, Some(s) if s.starts_with("aws:kms")));
+        let etag_parts = etag_parts(attrs)
+            .filter(|_| !attrs.etag_not_md5 && !matches!(sse, Some(s) if s.starts_with("aws:kms")));
         if etag_parts.is_some() {
             part_algorithms.push(ChecksumAlgorithm::Md5);
         }
@@ -395,7 +401,10 @@ impl Digests {
         if a == ChecksumAlgorithm::Sha256 {
             return Some(self.sha256.clone());
         }
-        self.full.iter().find(|(x, _)| *x == a).map(|(_, v)| v.clone())
+        self.full
+            .iter()
+            .find(|(x, _)| *x == a)
+            .map(|(_, v)| v.clone())
     }
 
     /// Compares a composite (or multipart ETag) reference against every
@@ -407,18 +416,15 @@ impl Digests {
         algorithm: ChecksumAlgorithm,
         expected: &str,
     ) -> Check {
-        let normalise = |s: &str| s.to_ascii_lowercase();
         let mut first_actual = None;
         for l in &self.layouts {
             if !l.hasher.complete() {
                 continue;
             }
-            let Some(actual) = l.hasher.composite(algorithm) else { continue };
-            let same = if algorithm == ChecksumAlgorithm::Md5 {
-                normalise(&actual) == normalise(expected)
-            } else {
-                actual == expected
+            let Some(actual) = l.hasher.composite(algorithm) else {
+                continue;
             };
+            let same = same_composite(&actual, expected);
             if same {
                 return Check {
                     name,
@@ -469,8 +475,39 @@ impl Digests {
     }
 }
 
+/// Whether a computed composite value (always `value-N`) equals a stored
+/// one. Providers differ on whether they append `-N` to composite checksums
+/// (S3's GetObjectAttributes may report the bare value with `ChecksumType`
+/// COMPOSITE), so the suffix is compared only when both have it. Hex ETags
+/// compare case-insensitively.
+fn same_composite(actual: &str, expected: &str) -> bool {
+    let split = |v: &str| match v.rsplit_once('-') {
+        Some((h, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {
+            (h.to_owned(), Some(n.to_owned()))
+        }
+        _ => (v.to_owned(), None),
+    };
+    let (a, an) = split(actual);
+    let (e, en) = split(expected);
+    let counts_agree = match (an, en) {
+        (Some(x), Some(y)) => x == y,
+        _ => true,
+    };
+    let hex = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let values_agree = if hex(&a) && hex(&e) {
+        a.eq_ignore_ascii_case(&e)
+    } else {
+        a == e
+    };
+    counts_agree && values_agree
+}
+
 fn check(name: impl Into<String>, kind: ReferenceKind, expected: String, actual: String) -> Check {
-    let outcome = if expected == actual { Outcome::Match } else { Outcome::Mismatch };
+    let outcome = if expected == actual {
+        Outcome::Match
+    } else {
+        Outcome::Mismatch
+    };
     Check {
         name: name.into(),
         kind,
@@ -495,19 +532,42 @@ pub fn compare(
 ) -> Vec<Check> {
     let mut checks = Vec::new();
     let actual_size = digests.bytes.to_string();
-    checks.push(check("size.listing", ReferenceKind::Size, candidate.size.to_string(), actual_size.clone()));
+    checks.push(check(
+        "size.listing",
+        ReferenceKind::Size,
+        candidate.size.to_string(),
+        actual_size.clone(),
+    ));
     if let Some(s) = attrs.size {
-        checks.push(check("size.attributes", ReferenceKind::Size, s.to_string(), actual_size.clone()));
+        checks.push(check(
+            "size.attributes",
+            ReferenceKind::Size,
+            s.to_string(),
+            actual_size.clone(),
+        ));
     }
     if let Some(s) = content_length {
-        checks.push(check("size.content_length", ReferenceKind::Size, s.to_string(), actual_size));
+        checks.push(check(
+            "size.content_length",
+            ReferenceKind::Size,
+            s.to_string(),
+            actual_size,
+        ));
     }
     for c in &attrs.checksums {
         let name = format!("s3.checksum.{}", c.algorithm);
         match c.scope {
             ChecksumScope::FullObject => {
-                let actual = digests.full_value(c.algorithm).map(|v| B64.encode(v)).unwrap_or_default();
-                checks.push(check(name, ReferenceKind::ProviderChecksum, c.value.clone(), actual));
+                let actual = digests
+                    .full_value(c.algorithm)
+                    .map(|v| B64.encode(v))
+                    .unwrap_or_default();
+                checks.push(check(
+                    name,
+                    ReferenceKind::ProviderChecksum,
+                    c.value.clone(),
+                    actual,
+                ));
             }
             ChecksumScope::Composite => {
                 checks.push(digests.composite_check(
@@ -525,8 +585,15 @@ pub fn compare(
                 .full_value(ChecksumAlgorithm::Md5)
                 .map(hex::encode)
                 .unwrap_or_default();
-            checks.push(check("s3.etag", ReferenceKind::Etag, etag.to_ascii_lowercase(), actual));
-        } else if etag_parts(attrs).is_some() && digests.part_algorithms.contains(&ChecksumAlgorithm::Md5) {
+            checks.push(check(
+                "s3.etag",
+                ReferenceKind::Etag,
+                etag.to_ascii_lowercase(),
+                actual,
+            ));
+        } else if etag_parts(attrs).is_some()
+            && digests.part_algorithms.contains(&ChecksumAlgorithm::Md5)
+        {
             checks.push(digests.composite_check(
                 "s3.etag.multipart".into(),
                 ReferenceKind::Etag,
@@ -536,7 +603,12 @@ pub fn compare(
         }
     }
     if let Some(b) = baseline {
-        let mut c = check("baseline.sha256", ReferenceKind::Baseline, b.sha256.clone(), digests.sha256_hex.clone());
+        let mut c = check(
+            "baseline.sha256",
+            ReferenceKind::Baseline,
+            b.sha256.clone(),
+            digests.sha256_hex.clone(),
+        );
         c.note = Some(format!("first seen {}", b.first_seen));
         checks.push(c);
     }
@@ -583,7 +655,14 @@ mod tests {
             h.update(c);
         }
         let d = h.finish();
-        compare(&candidate(data.len() as u64), attrs, None, Some(data.len() as u64), &d, None)
+        compare(
+            &candidate(data.len() as u64),
+            attrs,
+            None,
+            Some(data.len() as u64),
+            &d,
+            None,
+        )
     }
 
     fn full(algorithm: ChecksumAlgorithm, value: &str) -> StoredChecksum {
@@ -601,12 +680,31 @@ mod tests {
         let enc = |v: &[u8]| B64.encode(v);
         let attrs = StoredAttributes {
             checksums: vec![
-                full(ChecksumAlgorithm::Crc32, &enc(&0xCBF4_3926u32.to_be_bytes())),
-                full(ChecksumAlgorithm::Crc32c, &enc(&0xE306_9283u32.to_be_bytes())),
-                full(ChecksumAlgorithm::Crc64Nvme, &enc(&0xAE8B_1486_0A79_9888u64.to_be_bytes())),
+                full(
+                    ChecksumAlgorithm::Crc32,
+                    &enc(&0xCBF4_3926u32.to_be_bytes()),
+                ),
+                full(
+                    ChecksumAlgorithm::Crc32c,
+                    &enc(&0xE306_9283u32.to_be_bytes()),
+                ),
+                full(
+                    ChecksumAlgorithm::Crc64Nvme,
+                    &enc(&0xAE8B_1486_0A79_9888u64.to_be_bytes()),
+                ),
                 // sha1/sha256 of "123456789"
-                full(ChecksumAlgorithm::Sha1, &enc(&hex::decode("f7c3bc1d808e04732adf679965ccc34ca7ae3441").unwrap_or_default())),
-                full(ChecksumAlgorithm::Sha256, &enc(&hex::decode("15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225").unwrap_or_default())),
+                full(
+                    ChecksumAlgorithm::Sha1,
+                    &enc(&hex::decode("f7c3bc1d808e04732adf679965ccc34ca7ae3441")
+                        .unwrap_or_default()),
+                ),
+                full(
+                    ChecksumAlgorithm::Sha256,
+                    &enc(&hex::decode(
+                        "15e2b0d3c33891ebb0f1ef609ec419420c20e320ce94c65fbc8c3312448eb225",
+                    )
+                    .unwrap_or_default()),
+                ),
             ],
             etag: Some("25f9e794323b453885f5181f1b624d0b".into()),
             size: Some(9),
@@ -653,8 +751,13 @@ mod tests {
             ..Default::default()
         };
         let checks = run(&attrs, data, 3);
-        assert!(checks.iter().all(|c| c.outcome == Outcome::Match), "{checks:#?}");
-        assert!(checks.iter().any(|c| c.name == "s3.checksum.sha256.composite"));
+        assert!(
+            checks.iter().all(|c| c.outcome == Outcome::Match),
+            "{checks:#?}"
+        );
+        assert!(checks
+            .iter()
+            .any(|c| c.name == "s3.checksum.sha256.composite"));
         assert!(checks.iter().any(|c| c.name == "s3.etag.multipart"));
 
         // Same bytes, reported layout 6+4+1: the provider vouched for it, so a
@@ -662,6 +765,18 @@ mod tests {
         attrs.part_sizes = Some(vec![6, 4, 1]);
         let checks = run(&attrs, data, 3);
         assert_eq!(verdict(&checks), Verdict::Mismatch);
+    }
+
+    #[test]
+    fn composite_values_compare_with_or_without_the_part_count() {
+        assert!(same_composite("+8WSsQ==-2", "+8WSsQ=="));
+        assert!(same_composite("+8WSsQ==-2", "+8WSsQ==-2"));
+        assert!(!same_composite("+8WSsQ==-2", "+8WSsQ==-3"));
+        assert!(!same_composite("+8WSsQ==-2", "+8WSsq=="));
+        assert!(same_composite(
+            "88fc978485924ccd87ceb19c90195b35-2",
+            "88FC978485924CCD87CEB19C90195B35-2"
+        ));
     }
 
     #[test]
@@ -675,7 +790,10 @@ mod tests {
             ..Default::default()
         };
         let checks = run(&attrs, &data, 1 << 16);
-        let etag = checks.iter().find(|c| c.name == "s3.etag.multipart").expect("etag check");
+        let etag = checks
+            .iter()
+            .find(|c| c.name == "s3.etag.multipart")
+            .expect("etag check");
         assert_eq!(etag.outcome, Outcome::NotComparable, "{etag:?}");
         assert_eq!(verdict(&checks), Verdict::NoReference);
     }
@@ -694,7 +812,10 @@ mod tests {
             ..Default::default()
         };
         let checks = run(&attrs, &data, 100_000);
-        let c = checks.iter().find(|c| c.name == "s3.etag.multipart").expect("etag check");
+        let c = checks
+            .iter()
+            .find(|c| c.name == "s3.etag.multipart")
+            .expect("etag check");
         assert_eq!(c.outcome, Outcome::Match, "{c:?}");
         assert!(c.note.as_deref().unwrap_or_default().contains("inferred"));
     }
@@ -716,7 +837,10 @@ mod tests {
         };
         let checks = compare(&candidate(3), &attrs, None, None, &d, Some(&b));
         assert_eq!(verdict(&checks), Verdict::Verified);
-        let other = Baseline { sha256: "00".into(), ..b };
+        let other = Baseline {
+            sha256: "00".into(),
+            ..b
+        };
         let checks = compare(&candidate(3), &attrs, None, None, &d, Some(&other));
         assert_eq!(verdict(&checks), Verdict::Mismatch);
     }
@@ -732,6 +856,9 @@ mod tests {
         h.update(b"abc");
         let d = h.finish();
         let checks = compare(&candidate(3), &attrs, Some("aws:kms"), None, &d, None);
-        assert!(checks.iter().all(|c| c.kind == ReferenceKind::Size), "{checks:?}");
+        assert!(
+            checks.iter().all(|c| c.kind == ReferenceKind::Size),
+            "{checks:?}"
+        );
     }
 }

@@ -1,1 +1,222 @@
+//! Test harness for restoreproof.
+//!
+//! [`FaultProxy`] is an HTTP proxy that sits between the agent and a real S3
+//! server (moto) and misbehaves on request: flips a byte of a response body,
+//! truncates it (with a matching, lying `Content-Length`), answers with an
+//! S3 error status, or resets the connection. No local S3 server can be asked
+//! to corrupt what it serves, so this is the one in-process stand-in the
+//! tests use; everything else talks to the real server through it.
 
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// What the proxy does to a matching request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// XOR the byte at this offset of the response body with 0x01.
+    FlipByte(u64),
+    /// Keep only this many bytes of the body and say so in Content-Length.
+    Truncate(u64),
+    /// Answer with this status and an S3 error document with this code.
+    Status(u16, &'static str),
+    /// Close the connection without answering.
+    Reset,
+}
+
+/// A fault applied to requests whose path and query contain `needle`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub needle: String,
+    /// Only object-body GETs (restores): not HEAD, not GetObjectAttributes,
+    /// not listings.
+    pub restores_only: bool,
+    pub fault: Fault,
+    /// Fires this many times, then stops; `None` fires forever.
+    pub remaining: Option<u32>,
+}
+
+impl Rule {
+    /// A rule for object-body GETs (restores) whose URL contains `needle`,
+    /// firing forever.
+    pub fn get(needle: impl Into<String>, fault: Fault) -> Self {
+        Self {
+            needle: needle.into(),
+            restores_only: true,
+            fault,
+            remaining: None,
+        }
+    }
+
+    /// A rule for every request whose URL contains `needle`.
+    pub fn any(needle: impl Into<String>, fault: Fault) -> Self {
+        Self {
+            needle: needle.into(),
+            restores_only: false,
+            fault,
+            remaining: None,
+        }
+    }
+
+    /// Limits the rule to the first `n` matching requests.
+    pub fn times(mut self, n: u32) -> Self {
+        self.remaining = Some(n);
+        self
+    }
+}
+
+/// A running fault-injecting proxy on 127.0.0.1.
+#[derive(Debug, Clone)]
+pub struct FaultProxy {
+    pub addr: SocketAddr,
+    rules: Arc<Mutex<Vec<Rule>>>,
+    hits: Arc<Mutex<Vec<String>>>,
+}
+
+type Body = Full<Bytes>;
+
+impl FaultProxy {
+    /// Starts a proxy on `listen` (use port 0 for any) forwarding to `upstream`.
+    ///
+    /// # Errors
+    /// When the listening socket cannot be bound.
+    pub async fn start(listen: SocketAddr, upstream: SocketAddr) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let proxy = Self {
+            addr,
+            rules: Arc::default(),
+            hits: Arc::default(),
+        };
+        let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build_http();
+        let me = proxy.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let me = me.clone();
+                let client = client.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let me = me.clone();
+                        let client = client.clone();
+                        async move { me.handle(req, upstream, client).await }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(proxy)
+    }
+
+    /// The proxy's URL, to use as the S3 endpoint.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Adds a rule; rules are tried in order, the first match fires.
+    pub fn add(&self, rule: Rule) {
+        if let Ok(mut r) = self.rules.lock() {
+            r.push(rule);
+        }
+    }
+
+    /// Removes every rule.
+    pub fn clear(&self) {
+        if let Ok(mut r) = self.rules.lock() {
+            r.clear();
+        }
+    }
+
+    /// Every URL a fault fired on, in order.
+    pub fn hits(&self) -> Vec<String> {
+        self.hits.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    fn take_fault(&self, method: &hyper::Method, target: &str) -> Option<Fault> {
+        let mut rules = self.rules.lock().ok()?;
+        let restore = method == hyper::Method::GET
+            && !target.contains("attributes")
+            && !target.contains("versions")
+            && !target.contains("list-type");
+        let rule = rules.iter_mut().find(|r| {
+            target.contains(&r.needle) && (!r.restores_only || restore) && r.remaining != Some(0)
+        })?;
+        if let Some(n) = rule.remaining.as_mut() {
+            *n -= 1;
+        }
+        let f = rule.fault.clone();
+        if let Ok(mut h) = self.hits.lock() {
+            h.push(target.to_owned());
+        }
+        Some(f)
+    }
+
+    async fn handle(
+        &self,
+        req: Request<Incoming>,
+        upstream: SocketAddr,
+        client: Client<hyper_util::client::legacy::connect::HttpConnector, Incoming>,
+    ) -> Result<Response<Body>, std::io::Error> {
+        let target = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        let fault = self.take_fault(req.method(), &target);
+        if let Some(Fault::Status(status, code)) = fault {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error>"
+            );
+            return Ok(Response::builder()
+                .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+                .header("content-type", "application/xml")
+                .body(Full::new(Bytes::from(body)))
+                .unwrap_or_default());
+        }
+        if fault == Some(Fault::Reset) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "injected reset",
+            ));
+        }
+        let (mut parts, body) = req.into_parts();
+        let uri = format!("http://{upstream}{target}");
+        parts.uri = uri.parse().map_err(std::io::Error::other)?;
+        let resp = client
+            .request(Request::from_parts(parts, body))
+            .await
+            .map_err(std::io::Error::other)?;
+        let (mut parts, body) = resp.into_parts();
+        let mut bytes = body
+            .collect()
+            .await
+            .map_err(std::io::Error::other)?
+            .to_bytes()
+            .to_vec();
+        match fault {
+            Some(Fault::FlipByte(at)) if parts.status.is_success() => {
+                if let Some(b) = bytes.get_mut(at as usize) {
+                    *b ^= 0x01;
+                }
+            }
+            Some(Fault::Truncate(keep)) if parts.status.is_success() => {
+                bytes.truncate(keep as usize);
+                parts
+                    .headers
+                    .insert(hyper::header::CONTENT_LENGTH, bytes.len().into());
+            }
+            _ => {}
+        }
+        Ok(Response::from_parts(parts, Full::new(Bytes::from(bytes))))
+    }
+}

@@ -24,13 +24,21 @@ use std::sync::Arc;
 pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
     let drill = resolve(&config, args)?;
-    let source_config = config
-        .sources
-        .get(&drill.source)
-        .ok_or_else(|| anyhow!("the drill names source `{}`, which is not configured", drill.source))?;
-    let source = source::build(&drill.source, source_config, BuildOptions { attempts: drill.attempts })
-        .await
-        .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
+    let source_config = config.sources.get(&drill.source).ok_or_else(|| {
+        anyhow!(
+            "the drill names source `{}`, which is not configured",
+            drill.source
+        )
+    })?;
+    let source = source::build(
+        &drill.source,
+        source_config,
+        BuildOptions {
+            attempts: drill.attempts,
+        },
+    )
+    .await
+    .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
     let mut ledger = Ledger::open(&config.ledger_path)?;
     let mut evidence = EvidenceFile::open(&config.evidence_path, &mut ledger)?;
 
@@ -68,7 +76,10 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
             "ledger": config.ledger_path,
             "evidence": config.evidence_path,
         });
-        println!("{}", serde_json::to_string_pretty(&doc).context("serialising the result")?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&doc).context("serialising the result")?
+        );
     } else {
         print_human(&summary, &results, &config);
     }
@@ -128,7 +139,9 @@ fn resolve(config: &Config, args: &DrillArgs) -> anyhow::Result<DrillConfig> {
     }
     if let Some(s) = args.seed {
         if d.strategy != Strategy::Uniform {
-            return Err(anyhow!("--seed only applies to the uniform strategy; drop it or pass --strategy uniform"));
+            return Err(anyhow!(
+                "--seed only applies to the uniform strategy; drop it or pass --strategy uniform"
+            ));
         }
         d.seed = Some(s);
     }
@@ -151,7 +164,10 @@ struct Progress {
 impl Progress {
     fn new() -> Self {
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-        bar.set_style(ProgressStyle::with_template("{spinner} listing: {pos} versions seen").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} listing: {pos} versions seen")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         Self {
             bar,
@@ -185,8 +201,10 @@ impl Observer for Progress {
 
     fn finished(&self, _r: &SampleResult) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
-        self.bar
-            .set_message(format!("{done}/{} restored", self.total.load(Ordering::Relaxed)));
+        self.bar.set_message(format!(
+            "{done}/{} restored",
+            self.total.load(Ordering::Relaxed)
+        ));
     }
 }
 
@@ -221,20 +239,42 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
         s.population.filtered_out,
     );
     if s.population.larger_than_budget > 0 {
-        println!("{} candidates are larger than the whole byte budget and were not sampled", s.population.larger_than_budget);
+        println!(
+            "{} candidates are larger than the whole byte budget and were not sampled",
+            s.population.larger_than_budget
+        );
     }
     println!();
     let mut rows: Vec<&SampleResult> = results.iter().collect();
-    rows.sort_by(|a, b| (a.recovery_point.key.as_str(), version_label(&a.recovery_point)).cmp(&(b.recovery_point.key.as_str(), version_label(&b.recovery_point))));
-    let key_w = rows.iter().map(|r| r.recovery_point.key.chars().count()).max().unwrap_or(3).clamp(3, 48);
-    println!("{:<13}  {:<key_w$}  {:<14}  {:>10}  DETAIL", "VERDICT", "KEY", "VERSION", "SIZE");
+    rows.sort_by(|a, b| {
+        (
+            a.recovery_point.key.as_str(),
+            version_label(&a.recovery_point),
+        )
+            .cmp(&(
+                b.recovery_point.key.as_str(),
+                version_label(&b.recovery_point),
+            ))
+    });
+    let key_w = rows
+        .iter()
+        .map(|r| r.recovery_point.key.chars().count())
+        .max()
+        .unwrap_or(3)
+        .clamp(3, 48);
+    println!(
+        "{:<13}  {:<key_w$}  {:<14}  {:>10}  DETAIL",
+        "VERDICT", "KEY", "VERSION", "SIZE"
+    );
     for r in rows {
         let detail = match r.verdict {
             Verdict::Verified => {
                 let refs: Vec<&str> = r
                     .checks
                     .iter()
-                    .filter(|c| c.outcome == Outcome::Match && c.kind != crate::verify::ReferenceKind::Size)
+                    .filter(|c| {
+                        c.outcome == Outcome::Match && c.kind != crate::verify::ReferenceKind::Size
+                    })
                     .map(|c| c.name.as_str())
                     .collect();
                 format!("matched {}", refs.join(", "))
@@ -269,7 +309,10 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
         config.ledger_path.display()
     );
     if c.any_failure() {
-        println!("RESULT: FAILED — {} recovery point(s) did not restore intact", c.mismatch + c.unrecoverable);
+        println!(
+            "RESULT: FAILED — {} recovery point(s) did not restore intact",
+            c.mismatch + c.unrecoverable
+        );
     } else {
         println!("RESULT: OK");
     }

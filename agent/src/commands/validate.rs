@@ -43,7 +43,10 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .map(|p| json!({"path": p.path, "message": p.message}))
                     .collect();
-                println!("{}", json!({"valid": false, "config": cli.config, "problems": problems}));
+                println!(
+                    "{}",
+                    json!({"valid": false, "config": cli.config, "problems": problems})
+                );
             } else {
                 eprintln!("error: {e}");
             }

@@ -378,10 +378,16 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             .unwrap_or(Path::new(defaults::EVIDENCE_PATH)),
     );
     if raw.ledger.path.as_deref() == Some(Path::new("")) {
-        problem("ledger.path".into(), "must not be empty; remove the key to use the default");
+        problem(
+            "ledger.path".into(),
+            "must not be empty; remove the key to use the default",
+        );
     }
     if raw.evidence.path.as_deref() == Some(Path::new("")) {
-        problem("evidence.path".into(), "must not be empty; remove the key to use the default");
+        problem(
+            "evidence.path".into(),
+            "must not be empty; remove the key to use the default",
+        );
     }
 
     let mut sources = BTreeMap::new();
@@ -391,7 +397,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         match src {
             RawSource::S3(s) => {
                 if s.bucket.trim().is_empty() {
-                    problem(at("bucket"), "must not be empty; name the S3 bucket that holds the recovery points");
+                    problem(
+                        at("bucket"),
+                        "must not be empty; name the S3 bucket that holds the recovery points",
+                    );
                 } else if !valid_bucket_name(&s.bucket) {
                     problem(at("bucket"), "is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, `.` and `-`); give the bucket name only, without `s3://` or a path");
                 }
@@ -407,20 +416,31 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 }
                 if let Some(p) = &s.profile {
                     if p.trim().is_empty() {
-                        problem(at("profile"), "must not be empty; remove it to use the default credential chain");
+                        problem(
+                            at("profile"),
+                            "must not be empty; remove it to use the default credential chain",
+                        );
                     }
                 }
                 if let Some(c) = &s.credentials {
-                    if c.access_key_id.expose().is_empty() || c.secret_access_key.expose().is_empty() {
+                    if c.access_key_id.expose().is_empty()
+                        || c.secret_access_key.expose().is_empty()
+                    {
                         problem(at("credentials"), "access_key_id and secret_access_key must both be set; better, remove the table and use the AWS credential chain (environment, profile, web identity, instance metadata)");
                     }
                     if s.profile.is_some() {
-                        problem(at("credentials"), "conflicts with `profile`; keep one of them");
+                        problem(
+                            at("credentials"),
+                            "conflicts with `profile`; keep one of them",
+                        );
                     }
                 }
                 let prefix = s.prefix.unwrap_or_default();
                 if prefix.starts_with('/') {
-                    problem(at("prefix"), "must not start with `/`: S3 keys have no leading slash");
+                    problem(
+                        at("prefix"),
+                        "must not start with `/`: S3 keys have no leading slash",
+                    );
                 }
                 sources.insert(
                     name,
@@ -455,7 +475,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 &format!(
                     "names `{}`, which is not a configured source; configured: {}",
                     d.source,
-                    if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             );
         }
@@ -471,16 +495,21 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         if max_samples == 0 {
             problem(at("max_samples"), "must be at least 1");
         }
-        let restore_timeout = d
-            .restore_timeout
-            .map(|a| a.0)
-            .unwrap_or(std::time::Duration::from_secs(defaults::RESTORE_TIMEOUT_SECS));
+        let restore_timeout =
+            d.restore_timeout
+                .map(|a| a.0)
+                .unwrap_or(std::time::Duration::from_secs(
+                    defaults::RESTORE_TIMEOUT_SECS,
+                ));
         if restore_timeout.is_zero() {
             problem(at("restore_timeout"), "must be longer than 0s");
         }
         let strategy = d.strategy.unwrap_or(Strategy::Uniform);
         if d.seed.is_some() && strategy != Strategy::Uniform {
-            problem(at("seed"), "only the `uniform` strategy uses a seed; remove it or set strategy = \"uniform\"");
+            problem(
+                at("seed"),
+                "only the `uniform` strategy uses a seed; remove it or set strategy = \"uniform\"",
+            );
         }
         if let Some(s) = &d.schedule {
             if let Err(e) = parse_schedule(s) {
@@ -490,7 +519,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         let f = &d.filter;
         if let (Some(min), Some(max)) = (f.min_size, f.max_size) {
             if min > max {
-                problem(at("filter.min_size"), "is larger than filter.max_size, so nothing could be sampled");
+                problem(
+                    at("filter.min_size"),
+                    "is larger than filter.max_size, so nothing could be sampled",
+                );
             }
         }
         let include_current = f.include_current.unwrap_or(true);
@@ -630,8 +662,11 @@ mod tests {
 
     #[test]
     fn relative_paths_resolve_against_the_config_directory() {
-        let c = Config::from_toml("[ledger]\npath = \"state/ledger.db\"\n", Path::new("/etc/rp"))
-            .expect("valid");
+        let c = Config::from_toml(
+            "[ledger]\npath = \"state/ledger.db\"\n",
+            Path::new("/etc/rp"),
+        )
+        .expect("valid");
         assert_eq!(c.ledger_path, Path::new("/etc/rp/state/ledger.db"));
         assert_eq!(c.evidence_path, Path::new(defaults::EVIDENCE_PATH));
     }
@@ -644,7 +679,10 @@ mod tests {
         )
         .expect("valid");
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("AKIDSECRETVALUE") && !dbg.contains("wJalrXUtnFEMI"), "{dbg}");
+        assert!(
+            !dbg.contains("AKIDSECRETVALUE") && !dbg.contains("wJalrXUtnFEMI"),
+            "{dbg}"
+        );
         assert!(dbg.contains("redacted"));
     }
 

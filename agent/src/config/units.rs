@@ -32,7 +32,9 @@ impl FromStr for ByteSize {
             .iter()
             .find_map(|(u, m)| lower.strip_suffix(u).map(|n| (n.trim(), *m)))
             .unwrap_or((lower.as_str(), 1));
-        let bad = || format!("`{s}` is not a byte size; write e.g. `1048576`, `512KiB`, `10GiB` or `1.5TB`");
+        let bad = || {
+            format!("`{s}` is not a byte size; write e.g. `1048576`, `512KiB`, `10GiB` or `1.5TB`")
+        };
         if number.is_empty() {
             return Err(bad());
         }
@@ -120,7 +122,9 @@ impl FromStr for SampleSize {
                 .parse()
                 .map_err(|_| format!("`{s}` is not a sample size; {hint}"))?;
             if !(p > 0.0 && p <= 100.0) {
-                return Err(format!("`{s}`: a percentage must be above 0 and at most 100"));
+                return Err(format!(
+                    "`{s}`: a percentage must be above 0 and at most 100"
+                ));
             }
             return Ok(SampleSize::Percent(p));
         }
@@ -203,9 +207,18 @@ mod tests {
     fn sample_sizes_are_counts_percentages_or_budgets() {
         assert_eq!("50".parse::<SampleSize>(), Ok(SampleSize::Count(50)));
         assert_eq!("2%".parse::<SampleSize>(), Ok(SampleSize::Percent(2.0)));
-        assert_eq!("10GiB".parse::<SampleSize>(), Ok(SampleSize::Bytes(10 << 30)));
-        assert!("0".parse::<SampleSize>().unwrap_err().contains("restores nothing"));
-        assert!("150%".parse::<SampleSize>().unwrap_err().contains("at most 100"));
+        assert_eq!(
+            "10GiB".parse::<SampleSize>(),
+            Ok(SampleSize::Bytes(10 << 30))
+        );
+        assert!("0"
+            .parse::<SampleSize>()
+            .unwrap_err()
+            .contains("restores nothing"));
+        assert!("150%"
+            .parse::<SampleSize>()
+            .unwrap_err()
+            .contains("at most 100"));
         assert!("lots".parse::<SampleSize>().unwrap_err().contains("`2%`"));
     }
 

@@ -77,19 +77,23 @@ impl EvidenceFile {
         let mut buf = Vec::with_capacity(line.len() + 1);
         buf.extend_from_slice(line.as_bytes());
         buf.push(b'\n');
-        self.file.write_all(&buf).map_err(|source| EvidenceFileError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
+        self.file
+            .write_all(&buf)
+            .map_err(|source| EvidenceFileError::Io {
+                path: self.path.clone(),
+                source,
+            })?;
         self.last_seq = seq;
         Ok(())
     }
 
     fn sync(&mut self) -> Result<(), EvidenceFileError> {
-        self.file.sync_data().map_err(|source| EvidenceFileError::Io {
-            path: self.path.clone(),
-            source,
-        })
+        self.file
+            .sync_data()
+            .map_err(|source| EvidenceFileError::Io {
+                path: self.path.clone(),
+                source,
+            })
     }
 
     /// Appends one event already committed to the ledger, fsyncs, and
@@ -98,7 +102,12 @@ impl EvidenceFile {
     /// # Errors
     /// When the write or fsync fails; the ledger still holds the event and
     /// the next open catches up.
-    pub fn append(&mut self, ledger: &mut Ledger, seq: u64, line: &str) -> Result<(), EvidenceFileError> {
+    pub fn append(
+        &mut self,
+        ledger: &mut Ledger,
+        seq: u64,
+        line: &str,
+    ) -> Result<(), EvidenceFileError> {
         self.write_line(seq, line)?;
         self.sync()?;
         ledger.advance_sink_cursor(CURSOR, self.last_seq)?;
@@ -137,7 +146,11 @@ fn repair_tail(file: &mut File) -> std::io::Result<u64> {
     }
     if tail.last() != Some(&b'\n') {
         // Torn line: keep everything up to the last newline.
-        let keep = tail.iter().rposition(|b| *b == b'\n').map(|i| i + 1).unwrap_or(0);
+        let keep = tail
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map(|i| i + 1)
+            .unwrap_or(0);
         end = pos + keep as u64;
         file.set_len(end)?;
         file.sync_data()?;
@@ -189,7 +202,11 @@ mod tests {
         std::fs::read_to_string(path)
             .expect("read")
             .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["seq"].as_u64().unwrap_or(0))
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("json")["seq"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
             .collect()
     }
 
@@ -218,7 +235,12 @@ mod tests {
         let mut l = ledger_with_events(dir.path(), 2);
         let path = dir.path().join("evidence.jsonl");
         // The file got both lines but the cursor update was lost.
-        let lines: Vec<String> = l.events_after(0, 10).expect("events").into_iter().map(|e| e.1 + "\n").collect();
+        let lines: Vec<String> = l
+            .events_after(0, 10)
+            .expect("events")
+            .into_iter()
+            .map(|e| e.1 + "\n")
+            .collect();
         std::fs::write(&path, lines.concat()).expect("write");
         drop(EvidenceFile::open(&path, &mut l).expect("open"));
         assert_eq!(seqs(&path), [1, 2]);

@@ -157,10 +157,14 @@ impl Ledger {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(30)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", true).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(open_err)?;
@@ -211,7 +215,12 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Read`].
-    pub fn baseline(&self, source: &str, key: &str, version_id: &str) -> Result<Option<Baseline>, LedgerError> {
+    pub fn baseline(
+        &self,
+        source: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<Baseline>, LedgerError> {
         self.conn
             .query_row(
                 "SELECT sha256, size, first_seen_at FROM baselines WHERE source = ?1 AND key = ?2 AND version_id = ?3",
@@ -234,7 +243,11 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Write`]; then nothing of it was recorded.
-    pub fn record_sample(&mut self, s: &SampleRow<'_>, event: &mut Event) -> Result<String, LedgerError> {
+    pub fn record_sample(
+        &mut self,
+        s: &SampleRow<'_>,
+        event: &mut Event,
+    ) -> Result<String, LedgerError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -265,7 +278,13 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Write`].
-    pub fn finish_run(&mut self, run_id: &str, status: &str, summary_json: &str, event: &mut Event) -> Result<String, LedgerError> {
+    pub fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: &str,
+        summary_json: &str,
+        event: &mut Event,
+    ) -> Result<String, LedgerError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -290,7 +309,9 @@ impl Ledger {
             .prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
             .map_err(LedgerError::Read)?;
         let rows = stmt
-            .query_map(params![after as i64, limit as i64], |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)))
+            .query_map(params![after as i64, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
             .map_err(LedgerError::Read)?;
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }
@@ -301,7 +322,11 @@ impl Ledger {
     /// [`LedgerError::Read`].
     pub fn sink_cursor(&self, sink: &str) -> Result<u64, LedgerError> {
         self.conn
-            .query_row("SELECT last_seq FROM sink_cursors WHERE sink = ?1", [sink], |r| r.get::<_, i64>(0))
+            .query_row(
+                "SELECT last_seq FROM sink_cursors WHERE sink = ?1",
+                [sink],
+                |r| r.get::<_, i64>(0),
+            )
             .optional()
             .map(|v| v.unwrap_or(0) as u64)
             .map_err(LedgerError::Read)
@@ -341,7 +366,9 @@ impl Ledger {
 /// Assigns the next sequence number and stores the event in `tx`.
 fn append_event(tx: &rusqlite::Transaction<'_>, event: &mut Event) -> Result<String, LedgerError> {
     let next: i64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| r.get(0))
+        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| {
+            r.get(0)
+        })
         .map_err(LedgerError::Write)?;
     event.seq = next as u64;
     let line = event.to_line();
@@ -393,7 +420,10 @@ mod tests {
             )
             .expect("record");
         }
-        assert_eq!(l.baseline("s", "k", "v").expect("read").map(|b| b.sha256), Some("aaa".into()));
+        assert_eq!(
+            l.baseline("s", "k", "v").expect("read").map(|b| b.sha256),
+            Some("aaa".into())
+        );
         let direct = l.conn.execute("UPDATE baselines SET sha256 = 'x'", []);
         assert!(direct.is_err(), "the trigger must refuse updates");
         let events = l.events_after(0, 10).expect("events");

@@ -20,7 +20,9 @@ use crate::retry::with_retries;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
-use aws_sdk_s3::config::{Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{ObjectAttributes, ServerSideEncryption};
 use aws_sdk_s3::Client;
@@ -120,10 +122,13 @@ impl S3Source {
         if let Some(v) = &marker.version_id {
             req = req.version_id_marker(v);
         }
-        let out = req
-            .send()
-            .await
-            .map_err(|e| classify(e, &self.what("ListObjectVersions on", None), Some(&self.bucket)))?;
+        let out = req.send().await.map_err(|e| {
+            classify(
+                e,
+                &self.what("ListObjectVersions on", None),
+                Some(&self.bucket),
+            )
+        })?;
 
         let mut items = Vec::with_capacity(out.versions().len() + out.delete_markers().len());
         let mut latest_dm: HashSet<String> = HashSet::new();
@@ -232,7 +237,11 @@ fn unquote(s: &str) -> String {
 
 /// Classifies an SDK error once, where it enters. `bucket` adds a hint to
 /// bucket-level failures.
-fn classify<E>(err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>, what: &str, bucket: Option<&str>) -> SourceError
+fn classify<E>(
+    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+    what: &str,
+    bucket: Option<&str>,
+) -> SourceError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
@@ -325,7 +334,8 @@ impl RecoverySource for S3Source {
                     return None;
                 }
                 let marker = st.next.take()?;
-                let (page, _) = with_retries(self.attempts, "list page", || self.list_page(&marker)).await;
+                let (page, _) =
+                    with_retries(self.attempts, "list page", || self.list_page(&marker)).await;
                 match page {
                     Ok(p) => {
                         st.buffered = p.items.into();
@@ -379,11 +389,12 @@ impl RecoverySource for S3Source {
                         (ChecksumAlgorithm::Md5, c.checksum_md5()),
                     ] {
                         let Some(value) = value else { continue };
-                        let scope = if declared.as_deref() == Some("COMPOSITE") || is_composite(value) {
-                            ChecksumScope::Composite
-                        } else {
-                            ChecksumScope::FullObject
-                        };
+                        let scope =
+                            if declared.as_deref() == Some("COMPOSITE") || is_composite(value) {
+                                ChecksumScope::Composite
+                            } else {
+                                ChecksumScope::FullObject
+                            };
                         attrs.checksums.push(StoredChecksum {
                             algorithm,
                             scope,
@@ -392,7 +403,9 @@ impl RecoverySource for S3Source {
                     }
                 }
             }
-            let Some(parts) = out.object_parts() else { break };
+            let Some(parts) = out.object_parts() else {
+                break;
+            };
             if let Some(n) = parts.total_parts_count() {
                 attrs.parts_count = Some(n.max(0) as u32);
             }
@@ -409,11 +422,12 @@ impl RecoverySource for S3Source {
             }
         }
         let size = attrs.size.unwrap_or(rp.size);
-        let dash_parts = attrs
-            .etag
-            .as_deref()
-            .and_then(dash_count)
-            .or_else(|| attrs.checksums.iter().find_map(|c| dash_count(&c.value).filter(|_| c.scope == ChecksumScope::Composite)));
+        let dash_parts = attrs.etag.as_deref().and_then(dash_count).or_else(|| {
+            attrs
+                .checksums
+                .iter()
+                .find_map(|c| dash_count(&c.value).filter(|_| c.scope == ChecksumScope::Composite))
+        });
         if attrs.parts_count.is_none() {
             attrs.parts_count = dash_parts;
         }
@@ -422,8 +436,16 @@ impl RecoverySource for S3Source {
         } else if let Some(n) = attrs.parts_count.filter(|n| *n > 0) {
             attrs.part_sizes = self.parts_probe(rp, size, n).await;
         }
-        let class = attrs.storage_class.clone().or_else(|| rp.storage_class.clone());
-        if let Some(class) = class.filter(|c| matches!(c.as_str(), "GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING")) {
+        let class = attrs
+            .storage_class
+            .clone()
+            .or_else(|| rp.storage_class.clone());
+        if let Some(class) = class.filter(|c| {
+            matches!(
+                c.as_str(),
+                "GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING"
+            )
+        }) {
             let head = self
                 .client
                 .head_object()
@@ -432,8 +454,15 @@ impl RecoverySource for S3Source {
                 .set_version_id(rp.version_id.clone())
                 .send()
                 .await
-                .map_err(|e| classify(e, &self.what("HeadObject on", Some(&rp.key)), Some(&self.bucket)))?;
-            attrs.server_side_encryption = head.server_side_encryption().map(|s| s.as_str().to_owned());
+                .map_err(|e| {
+                    classify(
+                        e,
+                        &self.what("HeadObject on", Some(&rp.key)),
+                        Some(&self.bucket),
+                    )
+                })?;
+            attrs.server_side_encryption =
+                head.server_side_encryption().map(|s| s.as_str().to_owned());
             attrs.archived = match (class.as_str(), head.restore(), head.archive_status()) {
                 ("INTELLIGENT_TIERING", _, Some(a)) => Some(format!(
                     "the version is in the Intelligent-Tiering {} tier; request a restore (s3:RestoreObject) before it can be drilled",
@@ -461,7 +490,9 @@ impl RecoverySource for S3Source {
             .send()
             .await
             .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
-        let sse = out.server_side_encryption().map(|s: &ServerSideEncryption| s.as_str().to_owned());
+        let sse = out
+            .server_side_encryption()
+            .map(|s: &ServerSideEncryption| s.as_str().to_owned());
         let content_length = out.content_length().map(|l| l.max(0) as u64);
         let body = stream::unfold((out.body, what), |(mut body, what)| async move {
             let next = body.next().await?;
@@ -489,8 +520,14 @@ mod tests {
     #[test]
     fn uniform_parts_accepts_only_consistent_layouts() {
         let mib = 1 << 20;
-        assert_eq!(uniform_parts(11 * mib, 3, 5 * mib), Some(vec![5 * mib, 5 * mib, mib]));
-        assert_eq!(uniform_parts(10 * mib, 2, 5 * mib), Some(vec![5 * mib, 5 * mib]));
+        assert_eq!(
+            uniform_parts(11 * mib, 3, 5 * mib),
+            Some(vec![5 * mib, 5 * mib, mib])
+        );
+        assert_eq!(
+            uniform_parts(10 * mib, 2, 5 * mib),
+            Some(vec![5 * mib, 5 * mib])
+        );
         // A server that ignores partNumber answers with the whole size.
         assert_eq!(uniform_parts(11 * mib, 3, 11 * mib), None);
         assert_eq!(uniform_parts(11 * mib, 3, 3 * mib), None);

@@ -1,0 +1,58 @@
+# Shared shell helpers for restoreproof's scripts: installing the test servers
+# and starting them on free loopback ports. Sourced, not run.
+
+RP_CACHE="${RESTOREPROOF_CACHE:-$HOME/.cache/restoreproof}"
+RP_VENV="$RP_CACHE/venv"
+# Build artefacts live outside the clone so repeated runs reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RP_CACHE/target}"
+# crc32c and awscrt let moto compute CRC32C and CRC64NVME itself; without
+# them it silently stores CRC32 values under those names.
+MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]')
+
+rp_log() { printf '==> %s\n' "$*" >&2; }
+
+# Installs moto (the local S3 server) into a private virtualenv.
+rp_install_moto() {
+  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt' 2>/dev/null; then
+    return 0
+  fi
+  rp_log "installing ${MOTO_PACKAGES[*]} into $RP_VENV"
+  python3 -m venv "$RP_VENV"
+  "$RP_VENV/bin/pip" install --quiet --disable-pip-version-check "${MOTO_PACKAGES[@]}"
+}
+
+# Installs a Debian package when its command is missing.
+rp_install_deb() { # command package
+  if command -v "$1" >/dev/null 2>&1; then return 0; fi
+  rp_log "installing Debian package $2"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+
+# Prints a free TCP port on 127.0.0.1.
+rp_free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until a URL answers, or fails after ~30 s.
+rp_wait_http() { # url name
+  for _ in $(seq 1 150); do
+    if python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "$1" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  rp_log "$2 did not answer at $1 within 30 s"
+  return 1
+}
+
+# Starts moto on a free port; sets MOTO_PORT and MOTO_PID.
+rp_start_moto() { # logfile
+  MOTO_PORT=$(rp_free_port)
+  "$RP_VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$1" 2>&1 &
+  MOTO_PID=$!
+  rp_wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" "moto" || { cat "$1" >&2; return 1; }
+  rp_log "moto S3 server on 127.0.0.1:$MOTO_PORT (pid $MOTO_PID)"
+}

@@ -1,0 +1,67 @@
+//! A drill killed with SIGKILL keeps every verdict it completed, and the
+//! next run finds the ledger and evidence file consistent.
+
+use crate::util::{data, read_jsonl, Agent, Bucket};
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_drill_keeps_every_completed_verdict() {
+    let b = Bucket::new("crash").await;
+    for i in 0..40u8 {
+        b.put(&format!("obj-{i:02}"), &data(i, 400_000), None).await;
+    }
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 40\nconcurrency = 1");
+    let evidence = agent.path("log/evidence.jsonl");
+    let mut child = agent
+        .command(&["drill", "d", "--quiet"])
+        .spawn()
+        .expect("spawn");
+
+    // Wait for a few verdicts, then kill -9 mid-drill.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let n = read_jsonl(&evidence).len();
+        if n >= 3 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no verdicts after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.start_kill().expect("kill");
+    let status = child.wait().await.expect("wait");
+    assert!(!status.success());
+
+    let ledger = agent.ledger();
+    let recorded: i64 = ledger
+        .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
+        .expect("count");
+    assert!(
+        recorded >= 3 && recorded < 40,
+        "killed mid-drill: {recorded} verdicts"
+    );
+    let status: String = ledger
+        .query_row("SELECT status FROM runs", [], |r| r.get(0))
+        .expect("run");
+    assert_eq!(status, "running", "the killed run has no summary");
+    // Every event the ledger committed is in the file, or is written there by
+    // the next run; none is in the file twice.
+    drop(ledger);
+
+    let next = agent.drill(&["--sample", "1"]).await;
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    let lines = read_jsonl(&evidence);
+    let seqs: Vec<u64> = lines
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap_or(0))
+        .collect();
+    let expected: Vec<u64> = (1..=seqs.len() as u64).collect();
+    assert_eq!(seqs, expected, "every event exactly once, in order");
+    let verdicts = lines
+        .iter()
+        .filter(|e| e["kind"] == "sample_verdict")
+        .count() as i64;
+    assert_eq!(verdicts, recorded + 1);
+}

@@ -1,0 +1,302 @@
+//! Every verdict through the real restore path: moto serves the recovery
+//! points, the fault proxy corrupts or refuses some of them.
+
+use crate::util::{checks_with, data, Agent, Bucket};
+use aws_sdk_s3::types::ChecksumAlgorithm;
+use restoreproof_testkit::{Fault, Rule};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_verdict_names_its_reference_or_cause() {
+    let b = Bucket::new("verdicts").await;
+    b.put("ok.bin", &data(1, 3000), Some(ChecksumAlgorithm::Sha256))
+        .await;
+    let flipped = b
+        .put(
+            "flipped.bin",
+            &data(2, 3000),
+            Some(ChecksumAlgorithm::Crc32),
+        )
+        .await;
+    let truncated = b.put("truncated.bin", &data(3, 3000), None).await;
+    b.put_with_wrong_sha256("planted.bin", &data(4, 3000)).await;
+    let denied = b.put("denied.bin", &data(5, 100), None).await;
+    let throttled = b.put("throttled.bin", &data(6, 100), None).await;
+    b.put_glacier("cold.bin", &data(7, 100)).await;
+    b.proxy.add(Rule::get(
+        format!("versionId={flipped}"),
+        Fault::FlipByte(1234),
+    ));
+    b.proxy.add(Rule::get(
+        format!("versionId={truncated}"),
+        Fault::Truncate(1000),
+    ));
+    b.proxy.add(Rule::get(
+        format!("versionId={denied}"),
+        Fault::Status(403, "AccessDenied"),
+    ));
+    b.proxy.add(Rule::get(
+        format!("versionId={throttled}"),
+        Fault::Status(503, "SlowDown"),
+    ));
+
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100\nattempts = 2");
+    let run = agent.drill(&[]).await;
+    assert_eq!(
+        run.code, 1,
+        "a mismatch makes the drill fail\n{}",
+        run.stderr
+    );
+    let verdicts = run.verdicts();
+    let expect = [
+        ("cold.bin", "skipped"),
+        ("denied.bin", "unrecoverable"),
+        ("flipped.bin", "mismatch"),
+        ("ok.bin", "verified"),
+        ("planted.bin", "mismatch"),
+        ("throttled.bin", "unrecoverable"),
+        ("truncated.bin", "mismatch"),
+    ];
+    let want: Vec<(String, String)> = expect
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    assert_eq!(verdicts, want);
+
+    let ok = run.sample("ok.bin");
+    assert_eq!(
+        checks_with(&ok, "match"),
+        [
+            "size.listing",
+            "size.attributes",
+            "size.content_length",
+            "s3.checksum.sha256",
+            "s3.etag"
+        ]
+    );
+
+    let flipped = run.sample("flipped.bin");
+    assert_eq!(
+        checks_with(&flipped, "mismatch"),
+        ["s3.checksum.crc32", "s3.etag"]
+    );
+    assert!(flipped["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("s3.checksum.crc32: expected"));
+
+    // The lying server sends 1000 bytes and says so: every size and content
+    // reference disagrees.
+    let truncated = run.sample("truncated.bin");
+    assert_eq!(
+        checks_with(&truncated, "mismatch"),
+        ["size.listing", "size.attributes", "s3.etag"]
+    );
+    assert_eq!(truncated["bytes"], 1000);
+
+    // Stored checksum disagrees with the bytes, while the ETag (MD5) agrees:
+    // the verdict names exactly which reference failed.
+    let planted = run.sample("planted.bin");
+    assert_eq!(checks_with(&planted, "mismatch"), ["s3.checksum.sha256"]);
+    assert!(checks_with(&planted, "match").contains(&"s3.etag".to_owned()));
+
+    let denied = run.sample("denied.bin");
+    assert_eq!(denied["error_class"], "access_denied");
+    assert!(denied["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("s3:GetObjectVersion"));
+
+    // attempts = 2: the 503 is retried once, then given up.
+    let throttled = run.sample("throttled.bin");
+    assert_eq!(throttled["error_class"], "throttled");
+    assert_eq!(throttled["attempts"], 2);
+
+    let cold = run.sample("cold.bin");
+    assert!(
+        cold["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("GLACIER"),
+        "{cold}"
+    );
+
+    // Every verdict is in the evidence file and the ledger, plus a summary.
+    let ev = agent.evidence();
+    assert_eq!(ev.len(), 8);
+    assert_eq!(
+        ev.iter().filter(|e| e["kind"] == "sample_verdict").count(),
+        7
+    );
+    let summary = ev.last().expect("summary");
+    assert_eq!(summary["kind"], "run_summary");
+    assert_eq!(summary["counts"]["mismatch"], 3);
+    assert_eq!(summary["counts"]["unrecoverable"], 2);
+    assert_eq!(summary["counts"]["skipped"], 1);
+    assert_eq!(summary["population"]["candidates"], 7);
+    let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
+    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    let rows: i64 = agent
+        .ledger()
+        .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_is_retried_before_a_verdict() {
+    let b = Bucket::new("retry").await;
+    let v = b
+        .put("flaky.bin", &data(9, 5000), Some(ChecksumAlgorithm::Sha256))
+        .await;
+    // The first GetObject breaks the connection, the next one 503s, the third
+    // succeeds.
+    b.proxy
+        .add(Rule::get(format!("versionId={v}"), Fault::Reset).times(1));
+    b.proxy
+        .add(Rule::get(format!("versionId={v}"), Fault::Status(503, "SlowDown")).times(1));
+    let agent = Agent::new(&b.proxy.url(), &b.name, "attempts = 4");
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let s = run.sample("flaky.bin");
+    assert_eq!(s["verdict"], "verified");
+    assert_eq!(s["attempts"].as_u64(), Some(3), "{s}");
+    assert_eq!(b.proxy.hits().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_baseline_catches_a_later_disagreement() {
+    let b = Bucket::new("baseline").await;
+    // SSE-KMS: no stored checksum, and the ETag is not an MD5 of the bytes,
+    // so the first drill has nothing to compare with and records a baseline.
+    let v = b.put_kms("db.dump", &data(1, 3 << 20)).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
+
+    let first = agent.drill(&[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let s = first.sample("db.dump");
+    assert_eq!(s["verdict"], "no_reference", "{s}");
+    assert!(s["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("baseline recorded"));
+
+    let second = agent.drill(&[]).await;
+    assert_eq!(second.code, 0);
+    let s = second.sample("db.dump");
+    assert_eq!(s["verdict"], "verified");
+    assert_eq!(
+        checks_with(&s, "match").last().map(String::as_str),
+        Some("baseline.sha256")
+    );
+
+    b.proxy.add(Rule::get(
+        format!("versionId={v}"),
+        Fault::FlipByte(2 << 20),
+    ));
+    let third = agent.drill(&[]).await;
+    assert_eq!(third.code, 1);
+    let s = third.sample("db.dump");
+    assert_eq!(s["verdict"], "mismatch");
+    assert_eq!(checks_with(&s, "mismatch"), ["baseline.sha256"]);
+
+    // The baseline was not replaced by the corrupt bytes.
+    let stored: String = agent
+        .ledger()
+        .query_row("SELECT sha256 FROM baselines", [], |r| r.get(0))
+        .expect("baseline");
+    assert_eq!(
+        Some(stored.as_str()),
+        first.sample("db.dump")["sha256"].as_str()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_mode_restores_to_scratch_and_cleans_up() {
+    let b = Bucket::new("local").await;
+    b.put("a.bin", &data(1, 200_000), Some(ChecksumAlgorithm::Crc32C))
+        .await;
+    let v = b
+        .put("b.bin", &data(2, 200_000), Some(ChecksumAlgorithm::Crc32C))
+        .await;
+    b.proxy.add(Rule::get(
+        format!("versionId={v}"),
+        Fault::FlipByte(199_999),
+    ));
+    let agent = Agent::new(&b.proxy.url(), &b.name, "mode = \"local\"");
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.verdicts(),
+        [
+            ("a.bin".into(), "verified".into()),
+            ("b.bin".into(), "mismatch".into())
+        ]
+    );
+    assert_eq!(run.json()["summary"]["mode"], "local");
+    let scratch = agent.path("scratch");
+    let left: Vec<_> = std::fs::read_dir(&scratch)
+        .map(|d| d.flatten().collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "scratch files left behind: {left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_or_server_cannot_run_and_says_what_to_fix() {
+    let agent = Agent::new(&crate::util::endpoint(), "no-such-bucket-here", "");
+    let run = agent.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("the bucket `no-such-bucket-here` does not exist"),
+        "{}",
+        run.stderr
+    );
+    // The failed run is itself recorded.
+    let ev = agent.evidence();
+    assert_eq!(ev.len(), 1);
+    assert_eq!(ev[0]["status"], "error");
+
+    let dead = Agent::new("http://127.0.0.1:9", "bucket", "attempts = 1");
+    let run = dead.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot list the source `src`"),
+        "{}",
+        run.stderr
+    );
+
+    let denied = Bucket::new("denied").await;
+    denied
+        .proxy
+        .add(Rule::any("versions", Fault::Status(403, "AccessDenied")));
+    let agent = Agent::new(&denied.proxy.url(), &denied.name, "");
+    let run = agent.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("s3:ListBucketVersions"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_human_summary_names_failures_and_the_result() {
+    let b = Bucket::new("human").await;
+    b.put("fine.txt", b"fine", Some(ChecksumAlgorithm::Sha256))
+        .await;
+    b.put_with_wrong_sha256("bad.txt", b"bad").await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
+    let run = agent.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("verified 1 · mismatch 1"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("s3.checksum.sha256: expected"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("RESULT: FAILED"), "{}", run.stdout);
+}
