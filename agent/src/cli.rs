@@ -52,7 +52,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct DrillArgs {
-    /// The drill to run, as named under [drills] in the config.
+    /// The drill to run, as named under `[drills]` in the config.
     #[arg(required_unless_present = "source", conflicts_with = "source")]
     pub name: Option<String>,
 

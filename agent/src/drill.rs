@@ -289,7 +289,7 @@ impl Drill<'_> {
                             n += 1;
                         }
                     }
-                    if seen % 1000 == 0 {
+                    if seen.is_multiple_of(1000) {
                         observer.listed(seen);
                     }
                 }
@@ -307,7 +307,7 @@ impl Drill<'_> {
         while let Some(item) = list.next().await {
             sampler.offer(item?);
             seen += 1;
-            if seen % 1000 == 0 {
+            if seen.is_multiple_of(1000) {
                 observer.listed(seen);
             }
         }
@@ -415,11 +415,8 @@ pub fn version_label(c: &Candidate) -> &str {
 }
 
 fn per_second(bytes: u64, ms: u64) -> u64 {
-    if ms == 0 {
-        bytes.saturating_mul(1000)
-    } else {
-        bytes.saturating_mul(1000) / ms
-    }
+    let scaled = bytes.saturating_mul(1000);
+    scaled.checked_div(ms).unwrap_or(scaled)
 }
 
 /// What every restore of one drill shares.

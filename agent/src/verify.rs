@@ -117,7 +117,7 @@ pub struct Baseline {
 }
 
 enum Algo {
-    Crc(crc_fast::Digest, usize),
+    Crc(Box<crc_fast::Digest>, usize),
     Sha1(Box<Sha1>),
     Sha256(Box<Sha256>),
     Md5(Box<Md5>),
@@ -127,9 +127,15 @@ impl Algo {
     fn new(a: ChecksumAlgorithm) -> Self {
         use crc_fast::CrcAlgorithm as C;
         match a {
-            ChecksumAlgorithm::Crc32 => Algo::Crc(crc_fast::Digest::new(C::Crc32IsoHdlc), 4),
-            ChecksumAlgorithm::Crc32c => Algo::Crc(crc_fast::Digest::new(C::Crc32Iscsi), 4),
-            ChecksumAlgorithm::Crc64Nvme => Algo::Crc(crc_fast::Digest::new(C::Crc64Nvme), 8),
+            ChecksumAlgorithm::Crc32 => {
+                Algo::Crc(Box::new(crc_fast::Digest::new(C::Crc32IsoHdlc)), 4)
+            }
+            ChecksumAlgorithm::Crc32c => {
+                Algo::Crc(Box::new(crc_fast::Digest::new(C::Crc32Iscsi)), 4)
+            }
+            ChecksumAlgorithm::Crc64Nvme => {
+                Algo::Crc(Box::new(crc_fast::Digest::new(C::Crc64Nvme)), 8)
+            }
             ChecksumAlgorithm::Sha1 => Algo::Sha1(Box::default()),
             ChecksumAlgorithm::Sha256 => Algo::Sha256(Box::default()),
             ChecksumAlgorithm::Md5 => Algo::Md5(Box::default()),
