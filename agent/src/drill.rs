@@ -163,7 +163,9 @@ impl Drill<'_> {
         let started = Instant::now();
         let started_at = now_rfc3339();
         let seed = match cfg.strategy {
-            Strategy::Uniform => Some(cfg.seed.unwrap_or_else(rand::random)),
+            // Random seeds use 53 bits so they survive JSON parsers that read
+            // numbers as doubles.
+            Strategy::Uniform => Some(cfg.seed.unwrap_or_else(|| rand::random::<u64>() >> 11)),
             _ => None,
         };
         let sample_spec = cfg.sample.to_string();

@@ -1,0 +1,313 @@
+//! A read-only S3 server for benchmarks: serves the files under `--root` as
+//! objects (first directory level = bucket), reading them in 1 MiB chunks so
+//! that the server is not what limits a client on loopback.
+//!
+//! It answers just what the benchmark needs: ListObjectVersions (every file is
+//! its key's only version, id `null`), ListObjectsV2 and V1, HeadObject,
+//! GetObject and GetObjectAttributes (size, ETag and a full-object SHA-256
+//! computed when the server starts). Listings are not paginated (at most a few
+//! thousand keys are expected). Authentication is not checked.
+//!
+//! ETags are opaque (not MD5s, as S3-compatible stores with encryption
+//! report them), so a verifier compares the stored SHA-256 only: the same
+//! work `rclone hashsum sha256 --download` does.
+//!
+//! Usage: rp-bench-s3 --root DIR --listen 127.0.0.1:PORT
+
+use base64::Engine;
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+struct Object {
+    path: PathBuf,
+    size: u64,
+    modified: String,
+    etag: String,
+    sha256: String,
+}
+
+type Buckets = BTreeMap<String, BTreeMap<String, Object>>;
+type Body = BoxBody<Bytes, std::io::Error>;
+
+fn scan(root: &Path) -> anyhow::Result<Buckets> {
+    let mut buckets = Buckets::new();
+    for b in std::fs::read_dir(root)? {
+        let b = b?;
+        if !b.file_type()?.is_dir() {
+            continue;
+        }
+        let name = b.file_name().to_string_lossy().into_owned();
+        let mut objects = BTreeMap::new();
+        let mut stack = vec![b.path()];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir)? {
+                let e = e?;
+                if e.file_type()?.is_dir() {
+                    stack.push(e.path());
+                    continue;
+                }
+                let path = e.path();
+                let key = path
+                    .strip_prefix(b.path())?
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let meta = e.metadata()?;
+                let mut h = Sha256::new();
+                let mut f = std::fs::File::open(&path)?;
+                let mut buf = vec![0u8; CHUNK];
+                loop {
+                    let n = f.read(&mut buf)?;
+                    if n == 0 {
+                        break;
+                    }
+                    h.update(&buf[..n]);
+                }
+                let digest = h.finalize();
+                let modified: chrono_like::Utc = meta.modified()?.into();
+                objects.insert(
+                    key,
+                    Object {
+                        size: meta.len(),
+                        modified: modified.0,
+                        etag: format!("bench-{}", hex(&digest[..8])),
+                        sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+                        path,
+                    },
+                );
+            }
+        }
+        buckets.insert(name, objects);
+    }
+    Ok(buckets)
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// RFC 3339 with milliseconds from a `SystemTime`, without a date crate.
+mod chrono_like {
+    pub struct Utc(pub String);
+    impl From<std::time::SystemTime> for Utc {
+        fn from(t: std::time::SystemTime) -> Self {
+            let secs = t
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0);
+            let days = secs.div_euclid(86_400);
+            let rem = secs.rem_euclid(86_400);
+            // Civil-from-days (H. Hinnant's algorithm).
+            let z = days + 719_468;
+            let era = z.div_euclid(146_097);
+            let doe = z - era * 146_097;
+            let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+            let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+            let mp = (5 * doy + 2) / 153;
+            let d = doy - (153 * mp + 2) / 5 + 1;
+            let m = if mp < 10 { mp + 3 } else { mp - 9 };
+            let y = yoe + era * 400 + i64::from(m <= 2);
+            Utc(format!(
+                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
+                rem / 3600,
+                rem % 3600 / 60,
+                rem % 60
+            ))
+        }
+    }
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn full(status: StatusCode, content_type: &str, body: String) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("content-length", body.len())
+        .body(
+            Full::new(Bytes::from(body))
+                .map_err(|never| match never {})
+                .boxed(),
+        )
+        .unwrap_or_default()
+}
+
+fn error(status: StatusCode, code: &str) -> Response<Body> {
+    full(
+        status,
+        "application/xml",
+        format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{code}</Message></Error>"),
+    )
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
+}
+
+fn decode(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) =
+                u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("zz"), 16)
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(if b[i] == b'+' { b' ' } else { b[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn handle(
+    buckets: Arc<Buckets>,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, std::io::Error> {
+    let path = decode(req.uri().path());
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let trimmed = path.trim_start_matches('/');
+    let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    let Some(objects) = buckets.get(bucket) else {
+        return Ok(error(StatusCode::NOT_FOUND, "NoSuchBucket"));
+    };
+    if key.is_empty() {
+        let prefix = query_param(&query, "prefix")
+            .map(decode)
+            .unwrap_or_default();
+        let matching = objects.iter().filter(|(k, _)| k.starts_with(&prefix));
+        if req.method() == Method::HEAD {
+            return Ok(full(StatusCode::OK, "application/xml", String::new()));
+        }
+        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+        if query_param(&query, "versions").is_some() {
+            xml.push_str("<ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+            xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
+            for (k, o) in matching {
+                xml.push_str(&format!(
+                    "<Version><Key>{}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Version>",
+                    xml_escape(k), o.modified, o.etag, o.size
+                ));
+            }
+            xml.push_str("</ListVersionsResult>");
+        } else {
+            let v2 = query_param(&query, "list-type") == Some("2");
+            xml.push_str("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+            xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
+            let mut n = 0;
+            for (k, o) in matching {
+                n += 1;
+                xml.push_str(&format!(
+                    "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                    xml_escape(k), o.modified, o.etag, o.size
+                ));
+            }
+            if v2 {
+                xml.push_str(&format!("<KeyCount>{n}</KeyCount>"));
+            }
+            xml.push_str("</ListBucketResult>");
+        }
+        return Ok(full(StatusCode::OK, "application/xml", xml));
+    }
+    let Some(o) = objects.get(key) else {
+        return Ok(error(StatusCode::NOT_FOUND, "NoSuchKey"));
+    };
+    if query_param(&query, "attributes").is_some() {
+        let xml = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><GetObjectAttributesResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>{}</ETag><Checksum><ChecksumSHA256>{}</ChecksumSHA256><ChecksumType>FULL_OBJECT</ChecksumType></Checksum><StorageClass>STANDARD</StorageClass><ObjectSize>{}</ObjectSize></GetObjectAttributesResponse>",
+            o.etag, o.sha256, o.size
+        );
+        let mut r = full(StatusCode::OK, "application/xml", xml);
+        r.headers_mut().insert(
+            "x-amz-version-id",
+            "null".parse().map_err(std::io::Error::other)?,
+        );
+        return Ok(r);
+    }
+    let builder = Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/octet-stream")
+        .header("content-length", o.size)
+        .header("etag", format!("\"{}\"", o.etag))
+        .header("last-modified", &o.modified)
+        .header("x-amz-version-id", "null")
+        .header("x-amz-checksum-sha256", &o.sha256);
+    if req.method() == Method::HEAD {
+        return builder
+            .body(
+                Full::new(Bytes::new())
+                    .map_err(|never| match never {})
+                    .boxed(),
+            )
+            .map_err(std::io::Error::other);
+    }
+    let file = tokio::fs::File::open(&o.path).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, CHUNK).map_ok(Frame::data);
+    builder
+        .body(BodyExt::boxed(StreamBody::new(stream)))
+        .map_err(std::io::Error::other)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let mut root: Option<PathBuf> = None;
+    let mut listen: Option<SocketAddr> = None;
+    while let Some(a) = args.next() {
+        let mut value = || {
+            args.next()
+                .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
+        };
+        match a.as_str() {
+            "--root" => root = Some(value()?.into()),
+            "--listen" => listen = Some(value()?.parse()?),
+            other => anyhow::bail!(
+                "unknown argument {other}; usage: rp-bench-s3 --root DIR --listen ADDR"
+            ),
+        }
+    }
+    let root = root.ok_or_else(|| anyhow::anyhow!("--root DIR is required"))?;
+    let listen = listen.ok_or_else(|| anyhow::anyhow!("--listen ADDR is required"))?;
+    let buckets = Arc::new(scan(&root)?);
+    let listener = TcpListener::bind(listen).await?;
+    eprintln!(
+        "rp-bench-s3 serving {} bucket(s) from {} on http://{}",
+        buckets.len(),
+        root.display(),
+        listener.local_addr()?
+    );
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let buckets = buckets.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| handle(buckets.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
