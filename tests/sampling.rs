@@ -131,3 +131,14 @@ async fn filters_and_strategies_choose_what_is_sampled() {
     assert_eq!(s["key"], "tiny", "the last write is the newest: {s}");
     assert!(run.json()["summary"].get("seed").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_that_restores_nothing_fails() {
+    let b = Bucket::new("empty").await;
+    b.put("only", b"x", None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "[drills.d.filter]\nmin_size = \"1MiB\"");
+    let run = agent.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("the drill restored nothing: 0 candidates"), "{}", run.stderr);
+    assert!(run.stdout.contains("RESULT: FAILED — nothing was restored"), "{}", run.stdout);
+}

@@ -265,6 +265,22 @@ async fn a_missing_bucket_or_server_cannot_run_and_says_what_to_fix() {
         run.stderr
     );
 
+    // No credentials anywhere in the chain.
+    let agent = Agent::new(&crate::util::endpoint(), "any-bucket", "");
+    let out = agent
+        .command(&["drill", "d"])
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_PROFILE")
+        .env("HOME", agent.path(""))
+        .output()
+        .await
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("no usable AWS credentials") && stderr.contains("AWS_PROFILE"), "{stderr}");
+    assert!(stderr.lines().count() < 8, "the message is short: {stderr}");
+
     let denied = Bucket::new("denied").await;
     denied
         .proxy

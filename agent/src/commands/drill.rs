@@ -83,6 +83,13 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&summary, &results, &config);
     }
+    if summary.sampled == 0 {
+        eprintln!(
+            "error: the drill restored nothing: {} candidates after filters ({} versions listed, {} filtered out); check the source's prefix and the drill's filter and sample size",
+            summary.population.candidates, summary.population.versions_listed, summary.population.filtered_out
+        );
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
     Ok(ExitCode::from(if summary.counts.any_failure() {
         EXIT_FAILED
     } else {
@@ -313,6 +320,8 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
             "RESULT: FAILED — {} recovery point(s) did not restore intact",
             c.mismatch + c.unrecoverable
         );
+    } else if s.sampled == 0 {
+        println!("RESULT: FAILED — nothing was restored");
     } else {
         println!("RESULT: OK");
     }

@@ -247,17 +247,19 @@ where
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_owned);
-    let detail = DisplayErrorContext(&err).to_string();
+    let detail = error_chain(&err);
     let (class, hint) = match &err {
         SdkError::TimeoutError(_) => (ErrorClass::Timeout, String::new()),
         SdkError::DispatchFailure(d) if d.is_timeout() => (ErrorClass::Timeout, String::new()),
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
-            if detail.contains("credentials") || detail.contains("identity") =>
+            if detail.contains("credential") || detail.contains("identity") =>
         {
-            (
+            return SourceError::new(
                 ErrorClass::Config,
-                "; no usable AWS credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity or run on an instance with a role".to_owned(),
-            )
+                format!(
+                    "{what} failed: no usable AWS credentials in the chain (environment, shared profile, web identity, container, instance metadata); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or `profile` in the source, use web identity, or run on an instance with a role"
+                ),
+            );
         }
         SdkError::DispatchFailure(d) if d.is_io() || d.is_other() => (ErrorClass::Network, String::new()),
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => (ErrorClass::Config, String::new()),
@@ -290,6 +292,21 @@ where
     };
     let status_text = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
     SourceError::new(class, format!("{what} failed{status_text}: {detail}{hint}"))
+}
+
+/// The messages of an error and its sources, joined with ": ", skipping a
+/// source whose message the previous one already contains.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = cur {
+        let m = e.to_string();
+        if !m.is_empty() && !parts.last().is_some_and(|p| p.contains(&m)) {
+            parts.push(m);
+        }
+        cur = e.source();
+    }
+    parts.join(": ")
 }
 
 fn is_composite(v: &str) -> bool {
