@@ -81,6 +81,9 @@ def main():
                     f"concurrency = {a.concurrency}\n"
                 )
         env = dict(os.environ)
+        # Plain HTTP on loopback: a CA bundle from the environment only makes
+        # rclone's S3 client refuse its own transport.
+        env.pop("AWS_CA_BUNDLE", None)
         env.update(
             AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_EC2_METADATA_DISABLED="true",
             RCLONE_CONFIG_BENCH_TYPE="s3", RCLONE_CONFIG_BENCH_PROVIDER="Other",

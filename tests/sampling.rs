@@ -136,9 +136,22 @@ async fn filters_and_strategies_choose_what_is_sampled() {
 async fn a_drill_that_restores_nothing_fails() {
     let b = Bucket::new("empty").await;
     b.put("only", b"x", None).await;
-    let agent = Agent::new(&b.proxy.url(), &b.name, "[drills.d.filter]\nmin_size = \"1MiB\"");
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "[drills.d.filter]\nmin_size = \"1MiB\"",
+    );
     let run = agent.run(&["drill", "d"]).await;
     assert_eq!(run.code, 1, "{}", run.stdout);
-    assert!(run.stderr.contains("the drill restored nothing: 0 candidates"), "{}", run.stderr);
-    assert!(run.stdout.contains("RESULT: FAILED — nothing was restored"), "{}", run.stdout);
+    assert!(
+        run.stderr
+            .contains("the drill restored nothing: 0 candidates"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("RESULT: FAILED — nothing was restored"),
+        "{}",
+        run.stdout
+    );
 }

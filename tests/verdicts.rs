@@ -278,7 +278,10 @@ async fn a_missing_bucket_or_server_cannot_run_and_says_what_to_fix() {
         .expect("run");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("no usable AWS credentials") && stderr.contains("AWS_PROFILE"), "{stderr}");
+    assert!(
+        stderr.contains("no usable AWS credentials") && stderr.contains("AWS_PROFILE"),
+        "{stderr}"
+    );
     assert!(stderr.lines().count() < 8, "the message is short: {stderr}");
 
     let denied = Bucket::new("denied").await;

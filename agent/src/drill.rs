@@ -84,6 +84,47 @@ pub struct SampleResult {
     pub server_side_encryption: Option<String>,
 }
 
+impl SampleResult {
+    /// A verdict for a restore whose task died (a bug): recorded as
+    /// `unrecoverable`, so nothing is silently lost.
+    fn internal_error(c: Candidate, why: &str) -> Self {
+        Self {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            recovery_point: c,
+            verdict: Verdict::Unrecoverable,
+            reason: Some(format!("internal error in the restore task: {why}")),
+            error_class: None,
+            checks: Vec::new(),
+            sha256: None,
+            bytes: 0,
+            duration_ms: 0,
+            attempts: 0,
+            server_side_encryption: None,
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped (a drill that is
+/// itself dropped, e.g. at shutdown, stops its restores).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Verdict counts of one run.
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
 pub struct Counts {
@@ -246,10 +287,24 @@ impl Drill<'_> {
             observer: observer.clone(),
         });
         let mut results = Vec::with_capacity(jobs.len());
+        // Each restore runs as its own task, so restores keep streaming and
+        // hashing on other workers while this loop commits a verdict.
         let mut restores = futures::stream::iter(jobs.into_iter().enumerate())
             .map(|(i, (c, b))| {
                 let env = env.clone();
-                async move { env.restore_and_verify(i, c, b).await }
+                let candidate = c.clone();
+                let task = AbortOnDrop(tokio::spawn(async move {
+                    env.restore_and_verify(i, c, b).await
+                }));
+                async move {
+                    match task.await {
+                        Ok(done) => done,
+                        Err(e) => (
+                            SampleResult::internal_error(candidate, &e.to_string()),
+                            false,
+                        ),
+                    }
+                }
             })
             .buffer_unordered(cfg.concurrency);
         while let Some((result, new_baseline)) = restores.next().await {

@@ -66,6 +66,10 @@ impl S3Source {
         if let Some(p) = &c.profile {
             loader = loader.profile_name(p);
         }
+        if let Some(r) = &c.region {
+            // A configured region needs no lookup (and no instance metadata).
+            loader = loader.region(Region::new(r.clone()));
+        }
         if let Some(k) = &c.credentials {
             loader = loader.credentials_provider(Credentials::new(
                 k.access_key_id.expose(),
@@ -282,6 +286,9 @@ where
             }
             (Some("RequestTimeout"), _) => (ErrorClass::Timeout, String::new()),
             (_, Some(s)) if s >= 500 => (ErrorClass::Server, String::new()),
+            // A success status that still failed: the response could not be
+            // understood, and asking again gets the same answer.
+            (_, Some(200..=299)) => (ErrorClass::Protocol, String::new()),
             (_, Some(301 | 307)) => (
                 ErrorClass::Config,
                 "; the bucket lives in another region: set `region` in the source".to_owned(),

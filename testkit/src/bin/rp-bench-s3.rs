@@ -35,7 +35,10 @@ const CHUNK: usize = 1 << 20;
 struct Object {
     path: PathBuf,
     size: u64,
+    /// RFC 3339, for XML listings.
     modified: String,
+    /// RFC 7231 HTTP-date, for the Last-Modified header.
+    http_date: String,
     etag: String,
     sha256: String,
 }
@@ -83,6 +86,7 @@ fn scan(root: &Path) -> anyhow::Result<Buckets> {
                     Object {
                         size: meta.len(),
                         modified: modified.0,
+                        http_date: modified.1,
                         etag: format!("bench-{}", hex(&digest[..8])),
                         sha256: base64::engine::general_purpose::STANDARD.encode(digest),
                         path,
@@ -101,7 +105,8 @@ fn hex(b: &[u8]) -> String {
 
 /// RFC 3339 with milliseconds from a `SystemTime`, without a date crate.
 mod chrono_like {
-    pub struct Utc(pub String);
+    /// The same instant as RFC 3339 and as an HTTP-date.
+    pub struct Utc(pub String, pub String);
     impl From<std::time::SystemTime> for Utc {
         fn from(t: std::time::SystemTime) -> Self {
             let secs = t
@@ -120,12 +125,17 @@ mod chrono_like {
             let d = doy - (153 * mp + 2) / 5 + 1;
             let m = if mp < 10 { mp + 3 } else { mp - 9 };
             let y = yoe + era * 400 + i64::from(m <= 2);
-            Utc(format!(
-                "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.000Z",
-                rem / 3600,
-                rem % 3600 / 60,
-                rem % 60
-            ))
+            let (hh, mm, ss) = (rem / 3600, rem % 3600 / 60, rem % 60);
+            const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+            const MONTHS: [&str; 12] = [
+                "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+            ];
+            let weekday = DAYS[days.rem_euclid(7) as usize];
+            let month = MONTHS[(m - 1) as usize];
+            Utc(
+                format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.000Z"),
+                format!("{weekday}, {d:02} {month} {y:04} {hh:02}:{mm:02}:{ss:02} GMT"),
+            )
         }
     }
 }
@@ -253,7 +263,7 @@ async fn handle(
         .header("content-type", "application/octet-stream")
         .header("content-length", o.size)
         .header("etag", format!("\"{}\"", o.etag))
-        .header("last-modified", &o.modified)
+        .header("last-modified", &o.http_date)
         .header("x-amz-version-id", "null")
         .header("x-amz-checksum-sha256", &o.sha256);
     if req.method() == Method::HEAD {
