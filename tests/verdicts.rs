@@ -22,6 +22,12 @@ async fn each_verdict_names_its_reference_or_cause() {
     let denied = b.put("denied.bin", &data(5, 100), None).await;
     let throttled = b.put("throttled.bin", &data(6, 100), None).await;
     b.put_glacier("cold.bin", &data(7, 100)).await;
+    let gone = b.put("gone.bin", &data(8, 100), None).await;
+    // The version disappears between listing and restore.
+    b.proxy.add(Rule::any(
+        format!("versionId={gone}"),
+        Fault::Status(404, "NoSuchVersion"),
+    ));
     b.proxy.add(Rule::get(
         format!("versionId={flipped}"),
         Fault::FlipByte(1234),
@@ -51,6 +57,7 @@ async fn each_verdict_names_its_reference_or_cause() {
         ("cold.bin", "skipped"),
         ("denied.bin", "unrecoverable"),
         ("flipped.bin", "mismatch"),
+        ("gone.bin", "unrecoverable"),
         ("ok.bin", "verified"),
         ("planted.bin", "mismatch"),
         ("throttled.bin", "unrecoverable"),
@@ -111,6 +118,10 @@ async fn each_verdict_names_its_reference_or_cause() {
     assert_eq!(throttled["error_class"], "throttled");
     assert_eq!(throttled["attempts"], 2);
 
+    let gone = run.sample("gone.bin");
+    assert_eq!(gone["error_class"], "not_found");
+    assert_eq!(gone["attempts"], 1, "not found is not retried");
+
     let cold = run.sample("cold.bin");
     assert!(
         cold["reason"]
@@ -122,24 +133,56 @@ async fn each_verdict_names_its_reference_or_cause() {
 
     // Every verdict is in the evidence file and the ledger, plus a summary.
     let ev = agent.evidence();
-    assert_eq!(ev.len(), 8);
+    assert_eq!(ev.len(), 9);
     assert_eq!(
         ev.iter().filter(|e| e["kind"] == "sample_verdict").count(),
-        7
+        8
     );
     let summary = ev.last().expect("summary");
     assert_eq!(summary["kind"], "run_summary");
     assert_eq!(summary["counts"]["mismatch"], 3);
-    assert_eq!(summary["counts"]["unrecoverable"], 2);
+    assert_eq!(summary["counts"]["unrecoverable"], 3);
     assert_eq!(summary["counts"]["skipped"], 1);
-    assert_eq!(summary["population"]["candidates"], 7);
+    assert_eq!(summary["population"]["candidates"], 8);
     let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
-    assert_eq!(seqs, (1..=8).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
     let rows: i64 = agent
         .ledger()
         .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
         .expect("count");
-    assert_eq!(rows, 7);
+    assert_eq!(rows, 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_restore_times_out_as_unrecoverable() {
+    let b = Bucket::new("stall").await;
+    let v = b.put("slow.bin", &data(1, 1000), None).await;
+    b.proxy.add(Rule::get(
+        format!("versionId={v}"),
+        Fault::Stall(std::time::Duration::from_secs(5)),
+    ));
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "attempts = 2\nrestore_timeout = \"1s\"",
+    );
+    let started = std::time::Instant::now();
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let s = run.sample("slow.bin");
+    assert_eq!(s["error_class"], "timeout", "{s}");
+    assert_eq!(s["attempts"], 2);
+    assert!(
+        s["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("restore_timeout (1s)"),
+        "{s}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "timed out rather than waiting"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

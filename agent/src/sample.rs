@@ -369,6 +369,28 @@ mod tests {
     }
 
     #[test]
+    fn max_age_and_max_size_exclude_candidates() {
+        let now = DateTime::from_timestamp(100 * 86_400, 0).unwrap_or_default();
+        let f = Filter {
+            max_age: Some(std::time::Duration::from_secs(10 * 86_400)),
+            max_size: Some(100),
+            include_current: true,
+            include_noncurrent: true,
+            ..Default::default()
+        };
+        let at = |days: i64, size: u64| match c("k", size, days * 86_400, true) {
+            ListItem::Version(c) => c,
+            ListItem::DeleteMarker { .. } => unreachable!(),
+        };
+        assert!(Sampler::admits(&f, &at(95, 10), now));
+        assert!(!Sampler::admits(&f, &at(85, 10), now), "older than 10 days");
+        assert!(
+            !Sampler::admits(&f, &at(95, 101), now),
+            "larger than max_size"
+        );
+    }
+
+    #[test]
     fn max_samples_caps_any_budget() {
         let items = (0..50).map(|i| c(&format!("{i}"), 0, i, true)).collect();
         let limits = Limits {

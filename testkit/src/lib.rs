@@ -28,6 +28,8 @@ pub enum Fault {
     Status(u16, &'static str),
     /// Close the connection without answering.
     Reset,
+    /// Wait this long before forwarding (a server that stalls).
+    Stall(std::time::Duration),
 }
 
 /// A fault applied to requests whose path and query contain `needle`.
@@ -188,6 +190,9 @@ impl FaultProxy {
                 std::io::ErrorKind::ConnectionReset,
                 "injected reset",
             ));
+        }
+        if let Some(Fault::Stall(d)) = fault {
+            tokio::time::sleep(d).await;
         }
         let (mut parts, body) = req.into_parts();
         let uri = format!("http://{upstream}{target}");
