@@ -1,5 +1,6 @@
 //! The integration-test harness.
 
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     BucketVersioningStatus, ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart,
@@ -79,21 +80,34 @@ impl Bucket {
         Self { name, s3, proxy }
     }
 
-    /// Puts an object, optionally asking the SDK to send a checksum of this
-    /// algorithm (which the server stores); returns the version id.
-    pub async fn put(&self, key: &str, body: &[u8], checksum: Option<ChecksumAlgorithm>) -> String {
-        self.s3
+    /// Puts an object, letting `customize` add to the request; returns the
+    /// version id.
+    pub async fn put_with(
+        &self,
+        key: &str,
+        body: &[u8],
+        customize: impl FnOnce(PutObjectFluentBuilder) -> PutObjectFluentBuilder,
+    ) -> String {
+        let request = self
+            .s3
             .put_object()
             .bucket(&self.name)
             .key(key)
-            .body(ByteStream::from(body.to_vec()))
-            .set_checksum_algorithm(checksum)
+            .body(ByteStream::from(body.to_vec()));
+        customize(request)
             .send()
             .await
             .expect("put object")
             .version_id()
             .expect("version id")
             .to_owned()
+    }
+
+    /// Puts an object, optionally asking the SDK to send a checksum of this
+    /// algorithm (which the server stores).
+    pub async fn put(&self, key: &str, body: &[u8], checksum: Option<ChecksumAlgorithm>) -> String {
+        self.put_with(key, body, |r| r.set_checksum_algorithm(checksum))
+            .await
     }
 
     /// Puts an object whose stored SHA-256 is not the SHA-256 of its bytes
@@ -102,50 +116,27 @@ impl Bucket {
     pub async fn put_with_wrong_sha256(&self, key: &str, body: &[u8]) -> String {
         use base64::Engine;
         let wrong = base64::engine::general_purpose::STANDARD.encode([0x42u8; 32]);
-        self.s3
-            .put_object()
-            .bucket(&self.name)
-            .key(key)
-            .body(ByteStream::from(body.to_vec()))
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .checksum_sha256(wrong)
-            .send()
-            .await
-            .expect("put object")
-            .version_id()
-            .expect("version id")
-            .to_owned()
+        self.put_with(key, body, |r| {
+            r.checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(wrong)
+        })
+        .await
     }
 
     /// Puts an object encrypted with SSE-KMS (its ETag is then no MD5).
     pub async fn put_kms(&self, key: &str, body: &[u8]) -> String {
-        self.s3
-            .put_object()
-            .bucket(&self.name)
-            .key(key)
-            .body(ByteStream::from(body.to_vec()))
-            .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
-            .send()
-            .await
-            .expect("put object")
-            .version_id()
-            .expect("version id")
-            .to_owned()
+        self.put_with(key, body, |r| {
+            r.server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+        })
+        .await
     }
 
+    /// Puts an object in the GLACIER storage class.
     pub async fn put_glacier(&self, key: &str, body: &[u8]) -> String {
-        self.s3
-            .put_object()
-            .bucket(&self.name)
-            .key(key)
-            .body(ByteStream::from(body.to_vec()))
-            .storage_class(aws_sdk_s3::types::StorageClass::Glacier)
-            .send()
-            .await
-            .expect("put object")
-            .version_id()
-            .expect("version id")
-            .to_owned()
+        self.put_with(key, body, |r| {
+            r.storage_class(aws_sdk_s3::types::StorageClass::Glacier)
+        })
+        .await
     }
 
     /// A multipart upload of `parts`, with a checksum algorithm (composite or

@@ -88,11 +88,18 @@ impl SampleResult {
     /// A verdict for a restore whose task died (a bug): recorded as
     /// `unrecoverable`, so nothing is silently lost.
     fn internal_error(c: Candidate, why: &str) -> Self {
+        let mut r = Self::unrecoverable(c);
+        r.reason = Some(format!("internal error in the restore task: {why}"));
+        r
+    }
+
+    /// A result that is `unrecoverable` until the restore proves otherwise.
+    fn unrecoverable(c: Candidate) -> Self {
         Self {
             event_id: uuid::Uuid::now_v7().to_string(),
             recovery_point: c,
             verdict: Verdict::Unrecoverable,
-            reason: Some(format!("internal error in the restore task: {why}")),
+            reason: None,
             error_class: None,
             checks: Vec::new(),
             sha256: None,
@@ -503,19 +510,7 @@ impl RestoreEnv {
         baseline: Option<Baseline>,
     ) -> (SampleResult, bool) {
         let started = Instant::now();
-        let mut result = SampleResult {
-            event_id: uuid::Uuid::now_v7().to_string(),
-            recovery_point: c.clone(),
-            verdict: Verdict::Unrecoverable,
-            reason: None,
-            error_class: None,
-            checks: Vec::new(),
-            sha256: None,
-            bytes: 0,
-            duration_ms: 0,
-            attempts: 0,
-            server_side_encryption: None,
-        };
+        let mut result = SampleResult::unrecoverable(c.clone());
         let (attrs, attempts) =
             with_retries(self.attempts, "attributes", || self.source.attributes(&c)).await;
         result.attempts = attempts;
