@@ -279,9 +279,7 @@ impl Drill<'_> {
         // Baselines are read before any restore of this run starts.
         let mut jobs = Vec::with_capacity(sample.len());
         for c in sample {
-            let b = self
-                .ledger
-                .baseline(&info.name, &c.key, version_label(&c))?;
+            let b = self.ledger.baseline(&info.name, &c.key, &c.point_id())?;
             jobs.push((c, b));
         }
 
@@ -389,6 +387,7 @@ impl Drill<'_> {
         new_baseline: bool,
     ) -> Result<(), DrillError> {
         let checks_json = serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into());
+        let point_id = r.recovery_point.point_id();
         let throughput = per_second(r.bytes, r.duration_ms);
         let mut event = Event::new(
             "sample_verdict",
@@ -419,7 +418,7 @@ impl Drill<'_> {
                 run_id,
                 source: &info.name,
                 key: &r.recovery_point.key,
-                version_id: version_label(&r.recovery_point),
+                version_id: &point_id,
                 size: r.recovery_point.size,
                 verdict: r.verdict.as_str(),
                 reason: r.reason.as_deref(),
@@ -434,7 +433,7 @@ impl Drill<'_> {
         self.evidence.append(self.ledger, event.seq, &line)?;
         let level_warn = r.verdict.is_failure();
         if level_warn {
-            tracing::warn!(key = %r.recovery_point.key, version = version_label(&r.recovery_point), verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
+            tracing::warn!(key = %r.recovery_point.key, version = %point_id, verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
         } else {
             tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
         }
@@ -471,11 +470,6 @@ impl Drill<'_> {
         );
         Ok(())
     }
-}
-
-/// The version id as the ledger keys it (`null` for an unversioned object).
-pub fn version_label(c: &Candidate) -> &str {
-    c.version_id.as_deref().unwrap_or("null")
 }
 
 fn per_second(bytes: u64, ms: u64) -> u64 {

@@ -137,7 +137,7 @@ impl Sampler {
     }
 
     fn priority(&self, c: &Candidate) -> Priority {
-        let version = c.version_id.clone().unwrap_or_default();
+        let version = c.point_id();
         let nanos = c.last_modified.timestamp_nanos_opt().unwrap_or(i64::MAX) as i128;
         let primary = match self.strategy {
             Strategy::Uniform => {
@@ -241,8 +241,7 @@ mod tests {
             last_modified: DateTime::from_timestamp(secs, 0).unwrap_or_default(),
             is_latest: latest,
             behind_delete_marker: false,
-            storage_class: None,
-            etag: None,
+            ..Candidate::default()
         })
     }
 

@@ -561,19 +561,21 @@ pub fn compare(
         ));
     }
     for c in &attrs.checksums {
-        let name = format!("s3.checksum.{}", c.algorithm);
+        let name = c.name.clone();
         match c.scope {
             ChecksumScope::FullObject => {
                 let actual = digests
                     .full_value(c.algorithm)
                     .map(|v| B64.encode(v))
                     .unwrap_or_default();
-                checks.push(check(
+                let mut ch = check(
                     name,
                     ReferenceKind::ProviderChecksum,
                     c.value.clone(),
                     actual,
-                ));
+                );
+                ch.note.clone_from(&c.note);
+                checks.push(ch);
             }
             ChecksumScope::Composite => {
                 checks.push(digests.composite_check(
@@ -650,8 +652,7 @@ mod tests {
             last_modified: chrono::DateTime::UNIX_EPOCH,
             is_latest: true,
             behind_delete_marker: false,
-            storage_class: None,
-            etag: None,
+            ..Candidate::default()
         }
     }
 
@@ -673,6 +674,8 @@ mod tests {
 
     fn full(algorithm: ChecksumAlgorithm, value: &str) -> StoredChecksum {
         StoredChecksum {
+            name: format!("s3.checksum.{algorithm}"),
+            note: None,
             algorithm,
             scope: ChecksumScope::FullObject,
             value: value.into(),
@@ -748,6 +751,8 @@ mod tests {
             size: Some(11),
             etag: Some("7f6a87eb8f486f0176013cf025601f57-3".into()),
             checksums: vec![StoredChecksum {
+                name: "s3.checksum.sha256".into(),
+                note: None,
                 algorithm: ChecksumAlgorithm::Sha256,
                 scope: ChecksumScope::Composite,
                 value: "0W2c7p+6tw5AoTujakVNsyvPh5crkL2ks8MamfEouu0=-3".into(),

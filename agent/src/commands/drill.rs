@@ -4,7 +4,7 @@
 use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, DrillArgs};
 use crate::config::{defaults, human_bytes, Config, DrillConfig, Filter, SampleSize, Strategy};
-use crate::drill::{version_label, Drill, DrillError, Observer, Quiet, RunSummary, SampleResult};
+use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, SampleResult};
 use crate::evidence::file::EvidenceFile;
 use crate::ledger::Ledger;
 use crate::source::{self, BuildOptions};
@@ -254,14 +254,8 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
     println!();
     let mut rows: Vec<&SampleResult> = results.iter().collect();
     rows.sort_by(|a, b| {
-        (
-            a.recovery_point.key.as_str(),
-            version_label(&a.recovery_point),
-        )
-            .cmp(&(
-                b.recovery_point.key.as_str(),
-                version_label(&b.recovery_point),
-            ))
+        (a.recovery_point.key.as_str(), a.recovery_point.point_id())
+            .cmp(&(b.recovery_point.key.as_str(), b.recovery_point.point_id()))
     });
     let key_w = rows
         .iter()
@@ -292,7 +286,7 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
             "{:<13}  {:<key_w$}  {:<14}  {:>10}  {}",
             r.verdict.as_str(),
             truncate(&r.recovery_point.key, key_w),
-            truncate(version_label(&r.recovery_point), 14),
+            truncate(&r.recovery_point.point_id(), 14),
             human_bytes(r.recovery_point.size),
             detail
         );

@@ -135,6 +135,45 @@ pub struct RawEvidence {
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RawSource {
     S3(RawS3Source),
+    AzureBlob(RawAzureSource),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAzureSource {
+    /// `https://ACCOUNT.blob.core.windows.net` (or a custom endpoint).
+    pub account_url: Option<String>,
+    /// Storage account name, when `account_url` is not given.
+    pub account: Option<String>,
+    /// `public` (default), `china` or `usgovernment`: with `account`.
+    pub cloud: Option<String>,
+    pub container: String,
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub auth: RawAzureAuth,
+}
+
+/// How the agent authenticates to Azure Storage.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAzureAuth {
+    /// `managed_identity` (default), `workload_identity`,
+    /// `service_principal`, `azure_cli` or `sas`.
+    pub method: Option<String>,
+    /// User-assigned managed identity, service principal or workload
+    /// identity client id.
+    pub client_id: Option<String>,
+    /// Service principal tenant.
+    pub tenant_id: Option<String>,
+    /// File holding the service principal's client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// Name of a systemd credential (`LoadCredential=`) holding the client
+    /// secret or the SAS token, read from `$CREDENTIALS_DIRECTORY`.
+    pub credential: Option<String>,
+    /// Environment variable holding a SAS token.
+    pub sas_env: Option<String>,
+    /// File holding a SAS token.
+    pub sas_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -252,6 +291,7 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub enum SourceConfig {
     S3(S3SourceConfig),
+    AzureBlob(AzureSourceConfig),
 }
 
 impl SourceConfig {
@@ -259,8 +299,46 @@ impl SourceConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             SourceConfig::S3(_) => "s3",
+            SourceConfig::AzureBlob(_) => "azure_blob",
         }
     }
+}
+
+/// A validated Azure Blob source.
+#[derive(Debug, Clone)]
+pub struct AzureSourceConfig {
+    /// Service URL without a trailing slash or query.
+    pub account_url: String,
+    pub container: String,
+    pub prefix: String,
+    pub auth: AzureAuth,
+}
+
+/// Where a secret comes from; read when the source is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    File(PathBuf),
+    Env(String),
+    /// A systemd credential name under `$CREDENTIALS_DIRECTORY`.
+    SystemdCredential(String),
+}
+
+/// A validated Azure authentication method.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AzureAuth {
+    ManagedIdentity {
+        client_id: Option<String>,
+    },
+    WorkloadIdentity {
+        client_id: Option<String>,
+    },
+    ServicePrincipal {
+        tenant_id: String,
+        client_id: String,
+        secret: SecretSource,
+    },
+    AzureCli,
+    Sas(SecretSource),
 }
 
 #[derive(Debug, Clone)]
@@ -443,7 +521,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     );
                 }
                 sources.insert(
-                    name,
+                    name.clone(),
                     SourceConfig::S3(S3SourceConfig {
                         force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
                         bucket: s.bucket,
@@ -458,6 +536,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                         }),
                     }),
                 );
+            }
+            RawSource::AzureBlob(a) => {
+                let c = validate_azure(&name, a, base, &mut problem);
+                sources.insert(name, SourceConfig::AzureBlob(c));
             }
         }
     }
@@ -573,6 +655,212 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     }
 }
 
+/// Validates an Azure Blob source; problems go to `problem`, and the returned
+/// config is only used when there were none.
+fn validate_azure(
+    name: &str,
+    a: RawAzureSource,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> AzureSourceConfig {
+    let at = |k: &str| format!("sources.{name}.{k}");
+    let account_url = match (&a.account_url, &a.account) {
+        (Some(_), Some(_)) => {
+            problem(
+                at("account"),
+                "conflicts with account_url; keep one of them",
+            );
+            String::new()
+        }
+        (Some(u), None) => {
+            let u = u.trim_end_matches('/');
+            let local = u.starts_with("http://127.0.0.1")
+                || u.starts_with("http://localhost")
+                || u.starts_with("http://[::1]");
+            if !(u.starts_with("https://") || local) || u.contains('?') || u.len() < 12 {
+                problem(at("account_url"), "must be the blob service URL, e.g. `https://ACCOUNT.blob.core.windows.net` (plain http only on loopback), without a container, path or query; put a SAS token in auth.sas_env or auth.sas_file");
+            }
+            u.to_owned()
+        }
+        (None, Some(acct)) => {
+            if !(3..=24).contains(&acct.len())
+                || !acct
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            {
+                problem(
+                    at("account"),
+                    "is not a storage account name (3-24 lowercase letters and digits)",
+                );
+            }
+            let suffix = match a.cloud.as_deref().unwrap_or("public") {
+                "public" => "core.windows.net",
+                "china" => "core.chinacloudapi.cn",
+                "usgovernment" => "core.usgovcloudapi.net",
+                _ => {
+                    problem(at("cloud"), "must be `public`, `china` or `usgovernment`");
+                    "core.windows.net"
+                }
+            };
+            format!("https://{acct}.blob.{suffix}")
+        }
+        (None, None) => {
+            problem(at("account_url"), "is missing; set account_url = \"https://ACCOUNT.blob.core.windows.net\" or account = \"ACCOUNT\"");
+            String::new()
+        }
+    };
+    if a.cloud.is_some() && a.account.is_none() {
+        problem(
+            at("cloud"),
+            "only applies with `account`; account_url already names the endpoint",
+        );
+    }
+    let c = &a.container;
+    let valid_container = (3..=63).contains(&c.len())
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !c.starts_with('-')
+        && !c.ends_with('-')
+        && !c.contains("--");
+    if !valid_container {
+        problem(
+            at("container"),
+            "is not a valid container name (3-63 lowercase letters, digits and single hyphens)",
+        );
+    }
+    let prefix = a.prefix.unwrap_or_default();
+    if prefix.starts_with('/') {
+        problem(
+            at("prefix"),
+            "must not start with `/`: blob names have no leading slash",
+        );
+    }
+    let auth = &a.auth;
+    let secret = |file: &Option<PathBuf>,
+                  env: Option<&String>,
+                  what: &str,
+                  problem: &mut dyn FnMut(String, &str)|
+     -> SecretSource {
+        let given = [file.is_some(), env.is_some(), auth.credential.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
+        if given != 1 {
+            problem(at("auth"), &format!("{what} needs exactly one source: a file, an environment variable or `credential` (a systemd credential name)"));
+        }
+        if let Some(f) = file {
+            SecretSource::File(resolve(base, f))
+        } else if let Some(e) = env {
+            SecretSource::Env(e.clone())
+        } else {
+            SecretSource::SystemdCredential(auth.credential.clone().unwrap_or_default())
+        }
+    };
+    let method = auth.method.as_deref().unwrap_or("managed_identity");
+    let unexpected = |keys: &[(&str, bool)], problem: &mut dyn FnMut(String, &str)| {
+        for (k, set) in keys {
+            if *set {
+                problem(
+                    at(&format!("auth.{k}")),
+                    &format!("does not apply to method `{method}`"),
+                );
+            }
+        }
+    };
+    let auth = match method {
+        "managed_identity" | "workload_identity" => {
+            unexpected(
+                &[
+                    ("tenant_id", auth.tenant_id.is_some()),
+                    ("client_secret_file", auth.client_secret_file.is_some()),
+                    ("credential", auth.credential.is_some()),
+                    ("sas_env", auth.sas_env.is_some()),
+                    ("sas_file", auth.sas_file.is_some()),
+                ],
+                problem,
+            );
+            if method == "managed_identity" {
+                AzureAuth::ManagedIdentity {
+                    client_id: auth.client_id.clone(),
+                }
+            } else {
+                AzureAuth::WorkloadIdentity {
+                    client_id: auth.client_id.clone(),
+                }
+            }
+        }
+        "service_principal" => {
+            unexpected(
+                &[
+                    ("sas_env", auth.sas_env.is_some()),
+                    ("sas_file", auth.sas_file.is_some()),
+                ],
+                problem,
+            );
+            if auth.tenant_id.is_none() || auth.client_id.is_none() {
+                problem(
+                    at("auth"),
+                    "service_principal needs tenant_id and client_id",
+                );
+            }
+            AzureAuth::ServicePrincipal {
+                tenant_id: auth.tenant_id.clone().unwrap_or_default(),
+                client_id: auth.client_id.clone().unwrap_or_default(),
+                secret: secret(&auth.client_secret_file, None, "the client secret", problem),
+            }
+        }
+        "azure_cli" => {
+            unexpected(
+                &[
+                    ("client_id", auth.client_id.is_some()),
+                    ("tenant_id", auth.tenant_id.is_some()),
+                    ("client_secret_file", auth.client_secret_file.is_some()),
+                    ("credential", auth.credential.is_some()),
+                    ("sas_env", auth.sas_env.is_some()),
+                    ("sas_file", auth.sas_file.is_some()),
+                ],
+                problem,
+            );
+            AzureAuth::AzureCli
+        }
+        "sas" => {
+            unexpected(
+                &[
+                    ("client_id", auth.client_id.is_some()),
+                    ("tenant_id", auth.tenant_id.is_some()),
+                    ("client_secret_file", auth.client_secret_file.is_some()),
+                ],
+                problem,
+            );
+            AzureAuth::Sas(secret(
+                &auth.sas_file,
+                auth.sas_env.as_ref(),
+                "the SAS token",
+                problem,
+            ))
+        }
+        other => {
+            problem(
+                at("auth.method"),
+                &format!("`{other}` is not an authentication method; use managed_identity, workload_identity, service_principal, azure_cli or sas"),
+            );
+            AzureAuth::AzureCli
+        }
+    };
+    if account_url.starts_with("http://") && !matches!(auth, AzureAuth::Sas(_)) {
+        problem(
+            at("account_url"),
+            "plain http works only with a SAS token: token credentials are sent over https only",
+        );
+    }
+    AzureSourceConfig {
+        account_url,
+        container: a.container,
+        prefix,
+        auth,
+    }
+}
+
 /// Parses a cron expression with an optional seconds field (`0 3 * * *` or
 /// `0 0 3 * * *`), as `restoreproof run` will.
 pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
@@ -684,6 +972,52 @@ mod tests {
             "{dbg}"
         );
         assert!(dbg.contains("redacted"));
+    }
+
+    #[test]
+    fn azure_sources_validate_their_auth_method() {
+        let ok = Config::from_toml(
+            "[sources.a]\nkind = \"azure_blob\"\naccount = \"acme\"\ncontainer = \"backups\"\n",
+            Path::new("/etc/rp"),
+        )
+        .expect("valid");
+        match &ok.sources["a"] {
+            SourceConfig::AzureBlob(a) => {
+                assert_eq!(a.account_url, "https://acme.blob.core.windows.net");
+                assert_eq!(a.auth, AzureAuth::ManagedIdentity { client_id: None });
+            }
+            other => panic!("{other:?}"),
+        }
+        let p = problems(
+            r#"
+            [sources.a]
+            kind = "azure_blob"
+            account_url = "https://acme.blob.core.windows.net/backups?sv=1"
+            container = "Backups"
+            [sources.a.auth]
+            method = "service_principal"
+            client_id = "x"
+            sas_env = "SAS"
+            [sources.b]
+            kind = "azure_blob"
+            account_url = "http://127.0.0.1:10000/devstoreaccount1"
+            container = "ok-container"
+            [sources.b.auth]
+            method = "magic"
+            "#,
+        );
+        let joined = p.join("\n");
+        for want in [
+            "sources.a.account_url: must be the blob service URL",
+            "sources.a.container: is not a valid container name",
+            "sources.a.auth.sas_env: does not apply to method `service_principal`",
+            "sources.a.auth: service_principal needs tenant_id and client_id",
+            "sources.a.auth: the client secret needs exactly one source",
+            "sources.b.auth.method: `magic` is not an authentication method",
+            "sources.b.account_url: plain http works only with a SAS token",
+        ] {
+            assert!(joined.contains(want), "missing {want:?} in:\n{joined}");
+        }
     }
 
     #[test]

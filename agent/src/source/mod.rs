@@ -6,6 +6,7 @@
 //! once, where it enters ([`SourceError`]), so retries and verdicts never look
 //! at provider-specific codes.
 
+pub mod azure_blob;
 pub mod s3;
 
 use crate::config::SourceConfig;
@@ -17,7 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 /// One restorable item seen in a listing, with what the provider says about it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Candidate {
     pub key: String,
     /// The provider's version id; `None` for an S3 object written before
@@ -33,6 +34,34 @@ pub struct Candidate {
     pub storage_class: Option<String>,
     /// The ETag as listed, without quotes.
     pub etag: Option<String>,
+    /// Azure: the snapshot time of a blob snapshot.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
+    /// Azure: the recovery point is soft-deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<Deleted>,
+}
+
+/// When a soft-deleted recovery point was deleted and how long it stays.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Deleted {
+    pub deleted_time: Option<DateTime<Utc>>,
+    pub remaining_retention_days: Option<u32>,
+}
+
+impl Candidate {
+    /// The id of this recovery point within its key, as the ledger keys
+    /// baselines: the S3 version id (`null` for an unversioned object), the
+    /// Azure version id, `snapshot:TIME` for an Azure snapshot, or `current`
+    /// for an Azure base blob without versioning.
+    pub fn point_id(&self) -> String {
+        match (&self.snapshot, &self.version_id) {
+            (Some(s), _) => format!("snapshot:{s}"),
+            (None, Some(v)) => v.clone(),
+            (None, None) if self.deleted.is_some() => "deleted".into(),
+            (None, None) => "current".into(),
+        }
+    }
 }
 
 /// What a listing yields: a recovery point, or a delete marker (counted, never
@@ -79,9 +108,14 @@ impl fmt::Display for ChecksumAlgorithm {
 }
 
 /// A checksum the provider stores for a recovery point, as the provider
-/// encodes it (base64 for S3 `x-amz-checksum-*`).
+/// encodes it (base64 for S3 `x-amz-checksum-*` and Azure `Content-MD5`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredChecksum {
+    /// The reference's name in evidence, e.g. `s3.checksum.sha256`,
+    /// `azure.content_md5`.
+    pub name: String,
+    /// What an auditor should know about how much the reference proves.
+    pub note: Option<String>,
     pub algorithm: ChecksumAlgorithm,
     pub scope: ChecksumScope,
     /// Base64 of the digest, with `-N` for a composite checksum.
@@ -251,5 +285,8 @@ pub async fn build(
 ) -> Result<Arc<dyn RecoverySource>, SourceError> {
     match config {
         SourceConfig::S3(c) => Ok(Arc::new(s3::S3Source::build(name, c, options).await?)),
+        SourceConfig::AzureBlob(c) => Ok(Arc::new(
+            azure_blob::AzureBlobSource::build(name, c, options).await?,
+        )),
     }
 }

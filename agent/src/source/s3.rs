@@ -159,6 +159,8 @@ impl S3Source {
                 storage_class: v.storage_class().map(|s| s.as_str().to_owned()),
                 etag: v.e_tag().map(unquote),
                 key,
+                snapshot: None,
+                deleted: None,
             });
         }
         let carried = marker.latest_delete_marker_key.clone();
@@ -420,6 +422,8 @@ impl RecoverySource for S3Source {
                                 ChecksumScope::FullObject
                             };
                         attrs.checksums.push(StoredChecksum {
+                            name: format!("s3.checksum.{algorithm}"),
+                            note: None,
                             algorithm,
                             scope,
                             value: value.to_owned(),

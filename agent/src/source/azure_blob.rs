@@ -1,0 +1,457 @@
+//! Azure Blob Storage: blobs, snapshots, versions and soft-deleted blobs of
+//! one container (and prefix) as recovery points.
+//!
+//! - Candidates come from List Blobs with `include=snapshots,versions,deleted`,
+//!   one page at a time, each page retried on its own.
+//! - Stored references come from Get Blob Properties of the exact snapshot or
+//!   version: `Content-MD5` when present — a *claim*, since Azure does not
+//!   validate it on Put Block List — and the size. Azure ETags are opaque, so
+//!   they are not compared.
+//! - The body comes from Get Blob of the exact snapshot or version.
+//! - A soft-deleted blob or snapshot can only be read after Undelete Blob,
+//!   which changes the live container: it is `skipped` with that reason.
+//!   Archive-tier recovery points are `skipped` (rehydration needed).
+//! - The SDK's retries are off; [`crate::retry`] is the one retry policy.
+//!
+//! Authentication: managed identity, workload identity, service principal
+//! (client secret from a file, environment or systemd credential), Azure CLI,
+//! or a SAS token (appended to the container URL; the SDK then sends no
+//! bearer token). `azure_storage_blob` 1.1 has no shared-key option, so an
+//! account key is not accepted: create a SAS from it instead.
+
+use super::{
+    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, Deleted, ErrorClass, ListItem,
+    RecoverySource, RestoreBody, SourceError, SourceInfo, StoredAttributes, StoredChecksum,
+};
+use crate::config::{AzureAuth, AzureSourceConfig, SecretSource};
+use crate::retry::with_retries;
+use azure_core::credentials::TokenCredential;
+use azure_core::error::ErrorKind;
+use azure_core::http::{ClientOptions, RetryOptions, Url};
+use azure_storage_blob::models::{
+    BlobClientGetPropertiesResultHeaders, BlobContainerClientListBlobsOptions, ListBlobsIncludeItem,
+};
+use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOptions};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use futures::stream::{self, BoxStream, StreamExt};
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+/// One Azure Blob container (and prefix) as a source of recovery points.
+pub struct AzureBlobSource {
+    name: String,
+    client: BlobContainerClient,
+    account_url: String,
+    container: String,
+    prefix: String,
+    attempts: u32,
+}
+
+impl std::fmt::Debug for AzureBlobSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The client's URL may carry a SAS token: never print it.
+        f.debug_struct("AzureBlobSource")
+            .field("name", &self.name)
+            .field("account_url", &self.account_url)
+            .field("container", &self.container)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Reads a secret from where the config says it lives.
+fn read_secret(s: &SecretSource, what: &str) -> Result<String, SourceError> {
+    let config = |m: String| SourceError::new(ErrorClass::Config, m);
+    let value = match s {
+        SecretSource::File(p) => std::fs::read_to_string(p)
+            .map_err(|e| config(format!("cannot read {what} from {}: {e}", p.display())))?,
+        SecretSource::Env(v) => std::env::var(v).map_err(|_| {
+            config(format!(
+                "{what} is expected in the environment variable {v}, which is not set"
+            ))
+        })?,
+        SecretSource::SystemdCredential(n) => {
+            let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
+                config(format!(
+                    "{what} is expected in the systemd credential `{n}`, but CREDENTIALS_DIRECTORY is not set; add LoadCredential={n}:/path to the unit"
+                ))
+            })?;
+            let p = std::path::Path::new(&dir).join(n);
+            std::fs::read_to_string(&p)
+                .map_err(|e| config(format!("cannot read {what} from {}: {e}", p.display())))?
+        }
+    };
+    let value = value.trim().to_owned();
+    if value.is_empty() {
+        return Err(config(format!("{what} is empty")));
+    }
+    Ok(value)
+}
+
+fn to_utc(t: Option<azure_core::time::OffsetDateTime>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::<Utc>::from_timestamp(t.unix_timestamp(), t.nanosecond()))
+}
+
+impl AzureBlobSource {
+    /// Builds the container client with the configured authentication.
+    ///
+    /// # Errors
+    /// A `Config`-class error when a secret cannot be read or the URL or
+    /// credential cannot be set up.
+    pub async fn build(
+        name: &str,
+        c: &AzureSourceConfig,
+        build: BuildOptions,
+    ) -> Result<Self, SourceError> {
+        let config = |m: String| SourceError::new(ErrorClass::Config, m);
+        let mut url = Url::parse(&format!("{}/{}", c.account_url, c.container)).map_err(|e| {
+            config(format!(
+                "sources.{name}.account_url does not form a URL: {e}"
+            ))
+        })?;
+        let sdk = |e: azure_core::Error| {
+            config(format!(
+                "cannot set up the Azure credential for source `{name}`: {e}"
+            ))
+        };
+        let credential: Option<Arc<dyn TokenCredential>> = match &c.auth {
+            AzureAuth::Sas(secret) => {
+                let sas = read_secret(secret, "the SAS token")?;
+                url.set_query(Some(sas.trim_start_matches('?')));
+                None
+            }
+            AzureAuth::ManagedIdentity { client_id } => {
+                let options = azure_identity::ManagedIdentityCredentialOptions {
+                    user_assigned_id: client_id
+                        .clone()
+                        .map(azure_identity::UserAssignedId::ClientId),
+                    ..Default::default()
+                };
+                Some(azure_identity::ManagedIdentityCredential::new(Some(options)).map_err(sdk)?)
+            }
+            AzureAuth::WorkloadIdentity { client_id } => {
+                let options = azure_identity::WorkloadIdentityCredentialOptions {
+                    client_id: client_id.clone(),
+                    ..Default::default()
+                };
+                Some(azure_identity::WorkloadIdentityCredential::new(Some(options)).map_err(sdk)?)
+            }
+            AzureAuth::ServicePrincipal {
+                tenant_id,
+                client_id,
+                secret,
+            } => {
+                let value = read_secret(secret, "the client secret")?;
+                Some(
+                    azure_identity::ClientSecretCredential::new(
+                        tenant_id,
+                        client_id.clone(),
+                        value.into(),
+                        None,
+                    )
+                    .map_err(sdk)?,
+                )
+            }
+            AzureAuth::AzureCli => {
+                Some(azure_identity::AzureCliCredential::new(None).map_err(sdk)?)
+            }
+        };
+        let options = BlobContainerClientOptions {
+            client_options: ClientOptions {
+                retry: RetryOptions::none(),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let client = BlobContainerClient::new(url, credential, Some(options)).map_err(|e| {
+            config(format!(
+                "cannot create the Azure client for source `{name}`: {e}"
+            ))
+        })?;
+        Ok(Self {
+            name: name.to_owned(),
+            client,
+            account_url: c.account_url.clone(),
+            container: c.container.clone(),
+            prefix: c.prefix.clone(),
+            attempts: build.attempts,
+        })
+    }
+
+    fn blob(&self, rp: &Candidate) -> Result<BlobClient, SourceError> {
+        let b = self.client.blob_client(&rp.key);
+        let b = match (&rp.snapshot, &rp.version_id) {
+            (Some(s), _) => b.with_snapshot(s),
+            (None, Some(v)) => b.with_version(v),
+            (None, None) => Ok(b),
+        };
+        b.map_err(|e| {
+            SourceError::new(
+                ErrorClass::Protocol,
+                format!("cannot address blob {}: {e}", rp.key),
+            )
+        })
+    }
+
+    fn what(&self, op: &str, rp: Option<&Candidate>) -> String {
+        match rp {
+            Some(c) => format!(
+                "{op} {}/{}/{} ({})",
+                self.account_url,
+                self.container,
+                c.key,
+                c.point_id()
+            ),
+            None => format!(
+                "{op} {}/{}/{}",
+                self.account_url, self.container, self.prefix
+            ),
+        }
+    }
+
+    async fn list_page(
+        &self,
+        marker: Option<String>,
+    ) -> Result<(Vec<ListItem>, Option<String>), SourceError> {
+        let options = BlobContainerClientListBlobsOptions {
+            include: Some(vec![
+                ListBlobsIncludeItem::Snapshots,
+                ListBlobsIncludeItem::Versions,
+                ListBlobsIncludeItem::Deleted,
+            ]),
+            marker,
+            maxresults: Some(5000),
+            prefix: (!self.prefix.is_empty()).then(|| self.prefix.clone()),
+            ..Default::default()
+        };
+        let what = self.what("List Blobs on", None);
+        let mut pages = self
+            .client
+            .list_blobs(Some(options))
+            .map_err(|e| classify(e, &what))?
+            .into_pages();
+        let page = match pages.next().await {
+            Some(p) => p.map_err(|e| classify(e, &what))?,
+            None => return Ok((Vec::new(), None)),
+        };
+        let body = page.into_model().map_err(|e| classify(e, &what))?;
+        let mut items = Vec::with_capacity(body.blob_items.len());
+        for b in body.blob_items {
+            let Some(key) = b.name.clone() else { continue };
+            let props = b.properties.unwrap_or_default();
+            let deleted = (b.deleted == Some(true)).then(|| Deleted {
+                deleted_time: to_utc(props.deleted_time),
+                remaining_retention_days: props.remaining_retention_days.map(|d| d.max(0) as u32),
+            });
+            let is_version = b.version_id.is_some() && b.snapshot.is_none();
+            let is_latest = b.snapshot.is_none()
+                && deleted.is_none()
+                && if is_version {
+                    b.is_current_version == Some(true)
+                } else {
+                    true
+                };
+            items.push(ListItem::Version(Candidate {
+                key,
+                version_id: b.version_id.filter(|_| b.snapshot.is_none()),
+                size: props.content_length.unwrap_or(0),
+                last_modified: to_utc(props.last_modified).unwrap_or(DateTime::<Utc>::UNIX_EPOCH),
+                is_latest,
+                behind_delete_marker: false,
+                storage_class: props.access_tier.map(|t| t.to_string()),
+                etag: None,
+                snapshot: b.snapshot,
+                deleted,
+            }));
+        }
+        Ok((items, body.next_marker.filter(|m| !m.is_empty())))
+    }
+}
+
+/// Classifies an Azure SDK error once, where it enters.
+fn classify(err: azure_core::Error, what: &str) -> SourceError {
+    let (class, hint) = match err.kind() {
+        ErrorKind::HttpResponse { status, error_code, .. } => {
+            let code = error_code.as_deref().unwrap_or_default();
+            let status = u16::from(*status);
+            match (code, status) {
+                ("ContainerNotFound", _) => (
+                    ErrorClass::Config,
+                    "; the container does not exist: check `container` and `account_url` in the source",
+                ),
+                ("ResourceNotFound", _) if what.starts_with("List Blobs") => (
+                    ErrorClass::Config,
+                    "; the account or container does not exist: check `account_url` and `container`",
+                ),
+                ("BlobArchived", _) => (ErrorClass::Archived, "; the blob is in the Archive tier and needs rehydration"),
+                (_, 404) => (ErrorClass::NotFound, ""),
+                (_, 401 | 403) => (
+                    ErrorClass::AccessDenied,
+                    "; the agent's identity needs the Storage Blob Data Reader role on this container (Storage Blob Data Contributor for copy and undelete drills), or a SAS with read and list permissions",
+                ),
+                ("ServerBusy", _) | (_, 429 | 503) => (ErrorClass::Throttled, ""),
+                ("OperationTimedOut", _) | (_, 408) => (ErrorClass::Timeout, ""),
+                (_, s) if s >= 500 => (ErrorClass::Server, ""),
+                _ => (ErrorClass::Protocol, ""),
+            }
+        }
+        ErrorKind::Connection => (
+            ErrorClass::Network,
+            "; check `account_url` (the account name) and the network",
+        ),
+        ErrorKind::Io => (ErrorClass::Network, ""),
+        ErrorKind::Credential => (
+            ErrorClass::Config,
+            "; no usable Azure credential: check the source's auth settings (managed identity on this host, workload identity variables, the service principal secret, `az login`, or the SAS token)",
+        ),
+        ErrorKind::DataConversion => (ErrorClass::Protocol, ""),
+        _ => (ErrorClass::Server, ""),
+    };
+    let status = err
+        .http_status()
+        .map(|s| format!(" (HTTP {})", u16::from(s)))
+        .unwrap_or_default();
+    let message = err.to_string();
+    let first = message.lines().next().unwrap_or_default();
+    SourceError::new(class, format!("{what} failed{status}: {first}{hint}"))
+}
+
+#[async_trait::async_trait]
+impl RecoverySource for AzureBlobSource {
+    fn describe(&self) -> SourceInfo {
+        SourceInfo {
+            name: self.name.clone(),
+            kind: "azure_blob",
+            bucket: self.container.clone(),
+            prefix: self.prefix.clone(),
+            endpoint: Some(self.account_url.clone()),
+        }
+    }
+
+    fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
+        struct State {
+            buffered: VecDeque<ListItem>,
+            next: Option<Option<String>>,
+            failed: bool,
+        }
+        let start = State {
+            buffered: VecDeque::new(),
+            next: Some(None),
+            failed: false,
+        };
+        stream::unfold(start, move |mut st| async move {
+            loop {
+                if let Some(item) = st.buffered.pop_front() {
+                    return Some((Ok(item), st));
+                }
+                if st.failed {
+                    return None;
+                }
+                let marker = st.next.take()?;
+                let (page, _) = with_retries(self.attempts, "list page", || {
+                    self.list_page(marker.clone())
+                })
+                .await;
+                match page {
+                    Ok((items, next)) => {
+                        st.buffered = items.into();
+                        st.next = next.map(Some);
+                    }
+                    Err(e) => {
+                        st.failed = true;
+                        return Some((Err(e), st));
+                    }
+                }
+            }
+        })
+        .boxed()
+    }
+
+    async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
+        if rp.deleted.is_some() && rp.version_id.is_none() {
+            return Ok(StoredAttributes {
+                archived: Some(
+                    "the blob is soft-deleted: without versioning it can only be read after Undelete Blob, which changes the live container and this drill is not allowed to do"
+                        .into(),
+                ),
+                ..Default::default()
+            });
+        }
+        let what = self.what("Get Blob Properties on", Some(rp));
+        let props = self
+            .blob(rp)?
+            .get_properties(None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        let header = |e: azure_core::Error| classify(e, &what);
+        let mut attrs = StoredAttributes {
+            size: props.content_length().map_err(header)?,
+            storage_class: props.access_tier().map_err(header)?,
+            ..Default::default()
+        };
+        if let Some(md5) = props.content_md5().map_err(header)? {
+            attrs.checksums.push(StoredChecksum {
+                name: "azure.content_md5".into(),
+                algorithm: ChecksumAlgorithm::Md5,
+                scope: ChecksumScope::FullObject,
+                value: B64.encode(md5),
+                note: Some("a claim: Azure does not validate Content-MD5 on Put Block List".into()),
+            });
+        }
+        let scope = props.encryption_scope().map_err(header)?;
+        attrs.server_side_encryption = match (props.is_server_encrypted().map_err(header)?, scope) {
+            (_, Some(scope)) => Some(format!("encryption scope {scope}")),
+            (Some(true), None) => Some("server-encrypted".into()),
+            _ => None,
+        };
+        if attrs
+            .storage_class
+            .as_deref()
+            .is_some_and(|t| t.eq_ignore_ascii_case("archive"))
+        {
+            attrs.archived = Some(
+                "the recovery point is in the Archive tier and needs rehydration (Set Blob Tier or a copy to an online tier) before it can be read"
+                    .into(),
+            );
+        }
+        if let Some(status) = props.archive_status().map_err(header)? {
+            attrs.archived = Some(format!(
+                "the recovery point is being rehydrated ({status}); drill it when that finishes"
+            ));
+        }
+        Ok(attrs)
+    }
+
+    async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
+        let what = self.what("Get Blob on", Some(rp));
+        let options = azure_storage_blob::models::BlobClientDownloadOptions {
+            parallel: std::num::NonZero::new(1),
+            ..Default::default()
+        };
+        let result = self
+            .blob(rp)?
+            .download(Some(options))
+            .await
+            .map_err(|e| classify(e, &what))?;
+        let content_length = result.properties.content_length;
+        let what2 = what.clone();
+        let body = result
+            .body
+            .map(move |chunk| {
+                chunk.map_err(|e| {
+                    SourceError::new(
+                        ErrorClass::Network,
+                        format!("{what2}: the body broke off: {e}"),
+                    )
+                })
+            })
+            .boxed();
+        Ok(RestoreBody {
+            content_length,
+            server_side_encryption: None,
+            body,
+        })
+    }
+}
