@@ -56,3 +56,38 @@ rp_start_moto() { # logfile
   rp_wait_http "http://127.0.0.1:$MOTO_PORT/moto-api/" "moto" || { cat "$1" >&2; return 1; }
   rp_log "moto S3 server on 127.0.0.1:$MOTO_PORT (pid $MOTO_PID)"
 }
+
+# Installs Azurite (the local Azure Blob server) from npm. 3.35 is the last
+# release that runs on Node.js 20.
+AZURITE_VERSION=3.35.0
+rp_install_azurite() {
+  if [ -x "$RP_CACHE/node/node_modules/.bin/azurite-blob" ]; then return 0; fi
+  command -v npm >/dev/null 2>&1 || rp_install_deb npm npm
+  rp_log "installing azurite@$AZURITE_VERSION into $RP_CACHE/node"
+  mkdir -p "$RP_CACHE/node"
+  (cd "$RP_CACHE/node" && npm install --no-audit --no-fund --silent "azurite@$AZURITE_VERSION")
+}
+
+# Waits until a TCP port accepts connections, or fails after ~60 s.
+rp_wait_port() { # port name
+  for _ in $(seq 1 300); do
+    if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 1).close()" "$1" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.2
+  done
+  rp_log "$2 did not listen on port $1 within 60 s"
+  return 1
+}
+
+# Starts Azurite's blob service on a free port; sets AZURITE_PORT and
+# AZURITE_PID. The SDK's default API version is newer than Azurite's, hence
+# --skipApiVersionCheck.
+rp_start_azurite() { # logfile
+  AZURITE_PORT=$(rp_free_port)
+  "$RP_CACHE/node/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURITE_PORT" \
+    --inMemoryPersistence --disableTelemetry --skipApiVersionCheck >"$1" 2>&1 &
+  AZURITE_PID=$!
+  rp_wait_port "$AZURITE_PORT" "Azurite" || { cat "$1" >&2; return 1; }
+  rp_log "Azurite blob server on 127.0.0.1:$AZURITE_PORT (pid $AZURITE_PID)"
+}

@@ -14,10 +14,14 @@
 //! - `checksums`: each stored checksum algorithm, multipart objects and ETags;
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
-//! - `crash`: a drill killed with SIGKILL keeps every completed verdict.
+//! - `crash`: a drill killed with SIGKILL keeps every completed verdict;
+//! - `azure`: Azure Blob snapshots against Azurite (started by `scripts/test`,
+//!   `RESTOREPROOF_TEST_AZURE_ENDPOINT`), Content-MD5 match and mismatch,
+//!   403/404 classification, and S3 and Azure drills in one config.
 
 mod util;
 
+mod azure;
 mod checksums;
 mod config_files;
 mod crash;

@@ -299,6 +299,18 @@ pub fn checks_with(sample: &Value, outcome: &str) -> Vec<String> {
 }
 
 impl Agent {
+    /// A config with the given sources and drills (ledger and evidence in the
+    /// agent's directory).
+    pub fn from_toml(sources_and_drills: &str) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("config.toml");
+        let text = format!(
+            "[ledger]\npath = \"state/ledger.sqlite3\"\n[evidence]\npath = \"log/evidence.jsonl\"\n{sources_and_drills}\n"
+        );
+        std::fs::write(&config, text).expect("write config");
+        Self { dir, config }
+    }
+
     /// A config with one S3 source `src` (through `endpoint`) and one drill
     /// `d` with the given extra TOML lines.
     pub fn new(endpoint: &str, bucket: &str, drill: &str) -> Self {
@@ -327,6 +339,7 @@ impl Agent {
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("RP_TEST_AZURE_SAS", crate::azure::account_sas())
             .env_remove("RUST_LOG")
             .kill_on_drop(true);
         c

@@ -1,0 +1,287 @@
+//! Azure Blob recovery points against Azurite, through the fault proxy.
+//!
+//! Azurite implements containers, Put Blob (which stores Content-MD5),
+//! snapshots and their download. It does not implement versioning (and
+//! silently ignores `versionid`), soft delete or CRC64, so nothing here
+//! drills a version.
+
+use crate::util::{checks_with, data, Agent, Bucket};
+use azure_core::http::{RequestContent, Url};
+use azure_storage_blob::models::BlobClientCreateSnapshotResultHeaders;
+use azure_storage_blob::BlobContainerClient;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{Hmac, KeyInit, Mac};
+use restoreproof_testkit::{Fault, FaultProxy, Rule};
+use sha2::Sha256;
+
+/// Azurite's well-known development account and key (public, documented).
+const ACCOUNT: &str = "devstoreaccount1";
+const KEY: &str =
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+/// The Azurite blob endpoint started by `scripts/test`.
+pub fn endpoint() -> String {
+    std::env::var("RESTOREPROOF_TEST_AZURE_ENDPOINT").unwrap_or_else(|_| {
+        panic!("RESTOREPROOF_TEST_AZURE_ENDPOINT is not set: run the suite with `scripts/test`, which starts Azurite")
+    })
+}
+
+/// An account SAS over the development account (all permissions, blob
+/// service), signed as the Azure Storage REST documentation describes
+/// ("Create an account SAS", version 2020-12-06 string-to-sign).
+pub fn account_sas() -> String {
+    let (sv, ss, srt, sp, se, spr) = (
+        "2020-12-06",
+        "b",
+        "sco",
+        "rwdlacup",
+        "2035-01-01T00:00:00Z",
+        "https,http",
+    );
+    let to_sign = format!("{ACCOUNT}\n{sp}\n{ss}\n{srt}\n\n{se}\n\n{spr}\n{sv}\n\n");
+    let key = B64.decode(KEY).expect("key");
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).expect("hmac");
+    mac.update(to_sign.as_bytes());
+    let sig = B64.encode(mac.finalize().into_bytes());
+    let sig: String = url_encode(&sig);
+    format!(
+        "sv={sv}&ss={ss}&srt={srt}&sp={sp}&se={}&spr={}&sig={sig}",
+        url_encode(se),
+        url_encode(spr)
+    )
+}
+
+fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn upstream() -> std::net::SocketAddr {
+    let e = endpoint();
+    let host = e
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .expect("host")
+        .to_owned();
+    host.parse().expect("127.0.0.1:PORT")
+}
+
+/// A fresh container on Azurite with a proxy in front of it.
+pub struct Container {
+    pub name: String,
+    pub client: BlobContainerClient,
+    pub proxy: FaultProxy,
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Container")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Container {
+    pub async fn new(test: &str) -> Self {
+        let name = format!(
+            "{}-{}",
+            test.replace('_', "-"),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        let url = Url::parse(&format!("{}/{name}?{}", endpoint(), account_sas())).expect("url");
+        let client = BlobContainerClient::new(url, None, None).expect("client");
+        client.create(None).await.expect("create container");
+        let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), upstream())
+            .await
+            .expect("proxy");
+        Self {
+            name,
+            client,
+            proxy,
+        }
+    }
+
+    /// Uploads a blob (Azurite stores its Content-MD5).
+    pub async fn put(&self, blob: &str, body: &[u8]) {
+        self.client
+            .blob_client(blob)
+            .upload(RequestContent::from(body.to_vec()), None)
+            .await
+            .expect("upload");
+    }
+
+    /// Snapshots a blob; returns the snapshot time.
+    pub async fn snapshot(&self, blob: &str) -> String {
+        self.client
+            .blob_client(blob)
+            .create_snapshot(None)
+            .await
+            .expect("snapshot")
+            .snapshot()
+            .expect("header")
+            .expect("snapshot time")
+    }
+
+    /// The account URL through the proxy.
+    pub fn account_url(&self) -> String {
+        format!("{}/{ACCOUNT}", self.proxy.url())
+    }
+
+    /// A source table for this container, SAS from the environment.
+    pub fn source_toml(&self, name: &str) -> String {
+        format!(
+            "[sources.{name}]\nkind = \"azure_blob\"\naccount_url = \"{}\"\ncontainer = \"{}\"\n[sources.{name}.auth]\nmethod = \"sas\"\nsas_env = \"RP_TEST_AZURE_SAS\"\n",
+            self.account_url(),
+            self.name
+        )
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshots_restore_and_content_md5_is_compared() {
+    let c = Container::new("snapshots").await;
+    c.put("db.dump", &data(1, 300_000)).await;
+    let first = c.snapshot("db.dump").await;
+    c.put("db.dump", &data(2, 310_000)).await;
+    let second = c.snapshot("db.dump").await;
+    c.put("db.dump", &data(3, 320_000)).await;
+    c.put("flipped.bin", &data(4, 50_000)).await;
+    c.proxy.add(Rule::get("/flipped.bin", Fault::FlipByte(100)));
+
+    let agent = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"az\"\nsample = 100\n",
+        c.source_toml("az")
+    ));
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let samples = run.json()["samples"].as_array().expect("samples").clone();
+    assert_eq!(
+        samples.len(),
+        4,
+        "3 points of db.dump + flipped.bin: {}",
+        run.stdout
+    );
+    let mut snapshots: Vec<String> = samples
+        .iter()
+        .filter_map(|s| s["recovery_point"]["snapshot"].as_str().map(str::to_owned))
+        .collect();
+    snapshots.sort();
+    let mut want = vec![first, second];
+    want.sort();
+    assert_eq!(snapshots, want);
+    for s in &samples {
+        let key = s["recovery_point"]["key"].as_str().unwrap_or_default();
+        if key == "flipped.bin" {
+            assert_eq!(s["verdict"], "mismatch");
+            assert_eq!(checks_with(s, "mismatch"), ["azure.content_md5"]);
+        } else {
+            assert_eq!(s["verdict"], "verified", "{s}");
+            assert!(
+                checks_with(s, "match").contains(&"azure.content_md5".to_owned()),
+                "{s}"
+            );
+            let md5 = s["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .find(|c| c["name"] == "azure.content_md5")
+                .expect("md5")
+                .clone();
+            assert!(
+                md5["note"].as_str().unwrap_or_default().contains("claim"),
+                "{md5}"
+            );
+        }
+    }
+    // Snapshots of one blob each got their own baseline.
+    let baselines: i64 = agent
+        .ledger()
+        .query_row(
+            "SELECT COUNT(*) FROM baselines WHERE key = 'db.dump'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(baselines, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_containers_and_refused_access_cannot_run_and_say_why() {
+    let c = Container::new("errors").await;
+    let missing = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"az\"\n",
+        c.source_toml("az").replace(&c.name, "no-such-container")
+    ));
+    let run = missing.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("the container does not exist"),
+        "{}",
+        run.stderr
+    );
+
+    c.put("x", b"x").await;
+    c.proxy.add(Rule::any(
+        "comp=list",
+        Fault::Status(403, "AuthorizationPermissionMismatch"),
+    ));
+    let denied = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"az\"\n",
+        c.source_toml("az")
+    ));
+    let run = denied.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("Storage Blob Data Reader"),
+        "{}",
+        run.stderr
+    );
+
+    // A blob that disappears between listing and restore.
+    c.proxy.clear();
+    c.proxy
+        .add(Rule::any("/x", Fault::Status(404, "BlobNotFound")));
+    let run = denied.drill(&[]).await;
+    assert_eq!(run.code, 1);
+    assert_eq!(run.sample("x")["error_class"], "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_and_azure_drills_share_one_config_ledger_and_evidence() {
+    let c = Container::new("mixed").await;
+    c.put("a.txt", b"azure bytes").await;
+    let b = Bucket::new("mixed").await;
+    b.put(
+        "b.txt",
+        b"s3 bytes",
+        Some(aws_sdk_s3::types::ChecksumAlgorithm::Sha256),
+    )
+    .await;
+    let agent = Agent::from_toml(&format!(
+        "{}[sources.s3]\nkind = \"s3\"\nbucket = \"{}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         [drills.az]\nsource = \"az\"\n[drills.s3]\nsource = \"s3\"\n",
+        c.source_toml("az"),
+        b.name,
+        b.proxy.url()
+    ));
+    let az = agent.run(&["drill", "az", "--json"]).await;
+    let s3 = agent.run(&["drill", "s3", "--json"]).await;
+    assert_eq!((az.code, s3.code), (0, 0), "{}\n{}", az.stderr, s3.stderr);
+    assert_eq!(az.json()["summary"]["source"]["kind"], "azure_blob");
+    assert_eq!(s3.json()["summary"]["source"]["kind"], "s3");
+    let kinds: Vec<String> = agent
+        .evidence()
+        .iter()
+        .filter(|e| e["kind"] == "sample_verdict")
+        .map(|e| e["source"]["kind"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(kinds, ["azure_blob", "s3"]);
+}
