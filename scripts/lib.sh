@@ -7,13 +7,14 @@ RP_VENV="$RP_CACHE/venv"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RP_CACHE/target}"
 # crc32c and awscrt let moto compute CRC32C and CRC64NVME itself; without
 # them it silently stores CRC32 values under those names.
-MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]')
+# azure-storage-blob seeds the demo's Azure container.
+MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob')
 
 rp_log() { printf '==> %s\n' "$*" >&2; }
 
 # Installs moto (the local S3 server) into a private virtualenv.
 rp_install_moto() {
-  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt' 2>/dev/null; then
+  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob' 2>/dev/null; then
     return 0
   fi
   rp_log "installing ${MOTO_PACKAGES[*]} into $RP_VENV"

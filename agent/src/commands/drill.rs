@@ -222,18 +222,19 @@ impl Drop for Progress {
 }
 
 fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
-    let location = if s.source.prefix.is_empty() {
-        format!("s3://{}", s.source.bucket)
-    } else {
-        format!("s3://{}/{}", s.source.bucket, s.source.prefix)
+    let info = &s.source;
+    let location = match (info.kind, info.endpoint.as_deref()) {
+        ("azure_blob", Some(account)) => format!("{account}/{}/{}", info.bucket, info.prefix),
+        _ => format!("s3://{}/{}", info.bucket, info.prefix),
     };
+    let location = location.trim_end_matches('/').to_owned();
     println!(
         "Drill `{}` on {} (source `{}`), run {}",
         s.drill, location, s.source.name, s.run_id
     );
     let seed = s.seed.map(|x| format!(", seed {x}")).unwrap_or_default();
     println!(
-        "Sampled {} of {} candidates ({} of {}) by {}{}, mode {}; {} versions listed, {} delete markers (not restorable), {} filtered out",
+        "Sampled {} of {} candidates ({} of {}) by {}{}, mode {}; {} recovery points listed, {} delete markers (not restorable), {} filtered out",
         s.sampled,
         s.population.candidates,
         human_bytes(s.sampled_bytes),
@@ -264,7 +265,7 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
         .unwrap_or(3)
         .clamp(3, 48);
     println!(
-        "{:<13}  {:<key_w$}  {:<14}  {:>10}  DETAIL",
+        "{:<13}  {:<key_w$}  {:<38}  {:>10}  DETAIL",
         "VERDICT", "KEY", "VERSION", "SIZE"
     );
     for r in rows {
@@ -283,10 +284,10 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
             _ => r.reason.clone().unwrap_or_default(),
         };
         println!(
-            "{:<13}  {:<key_w$}  {:<14}  {:>10}  {}",
+            "{:<13}  {:<key_w$}  {:<38}  {:>10}  {}",
             r.verdict.as_str(),
             truncate(&r.recovery_point.key, key_w),
-            truncate(&r.recovery_point.point_id(), 14),
+            truncate(&r.recovery_point.point_id(), 38),
             human_bytes(r.recovery_point.size),
             detail
         );
