@@ -285,3 +285,42 @@ async fn s3_and_azure_drills_share_one_config_ledger_and_evidence() {
         .collect();
     assert_eq!(kinds, ["azure_blob", "s3"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_mode_copies_snapshots_server_side_and_removes_the_copies() {
+    let c = Container::new("copy").await;
+    c.put("vm.vhd", &data(5, 200_000)).await;
+    let snap = c.snapshot("vm.vhd").await;
+    c.put("vm.vhd", &data(6, 210_000)).await;
+    let agent = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"az\"\nsample = 100\nmode = \"copy\"\n",
+        c.source_toml("az")
+    ));
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let samples = run.json()["samples"].as_array().expect("samples").clone();
+    assert_eq!(samples.len(), 2);
+    let snapshot = samples
+        .iter()
+        .find(|s| s["recovery_point"]["snapshot"] == snap.as_str())
+        .expect("the snapshot was drilled");
+    assert_eq!(snapshot["verdict"], "verified");
+    assert!(
+        checks_with(snapshot, "match").contains(&"azure.content_md5".to_owned()),
+        "{snapshot}"
+    );
+    assert_eq!(snapshot["copy"]["removed"], true);
+    // The copies are gone from the container.
+    let names: Vec<String> = {
+        use futures::StreamExt;
+        let mut pages = c.client.list_blobs(None).expect("list").into_pages();
+        let mut names = Vec::new();
+        while let Some(p) = pages.next().await {
+            for b in p.expect("page").into_model().expect("model").blob_items {
+                names.extend(b.name);
+            }
+        }
+        names
+    };
+    assert_eq!(names, ["vm.vhd"]);
+}

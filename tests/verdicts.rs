@@ -362,3 +362,60 @@ async fn the_human_summary_names_failures_and_the_result() {
     );
     assert!(run.stdout.contains("RESULT: FAILED"), "{}", run.stdout);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_mode_verifies_a_server_side_copy_and_leaves_no_trace() {
+    let b = Bucket::new("copy").await;
+    b.put("a.bin", &data(1, 100_000), Some(ChecksumAlgorithm::Sha256))
+        .await;
+    b.put("a.bin", &data(2, 120_000), Some(ChecksumAlgorithm::Sha256))
+        .await;
+    b.put("b.bin", &data(3, 90_000), None).await;
+    // Corrupt the bytes read back from the first copy.
+    b.proxy
+        .add(Rule::get("restoreproof-drill/", Fault::FlipByte(10)).times(1));
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "mode = \"copy\"\nconcurrency = 1\nsample = 100",
+    );
+    let run = agent.drill(&["--strategy", "oldest"]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let samples = run.json()["samples"].as_array().expect("samples").clone();
+    assert_eq!(samples.len(), 3, "the drill's own copies are never sampled");
+    let mut verdicts: Vec<&str> = samples
+        .iter()
+        .map(|s| s["verdict"].as_str().unwrap_or_default())
+        .collect();
+    verdicts.sort_unstable();
+    // The first copy read (the oldest version of a.bin) came back corrupted.
+    assert_eq!(
+        verdicts,
+        ["mismatch", "verified", "verified"],
+        "{}",
+        run.stdout
+    );
+    for s in &samples {
+        let copy = &s["copy"];
+        assert!(
+            copy["key"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("restoreproof-drill/"),
+            "{s}"
+        );
+        assert_eq!(copy["removed"], true, "{s}");
+    }
+    // Nothing is left under the drill prefix: no copy, no delete marker.
+    let left =
+        b.s3.list_object_versions()
+            .bucket(&b.name)
+            .prefix("restoreproof-drill/")
+            .send()
+            .await
+            .expect("list");
+    assert!(
+        left.versions().is_empty() && left.delete_markers().is_empty(),
+        "{left:?}"
+    );
+}

@@ -82,6 +82,21 @@ pub struct SampleResult {
     pub attempts: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub server_side_encryption: Option<String>,
+    /// `copy` mode: where the copy was made and whether it was removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyRecord>,
+}
+
+/// The server-side copy a `copy`-mode restore made and verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRecord {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The copy was deleted after verification.
+    pub removed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_error: Option<String>,
 }
 
 impl SampleResult {
@@ -107,6 +122,7 @@ impl SampleResult {
             duration_ms: 0,
             attempts: 0,
             server_side_encryption: None,
+            copy: None,
         }
     }
 }
@@ -289,6 +305,7 @@ impl Drill<'_> {
             attempts: cfg.attempts,
             timeout: cfg.restore_timeout,
             scratch: cfg.scratch_dir.join(&run_id),
+            copy_base: format!("{}{run_id}/", cfg.copy_prefix),
             observer: observer.clone(),
         });
         let mut results = Vec::with_capacity(jobs.len());
@@ -337,6 +354,10 @@ impl Drill<'_> {
     ) -> Result<(Vec<Candidate>, Population), SourceError> {
         let cfg = self.config;
         let now = chrono::Utc::now();
+        // The drill's own copies are never candidates, even when a failed
+        // clean-up left one behind.
+        let mut filter = cfg.filter.clone();
+        filter.exclude_prefix = Some(cfg.copy_prefix.clone());
         let (count, bytes) = match cfg.sample {
             SampleSize::Count(k) => (Some(k), None),
             SampleSize::Bytes(b) => (None, Some(b)),
@@ -347,7 +368,7 @@ impl Drill<'_> {
                 while let Some(item) = list.next().await {
                     seen += 1;
                     if let crate::source::ListItem::Version(c) = item? {
-                        if Sampler::admits(&cfg.filter, &c, now) {
+                        if Sampler::admits(&filter, &c, now) {
                             n += 1;
                         }
                     }
@@ -363,7 +384,7 @@ impl Drill<'_> {
             bytes,
             max_samples: cfg.max_samples,
         };
-        let mut sampler = Sampler::new(cfg.strategy, seed, limits, cfg.filter.clone(), now);
+        let mut sampler = Sampler::new(cfg.strategy, seed, limits, filter, now);
         let mut list = source.list();
         let mut seen = 0u64;
         while let Some(item) = list.next().await {
@@ -409,6 +430,7 @@ impl Drill<'_> {
                     "attempts": r.attempts,
                     "sha256": r.sha256,
                     "server_side_encryption": r.server_side_encryption,
+                    "copy": r.copy,
                 },
             }),
         );
@@ -484,6 +506,8 @@ struct RestoreEnv {
     attempts: u32,
     timeout: Duration,
     scratch: PathBuf,
+    /// `copy` mode: where this run's copies go.
+    copy_base: String,
     observer: Arc<dyn Observer>,
 }
 
@@ -492,6 +516,7 @@ struct Restored {
     digests: crate::verify::Digests,
     content_length: Option<u64>,
     sse: Option<String>,
+    copy: Option<CopyRecord>,
 }
 
 impl RestoreEnv {
@@ -519,8 +544,11 @@ impl RestoreEnv {
             return (result, false);
         }
         let scratch = self.scratch.join(format!("{index}.restore"));
+        let copy_key = format!("{}{index}/{}", self.copy_base, c.key);
         let (restored, attempts) = with_retries(self.attempts, "restore", || async {
-            match tokio::time::timeout(self.timeout, self.attempt(&c, &attrs, &scratch)).await {
+            match tokio::time::timeout(self.timeout, self.attempt(&c, &attrs, &scratch, &copy_key))
+                .await
+            {
                 Ok(r) => r,
                 Err(_) => Err(SourceError::new(
                     ErrorClass::Timeout,
@@ -550,6 +578,7 @@ impl RestoreEnv {
         result.bytes = d.bytes;
         result.sha256 = Some(d.sha256_hex.clone());
         result.server_side_encryption = restored.sse;
+        result.copy = restored.copy;
         result.duration_ms = started.elapsed().as_millis() as u64;
         result.reason = match result.verdict {
             Verdict::Mismatch => Some(
@@ -585,34 +614,61 @@ impl RestoreEnv {
         r
     }
 
-    /// One attempt: GET the exact version and hash it (stream), or write it
-    /// to scratch, fsync, re-read and hash it (local).
+    /// One attempt. `stream`: GET the exact recovery point and hash it;
+    /// `local`: write it to scratch, fsync, re-read and hash; `copy`: copy it
+    /// server-side, stream-hash the copy, then remove the copy.
     async fn attempt(
         &self,
         c: &Candidate,
         attrs: &StoredAttributes,
         scratch: &Path,
+        copy_key: &str,
     ) -> Result<Restored, SourceError> {
-        let mut body = self.source.restore(c).await?;
-        let size = attrs.size.unwrap_or(c.size);
+        if self.mode != RestoreMode::Copy {
+            return self.read(c, attrs, scratch).await;
+        }
+        let copy = self.source.copy(c, copy_key).await?;
+        let read = self.read(&copy, attrs, scratch).await;
+        let removed = self.source.remove_copy(&copy).await;
+        if let Err(e) = &removed {
+            tracing::warn!(key = %copy.key, error = %e, "Could not remove a drill copy; remove it by hand.");
+        }
+        let mut restored = read?;
+        restored.copy = Some(CopyRecord {
+            key: copy.key,
+            version_id: copy.version_id,
+            removed: removed.is_ok(),
+            removal_error: removed.err().map(|e| e.to_string()),
+        });
+        Ok(restored)
+    }
+
+    /// Reads `target` and hashes it: through a scratch file in `local` mode,
+    /// straight from the stream otherwise.
+    async fn read(
+        &self,
+        target: &Candidate,
+        attrs: &StoredAttributes,
+        scratch: &Path,
+    ) -> Result<Restored, SourceError> {
+        let mut body = self.source.restore(target).await?;
+        let size = attrs.size.unwrap_or(target.size);
         let mut hasher = Hasher::plan(attrs, size, body.server_side_encryption.as_deref());
-        match self.mode {
-            RestoreMode::Stream => {
-                while let Some(chunk) = body.body.next().await {
-                    let chunk = chunk?;
-                    hasher.update(&chunk);
-                    self.observer.bytes(chunk.len() as u64);
-                }
-            }
-            RestoreMode::Local => {
-                let _guard = ScratchFile(scratch.to_owned());
-                local_restore(&mut body.body, scratch, &mut hasher, &*self.observer).await?;
+        if self.mode == RestoreMode::Local {
+            let _guard = ScratchFile(scratch.to_owned());
+            local_restore(&mut body.body, scratch, &mut hasher, &*self.observer).await?;
+        } else {
+            while let Some(chunk) = body.body.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                self.observer.bytes(chunk.len() as u64);
             }
         }
         Ok(Restored {
             digests: hasher.finish(),
             content_length: body.content_length,
             sse: body.server_side_encryption,
+            copy: None,
         })
     }
 }

@@ -122,6 +122,13 @@ impl Sampler {
         if c.is_latest && !filter.include_current || !c.is_latest && !filter.include_noncurrent {
             return false;
         }
+        if filter
+            .exclude_prefix
+            .as_deref()
+            .is_some_and(|p| c.key.starts_with(p))
+        {
+            return false;
+        }
         if filter.min_size.is_some_and(|m| c.size < m)
             || filter.max_size.is_some_and(|m| c.size > m)
         {

@@ -128,6 +128,7 @@ fn resolve(config: &Config, args: &DrillArgs) -> anyhow::Result<DrillConfig> {
                 max_samples: defaults::MAX_SAMPLES,
                 restore_timeout: std::time::Duration::from_secs(defaults::RESTORE_TIMEOUT_SECS),
                 scratch_dir: defaults::SCRATCH_DIR.into(),
+                copy_prefix: defaults::COPY_PREFIX.into(),
                 schedule: None,
                 filter: Filter {
                     include_current: true,

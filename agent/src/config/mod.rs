@@ -40,6 +40,8 @@ pub mod defaults {
     pub const CONCURRENCY: usize = 4;
     /// Attempts per restore (and per listing page) for transient errors.
     pub const ATTEMPTS: u32 = 4;
+    /// Where `copy` mode writes its copies.
+    pub const COPY_PREFIX: &str = "restoreproof-drill/";
     /// Hard cap on the recovery points one drill holds in its sample, whatever
     /// the sample size says: keeps memory bounded for byte budgets over many
     /// tiny objects.
@@ -215,6 +217,9 @@ pub struct RawDrill {
     pub max_samples: Option<u64>,
     pub restore_timeout: Option<Age>,
     pub scratch_dir: Option<PathBuf>,
+    /// Where `copy` mode puts its copies, inside the source's bucket or
+    /// container; never sampled.
+    pub copy_prefix: Option<String>,
     /// Cron expression for `restoreproof run` (seconds field optional).
     pub schedule: Option<String>,
     #[serde(default)]
@@ -253,6 +258,10 @@ pub enum RestoreMode {
     Stream,
     /// Write to a scratch directory, fsync, re-read and hash, then remove.
     Local,
+    /// Copy server-side into the drill prefix, restore and verify the copy,
+    /// then delete it: exercises the provider's restore path and the
+    /// agent's write permissions.
+    Copy,
 }
 
 impl fmt::Display for Strategy {
@@ -270,6 +279,7 @@ impl fmt::Display for RestoreMode {
         f.write_str(match self {
             RestoreMode::Stream => "stream",
             RestoreMode::Local => "local",
+            RestoreMode::Copy => "copy",
         })
     }
 }
@@ -368,6 +378,8 @@ pub struct Filter {
     pub max_age: Option<std::time::Duration>,
     pub include_current: bool,
     pub include_noncurrent: bool,
+    /// Keys under this prefix are never candidates (the drill's own copies).
+    pub exclude_prefix: Option<String>,
 }
 
 /// One validated drill.
@@ -385,6 +397,8 @@ pub struct DrillConfig {
     pub max_samples: u64,
     pub restore_timeout: std::time::Duration,
     pub scratch_dir: PathBuf,
+    /// Prefix (in the source's bucket or container) for `copy` mode.
+    pub copy_prefix: String,
     pub schedule: Option<String>,
     pub filter: Filter,
 }
@@ -586,6 +600,12 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         if restore_timeout.is_zero() {
             problem(at("restore_timeout"), "must be longer than 0s");
         }
+        if d.copy_prefix
+            .as_deref()
+            .is_some_and(|p| p.is_empty() || p.starts_with('/') || !p.ends_with('/'))
+        {
+            problem(at("copy_prefix"), "must be a non-empty prefix ending in `/` (copies go under it and are deleted after the drill)");
+        }
         let strategy = d.strategy.unwrap_or(Strategy::Uniform);
         if d.seed.is_some() && strategy != Strategy::Uniform {
             problem(
@@ -631,6 +651,9 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                         .as_deref()
                         .unwrap_or(Path::new(defaults::SCRATCH_DIR)),
                 ),
+                copy_prefix: d
+                    .copy_prefix
+                    .unwrap_or_else(|| defaults::COPY_PREFIX.into()),
                 schedule: d.schedule,
                 filter: Filter {
                     min_size: f.min_size.map(|b| b.0),
@@ -638,6 +661,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     max_age: f.max_age.map(|a| a.0),
                     include_current,
                     include_noncurrent,
+                    exclude_prefix: None,
                 },
             },
         );

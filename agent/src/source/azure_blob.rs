@@ -424,6 +424,65 @@ impl RecoverySource for AzureBlobSource {
         Ok(attrs)
     }
 
+    async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
+        let what = self.what("Copy Blob from", Some(rp));
+        // The source URL carries the snapshot or version id, and the SAS when
+        // that is how the agent authenticates.
+        let source_url = self.blob(rp)?.url().to_string();
+        let dest = self.client.blob_client(dest_key);
+        dest.start_copy_from_url(source_url, None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        // Copies within an account usually finish at once; poll until done.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let props = dest
+                .get_properties(None)
+                .await
+                .map_err(|e| classify(e, &what))?;
+            let header = |e: azure_core::Error| classify(e, &what);
+            match props.copy_status().map_err(header)? {
+                Some(s) if s.to_string().eq_ignore_ascii_case("pending") => {}
+                Some(s) if !s.to_string().eq_ignore_ascii_case("success") => {
+                    let why = props
+                        .copy_status_description()
+                        .map_err(header)?
+                        .unwrap_or_default();
+                    return Err(SourceError::new(
+                        ErrorClass::Server,
+                        format!("{what}: the copy ended {s}: {why}"),
+                    ));
+                }
+                _ => {
+                    return Ok(Candidate {
+                        key: dest_key.to_owned(),
+                        size: props.content_length().map_err(header)?.unwrap_or(rp.size),
+                        last_modified: chrono::Utc::now(),
+                        is_latest: true,
+                        ..Candidate::default()
+                    })
+                }
+            }
+            if std::time::Instant::now() > deadline {
+                return Err(SourceError::new(
+                    ErrorClass::Timeout,
+                    format!("{what}: the copy did not finish within 10 minutes"),
+                ));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+    }
+
+    async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError> {
+        let what = self.what("Delete Blob on", Some(copy));
+        self.client
+            .blob_client(&copy.key)
+            .delete(None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        Ok(())
+    }
+
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
         let what = self.what("Get Blob on", Some(rp));
         let options = azure_storage_blob::models::BlobClientDownloadOptions {

@@ -252,6 +252,21 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// As for [`RecoverySource::attributes`]; errors while streaming arrive in
     /// the body stream.
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError>;
+
+    /// `copy` mode: copies the recovery point server-side to `dest_key` in
+    /// the same bucket or container and returns the copy, to be restored
+    /// and verified like any recovery point and then removed.
+    ///
+    /// # Errors
+    /// As for [`RecoverySource::restore`]; `Config` when the source cannot copy.
+    async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError>;
+
+    /// Removes a copy made by [`RecoverySource::copy`], leaving no trace in a
+    /// versioned bucket (the copy's own version is deleted).
+    ///
+    /// # Errors
+    /// When the copy cannot be removed; the verdict records it.
+    async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError>;
 }
 
 /// A source as evidence names it.

@@ -237,6 +237,18 @@ pub fn uniform_parts(size: u64, parts: u32, first: u64) -> Option<Vec<u64>> {
     Some(v)
 }
 
+/// Percent-encodes a key for `x-amz-copy-source` (slashes stay).
+fn encode_key(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn unquote(s: &str) -> String {
     s.trim_matches('"').to_owned()
 }
@@ -507,6 +519,44 @@ impl RecoverySource for S3Source {
         Ok(attrs)
     }
 
+    async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
+        let what = self.what("CopyObject from", Some(&rp.key));
+        let source = match &rp.version_id {
+            Some(v) => format!("{}/{}?versionId={}", self.bucket, encode_key(&rp.key), v),
+            None => format!("{}/{}", self.bucket, encode_key(&rp.key)),
+        };
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(dest_key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+        Ok(Candidate {
+            key: dest_key.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            size: rp.size,
+            last_modified: chrono::Utc::now(),
+            is_latest: true,
+            ..Candidate::default()
+        })
+    }
+
+    async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError> {
+        let what = self.what("DeleteObject on", Some(&copy.key));
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&copy.key)
+            .set_version_id(copy.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+        Ok(())
+    }
+
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
         let what = self.what("GetObject on", Some(&rp.key));
         let out = self
@@ -560,6 +610,11 @@ mod tests {
         assert_eq!(uniform_parts(11 * mib, 3, 11 * mib), None);
         assert_eq!(uniform_parts(11 * mib, 3, 3 * mib), None);
         assert_eq!(uniform_parts(11 * mib, 0, 5 * mib), None);
+    }
+
+    #[test]
+    fn copy_sources_are_percent_encoded_but_keep_slashes() {
+        assert_eq!(encode_key("db/2026 11/a+b.gz"), "db/2026%2011/a%2Bb.gz");
     }
 
     #[test]
