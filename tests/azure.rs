@@ -324,3 +324,90 @@ async fn copy_mode_copies_snapshots_server_side_and_removes_the_copies() {
     };
     assert_eq!(names, ["vm.vhd"]);
 }
+
+/// A source on the documented-responses responder (SAS auth; the responder
+/// does not check it).
+fn docs_source(docs: &restoreproof_testkit::azure_docs::AzureDocs, extra: &str) -> String {
+    format!(
+        "[sources.docs]\nkind = \"azure_blob\"\naccount_url = \"{}\"\ncontainer = \"docs\"\n{extra}[sources.docs.auth]\nmethod = \"sas\"\nsas_env = \"RP_TEST_AZURE_SAS\"\n",
+        docs.account_url()
+    )
+}
+
+fn docs_blobs() -> Vec<restoreproof_testkit::azure_docs::DocBlob> {
+    use restoreproof_testkit::azure_docs::DocBlob;
+    let mut v1 = DocBlob::new("report.pdf", &data(1, 5000));
+    v1.version_id = Some("2026-11-27T10:00:00.0000000Z".into());
+    let mut v2 = DocBlob::new("report.pdf", &data(2, 6000));
+    v2.version_id = Some("2026-11-28T10:00:00.0000000Z".into());
+    v2.is_current_version = true;
+    let mut lied = DocBlob::new("ledger.xlsx", &data(3, 7000));
+    lied.version_id = Some("2026-11-28T11:00:00.0000000Z".into());
+    lied.is_current_version = true;
+    lied.content_md5_override = Some(vec![0; 16]);
+    let mut gone = DocBlob::new("old.log", &data(4, 3000));
+    gone.deleted = true;
+    vec![v1, v2, lied, gone]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_responses_versions_and_soft_deleted_blobs_are_listed_and_restored() {
+    let docs = restoreproof_testkit::azure_docs::AzureDocs::start(docs_blobs())
+        .await
+        .expect("responder");
+    let agent = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"docs\"\nsample = 100\n",
+        docs_source(&docs, "")
+    ));
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let samples = run.json()["samples"].as_array().expect("samples").clone();
+    let find = |key: &str, version: Option<&str>| {
+        samples
+            .iter()
+            .find(|s| {
+                s["recovery_point"]["key"] == key
+                    && s["recovery_point"]["version_id"].as_str() == version
+            })
+            .unwrap_or_else(|| panic!("no sample for {key} {version:?}: {}", run.stdout))
+            .clone()
+    };
+    let old = find("report.pdf", Some("2026-11-27T10:00:00.0000000Z"));
+    assert_eq!(old["verdict"], "verified", "{old}");
+    assert_eq!(old["recovery_point"]["is_latest"], false);
+    let cur = find("report.pdf", Some("2026-11-28T10:00:00.0000000Z"));
+    assert_eq!(cur["recovery_point"]["is_latest"], true);
+    assert_eq!(cur["verdict"], "verified");
+    // A stored Content-MD5 that disagrees with the bytes is a mismatch.
+    let lied = find("ledger.xlsx", Some("2026-11-28T11:00:00.0000000Z"));
+    assert_eq!(checks_with(&lied, "mismatch"), ["azure.content_md5"]);
+    // Without versioning a soft-deleted blob needs Undelete, which this drill
+    // may not do.
+    let gone = find("old.log", None);
+    assert_eq!(gone["verdict"], "skipped");
+    assert!(
+        gone["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Undelete Blob"),
+        "{gone}"
+    );
+    assert_eq!(
+        gone["recovery_point"]["deleted"]["remaining_retention_days"],
+        6
+    );
+    // The old version was read by its version id.
+    let reqs = docs.requests();
+    assert!(
+        reqs.iter()
+            .any(|r| r.starts_with("GET /docaccount/docs/report.pdf?")
+                && r.contains("versionid=2026-11-27")),
+        "{reqs:#?}"
+    );
+    assert!(
+        reqs.iter()
+            .any(|r| r.contains("include=snapshots%2Cversions%2Cdeleted")
+                || r.contains("include=snapshots,versions,deleted")),
+        "{reqs:#?}"
+    );
+}

@@ -7,6 +7,8 @@
 //! to corrupt what it serves, so this is the one in-process stand-in the
 //! tests use; everything else talks to the real server through it.
 
+pub mod azure_docs;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

@@ -1,0 +1,272 @@
+//! A local HTTP responder that answers Azure Blob REST calls with responses
+//! built from the Azure Storage REST API documentation ("List Blobs", "Get
+//! Blob Properties", "Get Blob", "Undelete Blob", "Delete Blob").
+//!
+//! Azurite does not implement blob versioning (it silently ignores
+//! `versionid` and serves the current blob) nor soft delete and undelete, so
+//! tests of those recovery points talk to this responder instead, and say so
+//! in their names. It keeps a tiny in-memory model: blobs with optional
+//! version ids, a current-version flag, and a soft-deleted flag that Undelete
+//! Blob clears and Delete Blob sets. Authentication is not checked.
+
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use md5::{Digest, Md5};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::net::TcpListener;
+
+/// One blob (or version of one) the responder serves.
+#[derive(Debug, Clone)]
+pub struct DocBlob {
+    pub name: String,
+    pub version_id: Option<String>,
+    pub is_current_version: bool,
+    pub deleted: bool,
+    pub body: Vec<u8>,
+    /// Serve this Content-MD5 instead of the MD5 of `body` (to plant a lie).
+    pub content_md5_override: Option<Vec<u8>>,
+}
+
+impl DocBlob {
+    pub fn new(name: &str, body: &[u8]) -> Self {
+        Self {
+            name: name.into(),
+            version_id: None,
+            is_current_version: false,
+            deleted: false,
+            body: body.to_vec(),
+            content_md5_override: None,
+        }
+    }
+
+    fn md5(&self) -> Vec<u8> {
+        self.content_md5_override
+            .clone()
+            .unwrap_or_else(|| Md5::digest(&self.body).to_vec())
+    }
+}
+
+/// The running responder.
+#[derive(Debug, Clone)]
+pub struct AzureDocs {
+    pub addr: SocketAddr,
+    blobs: Arc<Mutex<Vec<DocBlob>>>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+const ACCOUNT: &str = "docaccount";
+
+type Resp = Response<Full<Bytes>>;
+
+fn reply(status: StatusCode, headers: &[(&str, String)], body: Vec<u8>) -> Resp {
+    let mut b = Response::builder()
+        .status(status)
+        .header("x-ms-request-id", "00000000-0000-0000-0000-000000000000")
+        .header("x-ms-version", "2025-11-05")
+        .header("date", "Sun, 29 Nov 2026 00:00:00 GMT");
+    for (k, v) in headers {
+        b = b.header(*k, v.as_str());
+    }
+    b.body(Full::new(Bytes::from(body))).unwrap_or_default()
+}
+
+fn error(status: StatusCode, code: &str) -> Resp {
+    let body = format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>{code}</Code><Message>{code}</Message></Error>");
+    reply(
+        status,
+        &[
+            ("x-ms-error-code", code.into()),
+            ("content-type", "application/xml".into()),
+        ],
+        body.into_bytes(),
+    )
+}
+
+fn param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (k == name).then_some(v)
+    })
+}
+
+impl AzureDocs {
+    /// Starts the responder on 127.0.0.1 with these blobs.
+    ///
+    /// # Errors
+    /// When the socket cannot be bound.
+    pub async fn start(blobs: Vec<DocBlob>) -> std::io::Result<Self> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let me = Self {
+            addr: listener.local_addr()?,
+            blobs: Arc::new(Mutex::new(blobs)),
+            log: Arc::default(),
+        };
+        let server = me.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let server = server.clone();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req| {
+                        let server = server.clone();
+                        async move { Ok::<_, std::convert::Infallible>(server.handle(req)) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        Ok(me)
+    }
+
+    /// The account URL to configure (`http://127.0.0.1:PORT/docaccount`).
+    pub fn account_url(&self) -> String {
+        format!("http://{}/{ACCOUNT}", self.addr)
+    }
+
+    /// Every request as `METHOD path?query`, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The blobs as they are now.
+    pub fn blobs(&self) -> Vec<DocBlob> {
+        self.blobs.lock().map(|b| b.clone()).unwrap_or_default()
+    }
+
+    fn handle(&self, req: Request<Incoming>) -> Resp {
+        let path = req.uri().path().to_owned();
+        let query = req.uri().query().unwrap_or("").to_owned();
+        if let Ok(mut l) = self.log.lock() {
+            l.push(format!("{} {path}?{query}", req.method()));
+        }
+        let mut parts = path.trim_start_matches('/').splitn(3, '/');
+        let (_account, _container, blob) = (parts.next(), parts.next(), parts.next());
+        let Ok(mut blobs) = self.blobs.lock() else {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
+        };
+        match (req.method(), blob) {
+            (&Method::GET, None) if param(&query, "comp") == Some("list") => {
+                self.list(&blobs, &query)
+            }
+            (m, Some(name)) => {
+                let name = name.replace("%2F", "/");
+                let version = param(&query, "versionid").map(|v| v.replace("%3A", ":"));
+                if m == Method::PUT && param(&query, "comp") == Some("undelete") {
+                    let mut found = false;
+                    for b in blobs.iter_mut().filter(|b| b.name == name && b.deleted) {
+                        b.deleted = false;
+                        found = true;
+                    }
+                    return if found {
+                        reply(StatusCode::OK, &[], vec![])
+                    } else {
+                        error(StatusCode::NOT_FOUND, "BlobNotFound")
+                    };
+                }
+                if m == Method::DELETE {
+                    let mut found = false;
+                    for b in blobs
+                        .iter_mut()
+                        .filter(|b| b.name == name && !b.deleted && b.version_id == version)
+                    {
+                        b.deleted = true;
+                        found = true;
+                    }
+                    return if found {
+                        reply(StatusCode::ACCEPTED, &[], vec![])
+                    } else {
+                        error(StatusCode::NOT_FOUND, "BlobNotFound")
+                    };
+                }
+                // A version is readable even when its base blob is deleted;
+                // a soft-deleted base blob is not.
+                let Some(b) = blobs.iter().find(|b| {
+                    b.name == name
+                        && match &version {
+                            Some(v) => b.version_id.as_deref() == Some(v.as_str()),
+                            None => !b.deleted && (b.version_id.is_none() || b.is_current_version),
+                        }
+                }) else {
+                    return error(StatusCode::NOT_FOUND, "BlobNotFound");
+                };
+                let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
+                let mut headers = vec![
+                    ("content-length", b.body.len().to_string()),
+                    ("content-md5", md5),
+                    ("content-type", "application/octet-stream".into()),
+                    ("etag", "\"0x8DC0000000000000\"".into()),
+                    ("last-modified", "Sat, 28 Nov 2026 23:00:00 GMT".into()),
+                    ("x-ms-blob-type", "BlockBlob".into()),
+                    ("x-ms-access-tier", "Hot".into()),
+                    ("x-ms-server-encrypted", "true".into()),
+                    ("accept-ranges", "bytes".into()),
+                ];
+                if let Some(v) = &b.version_id {
+                    headers.push(("x-ms-version-id", v.clone()));
+                    headers.push(("x-ms-is-current-version", b.is_current_version.to_string()));
+                }
+                let body = if m == Method::HEAD {
+                    vec![]
+                } else {
+                    b.body.clone()
+                };
+                reply(StatusCode::OK, &headers, body)
+            }
+            _ => error(StatusCode::BAD_REQUEST, "InvalidQueryParameterValue"),
+        }
+    }
+
+    fn list(&self, blobs: &[DocBlob], query: &str) -> Resp {
+        let include = param(query, "include")
+            .unwrap_or_default()
+            .replace("%2C", ",");
+        let versions = include.contains("versions");
+        let deleted = include.contains("deleted");
+        let mut xml = format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?><EnumerationResults ServiceEndpoint=\"http://{}/{ACCOUNT}/\" ContainerName=\"docs\"><Blobs>",
+            self.addr
+        );
+        for b in blobs {
+            if b.deleted && !deleted || b.version_id.is_some() && !b.is_current_version && !versions
+            {
+                continue;
+            }
+            let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
+            xml.push_str(&format!("<Blob><Name>{}</Name>", b.name));
+            if let Some(v) = &b.version_id {
+                if versions {
+                    xml.push_str(&format!("<VersionId>{v}</VersionId>"));
+                }
+                if b.is_current_version {
+                    xml.push_str("<IsCurrentVersion>true</IsCurrentVersion>");
+                }
+            }
+            if b.deleted {
+                xml.push_str("<Deleted>true</Deleted>");
+            }
+            xml.push_str(&format!(
+                "<Properties><Creation-Time>Sat, 28 Nov 2026 22:00:00 GMT</Creation-Time><Last-Modified>Sat, 28 Nov 2026 23:00:00 GMT</Last-Modified><Etag>0x8DC0000000000000</Etag><Content-Length>{}</Content-Length><Content-Type>application/octet-stream</Content-Type><Content-MD5>{md5}</Content-MD5><BlobType>BlockBlob</BlobType><AccessTier>Hot</AccessTier><ServerEncrypted>true</ServerEncrypted>",
+                b.body.len()
+            ));
+            if b.deleted {
+                xml.push_str("<DeletedTime>Sat, 28 Nov 2026 23:30:00 GMT</DeletedTime><RemainingRetentionDays>6</RemainingRetentionDays>");
+            }
+            xml.push_str("</Properties></Blob>");
+        }
+        xml.push_str("</Blobs><NextMarker /></EnumerationResults>");
+        reply(
+            StatusCode::OK,
+            &[("content-type", "application/xml".into())],
+            xml.into_bytes(),
+        )
+    }
+}
