@@ -411,3 +411,100 @@ async fn documented_responses_versions_and_soft_deleted_blobs_are_listed_and_res
         "{reqs:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_responses_undelete_verifies_and_puts_the_soft_deleted_state_back() {
+    let docs = restoreproof_testkit::azure_docs::AzureDocs::start(docs_blobs())
+        .await
+        .expect("responder");
+
+    // Not allowed unless the source says so.
+    let refused = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"docs\"\nmode = \"undelete\"\n",
+        docs_source(&docs, "")
+    ));
+    let run = refused.run(&["validate"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("allow_undelete = true"),
+        "{}",
+        run.stderr
+    );
+
+    let agent = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"docs\"\nmode = \"undelete\"\nsample = 100\n",
+        docs_source(&docs, "allow_undelete = true\n")
+    ));
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let samples = run.json()["samples"].as_array().expect("samples").clone();
+    assert_eq!(
+        samples.len(),
+        1,
+        "only soft-deleted blobs are undelete candidates: {}",
+        run.stdout
+    );
+    let s = &samples[0];
+    assert_eq!(s["recovery_point"]["key"], "old.log");
+    assert_eq!(s["verdict"], "verified", "{s}");
+    assert!(checks_with(s, "match").contains(&"azure.content_md5".to_owned()));
+
+    // Undelete, read, delete again — in that order — and the blob is back in
+    // its soft-deleted state.
+    let reqs: Vec<String> = docs
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("old.log"))
+        .map(|r| {
+            r.split('?').next().unwrap_or_default().to_owned()
+                + if r.contains("comp=undelete") {
+                    " undelete"
+                } else {
+                    ""
+                }
+        })
+        .collect();
+    assert_eq!(
+        reqs.first().map(String::as_str),
+        Some("PUT /docaccount/docs/old.log undelete"),
+        "{reqs:?}"
+    );
+    assert_eq!(
+        reqs.last().map(String::as_str),
+        Some("DELETE /docaccount/docs/old.log"),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter().any(|r| r == "GET /docaccount/docs/old.log"),
+        "{reqs:?}"
+    );
+    let old = docs
+        .blobs()
+        .into_iter()
+        .find(|b| b.name == "old.log")
+        .expect("old.log");
+    assert!(old.deleted, "the soft-deleted state was put back");
+
+    // Each step is an evidence event, the intent recorded before the act.
+    let steps: Vec<(String, String)> = agent
+        .evidence()
+        .iter()
+        .filter(|e| e["kind"] == "restore_mutation")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["phase"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("undelete", "intent"),
+        ("undelete", "done"),
+        ("redelete", "intent"),
+        ("redelete", "done"),
+    ]
+    .iter()
+    .map(|(a, p)| (a.to_string(), p.to_string()))
+    .collect();
+    assert_eq!(steps, want);
+}

@@ -299,6 +299,10 @@ impl Drill<'_> {
             jobs.push((c, b));
         }
 
+        // Restores that change the live container (undelete) ask this loop to
+        // record each step durably *before* they take it.
+        let (mutation_tx, mut mutation_rx) =
+            tokio::sync::mpsc::unbounded_channel::<MutationRequest>();
         let env = Arc::new(RestoreEnv {
             source,
             mode: cfg.mode,
@@ -307,6 +311,7 @@ impl Drill<'_> {
             scratch: cfg.scratch_dir.join(&run_id),
             copy_base: format!("{}{run_id}/", cfg.copy_prefix),
             observer: observer.clone(),
+            mutations: mutation_tx,
         });
         let mut results = Vec::with_capacity(jobs.len());
         // Each restore runs as its own task, so restores keep streaming and
@@ -329,12 +334,23 @@ impl Drill<'_> {
                 }
             })
             .buffer_unordered(cfg.concurrency);
-        while let Some((result, new_baseline)) = restores.next().await {
-            self.record(&run_id, &info, &agent, cfg, &result, new_baseline)?;
-            summary.counts.add(result.verdict);
-            summary.bytes_restored += result.bytes;
-            observer.finished(&result);
-            results.push(result);
+        loop {
+            tokio::select! {
+                biased;
+                Some((step, ack)) = mutation_rx.recv() => {
+                    let recorded = self.record_mutation(&run_id, &info, &agent, cfg, step);
+                    let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
+                    recorded?;
+                }
+                next = restores.next() => {
+                    let Some((result, new_baseline)) = next else { break };
+                    self.record(&run_id, &info, &agent, cfg, &result, new_baseline)?;
+                    summary.counts.add(result.verdict);
+                    summary.bytes_restored += result.bytes;
+                    observer.finished(&result);
+                    results.push(result);
+                }
+            }
         }
         drop(restores);
         if cfg.mode == RestoreMode::Local {
@@ -358,6 +374,7 @@ impl Drill<'_> {
         // clean-up left one behind.
         let mut filter = cfg.filter.clone();
         filter.exclude_prefix = Some(cfg.copy_prefix.clone());
+        filter.deleted_only = cfg.mode == RestoreMode::Undelete;
         let (count, bytes) = match cfg.sample {
             SampleSize::Count(k) => (Some(k), None),
             SampleSize::Bytes(b) => (None, Some(b)),
@@ -462,6 +479,36 @@ impl Drill<'_> {
         Ok(())
     }
 
+    /// Records one step of a change to the live container as its own
+    /// evidence event.
+    fn record_mutation(
+        &mut self,
+        run_id: &str,
+        info: &SourceInfo,
+        agent: &AgentInfo,
+        cfg: &DrillConfig,
+        step: MutationStep,
+    ) -> Result<(), DrillError> {
+        let mut event = Event::new(
+            "restore_mutation",
+            Some(run_id.to_owned()),
+            json!({
+                "agent": agent,
+                "drill": cfg.name,
+                "source": info,
+                "recovery_point": step.recovery_point,
+                "action": step.action,
+                "phase": step.phase,
+                "prior_state": step.prior_state,
+                "error": step.error,
+            }),
+        );
+        let line = self.ledger.record_event(&mut event)?;
+        self.evidence.append(self.ledger, event.seq, &line)?;
+        tracing::info!(key = %step.recovery_point.key, action = step.action, phase = step.phase, "Recorded a change to the live container.");
+        Ok(())
+    }
+
     fn finish(
         &mut self,
         s: &mut RunSummary,
@@ -499,6 +546,24 @@ fn per_second(bytes: u64, ms: u64) -> u64 {
     scaled.checked_div(ms).unwrap_or(scaled)
 }
 
+/// One step of a change an `undelete` restore makes to the live container.
+#[derive(Debug, Clone)]
+struct MutationStep {
+    recovery_point: Candidate,
+    /// `undelete` or `redelete`.
+    action: &'static str,
+    /// `intent` (recorded before acting), `done` or `failed`.
+    phase: &'static str,
+    prior_state: &'static str,
+    error: Option<String>,
+}
+
+/// A step to record, and where to say whether it was recorded.
+type MutationRequest = (
+    MutationStep,
+    tokio::sync::oneshot::Sender<Result<(), String>>,
+);
+
 /// What every restore of one drill shares.
 struct RestoreEnv {
     source: Arc<dyn RecoverySource>,
@@ -509,6 +574,8 @@ struct RestoreEnv {
     /// `copy` mode: where this run's copies go.
     copy_base: String,
     observer: Arc<dyn Observer>,
+    /// Records changes to the live container before they are made.
+    mutations: tokio::sync::mpsc::UnboundedSender<MutationRequest>,
 }
 
 /// The bytes of one successful restore attempt.
@@ -530,6 +597,11 @@ impl RestoreEnv {
     ) -> (SampleResult, bool) {
         let started = Instant::now();
         let mut result = SampleResult::unrecoverable(c.clone());
+        if self.mode == RestoreMode::Undelete && c.deleted.is_some() && c.version_id.is_none() {
+            return self
+                .undelete_and_verify(index, c, baseline, started, result)
+                .await;
+        }
         let (attrs, attempts) =
             with_retries(self.attempts, "attributes", || self.source.attributes(&c)).await;
         result.attempts = attempts;
@@ -600,6 +672,96 @@ impl RestoreEnv {
         let new_baseline = baseline.is_none()
             && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
         (result, new_baseline)
+    }
+
+    /// Records and takes one step; the step is taken only once its intent is
+    /// durably recorded.
+    async fn step(
+        &self,
+        c: &Candidate,
+        action: &'static str,
+        prior_state: &'static str,
+    ) -> Result<(), SourceError> {
+        let record = |phase: &'static str, error: Option<String>| {
+            let (ack, done) = tokio::sync::oneshot::channel();
+            let step = MutationStep {
+                recovery_point: c.clone(),
+                action,
+                phase,
+                prior_state,
+                error,
+            };
+            let sent = self.mutations.send((step, ack));
+            async move {
+                sent.map_err(|_| "the drill stopped recording".to_owned())?;
+                done.await
+                    .map_err(|_| "the drill stopped recording".to_owned())?
+            }
+        };
+        record("intent", None).await.map_err(|e| {
+            SourceError::new(
+                ErrorClass::Config,
+                format!("not attempting {action}: its intent could not be recorded: {e}"),
+            )
+        })?;
+        let (outcome, _) = with_retries(self.attempts, action, || async {
+            match action {
+                "undelete" => self.source.undelete(c).await,
+                _ => self.source.redelete(c).await,
+            }
+        })
+        .await;
+        let _ = match &outcome {
+            Ok(()) => record("done", None).await,
+            Err(e) => record("failed", Some(e.to_string())).await,
+        };
+        outcome
+    }
+
+    /// `undelete` mode for a soft-deleted blob: undelete it, verify it like
+    /// any recovery point, and put the soft-deleted state back. Each step is
+    /// an evidence event recorded before it is taken.
+    async fn undelete_and_verify(
+        &self,
+        index: usize,
+        c: Candidate,
+        baseline: Option<Baseline>,
+        started: Instant,
+        result: SampleResult,
+    ) -> (SampleResult, bool) {
+        if c.snapshot.is_some() {
+            let mut r = result;
+            r.verdict = Verdict::Skipped;
+            r.reason = Some(
+                "a soft-deleted snapshot of a live blob: Undelete Blob would restore every soft-deleted snapshot of that blob, so it is not undeleted"
+                    .into(),
+            );
+            r.duration_ms = started.elapsed().as_millis() as u64;
+            return (r, false);
+        }
+        if let Err(e) = self.step(&c, "undelete", "soft-deleted").await {
+            return (self.failed(result, e, started), false);
+        }
+        let live = Candidate {
+            deleted: None,
+            ..c.clone()
+        };
+        let (mut verified, new_baseline) =
+            Box::pin(self.restore_and_verify(index, live, baseline)).await;
+        verified.recovery_point = c.clone();
+        if let Err(e) = self
+            .step(&c, "redelete", "live (undeleted by this drill)")
+            .await
+        {
+            tracing::error!(key = %c.key, error = %e, "An undeleted blob could not be deleted again; delete it by hand to restore the soft-deleted state.");
+            let note = format!("the blob could not be put back into its soft-deleted state: {e}");
+            verified.reason = Some(match verified.reason.take() {
+                Some(r) => format!("{r}; {note}"),
+                None => note,
+            });
+        }
+        verified.duration_ms = started.elapsed().as_millis() as u64;
+        (verified, new_baseline)
     }
 
     fn failed(&self, mut r: SampleResult, e: SourceError, started: Instant) -> SampleResult {

@@ -129,6 +129,9 @@ impl Sampler {
         {
             return false;
         }
+        if filter.deleted_only && c.deleted.is_none() {
+            return false;
+        }
         if filter.min_size.is_some_and(|m| c.size < m)
             || filter.max_size.is_some_and(|m| c.size > m)
         {

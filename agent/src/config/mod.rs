@@ -151,6 +151,10 @@ pub struct RawAzureSource {
     pub cloud: Option<String>,
     pub container: String,
     pub prefix: Option<String>,
+    /// Allow `undelete` drills, which change the live container (each
+    /// undelete is put back and recorded as evidence).
+    #[serde(default)]
+    pub allow_undelete: bool,
     #[serde(default)]
     pub auth: RawAzureAuth,
 }
@@ -262,6 +266,9 @@ pub enum RestoreMode {
     /// then delete it: exercises the provider's restore path and the
     /// agent's write permissions.
     Copy,
+    /// Azure soft delete: undelete a soft-deleted blob, verify it, and delete
+    /// it again. Only for sources with `allow_undelete = true`.
+    Undelete,
 }
 
 impl fmt::Display for Strategy {
@@ -280,6 +287,7 @@ impl fmt::Display for RestoreMode {
             RestoreMode::Stream => "stream",
             RestoreMode::Local => "local",
             RestoreMode::Copy => "copy",
+            RestoreMode::Undelete => "undelete",
         })
     }
 }
@@ -321,6 +329,8 @@ pub struct AzureSourceConfig {
     pub account_url: String,
     pub container: String,
     pub prefix: String,
+    /// `undelete` drills may change this container.
+    pub allow_undelete: bool,
     pub auth: AzureAuth,
 }
 
@@ -380,6 +390,8 @@ pub struct Filter {
     pub include_noncurrent: bool,
     /// Keys under this prefix are never candidates (the drill's own copies).
     pub exclude_prefix: Option<String>,
+    /// Only soft-deleted recovery points (`undelete` drills).
+    pub deleted_only: bool,
 }
 
 /// One validated drill.
@@ -606,6 +618,20 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         {
             problem(at("copy_prefix"), "must be a non-empty prefix ending in `/` (copies go under it and are deleted after the drill)");
         }
+        if d.mode == Some(RestoreMode::Undelete) {
+            match sources.get(&d.source) {
+                Some(SourceConfig::AzureBlob(a)) if a.allow_undelete => {}
+                Some(SourceConfig::AzureBlob(_)) => problem(
+                    at("mode"),
+                    &format!("`undelete` changes the live container; allow it with sources.{}.allow_undelete = true", d.source),
+                ),
+                Some(other) => problem(
+                    at("mode"),
+                    &format!("`undelete` is for Azure soft delete; source `{}` is {}", d.source, other.kind()),
+                ),
+                None => {}
+            }
+        }
         let strategy = d.strategy.unwrap_or(Strategy::Uniform);
         if d.seed.is_some() && strategy != Strategy::Uniform {
             problem(
@@ -662,6 +688,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     include_current,
                     include_noncurrent,
                     exclude_prefix: None,
+                    deleted_only: false,
                 },
             },
         );
@@ -881,6 +908,7 @@ fn validate_azure(
         account_url,
         container: a.container,
         prefix,
+        allow_undelete: a.allow_undelete,
         auth,
     }
 }

@@ -299,6 +299,21 @@ impl Ledger {
         Ok(line)
     }
 
+    /// Records an evidence event on its own (e.g. a change to the live
+    /// container), returning its JSON line.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn record_event(&mut self, event: &mut Event) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
     /// Events with a sequence number above `after`, in order, as JSON lines.
     ///
     /// # Errors

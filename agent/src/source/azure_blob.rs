@@ -473,6 +473,30 @@ impl RecoverySource for AzureBlobSource {
         }
     }
 
+    async fn undelete(&self, rp: &Candidate) -> Result<(), SourceError> {
+        let what = self.what("Undelete Blob on", Some(rp));
+        self.client
+            .blob_client(&rp.key)
+            .undelete(None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        Ok(())
+    }
+
+    async fn redelete(&self, rp: &Candidate) -> Result<(), SourceError> {
+        let what = self.what("Delete Blob on", Some(rp));
+        let options = azure_storage_blob::models::BlobClientDeleteOptions {
+            delete_snapshots: Some(azure_storage_blob::models::DeleteSnapshotsOptionType::Include),
+            ..Default::default()
+        };
+        self.client
+            .blob_client(&rp.key)
+            .delete(Some(options))
+            .await
+            .map_err(|e| classify(e, &what))?;
+        Ok(())
+    }
+
     async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError> {
         let what = self.what("Delete Blob on", Some(copy));
         self.client

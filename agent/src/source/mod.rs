@@ -261,6 +261,30 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// As for [`RecoverySource::restore`]; `Config` when the source cannot copy.
     async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError>;
 
+    /// `undelete` mode: makes a soft-deleted recovery point live again
+    /// (Azure Undelete Blob).
+    ///
+    /// # Errors
+    /// `Config` when the source has no soft delete.
+    async fn undelete(&self, _rp: &Candidate) -> Result<(), SourceError> {
+        Err(SourceError::new(
+            ErrorClass::Config,
+            "this source has no soft delete to undo",
+        ))
+    }
+
+    /// `undelete` mode: puts an undeleted recovery point back into its
+    /// soft-deleted state (Azure Delete Blob, snapshots included).
+    ///
+    /// # Errors
+    /// As for [`RecoverySource::undelete`].
+    async fn redelete(&self, _rp: &Candidate) -> Result<(), SourceError> {
+        Err(SourceError::new(
+            ErrorClass::Config,
+            "this source has no soft delete to undo",
+        ))
+    }
+
     /// Removes a copy made by [`RecoverySource::copy`], leaving no trace in a
     /// versioned bucket (the copy's own version is deleted).
     ///
