@@ -245,6 +245,43 @@ async fn missing_containers_and_refused_access_cannot_run_and_say_why() {
         run.stderr
     );
 
+    // A wrong account URL (nothing listens there).
+    let nowhere = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"az\"\nattempts = 1\n",
+        c.source_toml("az")
+            .replace(&c.account_url(), "http://127.0.0.1:9/devstoreaccount1")
+    ));
+    let run = nowhere.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("check `account_url`"), "{}", run.stderr);
+
+    // Secrets that are not where the config says.
+    let no_sas = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"az\"\n",
+        c.source_toml("az")
+            .replace("RP_TEST_AZURE_SAS", "RP_TEST_UNSET_SAS")
+    ));
+    let run = no_sas.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("environment variable RP_TEST_UNSET_SAS, which is not set"),
+        "{}",
+        run.stderr
+    );
+    let no_secret = Agent::from_toml(
+        "[sources.sp]\nkind = \"azure_blob\"\naccount = \"acme\"\ncontainer = \"backups\"\n\
+         [sources.sp.auth]\nmethod = \"service_principal\"\ntenant_id = \"00000000-0000-0000-0000-000000000000\"\n\
+         client_id = \"c\"\nclient_secret_file = \"missing-secret\"\n[drills.d]\nsource = \"sp\"\n",
+    );
+    let run = no_secret.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("cannot read the client secret from"),
+        "{}",
+        run.stderr
+    );
+
     // A blob that disappears between listing and restore.
     c.proxy.clear();
     c.proxy
@@ -347,7 +384,9 @@ fn docs_blobs() -> Vec<restoreproof_testkit::azure_docs::DocBlob> {
     lied.content_md5_override = Some(vec![0; 16]);
     let mut gone = DocBlob::new("old.log", &data(4, 3000));
     gone.deleted = true;
-    vec![v1, v2, lied, gone]
+    let mut cold = DocBlob::new("2019.tar", &data(5, 1000));
+    cold.access_tier = "Archive";
+    vec![v1, v2, lied, gone, cold]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -395,6 +434,15 @@ async fn documented_responses_versions_and_soft_deleted_blobs_are_listed_and_res
     assert_eq!(
         gone["recovery_point"]["deleted"]["remaining_retention_days"],
         6
+    );
+    let cold = find("2019.tar", None);
+    assert_eq!(cold["verdict"], "skipped");
+    assert!(
+        cold["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Archive tier and needs rehydration"),
+        "{cold}"
     );
     // The old version was read by its version id.
     let reqs = docs.requests();

@@ -30,6 +30,8 @@ pub struct DocBlob {
     pub body: Vec<u8>,
     /// Serve this Content-MD5 instead of the MD5 of `body` (to plant a lie).
     pub content_md5_override: Option<Vec<u8>>,
+    /// `Hot`, `Cool`, `Cold` or `Archive`.
+    pub access_tier: &'static str,
 }
 
 impl DocBlob {
@@ -41,6 +43,7 @@ impl DocBlob {
             deleted: false,
             body: body.to_vec(),
             content_md5_override: None,
+            access_tier: "Hot",
         }
     }
 
@@ -206,7 +209,7 @@ impl AzureDocs {
                     ("etag", "\"0x8DC0000000000000\"".into()),
                     ("last-modified", "Sat, 28 Nov 2026 23:00:00 GMT".into()),
                     ("x-ms-blob-type", "BlockBlob".into()),
-                    ("x-ms-access-tier", "Hot".into()),
+                    ("x-ms-access-tier", b.access_tier.into()),
                     ("x-ms-server-encrypted", "true".into()),
                     ("accept-ranges", "bytes".into()),
                 ];
@@ -254,8 +257,9 @@ impl AzureDocs {
                 xml.push_str("<Deleted>true</Deleted>");
             }
             xml.push_str(&format!(
-                "<Properties><Creation-Time>Sat, 28 Nov 2026 22:00:00 GMT</Creation-Time><Last-Modified>Sat, 28 Nov 2026 23:00:00 GMT</Last-Modified><Etag>0x8DC0000000000000</Etag><Content-Length>{}</Content-Length><Content-Type>application/octet-stream</Content-Type><Content-MD5>{md5}</Content-MD5><BlobType>BlockBlob</BlobType><AccessTier>Hot</AccessTier><ServerEncrypted>true</ServerEncrypted>",
-                b.body.len()
+                "<Properties><Creation-Time>Sat, 28 Nov 2026 22:00:00 GMT</Creation-Time><Last-Modified>Sat, 28 Nov 2026 23:00:00 GMT</Last-Modified><Etag>0x8DC0000000000000</Etag><Content-Length>{}</Content-Length><Content-Type>application/octet-stream</Content-Type><Content-MD5>{md5}</Content-MD5><BlobType>BlockBlob</BlobType><AccessTier>{}</AccessTier><ServerEncrypted>true</ServerEncrypted>",
+                b.body.len(),
+                b.access_tier
             ));
             if b.deleted {
                 xml.push_str("<DeletedTime>Sat, 28 Nov 2026 23:30:00 GMT</DeletedTime><RemainingRetentionDays>6</RemainingRetentionDays>");
