@@ -556,3 +556,78 @@ async fn documented_responses_undelete_verifies_and_puts_the_soft_deleted_state_
     .collect();
     assert_eq!(steps, want);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_principal_certificates_are_read_and_bad_ones_named() {
+    let agent = Agent::from_toml("");
+    let dir = agent.path("");
+    let pem = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let status = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=restoreproof-test",
+            "-days",
+            "1",
+        ])
+        .args(["-keyout", &pem("key.pem"), "-out", &pem("cert.pem")])
+        .output()
+        .expect("openssl req");
+    assert!(status.status.success(), "{status:?}");
+    let status = std::process::Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-passout",
+            "pass:",
+            "-inkey",
+            &pem("key.pem"),
+            "-in",
+            &pem("cert.pem"),
+        ])
+        .args(["-out", &pem("sp.pfx")])
+        .output()
+        .expect("openssl pkcs12");
+    assert!(status.status.success(), "{status:?}");
+    std::fs::write(dir.join("not-a.pfx"), "hello").expect("write");
+
+    let config = |cert: &str| {
+        format!(
+            "[ledger]\npath = \"l.db\"\n[evidence]\npath = \"e.jsonl\"\n\
+             [sources.sp]\nkind = \"azure_blob\"\naccount_url = \"https://127.0.0.1:9\"\ncontainer = \"backups\"\n\
+             [sources.sp.auth]\nmethod = \"service_principal\"\ntenant_id = \"00000000-0000-0000-0000-000000000000\"\n\
+             client_id = \"11111111-1111-1111-1111-111111111111\"\nclient_certificate_file = \"{cert}\"\n\
+             [drills.d]\nsource = \"sp\"\nattempts = 1\n"
+        )
+    };
+    std::fs::write(&agent.config, config("not-a.pfx")).expect("config");
+    let run = agent.run(&["drill", "d"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("must be a PKCS#12 (.pfx) file"),
+        "{}",
+        run.stderr
+    );
+
+    // A real certificate is accepted; the token request then goes to the
+    // authority host, here a closed loopback port, and fails as a
+    // credential problem — never reaching out of this machine.
+    std::fs::write(&agent.config, config("sp.pfx")).expect("config");
+    let out = agent
+        .command(&["drill", "d"])
+        .env("AZURE_AUTHORITY_HOST", "https://127.0.0.1:9")
+        .output()
+        .await
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains("PKCS#12"), "{stderr}");
+    assert!(
+        stderr.contains("no usable Azure credential") || stderr.contains("check `account_url`"),
+        "{stderr}"
+    );
+}

@@ -173,6 +173,11 @@ pub struct RawAzureAuth {
     pub tenant_id: Option<String>,
     /// File holding the service principal's client secret.
     pub client_secret_file: Option<PathBuf>,
+    /// PKCS#12 file holding the service principal's certificate and key
+    /// (instead of a client secret).
+    pub client_certificate_file: Option<PathBuf>,
+    /// File holding the PKCS#12 password, if it has one.
+    pub client_certificate_password_file: Option<PathBuf>,
     /// Name of a systemd credential (`LoadCredential=`) holding the client
     /// secret or the SAS token, read from `$CREDENTIALS_DIRECTORY`.
     pub credential: Option<String>,
@@ -356,6 +361,12 @@ pub enum AzureAuth {
         tenant_id: String,
         client_id: String,
         secret: SecretSource,
+    },
+    ServicePrincipalCertificate {
+        tenant_id: String,
+        client_id: String,
+        certificate: PathBuf,
+        password: Option<PathBuf>,
     },
     AzureCli,
     Sas(SecretSource),
@@ -824,6 +835,10 @@ fn validate_azure(
                 &[
                     ("tenant_id", auth.tenant_id.is_some()),
                     ("client_secret_file", auth.client_secret_file.is_some()),
+                    (
+                        "client_certificate_file",
+                        auth.client_certificate_file.is_some(),
+                    ),
                     ("credential", auth.credential.is_some()),
                     ("sas_env", auth.sas_env.is_some()),
                     ("sas_file", auth.sas_file.is_some()),
@@ -854,10 +869,44 @@ fn validate_azure(
                     "service_principal needs tenant_id and client_id",
                 );
             }
-            AzureAuth::ServicePrincipal {
-                tenant_id: auth.tenant_id.clone().unwrap_or_default(),
-                client_id: auth.client_id.clone().unwrap_or_default(),
-                secret: secret(&auth.client_secret_file, None, "the client secret", problem),
+            let tenant_id = auth.tenant_id.clone().unwrap_or_default();
+            let client_id = auth.client_id.clone().unwrap_or_default();
+            match &auth.client_certificate_file {
+                Some(cert) => {
+                    if auth.client_secret_file.is_some() || auth.credential.is_some() {
+                        problem(
+                            at("auth"),
+                            "give either a client secret or a client certificate, not both",
+                        );
+                    }
+                    AzureAuth::ServicePrincipalCertificate {
+                        tenant_id,
+                        client_id,
+                        certificate: resolve(base, cert),
+                        password: auth
+                            .client_certificate_password_file
+                            .as_deref()
+                            .map(|p| resolve(base, p)),
+                    }
+                }
+                None => {
+                    if auth.client_certificate_password_file.is_some() {
+                        problem(
+                            at("auth.client_certificate_password_file"),
+                            "needs client_certificate_file",
+                        );
+                    }
+                    AzureAuth::ServicePrincipal {
+                        tenant_id,
+                        client_id,
+                        secret: secret(
+                            &auth.client_secret_file,
+                            None,
+                            "the client secret",
+                            problem,
+                        ),
+                    }
+                }
             }
         }
         "azure_cli" => {
@@ -866,6 +915,10 @@ fn validate_azure(
                     ("client_id", auth.client_id.is_some()),
                     ("tenant_id", auth.tenant_id.is_some()),
                     ("client_secret_file", auth.client_secret_file.is_some()),
+                    (
+                        "client_certificate_file",
+                        auth.client_certificate_file.is_some(),
+                    ),
                     ("credential", auth.credential.is_some()),
                     ("sas_env", auth.sas_env.is_some()),
                     ("sas_file", auth.sas_file.is_some()),

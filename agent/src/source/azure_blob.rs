@@ -90,6 +90,16 @@ fn read_secret(s: &SecretSource, what: &str) -> Result<String, SourceError> {
     Ok(value)
 }
 
+/// Client options with the SDK's retries off: [`crate::retry`] is the one
+/// retry policy (the SDK's default backoff also turns a dead endpoint into
+/// minutes of waiting).
+fn no_retries() -> ClientOptions {
+    ClientOptions {
+        retry: RetryOptions::none(),
+        ..Default::default()
+    }
+}
+
 fn to_utc(t: Option<azure_core::time::OffsetDateTime>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::<Utc>::from_timestamp(t.unix_timestamp(), t.nanosecond()))
 }
@@ -127,13 +137,16 @@ impl AzureBlobSource {
                     user_assigned_id: client_id
                         .clone()
                         .map(azure_identity::UserAssignedId::ClientId),
-                    ..Default::default()
+                    client_options: no_retries(),
                 };
                 Some(azure_identity::ManagedIdentityCredential::new(Some(options)).map_err(sdk)?)
             }
             AzureAuth::WorkloadIdentity { client_id } => {
                 let options = azure_identity::WorkloadIdentityCredentialOptions {
                     client_id: client_id.clone(),
+                    credential_options: azure_identity::ClientAssertionCredentialOptions {
+                        client_options: no_retries(),
+                    },
                     ..Default::default()
                 };
                 Some(azure_identity::WorkloadIdentityCredential::new(Some(options)).map_err(sdk)?)
@@ -149,9 +162,49 @@ impl AzureBlobSource {
                         tenant_id,
                         client_id.clone(),
                         value.into(),
-                        None,
+                        Some(azure_identity::ClientSecretCredentialOptions {
+                            client_options: no_retries(),
+                        }),
                     )
                     .map_err(sdk)?,
+                )
+            }
+            AzureAuth::ServicePrincipalCertificate {
+                tenant_id,
+                client_id,
+                certificate,
+                password,
+            } => {
+                let bytes = std::fs::read(certificate).map_err(|e| {
+                    config(format!(
+                        "cannot read the client certificate from {}: {e}",
+                        certificate.display()
+                    ))
+                })?;
+                let password = match password {
+                    Some(p) => Some(
+                        read_secret(&SecretSource::File(p.clone()), "the certificate password")?
+                            .into(),
+                    ),
+                    None => None,
+                };
+                let options = azure_identity::ClientCertificateCredentialOptions {
+                    password,
+                    client_options: no_retries(),
+                };
+                Some(
+                    azure_identity::ClientCertificateCredential::new(
+                        tenant_id.clone(),
+                        client_id.clone(),
+                        bytes.into(),
+                        Some(options),
+                    )
+                    .map_err(|e| {
+                        config(format!(
+                            "the client certificate {} cannot be used: {e}; it must be a PKCS#12 (.pfx) file with the private key",
+                            certificate.display()
+                        ))
+                    })?,
                 )
             }
             AzureAuth::AzureCli => {
@@ -159,10 +212,7 @@ impl AzureBlobSource {
             }
         };
         let options = BlobContainerClientOptions {
-            client_options: ClientOptions {
-                retry: RetryOptions::none(),
-                ..Default::default()
-            },
+            client_options: no_retries(),
             ..Default::default()
         };
         let client = BlobContainerClient::new(url, credential, Some(options)).map_err(|e| {
