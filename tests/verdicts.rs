@@ -77,14 +77,16 @@ async fn each_verdict_names_its_reference_or_cause() {
             "size.attributes",
             "size.content_length",
             "s3.checksum.sha256",
-            "s3.etag"
+            "s3.etag",
+            "live.sha256"
         ]
     );
 
     let flipped = run.sample("flipped.bin");
     assert_eq!(
         checks_with(&flipped, "mismatch"),
-        ["s3.checksum.crc32", "s3.etag"]
+        ["s3.checksum.crc32", "s3.etag", "live.sha256"],
+        "the current object read without a version id is intact"
     );
     assert!(flipped["reason"]
         .as_str()
@@ -96,7 +98,7 @@ async fn each_verdict_names_its_reference_or_cause() {
     let truncated = run.sample("truncated.bin");
     assert_eq!(
         checks_with(&truncated, "mismatch"),
-        ["size.listing", "size.attributes", "s3.etag"]
+        ["size.listing", "size.attributes", "s3.etag", "live.sha256"]
     );
     assert_eq!(truncated["bytes"], 1000);
 
@@ -212,6 +214,8 @@ async fn the_baseline_catches_a_later_disagreement() {
     // SSE-KMS: no stored checksum, and the ETag is not an MD5 of the bytes,
     // so the first drill has nothing to compare with and records a baseline.
     let v = b.put_kms("db.dump", &data(1, 3 << 20)).await;
+    // Behind a delete marker, so the live object is no reference either.
+    b.delete("db.dump").await;
     let agent = Agent::new(&b.proxy.url(), &b.name, "");
 
     let first = agent.drill(&[]).await;

@@ -21,7 +21,7 @@ use crate::sample::{Limits, Population, Sampler};
 use crate::source::{
     Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoredAttributes,
 };
-use crate::verify::{compare, verdict, Baseline, Check, Hasher, Verdict};
+use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, ReferenceKind, Verdict};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
@@ -646,6 +646,9 @@ impl RestoreEnv {
             d,
             baseline.as_ref(),
         );
+        if let Some(check) = self.live_check(&c, &d.sha256_hex).await {
+            result.checks.push(check);
+        }
         result.verdict = verdict(&result.checks);
         result.bytes = d.bytes;
         result.sha256 = Some(d.sha256_hex.clone());
@@ -672,6 +675,54 @@ impl RestoreEnv {
         let new_baseline = baseline.is_none()
             && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
         (result, new_baseline)
+    }
+
+    /// The live object as a reference: when the recovery point is the
+    /// current version, the object read *without* a version id must be the
+    /// same bytes. If the object changed since it was listed, the check is
+    /// `not_comparable`, never a mismatch.
+    async fn live_check(&self, c: &Candidate, sha256: &str) -> Option<Check> {
+        if !c.is_latest
+            || c.snapshot.is_some()
+            || c.deleted.is_some()
+            || self.mode == RestoreMode::Copy
+        {
+            return None;
+        }
+        let version = c.version_id.as_deref().filter(|v| *v != "null")?;
+        let live = Candidate {
+            version_id: None,
+            ..c.clone()
+        };
+        let read = async {
+            let mut body = self.source.restore(&live).await?;
+            let mut hasher = Hasher::plan(&StoredAttributes::default(), live.size, None);
+            while let Some(chunk) = body.body.next().await {
+                hasher.update(&chunk?);
+            }
+            Ok::<_, SourceError>((body.version_id, hasher.finish().sha256_hex))
+        };
+        let (outcome, actual, note) = match tokio::time::timeout(self.timeout, read).await {
+            Ok(Ok((Some(served), actual))) if served != version => (
+                Outcome::NotComparable,
+                actual,
+                Some(format!("the object changed since it was listed: the live object is now version {served}")),
+            ),
+            Ok(Ok((_, actual))) => {
+                let outcome = if actual == sha256 { Outcome::Match } else { Outcome::Mismatch };
+                (outcome, actual, Some("the current object, read without a version id".to_owned()))
+            }
+            Ok(Err(e)) => (Outcome::NotComparable, String::new(), Some(format!("the live object could not be read: {e}"))),
+            Err(_) => (Outcome::NotComparable, String::new(), Some("reading the live object timed out".to_owned())),
+        };
+        Some(Check {
+            name: "live.sha256".into(),
+            kind: ReferenceKind::Live,
+            expected: sha256.to_owned(),
+            actual,
+            outcome,
+            note,
+        })
     }
 
     /// Records and takes one step; the step is taken only once its intent is

@@ -82,6 +82,9 @@ pub enum ReferenceKind {
     Baseline,
     /// A size the provider reported.
     Size,
+    /// The live (current) object, read without a version id, when the
+    /// recovery point is the current version.
+    Live,
 }
 
 /// How one comparison came out.

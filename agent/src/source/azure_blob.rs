@@ -569,6 +569,7 @@ impl RecoverySource for AzureBlobSource {
             .await
             .map_err(|e| classify(e, &what))?;
         let content_length = result.properties.content_length;
+        let version_id = result.properties.version_id.clone();
         let what2 = what.clone();
         let body = result
             .body
@@ -583,6 +584,7 @@ impl RecoverySource for AzureBlobSource {
             .boxed();
         Ok(RestoreBody {
             content_length,
+            version_id,
             server_side_encryption: None,
             body,
         })

@@ -149,6 +149,8 @@ pub struct StoredAttributes {
 /// A restore in progress: the body as a stream of chunks.
 pub struct RestoreBody {
     pub content_length: Option<u64>,
+    /// The version the provider says it served, when it says.
+    pub version_id: Option<String>,
     pub server_side_encryption: Option<String>,
     pub body: BoxStream<'static, Result<Bytes, SourceError>>,
 }

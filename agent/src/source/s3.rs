@@ -572,6 +572,7 @@ impl RecoverySource for S3Source {
             .server_side_encryption()
             .map(|s: &ServerSideEncryption| s.as_str().to_owned());
         let content_length = out.content_length().map(|l| l.max(0) as u64);
+        let version_id = out.version_id().map(str::to_owned);
         let body = stream::unfold((out.body, what), |(mut body, what)| async move {
             let next = body.next().await?;
             let item = next.map_err(|e| {
@@ -585,6 +586,7 @@ impl RecoverySource for S3Source {
         .boxed();
         Ok(RestoreBody {
             content_length,
+            version_id,
             server_side_encryption: sse,
             body,
         })
