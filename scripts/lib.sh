@@ -92,3 +92,36 @@ rp_start_azurite() { # logfile
   rp_wait_port "$AZURITE_PORT" "Azurite" || { cat "$1" >&2; return 1; }
   rp_log "Azurite blob server on 127.0.0.1:$AZURITE_PORT (pid $AZURITE_PID)"
 }
+
+# Makes a test CA and a server certificate for 127.0.0.1 in DIR: ca.pem,
+# server.pem, server.key. Clients trust ca.pem through SSL_CERT_FILE.
+rp_make_test_tls() { # dir
+  local d=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=restoreproof test CA" \
+    -keyout "$d/ca.key" -out "$d/ca.pem" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$d/server.key" \
+    -out "$d/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
+  openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+}
+
+# Starts a second Azurite blob service over HTTPS that accepts bearer tokens
+# (`--oauth basic`), and a local token endpoint; sets AZURITE_TLS_PORT,
+# AZURITE_TLS_PID, TOKEN_PORT and TOKEN_PID. Needs rp_make_test_tls DIR first.
+rp_start_oauth_servers() { # dir
+  local d=$1
+  AZURITE_TLS_PORT=$(rp_free_port)
+  "$RP_CACHE/node/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$AZURITE_TLS_PORT" \
+    --inMemoryPersistence --disableTelemetry --skipApiVersionCheck --oauth basic \
+    --cert "$d/server.pem" --key "$d/server.key" >"$d/azurite-tls.log" 2>&1 &
+  AZURITE_TLS_PID=$!
+  TOKEN_PORT=$(rp_free_port)
+  python3 scripts/token-server.py "$TOKEN_PORT" "$d/server.pem" "$d/server.key" "$d/tokens.jsonl" \
+    >"$d/token-server.log" 2>&1 &
+  TOKEN_PID=$!
+  rp_wait_port "$AZURITE_TLS_PORT" "Azurite (TLS, OAuth)" || { cat "$d/azurite-tls.log" >&2; return 1; }
+  rp_wait_port "$TOKEN_PORT" "the test token endpoint" || { cat "$d/token-server.log" >&2; return 1; }
+  rp_log "Azurite with OAuth on https://127.0.0.1:$AZURITE_TLS_PORT, token endpoint on https://127.0.0.1:$TOKEN_PORT"
+}

@@ -631,3 +631,143 @@ async fn service_principal_certificates_are_read_and_bad_ones_named() {
         "{stderr}"
     );
 }
+
+/// Azurite over HTTPS with `--oauth basic`, and a local Entra ID token
+/// endpoint (`scripts/token-server.py`), both started by `scripts/test` with a
+/// test CA the agent trusts through `SSL_CERT_FILE`.
+struct OAuth {
+    endpoint: String,
+    authority: String,
+    token_log: std::path::PathBuf,
+    ca: String,
+}
+
+impl OAuth {
+    fn from_env() -> Self {
+        let var = |k: &str| {
+            std::env::var(k)
+                .unwrap_or_else(|_| panic!("{k} is not set: run the suite with `scripts/test`"))
+        };
+        Self {
+            endpoint: var("RESTOREPROOF_TEST_AZURE_TLS_ENDPOINT"),
+            authority: var("RESTOREPROOF_TEST_TOKEN_AUTHORITY"),
+            token_log: var("RESTOREPROOF_TEST_TOKEN_LOG").into(),
+            ca: var("RESTOREPROOF_TEST_CA"),
+        }
+    }
+
+    /// Token requests the endpoint saw for this client id, as (flow, scope).
+    fn grants(&self, client_id: &str) -> Vec<(String, String)> {
+        crate::util::read_jsonl(&self.token_log)
+            .into_iter()
+            .filter(|g| g["client_id"] == client_id)
+            .map(|g| {
+                (
+                    g["flow"].as_str().unwrap_or_default().to_owned(),
+                    g["scope"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
+    let oauth = OAuth::from_env();
+    let container = format!("oauth-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    // Seed through a SAS (the test process trusts the test CA as well).
+    let url =
+        Url::parse(&format!("{}/{container}?{}", oauth.endpoint, account_sas())).expect("url");
+    let seed = BlobContainerClient::new(url, None, None).expect("client");
+    seed.create(None).await.expect("create container");
+    seed.blob_client("db.dump")
+        .upload(RequestContent::from(data(9, 40_000)), None)
+        .await
+        .expect("upload");
+
+    let agent = Agent::from_toml("");
+    let dir = agent.path("");
+    std::fs::write(dir.join("secret"), "s3cr3t-client-secret\n").expect("secret");
+    std::fs::write(dir.join("federated-token"), "eyJhbGciOiJub25lIn0.e30.").expect("token file");
+    let pem = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    for args in [
+        vec![
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=sp",
+            "-days",
+            "1",
+            "-keyout",
+            &pem("k.pem"),
+            "-out",
+            &pem("c.pem"),
+        ],
+        vec![
+            "pkcs12",
+            "-export",
+            "-passout",
+            "pass:",
+            "-inkey",
+            &pem("k.pem"),
+            "-in",
+            &pem("c.pem"),
+            "-out",
+            &pem("sp.pfx"),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{out:?}");
+    }
+    let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let flows = [
+        ("service-principal-secret", format!("method = \"service_principal\"\ntenant_id = \"{tenant}\"\nclient_id = \"sp-secret\"\nclient_secret_file = \"secret\"\n"), "sp-secret", "client_secret"),
+        ("service-principal-certificate", format!("method = \"service_principal\"\ntenant_id = \"{tenant}\"\nclient_id = \"sp-cert\"\nclient_certificate_file = \"sp.pfx\"\n"), "sp-cert", "client_assertion"),
+        ("workload-identity", "method = \"workload_identity\"\n".to_owned(), "wi-client", "client_assertion"),
+    ];
+    for (name, auth, client_id, flow) in flows {
+        std::fs::write(
+            &agent.config,
+            format!(
+                "[ledger]\npath = \"{name}.db\"\n[evidence]\npath = \"{name}.jsonl\"\n\
+                 [sources.az]\nkind = \"azure_blob\"\naccount_url = \"{}\"\ncontainer = \"{container}\"\n\
+                 [sources.az.auth]\n{auth}[drills.d]\nsource = \"az\"\nattempts = 1\n",
+                oauth.endpoint
+            ),
+        )
+        .expect("config");
+        let out = agent
+            .command(&["drill", "d", "--json"])
+            .current_dir(&dir)
+            .env("SSL_CERT_FILE", &oauth.ca)
+            .env("AZURE_AUTHORITY_HOST", &oauth.authority)
+            .env("AZURE_TENANT_ID", tenant)
+            .env("AZURE_CLIENT_ID", "wi-client")
+            .env("AZURE_FEDERATED_TOKEN_FILE", dir.join("federated-token"))
+            .output()
+            .await
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("\"verdict\": \"verified\""),
+            "{name}: {stdout}"
+        );
+        assert!(
+            !stderr.contains("s3cr3t-client-secret") && !stdout.contains("s3cr3t-client-secret")
+        );
+        let grants = oauth.grants(client_id);
+        assert_eq!(
+            grants.first().map(|(f, s)| (f.as_str(), s.as_str())),
+            Some((flow, "https://storage.azure.com/.default")),
+            "{name}: {grants:?}"
+        );
+    }
+}
