@@ -730,7 +730,40 @@ async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
         ("service-principal-secret", format!("method = \"service_principal\"\ntenant_id = \"{tenant}\"\nclient_id = \"sp-secret\"\nclient_secret_file = \"secret\"\n"), "sp-secret", "client_secret"),
         ("service-principal-certificate", format!("method = \"service_principal\"\ntenant_id = \"{tenant}\"\nclient_id = \"sp-cert\"\nclient_certificate_file = \"sp.pfx\"\n"), "sp-cert", "client_assertion"),
         ("workload-identity", "method = \"workload_identity\"\n".to_owned(), "wi-client", "client_assertion"),
+        ("managed-identity", "method = \"managed_identity\"\nclient_id = \"mi-client\"\n".to_owned(), "mi-client", "managed_identity"),
+        ("azure-cli", "method = \"azure_cli\"\n".to_owned(), "az-cli", "azure_cli"),
     ];
+    // `az` is a stand-in on PATH (no local server implements the Azure CLI):
+    // it asks the test token endpoint for a token, records the call, and
+    // answers as `az account get-access-token -o json` does.
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/usr/bin/env python3\n\
+             import json, ssl, sys, time, urllib.parse, urllib.request\n\
+             scope = sys.argv[sys.argv.index('--scope') + 1]\n\
+             form = urllib.parse.urlencode({{'client_id': 'az-cli', 'client_secret': 'x', 'scope': scope}}).encode()\n\
+             ctx = ssl.create_default_context(cafile='{ca}')\n\
+             reply = urllib.request.urlopen('{authority}/{tenant}/oauth2/v2.0/token', form, context=ctx)\n\
+             token = json.load(reply)['access_token']\n\
+             print(json.dumps({{'accessToken': token, 'expires_on': int(time.time()) + 3600, 'tokenType': 'Bearer'}}))\n",
+            ca = oauth.ca,
+            authority = oauth.authority,
+        ),
+    )
+    .expect("az");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     for (name, auth, client_id, flow) in flows {
         std::fs::write(
             &agent.config,
@@ -750,6 +783,12 @@ async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
             .env("AZURE_TENANT_ID", tenant)
             .env("AZURE_CLIENT_ID", "wi-client")
             .env("AZURE_FEDERATED_TOKEN_FILE", dir.join("federated-token"))
+            .env(
+                "IDENTITY_ENDPOINT",
+                format!("{}/msi/token", oauth.authority),
+            )
+            .env("IDENTITY_HEADER", "test-identity-header")
+            .env("PATH", &path)
             .output()
             .await
             .expect("run");
@@ -764,9 +803,15 @@ async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
             !stderr.contains("s3cr3t-client-secret") && !stdout.contains("s3cr3t-client-secret")
         );
         let grants = oauth.grants(client_id);
+        let (flow, scope) = match flow {
+            // The stand-in `az` used the client-secret grant for its token.
+            "azure_cli" => ("client_secret", "https://storage.azure.com/.default"),
+            "managed_identity" => ("managed_identity", "https://storage.azure.com"),
+            f => (f, "https://storage.azure.com/.default"),
+        };
         assert_eq!(
             grants.first().map(|(f, s)| (f.as_str(), s.as_str())),
-            Some((flow, "https://storage.azure.com/.default")),
+            Some((flow, scope)),
             "{name}: {grants:?}"
         );
     }
