@@ -266,6 +266,11 @@ impl AzureDocs {
             }
             xml.push_str("</Properties></Blob>");
         }
+        if include.contains("deletedwithversions") {
+            // A blob deleted in a versioned container: only versions remain
+            // (List Blobs documents it with HasVersionsOnly).
+            xml.push_str("<Blob><Name>report.pdf</Name><HasVersionsOnly>true</HasVersionsOnly><Properties><Creation-Time>Sat, 28 Nov 2026 22:00:00 GMT</Creation-Time><Last-Modified>Sat, 28 Nov 2026 23:00:00 GMT</Last-Modified><Etag>0x8DC0000000000001</Etag><Content-Length>0</Content-Length><BlobType>BlockBlob</BlobType></Properties></Blob>");
+        }
         xml.push_str("</Blobs><NextMarker /></EnumerationResults>");
         reply(
             StatusCode::OK,

@@ -270,6 +270,7 @@ impl AzureBlobSource {
                 ListBlobsIncludeItem::Snapshots,
                 ListBlobsIncludeItem::Versions,
                 ListBlobsIncludeItem::Deleted,
+                ListBlobsIncludeItem::DeletedWithVersions,
             ]),
             marker,
             maxresults: Some(5000),
@@ -290,6 +291,11 @@ impl AzureBlobSource {
         let mut items = Vec::with_capacity(body.blob_items.len());
         for b in body.blob_items {
             let Some(key) = b.name.clone() else { continue };
+            // A deleted blob that only has versions left: the entry itself is
+            // not readable; its versions are listed as their own items.
+            if b.has_versions_only == Some(true) {
+                continue;
+            }
             let props = b.properties.unwrap_or_default();
             let deleted = (b.deleted == Some(true)).then(|| Deleted {
                 deleted_time: to_utc(props.deleted_time),
