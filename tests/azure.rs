@@ -560,13 +560,13 @@ async fn documented_responses_undelete_verifies_and_puts_the_soft_deleted_state_
     assert_eq!(steps, want);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn service_principal_certificates_are_read_and_bad_ones_named() {
-    let agent = Agent::from_toml("");
-    let dir = agent.path("");
-    let pem = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let status = std::process::Command::new("openssl")
-        .args([
+/// Writes a self-signed certificate and its key as PKCS#12 (no password) to
+/// `dir/name`, as a service principal's certificate credential.
+fn make_pfx(dir: &std::path::Path, name: &str) {
+    let path = |f: &str| dir.join(f).to_string_lossy().into_owned();
+    let (key, cert) = (path("sp-key.pem"), path("sp-cert.pem"));
+    for args in [
+        vec![
             "req",
             "-x509",
             "-newkey",
@@ -576,26 +576,37 @@ async fn service_principal_certificates_are_read_and_bad_ones_named() {
             "/CN=restoreproof-test",
             "-days",
             "1",
-        ])
-        .args(["-keyout", &pem("key.pem"), "-out", &pem("cert.pem")])
-        .output()
-        .expect("openssl req");
-    assert!(status.status.success(), "{status:?}");
-    let status = std::process::Command::new("openssl")
-        .args([
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+        ],
+        vec![
             "pkcs12",
             "-export",
             "-passout",
             "pass:",
             "-inkey",
-            &pem("key.pem"),
+            &key,
             "-in",
-            &pem("cert.pem"),
-        ])
-        .args(["-out", &pem("sp.pfx")])
-        .output()
-        .expect("openssl pkcs12");
-    assert!(status.status.success(), "{status:?}");
+            &cert,
+            "-out",
+            &path(name),
+        ],
+    ] {
+        let out = std::process::Command::new("openssl")
+            .args(&args)
+            .output()
+            .expect("openssl");
+        assert!(out.status.success(), "{out:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_principal_certificates_are_read_and_bad_ones_named() {
+    let agent = Agent::from_toml("");
+    let dir = agent.path("");
+    make_pfx(&dir, "sp.pfx");
     std::fs::write(dir.join("not-a.pfx"), "hello").expect("write");
 
     let config = |cert: &str| {
@@ -692,42 +703,7 @@ async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
     let dir = agent.path("");
     std::fs::write(dir.join("secret"), "s3cr3t-client-secret\n").expect("secret");
     std::fs::write(dir.join("federated-token"), "eyJhbGciOiJub25lIn0.e30.").expect("token file");
-    let pem = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    for args in [
-        vec![
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=sp",
-            "-days",
-            "1",
-            "-keyout",
-            &pem("k.pem"),
-            "-out",
-            &pem("c.pem"),
-        ],
-        vec![
-            "pkcs12",
-            "-export",
-            "-passout",
-            "pass:",
-            "-inkey",
-            &pem("k.pem"),
-            "-in",
-            &pem("c.pem"),
-            "-out",
-            &pem("sp.pfx"),
-        ],
-    ] {
-        let out = std::process::Command::new("openssl")
-            .args(&args)
-            .output()
-            .expect("openssl");
-        assert!(out.status.success(), "{out:?}");
-    }
+    make_pfx(&dir, "sp.pfx");
     let tenant = "72f988bf-86f1-41af-91ab-2d7cd011db47";
     let flows = [
         ("service-principal-secret", format!("method = \"service_principal\"\ntenant_id = \"{tenant}\"\nclient_id = \"sp-secret\"\nclient_secret_file = \"secret\"\n"), "sp-secret", "client_secret"),

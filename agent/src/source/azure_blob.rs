@@ -24,7 +24,6 @@ use super::{
     RecoverySource, RestoreBody, SourceError, SourceInfo, StoredAttributes, StoredChecksum,
 };
 use crate::config::{AzureAuth, AzureSourceConfig, SecretSource};
-use crate::retry::with_retries;
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientOptions, RetryOptions, Url};
@@ -35,8 +34,7 @@ use azure_storage_blob::{BlobClient, BlobContainerClient, BlobContainerClientOpt
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use futures::stream::{self, BoxStream, StreamExt};
-use std::collections::VecDeque;
+use futures::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 
 /// One Azure Blob container (and prefix) as a source of recovery points.
@@ -264,7 +262,7 @@ impl AzureBlobSource {
     async fn list_page(
         &self,
         marker: Option<String>,
-    ) -> Result<(Vec<ListItem>, Option<String>), SourceError> {
+    ) -> Result<super::Page<Option<String>>, SourceError> {
         let options = BlobContainerClientListBlobsOptions {
             include: Some(vec![
                 ListBlobsIncludeItem::Snapshots,
@@ -322,7 +320,7 @@ impl AzureBlobSource {
                 deleted,
             }));
         }
-        Ok((items, body.next_marker.filter(|m| !m.is_empty())))
+        Ok((items, body.next_marker.filter(|m| !m.is_empty()).map(Some)))
     }
 }
 
@@ -387,42 +385,9 @@ impl RecoverySource for AzureBlobSource {
     }
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-        struct State {
-            buffered: VecDeque<ListItem>,
-            next: Option<Option<String>>,
-            failed: bool,
-        }
-        let start = State {
-            buffered: VecDeque::new(),
-            next: Some(None),
-            failed: false,
-        };
-        stream::unfold(start, move |mut st| async move {
-            loop {
-                if let Some(item) = st.buffered.pop_front() {
-                    return Some((Ok(item), st));
-                }
-                if st.failed {
-                    return None;
-                }
-                let marker = st.next.take()?;
-                let (page, _) = with_retries(self.attempts, "list page", || {
-                    self.list_page(marker.clone())
-                })
-                .await;
-                match page {
-                    Ok((items, next)) => {
-                        st.buffered = items.into();
-                        st.next = next.map(Some);
-                    }
-                    Err(e) => {
-                        st.failed = true;
-                        return Some((Err(e), st));
-                    }
-                }
-            }
+        super::paged(self.attempts, None, move |m: Option<String>| {
+            self.list_page(m)
         })
-        .boxed()
     }
 
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {

@@ -12,7 +12,7 @@ pub mod s3;
 use crate::config::SourceConfig;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use futures::stream::BoxStream;
+use futures::stream::{BoxStream, StreamExt};
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
@@ -293,6 +293,62 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// # Errors
     /// When the copy cannot be removed; the verdict records it.
     async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError>;
+}
+
+/// One page of a listing and where the next one starts (`None`: last page).
+pub type Page<M> = (Vec<ListItem>, Option<M>);
+
+/// Streams a paged listing one page at a time: `fetch` gets the page at a
+/// marker, each page is retried on its own ([`crate::retry`]), and the stream
+/// ends after the last page or after the first page that failed for good.
+/// Memory stays bounded by one page.
+pub fn paged<'a, M, F, Fut>(
+    attempts: u32,
+    first: M,
+    fetch: F,
+) -> BoxStream<'a, Result<ListItem, SourceError>>
+where
+    M: Clone + Send + Sync + 'a,
+    F: Fn(M) -> Fut + Send + Sync + 'a,
+    Fut: std::future::Future<Output = Result<Page<M>, SourceError>> + Send + 'a,
+{
+    struct State<M, F> {
+        buffered: std::collections::VecDeque<ListItem>,
+        next: Option<M>,
+        failed: bool,
+        fetch: F,
+    }
+    let start = State {
+        buffered: Default::default(),
+        next: Some(first),
+        failed: false,
+        fetch,
+    };
+    futures::stream::unfold(start, move |mut st| async move {
+        loop {
+            if let Some(item) = st.buffered.pop_front() {
+                return Some((Ok(item), st));
+            }
+            if st.failed {
+                return None;
+            }
+            let marker = st.next.take()?;
+            let (page, _) =
+                crate::retry::with_retries(attempts, "list page", || (st.fetch)(marker.clone()))
+                    .await;
+            match page {
+                Ok((items, next)) => {
+                    st.buffered = items.into();
+                    st.next = next;
+                }
+                Err(e) => {
+                    st.failed = true;
+                    return Some((Err(e), st));
+                }
+            }
+        }
+    })
+    .boxed()
 }
 
 /// A source as evidence names it.

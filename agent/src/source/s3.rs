@@ -16,7 +16,6 @@ use super::{
     RecoverySource, RestoreBody, SourceError, SourceInfo, StoredAttributes, StoredChecksum,
 };
 use crate::config::S3SourceConfig;
-use crate::retry::with_retries;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -28,7 +27,7 @@ use aws_sdk_s3::types::{ObjectAttributes, ServerSideEncryption};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// One S3 bucket (and prefix) as a source of recovery points.
@@ -111,7 +110,7 @@ impl S3Source {
         }
     }
 
-    async fn list_page(&self, marker: &Marker) -> Result<Page, SourceError> {
+    async fn list_page(&self, marker: &Marker) -> Result<super::Page<Marker>, SourceError> {
         let mut req = self
             .client
             .list_object_versions()
@@ -188,7 +187,7 @@ impl S3Source {
         } else {
             None
         };
-        Ok(Page { items, next })
+        Ok((items, next))
     }
 
     async fn parts_probe(&self, rp: &Candidate, size: u64, parts: u32) -> Option<Vec<u64>> {
@@ -215,11 +214,6 @@ struct Marker {
     /// The last key on the previous page whose current version is a delete
     /// marker: its older versions may continue on this page.
     latest_delete_marker_key: Option<String>,
-}
-
-struct Page {
-    items: Vec<ListItem>,
-    next: Option<Marker>,
 }
 
 /// Part sizes of an object of `size` bytes in `parts` parts whose first part
@@ -353,40 +347,11 @@ impl RecoverySource for S3Source {
     }
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-        struct State {
-            buffered: VecDeque<ListItem>,
-            next: Option<Marker>,
-            failed: bool,
-        }
-        let start = State {
-            buffered: VecDeque::new(),
-            next: Some(Marker::default()),
-            failed: false,
-        };
-        stream::unfold(start, move |mut st| async move {
-            loop {
-                if let Some(item) = st.buffered.pop_front() {
-                    return Some((Ok(item), st));
-                }
-                if st.failed {
-                    return None;
-                }
-                let marker = st.next.take()?;
-                let (page, _) =
-                    with_retries(self.attempts, "list page", || self.list_page(&marker)).await;
-                match page {
-                    Ok(p) => {
-                        st.buffered = p.items.into();
-                        st.next = p.next;
-                    }
-                    Err(e) => {
-                        st.failed = true;
-                        return Some((Err(e), st));
-                    }
-                }
-            }
-        })
-        .boxed()
+        super::paged(
+            self.attempts,
+            Marker::default(),
+            move |m: Marker| async move { self.list_page(&m).await },
+        )
     }
 
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
