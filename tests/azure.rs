@@ -237,13 +237,30 @@ async fn missing_containers_and_refused_access_cannot_run_and_say_why() {
         "{}[drills.d]\nsource = \"az\"\n",
         c.source_toml("az")
     ));
-    let run = denied.run(&["drill", "d"]).await;
+    let run = denied.run(&["drill", "d", "-vv"]).await;
     assert_eq!(run.code, 2);
     assert!(
         run.stderr.contains("Storage Blob Data Reader"),
         "{}",
         run.stderr
     );
+    // The SAS signature never reaches output or evidence.
+    let sig = account_sas()
+        .split("sig=")
+        .nth(1)
+        .unwrap_or_default()
+        .to_owned();
+    let evidence = std::fs::read_to_string(denied.path("log/evidence.jsonl")).unwrap_or_default();
+    for (what, text) in [
+        ("stderr", &run.stderr),
+        ("stdout", &run.stdout),
+        ("evidence", &evidence),
+    ] {
+        assert!(
+            !text.contains(&sig) && !text.contains("sig="),
+            "SAS signature in {what}:\n{text}"
+        );
+    }
 
     // A wrong account URL (nothing listens there).
     let nowhere = Agent::from_toml(&format!(
