@@ -45,7 +45,7 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
     let status: String = ledger
         .query_row("SELECT status FROM runs", [], |r| r.get(0))
         .expect("run");
-    assert_eq!(status, "running", "the killed run has no summary");
+    assert_eq!(status, "running", "the killed run has no summary yet");
     // Every event the ledger committed is in the file, or is written there by
     // the next run; none is in the file twice.
     drop(ledger);
@@ -64,4 +64,21 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
         .filter(|e| e["kind"] == "sample_verdict")
         .count() as i64;
     assert_eq!(verdicts, recorded + 1);
+
+    // The next run noticed the dead one and recorded it as aborted.
+    let aborted: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|e| e["kind"] == "run_aborted")
+        .collect();
+    assert_eq!(aborted.len(), 1, "{aborted:?}");
+    assert_eq!(aborted[0]["verdicts_recorded"].as_i64(), Some(recorded));
+    let statuses: Vec<String> = {
+        let l = agent.ledger();
+        let mut stmt = l
+            .prepare("SELECT status FROM runs ORDER BY started_at")
+            .expect("prepare");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    };
+    assert_eq!(statuses, ["aborted", "completed"]);
 }

@@ -226,6 +226,7 @@ impl Drill<'_> {
         let run_id = uuid::Uuid::now_v7().to_string();
         let started = Instant::now();
         let started_at = now_rfc3339();
+        self.close_orphaned_runs(&agent)?;
         let seed = match cfg.strategy {
             // Random seeds use 53 bits so they survive JSON parsers that read
             // numbers as doubles.
@@ -475,6 +476,34 @@ impl Drill<'_> {
             tracing::warn!(key = %r.recovery_point.key, version = %point_id, verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
         } else {
             tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
+        }
+        Ok(())
+    }
+
+    /// Marks runs whose process died (killed, crashed, host rebooted) as
+    /// `aborted`, each with a `run_aborted` evidence event, so an unfinished
+    /// run never looks like one still in progress.
+    fn close_orphaned_runs(&mut self, agent: &AgentInfo) -> Result<(), DrillError> {
+        for (run_id, drill, started_at, verdicts) in self.ledger.orphaned_runs()? {
+            let mut event = Event::new(
+                "run_aborted",
+                Some(run_id.clone()),
+                json!({
+                    "agent": agent,
+                    "drill": drill,
+                    "started_at": started_at,
+                    "verdicts_recorded": verdicts,
+                    "reason": "the process ended before the run finished (killed, crashed or the host restarted); the verdicts it recorded stand",
+                }),
+            );
+            let line = self.ledger.abort_run(&run_id, &mut event)?;
+            self.evidence.append(self.ledger, event.seq, &line)?;
+            tracing::warn!(
+                run_id,
+                drill,
+                verdicts,
+                "An earlier run ended without finishing; it is now recorded as aborted."
+            );
         }
         Ok(())
     }

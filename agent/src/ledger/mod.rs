@@ -17,7 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 
 /// Migrations in order; index + 1 is the schema version after applying it.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     run_id          TEXT PRIMARY KEY,
     drill           TEXT NOT NULL,
@@ -74,7 +75,15 @@ CREATE TABLE sink_cursors (
     sink            TEXT PRIMARY KEY,
     last_seq        INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Who ran a run, so a run whose process died can be told from one that is
+-- still going.
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN boot_id TEXT;
+"#,
+];
 
 /// Why the ledger could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -201,14 +210,75 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Write`].
     pub fn start_run(&mut self, r: &RunRow<'_>) -> Result<(), LedgerError> {
+        let me = Process::current();
         self.conn
             .execute(
-                "INSERT INTO runs (run_id, drill, source, started_at, status, strategy, seed, mode, sample_spec)
-                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8)",
-                params![r.run_id, r.drill, r.source, r.started_at, r.strategy, r.seed.map(|s| s as i64), r.mode, r.sample_spec],
+                "INSERT INTO runs (run_id, drill, source, started_at, status, strategy, seed, mode, sample_spec, host, pid, boot_id)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![r.run_id, r.drill, r.source, r.started_at, r.strategy, r.seed.map(|s| s as i64), r.mode, r.sample_spec, me.host, me.pid, me.boot_id],
             )
             .map_err(LedgerError::Write)?;
         Ok(())
+    }
+
+    /// Runs still marked `running` whose process on this host is gone (killed,
+    /// crashed, or the host rebooted): (run id, drill, started at, verdicts
+    /// recorded).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn orphaned_runs(&self) -> Result<Vec<(String, String, String, u64)>, LedgerError> {
+        let me = Process::current();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.drill, r.started_at, r.pid, r.boot_id,
+                        (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.run_id)
+                 FROM runs r WHERE r.status = 'running' AND r.host = ?1",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([&me.host], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(5)? as u64,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (run_id, drill, started, pid, boot_id, verdicts) =
+                row.map_err(LedgerError::Read)?;
+            let rebooted = boot_id.is_some_and(|b| !me.boot_id.is_empty() && b != me.boot_id);
+            let gone = pid.is_some_and(|p| !process_is_restoreproof(p));
+            if rebooted || gone {
+                out.push((run_id, drill, started, verdicts));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Marks an orphaned run `aborted` and records why, in one transaction.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn abort_run(&mut self, run_id: &str, event: &mut Event) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "UPDATE runs SET status = 'aborted', finished_at = ?2 WHERE run_id = ?1 AND status = 'running'",
+            params![run_id, event.time],
+        )
+        .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
     }
 
     /// The first-seen baseline of a recovery point, if any.
@@ -376,6 +446,35 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }
+}
+
+/// This process as the `runs` table records it.
+struct Process {
+    host: String,
+    pid: i64,
+    boot_id: String,
+}
+
+impl Process {
+    fn current() -> Self {
+        Self {
+            host: hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            pid: i64::from(std::process::id()),
+            boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+/// Whether `pid` is a live restoreproof process (a reused pid of another
+/// program does not count).
+fn process_is_restoreproof(pid: i64) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).contains("restoreproof"))
+        .unwrap_or(false)
 }
 
 /// Assigns the next sequence number and stores the event in `tx`.
