@@ -13,9 +13,10 @@
 //!   reported as an error (exit 2), not as a drill with failed samples.
 
 use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy};
-use crate::evidence::file::{EvidenceFile, EvidenceFileError};
+use crate::evidence::file::EvidenceFileError;
+use crate::evidence::recorder::{lock, Recorder};
 use crate::evidence::{now_rfc3339, AgentInfo, Event};
-use crate::ledger::{Ledger, LedgerError, RunRow, SampleRow};
+use crate::ledger::{LedgerError, RunRow, SampleRow};
 use crate::retry::with_retries;
 use crate::sample::{Limits, Population, Sampler};
 use crate::source::{
@@ -25,10 +26,12 @@ use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Referenc
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
 
 /// Why a drill could not run (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -156,6 +159,7 @@ pub struct Counts {
     pub unrecoverable: u64,
     pub no_reference: u64,
     pub skipped: u64,
+    pub aborted: u64,
 }
 
 impl Counts {
@@ -166,6 +170,7 @@ impl Counts {
             Verdict::Unrecoverable => self.unrecoverable += 1,
             Verdict::NoReference => self.no_reference += 1,
             Verdict::Skipped => self.skipped += 1,
+            Verdict::Aborted => self.aborted += 1,
         }
     }
 
@@ -196,16 +201,62 @@ pub struct RunSummary {
     pub sampled: u64,
     pub sampled_bytes: u64,
     pub counts: Counts,
+    /// Sampled recovery points never restored because the agent stopped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_started: u64,
     pub bytes_restored: u64,
     pub throughput_bytes_per_sec: u64,
+}
+
+/// Asks running drills to stop, in two steps: `finish` (start no new
+/// restore, let those in flight end) and `cancel` (cancel those in flight;
+/// each is recorded as `aborted`). The run is then recorded as `aborted`.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    finish: CancellationToken,
+    cancel: CancellationToken,
+}
+
+impl Stop {
+    /// A stop that has not been asked for.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Start no new restore; those in flight go on.
+    pub fn finish(&self) {
+        self.finish.cancel();
+    }
+
+    /// Cancel the restores in flight too.
+    pub fn cancel(&self) {
+        self.finish.cancel();
+        self.cancel.cancel();
+    }
+
+    /// Whether [`Stop::finish`] (or [`Stop::cancel`]) was called.
+    pub fn is_finishing(&self) -> bool {
+        self.finish.is_cancelled()
+    }
+
+    /// Resolves when [`Stop::finish`] is called.
+    pub async fn finishing(&self) {
+        self.finish.cancelled().await;
+    }
+
+    /// Resolves when [`Stop::cancel`] is called.
+    pub async fn cancelled(&self) {
+        self.cancel.cancelled().await;
+    }
 }
 
 /// Everything one drill needs besides the source.
 #[derive(Debug)]
 pub struct Drill<'a> {
     pub config: &'a DrillConfig,
-    pub ledger: &'a mut Ledger,
-    pub evidence: &'a mut EvidenceFile,
+    /// Shared with the other drills of this process.
+    pub recorder: &'a Mutex<Recorder>,
+    pub stop: Stop,
 }
 
 impl Drill<'_> {
@@ -234,7 +285,7 @@ impl Drill<'_> {
             _ => None,
         };
         let sample_spec = cfg.sample.to_string();
-        self.ledger.start_run(&RunRow {
+        lock(self.recorder).ledger.start_run(&RunRow {
             run_id: &run_id,
             drill: &cfg.name,
             source: &info.name,
@@ -263,11 +314,23 @@ impl Drill<'_> {
             sampled: 0,
             sampled_bytes: 0,
             counts: Counts::default(),
+            not_started: 0,
             bytes_restored: 0,
             throughput_bytes_per_sec: 0,
         };
 
-        let sample = match self.draw(&*source, seed.unwrap_or(0), &*observer).await {
+        let stop = self.stop.clone();
+        let drawn = tokio::select! {
+            drawn = self.draw(&*source, seed.unwrap_or(0), &*observer) => Some(drawn),
+            () = stop.finishing() => None,
+        };
+        let Some(drawn) = drawn else {
+            summary.status = "aborted";
+            summary.error = Some("the agent was stopping before the sample was drawn".into());
+            self.finish(&mut summary, &agent, started)?;
+            return Ok((summary, Vec::new()));
+        };
+        let sample = match drawn {
             Ok((sample, population)) => {
                 summary.population = population;
                 sample
@@ -295,9 +358,12 @@ impl Drill<'_> {
 
         // Baselines are read before any restore of this run starts.
         let mut jobs = Vec::with_capacity(sample.len());
-        for c in sample {
-            let b = self.ledger.baseline(&info.name, &c.key, &c.point_id())?;
-            jobs.push((c, b));
+        {
+            let r = lock(self.recorder);
+            for c in sample {
+                let b = r.ledger.baseline(&info.name, &c.key, &c.point_id())?;
+                jobs.push((c, b));
+            }
         }
 
         // Restores that change the live container (undelete) ask this loop to
@@ -315,26 +381,41 @@ impl Drill<'_> {
             mutations: mutation_tx,
         });
         let mut results = Vec::with_capacity(jobs.len());
+        // Restores started and not yet recorded, so a cancelled one is
+        // recorded as `aborted` rather than forgotten.
+        let in_flight: Arc<Mutex<HashMap<usize, Candidate>>> = Arc::default();
+        let started_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
         // Each restore runs as its own task, so restores keep streaming and
-        // hashing on other workers while this loop commits a verdict.
+        // hashing on other workers while this loop commits a verdict. Once
+        // the agent is stopping, no new restore starts.
+        let finishing = self.stop.finish.clone();
         let mut restores = futures::stream::iter(jobs.into_iter().enumerate())
+            .take_until(Box::pin(finishing.cancelled_owned()))
             .map(|(i, (c, b))| {
                 let env = env.clone();
                 let candidate = c.clone();
+                started_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                in_flight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(i, c.clone());
                 let task = AbortOnDrop(tokio::spawn(async move {
                     env.restore_and_verify(i, c, b).await
                 }));
                 async move {
-                    match task.await {
+                    let done = match task.await {
                         Ok(done) => done,
                         Err(e) => (
                             SampleResult::internal_error(candidate, &e.to_string()),
                             false,
                         ),
-                    }
+                    };
+                    (i, done)
                 }
             })
             .buffer_unordered(cfg.concurrency);
+        let cancel = self.stop.clone();
+        let mut cancelled = false;
         loop {
             tokio::select! {
                 biased;
@@ -344,16 +425,51 @@ impl Drill<'_> {
                     recorded?;
                 }
                 next = restores.next() => {
-                    let Some((result, new_baseline)) = next else { break };
+                    let Some((i, (result, new_baseline))) = next else { break };
+                    in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&i);
                     self.record(&run_id, &info, &agent, cfg, &result, new_baseline)?;
                     summary.counts.add(result.verdict);
                     summary.bytes_restored += result.bytes;
                     observer.finished(&result);
                     results.push(result);
                 }
+                () = cancel.cancelled() => {
+                    cancelled = true;
+                    break;
+                }
             }
         }
+        // Dropping the stream cancels every restore still in flight.
         drop(restores);
+        if cancelled {
+            let mut left: Vec<(usize, Candidate)> = in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .drain()
+                .collect();
+            left.sort_by_key(|(i, _)| *i);
+            for (_, c) in left {
+                let mut r = SampleResult::unrecoverable(c);
+                r.verdict = Verdict::Aborted;
+                r.reason = Some("the restore was cancelled: the agent was stopping and the shutdown deadline passed before it finished".into());
+                self.record(&run_id, &info, &agent, cfg, &r, false)?;
+                summary.counts.add(r.verdict);
+                observer.finished(&r);
+                results.push(r);
+            }
+        }
+        let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
+        if self.stop.is_finishing() && started_restores < summary.sampled {
+            summary.status = "aborted";
+            summary.not_started = summary.sampled - started_restores;
+            summary.error = Some(format!(
+                "the agent was stopping; {} of {} sampled recovery points were not restored",
+                summary.not_started, summary.sampled
+            ));
+        } else if cancelled {
+            summary.status = "aborted";
+            summary.error = Some("the agent was stopping; restores in flight at the shutdown deadline were cancelled".into());
+        }
         if cfg.mode == RestoreMode::Local {
             let _ = std::fs::remove_dir(&env.scratch);
         }
@@ -453,24 +569,25 @@ impl Drill<'_> {
             }),
         );
         event.id.clone_from(&r.event_id);
-        let line = self.ledger.record_sample(
-            &SampleRow {
-                run_id,
-                source: &info.name,
-                key: &r.recovery_point.key,
-                version_id: &point_id,
-                size: r.recovery_point.size,
-                verdict: r.verdict.as_str(),
-                reason: r.reason.as_deref(),
-                sha256: r.sha256.as_deref(),
-                bytes: r.bytes,
-                duration_ms: r.duration_ms,
-                checks_json: &checks_json,
-                new_baseline,
-            },
-            &mut event,
-        )?;
-        self.evidence.append(self.ledger, event.seq, &line)?;
+        lock(self.recorder).commit(&mut event, |ledger, event| {
+            ledger.record_sample(
+                &SampleRow {
+                    run_id,
+                    source: &info.name,
+                    key: &r.recovery_point.key,
+                    version_id: &point_id,
+                    size: r.recovery_point.size,
+                    verdict: r.verdict.as_str(),
+                    reason: r.reason.as_deref(),
+                    sha256: r.sha256.as_deref(),
+                    bytes: r.bytes,
+                    duration_ms: r.duration_ms,
+                    checks_json: &checks_json,
+                    new_baseline,
+                },
+                event,
+            )
+        })?;
         let level_warn = r.verdict.is_failure();
         if level_warn {
             tracing::warn!(key = %r.recovery_point.key, version = %point_id, verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
@@ -484,7 +601,8 @@ impl Drill<'_> {
     /// `aborted`, each with a `run_aborted` evidence event, so an unfinished
     /// run never looks like one still in progress.
     fn close_orphaned_runs(&mut self, agent: &AgentInfo) -> Result<(), DrillError> {
-        for (run_id, drill, started_at, verdicts) in self.ledger.orphaned_runs()? {
+        let orphans = lock(self.recorder).ledger.orphaned_runs()?;
+        for (run_id, drill, started_at, verdicts) in orphans {
             let mut event = Event::new(
                 "run_aborted",
                 Some(run_id.clone()),
@@ -496,8 +614,7 @@ impl Drill<'_> {
                     "reason": "the process ended before the run finished (killed, crashed or the host restarted); the verdicts it recorded stand",
                 }),
             );
-            let line = self.ledger.abort_run(&run_id, &mut event)?;
-            self.evidence.append(self.ledger, event.seq, &line)?;
+            lock(self.recorder).commit(&mut event, |l, e| l.abort_run(&run_id, e))?;
             tracing::warn!(
                 run_id,
                 drill,
@@ -532,8 +649,7 @@ impl Drill<'_> {
                 "error": step.error,
             }),
         );
-        let line = self.ledger.record_event(&mut event)?;
-        self.evidence.append(self.ledger, event.seq, &line)?;
+        lock(self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
         tracing::info!(key = %step.recovery_point.key, action = step.action, phase = step.phase, "Recorded a change to the live container.");
         Ok(())
     }
@@ -553,10 +669,9 @@ impl Drill<'_> {
         }
         let summary_json = body.to_string();
         let mut event = Event::new("run_summary", Some(s.run_id.clone()), body);
-        let line = self
-            .ledger
-            .finish_run(&s.run_id, s.status, &summary_json, &mut event)?;
-        self.evidence.append(self.ledger, event.seq, &line)?;
+        lock(self.recorder).commit(&mut event, |l, e| {
+            l.finish_run(&s.run_id, s.status, &summary_json, e)
+        })?;
         tracing::info!(
             run_id = %s.run_id,
             verified = s.counts.verified,
@@ -568,6 +683,10 @@ impl Drill<'_> {
         );
         Ok(())
     }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 fn per_second(bytes: u64, ms: u64) -> u64 {

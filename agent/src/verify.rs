@@ -45,6 +45,9 @@ pub enum Verdict {
     Unrecoverable,
     NoReference,
     Skipped,
+    /// The restore was cancelled before it finished (the agent was stopping
+    /// and the shutdown deadline passed); says nothing about the bytes.
+    Aborted,
 }
 
 impl Verdict {
@@ -60,6 +63,7 @@ impl Verdict {
             Verdict::Unrecoverable => "unrecoverable",
             Verdict::NoReference => "no_reference",
             Verdict::Skipped => "skipped",
+            Verdict::Aborted => "aborted",
         }
     }
 }

@@ -4,9 +4,8 @@
 use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, DrillArgs};
 use crate::config::{defaults, human_bytes, Config, DrillConfig, Filter, SampleSize, Strategy};
-use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, SampleResult};
-use crate::evidence::file::EvidenceFile;
-use crate::ledger::Ledger;
+use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, SampleResult, Stop};
+use crate::evidence::recorder::Recorder;
 use crate::source::{self, BuildOptions};
 use crate::verify::{Outcome, Verdict};
 use anyhow::{anyhow, Context};
@@ -39,8 +38,8 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
-    let mut ledger = Ledger::open(&config.ledger_path)?;
-    let mut evidence = EvidenceFile::open(&config.evidence_path, &mut ledger)?;
+    let recorder =
+        std::sync::Mutex::new(Recorder::open(&config.ledger_path, &config.evidence_path)?);
 
     let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
     let observer: Arc<dyn Observer> = if show_progress {
@@ -50,8 +49,8 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     };
     let outcome = Drill {
         config: &drill,
-        ledger: &mut ledger,
-        evidence: &mut evidence,
+        recorder: &recorder,
+        stop: Stop::new(),
     }
     .run(source, observer.clone())
     .await;

@@ -43,31 +43,64 @@ impl EvidenceFile {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(io)?;
-        let last_in_file = repair_tail(&mut file).map_err(io)?;
-        let cursor = ledger.sink_cursor(CURSOR)?.max(last_in_file);
         let mut me = Self {
             file,
             path: path.to_owned(),
-            last_seq: cursor,
+            last_seq: 0,
         };
+        me.locked(|me| me.catch_up(ledger))?;
+        Ok(me)
+    }
+
+    /// Runs `f` holding an exclusive lock on the file, so processes sharing
+    /// the ledger (the daemon and a one-shot drill) never interleave or
+    /// duplicate lines.
+    fn locked<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, EvidenceFileError>,
+    ) -> Result<T, EvidenceFileError> {
+        self.file.lock().map_err(|source| EvidenceFileError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        let r = f(self);
+        let _ = self.file.unlock();
+        r
+    }
+
+    /// Under the lock: cuts a torn last line, then appends every ledger event
+    /// after the last one the file (or the ledger's cursor, should the file
+    /// have been rotated) holds.
+    fn catch_up(&mut self, ledger: &mut Ledger) -> Result<(), EvidenceFileError> {
+        self.locate(ledger)?;
         loop {
-            let batch = ledger.events_after(me.last_seq, 1000)?;
+            let batch = ledger.events_after(self.last_seq, 1000)?;
             if batch.is_empty() {
                 break;
             }
             for (seq, line) in batch {
-                me.write_line(seq, &line)?;
+                self.write_line(seq, &line)?;
             }
-            me.sync()?;
         }
-        ledger.advance_sink_cursor(CURSOR, me.last_seq)?;
-        Ok(me)
+        self.sync()?;
+        ledger.advance_sink_cursor(CURSOR, self.last_seq)?;
+        Ok(())
+    }
+
+    /// Under the lock: where the file ends, in event sequence numbers.
+    fn locate(&mut self, ledger: &Ledger) -> Result<(), EvidenceFileError> {
+        let last_in_file = repair_tail(&mut self.file).map_err(|source| EvidenceFileError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.last_seq = ledger.sink_cursor(CURSOR)?.max(last_in_file);
+        Ok(())
     }
 
     fn write_line(&mut self, seq: u64, line: &str) -> Result<(), EvidenceFileError> {
@@ -108,10 +141,19 @@ impl EvidenceFile {
         seq: u64,
         line: &str,
     ) -> Result<(), EvidenceFileError> {
-        self.write_line(seq, line)?;
-        self.sync()?;
-        ledger.advance_sink_cursor(CURSOR, self.last_seq)?;
-        Ok(())
+        self.locked(|me| {
+            me.locate(ledger)?;
+            if seq == me.last_seq + 1 {
+                me.write_line(seq, line)?;
+                me.sync()?;
+                ledger.advance_sink_cursor(CURSOR, me.last_seq)?;
+                Ok(())
+            } else {
+                // Another writer's events came in between, or an earlier
+                // write failed: take everything missing from the ledger.
+                me.catch_up(ledger)
+            }
+        })
     }
 
     /// The file's path.
@@ -132,7 +174,7 @@ fn repair_tail(file: &mut File) -> std::io::Result<u64> {
     let mut tail: Vec<u8> = Vec::new();
     let mut pos = len;
     loop {
-        let step = pos.min(64 * 1024);
+        let step = pos.min(8 * 1024);
         pos -= step;
         let mut block = vec![0u8; step as usize];
         file.seek(SeekFrom::Start(pos))?;

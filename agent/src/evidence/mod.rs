@@ -9,6 +9,7 @@
 //! nothing that reached the file.
 
 pub mod file;
+pub mod recorder;
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
