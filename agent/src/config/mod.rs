@@ -18,6 +18,7 @@ mod units;
 pub use secret::Secret;
 pub use units::{human_bytes, Age, ByteSize, SampleSize};
 
+pub use crate::daemon::schedule::{Missed, Schedule};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -50,6 +51,16 @@ pub mod defaults {
     pub const RESTORE_TIMEOUT_SECS: u64 = 3600;
     /// AWS region when neither the config nor the environment names one.
     pub const S3_REGION: &str = "us-east-1";
+    /// Drills the daemon runs at the same time.
+    pub const MAX_CONCURRENT_DRILLS: usize = 2;
+    /// Seconds in-flight restores get to finish after SIGTERM before they are
+    /// cancelled and recorded as `aborted`.
+    pub const SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+    /// Seconds between the daemon's heartbeats (ledger, metrics file,
+    /// watchdog).
+    pub const HEARTBEAT_SECS: u64 = 30;
+    /// Time zone of drill schedules.
+    pub const TIMEZONE: &str = "UTC";
 }
 
 /// One problem found by validation: where, and what to do about it.
@@ -113,9 +124,26 @@ pub struct RawConfig {
     #[serde(default)]
     pub evidence: RawEvidence,
     #[serde(default)]
+    pub daemon: RawDaemon,
+    #[serde(default)]
     pub sources: BTreeMap<String, RawSource>,
     #[serde(default)]
     pub drills: BTreeMap<String, RawDrill>,
+}
+
+/// `[daemon]`: how `restoreproof run` behaves.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Drills running at the same time (each drill never overlaps itself).
+    pub max_concurrent_drills: Option<usize>,
+    /// How long in-flight restores may finish after SIGTERM/SIGINT.
+    pub shutdown_timeout: Option<Age>,
+    /// How often the daemon records its heartbeat, rewrites the metrics
+    /// file and (under systemd) pets the watchdog.
+    pub heartbeat_interval: Option<Age>,
+    /// Prometheus text-format file for node_exporter's textfile collector.
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -231,6 +259,12 @@ pub struct RawDrill {
     pub copy_prefix: Option<String>,
     /// Cron expression for `restoreproof run` (seconds field optional).
     pub schedule: Option<String>,
+    /// IANA time zone the schedule is read in (default UTC).
+    pub timezone: Option<String>,
+    /// Random delay of up to this much after each fire time.
+    pub jitter: Option<Age>,
+    /// Fire times missed while the agent was down: `skip` or `run_once`.
+    pub missed: Option<Missed>,
     #[serde(default)]
     pub filter: RawFilter,
 }
@@ -306,8 +340,18 @@ impl fmt::Display for RestoreMode {
 pub struct Config {
     pub ledger_path: PathBuf,
     pub evidence_path: PathBuf,
+    pub daemon: DaemonConfig,
     pub sources: BTreeMap<String, SourceConfig>,
     pub drills: BTreeMap<String, DrillConfig>,
+}
+
+/// `[daemon]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DaemonConfig {
+    pub max_concurrent_drills: usize,
+    pub shutdown_timeout: std::time::Duration,
+    pub heartbeat_interval: std::time::Duration,
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// One validated source.
@@ -422,7 +466,8 @@ pub struct DrillConfig {
     pub scratch_dir: PathBuf,
     /// Prefix (in the source's bucket or container) for `copy` mode.
     pub copy_prefix: String,
-    pub schedule: Option<String>,
+    /// When `restoreproof run` runs this drill; `None`: only on demand.
+    pub schedule: Option<Schedule>,
     pub filter: Filter,
 }
 
@@ -650,11 +695,42 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 "only the `uniform` strategy uses a seed; remove it or set strategy = \"uniform\"",
             );
         }
-        if let Some(s) = &d.schedule {
-            if let Err(e) = parse_schedule(s) {
-                problem(at("schedule"), &e);
+        let schedule = match &d.schedule {
+            Some(expr) => {
+                let tz = d.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
+                let jitter = d.jitter.map(|a| a.0).unwrap_or_default();
+                if jitter > std::time::Duration::from_secs(86_400) {
+                    problem(at("jitter"), "must be at most 1d");
+                }
+                match Schedule::new(expr, tz, jitter, d.missed.unwrap_or(Missed::Skip)) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        let key = if parse_schedule(expr).is_err() {
+                            "schedule"
+                        } else {
+                            "timezone"
+                        };
+                        problem(at(key), &e);
+                        None
+                    }
+                }
             }
-        }
+            None => {
+                for (key, set) in [
+                    ("timezone", d.timezone.is_some()),
+                    ("jitter", d.jitter.is_some()),
+                    ("missed", d.missed.is_some()),
+                ] {
+                    if set {
+                        problem(
+                            at(key),
+                            "applies to a schedule; add `schedule = \"...\"` (cron) or remove it",
+                        );
+                    }
+                }
+                None
+            }
+        };
         let f = &d.filter;
         if let (Some(min), Some(max)) = (f.min_size, f.max_size) {
             if min > max {
@@ -691,7 +767,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 copy_prefix: d
                     .copy_prefix
                     .unwrap_or_else(|| defaults::COPY_PREFIX.into()),
-                schedule: d.schedule,
+                schedule,
                 filter: Filter {
                     min_size: f.min_size.map(|b| b.0),
                     max_size: f.max_size.map(|b| b.0),
@@ -705,10 +781,47 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         );
     }
 
+    let daemon = DaemonConfig {
+        max_concurrent_drills: raw
+            .daemon
+            .max_concurrent_drills
+            .unwrap_or(defaults::MAX_CONCURRENT_DRILLS),
+        shutdown_timeout: raw.daemon.shutdown_timeout.map_or(
+            std::time::Duration::from_secs(defaults::SHUTDOWN_TIMEOUT_SECS),
+            |a| a.0,
+        ),
+        heartbeat_interval: raw.daemon.heartbeat_interval.map_or(
+            std::time::Duration::from_secs(defaults::HEARTBEAT_SECS),
+            |a| a.0,
+        ),
+        metrics_file: raw.daemon.metrics_file.as_deref().map(|p| resolve(base, p)),
+    };
+    if !(1..=64).contains(&daemon.max_concurrent_drills) {
+        problems.push(Problem {
+            path: "daemon.max_concurrent_drills".into(),
+            message: "must be between 1 and 64".into(),
+        });
+    }
+    if daemon.heartbeat_interval.is_zero()
+        || daemon.heartbeat_interval > std::time::Duration::from_secs(3600)
+    {
+        problems.push(Problem {
+            path: "daemon.heartbeat_interval".into(),
+            message: "must be between 1s and 1h".into(),
+        });
+    }
+    if raw.daemon.metrics_file.as_deref() == Some(Path::new("")) {
+        problems.push(Problem {
+            path: "daemon.metrics_file".into(),
+            message: "must not be empty; remove it to write no metrics file".into(),
+        });
+    }
+
     if problems.is_empty() {
         Ok(Config {
             ledger_path,
             evidence_path,
+            daemon,
             sources,
             drills,
         })

@@ -3,3 +3,4 @@
 //! it.
 
 pub mod schedule;
+pub mod scheduler;

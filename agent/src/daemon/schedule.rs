@@ -13,7 +13,8 @@ use rand::Rng;
 use std::time::Duration;
 
 /// What to do about fire times that passed while the agent was not running.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Missed {
     /// Wait for the next fire time.
     Skip,
@@ -24,6 +25,7 @@ pub enum Missed {
 /// One drill's schedule.
 #[derive(Debug, Clone)]
 pub struct Schedule {
+    expr: String,
     cron: cron::Schedule,
     tz: Tz,
     jitter: Duration,
@@ -42,11 +44,32 @@ impl Schedule {
             format!("`{tz}` is not an IANA time zone; write e.g. `UTC` or `Europe/Berlin`")
         })?;
         Ok(Self {
+            expr: expr.to_owned(),
             cron,
             tz,
             jitter,
             missed,
         })
+    }
+
+    /// The cron expression as written.
+    pub fn expr(&self) -> &str {
+        &self.expr
+    }
+
+    /// The time zone's IANA name.
+    pub fn timezone(&self) -> &str {
+        self.tz.name()
+    }
+
+    /// The jitter bound.
+    pub fn jitter(&self) -> Duration {
+        self.jitter
+    }
+
+    /// The missed-run policy.
+    pub fn missed(&self) -> Missed {
+        self.missed
     }
 
     /// The first fire time strictly after `after`.
