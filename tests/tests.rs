@@ -25,5 +25,6 @@ mod azure;
 mod checksums;
 mod config_files;
 mod crash;
+mod daemon;
 mod sampling;
 mod verdicts;

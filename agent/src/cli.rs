@@ -45,9 +45,29 @@ pub enum Command {
     /// reference yet), 1 any mismatch or unrecoverable, 2 the drill could not
     /// run.
     Drill(DrillArgs),
+    /// Run every drill with a schedule on it until stopped (the service).
+    ///
+    /// SIGHUP reloads the config (an invalid one is refused and the running
+    /// one kept); SIGTERM/SIGINT stop: restores in flight get
+    /// `daemon.shutdown_timeout`, then are cancelled and recorded as
+    /// `aborted`. Logs go to stderr (`--log-format json` for machines).
+    Run,
+    /// Show each drill's last run, verdict counts and next run, and whether
+    /// the daemon's heartbeat is fresh.
+    ///
+    /// Exit codes: 0 healthy, 1 stale heartbeat or a failed last run, 2 the
+    /// ledger could not be read.
+    Status(StatusArgs),
     /// Check the configuration without touching the network; exit 2 with
     /// every problem when it is invalid.
     Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

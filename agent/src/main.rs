@@ -10,6 +10,8 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.verbose {
+        // The service says what it does; one-shot commands stay quiet.
+        0 if matches!(cli.command, restoreproof::cli::Command::Run) => "info",
         0 => "warn",
         1 => "restoreproof=debug,info",
         // Our own trace only: the AWS SDK's trace output includes the access
@@ -20,7 +22,9 @@ fn main() -> ExitCode {
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // No colour codes in journald or files.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     match cli.log_format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),

@@ -2,6 +2,8 @@
 //! "could not run" (exit 2).
 
 pub mod drill;
+pub mod run;
+pub mod status;
 pub mod validate;
 
 use crate::cli::{Cli, Command};
@@ -21,6 +23,8 @@ pub const EXIT_ERROR: u8 = 2;
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Drill(args) => drill::run(&cli, args).await,
+        Command::Run => run::run(&cli).await,
+        Command::Status(args) => status::run(&cli, args),
         Command::Validate(args) => validate::run(&cli, args),
     }
 }

@@ -1,6 +1,411 @@
-//! The agent as a service (`restoreproof run`). For now: when each drill
-//! runs ([`schedule`]); the loop that runs drills on their schedules builds on
-//! it.
+//! The agent as a service (`restoreproof run`): every drill with a schedule
+//! runs on it until the process is stopped.
+//!
+//! - [`schedule`]: when a drill fires (cron in a time zone, jitter, missed runs);
+//! - [`scheduler`]: one loop per drill, a global limit, reload;
+//! - [`status`]: what `restoreproof status` and the metrics file show.
+//!
+//! Lifecycle: READY=1 once the drills are scheduled; a heartbeat (ledger row,
+//! metrics file, then WATCHDOG=1) every `daemon.heartbeat_interval`, so a
+//! daemon that cannot write its ledger stops petting the watchdog; SIGHUP
+//! reloads the config and keeps the running one when the new one is
+//! invalid; SIGTERM/SIGINT start no new restore, give those in flight
+//! `daemon.shutdown_timeout`, then cancel them (recorded as `aborted`). A
+//! second SIGTERM/SIGINT cancels at once.
 
 pub mod schedule;
 pub mod scheduler;
+pub mod status;
+
+use crate::config::{Config, DrillConfig};
+use crate::drill::{Drill, Quiet, Stop};
+use crate::evidence::file::EvidenceFile;
+use crate::evidence::recorder::{lock, Recorder, SharedRecorder};
+use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::ledger::DaemonState;
+use crate::source::{self, BuildOptions};
+use anyhow::{anyhow, Context};
+use chrono::{DateTime, SecondsFormat, Utc};
+use scheduler::{Clock, Runner, Scheduler, SystemClock};
+use sd_notify::NotifyState;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// What the process is asked to do (from signals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// SIGHUP: reload the config (and reopen the evidence file).
+    Reload,
+    /// SIGTERM/SIGINT: stop.
+    Stop,
+}
+
+/// Runs the daemon until a [`Control::Stop`] arrives (or the sender is
+/// dropped).
+///
+/// # Errors
+/// When the config is invalid or schedules no drill, or the ledger or
+/// evidence file cannot be opened.
+pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> anyhow::Result<()> {
+    let config = Config::load(config_path)?;
+    if !config.drills.values().any(|d| d.schedule.is_some()) {
+        return Err(anyhow!(
+            "{}: no drill has a schedule, so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]",
+            config_path.display()
+        ));
+    }
+    let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)
+        .context("cannot open the ledger and evidence file")?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let agent = Arc::new(Agent {
+        config: RwLock::new(Arc::new(config.clone())),
+        config_path: config_path.to_owned(),
+        recorder,
+        next_runs: Mutex::new(BTreeMap::new()),
+        started_at: now_rfc3339(),
+        clock: clock.clone(),
+        metrics_error: Mutex::new(None),
+    });
+    let stop = Stop::new();
+    let mut scheduler = Scheduler::new(
+        agent.clone(),
+        clock,
+        config.daemon.max_concurrent_drills,
+        stop.clone(),
+    );
+    scheduler.apply(&config.drills);
+    agent.record(
+        "daemon_started",
+        json!({
+            "config_path": config_path,
+            "drills": drill_plans(&config.drills),
+            "max_concurrent_drills": config.daemon.max_concurrent_drills,
+            "shutdown_timeout_secs": config.daemon.shutdown_timeout.as_secs(),
+        }),
+    )?;
+    // Let the drill loops compute their first fire times before the first
+    // heartbeat reports them.
+    tokio::task::yield_now().await;
+    agent.heartbeat("running")?;
+
+    let watchdog = sd_notify::watchdog_enabled();
+    let mut every = config.daemon.heartbeat_interval;
+    if let Some(w) = watchdog {
+        every = every.min(w / 2).max(Duration::from_millis(100));
+    }
+    notify(&[
+        NotifyState::Ready,
+        NotifyState::Status(&format!(
+            "{} scheduled drill(s)",
+            config
+                .drills
+                .values()
+                .filter(|d| d.schedule.is_some())
+                .count()
+        )),
+    ]);
+    tracing::info!(
+        config = %config_path.display(),
+        ledger = %config.ledger_path.display(),
+        evidence = %config.evidence_path.display(),
+        heartbeat_secs = every.as_secs_f64(),
+        watchdog = watchdog.is_some(),
+        "restoreproof is running."
+    );
+
+    let mut beat = tokio::time::interval(every);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = beat.tick() => match agent.heartbeat("running") {
+                Ok(()) => {
+                    if watchdog.is_some() {
+                        notify(&[NotifyState::Watchdog]);
+                    }
+                }
+                // No watchdog ping: systemd restarts a daemon that cannot
+                // record.
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "Heartbeat failed; the watchdog is not petted."),
+            },
+            control = controls.recv() => match control {
+                Some(Control::Reload) => {
+                    let mut states = vec![NotifyState::Reloading];
+                    states.extend(NotifyState::monotonic_usec_now().ok());
+                    notify(&states);
+                    agent.reload(&mut scheduler);
+                    notify(&[NotifyState::Ready]);
+                }
+                Some(Control::Stop) | None => break,
+            },
+        }
+    }
+
+    let timeout = agent.config().daemon.shutdown_timeout;
+    notify(&[
+        NotifyState::Stopping,
+        NotifyState::Status("stopping: waiting for restores in flight"),
+    ]);
+    tracing::info!(
+        shutdown_timeout_secs = timeout.as_secs(),
+        "Stopping: no new restore starts; restores in flight may finish within the shutdown timeout."
+    );
+    let _ = agent.heartbeat("stopping");
+    stop.finish();
+    let cancelled = {
+        let join = scheduler.join();
+        tokio::pin!(join);
+        tokio::select! {
+            () = &mut join => false,
+            () = tokio::time::sleep(timeout) => {
+                tracing::warn!("Shutdown timeout passed; cancelling restores in flight (recorded as aborted).");
+                stop.cancel();
+                join.await;
+                true
+            }
+            Some(Control::Stop) = controls.recv() => {
+                tracing::warn!("Asked to stop again; cancelling restores in flight now (recorded as aborted).");
+                stop.cancel();
+                join.await;
+                true
+            }
+        }
+    };
+    agent.record("daemon_stopped", json!({ "restores_cancelled": cancelled }))?;
+    agent.heartbeat("stopped")?;
+    tracing::info!("Stopped.");
+    Ok(())
+}
+
+/// The schedules of the drills, for evidence.
+fn drill_plans(drills: &BTreeMap<String, DrillConfig>) -> serde_json::Value {
+    drills
+        .iter()
+        .map(|(name, d)| {
+            let plan = match &d.schedule {
+                Some(s) => json!({
+                    "source": d.source,
+                    "schedule": s.expr(),
+                    "timezone": s.timezone(),
+                    "jitter_secs": s.jitter().as_secs(),
+                    "missed": s.missed(),
+                }),
+                None => json!({ "source": d.source, "schedule": null }),
+            };
+            (name.clone(), plan)
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// Sends a state to systemd when it is listening (`NOTIFY_SOCKET`).
+fn notify(states: &[NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "Cannot notify systemd.");
+    }
+}
+
+/// The daemon's state shared with the drill loops.
+struct Agent {
+    config: RwLock<Arc<Config>>,
+    config_path: PathBuf,
+    recorder: SharedRecorder,
+    next_runs: Mutex<BTreeMap<String, Option<DateTime<Utc>>>>,
+    started_at: String,
+    clock: Arc<dyn Clock>,
+    metrics_error: Mutex<Option<String>>,
+}
+
+impl Agent {
+    fn config(&self) -> Arc<Config> {
+        self.config
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Records an event about the daemon itself.
+    fn record(&self, kind: &'static str, mut body: serde_json::Value) -> anyhow::Result<()> {
+        if let Some(o) = body.as_object_mut() {
+            o.insert("agent".into(), json!(AgentInfo::current()));
+        }
+        let mut event = Event::new(kind, None, body);
+        lock(&self.recorder)
+            .commit(&mut event, |l, e| l.record_event(e))
+            .with_context(|| format!("cannot record the {kind} event"))
+    }
+
+    /// Records the heartbeat, then rewrites the metrics file.
+    fn heartbeat(&self, state: &str) -> anyhow::Result<()> {
+        let config = self.config();
+        let next_runs = self
+            .next_runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|(k, v)| {
+                let v = v.map_or(serde_json::Value::Null, |t| {
+                    json!(t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                });
+                (k.clone(), v)
+            })
+            .collect();
+        let agent = AgentInfo::current();
+        lock(&self.recorder).ledger.heartbeat(&DaemonState {
+            host: agent.host,
+            pid: i64::from(std::process::id()),
+            started_at: self.started_at.clone(),
+            heartbeat_at: now_rfc3339(),
+            heartbeat_secs: config.daemon.heartbeat_interval.as_secs().max(1),
+            state: state.to_owned(),
+            next_runs,
+            config_path: self.config_path.display().to_string(),
+        })?;
+        self.write_metrics(&config);
+        Ok(())
+    }
+
+    fn write_metrics(&self, config: &Config) {
+        let Some(path) = &config.daemon.metrics_file else {
+            return;
+        };
+        let report = {
+            let r = lock(&self.recorder);
+            status::StatusReport::build(config, &r.ledger, self.clock.now())
+        };
+        let written = report.map_err(|e| e.to_string()).and_then(|r| {
+            status::write_atomically(path, &r.to_prometheus()).map_err(|e| e.to_string())
+        });
+        // Said once per distinct problem, not at every heartbeat.
+        let mut last = self
+            .metrics_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match written {
+            Err(e) if last.as_deref() != Some(e.as_str()) => {
+                tracing::warn!(path = %path.display(), error = %e, "Cannot write the metrics file; check daemon.metrics_file and its directory's permissions.");
+                *last = Some(e);
+            }
+            Err(_) => {}
+            Ok(()) => {
+                if last.take().is_some() {
+                    tracing::info!(path = %path.display(), "The metrics file is written again.");
+                }
+            }
+        }
+    }
+
+    /// SIGHUP: reads the config again. An invalid config (or one that moves
+    /// the ledger or evidence file) is refused and the running one kept.
+    fn reload(&self, scheduler: &mut Scheduler) {
+        let old = self.config();
+        let refused = |why: String| {
+            tracing::error!("Reload refused; keeping the running configuration. {why}");
+            let _ = self.record(
+                "config_reloaded",
+                json!({ "config_path": self.config_path, "outcome": "refused", "error": why }),
+            );
+        };
+        let new = match Config::load(&self.config_path) {
+            Ok(c) => c,
+            Err(e) => return refused(e.to_string()),
+        };
+        if new.ledger_path != old.ledger_path || new.evidence_path != old.evidence_path {
+            return refused(
+                "ledger.path or evidence.path changed; restart the service to move them".into(),
+            );
+        }
+        if new.daemon.max_concurrent_drills != old.daemon.max_concurrent_drills {
+            tracing::warn!("daemon.max_concurrent_drills changes at the next restart.");
+        }
+        // Reopen the evidence file, so a rotated file is followed.
+        {
+            let mut r = lock(&self.recorder);
+            let Recorder { ledger, evidence } = &mut *r;
+            match EvidenceFile::open(&new.evidence_path, ledger) {
+                Ok(f) => *evidence = f,
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot reopen the evidence file; still writing the one open.")
+                }
+            }
+        }
+        scheduler.apply(&new.drills);
+        let _ = self.record(
+            "config_reloaded",
+            json!({ "config_path": self.config_path, "outcome": "applied", "drills": drill_plans(&new.drills) }),
+        );
+        tracing::info!(
+            drills = new.drills.len(),
+            "Configuration reloaded; drills running now finish with the configuration they started with."
+        );
+        *self
+            .config
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+    }
+}
+
+#[async_trait::async_trait]
+impl Runner for Agent {
+    fn last_run(&self, drill: &str) -> Option<DateTime<Utc>> {
+        let runs = lock(&self.recorder).ledger.last_runs().ok()?;
+        let run = runs.get(drill)?;
+        DateTime::parse_from_rfc3339(&run.started_at)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    async fn run(&self, drill: Arc<DrillConfig>, stop: Stop) {
+        let config = self.config();
+        let Some(source_config) = config.sources.get(&drill.source) else {
+            tracing::error!(drill = %drill.name, source = %drill.source, "The drill names a source that is not configured; the run is skipped.");
+            return;
+        };
+        let source = match source::build(
+            &drill.source,
+            source_config,
+            BuildOptions {
+                attempts: drill.attempts,
+            },
+        )
+        .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(drill = %drill.name, source = %drill.source, error = %e, "Cannot set up the source; the run is skipped.");
+                return;
+            }
+        };
+        let outcome = Drill {
+            config: &drill,
+            recorder: &self.recorder,
+            stop,
+        }
+        .run(source, Arc::new(Quiet))
+        .await;
+        match outcome {
+            Ok((s, _)) if s.counts.any_failure() => tracing::warn!(
+                drill = %drill.name, run_id = %s.run_id, status = s.status,
+                mismatch = s.counts.mismatch, unrecoverable = s.counts.unrecoverable,
+                "Drill found recovery points that failed verification."
+            ),
+            Ok((s, _)) => tracing::info!(
+                drill = %drill.name, run_id = %s.run_id, status = s.status,
+                verified = s.counts.verified, aborted = s.counts.aborted,
+                "Drill run ended."
+            ),
+            Err(e) => tracing::error!(drill = %drill.name, error = %e, "Drill could not run."),
+        }
+        self.write_metrics(&config);
+    }
+
+    fn next_run(&self, drill: &str, at: Option<DateTime<Utc>>) {
+        self.next_runs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(drill.to_owned(), at);
+    }
+}

@@ -247,12 +247,15 @@ mod tests {
     use crate::config::Config;
     use std::sync::Mutex;
 
+    /// (drill, started, ended)
+    type Runs = Vec<(String, DateTime<Utc>, DateTime<Utc>)>;
+
     #[derive(Default)]
     struct Sleeper {
         took: BTreeMap<String, Duration>,
         last: Option<DateTime<Utc>>,
         clock: Option<TokioClock>,
-        runs: Mutex<Vec<(String, DateTime<Utc>, DateTime<Utc>)>>,
+        runs: Mutex<Runs>,
     }
 
     #[async_trait::async_trait]

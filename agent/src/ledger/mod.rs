@@ -83,6 +83,20 @@ ALTER TABLE runs ADD COLUMN host TEXT;
 ALTER TABLE runs ADD COLUMN pid INTEGER;
 ALTER TABLE runs ADD COLUMN boot_id TEXT;
 "#,
+    r#"
+-- The daemon's heartbeat, one row per host, for `restoreproof status`.
+CREATE TABLE daemon_state (
+    host            TEXT PRIMARY KEY,
+    pid             INTEGER NOT NULL,
+    started_at      TEXT NOT NULL,
+    heartbeat_at    TEXT NOT NULL,
+    heartbeat_secs  INTEGER NOT NULL,
+    state           TEXT NOT NULL,          -- running | stopping | stopped
+    next_runs       TEXT NOT NULL,          -- JSON object: drill -> RFC 3339 time or null
+    config_path     TEXT NOT NULL
+);
+CREATE INDEX runs_by_drill ON runs(drill);
+"#,
 ];
 
 /// Why the ledger could not be used.
@@ -139,6 +153,41 @@ pub struct RunRow<'a> {
     pub seed: Option<u64>,
     pub mode: &'a str,
     pub sample_spec: &'a str,
+}
+
+/// The daemon's last heartbeat.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DaemonState {
+    pub host: String,
+    pub pid: i64,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    pub heartbeat_secs: u64,
+    pub state: String,
+    pub next_runs: serde_json::Map<String, serde_json::Value>,
+    pub config_path: String,
+}
+
+/// A drill's most recent run, as the ledger has it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastRun {
+    pub run_id: String,
+    pub drill: String,
+    pub source: String,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// running | completed | error | aborted
+    pub status: String,
+    /// Verdict counts recorded so far.
+    pub verdicts: std::collections::BTreeMap<String, u64>,
+    pub bytes_restored: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput_bytes_per_sec: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// The ledger database.
@@ -430,6 +479,110 @@ impl Ledger {
             )
             .map_err(LedgerError::Write)?;
         Ok(())
+    }
+
+    /// Records the daemon's heartbeat (replacing this host's previous one).
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn heartbeat(&mut self, d: &DaemonState) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO daemon_state (host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(host) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at,
+                   heartbeat_at = excluded.heartbeat_at, heartbeat_secs = excluded.heartbeat_secs,
+                   state = excluded.state, next_runs = excluded.next_runs, config_path = excluded.config_path",
+                params![
+                    d.host,
+                    d.pid,
+                    d.started_at,
+                    d.heartbeat_at,
+                    d.heartbeat_secs as i64,
+                    d.state,
+                    serde_json::Value::Object(d.next_runs.clone()).to_string(),
+                    d.config_path
+                ],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// The most recent daemon heartbeat (of any host sharing this ledger).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn daemon_state(&self) -> Result<Option<DaemonState>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path
+                 FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1",
+                [],
+                |r| {
+                    let next: String = r.get(6)?;
+                    Ok(DaemonState {
+                        host: r.get(0)?,
+                        pid: r.get(1)?,
+                        started_at: r.get(2)?,
+                        heartbeat_at: r.get(3)?,
+                        heartbeat_secs: r.get::<_, i64>(4)? as u64,
+                        state: r.get(5)?,
+                        next_runs: serde_json::from_str(&next).unwrap_or_default(),
+                        config_path: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
+    /// Each drill's most recent run, by drill name.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn last_runs(&self) -> Result<std::collections::BTreeMap<String, LastRun>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.drill, r.source, r.started_at, r.finished_at, r.status, r.summary,
+                        (SELECT COALESCE(SUM(s.bytes), 0) FROM samples s WHERE s.run_id = r.run_id)
+                 FROM runs r WHERE r.rowid IN (SELECT MAX(rowid) FROM runs GROUP BY drill)",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    LastRun {
+                        run_id: r.get(0)?,
+                        drill: r.get(1)?,
+                        source: r.get(2)?,
+                        started_at: r.get(3)?,
+                        finished_at: r.get(4)?,
+                        status: r.get(5)?,
+                        verdicts: std::collections::BTreeMap::new(),
+                        bytes_restored: r.get::<_, i64>(7)? as u64,
+                        duration_ms: None,
+                        throughput_bytes_per_sec: None,
+                        error: None,
+                    },
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (mut run, summary) = row.map_err(LedgerError::Read)?;
+            if let Some(v) =
+                summary.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            {
+                run.duration_ms = v["duration_ms"].as_u64();
+                run.throughput_bytes_per_sec = v["throughput_bytes_per_sec"].as_u64();
+                run.error = v["error"].as_str().map(str::to_owned);
+            }
+            run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
+            out.insert(run.drill.clone(), run);
+        }
+        Ok(out)
     }
 
     /// Counts of verdicts per run, for tests and status.

@@ -1,0 +1,50 @@
+//! `restoreproof status`: each drill's last run, verdict counts and next
+//! run, and whether the daemon's heartbeat is fresh. Reads the ledger only.
+//!
+//! Exit codes: 0 healthy; 1 the daemon's heartbeat is stale, or a drill's
+//! last run failed or ended in error; 2 could not read.
+
+use super::{EXIT_FAILED, EXIT_OK};
+use crate::cli::{Cli, StatusArgs};
+use crate::config::Config;
+use crate::daemon::status::StatusReport;
+use crate::ledger::Ledger;
+use anyhow::anyhow;
+use std::process::ExitCode;
+
+/// Prints the status.
+///
+/// # Errors
+/// When the config is invalid or the ledger cannot be read.
+pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&cli.config)?;
+    if !config.ledger_path.exists() {
+        return Err(anyhow!(
+            "no ledger at {}: no drill has run with this configuration yet (run `restoreproof drill NAME` or start the service)",
+            config.ledger_path.display()
+        ));
+    }
+    let ledger = Ledger::open(&config.ledger_path)?;
+    let report = StatusReport::build(&config, &ledger, chrono::Utc::now())?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.to_text());
+    }
+    let stale = report
+        .daemon
+        .as_ref()
+        .is_some_and(|d| !d.fresh && d.state.state != "stopped");
+    let failed = report.drills.iter().any(|d| {
+        d.last_run.as_ref().is_some_and(|r| {
+            r.status == "error"
+                || r.verdicts.get("mismatch").copied().unwrap_or(0) > 0
+                || r.verdicts.get("unrecoverable").copied().unwrap_or(0) > 0
+        })
+    });
+    Ok(ExitCode::from(if stale || failed {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }))
+}

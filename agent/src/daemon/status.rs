@@ -1,0 +1,377 @@
+//! What `restoreproof status` prints and the metrics file holds: each
+//! drill's last run (from the ledger), its next run and whether the
+//! daemon's heartbeat is fresh. One report feeds both, so they never
+//! disagree.
+
+use crate::config::Config;
+use crate::ledger::{DaemonState, LastRun, Ledger, LedgerError};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// The daemon as its heartbeat shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DaemonStatus {
+    #[serde(flatten)]
+    pub state: DaemonState,
+    /// Seconds since the last heartbeat.
+    pub heartbeat_age_secs: i64,
+    /// The heartbeat is recent enough (within three intervals) and the
+    /// daemon did not say it stopped.
+    pub fresh: bool,
+}
+
+/// One drill's health.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillStatus {
+    pub name: String,
+    pub source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+    /// When the running daemon will run it next (jitter included), or, with
+    /// no daemon running, the schedule's next fire time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_run: Option<String>,
+    /// A run of this drill is in progress.
+    pub running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<LastRun>,
+}
+
+/// Everything `status` shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub generated_at: String,
+    pub ledger: String,
+    /// `None`: no daemon ever recorded a heartbeat in this ledger.
+    pub daemon: Option<DaemonStatus>,
+    pub drills: Vec<DrillStatus>,
+}
+
+impl StatusReport {
+    /// Builds the report for the drills of `config` (plus drills the ledger
+    /// knows that the config no longer names).
+    ///
+    /// # Errors
+    /// When the ledger cannot be read.
+    pub fn build(
+        config: &Config,
+        ledger: &Ledger,
+        now: DateTime<Utc>,
+    ) -> Result<Self, LedgerError> {
+        let mut last = ledger.last_runs()?;
+        let daemon = ledger.daemon_state()?.map(|state| {
+            let age = DateTime::parse_from_rfc3339(&state.heartbeat_at)
+                .map(|t| (now - t.with_timezone(&Utc)).num_seconds())
+                .unwrap_or(i64::MAX);
+            let fresh = state.state != "stopped" && age <= 3 * state.heartbeat_secs as i64 + 5;
+            DaemonStatus {
+                state,
+                heartbeat_age_secs: age,
+                fresh,
+            }
+        });
+        let live = daemon.as_ref().filter(|d| d.fresh);
+        let mut drills = Vec::new();
+        for (name, d) in &config.drills {
+            let last_run = last.remove(name);
+            let running = last_run.as_ref().is_some_and(|r| r.status == "running");
+            let next_run = match live {
+                Some(l) => l
+                    .state
+                    .next_runs
+                    .get(name)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+                None => d
+                    .schedule
+                    .as_ref()
+                    .and_then(|s| s.next_after(now))
+                    .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            };
+            drills.push(DrillStatus {
+                name: name.clone(),
+                source: d.source.clone(),
+                schedule: d.schedule.as_ref().map(|s| s.expr().to_owned()),
+                timezone: d.schedule.as_ref().map(|s| s.timezone().to_owned()),
+                next_run,
+                running,
+                last_run,
+            });
+        }
+        // Drills removed from the config still show their last run.
+        for (name, run) in last {
+            drills.push(DrillStatus {
+                name,
+                source: run.source.clone(),
+                schedule: None,
+                timezone: None,
+                next_run: None,
+                running: run.status == "running",
+                last_run: Some(run),
+            });
+        }
+        Ok(Self {
+            generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
+            ledger: ledger.path().display().to_string(),
+            daemon,
+            drills,
+        })
+    }
+
+    /// The report in Prometheus text format (node_exporter's textfile
+    /// collector reads it).
+    pub fn to_prometheus(&self) -> String {
+        let mut out = String::new();
+        let mut family = |name: &str, kind: &str, help: &str, samples: Vec<(String, f64)>| {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            for (labels, v) in samples {
+                let _ = writeln!(out, "{name}{labels} {v}");
+            }
+        };
+        let ts = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp_millis() as f64 / 1000.0)
+                .ok()
+        };
+        let label = |drill: &str| format!("{{drill=\"{}\"}}", escape(drill));
+        let fresh = self.daemon.as_ref().is_some_and(|d| d.fresh);
+        family(
+            "restoreproof_daemon_up",
+            "gauge",
+            "1 while the daemon's heartbeat is fresh.",
+            vec![(String::new(), f64::from(u8::from(fresh)))],
+        );
+        family(
+            "restoreproof_daemon_heartbeat_timestamp_seconds",
+            "gauge",
+            "Time of the daemon's last heartbeat.",
+            self.daemon
+                .iter()
+                .filter_map(|d| ts(&d.state.heartbeat_at).map(|t| (String::new(), t)))
+                .collect(),
+        );
+        let runs: Vec<(&DrillStatus, &LastRun)> = self
+            .drills
+            .iter()
+            .filter_map(|d| d.last_run.as_ref().map(|r| (d, r)))
+            .collect();
+        family(
+            "restoreproof_drill_last_run_timestamp_seconds",
+            "gauge",
+            "When the drill's last run started.",
+            runs.iter()
+                .filter_map(|(d, r)| ts(&r.started_at).map(|t| (label(&d.name), t)))
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_last_run_finished_timestamp_seconds",
+            "gauge",
+            "When the drill's last finished run ended.",
+            runs.iter()
+                .filter_map(|(d, r)| {
+                    r.finished_at
+                        .as_deref()
+                        .and_then(ts)
+                        .map(|t| (label(&d.name), t))
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_last_run_success",
+            "gauge",
+            "1 if the last run completed and no recovery point failed (mismatch or unrecoverable).",
+            runs.iter()
+                .map(|(d, r)| {
+                    let failed = r.verdicts.get("mismatch").copied().unwrap_or(0)
+                        + r.verdicts.get("unrecoverable").copied().unwrap_or(0);
+                    let ok = r.status == "completed" && failed == 0;
+                    (label(&d.name), f64::from(u8::from(ok)))
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_last_run_running",
+            "gauge",
+            "1 while a run of the drill is in progress.",
+            self.drills
+                .iter()
+                .map(|d| (label(&d.name), f64::from(u8::from(d.running))))
+                .collect(),
+        );
+        let mut verdicts = Vec::new();
+        for (d, r) in &runs {
+            for v in [
+                "verified",
+                "mismatch",
+                "unrecoverable",
+                "no_reference",
+                "skipped",
+                "aborted",
+            ] {
+                verdicts.push((
+                    format!("{{drill=\"{}\",verdict=\"{v}\"}}", escape(&d.name)),
+                    r.verdicts.get(v).copied().unwrap_or(0) as f64,
+                ));
+            }
+        }
+        family(
+            "restoreproof_drill_last_run_samples",
+            "gauge",
+            "Recovery points of the last run by verdict.",
+            verdicts,
+        );
+        family(
+            "restoreproof_drill_last_run_bytes",
+            "gauge",
+            "Bytes restored by the last run.",
+            runs.iter()
+                .map(|(d, r)| (label(&d.name), r.bytes_restored as f64))
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_last_run_duration_seconds",
+            "gauge",
+            "Duration of the last finished run.",
+            runs.iter()
+                .filter_map(|(d, r)| r.duration_ms.map(|ms| (label(&d.name), ms as f64 / 1000.0)))
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_last_run_throughput_bytes_per_second",
+            "gauge",
+            "Restore throughput of the last finished run.",
+            runs.iter()
+                .filter_map(|(d, r)| {
+                    r.throughput_bytes_per_sec
+                        .map(|b| (label(&d.name), b as f64))
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_next_run_timestamp_seconds",
+            "gauge",
+            "When the drill runs next.",
+            self.drills
+                .iter()
+                .filter_map(|d| {
+                    d.next_run
+                        .as_deref()
+                        .and_then(ts)
+                        .map(|t| (label(&d.name), t))
+                })
+                .collect(),
+        );
+        out
+    }
+
+    /// The report for people.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        match &self.daemon {
+            Some(d) if d.fresh => {
+                let _ = writeln!(
+                    out,
+                    "daemon: running on {} (pid {}), heartbeat {}s ago, up since {}",
+                    d.state.host, d.state.pid, d.heartbeat_age_secs, d.state.started_at
+                );
+            }
+            Some(d) if d.state.state == "stopped" => {
+                let _ = writeln!(
+                    out,
+                    "daemon: stopped (last heartbeat {} on {})",
+                    d.state.heartbeat_at, d.state.host
+                );
+            }
+            Some(d) => {
+                let _ = writeln!(
+                    out,
+                    "daemon: NOT RESPONDING: last heartbeat {}s ago ({} on {}, pid {}); expected every {}s",
+                    d.heartbeat_age_secs, d.state.heartbeat_at, d.state.host, d.state.pid, d.state.heartbeat_secs
+                );
+            }
+            None => {
+                let _ = writeln!(out, "daemon: has never run with this ledger");
+            }
+        }
+        let _ = writeln!(out, "ledger: {}\n", self.ledger);
+        let _ = writeln!(
+            out,
+            "{:<20} {:<10} {:<21} {:>8} {:>8} {:>8} {:>6} {:>8}  NEXT RUN",
+            "DRILL", "LAST", "STARTED", "VERIFIED", "MISMATCH", "UNRECOV", "OTHER", "BYTES",
+        );
+        for d in &self.drills {
+            let (status, started, v, m, u, o, b) = match &d.last_run {
+                Some(r) => {
+                    let get = |k: &str| r.verdicts.get(k).copied().unwrap_or(0);
+                    let other = r.verdicts.values().sum::<u64>()
+                        - get("verified")
+                        - get("mismatch")
+                        - get("unrecoverable");
+                    (
+                        r.status.as_str(),
+                        r.started_at.chars().take(19).collect::<String>() + "Z",
+                        get("verified").to_string(),
+                        get("mismatch").to_string(),
+                        get("unrecoverable").to_string(),
+                        other.to_string(),
+                        crate::config::human_bytes(r.bytes_restored),
+                    )
+                }
+                None => (
+                    "never",
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                    "-".into(),
+                ),
+            };
+            let next = match (&d.next_run, &d.schedule) {
+                (Some(n), _) => n.clone(),
+                (None, Some(_)) if d.running => "(running)".into(),
+                (None, Some(_)) => "-".into(),
+                (None, None) => "(no schedule)".into(),
+            };
+            let _ = writeln!(
+                out,
+                "{:<20} {:<10} {:<21} {:>8} {:>8} {:>8} {:>6} {:>8}  {}",
+                d.name, status, started, v, m, u, o, b, next
+            );
+        }
+        out
+    }
+}
+
+/// Escapes a Prometheus label value.
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Writes `text` to `path` atomically (a temporary file in the same
+/// directory, fsynced, then renamed), so a collector never reads half a file.
+///
+/// # Errors
+/// When the directory is not writable.
+pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_data()?;
+    let mut perms = tmp.as_file().metadata()?.permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+    tmp.as_file().set_permissions(perms)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -1,0 +1,333 @@
+//! `restoreproof run` as a real process against moto: drills on a
+//! seconds-level schedule, sd_notify readiness and watchdog (a datagram
+//! socket named in `NOTIFY_SOCKET`, as systemd provides), the metrics file,
+//! `status`, SIGHUP with a valid and an invalid config, and SIGTERM with
+//! restores in flight.
+
+use crate::util::{data, read_jsonl, Agent, Bucket};
+use restoreproof_testkit::{Fault, Rule};
+use serde_json::Value;
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Collects what the daemon tells "systemd".
+struct Notifications {
+    path: std::path::PathBuf,
+    seen: Arc<Mutex<Vec<String>>>,
+}
+
+impl Notifications {
+    fn listen(dir: &Path) -> Self {
+        let path = dir.join("notify.sock");
+        let sock = UnixDatagram::bind(&path).expect("bind notify socket");
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let out = seen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = sock.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                out.lock()
+                    .expect("lock")
+                    .extend(msg.lines().map(str::to_owned));
+            }
+        });
+        Self { path, seen }
+    }
+
+    fn has(&self, line: &str) -> bool {
+        self.seen.lock().expect("lock").iter().any(|l| l == line)
+    }
+
+    fn count(&self, line: &str) -> usize {
+        self.seen
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|l| *l == line)
+            .count()
+    }
+}
+
+/// Polls `cond` every 50 ms for up to `secs`.
+async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {secs}s waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn runs(agent: &Agent, drill: &str, status: &str) -> i64 {
+    if !agent.path("state/ledger.sqlite3").exists() {
+        return 0;
+    }
+    agent
+        .ledger()
+        .query_row(
+            "SELECT COUNT(*) FROM runs WHERE drill = ?1 AND status = ?2",
+            [drill, status],
+            |r| r.get(0),
+        )
+        .unwrap_or(0)
+}
+
+fn log(agent: &Agent) -> String {
+    std::fs::read_to_string(agent.path("daemon.log")).unwrap_or_default()
+}
+
+fn signal(child: &tokio::process::Child, sig: &str) {
+    let pid = child.id().expect("pid").to_string();
+    let ok = std::process::Command::new("kill")
+        .args(["-s", sig, &pid])
+        .status()
+        .expect("kill")
+        .success();
+    assert!(ok, "kill -s {sig} {pid}");
+}
+
+fn start(agent: &Agent, notify: &Notifications) -> tokio::process::Child {
+    let log = std::fs::File::create(agent.path("daemon.log")).expect("log");
+    agent
+        .command(&["run"])
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("spawn restoreproof run")
+}
+
+const DAEMON: &str = "\n[daemon]\nheartbeat_interval = \"1s\"\nshutdown_timeout = \"20s\"\nmetrics_file = \"metrics/restoreproof.prom\"\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
+    let b = Bucket::new("daemon").await;
+    for i in 0..3u8 {
+        b.put(&format!("obj-{i}"), &data(i, 50_000), None).await;
+    }
+    let drill = format!("sample = 2\nschedule = \"*/2 * * * * *\"\n{DAEMON}");
+    let agent = Agent::new(&b.proxy.url(), &b.name, &drill);
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+
+    wait_for("READY=1", 30, || notify.has("READY=1")).await;
+    wait_for("two completed runs", 30, || {
+        runs(&agent, "d", "completed") >= 2
+    })
+    .await;
+    wait_for("a watchdog ping", 10, || notify.has("WATCHDOG=1")).await;
+    let text = log(&agent);
+    assert!(text.contains("Next run scheduled."), "{text}");
+    assert!(text.contains("drill=d"), "{text}");
+
+    // Metrics for node_exporter's textfile collector.
+    let metrics_path = agent.path("metrics/restoreproof.prom");
+    wait_for("the metrics file", 10, || metrics_path.exists()).await;
+    let metrics = std::fs::read_to_string(&metrics_path).expect("metrics");
+    for want in [
+        "restoreproof_daemon_up 1",
+        "restoreproof_drill_last_run_success{drill=\"d\"} 1",
+        "restoreproof_drill_last_run_samples{drill=\"d\",verdict=\"verified\"} 2",
+        "# TYPE restoreproof_drill_last_run_timestamp_seconds gauge",
+        "restoreproof_drill_next_run_timestamp_seconds{drill=\"d\"}",
+        "restoreproof_drill_last_run_throughput_bytes_per_second{drill=\"d\"}",
+    ] {
+        assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
+    }
+
+    // Status, for people and machines.
+    let status = agent.run(&["status", "--json"]).await;
+    assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+    let s: Value = serde_json::from_str(&status.stdout).expect("status json");
+    assert_eq!(s["daemon"]["fresh"], true, "{s}");
+    assert_eq!(s["daemon"]["state"], "running", "{s}");
+    let d = &s["drills"][0];
+    assert_eq!(d["name"], "d");
+    assert_eq!(d["schedule"], "*/2 * * * * *");
+    assert!(d["next_run"].is_string(), "{d}");
+    assert!(d["last_run"]["verdicts"].is_object(), "{d}");
+    let text = agent.run(&["status"]).await;
+    assert!(
+        text.stdout.contains("daemon: running on"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("*/2") || text.stdout.contains("d "),
+        "{}",
+        text.stdout
+    );
+
+    // SIGHUP with an invalid config: refused, the running one kept.
+    let good = std::fs::read_to_string(&agent.config).expect("config");
+    std::fs::write(
+        &agent.config,
+        good.replace("schedule = \"*/2 * * * * *\"", "schedule = \"every night\""),
+    )
+    .expect("write bad config");
+    signal(&child, "HUP");
+    wait_for("the refused reload in the log", 10, || {
+        log(&agent).contains("Reload refused; keeping the running configuration")
+    })
+    .await;
+    assert!(log(&agent).contains("drills.d.schedule"), "{}", log(&agent));
+    let before = runs(&agent, "d", "completed");
+    wait_for("runs to go on with the old config", 20, || {
+        runs(&agent, "d", "completed") > before
+    })
+    .await;
+
+    // SIGHUP with a valid config that adds a drill.
+    std::fs::write(
+        &agent.config,
+        format!("{good}\n[drills.e]\nsource = \"src\"\nsample = 1\nschedule = \"*/3 * * * * *\"\n"),
+    )
+    .expect("write new config");
+    signal(&child, "HUP");
+    wait_for("the new drill to run", 30, || {
+        runs(&agent, "e", "completed") >= 1
+    })
+    .await;
+    assert!(log(&agent).contains("drill=e"), "{}", log(&agent));
+    assert!(notify.has("RELOADING=1"));
+    assert!(
+        notify.count("READY=1") >= 3,
+        "ready again after each reload"
+    );
+
+    // SIGTERM: a clean stop.
+    signal(&child, "TERM");
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped within 30 s")
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}\n{}", log(&agent));
+    assert!(notify.has("STOPPING=1"));
+
+    let events = read_jsonl(&agent.path("log/evidence.jsonl"));
+    let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
+    assert_eq!(
+        seqs,
+        (1..=seqs.len() as u64).collect::<Vec<_>>(),
+        "every event once, in order"
+    );
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"daemon_started"));
+    assert_eq!(kinds.last(), Some(&"daemon_stopped"));
+    let reloads: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "config_reloaded")
+        .collect();
+    assert_eq!(reloads.len(), 2, "{reloads:?}");
+    assert_eq!(reloads[0]["outcome"], "refused");
+    assert_eq!(reloads[1]["outcome"], "applied");
+    assert_eq!(
+        runs(&agent, "d", "running") + runs(&agent, "e", "running"),
+        0
+    );
+
+    let after = agent.run(&["status", "--json"]).await;
+    let s: Value = serde_json::from_str(&after.stdout).expect("status json");
+    assert_eq!(s["daemon"]["state"], "stopped", "{s}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_cancels_restores_in_flight_at_the_deadline_and_records_them_aborted() {
+    let b = Bucket::new("daemon-stop").await;
+    for i in 0..4u8 {
+        b.put(&format!("obj-{i}"), &data(i, 10_000), None).await;
+    }
+    // Every restore stalls, so restores are in flight when SIGTERM comes.
+    b.proxy
+        .add(Rule::get("obj-", Fault::Stall(Duration::from_secs(120))));
+    let drill = "sample = 4\nconcurrency = 2\nschedule = \"* * * * * *\"\n\
+                 [daemon]\nshutdown_timeout = \"1s\"\n";
+    let agent = Agent::new(&b.proxy.url(), &b.name, drill);
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+    wait_for("two restores in flight", 30, || {
+        b.proxy.hits().iter().filter(|h| h.contains("obj-")).count() >= 2
+    })
+    .await;
+    let stopped_at = std::time::Instant::now();
+    signal(&child, "TERM");
+    let exit = tokio::time::timeout(Duration::from_secs(15), child.wait())
+        .await
+        .expect("stopped")
+        .expect("wait");
+    let took = stopped_at.elapsed();
+    assert!(exit.success(), "{exit:?}\n{}", log(&agent));
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(10),
+        "stopped after {took:?}; the deadline is 1 s"
+    );
+    assert!(
+        log(&agent).contains("Shutdown timeout passed"),
+        "{}",
+        log(&agent)
+    );
+
+    let ledger = agent.ledger();
+    let (status, summary): (String, String) = ledger
+        .query_row(
+            "SELECT status, summary FROM runs WHERE drill = 'd'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("one run");
+    assert_eq!(status, "aborted");
+    let summary: Value = serde_json::from_str(&summary).expect("summary");
+    assert_eq!(summary["counts"]["aborted"], 2, "{summary}");
+    assert_eq!(summary["counts"]["verified"], 0, "{summary}");
+    assert_eq!(summary["not_started"], 2, "{summary}");
+    let verdicts: Vec<String> = {
+        let mut stmt = ledger
+            .prepare("SELECT verdict FROM samples")
+            .expect("prepare");
+        let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+        rows.collect::<Result<_, _>>().expect("rows")
+    };
+    assert_eq!(verdicts, vec!["aborted", "aborted"], "never verified");
+    let events = read_jsonl(&agent.path("log/evidence.jsonl"));
+    let aborted: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "sample_verdict" && e["verdict"] == "aborted")
+        .collect();
+    assert_eq!(aborted.len(), 2);
+    assert!(aborted[0]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("shutdown deadline"));
+    assert_eq!(
+        events.last().map(|e| e["kind"].clone()),
+        Some("daemon_stopped".into())
+    );
+    assert_eq!(
+        events.last().map(|e| e["restores_cancelled"].clone()),
+        Some(true.into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_refuses_a_config_without_schedules_and_status_names_a_missing_ledger() {
+    let b = Bucket::new("daemon-none").await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 1");
+    let r = agent.run(&["run"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.contains("no drill has a schedule"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("schedule = \\\"0 3 * * *\\\"")
+            || r.stderr.contains("schedule = \"0 3 * * *\""),
+        "{}",
+        r.stderr
+    );
+    let s = agent.run(&["status"]).await;
+    assert_eq!(s.code, 2);
+    assert!(s.stderr.contains("no ledger at"), "{}", s.stderr);
+}
