@@ -27,4 +27,5 @@ mod config_files;
 mod crash;
 mod daemon;
 mod sampling;
+mod systemd;
 mod verdicts;
