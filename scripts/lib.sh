@@ -7,14 +7,15 @@ RP_VENV="$RP_CACHE/venv"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RP_CACHE/target}"
 # crc32c and awscrt let moto compute CRC32C and CRC64NVME itself; without
 # them it silently stores CRC32 values under those names.
-# azure-storage-blob seeds the demo's Azure container.
-MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob')
+# azure-storage-blob seeds the demo's Azure container; pyyaml reads the
+# Kubernetes example in the package tests.
+MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob' 'pyyaml')
 
 rp_log() { printf '==> %s\n' "$*" >&2; }
 
 # Installs moto (the local S3 server) into a private virtualenv.
 rp_install_moto() {
-  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob' 2>/dev/null; then
+  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob, yaml' 2>/dev/null; then
     return 0
   fi
   rp_log "installing ${MOTO_PACKAGES[*]} into $RP_VENV"
@@ -30,6 +31,17 @@ rp_install_deb() { # command package
   if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2" >/dev/null
+}
+
+# The tools the unit-file and package tests run (Debian packages).
+rp_install_packaging_tools() {
+  rp_install_deb systemd-analyze systemd
+  rp_install_deb dpkg-deb dpkg
+  rp_install_deb strip binutils
+  rp_install_deb rpmbuild rpm
+  rp_install_deb cpio cpio
+  rp_install_deb lintian lintian
+  rp_install_deb rpmlint rpmlint
 }
 
 # Prints a free TCP port on 127.0.0.1.

@@ -26,6 +26,7 @@ mod checksums;
 mod config_files;
 mod crash;
 mod daemon;
+mod packages;
 mod sampling;
 mod systemd;
 mod verdicts;
