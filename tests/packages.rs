@@ -234,7 +234,7 @@ fn the_rpm_carries_the_same_files_with_the_same_modes() {
         .status()
         .expect("rpm2cpio");
     assert!(cpio.success());
-    let version = run(&mut Command::new(dir.path().join("usr/bin/restoreproof")).arg("--version"));
+    let version = run(Command::new(dir.path().join("usr/bin/restoreproof")).arg("--version"));
     assert_eq!(
         version.trim(),
         format!("restoreproof {}", env!("CARGO_PKG_VERSION"))
