@@ -15,6 +15,12 @@
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
 //! - `crash`: a drill killed with SIGKILL keeps every completed verdict;
+//! - `daemon`: `restoreproof run` as a real process: schedules, sd_notify
+//!   and watchdog, metrics, `status`, SIGHUP reload, SIGTERM with restores
+//!   in flight;
+//! - `systemd`: the unit files' `systemd-analyze security` score and `verify`;
+//! - `packages`: the .deb and .rpm (lintian, rpmlint, an install into a
+//!   scratch root), the container image definition and Kubernetes example;
 //! - `azure`: Azure Blob snapshots against Azurite (started by `scripts/test`,
 //!   `RESTOREPROOF_TEST_AZURE_ENDPOINT`), Content-MD5 match and mismatch,
 //!   403/404 classification, and S3 and Azure drills in one config.

@@ -14,6 +14,25 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     match Config::load(&cli.config) {
         Ok(c) => {
+            let now = chrono::Utc::now();
+            let schedules: Vec<_> = c
+                .drills
+                .values()
+                .filter_map(|d| d.schedule.as_ref().map(|s| (d, s)))
+                .map(|(d, s)| {
+                    let next = s
+                        .next_after(now)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+                    json!({
+                        "drill": d.name,
+                        "schedule": s.expr(),
+                        "timezone": s.timezone(),
+                        "jitter_secs": s.jitter().as_secs(),
+                        "missed": s.missed(),
+                        "next_run": next,
+                    })
+                })
+                .collect();
             if args.json {
                 println!(
                     "{}",
@@ -22,6 +41,7 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                         "config": cli.config,
                         "sources": c.sources.keys().collect::<Vec<_>>(),
                         "drills": c.drills.keys().collect::<Vec<_>>(),
+                        "schedules": schedules,
                     })
                 );
             } else {
@@ -33,6 +53,15 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     c.drills.len(),
                     c.drills.keys().cloned().collect::<Vec<_>>().join(", "),
                 );
+                for s in &schedules {
+                    println!(
+                        "  {}: `{}` in {}, next run {}",
+                        s["drill"].as_str().unwrap_or_default(),
+                        s["schedule"].as_str().unwrap_or_default(),
+                        s["timezone"].as_str().unwrap_or_default(),
+                        s["next_run"].as_str().unwrap_or("never"),
+                    );
+                }
             }
             Ok(ExitCode::from(EXIT_OK))
         }

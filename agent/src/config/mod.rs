@@ -1130,6 +1130,46 @@ mod tests {
     }
 
     #[test]
+    fn schedule_and_daemon_settings_are_checked() {
+        let p = problems(
+            r#"
+            [daemon]
+            max_concurrent_drills = 0
+            heartbeat_interval = "0s"
+            [sources.s]
+            kind = "s3"
+            bucket = "bkt"
+            [drills.a]
+            source = "s"
+            schedule = "0 3 * * *"
+            timezone = "Europe/Berln"
+            [drills.b]
+            source = "s"
+            jitter = "5m"
+            missed = "run_once"
+            "#,
+        );
+        let joined = p.join("\n");
+        for want in [
+            "daemon.max_concurrent_drills: must be between 1 and 64",
+            "daemon.heartbeat_interval: must be between 1s and 1h",
+            "drills.a.timezone: `Europe/Berln` is not an IANA time zone",
+            "drills.b.jitter: applies to a schedule",
+            "drills.b.missed: applies to a schedule",
+        ] {
+            assert!(joined.contains(want), "missing {want:?} in:\n{joined}");
+        }
+        assert_eq!(p.len(), 5, "{joined}");
+        let bad_policy = problems(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.a]\nsource = \"s\"\nschedule = \"0 3 * * *\"\nmissed = \"later\"\n",
+        );
+        assert!(
+            bad_policy[0].contains("unknown variant `later`"),
+            "{bad_policy:?}"
+        );
+    }
+
+    #[test]
     fn every_problem_is_reported_at_once_with_its_key_path() {
         let p = problems(
             r#"
