@@ -14,6 +14,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
 
 /// Runs one drill.
 ///
@@ -47,14 +48,33 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         Arc::new(Quiet)
     };
+    // SIGINT/SIGTERM (Ctrl-C, `systemctl stop`): cancel the restores in
+    // flight, record them as `aborted` and end the run; a second signal
+    // exits at once.
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        AbortOnDrop(tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            eprintln!(
+                "\nStopping: restores in flight are recorded as aborted (again to quit at once)."
+            );
+            stop.cancel();
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            std::process::exit(130);
+        }))
+    };
     let outcome = Drill {
         config: &drill,
         recorder: &recorder,
-        stop: Stop::new(),
+        stop,
     }
     .run(source, observer.clone())
     .await;
     drop(observer);
+    drop(signals);
     let (summary, results) = match outcome {
         Ok(r) => r,
         Err(DrillError::Listing { source_name, error }) => {
@@ -89,11 +109,26 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::from(EXIT_FAILED));
     }
-    Ok(ExitCode::from(if summary.counts.any_failure() {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }))
+    if summary.counts.any_failure() {
+        return Ok(ExitCode::from(EXIT_FAILED));
+    }
+    if summary.status == "aborted" {
+        eprintln!(
+            "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
+            summary.counts.aborted, summary.not_started
+        );
+        return Ok(ExitCode::from(EXIT_ERROR));
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// The drill to run: a configured one with flag overrides, or an ad-hoc one
@@ -331,6 +366,3 @@ fn truncate(s: &str, w: usize) -> String {
         t
     }
 }
-
-// Keep the unused-import lint honest for EXIT_ERROR: main maps errors to it.
-const _: u8 = EXIT_ERROR;
