@@ -293,6 +293,17 @@ mod tests {
         }
     }
 
+    /// A runner whose drills take the given seconds each.
+    fn taking(secs: &[(&str, u64)]) -> Sleeper {
+        Sleeper {
+            took: secs
+                .iter()
+                .map(|(d, s)| ((*d).to_owned(), Duration::from_secs(*s)))
+                .collect(),
+            ..Sleeper::default()
+        }
+    }
+
     /// Runs the scheduler for `for_secs` of paused time from `start`.
     async fn run_for(
         sleeper: Sleeper,
@@ -322,19 +333,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn runs_fire_on_the_cron_times() {
         let plan = drills(&["schedule = \"*/10 * * * * *\""]);
-        let mut took = BTreeMap::new();
-        took.insert("a".to_owned(), Duration::from_secs(1));
-        let runs = run_for(
-            Sleeper {
-                took,
-                ..Sleeper::default()
-            },
-            "2026-11-29T00:00:05Z",
-            1,
-            &plan,
-            36,
-        )
-        .await;
+        let runs = run_for(taking(&[("a", 1)]), "2026-11-29T00:00:05Z", 1, &plan, 36).await;
         let starts: Vec<i64> = runs.iter().map(|r| r.1).collect();
         assert_eq!(starts, vec![5_000, 15_000, 25_000, 35_000]);
     }
@@ -342,19 +341,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_drill_never_overlaps_itself_and_skips_fire_times_it_ran_through() {
         let plan = drills(&["schedule = \"*/10 * * * * *\""]);
-        let mut took = BTreeMap::new();
-        took.insert("a".to_owned(), Duration::from_secs(25));
-        let runs = run_for(
-            Sleeper {
-                took,
-                ..Sleeper::default()
-            },
-            "2026-11-29T00:00:00Z",
-            4,
-            &plan,
-            100,
-        )
-        .await;
+        let runs = run_for(taking(&[("a", 25)]), "2026-11-29T00:00:00Z", 4, &plan, 100).await;
         // Fires at 10; runs to 35; next fire after 35 is 40; runs to 65; 70 ...
         let starts: Vec<i64> = runs.iter().map(|r| r.1).collect();
         assert_eq!(starts, vec![10_000, 40_000, 70_000]);
@@ -366,14 +353,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_global_limit_keeps_drills_from_running_together() {
         let plan = drills(&["schedule = \"0 * * * * *\"", "schedule = \"0 * * * * *\""]);
-        let mut took = BTreeMap::new();
-        took.insert("a".to_owned(), Duration::from_secs(5));
-        took.insert("b".to_owned(), Duration::from_secs(5));
         let runs = run_for(
-            Sleeper {
-                took,
-                ..Sleeper::default()
-            },
+            taking(&[("a", 5), ("b", 5)]),
             "2026-11-29T00:00:00Z",
             1,
             &plan,
@@ -390,14 +371,8 @@ mod tests {
         let starts: Vec<i64> = sorted.iter().map(|r| r.1).collect();
         assert_eq!(starts, vec![60_000, 65_000, 120_000, 125_000]);
         // With two slots they start together.
-        let mut took = BTreeMap::new();
-        took.insert("a".to_owned(), Duration::from_secs(5));
-        took.insert("b".to_owned(), Duration::from_secs(5));
         let runs = run_for(
-            Sleeper {
-                took,
-                ..Sleeper::default()
-            },
+            taking(&[("a", 5), ("b", 5)]),
             "2026-11-29T00:00:00Z",
             2,
             &plan,
