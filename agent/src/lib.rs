@@ -15,5 +15,6 @@ pub mod evidence;
 pub mod ledger;
 pub mod retry;
 pub mod sample;
+pub mod sink;
 pub mod source;
 pub mod verify;

@@ -126,9 +126,23 @@ pub struct RawConfig {
     #[serde(default)]
     pub daemon: RawDaemon,
     #[serde(default)]
+    pub outbox: RawOutbox,
+    #[serde(default)]
+    pub sinks: BTreeMap<String, crate::sink::config::RawSink>,
+    #[serde(default)]
     pub sources: BTreeMap<String, RawSource>,
     #[serde(default)]
     pub drills: BTreeMap<String, RawDrill>,
+}
+
+/// `[outbox]`: how long the ledger keeps evidence events for the sinks.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbox {
+    /// Events older than this are removed from the outbox, delivered or not.
+    pub max_age: Option<Age>,
+    /// The outbox is trimmed, oldest first, to at most this size.
+    pub max_bytes: Option<ByteSize>,
 }
 
 /// `[daemon]`: how `restoreproof run` behaves.
@@ -341,8 +355,18 @@ pub struct Config {
     pub ledger_path: PathBuf,
     pub evidence_path: PathBuf,
     pub daemon: DaemonConfig,
+    pub outbox: OutboxConfig,
+    /// Where evidence is shipped, by name.
+    pub sinks: BTreeMap<String, crate::sink::config::SinkConfig>,
     pub sources: BTreeMap<String, SourceConfig>,
     pub drills: BTreeMap<String, DrillConfig>,
+}
+
+/// `[outbox]`, validated: `None` keeps events for ever.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxConfig {
+    pub max_age: Option<std::time::Duration>,
+    pub max_bytes: Option<u64>,
 }
 
 /// `[daemon]`, validated.
@@ -390,6 +414,37 @@ pub enum SecretSource {
     Env(String),
     /// A systemd credential name under `$CREDENTIALS_DIRECTORY`.
     SystemdCredential(String),
+}
+
+impl SecretSource {
+    /// Reads the secret (trimmed). `what` names it in the error.
+    ///
+    /// # Errors
+    /// A message naming where the secret was expected and how to provide it.
+    pub fn read(&self, what: &str) -> Result<Secret, String> {
+        let value = match self {
+            SecretSource::File(p) => std::fs::read_to_string(p)
+                .map_err(|e| format!("cannot read {what} from {}: {e}", p.display()))?,
+            SecretSource::Env(v) => std::env::var(v).map_err(|_| {
+                format!("{what} is expected in the environment variable {v}, which is not set")
+            })?,
+            SecretSource::SystemdCredential(n) => {
+                let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
+                    format!(
+                        "{what} is expected in the systemd credential `{n}`, but CREDENTIALS_DIRECTORY is not set; add LoadCredential={n}:/path to the unit"
+                    )
+                })?;
+                let p = Path::new(&dir).join(n);
+                std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read {what} from {}: {e}", p.display()))?
+            }
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            return Err(format!("{what} is empty"));
+        }
+        Ok(Secret::new(value))
+    }
 }
 
 /// A validated Azure authentication method.
@@ -502,6 +557,11 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| Err(e.to_string()))?;
         validate(raw, base).map_err(Ok)
     }
+}
+
+/// `p`, or `p` under `base` when it is relative.
+pub fn resolve_path(base: &Path, p: &Path) -> PathBuf {
+    resolve(base, p)
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
@@ -817,11 +877,48 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         });
     }
 
+    let mut sinks = BTreeMap::new();
+    for (name, raw_sink) in raw.sinks {
+        let mut p = |path: String, message: &str| {
+            problems.push(Problem {
+                path,
+                message: message.to_owned(),
+            })
+        };
+        check_name(&mut p, &format!("sinks.{name}"), &name);
+        if let Some(s) = crate::sink::config::validate(&name, raw_sink, base, &mut p) {
+            sinks.insert(name, s);
+        }
+    }
+    let outbox = OutboxConfig {
+        max_age: raw.outbox.max_age.map(|a| a.0),
+        max_bytes: raw.outbox.max_bytes.map(|b| b.0),
+    };
+    if outbox
+        .max_age
+        .is_some_and(|a| a < std::time::Duration::from_secs(3600))
+    {
+        problems.push(Problem {
+            path: "outbox.max_age".into(),
+            message:
+                "must be at least 1h (a sink that is down for a while must not lose events to it)"
+                    .into(),
+        });
+    }
+    if outbox.max_bytes.is_some_and(|b| b < 1 << 20) {
+        problems.push(Problem {
+            path: "outbox.max_bytes".into(),
+            message: "must be at least 1MiB".into(),
+        });
+    }
+
     if problems.is_empty() {
         Ok(Config {
             ledger_path,
             evidence_path,
             daemon,
+            outbox,
+            sinks,
             sources,
             drills,
         })

@@ -97,6 +97,17 @@ CREATE TABLE daemon_state (
 );
 CREATE INDEX runs_by_drill ON runs(drill);
 "#,
+    r#"
+-- Delivery state of each evidence sink, for `restoreproof status`.
+CREATE TABLE sink_state (
+    sink            TEXT PRIMARY KEY,
+    delivered_total INTEGER NOT NULL DEFAULT 0,
+    failures_total  INTEGER NOT NULL DEFAULT 0,
+    last_success_at TEXT,
+    last_error      TEXT,
+    last_error_at   TEXT
+);
+"#,
 ];
 
 /// Why the ledger could not be used.
@@ -188,6 +199,25 @@ pub struct LastRun {
     pub throughput_bytes_per_sec: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// An evidence sink's delivery state.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct SinkState {
+    pub sink: String,
+    /// The last event sequence number the sink acknowledged.
+    pub cursor: u64,
+    /// Events recorded but not yet acknowledged.
+    pub backlog: u64,
+    pub delivered_total: u64,
+    pub failures_total: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<String>,
+    /// The last failure; cleared by the next success.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<String>,
 }
 
 /// The ledger database.
@@ -583,6 +613,137 @@ impl Ledger {
             out.insert(run.drill.clone(), run);
         }
         Ok(out)
+    }
+
+    /// The newest event's sequence number (0 when there is none).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn last_seq(&self) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+            .map_err(LedgerError::Read)
+    }
+
+    /// Records a delivery attempt of a sink: `delivered` events acknowledged
+    /// and, when it stopped short, why.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn record_delivery(
+        &mut self,
+        sink: &str,
+        delivered: u64,
+        error: Option<&str>,
+    ) -> Result<(), LedgerError> {
+        let now = crate::evidence::now_rfc3339();
+        self.conn
+            .execute(
+                "INSERT INTO sink_state (sink, delivered_total, failures_total, last_success_at, last_error, last_error_at)
+                 VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?5 END, ?4, CASE WHEN ?4 IS NOT NULL THEN ?5 END)
+                 ON CONFLICT(sink) DO UPDATE SET
+                   delivered_total = delivered_total + excluded.delivered_total,
+                   failures_total = failures_total + excluded.failures_total,
+                   last_success_at = COALESCE(excluded.last_success_at, last_success_at),
+                   last_error = excluded.last_error,
+                   last_error_at = COALESCE(excluded.last_error_at, last_error_at)",
+                params![sink, delivered as i64, i64::from(error.is_some()), error, now],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// The delivery state of each named sink.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn sink_states(&self, sinks: &[String]) -> Result<Vec<SinkState>, LedgerError> {
+        let last = self.last_seq()?;
+        let mut out = Vec::new();
+        for name in sinks {
+            let cursor = self.sink_cursor(&format!("sink:{name}"))?;
+            let mut st = self
+                .conn
+                .query_row(
+                    "SELECT delivered_total, failures_total, last_success_at, last_error, last_error_at FROM sink_state WHERE sink = ?1",
+                    [name],
+                    |r| {
+                        Ok(SinkState {
+                            sink: name.clone(),
+                            delivered_total: r.get::<_, i64>(0)? as u64,
+                            failures_total: r.get::<_, i64>(1)? as u64,
+                            last_success_at: r.get(2)?,
+                            last_error: r.get(3)?,
+                            last_error_at: r.get(4)?,
+                            ..SinkState::default()
+                        })
+                    },
+                )
+                .optional()
+                .map_err(LedgerError::Read)?
+                .unwrap_or_else(|| SinkState {
+                    sink: name.clone(),
+                    ..SinkState::default()
+                });
+            st.cursor = cursor;
+            st.backlog = last.saturating_sub(cursor);
+            out.push(st);
+        }
+        Ok(out)
+    }
+
+    /// The highest sequence number the outbox bounds would remove: events
+    /// older than `max_age` (an RFC 3339 cut-off time), and the oldest ones
+    /// beyond `max_bytes`. The newest event always stays, so sequence
+    /// numbers never restart.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn outbox_cutoff(
+        &self,
+        older_than: Option<&str>,
+        max_bytes: Option<u64>,
+    ) -> Result<u64, LedgerError> {
+        let last = self.last_seq()?;
+        let mut cutoff = 0u64;
+        if let Some(t) = older_than {
+            let by_age: i64 = self
+                .conn
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE recorded_at < ?1",
+                    [t],
+                    |r| r.get(0),
+                )
+                .map_err(LedgerError::Read)?;
+            cutoff = cutoff.max(by_age as u64);
+        }
+        if let Some(max) = max_bytes {
+            // The newest events that fit in max_bytes stay.
+            let by_size: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT MAX(seq) FROM (SELECT seq, SUM(LENGTH(body)) OVER (ORDER BY seq DESC) AS total FROM events) WHERE total > ?1",
+                    [max as i64],
+                    |r| r.get(0),
+                )
+                .map_err(LedgerError::Read)?;
+            cutoff = cutoff.max(by_size.unwrap_or(0) as u64);
+        }
+        Ok(cutoff.min(last.saturating_sub(1)))
+    }
+
+    /// Removes events up to `seq` from the outbox.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn remove_events_through(&mut self, seq: u64) -> Result<u64, LedgerError> {
+        self.conn
+            .execute("DELETE FROM events WHERE seq <= ?1", [seq as i64])
+            .map(|n| n as u64)
+            .map_err(LedgerError::Write)
     }
 
     /// Counts of verdicts per run, for tests and status.

@@ -61,31 +61,9 @@ impl std::fmt::Debug for AzureBlobSource {
 
 /// Reads a secret from where the config says it lives.
 fn read_secret(s: &SecretSource, what: &str) -> Result<String, SourceError> {
-    let config = |m: String| SourceError::new(ErrorClass::Config, m);
-    let value = match s {
-        SecretSource::File(p) => std::fs::read_to_string(p)
-            .map_err(|e| config(format!("cannot read {what} from {}: {e}", p.display())))?,
-        SecretSource::Env(v) => std::env::var(v).map_err(|_| {
-            config(format!(
-                "{what} is expected in the environment variable {v}, which is not set"
-            ))
-        })?,
-        SecretSource::SystemdCredential(n) => {
-            let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
-                config(format!(
-                    "{what} is expected in the systemd credential `{n}`, but CREDENTIALS_DIRECTORY is not set; add LoadCredential={n}:/path to the unit"
-                ))
-            })?;
-            let p = std::path::Path::new(&dir).join(n);
-            std::fs::read_to_string(&p)
-                .map_err(|e| config(format!("cannot read {what} from {}: {e}", p.display())))?
-        }
-    };
-    let value = value.trim().to_owned();
-    if value.is_empty() {
-        return Err(config(format!("{what} is empty")));
-    }
-    Ok(value)
+    s.read(what)
+        .map(|v| v.expose().to_owned())
+        .map_err(|m| SourceError::new(ErrorClass::Config, m))
 }
 
 /// Client options with the SDK's retries off: [`crate::retry`] is the one

@@ -1,0 +1,687 @@
+//! `[sinks.NAME]`: where evidence is shipped, validated without I/O.
+
+use crate::config::{resolve_path, Age, ByteSize, SecretSource};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One sink as written. Keys that do not apply to its `kind` are problems.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawSink {
+    /// `syslog`, `http`, `file` or `stdout`.
+    pub kind: String,
+    /// `ocsf` (default), `ecs`, `native` or `cef`.
+    pub format: Option<Format>,
+    // syslog
+    pub address: Option<String>,
+    /// `tcp` (default), `tls` or `udp`.
+    pub transport: Option<String>,
+    pub app_name: Option<String>,
+    pub facility: Option<String>,
+    /// Structured-data id of the `restoreproof` SD element.
+    pub sd_id: Option<String>,
+    // TLS (syslog over TLS, https)
+    pub ca_file: Option<PathBuf>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    pub server_name: Option<String>,
+    // http
+    pub url: Option<String>,
+    /// `splunk_hec`, `elasticsearch_bulk` or `webhook`.
+    pub protocol: Option<String>,
+    pub token_file: Option<PathBuf>,
+    pub token_env: Option<String>,
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub password_env: Option<String>,
+    /// A systemd credential holding the token (or, with `username`, the password).
+    pub credential: Option<String>,
+    pub index: Option<String>,
+    pub gzip: Option<bool>,
+    /// Splunk HEC indexer acknowledgement.
+    pub ack: Option<bool>,
+    pub timeout: Option<Age>,
+    // file
+    pub path: Option<PathBuf>,
+    pub max_size: Option<ByteSize>,
+    pub keep: Option<u32>,
+    /// `always` (default: every batch) or `never` (the OS decides).
+    pub fsync: Option<String>,
+    // every kind
+    pub batch_events: Option<usize>,
+    pub batch_bytes: Option<ByteSize>,
+}
+
+/// The record a sink sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    /// OCSF 1.3: Compliance Finding, Scan Activity, ...
+    Ocsf,
+    /// Elastic Common Schema 8.
+    Ecs,
+    /// restoreproof's own evidence record, as in the evidence file.
+    Native,
+    /// ArcSight Common Event Format (a text line).
+    Cef,
+}
+
+/// Syslog transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Udp,
+    Tcp,
+    Tls,
+}
+
+/// The HTTP receiver's protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpProtocol {
+    SplunkHec,
+    ElasticsearchBulk,
+    Webhook,
+}
+
+/// TLS settings of a client.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tls {
+    /// Trust these CAs (PEM) instead of the system's.
+    pub ca_file: Option<PathBuf>,
+    pub client_cert_file: Option<PathBuf>,
+    pub client_key_file: Option<PathBuf>,
+    /// The name the server's certificate must carry (default: the host).
+    pub server_name: Option<String>,
+}
+
+/// HTTP authentication.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpAuth {
+    None,
+    /// `Authorization: Bearer` (webhook, Elasticsearch API keys use
+    /// `ApiKey`: see README), or `Splunk TOKEN` for HEC.
+    Token(SecretSource),
+    Basic {
+        username: String,
+        password: SecretSource,
+    },
+}
+
+/// What kind of sink, with its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SinkKind {
+    Syslog {
+        transport: Transport,
+        host: String,
+        port: u16,
+        tls: Tls,
+        app_name: String,
+        facility: u8,
+        sd_id: String,
+    },
+    Http {
+        protocol: HttpProtocol,
+        url: String,
+        auth: HttpAuth,
+        tls: Tls,
+        gzip: bool,
+        index: Option<String>,
+        ack: bool,
+        timeout: Duration,
+    },
+    File {
+        path: PathBuf,
+        max_size: u64,
+        keep: u32,
+        fsync: bool,
+    },
+    Stdout,
+}
+
+/// A validated sink.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SinkConfig {
+    pub name: String,
+    pub format: Format,
+    pub kind: SinkKind,
+    /// At most this many events per delivery.
+    pub batch_events: usize,
+    /// At most this many bytes per delivery (at least one event is sent).
+    pub batch_bytes: u64,
+}
+
+impl SinkConfig {
+    /// `syslog`, `http`, `file` or `stdout`.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            SinkKind::Syslog { .. } => "syslog",
+            SinkKind::Http { .. } => "http",
+            SinkKind::File { .. } => "file",
+            SinkKind::Stdout => "stdout",
+        }
+    }
+
+    /// Where it delivers, for logs and status (no secrets).
+    pub fn target(&self) -> String {
+        match &self.kind {
+            SinkKind::Syslog {
+                transport,
+                host,
+                port,
+                ..
+            } => format!("{}://{host}:{port}", transport_name(*transport)),
+            SinkKind::Http { url, .. } => url.clone(),
+            SinkKind::File { path, .. } => path.display().to_string(),
+            SinkKind::Stdout => "stdout".into(),
+        }
+    }
+}
+
+fn transport_name(t: Transport) -> &'static str {
+    match t {
+        Transport::Udp => "udp",
+        Transport::Tcp => "tcp",
+        Transport::Tls => "tls",
+    }
+}
+
+/// Syslog facility names (RFC 5424 numbers).
+const FACILITIES: &[(&str, u8)] = &[
+    ("user", 1),
+    ("daemon", 3),
+    ("auth", 4),
+    ("authpriv", 10),
+    ("local0", 16),
+    ("local1", 17),
+    ("local2", 18),
+    ("local3", 19),
+    ("local4", 20),
+    ("local5", 21),
+    ("local6", 22),
+    ("local7", 23),
+];
+
+/// Validates one sink; every problem goes to `problem` with its key path.
+pub fn validate(
+    name: &str,
+    raw: RawSink,
+    base: &Path,
+    problem: &mut dyn FnMut(String, &str),
+) -> Option<SinkConfig> {
+    let at = |k: &str| format!("sinks.{name}.{k}");
+    let mut ok = true;
+    let mut bad = |k: &str, m: &str, problem: &mut dyn FnMut(String, &str)| {
+        problem(at(k), m);
+        ok = false;
+    };
+    let r = &raw;
+    let set = |keys: &[(&'static str, bool)]| -> Vec<&'static str> {
+        keys.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect()
+    };
+    let syslog_keys = set(&[
+        ("address", r.address.is_some()),
+        ("transport", r.transport.is_some()),
+        ("app_name", r.app_name.is_some()),
+        ("facility", r.facility.is_some()),
+        ("sd_id", r.sd_id.is_some()),
+    ]);
+    let tls_keys = set(&[
+        ("ca_file", r.ca_file.is_some()),
+        ("client_cert_file", r.client_cert_file.is_some()),
+        ("client_key_file", r.client_key_file.is_some()),
+        ("server_name", r.server_name.is_some()),
+    ]);
+    let http_keys = set(&[
+        ("url", r.url.is_some()),
+        ("protocol", r.protocol.is_some()),
+        ("token_file", r.token_file.is_some()),
+        ("token_env", r.token_env.is_some()),
+        ("username", r.username.is_some()),
+        ("password_file", r.password_file.is_some()),
+        ("password_env", r.password_env.is_some()),
+        ("credential", r.credential.is_some()),
+        ("index", r.index.is_some()),
+        ("gzip", r.gzip.is_some()),
+        ("ack", r.ack.is_some()),
+        ("timeout", r.timeout.is_some()),
+    ]);
+    let file_keys = set(&[
+        ("path", r.path.is_some()),
+        ("max_size", r.max_size.is_some()),
+        ("keep", r.keep.is_some()),
+        ("fsync", r.fsync.is_some()),
+    ]);
+    let kind = raw.kind.as_str();
+    let mut unexpected = |keys: &[&str], problem: &mut dyn FnMut(String, &str)| {
+        for k in keys {
+            bad(k, &format!("does not apply to a `{kind}` sink"), problem);
+        }
+    };
+    let format = raw.format.unwrap_or(Format::Ocsf);
+    let batch_bytes = raw.batch_bytes.map_or(1 << 20, |b| b.0);
+    let batch_events = raw.batch_events.unwrap_or(500);
+    if !(1..=10_000).contains(&batch_events) {
+        problem(at("batch_events"), "must be between 1 and 10000");
+        return None;
+    }
+    if batch_bytes < 1024 {
+        problem(at("batch_bytes"), "must be at least 1KiB");
+        return None;
+    }
+    let sink_kind = match kind {
+        "syslog" => {
+            unexpected(&http_keys, problem);
+            unexpected(&file_keys, problem);
+            let transport = match raw.transport.as_deref().unwrap_or("tcp") {
+                "udp" => Transport::Udp,
+                "tcp" => Transport::Tcp,
+                "tls" => Transport::Tls,
+                other => {
+                    problem(
+                        at("transport"),
+                        &format!("`{other}` is not a transport; write `tcp`, `tls` or `udp`"),
+                    );
+                    return None;
+                }
+            };
+            if transport != Transport::Tls {
+                unexpected(&tls_keys, problem);
+            }
+            let Some((host, port)) = raw.address.as_deref().and_then(split_host_port) else {
+                problem(
+                    at("address"),
+                    "must be HOST:PORT, e.g. `siem.example.com:6514` (`[::1]:514` for IPv6)",
+                );
+                return None;
+            };
+            let facility = match raw.facility.as_deref().unwrap_or("local0") {
+                f => match FACILITIES.iter().find(|(n, _)| *n == f) {
+                    Some((_, n)) => *n,
+                    None => {
+                        problem(
+                            at("facility"),
+                            &format!(
+                                "`{f}` is not a facility; write one of {}",
+                                FACILITIES
+                                    .iter()
+                                    .map(|(n, _)| *n)
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ),
+                        );
+                        return None;
+                    }
+                },
+            };
+            let app_name = raw
+                .app_name
+                .clone()
+                .unwrap_or_else(|| "restoreproof".into());
+            if app_name.is_empty()
+                || app_name.len() > 48
+                || !app_name.chars().all(|c| c.is_ascii_graphic())
+            {
+                problem(
+                    at("app_name"),
+                    "must be 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
+                );
+                return None;
+            }
+            let sd_id = raw
+                .sd_id
+                .clone()
+                .unwrap_or_else(|| "restoreproof@32473".into());
+            if sd_id.is_empty()
+                || sd_id.len() > 32
+                || !sd_id
+                    .chars()
+                    .all(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"' | ' '))
+            {
+                problem(
+                    at("sd_id"),
+                    "must be 1 to 32 printable ASCII characters without `=`, `]`, `\"` or spaces (RFC 5424 SD-ID), e.g. `restoreproof@32473`",
+                );
+                return None;
+            }
+            SinkKind::Syslog {
+                transport,
+                host,
+                port,
+                tls: tls(&raw, base),
+                app_name,
+                facility,
+                sd_id,
+            }
+        }
+        "http" => {
+            unexpected(&syslog_keys, problem);
+            unexpected(&file_keys, problem);
+            let protocol = match raw.protocol.as_deref() {
+                Some("splunk_hec") => HttpProtocol::SplunkHec,
+                Some("elasticsearch_bulk") => HttpProtocol::ElasticsearchBulk,
+                Some("webhook") => HttpProtocol::Webhook,
+                other => {
+                    problem(
+                        at("protocol"),
+                        &format!(
+                            "{} is not a protocol; write `splunk_hec`, `elasticsearch_bulk` or `webhook`",
+                            other.map_or("(missing)".into(), |o| format!("`{o}`"))
+                        ),
+                    );
+                    return None;
+                }
+            };
+            let url = raw.url.clone().unwrap_or_default();
+            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+            if !scheme_ok || url.len() < 10 {
+                problem(
+                    at("url"),
+                    "must be an http:// or https:// URL, e.g. `https://splunk.example.com:8088/services/collector/event`",
+                );
+                return None;
+            }
+            if url.starts_with("http://") && !tls_keys.is_empty() {
+                unexpected(&tls_keys, problem);
+            }
+            if format == Format::Cef {
+                problem(
+                    at("format"),
+                    "`cef` is a text line for syslog, file or stdout sinks; use `ocsf`, `ecs` or `native` over HTTP",
+                );
+                return None;
+            }
+            let secrets = [
+                raw.token_file.is_some(),
+                raw.token_env.is_some(),
+                raw.password_file.is_some(),
+                raw.password_env.is_some(),
+                raw.credential.is_some(),
+            ]
+            .iter()
+            .filter(|s| **s)
+            .count();
+            if secrets > 1 {
+                problem(
+                    at("token_file"),
+                    "give the token or password once: token_file, token_env, password_file, password_env or credential",
+                );
+                return None;
+            }
+            let from = |file: &Option<PathBuf>, env: &Option<String>| {
+                if let Some(f) = file {
+                    Some(SecretSource::File(resolve_path(base, f)))
+                } else if let Some(e) = env {
+                    Some(SecretSource::Env(e.clone()))
+                } else {
+                    raw.credential.clone().map(SecretSource::SystemdCredential)
+                }
+            };
+            let auth = match &raw.username {
+                Some(u) => match from(&raw.password_file, &raw.password_env) {
+                    Some(password) if raw.token_file.is_none() && raw.token_env.is_none() => {
+                        HttpAuth::Basic {
+                            username: u.clone(),
+                            password,
+                        }
+                    }
+                    _ => {
+                        problem(
+                            at("username"),
+                            "basic authentication needs password_file, password_env or credential (and no token)",
+                        );
+                        return None;
+                    }
+                },
+                None => {
+                    if raw.password_file.is_some() || raw.password_env.is_some() {
+                        problem(at("password_file"), "a password needs `username`");
+                        return None;
+                    }
+                    from(&raw.token_file, &raw.token_env).map_or(HttpAuth::None, HttpAuth::Token)
+                }
+            };
+            if protocol == HttpProtocol::SplunkHec && auth == HttpAuth::None {
+                problem(
+                    at("token_file"),
+                    "Splunk HEC needs its token: token_file, token_env or credential",
+                );
+                return None;
+            }
+            let ack = raw.ack.unwrap_or(false);
+            if ack && protocol != HttpProtocol::SplunkHec {
+                problem(at("ack"), "indexer acknowledgement is a Splunk HEC feature");
+                return None;
+            }
+            if raw.index.is_some() && protocol == HttpProtocol::Webhook {
+                problem(at("index"), "does not apply to a webhook");
+                return None;
+            }
+            let index = match protocol {
+                HttpProtocol::ElasticsearchBulk => Some(
+                    raw.index
+                        .clone()
+                        .unwrap_or_else(|| "restoreproof-evidence".into()),
+                ),
+                _ => raw.index.clone(),
+            };
+            let timeout = raw.timeout.map_or(Duration::from_secs(30), |a| a.0);
+            if timeout.is_zero() {
+                problem(at("timeout"), "must be longer than 0s");
+                return None;
+            }
+            SinkKind::Http {
+                protocol,
+                url,
+                auth,
+                tls: tls(&raw, base),
+                gzip: raw.gzip.unwrap_or(false),
+                index,
+                ack,
+                timeout,
+            }
+        }
+        "file" => {
+            unexpected(&syslog_keys, problem);
+            unexpected(&http_keys, problem);
+            unexpected(&tls_keys, problem);
+            let Some(path) = raw.path.as_deref().filter(|p| !p.as_os_str().is_empty()) else {
+                problem(
+                    at("path"),
+                    "a file sink needs `path`, e.g. `/var/log/restoreproof/evidence-ocsf.jsonl`",
+                );
+                return None;
+            };
+            let max_size = raw.max_size.map_or(100 << 20, |b| b.0);
+            if max_size < 4096 {
+                problem(at("max_size"), "must be at least 4KiB");
+                return None;
+            }
+            let keep = raw.keep.unwrap_or(10);
+            if keep > 1000 {
+                problem(at("keep"), "must be at most 1000");
+                return None;
+            }
+            let fsync = match raw.fsync.as_deref().unwrap_or("always") {
+                "always" => true,
+                "never" => false,
+                other => {
+                    problem(
+                        at("fsync"),
+                        &format!("`{other}` is not a policy; write `always` or `never`"),
+                    );
+                    return None;
+                }
+            };
+            SinkKind::File {
+                path: resolve_path(base, path),
+                max_size,
+                keep,
+                fsync,
+            }
+        }
+        "stdout" => {
+            unexpected(&syslog_keys, problem);
+            unexpected(&http_keys, problem);
+            unexpected(&file_keys, problem);
+            unexpected(&tls_keys, problem);
+            SinkKind::Stdout
+        }
+        other => {
+            problem(
+                at("kind"),
+                &format!(
+                    "`{other}` is not a sink kind; write `syslog`, `http`, `file` or `stdout`"
+                ),
+            );
+            return None;
+        }
+    };
+    if !ok {
+        return None;
+    }
+    Some(SinkConfig {
+        name: name.to_owned(),
+        format,
+        kind: sink_kind,
+        batch_events,
+        batch_bytes,
+    })
+}
+
+fn tls(raw: &RawSink, base: &Path) -> Tls {
+    Tls {
+        ca_file: raw.ca_file.as_deref().map(|p| resolve_path(base, p)),
+        client_cert_file: raw
+            .client_cert_file
+            .as_deref()
+            .map(|p| resolve_path(base, p)),
+        client_key_file: raw
+            .client_key_file
+            .as_deref()
+            .map(|p| resolve_path(base, p)),
+        server_name: raw.server_name.clone(),
+    }
+}
+
+/// `host:port` or `[v6]:port`.
+fn split_host_port(a: &str) -> Option<(String, u16)> {
+    let (host, port) = if let Some(rest) = a.strip_prefix('[') {
+        let (h, p) = rest.split_once("]:")?;
+        (h, p)
+    } else {
+        a.rsplit_once(':')?
+    };
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    (!host.is_empty() && !host.contains(':') || a.starts_with('[')).then(|| (host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(toml: &str) -> (Option<SinkConfig>, Vec<String>) {
+        let raw: RawSink = toml::from_str(toml).expect("toml");
+        let mut problems = Vec::new();
+        let c = validate("siem", raw, Path::new("/etc/restoreproof"), &mut |p, m| {
+            problems.push(format!("{p}: {m}"))
+        });
+        (c, problems)
+    }
+
+    #[test]
+    fn a_tls_syslog_sink_resolves_paths_and_defaults() {
+        let (c, p) = check(
+            "kind = \"syslog\"\naddress = \"siem.example.com:6514\"\ntransport = \"tls\"\nca_file = \"ca.pem\"\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let c = c.expect("valid");
+        assert_eq!(c.format, Format::Ocsf);
+        match c.kind {
+            SinkKind::Syslog {
+                transport,
+                host,
+                port,
+                tls,
+                facility,
+                ..
+            } => {
+                assert_eq!(
+                    (transport, host.as_str(), port, facility),
+                    (Transport::Tls, "siem.example.com", 6514, 16)
+                );
+                assert_eq!(
+                    tls.ca_file.as_deref(),
+                    Some(Path::new("/etc/restoreproof/ca.pem"))
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_sinks_name_the_key_and_the_fix() {
+        for (toml, want) in [
+            ("kind = \"kafka\"", "sinks.siem.kind: `kafka` is not a sink kind"),
+            ("kind = \"syslog\"\naddress = \"siem\"", "sinks.siem.address: must be HOST:PORT"),
+            ("kind = \"syslog\"\naddress = \"h:514\"\nca_file = \"x\"", "sinks.siem.ca_file: does not apply to a `syslog` sink"),
+            ("kind = \"syslog\"\naddress = \"h:514\"\nurl = \"http://x\"", "sinks.siem.url: does not apply"),
+            ("kind = \"syslog\"\naddress = \"h:514\"\nfacility = \"kern2\"", "`kern2` is not a facility"),
+            ("kind = \"http\"\nurl = \"https://h/x\"", "sinks.siem.protocol: (missing) is not a protocol"),
+            ("kind = \"http\"\nprotocol = \"splunk_hec\"\nurl = \"https://h:8088/services/collector/event\"", "Splunk HEC needs its token"),
+            ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"ftp://h\"", "sinks.siem.url: must be an http:// or https:// URL"),
+            ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"https://h/hook\"\nformat = \"cef\"", "`cef` is a text line"),
+            ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"https://h/hook\"\nusername = \"u\"", "basic authentication needs password_file"),
+            ("kind = \"file\"", "sinks.siem.path: a file sink needs `path`"),
+            ("kind = \"stdout\"\nbatch_events = 0", "sinks.siem.batch_events: must be between 1 and 10000"),
+        ] {
+            let (c, p) = check(toml);
+            assert!(c.is_none(), "{toml}");
+            assert!(p.iter().any(|x| x.contains(want)), "{toml}: want {want:?} in {p:?}");
+        }
+    }
+
+    #[test]
+    fn http_auth_is_read_from_a_file_env_or_credential() {
+        let (c, p) = check(
+            "kind = \"http\"\nprotocol = \"splunk_hec\"\nurl = \"https://h:8088/services/collector/event\"\ntoken_file = \"hec.token\"\nack = true\n",
+        );
+        assert!(p.is_empty(), "{p:?}");
+        match c.expect("valid").kind {
+            SinkKind::Http { auth, ack, .. } => {
+                assert_eq!(
+                    auth,
+                    HttpAuth::Token(SecretSource::File("/etc/restoreproof/hec.token".into()))
+                );
+                assert!(ack);
+            }
+            other => panic!("{other:?}"),
+        }
+        let (c, _) = check(
+            "kind = \"http\"\nprotocol = \"elasticsearch_bulk\"\nurl = \"https://es:9200\"\nusername = \"rp\"\ncredential = \"es-password\"\n",
+        );
+        match c.expect("valid").kind {
+            SinkKind::Http { auth, index, .. } => {
+                assert_eq!(
+                    auth,
+                    HttpAuth::Basic {
+                        username: "rp".into(),
+                        password: SecretSource::SystemdCredential("es-password".into())
+                    }
+                );
+                assert_eq!(index.as_deref(), Some("restoreproof-evidence"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn addresses_parse_with_ipv6() {
+        assert_eq!(split_host_port("h:514"), Some(("h".into(), 514)));
+        assert_eq!(split_host_port("[::1]:6514"), Some(("::1".into(), 6514)));
+        assert_eq!(split_host_port("::1:514"), None);
+        assert_eq!(split_host_port("h:0"), None);
+        assert_eq!(split_host_port("h"), None);
+    }
+}

@@ -1,0 +1,605 @@
+//! The records sinks send, rendered from the native evidence event stored in
+//! the ledger: OCSF 1.3 (the default), an ECS 8 projection for Elastic, the
+//! native record itself, and CEF for receivers that want a text line.
+//!
+//! The native record is what the ledger holds and the evidence file shows;
+//! every rendering carries its `event_id` as the receiver's idempotency key
+//! (`metadata.uid` in OCSF, `event.id` in ECS, `externalId` in CEF) and
+//! keeps the whole native record (`unmapped.restoreproof`,
+//! `restoreproof`), so nothing is lost in translation.
+
+use super::config::Format;
+use serde_json::{json, Map, Value};
+
+/// OCSF schema version the records follow.
+pub const OCSF_VERSION: &str = "1.3.0";
+/// ECS version the records follow.
+pub const ECS_VERSION: &str = "8.11.0";
+
+/// The ISO/IEC 27001 controls a restore drill is evidence for.
+const CONTROLS: &[(&str, &str, &str)] = &[
+    ("ISO/IEC 27001:2013", "A.12.3.1", "Information backup"),
+    ("ISO/IEC 27001:2022", "8.13", "Information backup"),
+];
+
+/// Syslog severity (RFC 5424) of an event: 3 error, 4 warning, 5 notice,
+/// 6 informational.
+pub fn syslog_severity(e: &Value) -> u8 {
+    match kind(e) {
+        "sample_verdict" => match str_of(e, "verdict") {
+            "mismatch" | "unrecoverable" => 3,
+            "no_reference" | "skipped" | "aborted" => 5,
+            _ => 6,
+        },
+        "run_summary" => match str_of(e, "status") {
+            "error" => 3,
+            "aborted" => 4,
+            _ if failures(e) > 0 => 4,
+            _ => 6,
+        },
+        "evidence_dropped" => 3,
+        "run_aborted" | "config_reloaded" if str_of(e, "outcome") == "refused" => 4,
+        "run_aborted" => 4,
+        _ => 5,
+    }
+}
+
+/// The record as JSON, for JSON sinks (`cef` gives a JSON string).
+pub fn render(format: Format, e: &Value) -> Value {
+    match format {
+        Format::Native => e.clone(),
+        Format::Ocsf => ocsf(e),
+        Format::Ecs => ecs(e),
+        Format::Cef => Value::String(cef(e)),
+    }
+}
+
+/// The record as one line of text (no newline): JSON, or CEF.
+pub fn render_line(format: Format, e: &Value) -> String {
+    match format {
+        Format::Cef => cef(e),
+        other => render(other, e).to_string(),
+    }
+}
+
+fn kind(e: &Value) -> &str {
+    str_of(e, "kind")
+}
+
+fn str_of<'a>(e: &'a Value, k: &str) -> &'a str {
+    e.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn failures(e: &Value) -> u64 {
+    let c = &e["counts"];
+    c["mismatch"].as_u64().unwrap_or(0) + c["unrecoverable"].as_u64().unwrap_or(0)
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time.
+fn epoch_ms(t: &Value) -> Option<i64> {
+    t.as_str()
+        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|d| d.timestamp_millis())
+}
+
+/// `s3://bucket/key` or `azure://container/key`.
+fn resource_url(e: &Value) -> String {
+    let src = &e["source"];
+    let scheme = match src["kind"].as_str() {
+        Some("azure_blob") => "azure",
+        _ => "s3",
+    };
+    format!(
+        "{scheme}://{}/{}",
+        src["bucket"].as_str().unwrap_or_default(),
+        e["recovery_point"]["key"].as_str().unwrap_or_default()
+    )
+}
+
+fn cloud_provider(e: &Value) -> Option<&'static str> {
+    match e["source"]["kind"].as_str() {
+        Some("s3") => Some("AWS"),
+        Some("azure_blob") => Some("Azure"),
+        _ => None,
+    }
+}
+
+/// A one-line description for people.
+pub fn message(e: &Value) -> String {
+    match kind(e) {
+        "sample_verdict" => {
+            let rp = &e["recovery_point"];
+            let version = rp["version_id"]
+                .as_str()
+                .or(rp["snapshot"].as_str())
+                .unwrap_or("current");
+            let mut m = format!(
+                "Restore drill {}: {} (version {version}) {}",
+                str_of(e, "drill"),
+                resource_url(e),
+                str_of(e, "verdict")
+            );
+            if let Some(r) = e["reason"].as_str() {
+                m.push_str(": ");
+                m.push_str(r);
+            }
+            m
+        }
+        "run_summary" => {
+            let c = &e["counts"];
+            format!(
+                "Restore drill {} {}: {} verified, {} mismatch, {} unrecoverable of {} sampled",
+                str_of(e, "drill"),
+                str_of(e, "status"),
+                c["verified"].as_u64().unwrap_or(0),
+                c["mismatch"].as_u64().unwrap_or(0),
+                c["unrecoverable"].as_u64().unwrap_or(0),
+                e["sampled"].as_u64().unwrap_or(0),
+            )
+        }
+        "run_aborted" => format!(
+            "Restore drill {} run aborted: {}",
+            str_of(e, "drill"),
+            str_of(e, "reason")
+        ),
+        "restore_mutation" => format!(
+            "Restore drill {}: {} {} of {}",
+            str_of(e, "drill"),
+            str_of(e, "action"),
+            str_of(e, "phase"),
+            resource_url(e)
+        ),
+        "daemon_started" => "restoreproof service started".into(),
+        "daemon_stopped" => "restoreproof service stopped".into(),
+        "config_reloaded" => format!("restoreproof configuration reload {}", str_of(e, "outcome")),
+        "evidence_dropped" => format!(
+            "{} undelivered evidence event(s) dropped for sink {}: {}",
+            e["count"].as_u64().unwrap_or(0),
+            str_of(e, "sink"),
+            str_of(e, "reason")
+        ),
+        other => format!("restoreproof {other}"),
+    }
+}
+
+fn ocsf(e: &Value) -> Value {
+    let time = epoch_ms(&e["time"]).unwrap_or(0);
+    let agent = &e["agent"];
+    let product = json!({
+        "name": "restoreproof",
+        "vendor_name": "restoreproof",
+        "version": agent["version"],
+    });
+    let mut metadata = json!({
+        "version": OCSF_VERSION,
+        "uid": e["event_id"],
+        "product": product,
+        "log_name": "evidence",
+        "sequence": e["seq"],
+        "original_time": e["time"],
+    });
+    if let Some(run) = e["run_id"].as_str() {
+        metadata["correlation_uid"] = json!(run);
+    }
+    let severity_id = match syslog_severity(e) {
+        3 => 4, // High
+        4 => 3, // Medium
+        5 => 2, // Low
+        _ => 1, // Informational
+    };
+    let severity = ["Unknown", "Informational", "Low", "Medium", "High"][severity_id];
+    let (class_uid, class_name, category_uid, category_name, activity_id, activity_name) =
+        match kind(e) {
+            "sample_verdict" => (2003, "Compliance Finding", 2, "Findings", 1, "Create"),
+            "run_summary" => {
+                let (id, name) = match str_of(e, "status") {
+                    "completed" => (2, "Completed"),
+                    "aborted" => (3, "Cancelled"),
+                    _ => (6, "Error"),
+                };
+                (6007, "Scan Activity", 6, "Application Activity", id, name)
+            }
+            "run_aborted" => (
+                6007,
+                "Scan Activity",
+                6,
+                "Application Activity",
+                3,
+                "Cancelled",
+            ),
+            "daemon_started" => (
+                6002,
+                "Application Lifecycle",
+                6,
+                "Application Activity",
+                3,
+                "Start",
+            ),
+            "daemon_stopped" => (
+                6002,
+                "Application Lifecycle",
+                6,
+                "Application Activity",
+                4,
+                "Stop",
+            ),
+            "config_reloaded" => (
+                6002,
+                "Application Lifecycle",
+                6,
+                "Application Activity",
+                99,
+                "Reload",
+            ),
+            "restore_mutation" => (6003, "API Activity", 6, "Application Activity", 3, "Update"),
+            "evidence_dropped" => (
+                1008,
+                "Event Log Activity",
+                1,
+                "System Activity",
+                2,
+                "Delete",
+            ),
+            _ => (0, "Base Event", 0, "Uncategorized", 0, "Unknown"),
+        };
+    let mut o = json!({
+        "class_uid": class_uid,
+        "class_name": class_name,
+        "category_uid": category_uid,
+        "category_name": category_name,
+        "activity_id": activity_id,
+        "activity_name": activity_name,
+        "type_uid": class_uid * 100 + activity_id,
+        "type_name": format!("{class_name}: {activity_name}"),
+        "time": time,
+        "severity_id": severity_id,
+        "severity": severity,
+        "message": message(e),
+        "metadata": metadata,
+        "device": { "hostname": agent["host"], "type_id": 0 },
+        "unmapped": { "restoreproof": e },
+    });
+    if let Some(p) = cloud_provider(e) {
+        o["cloud"] = json!({ "provider": p });
+    }
+    match kind(e) {
+        "sample_verdict" => {
+            let verdict = str_of(e, "verdict");
+            let (status_id, status) = match verdict {
+                "verified" => (1, "Pass"),
+                "mismatch" | "unrecoverable" => (3, "Fail"),
+                "no_reference" | "skipped" => (2, "Warning"),
+                _ => (0, "Unknown"),
+            };
+            let rp = &e["recovery_point"];
+            let mut compliance = json!({
+                "status_id": status_id,
+                "status": status,
+                "control": "A.12.3.1",
+                "standards": CONTROLS.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
+                "requirements": CONTROLS.iter().map(|(s, c, n)| format!("{s} {c} {n}")).collect::<Vec<_>>(),
+            });
+            if let Some(r) = e["reason"].as_str() {
+                compliance["status_detail"] = json!(r);
+            }
+            o["compliance"] = compliance;
+            o["finding_info"] = json!({
+                "uid": e["event_id"],
+                "title": format!("Restore of {} {}", resource_url(e), verdict),
+                "desc": message(e),
+                "types": ["Backup Restore Verification"],
+                "created_time": time,
+                "data_sources": ["restoreproof"],
+            });
+            let version = rp["version_id"].as_str().or(rp["snapshot"].as_str());
+            o["resources"] = json!([{
+                "uid": match version {
+                    Some(v) => format!("{}#{v}", resource_url(e)),
+                    None => resource_url(e),
+                },
+                "name": rp["key"],
+                "type": match e["source"]["kind"].as_str() {
+                    Some("azure_blob") => "Azure Blob",
+                    _ => "AWS S3 object version",
+                },
+                "data": rp,
+            }]);
+            o["evidences"] = json!([{ "data": {
+                "checks": e["checks"],
+                "restore": e["restore"],
+                "error_class": e["error_class"],
+            }}]);
+            o["status_id"] = json!(1);
+            o["status"] = json!("New");
+        }
+        "run_summary" | "run_aborted" => {
+            let ok = str_of(e, "status") == "completed" && failures(e) == 0;
+            o["scan"] = json!({
+                "uid": e["run_id"],
+                "name": e["drill"],
+                "type_id": 99,
+                "type": "Restore drill",
+            });
+            if let Some(t) = epoch_ms(&e["started_at"]) {
+                o["start_time"] = json!(t);
+            }
+            if let Some(t) = epoch_ms(&e["finished_at"]) {
+                o["end_time"] = json!(t);
+            }
+            if let Some(d) = e["duration_ms"].as_u64() {
+                o["duration"] = json!(d);
+            }
+            o["num_files"] = e["sampled"].clone();
+            o["num_detections"] = json!(failures(e));
+            o["num_trusted_items"] = e["counts"]["verified"].clone();
+            o["status_id"] = json!(if ok { 1 } else { 2 });
+            o["status"] = json!(if ok { "Success" } else { "Failure" });
+            if let Some(err) = e["error"].as_str().or(e["reason"].as_str()) {
+                o["status_detail"] = json!(err);
+            }
+        }
+        "daemon_started" | "daemon_stopped" | "config_reloaded" => {
+            o["app"] = json!({ "name": "restoreproof", "vendor_name": "restoreproof", "version": agent["version"] });
+            if str_of(e, "outcome") == "refused" {
+                o["status_id"] = json!(2);
+                o["status"] = json!("Failure");
+                o["status_detail"] = e["error"].clone();
+            }
+        }
+        "restore_mutation" => {
+            o["api"] =
+                json!({ "operation": e["action"], "service": { "name": e["source"]["kind"] } });
+            o["resources"] =
+                json!([{ "uid": resource_url(e), "name": e["recovery_point"]["key"] }]);
+            let failed = e["error"].is_string();
+            o["status_id"] = json!(if failed { 2 } else { 1 });
+            o["status"] = json!(if failed { "Failure" } else { "Success" });
+        }
+        _ => {}
+    }
+    o
+}
+
+fn ecs(e: &Value) -> Value {
+    let agent = &e["agent"];
+    let k = kind(e);
+    let (category, typ) = match k {
+        "sample_verdict" => ("file", "info"),
+        "run_summary" | "run_aborted" => ("file", "end"),
+        "restore_mutation" => ("api", "change"),
+        "evidence_dropped" => ("configuration", "deletion"),
+        "daemon_started" => ("configuration", "start"),
+        "daemon_stopped" => ("configuration", "end"),
+        _ => ("configuration", "change"),
+    };
+    let outcome = match (k, str_of(e, "verdict"), str_of(e, "status")) {
+        ("sample_verdict", "verified", _) => "success",
+        ("sample_verdict", "mismatch" | "unrecoverable", _) => "failure",
+        ("sample_verdict", _, _) => "unknown",
+        ("run_summary", _, "completed") if failures(e) == 0 => "success",
+        ("run_summary", _, _) | ("run_aborted", _, _) | ("evidence_dropped", _, _) => "failure",
+        ("config_reloaded", _, _) if str_of(e, "outcome") == "refused" => "failure",
+        _ => "success",
+    };
+    let mut event = json!({
+        "id": e["event_id"],
+        "kind": "event",
+        "category": [category],
+        "type": [typ],
+        "action": k,
+        "outcome": outcome,
+        "dataset": "restoreproof.evidence",
+        "module": "restoreproof",
+        "provider": "restoreproof",
+        "sequence": e["seq"],
+        "severity": syslog_severity(e),
+        "created": e["time"],
+    });
+    if k == "run_summary" {
+        event["start"] = e["started_at"].clone();
+        event["end"] = e["finished_at"].clone();
+        if let Some(ms) = e["duration_ms"].as_u64() {
+            event["duration"] = json!(ms.saturating_mul(1_000_000));
+        }
+    }
+    let mut o = json!({
+        "@timestamp": e["time"],
+        "ecs": { "version": ECS_VERSION },
+        "message": message(e),
+        "event": event,
+        "host": { "name": agent["host"], "hostname": agent["host"] },
+        "agent": { "name": "restoreproof", "type": "restoreproof", "version": agent["version"] },
+        "restoreproof": e,
+    });
+    let mut labels = Map::new();
+    for key in ["run_id", "drill"] {
+        if let Some(v) = e[key].as_str() {
+            labels.insert(key.into(), json!(v));
+        }
+    }
+    if let Some(v) = e["source"]["name"].as_str() {
+        labels.insert("source".into(), json!(v));
+    }
+    if !labels.is_empty() {
+        o["labels"] = Value::Object(labels);
+    }
+    if let Some(p) = cloud_provider(e) {
+        o["cloud"] = json!({ "provider": p.to_lowercase() });
+    }
+    if k == "sample_verdict" || k == "run_summary" {
+        let (ruleset, id, name) = CONTROLS[0];
+        o["rule"] = json!({
+            "id": id,
+            "name": name,
+            "ruleset": ruleset,
+            "reference": CONTROLS.iter().map(|(s, c, _)| format!("{s} {c}")).collect::<Vec<_>>().join(", "),
+            "category": "backup",
+        });
+    }
+    if k == "sample_verdict" {
+        let rp = &e["recovery_point"];
+        let mut file = json!({
+            "name": rp["key"],
+            "path": resource_url(e),
+            "size": rp["size"],
+        });
+        if let Some(sha) = e["restore"]["sha256"].as_str() {
+            file["hash"] = json!({ "sha256": sha });
+        }
+        o["file"] = file;
+    }
+    o
+}
+
+fn cef_header(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('|', "\\|")
+}
+
+fn cef_value(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('=', "\\=")
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
+}
+
+fn cef(e: &Value) -> String {
+    let k = kind(e);
+    let signature = match k {
+        "sample_verdict" => format!("sample_verdict:{}", str_of(e, "verdict")),
+        "run_summary" => format!("run_summary:{}", str_of(e, "status")),
+        other => other.to_owned(),
+    };
+    let severity = match syslog_severity(e) {
+        3 => 8,
+        4 => 6,
+        5 => 3,
+        _ => 1,
+    };
+    let mut ext: Vec<(String, String)> = Vec::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v.filter(|v| !v.is_empty()) {
+            ext.push((k.to_owned(), v));
+        }
+    };
+    put("rt", epoch_ms(&e["time"]).map(|t| t.to_string()));
+    put("externalId", e["event_id"].as_str().map(str::to_owned));
+    put("dvchost", e["agent"]["host"].as_str().map(str::to_owned));
+    put("cs1Label", Some("drill".into()));
+    put("cs1", e["drill"].as_str().map(str::to_owned));
+    put("cs2Label", Some("runId".into()));
+    put("cs2", e["run_id"].as_str().map(str::to_owned));
+    if k == "sample_verdict" {
+        let rp = &e["recovery_point"];
+        put("fname", rp["key"].as_str().map(str::to_owned));
+        put("filePath", Some(resource_url(e)));
+        put("fsize", rp["size"].as_u64().map(|s| s.to_string()));
+        put(
+            "fileHash",
+            e["restore"]["sha256"].as_str().map(str::to_owned),
+        );
+        put("cs3Label", Some("versionId".into()));
+        put(
+            "cs3",
+            rp["version_id"]
+                .as_str()
+                .or(rp["snapshot"].as_str())
+                .map(str::to_owned),
+        );
+        put("outcome", Some(str_of(e, "verdict").to_owned()));
+    }
+    put("cn1Label", Some("seq".into()));
+    put("cn1", e["seq"].as_u64().map(|s| s.to_string()));
+    put("msg", Some(message(e)));
+    let ext = ext
+        .iter()
+        .map(|(k, v)| format!("{k}={}", cef_value(v)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "CEF:0|restoreproof|restoreproof|{}|{}|{}|{severity}|{ext}",
+        cef_header(e["agent"]["version"].as_str().unwrap_or_default()),
+        cef_header(&signature),
+        cef_header(&message(e).chars().take(128).collect::<String>()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verdict(v: &str) -> Value {
+        json!({
+            "schema": "restoreproof.evidence/v1", "seq": 7, "event_id": "01a2-ev", "kind": "sample_verdict",
+            "time": "2026-11-29T02:00:00.123Z", "run_id": "01a2-run",
+            "agent": {"name": "restoreproof", "version": "0.1.0", "host": "vm1"},
+            "drill": "nightly", "source": {"name": "prod", "kind": "s3", "bucket": "bkt", "prefix": ""},
+            "recovery_point": {"key": "db/a=b.dump", "version_id": "v1", "size": 14},
+            "verdict": v, "reason": if v == "verified" { Value::Null } else { json!("s3.checksum.sha256: expected x, got y") },
+            "checks": [], "restore": {"sha256": "ab12", "mode": "stream"},
+        })
+    }
+
+    #[test]
+    fn a_sample_verdict_is_an_ocsf_compliance_finding() {
+        let o = ocsf(&verdict("mismatch"));
+        assert_eq!(o["class_uid"], 2003);
+        assert_eq!(o["type_uid"], 200301);
+        assert_eq!(o["metadata"]["uid"], "01a2-ev");
+        assert_eq!(o["metadata"]["correlation_uid"], "01a2-run");
+        assert_eq!(o["compliance"]["status_id"], 3);
+        assert_eq!(o["compliance"]["status"], "Fail");
+        assert_eq!(o["time"], 1_795_917_600_123_i64);
+        assert_eq!(o["resources"][0]["uid"], "s3://bkt/db/a=b.dump#v1");
+        assert_eq!(o["severity_id"], 4);
+        assert_eq!(o["unmapped"]["restoreproof"]["seq"], 7);
+        assert_eq!(ocsf(&verdict("verified"))["compliance"]["status_id"], 1);
+        assert_eq!(ocsf(&verdict("no_reference"))["compliance"]["status_id"], 2);
+    }
+
+    #[test]
+    fn a_run_summary_is_an_ocsf_scan_activity() {
+        let run = json!({"kind": "run_summary", "event_id": "e", "time": "2026-11-29T02:00:00Z", "run_id": "r",
+            "drill": "nightly", "status": "completed", "sampled": 3, "counts": {"verified": 2, "mismatch": 1, "unrecoverable": 0},
+            "started_at": "2026-11-29T01:59:00Z", "finished_at": "2026-11-29T02:00:00Z", "duration_ms": 60000,
+            "agent": {"version": "0.1.0", "host": "vm1"}, "source": {"kind": "s3"}});
+        let o = ocsf(&run);
+        assert_eq!(
+            (o["class_uid"].as_i64(), o["activity_id"].as_i64()),
+            (Some(6007), Some(2))
+        );
+        assert_eq!(o["scan"]["uid"], "r");
+        assert_eq!(o["num_detections"], 1);
+        assert_eq!(o["status"], "Failure");
+        let mut aborted = run.clone();
+        aborted["status"] = json!("aborted");
+        assert_eq!(ocsf(&aborted)["activity_id"], 3);
+    }
+
+    #[test]
+    fn the_ecs_projection_carries_id_outcome_hash_and_control() {
+        let o = ecs(&verdict("verified"));
+        assert_eq!(o["@timestamp"], "2026-11-29T02:00:00.123Z");
+        assert_eq!(o["event"]["id"], "01a2-ev");
+        assert_eq!(o["event"]["outcome"], "success");
+        assert_eq!(o["file"]["hash"]["sha256"], "ab12");
+        assert_eq!(o["rule"]["id"], "A.12.3.1");
+        assert_eq!(o["labels"]["drill"], "nightly");
+        assert_eq!(
+            ecs(&verdict("unrecoverable"))["event"]["outcome"],
+            "failure"
+        );
+    }
+
+    #[test]
+    fn cef_escapes_its_separators() {
+        let line = cef(&verdict("mismatch"));
+        assert!(
+            line.starts_with("CEF:0|restoreproof|restoreproof|0.1.0|sample_verdict:mismatch|"),
+            "{line}"
+        );
+        assert!(line.contains("|8|"), "{line}");
+        assert!(line.contains("fname=db/a\\=b.dump"), "{line}");
+        assert!(line.contains("externalId=01a2-ev"), "{line}");
+        assert!(!line.contains('\n'));
+    }
+}
