@@ -58,9 +58,30 @@ pub enum Command {
     /// Exit codes: 0 healthy, 1 stale heartbeat or a failed last run, 2 the
     /// ledger could not be read.
     Status(StatusArgs),
+    /// Deliver recorded evidence to the configured sinks (SIEM, files).
+    ///
+    /// With --once: deliver what is pending and report per sink (exit 0 every
+    /// sink caught up, 1 one is not); without: keep shipping until stopped.
+    Ship(ShipArgs),
     /// Check the configuration without touching the network; exit 2 with
-    /// every problem when it is invalid.
+    /// every problem when it is invalid. --connect also checks that each
+    /// evidence sink is reachable.
     Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShipArgs {
+    /// Deliver what is pending, report, and exit.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Only this sink.
+    #[arg(long)]
+    pub sink: Option<String>,
+
+    /// Print the per-sink report as JSON (with --once).
+    #[arg(long, requires = "once")]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -108,6 +129,11 @@ pub struct DrillArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// Do not deliver the evidence to the configured sinks at the end (it
+    /// stays in the outbox for the service or `restoreproof ship`).
+    #[arg(long)]
+    pub no_ship: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +141,11 @@ pub struct ValidateArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Also connect to each evidence sink (TCP/TLS handshake, HTTP
+    /// authentication) without sending evidence.
+    #[arg(long)]
+    pub connect: bool,
 }
 
 fn parse_sample(s: &str) -> Result<SampleSize, String> {

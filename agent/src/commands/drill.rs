@@ -75,6 +75,11 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     .await;
     drop(observer);
     drop(signals);
+    let shipping = if args.no_ship || config.sinks.is_empty() {
+        Vec::new()
+    } else {
+        ship_evidence(&config, &recorder).await
+    };
     let (summary, results) = match outcome {
         Ok(r) => r,
         Err(DrillError::Listing { source_name, error }) => {
@@ -94,6 +99,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
             "samples": results,
             "ledger": config.ledger_path,
             "evidence": config.evidence_path,
+            "shipping": shipping,
         });
         println!(
             "{}",
@@ -120,6 +126,46 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_ERROR));
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Applies the outbox bounds and delivers the evidence to every sink, for
+/// at most 30 s; what is not delivered stays in the outbox for the service
+/// or `restoreproof ship`.
+async fn ship_evidence(
+    config: &Config,
+    recorder: &std::sync::Mutex<Recorder>,
+) -> Vec<crate::sink::shipper::ShipReport> {
+    if let Err(e) = crate::sink::outbox::prune(recorder, config) {
+        eprintln!("warning: cannot apply the outbox bounds: {e}");
+    }
+    let shippers = match super::ship::open(config, None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: evidence not shipped: {e:#}; it stays in the outbox");
+            return Vec::new();
+        }
+    };
+    let reports = match tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        super::ship::drain_all(shippers),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            eprintln!("warning: shipping evidence took longer than 30 s; the rest stays in the outbox for `restoreproof ship`");
+            return Vec::new();
+        }
+    };
+    for r in &reports {
+        if let Some(e) = &r.error {
+            eprintln!(
+                "warning: sink {}: {e}; {} event(s) wait in the outbox for `restoreproof ship` or the service",
+                r.sink, r.backlog
+            );
+        }
+    }
+    reports
 }
 
 /// A task that ends when this is dropped.

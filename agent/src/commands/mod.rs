@@ -3,6 +3,7 @@
 
 pub mod drill;
 pub mod run;
+pub mod ship;
 pub mod status;
 pub mod validate;
 
@@ -24,7 +25,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Drill(args) => drill::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
+        Command::Ship(args) => ship::run(&cli, args).await,
         Command::Status(args) => status::run(&cli, args),
-        Command::Validate(args) => validate::run(&cli, args),
+        Command::Validate(args) => validate::run(&cli, args).await,
     }
 }

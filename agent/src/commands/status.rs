@@ -1,8 +1,9 @@
 //! `restoreproof status`: each drill's last run, verdict counts and next
 //! run, and whether the daemon's heartbeat is fresh. Reads the ledger only.
 //!
-//! Exit codes: 0 healthy; 1 the daemon's heartbeat is stale, or a drill's
-//! last run failed or ended in error; 2 could not read.
+//! Exit codes: 0 healthy; 1 the daemon's heartbeat is stale, a drill's
+//! last run failed or ended in error, or an evidence sink is failing; 2
+//! could not read.
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, StatusArgs};

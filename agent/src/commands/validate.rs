@@ -10,8 +10,9 @@ use std::process::ExitCode;
 /// Validates the config and prints the result.
 ///
 /// # Errors
-/// Never; problems are printed and mapped to exit code 2.
-pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+/// Never; problems (and unreachable sinks with `--connect`) are printed
+/// and mapped to exit code 2.
+pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     match Config::load(&cli.config) {
         Ok(c) => {
             let now = chrono::Utc::now();
@@ -33,11 +34,26 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     })
                 })
                 .collect();
+            let mut connect = Vec::new();
+            if args.connect {
+                for sink in c.sinks.values() {
+                    let result = match crate::sink::build(sink) {
+                        Ok(mut built) => built.check().await,
+                        Err(e) => Err(e),
+                    };
+                    connect.push(match result {
+                        Ok(detail) => json!({"sink": sink.name, "target": sink.target(), "ok": true, "detail": detail}),
+                        Err(e) => json!({"sink": sink.name, "target": sink.target(), "ok": false, "detail": e.message}),
+                    });
+                }
+            }
+            let unreachable = connect.iter().any(|c| c["ok"] == false);
             if args.json {
                 println!(
                     "{}",
                     json!({
                         "valid": true,
+                        "connect": connect,
                         "config": cli.config,
                         "sources": c.sources.keys().collect::<Vec<_>>(),
                         "drills": c.drills.keys().collect::<Vec<_>>(),
@@ -62,8 +78,25 @@ pub fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                         s["next_run"].as_str().unwrap_or("never"),
                     );
                 }
+                for c in &connect {
+                    println!(
+                        "  sinks.{}: {} {}: {}",
+                        c["sink"].as_str().unwrap_or_default(),
+                        c["target"].as_str().unwrap_or_default(),
+                        if c["ok"] == true {
+                            "reachable"
+                        } else {
+                            "UNREACHABLE"
+                        },
+                        c["detail"].as_str().unwrap_or_default(),
+                    );
+                }
             }
-            Ok(ExitCode::from(EXIT_OK))
+            Ok(ExitCode::from(if unreachable {
+                EXIT_ERROR
+            } else {
+                EXIT_OK
+            }))
         }
         Err(e) => {
             if args.json {

@@ -23,6 +23,7 @@ use crate::evidence::file::EvidenceFile;
 use crate::evidence::recorder::{lock, Recorder, SharedRecorder};
 use crate::evidence::{now_rfc3339, AgentInfo, Event};
 use crate::ledger::DaemonState;
+use crate::sink::shipper::Shipper;
 use crate::source::{self, BuildOptions};
 use anyhow::{anyhow, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -34,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 /// What the process is asked to do (from signals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,8 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
     }
     let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)
         .context("cannot open the ledger and evidence file")?;
+    let wake = lock(&recorder).wake.clone();
+    let mut shipping = Shipping::spawn(open_shippers(&config)?, wake.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let agent = Arc::new(Agent {
         config: RwLock::new(Arc::new(config.clone())),
@@ -136,7 +140,10 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
                     let mut states = vec![NotifyState::Reloading];
                     states.extend(NotifyState::monotonic_usec_now().ok());
                     notify(&states);
-                    agent.reload(&mut scheduler);
+                    if let Some(shippers) = agent.reload(&mut scheduler) {
+                        shipping.stop().await;
+                        shipping = Shipping::spawn(shippers, wake.clone());
+                    }
                     notify(&[NotifyState::Ready]);
                 }
                 Some(Control::Stop) | None => break,
@@ -175,9 +182,50 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
         }
     };
     agent.record("daemon_stopped", json!({ "restores_cancelled": cancelled }))?;
+    // Last, so the sinks get the stop event too.
+    shipping.stop().await;
     agent.heartbeat("stopped")?;
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// How long shippers get to deliver what is pending when the daemon stops
+/// or the sinks change.
+const SHIP_FLUSH: Duration = Duration::from_secs(10);
+
+/// Opens a shipper for every sink (reading its secrets and certificates).
+///
+/// # Errors
+/// The first sink that cannot be set up.
+fn open_shippers(config: &Config) -> anyhow::Result<Vec<Shipper>> {
+    config
+        .sinks
+        .values()
+        .map(|s| Shipper::open(s, &config.ledger_path).map_err(anyhow::Error::from))
+        .collect()
+}
+
+/// The running shippers.
+struct Shipping {
+    stop: CancellationToken,
+    tasks: tokio::task::JoinSet<()>,
+}
+
+impl Shipping {
+    fn spawn(shippers: Vec<Shipper>, wake: Arc<tokio::sync::Notify>) -> Self {
+        let stop = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for s in shippers {
+            tasks.spawn(s.run(stop.clone(), wake.clone(), SHIP_FLUSH));
+        }
+        Self { stop, tasks }
+    }
+
+    /// Stops every shipper after a last delivery attempt.
+    async fn stop(&mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+    }
 }
 
 /// The schedules of the drills, for evidence.
@@ -264,6 +312,9 @@ impl Agent {
             next_runs,
             config_path: self.config_path.display().to_string(),
         })?;
+        if let Err(e) = crate::sink::outbox::prune(&self.recorder, &config) {
+            tracing::error!(error = %e, "Cannot apply the outbox bounds.");
+        }
         self.write_metrics(&config);
         Ok(())
     }
@@ -300,7 +351,7 @@ impl Agent {
 
     /// SIGHUP: reads the config again. An invalid config (or one that moves
     /// the ledger or evidence file) is refused and the running one kept.
-    fn reload(&self, scheduler: &mut Scheduler) {
+    fn reload(&self, scheduler: &mut Scheduler) -> Option<Vec<Shipper>> {
         let old = self.config();
         let refused = |why: String| {
             tracing::error!("Reload refused; keeping the running configuration. {why}");
@@ -311,20 +362,39 @@ impl Agent {
         };
         let new = match Config::load(&self.config_path) {
             Ok(c) => c,
-            Err(e) => return refused(e.to_string()),
+            Err(e) => {
+                refused(e.to_string());
+                return None;
+            }
         };
         if new.ledger_path != old.ledger_path || new.evidence_path != old.evidence_path {
-            return refused(
+            refused(
                 "ledger.path or evidence.path changed; restart the service to move them".into(),
             );
+            return None;
         }
+        // New sinks are set up before anything changes, so a sink that
+        // cannot be set up keeps the running configuration.
+        let shippers = if new.sinks == old.sinks {
+            None
+        } else {
+            match open_shippers(&new) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    refused(format!("{e:#}"));
+                    return None;
+                }
+            }
+        };
         if new.daemon.max_concurrent_drills != old.daemon.max_concurrent_drills {
             tracing::warn!("daemon.max_concurrent_drills changes at the next restart.");
         }
         // Reopen the evidence file, so a rotated file is followed.
         {
             let mut r = lock(&self.recorder);
-            let Recorder { ledger, evidence } = &mut *r;
+            let Recorder {
+                ledger, evidence, ..
+            } = &mut *r;
             match EvidenceFile::open(&new.evidence_path, ledger) {
                 Ok(f) => *evidence = f,
                 Err(e) => {
@@ -345,6 +415,7 @@ impl Agent {
             .config
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(new);
+        shippers
     }
 }
 

@@ -4,7 +4,7 @@
 //! disagree.
 
 use crate::config::Config;
-use crate::ledger::{DaemonState, LastRun, Ledger, LedgerError};
+use crate::ledger::{DaemonState, LastRun, Ledger, LedgerError, SinkState};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -48,6 +48,8 @@ pub struct StatusReport {
     /// `None`: no daemon ever recorded a heartbeat in this ledger.
     pub daemon: Option<DaemonStatus>,
     pub drills: Vec<DrillStatus>,
+    /// Each configured evidence sink's backlog and last error.
+    pub sinks: Vec<SinkState>,
 }
 
 impl StatusReport {
@@ -113,11 +115,13 @@ impl StatusReport {
                 last_run: Some(run),
             });
         }
+        let sinks = ledger.sink_states(&config.sinks.keys().cloned().collect::<Vec<_>>())?;
         Ok(Self {
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             ledger: ledger.path().display().to_string(),
             daemon,
             drills,
+            sinks,
         })
     }
 
@@ -251,6 +255,57 @@ impl StatusReport {
                 })
                 .collect(),
         );
+        let sink = |s: &SinkState| format!("{{sink=\"{}\"}}", escape(&s.sink));
+        family(
+            "restoreproof_sink_backlog_events",
+            "gauge",
+            "Evidence events recorded and not yet acknowledged by the sink.",
+            self.sinks
+                .iter()
+                .map(|s| (sink(s), s.backlog as f64))
+                .collect(),
+        );
+        family(
+            "restoreproof_sink_delivered_events_total",
+            "counter",
+            "Evidence events the sink acknowledged.",
+            self.sinks
+                .iter()
+                .map(|s| (sink(s), s.delivered_total as f64))
+                .collect(),
+        );
+        family(
+            "restoreproof_sink_delivery_failures_total",
+            "counter",
+            "Failed delivery attempts.",
+            self.sinks
+                .iter()
+                .map(|s| (sink(s), s.failures_total as f64))
+                .collect(),
+        );
+        family(
+            "restoreproof_sink_failing",
+            "gauge",
+            "1 while the sink's last delivery attempt failed.",
+            self.sinks
+                .iter()
+                .map(|s| (sink(s), f64::from(u8::from(s.last_error.is_some()))))
+                .collect(),
+        );
+        family(
+            "restoreproof_sink_last_success_timestamp_seconds",
+            "gauge",
+            "When the sink last acknowledged evidence.",
+            self.sinks
+                .iter()
+                .filter_map(|s| {
+                    s.last_success_at
+                        .as_deref()
+                        .and_then(ts)
+                        .map(|t| (sink(s), t))
+                })
+                .collect(),
+        );
         family(
             "restoreproof_drill_next_run_timestamp_seconds",
             "gauge",
@@ -266,6 +321,12 @@ impl StatusReport {
                 .collect(),
         );
         out
+    }
+
+    /// Whether a sink is failing or behind by more than its deliveries can
+    /// explain.
+    pub fn sinks_failing(&self) -> bool {
+        self.sinks.iter().any(|s| s.last_error.is_some())
     }
 
     /// The report for people.
@@ -342,6 +403,28 @@ impl StatusReport {
                 "{:<20} {:<10} {:<21} {:>8} {:>8} {:>8} {:>6} {:>8}  {}",
                 d.name, status, started, v, m, u, o, b, next
             );
+        }
+        if !self.sinks.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n{:<20} {:>8} {:>10}  {}",
+                "SINK", "BACKLOG", "DELIVERED", "STATE"
+            );
+            for s in &self.sinks {
+                let state = match (&s.last_error, &s.last_success_at) {
+                    (Some(e), _) => format!(
+                        "FAILING since {}: {e}",
+                        s.last_error_at.as_deref().unwrap_or("?")
+                    ),
+                    (None, Some(t)) => format!("ok, last delivery {t}"),
+                    (None, None) => "nothing delivered yet".into(),
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<20} {:>8} {:>10}  {}",
+                    s.sink, s.backlog, s.delivered_total, state
+                );
+            }
         }
         out
     }

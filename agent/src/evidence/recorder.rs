@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub struct Recorder {
     pub ledger: Ledger,
     pub evidence: EvidenceFile,
+    /// Woken after every commit, so shippers deliver new evidence at once.
+    pub wake: Arc<tokio::sync::Notify>,
 }
 
 /// A recorder shared by the drills of one process.
@@ -28,7 +30,11 @@ impl Recorder {
     pub fn open(ledger: &Path, evidence: &Path) -> Result<Self, EvidenceFileError> {
         let mut ledger = Ledger::open(ledger)?;
         let evidence = EvidenceFile::open(evidence, &mut ledger)?;
-        Ok(Self { ledger, evidence })
+        Ok(Self {
+            ledger,
+            evidence,
+            wake: Arc::default(),
+        })
     }
 
     /// Opens a recorder to share.
@@ -52,7 +58,9 @@ impl Recorder {
         write: impl FnOnce(&mut Ledger, &mut Event) -> Result<String, LedgerError>,
     ) -> Result<(), EvidenceFileError> {
         let line = write(&mut self.ledger, event)?;
-        self.evidence.append(&mut self.ledger, event.seq, &line)
+        let appended = self.evidence.append(&mut self.ledger, event.seq, &line);
+        self.wake.notify_waiters();
+        appended
     }
 }
 

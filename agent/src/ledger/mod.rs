@@ -735,6 +735,21 @@ impl Ledger {
         Ok(cutoff.min(last.saturating_sub(1)))
     }
 
+    /// How many events have a sequence number in `(after, through]`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_between(&self, after: u64, through: u64) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE seq > ?1 AND seq <= ?2",
+                params![after as i64, through as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(LedgerError::Read)
+    }
+
     /// Removes events up to `seq` from the outbox.
     ///
     /// # Errors

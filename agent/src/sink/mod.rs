@@ -14,6 +14,7 @@ pub mod config;
 mod file;
 pub mod format;
 mod http;
+pub mod outbox;
 pub mod shipper;
 mod stdout;
 mod syslog;

@@ -1,0 +1,74 @@
+//! The outbox's bounds (`[outbox] max_age`, `max_bytes`): old events are
+//! removed from the ledger's `events` table. An event some sink has not yet
+//! acknowledged is never removed silently: the sink's cursor moves past it,
+//! an ERROR is logged and an `evidence_dropped` event records how many, for
+//! which sink, and why.
+
+use crate::config::Config;
+use crate::evidence::recorder::{lock, Recorder};
+use crate::evidence::{AgentInfo, Event};
+use chrono::SecondsFormat;
+use serde_json::json;
+use std::sync::Mutex;
+
+/// Applies the bounds; returns how many events were removed.
+///
+/// # Errors
+/// When the ledger cannot be read or written.
+pub fn prune(
+    recorder: &Mutex<Recorder>,
+    config: &Config,
+) -> Result<u64, crate::evidence::file::EvidenceFileError> {
+    let bounds = &config.outbox;
+    if bounds.max_age.is_none() && bounds.max_bytes.is_none() {
+        return Ok(0);
+    }
+    let older_than = bounds.max_age.and_then(|a| {
+        chrono::Duration::from_std(a)
+            .ok()
+            .map(|a| (chrono::Utc::now() - a).to_rfc3339_opts(SecondsFormat::Millis, true))
+    });
+    let mut r = lock(recorder);
+    let cutoff = r
+        .ledger
+        .outbox_cutoff(older_than.as_deref(), bounds.max_bytes)?;
+    if cutoff == 0 {
+        return Ok(0);
+    }
+    let mut cursors: Vec<(String, String)> = config
+        .sinks
+        .keys()
+        .map(|n| (n.clone(), format!("sink:{n}")))
+        .collect();
+    cursors.push(("evidence file".into(), "file:evidence".into()));
+    for (sink, cursor_name) in cursors {
+        let cursor = r.ledger.sink_cursor(&cursor_name)?;
+        if cursor >= cutoff {
+            continue;
+        }
+        let count = r.ledger.events_between(cursor, cutoff)?;
+        r.ledger.advance_sink_cursor(&cursor_name, cutoff)?;
+        if count == 0 {
+            continue;
+        }
+        let reason = match &older_than {
+            Some(t) => format!("the outbox keeps only events recorded after {t} (outbox.max_age) and within outbox.max_bytes; the sink had not acknowledged these"),
+            None => "the outbox is bounded by outbox.max_bytes; the sink had not acknowledged these".into(),
+        };
+        tracing::error!(sink, count, first_seq = cursor + 1, last_seq = cutoff, "Undelivered evidence dropped from the outbox by its bounds; raise outbox.max_age / max_bytes or fix the sink.");
+        let mut event = Event::new(
+            "evidence_dropped",
+            None,
+            json!({
+                "agent": AgentInfo::current(),
+                "sink": sink,
+                "count": count,
+                "first_seq": cursor + 1,
+                "last_seq": cutoff,
+                "reason": reason,
+            }),
+        );
+        r.commit(&mut event, |l, e| l.record_event(e))?;
+    }
+    Ok(r.ledger.remove_events_through(cutoff)?)
+}
