@@ -44,6 +44,60 @@ rp_install_packaging_tools() {
   rp_install_deb rpmlint rpmlint
 }
 
+# Installs rsyslog with its TLS driver (Debian packages) without letting
+# the package start the system's own rsyslog: the tests run their own.
+rp_install_rsyslog() {
+  if command -v rsyslogd >/dev/null 2>&1 && ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1; then
+    return 0
+  fi
+  rp_log "installing Debian packages rsyslog rsyslog-openssl"
+  local sudo="" added=""
+  if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 0755 /usr/sbin/policy-rc.d
+    added=1
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rsyslog rsyslog-openssl >/dev/null
+  if [ -n "$added" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# Starts an rsyslog receiver on 127.0.0.1 with three inputs: plain TCP,
+# TLS (ossl driver, any client) and mutual TLS (ossl, client certificate
+# signed by the test CA). Each writes what it receives to its own file in
+# RFC 5424 (RSYSLOG_SyslogProtocol23Format). Needs rp_make_test_tls DIR
+# first; sets SYSLOG_TCP_PORT, SYSLOG_TLS_PORT, SYSLOG_MTLS_PORT, SYSLOG_PID.
+rp_start_rsyslog() { # dir
+  local d=$1
+  mkdir -p "$d/rsyslog-work"
+  SYSLOG_TCP_PORT=$(rp_free_port)
+  SYSLOG_TLS_PORT=$(rp_free_port)
+  SYSLOG_MTLS_PORT=$(rp_free_port)
+  cat >"$d/rsyslog.conf" <<CONF
+global(workDirectory="$d/rsyslog-work"
+       DefaultNetstreamDriverCAFile="$d/ca.pem"
+       DefaultNetstreamDriverCertFile="$d/server.pem"
+       DefaultNetstreamDriverKeyFile="$d/server.key"
+       maxMessageSize="256k")
+module(load="imtcp" MaxSessions="1000")
+input(type="imtcp" address="127.0.0.1" port="$SYSLOG_TCP_PORT" ruleset="tcp")
+input(type="imtcp" address="127.0.0.1" port="$SYSLOG_TLS_PORT" ruleset="tls"
+      streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="anon")
+input(type="imtcp" address="127.0.0.1" port="$SYSLOG_MTLS_PORT" ruleset="mtls"
+      streamDriver.name="ossl" streamDriver.mode="1" streamDriver.authMode="x509/certvalid")
+ruleset(name="tcp") { action(type="omfile" file="$d/syslog-tcp.log" template="RSYSLOG_SyslogProtocol23Format") }
+ruleset(name="tls") { action(type="omfile" file="$d/syslog-tls.log" template="RSYSLOG_SyslogProtocol23Format") }
+ruleset(name="mtls") { action(type="omfile" file="$d/syslog-mtls.log" template="RSYSLOG_SyslogProtocol23Format") }
+CONF
+  rsyslogd -N1 -f "$d/rsyslog.conf" >/dev/null 2>&1 || { rsyslogd -N1 -f "$d/rsyslog.conf"; return 1; }
+  rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslog.pid" >"$d/rsyslog.log" 2>&1 &
+  SYSLOG_PID=$!
+  rp_wait_port "$SYSLOG_TCP_PORT" "rsyslog" || { cat "$d/rsyslog.log" >&2; return 1; }
+  rp_wait_port "$SYSLOG_MTLS_PORT" "rsyslog (mutual TLS)" || { cat "$d/rsyslog.log" >&2; return 1; }
+  rp_log "rsyslog on 127.0.0.1: TCP $SYSLOG_TCP_PORT, TLS $SYSLOG_TLS_PORT, mutual TLS $SYSLOG_MTLS_PORT (pid $SYSLOG_PID)"
+}
+
 # Prints a free TCP port on 127.0.0.1.
 rp_free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -117,6 +171,12 @@ rp_make_test_tls() { # dir
   printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >"$d/server.ext"
   openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
     -days 2 -extfile "$d/server.ext" -out "$d/server.pem" 2>/dev/null
+  # A client certificate for mutual TLS.
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=restoreproof-agent" -keyout "$d/client.key" \
+    -out "$d/client.csr" 2>/dev/null
+  printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n' >"$d/client.ext"
+  openssl x509 -req -in "$d/client.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial \
+    -days 2 -extfile "$d/client.ext" -out "$d/client.pem" 2>/dev/null
 }
 
 # Starts a second Azurite blob service over HTTPS that accepts bearer tokens

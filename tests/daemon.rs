@@ -81,7 +81,7 @@ fn log(agent: &Agent) -> String {
     std::fs::read_to_string(agent.path("daemon.log")).unwrap_or_default()
 }
 
-fn signal(child: &tokio::process::Child, sig: &str) {
+pub fn signal(child: &tokio::process::Child, sig: &str) {
     let pid = child.id().expect("pid").to_string();
     let ok = std::process::Command::new("kill")
         .args(["-s", sig, &pid])

@@ -34,5 +34,6 @@ mod crash;
 mod daemon;
 mod packages;
 mod sampling;
+mod sinks;
 mod systemd;
 mod verdicts;

@@ -8,6 +8,7 @@
 //! tests use; everything else talks to the real server through it.
 
 pub mod azure_docs;
+pub mod siem;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};

@@ -43,9 +43,11 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 || r.verdicts.get("unrecoverable").copied().unwrap_or(0) > 0
         })
     });
-    Ok(ExitCode::from(if stale || failed {
-        EXIT_FAILED
-    } else {
-        EXIT_OK
-    }))
+    Ok(ExitCode::from(
+        if stale || failed || report.sinks_failing() {
+            EXIT_FAILED
+        } else {
+            EXIT_OK
+        },
+    ))
 }

@@ -407,8 +407,8 @@ impl StatusReport {
         if !self.sinks.is_empty() {
             let _ = writeln!(
                 out,
-                "\n{:<20} {:>8} {:>10}  {}",
-                "SINK", "BACKLOG", "DELIVERED", "STATE"
+                "\n{:<20} {:>8} {:>10}  STATE",
+                "SINK", "BACKLOG", "DELIVERED"
             );
             for s in &self.sinks {
                 let state = match (&s.last_error, &s.last_success_at) {

@@ -296,24 +296,20 @@ pub fn validate(
                 );
                 return None;
             };
-            let facility = match raw.facility.as_deref().unwrap_or("local0") {
-                f => match FACILITIES.iter().find(|(n, _)| *n == f) {
-                    Some((_, n)) => *n,
-                    None => {
-                        problem(
-                            at("facility"),
-                            &format!(
-                                "`{f}` is not a facility; write one of {}",
-                                FACILITIES
-                                    .iter()
-                                    .map(|(n, _)| *n)
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            ),
-                        );
-                        return None;
-                    }
-                },
+            let f = raw.facility.as_deref().unwrap_or("local0");
+            let Some(facility) = FACILITIES.iter().find(|(n, _)| *n == f).map(|(_, n)| *n) else {
+                problem(
+                    at("facility"),
+                    &format!(
+                        "`{f}` is not a facility; write one of {}",
+                        FACILITIES
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+                return None;
             };
             let app_name = raw
                 .app_name

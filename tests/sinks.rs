@@ -1,0 +1,416 @@
+//! Shipping evidence: to a real rsyslog (started by `scripts/test`) over
+//! TCP, TLS and mutual TLS, and to a local receiver that speaks the Splunk
+//! HEC and Elasticsearch `_bulk` contracts (testkit's `SiemReceiver`: no
+//! real Splunk or Elasticsearch can be installed here). Outages, partial
+//! bulk failures, 429/503, dropped connections and a SIGKILLed agent must
+//! lose nothing: every event id arrives at least once.
+
+use crate::util::{data, Agent, Bucket};
+use restoreproof_testkit::siem::{SiemFault, SiemReceiver};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the suite with `scripts/test`, which starts rsyslog")
+    })
+}
+
+fn tls_dir() -> PathBuf {
+    PathBuf::from(env("RESTOREPROOF_TEST_TLS_DIR"))
+}
+
+/// Every event id in the agent's ledger.
+fn ledger_ids(agent: &Agent) -> BTreeSet<String> {
+    if !agent.path("state/ledger.sqlite3").exists() {
+        return BTreeSet::new();
+    }
+    let l = agent.ledger();
+    let mut stmt = l.prepare("SELECT event_id FROM events").expect("prepare");
+    let rows = stmt.query_map([], |r| r.get(0)).expect("query");
+    rows.collect::<Result<_, _>>().expect("rows")
+}
+
+async fn seeded(name: &str, n: u8) -> Bucket {
+    let b = Bucket::new(name).await;
+    for i in 0..n {
+        b.put(&format!("obj-{i}"), &data(i, 20_000), None).await;
+    }
+    b
+}
+
+/// One RFC 5424 line as rsyslog's RSYSLOG_SyslogProtocol23Format writes it.
+#[derive(Debug)]
+struct Syslog {
+    pri: u16,
+    app: String,
+    msgid: String,
+    sd: BTreeMap<String, String>,
+    msg: Value,
+}
+
+fn parse_5424(line: &str) -> Option<Syslog> {
+    let rest = line.strip_prefix('<')?;
+    let (pri, rest) = rest.split_once(">1 ")?;
+    let mut parts = rest.splitn(5, ' ');
+    let _time = parts.next()?;
+    let _host = parts.next()?;
+    let app = parts.next()?.to_owned();
+    let _procid = parts.next()?;
+    let rest = parts.next()?;
+    let (msgid, rest) = rest.split_once(' ')?;
+    let rest = rest.strip_prefix('[')?;
+    // Structured data up to the first unescaped `]`.
+    let mut sd_text = String::new();
+    let mut chars = rest.char_indices();
+    let mut end = None;
+    let mut escaped = false;
+    for (i, c) in chars.by_ref() {
+        if escaped {
+            sd_text.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            sd_text.push(c);
+            escaped = true;
+        } else if c == ']' {
+            end = Some(i);
+            break;
+        } else {
+            sd_text.push(c);
+        }
+    }
+    let msg = rest[end? + 1..].trim_start();
+    let (id, params) = sd_text.split_once(' ')?;
+    let mut sd = BTreeMap::new();
+    sd.insert("@id".to_owned(), id.to_owned());
+    for p in params.split("\" ") {
+        let (k, v) = p.split_once("=\"")?;
+        sd.insert(
+            k.to_owned(),
+            v.trim_end_matches('"')
+                .replace("\\\"", "\"")
+                .replace("\\]", "]"),
+        );
+    }
+    Some(Syslog {
+        pri: pri.parse().ok()?,
+        app,
+        msgid: msgid.to_owned(),
+        sd,
+        msg: serde_json::from_str(msg).ok()?,
+    })
+}
+
+/// The lines of an rsyslog output file that carry one of `ids`, waiting
+/// until all have arrived (rsyslog writes asynchronously).
+async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
+    let path = tls_dir().join(file);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<Syslog> = text
+            .lines()
+            .filter_map(parse_5424)
+            .filter(|s| s.sd.get("eventId").is_some_and(|id| ids.contains(id)))
+            .collect();
+        let got: BTreeSet<String> = lines
+            .iter()
+            .filter_map(|s| s.sd.get("eventId").cloned())
+            .collect();
+        if &got == ids {
+            return lines;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{file}: {} of {} events arrived; missing {:?}",
+            got.len(),
+            ids.len(),
+            ids.difference(&got).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syslog_over_tcp_tls_and_mutual_tls_arrives_as_rfc5424_with_structured_data() {
+    let b = seeded("sink-syslog", 5).await;
+    let d = tls_dir();
+    let sinks = format!(
+        "[sinks.plain]\nkind = \"syslog\"\naddress = \"{tcp}\"\nbatch_events = 2\n\
+         [sinks.tls]\nkind = \"syslog\"\ntransport = \"tls\"\naddress = \"{tls}\"\nca_file = \"{ca}\"\nbatch_events = 2\nformat = \"ecs\"\n\
+         [sinks.mtls]\nkind = \"syslog\"\ntransport = \"tls\"\naddress = \"{mtls}\"\nca_file = \"{ca}\"\n\
+         client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\nfacility = \"local3\"\napp_name = \"rp-test\"\n",
+        tcp = env("RESTOREPROOF_TEST_SYSLOG_TCP"),
+        tls = env("RESTOREPROOF_TEST_SYSLOG_TLS"),
+        mtls = env("RESTOREPROOF_TEST_SYSLOG_MTLS"),
+        ca = d.join("ca.pem").display(),
+        d = d.display(),
+    );
+    let agent = Agent::new(&b.proxy.url(), &b.name, &format!("sample = 5\n{sinks}"));
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let shipping = run.json()["shipping"].clone();
+    assert_eq!(shipping.as_array().map(Vec::len), Some(3), "{shipping}");
+    for r in shipping.as_array().expect("reports") {
+        assert!(r["error"].is_null(), "{r}");
+        assert_eq!(r["backlog"], 0, "{r}");
+    }
+    let ids = ledger_ids(&agent);
+    assert_eq!(ids.len(), 6, "5 verdicts and a run summary");
+
+    // Plain TCP, OCSF: three connections of two events each.
+    for s in wait_syslog("syslog-tcp.log", &ids).await {
+        assert_eq!(s.sd["@id"], "restoreproof@32473");
+        assert_eq!(s.app, "restoreproof");
+        assert_eq!(
+            s.msg["metadata"]["uid"].as_str(),
+            s.sd.get("eventId").map(String::as_str)
+        );
+        assert_eq!(s.sd["format"], "ocsf");
+        match s.msgid.as_str() {
+            "sample_verdict" => {
+                assert_eq!(s.msg["class_uid"], 2003);
+                assert_eq!(s.msg["compliance"]["status"], "Pass");
+                assert_eq!(s.sd["verdict"], "verified");
+                assert_eq!(s.pri, 16 * 8 + 6);
+            }
+            "run_summary" => assert_eq!(s.msg["class_uid"], 6007),
+            other => panic!("unexpected MSGID {other}"),
+        }
+    }
+    // TLS (each connection closed with close_notify: none of the three
+    // connections' last message may be lost), ECS.
+    for s in wait_syslog("syslog-tls.log", &ids).await {
+        assert_eq!(
+            s.msg["event"]["id"].as_str(),
+            s.sd.get("eventId").map(String::as_str)
+        );
+        assert_eq!(s.msg["ecs"]["version"], "8.11.0");
+    }
+    // Mutual TLS with a client certificate.
+    for s in wait_syslog("syslog-mtls.log", &ids).await {
+        assert_eq!(s.app, "rp-test");
+        assert_eq!(s.pri / 8, 19, "local3");
+    }
+
+    // Nothing left to ship; validate --connect reaches all three.
+    let ship = agent.run(&["ship", "--once", "--json"]).await;
+    assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
+    let reports: Value = serde_json::from_str(&ship.stdout).expect("json");
+    assert!(reports
+        .as_array()
+        .expect("reports")
+        .iter()
+        .all(|r| r["delivered"] == 0));
+    let check = agent.run(&["validate", "--connect"]).await;
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    assert!(
+        check.stdout.contains("completed the TLS handshake"),
+        "{}",
+        check.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hec_with_indexer_ack_bulk_and_webhook_receive_every_event() {
+    let b = seeded("sink-http", 3).await;
+    let siem = SiemReceiver::start(Some("hec-token-123"))
+        .await
+        .expect("receiver");
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3");
+    std::fs::write(agent.path("hec.token"), "hec-token-123\n").expect("token");
+    let sinks = format!(
+        "[sinks.splunk]\nkind = \"http\"\nprotocol = \"splunk_hec\"\nurl = \"{u}/services/collector/event\"\n\
+         token_file = \"hec.token\"\nack = true\ngzip = true\nindex = \"audit\"\n\
+         [sinks.elastic]\nkind = \"http\"\nprotocol = \"elasticsearch_bulk\"\nurl = \"{u}\"\nformat = \"ecs\"\n\
+         token_file = \"hec.token\"\n\
+         [sinks.hook]\nkind = \"http\"\nprotocol = \"webhook\"\nurl = \"{u}/hook\"\ntoken_file = \"hec.token\"\n",
+        u = siem.url()
+    );
+    let text = std::fs::read_to_string(&agent.config).expect("config");
+    std::fs::write(&agent.config, format!("{text}\n{sinks}")).expect("config");
+
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ids = ledger_ids(&agent);
+    let records = siem.records();
+    for path in ["/services/collector/event", "/_bulk", "/hook"] {
+        let got: BTreeSet<String> = records
+            .iter()
+            .filter(|(p, _)| p == path)
+            .map(|(_, r)| {
+                r["fields"]["event_id"]
+                    .as_str()
+                    .or(r["event"]["id"].as_str())
+                    .or(r["metadata"]["uid"].as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(got, ids, "{path}");
+    }
+    let hec = records
+        .iter()
+        .find(|(p, _)| p == "/services/collector/event")
+        .map(|(_, r)| r.clone())
+        .expect("a HEC event");
+    assert_eq!(hec["index"], "audit");
+    assert_eq!(hec["sourcetype"], "restoreproof:ocsf");
+    assert!(hec["event"]["class_uid"].is_number(), "{hec}");
+
+    // A wrong token is named, and nothing is lost.
+    std::fs::write(agent.path("hec.token"), "wrong\n").expect("token");
+    let again = agent.drill(&["--sample", "1"]).await;
+    assert_eq!(
+        again.code, 0,
+        "a sink failure does not fail the drill: {}",
+        again.stderr
+    );
+    assert!(again.stderr.contains("HTTP 401"), "{}", again.stderr);
+    assert!(
+        again.stderr.contains("check the sink's token"),
+        "{}",
+        again.stderr
+    );
+    let status = agent.run(&["status", "--json"]).await;
+    assert_eq!(
+        status.code, 1,
+        "a failing sink makes status exit 1: {}",
+        status.stdout
+    );
+    let s: Value = serde_json::from_str(&status.stdout).expect("json");
+    let splunk = s["sinks"]
+        .as_array()
+        .expect("sinks")
+        .iter()
+        .find(|x| x["sink"] == "splunk")
+        .expect("splunk")
+        .clone();
+    assert_eq!(splunk["backlog"], 2, "{splunk}");
+    assert!(
+        splunk["last_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("401"),
+        "{splunk}"
+    );
+    std::fs::write(agent.path("hec.token"), "hec-token-123\n").expect("token");
+    let ship = agent.run(&["ship", "--once"]).await;
+    assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
+    assert_eq!(
+        siem.arrivals().iter().collect::<BTreeSet<_>>().len(),
+        ledger_ids(&agent).len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partial_bulk_failures_busy_answers_and_dropped_connections_lose_nothing() {
+    let b = seeded("sink-faults", 6).await;
+    let siem = SiemReceiver::start(None).await.expect("receiver");
+    let sinks = format!(
+        "[sinks.elastic]\nkind = \"http\"\nprotocol = \"elasticsearch_bulk\"\nurl = \"{u}\"\nbatch_events = 4\n",
+        u = siem.url()
+    );
+    let agent = Agent::new(&b.proxy.url(), &b.name, &format!("sample = 6\n{sinks}"));
+    let run = agent.drill(&["--no-ship"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ids = ledger_ids(&agent);
+    assert_eq!(ids.len(), 7);
+
+    // Items 3 and 4 of the first batch are rejected with 429; then the
+    // receiver is busy, then drops the connection.
+    siem.fail_next(SiemFault::BulkItemsFrom(2, 429), 1);
+    siem.fail_next(SiemFault::Status(503), 1);
+    siem.fail_next(SiemFault::Drop, 1);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let ship = agent.run(&["ship", "--once", "--json"]).await;
+        let r: Value = serde_json::from_str(&ship.stdout).expect("json");
+        if ship.code == 0 {
+            assert_eq!(r[0]["backlog"], 0);
+            break;
+        }
+        assert!(r[0]["error"].is_string(), "{r}");
+        assert!(attempts < 6, "still failing after {attempts} passes: {r}");
+    }
+    assert_eq!(attempts, 4, "one pass per fault, then success");
+    let arrivals = siem.arrivals();
+    let unique: BTreeSet<String> = arrivals.iter().cloned().collect();
+    assert_eq!(unique, ids, "every event, none missing");
+    assert_eq!(
+        arrivals.len(),
+        ids.len(),
+        "_id makes repeats 409s: exactly once in the index"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_and_a_sigkill_lose_no_evidence() {
+    let b = seeded("sink-outage", 2).await;
+    let siem = SiemReceiver::start(None).await.expect("receiver");
+    siem.stop();
+    let config = format!(
+        "sample = 2\nschedule = \"* * * * * *\"\n\
+         [sinks.hook]\nkind = \"http\"\nprotocol = \"webhook\"\nurl = \"{u}/hook\"\nbatch_events = 3\n\
+         [daemon]\nheartbeat_interval = \"1s\"\n",
+        u = siem.url()
+    );
+    let agent = Agent::new(&b.proxy.url(), &b.name, &config);
+    let mut child = agent
+        .command(&["run"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    // The receiver is down while drills record evidence.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while ledger_ids(&agent).len() < 10 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no evidence recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.start_kill().expect("SIGKILL");
+    let _ = child.wait().await;
+    assert!(siem.arrivals().is_empty());
+    let recorded = ledger_ids(&agent);
+
+    // Back up; the restarted agent delivers the backlog.
+    siem.restart().await.expect("restart receiver");
+    siem.fail_next(SiemFault::Drop, 1);
+    let mut child = agent
+        .command(&["run"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run again");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let got: BTreeSet<String> = siem.arrivals().into_iter().collect();
+        if recorded.is_subset(&got) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} of {} recorded events delivered",
+            recorded.intersection(&got).count(),
+            recorded.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    crate::daemon::signal(&child, "TERM");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped")
+        .expect("wait");
+    assert!(status.success());
+    // After the stop, everything the ledger holds reached the receiver
+    // (including the stop event, flushed at shutdown).
+    let all = ledger_ids(&agent);
+    let arrivals = siem.arrivals();
+    let got: BTreeSet<String> = arrivals.iter().cloned().collect();
+    assert_eq!(got, all, "every event id arrived");
+    assert!(arrivals.len() >= all.len());
+}
