@@ -3,7 +3,7 @@
 //!
 //! The ledger's `events` table is the outbox. Each sink has its own cursor
 //! there (`sink:NAME`) and a [`shipper::Shipper`] that reads events after
-//! it, renders them ([`format`]), delivers them in order and advances the
+//! it, renders them ([`mod@format`]), delivers them in order and advances the
 //! cursor only over what the receiver acknowledged. Delivery is at least
 //! once; every record carries the event's stable id for de-duplication.
 //!
