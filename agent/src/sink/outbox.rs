@@ -72,3 +72,47 @@ pub fn prune(
     }
     Ok(r.ledger.remove_events_through(cutoff)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    #[test]
+    fn bounds_drop_undelivered_events_only_with_a_record_of_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = Config::from_toml(
+            "[outbox]\nmax_bytes = \"1MiB\"\n[sinks.siem]\nkind = \"stdout\"\n",
+            dir.path(),
+        )
+        .expect("config");
+        let recorder = Recorder::shared(&dir.path().join("l.db"), &dir.path().join("e.jsonl")).expect("recorder");
+        let filler = "x".repeat(4000);
+        for i in 0..400 {
+            let mut e = Event::new("note", None, json!({"i": i, "filler": filler}));
+            lock(&recorder).commit(&mut e, |l, e| l.record_event(e)).expect("record");
+        }
+        // The sink acknowledged the first 100.
+        lock(&recorder).ledger.advance_sink_cursor("sink:siem", 100).expect("cursor");
+
+        let removed = prune(&recorder, &config).expect("prune");
+        let r = lock(&recorder);
+        let last = r.ledger.last_seq().expect("last");
+        assert_eq!(last, 401, "400 events and one evidence_dropped");
+        assert!(removed > 100 && removed < 400, "{removed}");
+        let kept = r.ledger.events_after(0, 10_000).expect("events");
+        let bytes: usize = kept.iter().map(|(_, l)| l.len()).sum();
+        assert!(bytes <= (1 << 20) + 5000, "{bytes}");
+        let dropped: serde_json::Value = serde_json::from_str(&kept.last().expect("event").1).expect("json");
+        assert_eq!(dropped["kind"], "evidence_dropped");
+        assert_eq!(dropped["sink"], "siem");
+        assert_eq!(dropped["first_seq"], 101);
+        assert_eq!(dropped["count"], removed - 100);
+        // The sink goes on after the gap it was told about.
+        assert_eq!(r.ledger.sink_cursor("sink:siem").expect("cursor"), removed);
+        drop(r);
+        // Within bounds now: nothing more to remove or report.
+        assert_eq!(prune(&recorder, &config).expect("prune"), 0);
+        assert_eq!(lock(&recorder).ledger.last_seq().expect("last"), 401);
+    }
+}
