@@ -47,10 +47,10 @@ rp_install_packaging_tools() {
 # Installs rsyslog with its TLS driver (Debian packages) without letting
 # the package start the system's own rsyslog: the tests run their own.
 rp_install_rsyslog() {
-  if command -v rsyslogd >/dev/null 2>&1 && ls /usr/lib/*/rsyslog/lmnsd_ossl.so >/dev/null 2>&1; then
+  if command -v rsyslogd >/dev/null 2>&1 && ls /usr/lib/*/rsyslog/lmnsd_ossl.so /usr/lib/*/rsyslog/imrelp.so >/dev/null 2>&1; then
     return 0
   fi
-  rp_log "installing Debian packages rsyslog rsyslog-openssl"
+  rp_log "installing Debian packages rsyslog rsyslog-openssl rsyslog-relp"
   local sudo="" added=""
   if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
   if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -59,21 +59,24 @@ rp_install_rsyslog() {
     added=1
   fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rsyslog rsyslog-openssl >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rsyslog rsyslog-openssl rsyslog-relp >/dev/null
   if [ -n "$added" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 }
 
-# Starts an rsyslog receiver on 127.0.0.1 with three inputs: plain TCP,
-# TLS (ossl driver, any client) and mutual TLS (ossl, client certificate
-# signed by the test CA). Each writes what it receives to its own file in
-# RFC 5424 (RSYSLOG_SyslogProtocol23Format). Needs rp_make_test_tls DIR
-# first; sets SYSLOG_TCP_PORT, SYSLOG_TLS_PORT, SYSLOG_MTLS_PORT, SYSLOG_PID.
+# Starts an rsyslog receiver on 127.0.0.1 with five inputs: plain TCP,
+# TLS (ossl driver, any client), mutual TLS (ossl, client certificate
+# signed by the test CA), RELP and RELP over mutual TLS. Each writes what it
+# receives to its own file in RFC 5424 (RSYSLOG_SyslogProtocol23Format).
+# Needs rp_make_test_tls DIR first; sets SYSLOG_TCP_PORT, SYSLOG_TLS_PORT,
+# SYSLOG_MTLS_PORT, SYSLOG_RELP_PORT, SYSLOG_RELP_TLS_PORT and SYSLOG_PID.
 rp_start_rsyslog() { # dir
   local d=$1
   mkdir -p "$d/rsyslog-work"
   SYSLOG_TCP_PORT=$(rp_free_port)
   SYSLOG_TLS_PORT=$(rp_free_port)
   SYSLOG_MTLS_PORT=$(rp_free_port)
+  SYSLOG_RELP_PORT=$(rp_free_port)
+  SYSLOG_RELP_TLS_PORT=$(rp_free_port)
   cat >"$d/rsyslog.conf" <<CONF
 global(workDirectory="$d/rsyslog-work"
        DefaultNetstreamDriverCAFile="$d/ca.pem"
@@ -89,13 +92,20 @@ input(type="imtcp" address="127.0.0.1" port="$SYSLOG_MTLS_PORT" ruleset="mtls"
 ruleset(name="tcp") { action(type="omfile" file="$d/syslog-tcp.log" template="RSYSLOG_SyslogProtocol23Format") }
 ruleset(name="tls") { action(type="omfile" file="$d/syslog-tls.log" template="RSYSLOG_SyslogProtocol23Format") }
 ruleset(name="mtls") { action(type="omfile" file="$d/syslog-mtls.log" template="RSYSLOG_SyslogProtocol23Format") }
+module(load="imrelp")
+input(type="imrelp" address="127.0.0.1" port="$SYSLOG_RELP_PORT" ruleset="relp")
+input(type="imrelp" address="127.0.0.1" port="$SYSLOG_RELP_TLS_PORT" ruleset="relptls" tls="on"
+      tls.caCert="$d/ca.pem" tls.myCert="$d/server.pem" tls.myPrivKey="$d/server.key"
+      tls.authMode="certvalid")
+ruleset(name="relp") { action(type="omfile" file="$d/syslog-relp.log" template="RSYSLOG_SyslogProtocol23Format") }
+ruleset(name="relptls") { action(type="omfile" file="$d/syslog-relp-tls.log" template="RSYSLOG_SyslogProtocol23Format") }
 CONF
   rsyslogd -N1 -f "$d/rsyslog.conf" >/dev/null 2>&1 || { rsyslogd -N1 -f "$d/rsyslog.conf"; return 1; }
   rsyslogd -n -f "$d/rsyslog.conf" -i "$d/rsyslog.pid" >"$d/rsyslog.log" 2>&1 &
   SYSLOG_PID=$!
   rp_wait_port "$SYSLOG_TCP_PORT" "rsyslog" || { cat "$d/rsyslog.log" >&2; return 1; }
-  rp_wait_port "$SYSLOG_MTLS_PORT" "rsyslog (mutual TLS)" || { cat "$d/rsyslog.log" >&2; return 1; }
-  rp_log "rsyslog on 127.0.0.1: TCP $SYSLOG_TCP_PORT, TLS $SYSLOG_TLS_PORT, mutual TLS $SYSLOG_MTLS_PORT (pid $SYSLOG_PID)"
+  rp_wait_port "$SYSLOG_RELP_TLS_PORT" "rsyslog (RELP over TLS)" || { cat "$d/rsyslog.log" >&2; return 1; }
+  rp_log "rsyslog on 127.0.0.1: TCP $SYSLOG_TCP_PORT, TLS $SYSLOG_TLS_PORT, mutual TLS $SYSLOG_MTLS_PORT, RELP $SYSLOG_RELP_PORT, RELP/TLS $SYSLOG_RELP_TLS_PORT (pid $SYSLOG_PID)"
 }
 
 # Prints a free TCP port on 127.0.0.1.

@@ -133,18 +133,60 @@ async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
     }
 }
 
+/// The MSG parts of an rsyslog output file's lines carrying one of `ids`
+/// (for text formats), waiting until all have arrived.
+async fn wait_syslog_text(file: &str, ids: &BTreeSet<String>) -> Vec<String> {
+    let path = tls_dir().join(file);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut got = BTreeSet::new();
+        let mut msgs = Vec::new();
+        for line in text.lines() {
+            let Some(id) = line
+                .split("eventId=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+            else {
+                continue;
+            };
+            if ids.contains(id) {
+                got.insert(id.to_owned());
+                if let Some(i) = line.find("] CEF:") {
+                    msgs.push(line[i + 2..].to_owned());
+                }
+            }
+        }
+        if &got == ids {
+            return msgs;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{file}: {} of {} events arrived",
+            got.len(),
+            ids.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn syslog_over_tcp_tls_and_mutual_tls_arrives_as_rfc5424_with_structured_data() {
+async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structured_data() {
     let b = seeded("sink-syslog", 5).await;
     let d = tls_dir();
     let sinks = format!(
         "[sinks.plain]\nkind = \"syslog\"\naddress = \"{tcp}\"\nbatch_events = 2\n\
          [sinks.tls]\nkind = \"syslog\"\ntransport = \"tls\"\naddress = \"{tls}\"\nca_file = \"{ca}\"\nbatch_events = 2\nformat = \"ecs\"\n\
          [sinks.mtls]\nkind = \"syslog\"\ntransport = \"tls\"\naddress = \"{mtls}\"\nca_file = \"{ca}\"\n\
-         client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\nfacility = \"local3\"\napp_name = \"rp-test\"\n",
+         client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\nfacility = \"local3\"\napp_name = \"rp-test\"\n\
+         [sinks.relp]\nkind = \"syslog\"\ntransport = \"relp\"\naddress = \"{relp}\"\nbatch_events = 4\nformat = \"cef\"\n\
+         [sinks.relptls]\nkind = \"syslog\"\ntransport = \"relp_tls\"\naddress = \"{relp_tls}\"\nca_file = \"{ca}\"\n\
+         client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\n",
         tcp = env("RESTOREPROOF_TEST_SYSLOG_TCP"),
         tls = env("RESTOREPROOF_TEST_SYSLOG_TLS"),
         mtls = env("RESTOREPROOF_TEST_SYSLOG_MTLS"),
+        relp = env("RESTOREPROOF_TEST_SYSLOG_RELP"),
+        relp_tls = env("RESTOREPROOF_TEST_SYSLOG_RELP_TLS"),
         ca = d.join("ca.pem").display(),
         d = d.display(),
     );
@@ -152,7 +194,7 @@ async fn syslog_over_tcp_tls_and_mutual_tls_arrives_as_rfc5424_with_structured_d
     let run = agent.drill(&[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let shipping = run.json()["shipping"].clone();
-    assert_eq!(shipping.as_array().map(Vec::len), Some(3), "{shipping}");
+    assert_eq!(shipping.as_array().map(Vec::len), Some(5), "{shipping}");
     for r in shipping.as_array().expect("reports") {
         assert!(r["error"].is_null(), "{r}");
         assert_eq!(r["backlog"], 0, "{r}");
@@ -195,7 +237,13 @@ async fn syslog_over_tcp_tls_and_mutual_tls_arrives_as_rfc5424_with_structured_d
         assert_eq!(s.pri / 8, 19, "local3");
     }
 
-    // Nothing left to ship; validate --connect reaches all three.
+    // RELP: the receiver acknowledged each message; CEF text here.
+    for s in wait_syslog_text("syslog-relp.log", &ids).await {
+        assert!(s.starts_with("CEF:0|restoreproof|restoreproof|"), "{s}");
+    }
+    wait_syslog("syslog-relp-tls.log", &ids).await;
+
+    // Nothing left to ship; validate --connect reaches all five.
     let ship = agent.run(&["ship", "--once", "--json"]).await;
     assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
     let reports: Value = serde_json::from_str(&ship.stdout).expect("json");

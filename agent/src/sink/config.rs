@@ -15,7 +15,7 @@ pub struct RawSink {
     pub format: Option<Format>,
     // syslog
     pub address: Option<String>,
-    /// `tcp` (default), `tls` or `udp`.
+    /// `tcp` (default), `tls`, `relp`, `relp_tls` or `udp`.
     pub transport: Option<String>,
     pub app_name: Option<String>,
     pub facility: Option<String>,
@@ -74,6 +74,17 @@ pub enum Transport {
     Udp,
     Tcp,
     Tls,
+    /// RELP: the receiver acknowledges each message.
+    Relp,
+    /// RELP over TLS.
+    RelpTls,
+}
+
+impl Transport {
+    /// Whether the connection is TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Transport::Tls | Transport::RelpTls)
+    }
 }
 
 /// The HTTP receiver's protocol.
@@ -184,6 +195,8 @@ fn transport_name(t: Transport) -> &'static str {
         Transport::Udp => "udp",
         Transport::Tcp => "tcp",
         Transport::Tls => "tls",
+        Transport::Relp => "relp",
+        Transport::RelpTls => "relp+tls",
     }
 }
 
@@ -278,15 +291,17 @@ pub fn validate(
                 "udp" => Transport::Udp,
                 "tcp" => Transport::Tcp,
                 "tls" => Transport::Tls,
+                "relp" => Transport::Relp,
+                "relp_tls" => Transport::RelpTls,
                 other => {
                     problem(
                         at("transport"),
-                        &format!("`{other}` is not a transport; write `tcp`, `tls` or `udp`"),
+                        &format!("`{other}` is not a transport; write `tcp`, `tls`, `relp`, `relp_tls` or `udp`"),
                     );
                     return None;
                 }
             };
-            if transport != Transport::Tls {
+            if !transport.is_tls() {
                 unexpected(&tls_keys, problem);
             }
             let Some((host, port)) = raw.address.as_deref().and_then(split_host_port) else {

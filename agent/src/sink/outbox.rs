@@ -86,14 +86,20 @@ mod tests {
             dir.path(),
         )
         .expect("config");
-        let recorder = Recorder::shared(&dir.path().join("l.db"), &dir.path().join("e.jsonl")).expect("recorder");
+        let recorder = Recorder::shared(&dir.path().join("l.db"), &dir.path().join("e.jsonl"))
+            .expect("recorder");
         let filler = "x".repeat(4000);
         for i in 0..400 {
             let mut e = Event::new("note", None, json!({"i": i, "filler": filler}));
-            lock(&recorder).commit(&mut e, |l, e| l.record_event(e)).expect("record");
+            lock(&recorder)
+                .commit(&mut e, |l, e| l.record_event(e))
+                .expect("record");
         }
         // The sink acknowledged the first 100.
-        lock(&recorder).ledger.advance_sink_cursor("sink:siem", 100).expect("cursor");
+        lock(&recorder)
+            .ledger
+            .advance_sink_cursor("sink:siem", 100)
+            .expect("cursor");
 
         let removed = prune(&recorder, &config).expect("prune");
         let r = lock(&recorder);
@@ -103,7 +109,8 @@ mod tests {
         let kept = r.ledger.events_after(0, 10_000).expect("events");
         let bytes: usize = kept.iter().map(|(_, l)| l.len()).sum();
         assert!(bytes <= (1 << 20) + 5000, "{bytes}");
-        let dropped: serde_json::Value = serde_json::from_str(&kept.last().expect("event").1).expect("json");
+        let dropped: serde_json::Value =
+            serde_json::from_str(&kept.last().expect("event").1).expect("json");
         assert_eq!(dropped["kind"], "evidence_dropped");
         assert_eq!(dropped["sink"], "siem");
         assert_eq!(dropped["first_seq"], 101);

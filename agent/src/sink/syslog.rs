@@ -1,5 +1,9 @@
 //! RFC 5424 syslog over TCP (octet-counting framing, RFC 6587), TLS
-//! (RFC 5425) or UDP.
+//! (RFC 5425), RELP (plain or TLS) or UDP.
+//!
+//! RELP is the transport that confirms delivery: the receiver answers each
+//! message with `200 OK`, and a batch is acknowledged up to the first
+//! message without one. For TCP and TLS:
 //!
 //! A batch travels on its own connection, which is then closed gracefully:
 //! the agent shuts down its sending side (a TLS close_notify first) and
@@ -46,7 +50,7 @@ impl SyslogSink {
         else {
             unreachable!("built from a syslog sink config")
         };
-        let tls = if *transport == Transport::Tls {
+        let tls = if transport.is_tls() {
             let config = super::tls::client_config(tls)?;
             let name = tls.server_name.clone().unwrap_or_else(|| host.clone());
             let server = ServerName::try_from(name.clone())
@@ -136,19 +140,42 @@ impl SyslogSink {
     async fn send_stream(&self, bytes: &[u8]) -> Result<(), SinkError> {
         let tcp = self.connect().await?;
         match &self.tls {
-            Some((connector, name)) => {
-                let tls = tokio::time::timeout(IO_TIMEOUT, connector.connect(name.clone(), tcp))
-                    .await
-                    .map_err(|_| SinkError::new("TLS handshake timed out"))?
-                    .map_err(|e| {
-                        SinkError::new(format!(
-                            "TLS handshake with {}:{} failed: {e}",
-                            self.host, self.port
-                        ))
-                    })?;
-                exchange(tls, bytes).await
-            }
+            Some(_) => exchange(self.handshake(tcp).await?, bytes).await,
             None => exchange(tcp, bytes).await,
+        }
+    }
+
+    async fn handshake(
+        &self,
+        tcp: TcpStream,
+    ) -> Result<tokio_rustls::client::TlsStream<TcpStream>, SinkError> {
+        let Some((connector, name)) = &self.tls else {
+            unreachable!("called for TLS transports only")
+        };
+        tokio::time::timeout(IO_TIMEOUT, connector.connect(name.clone(), tcp))
+            .await
+            .map_err(|_| SinkError::new("TLS handshake timed out"))?
+            .map_err(|e| {
+                SinkError::new(format!(
+                    "TLS handshake with {}:{} failed: {e}",
+                    self.host, self.port
+                ))
+            })
+    }
+
+    /// Delivers a batch over RELP on a new session.
+    async fn send_relp(&self, batch: &[Outgoing]) -> Delivery {
+        let tcp = match self.connect().await {
+            Ok(t) => t,
+            Err(e) => return Delivery::failed(e),
+        };
+        let messages: Vec<String> = batch.iter().map(|e| self.message(e)).collect();
+        match &self.tls {
+            Some(_) => match self.handshake(tcp).await {
+                Ok(tls) => relp::session(tls, &messages).await,
+                Err(e) => Delivery::failed(e),
+            },
+            None => relp::session(tcp, &messages).await,
         }
     }
 
@@ -246,8 +273,10 @@ fn sd_escape(v: &str) -> String {
 #[async_trait::async_trait]
 impl Sink for SyslogSink {
     async fn deliver(&mut self, batch: &[Outgoing]) -> Delivery {
-        if self.transport == Transport::Udp {
-            return self.send_udp(batch).await;
+        match self.transport {
+            Transport::Udp => return self.send_udp(batch).await,
+            Transport::Relp | Transport::RelpTls => return self.send_relp(batch).await,
+            Transport::Tcp | Transport::Tls => {}
         }
         let mut bytes = Vec::new();
         for e in batch {
@@ -273,7 +302,17 @@ impl Sink for SyslogSink {
                     addrs.map(|a| a.to_string()).collect::<Vec<_>>().join(", ")
                 ))
             }
-            _ => {
+            Transport::Relp | Transport::RelpTls => {
+                let d = self.send_relp(&[]).await;
+                match d.error {
+                    Some(e) => Err(e),
+                    None => Ok(format!(
+                        "opened and closed a RELP session with {}:{}",
+                        self.host, self.port
+                    )),
+                }
+            }
+            Transport::Tcp | Transport::Tls => {
                 self.send_stream(&[]).await?;
                 Ok(format!(
                     "connected to {}:{}{}",
@@ -320,5 +359,152 @@ mod tests {
             m.starts_with(&format!("<131>1 2026-11-29T02:00:00.123Z vm1 restoreproof {pid} sample_verdict [restoreproof@32473 eventId=\"ev\\\"1\\]\" seq=\"3\" kind=\"sample_verdict\" runId=\"r\" drill=\"d\" verdict=\"mismatch\" format=\"native\"] {{")),
             "{m}"
         );
+    }
+}
+
+/// A RELP client session (the protocol of librelp, as rsyslog's `imrelp`
+/// speaks it): `open`, one `syslog` command per message, `close`; each
+/// command is answered by a `rsp` frame with the same transaction number.
+mod relp {
+    use super::{Delivery, SinkError, IO_TIMEOUT};
+    use tokio::io::{
+        AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+    };
+
+    /// Commands in flight before waiting for answers.
+    const WINDOW: usize = 128;
+
+    fn frame(txnr: usize, command: &str, data: &[u8]) -> Vec<u8> {
+        let mut f = format!("{txnr} {command} {}", data.len()).into_bytes();
+        if !data.is_empty() {
+            f.push(b' ');
+            f.extend_from_slice(data);
+        }
+        f.push(b'\n');
+        f
+    }
+
+    fn word(bytes: &[u8]) -> String {
+        String::from_utf8_lossy(bytes).trim().to_owned()
+    }
+
+    /// Reads one frame: (txnr, command, data).
+    async fn read_frame<R: AsyncRead + Unpin>(
+        r: &mut BufReader<R>,
+    ) -> Result<(usize, String, Vec<u8>), SinkError> {
+        let err = |m: String| SinkError::new(format!("RELP: {m}"));
+        let mut txnr = Vec::new();
+        r.read_until(b' ', &mut txnr)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        if txnr.is_empty() {
+            return Err(err("the receiver closed the session".into()));
+        }
+        let mut command = Vec::new();
+        r.read_until(b' ', &mut command)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        // DATALEN ends with a space (data follows) or the trailer.
+        let mut len = Vec::new();
+        loop {
+            let b = r.read_u8().await.map_err(|e| err(e.to_string()))?;
+            if b == b' ' || b == b'\n' {
+                let n: usize = word(&len).parse().map_err(|_| err("bad DATALEN".into()))?;
+                let mut data = vec![0u8; n];
+                if b == b' ' {
+                    r.read_exact(&mut data)
+                        .await
+                        .map_err(|e| err(e.to_string()))?;
+                    let mut trailer = [0u8; 1];
+                    r.read_exact(&mut trailer)
+                        .await
+                        .map_err(|e| err(e.to_string()))?;
+                }
+                let t: usize = word(&txnr).parse().map_err(|_| err("bad TXNR".into()))?;
+                return Ok((t, word(&command), data));
+            }
+            len.push(b);
+        }
+    }
+
+    /// Whether a `rsp` frame says `200`.
+    fn ok(data: &[u8]) -> bool {
+        data.starts_with(b"200")
+    }
+
+    pub async fn session<S: AsyncRead + AsyncWrite + Unpin>(
+        stream: S,
+        messages: &[String],
+    ) -> Delivery {
+        match tokio::time::timeout(IO_TIMEOUT * 2, run(stream, messages)).await {
+            Ok(d) => d,
+            Err(_) => Delivery::failed(SinkError::new(format!(
+                "RELP: no answer within {}s",
+                (IO_TIMEOUT * 2).as_secs()
+            ))),
+        }
+    }
+
+    fn stopped(acknowledged: usize, e: SinkError) -> Delivery {
+        Delivery {
+            acknowledged,
+            error: Some(e),
+        }
+    }
+
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(stream: S, messages: &[String]) -> Delivery {
+        let (r, mut w) = tokio::io::split(stream);
+        let mut r = BufReader::new(r);
+        let offers = format!(
+            "relp_version=0\nrelp_software=restoreproof,{},\ncommands=syslog",
+            env!("CARGO_PKG_VERSION")
+        );
+        if let Err(e) = w.write_all(&frame(1, "open", offers.as_bytes())).await {
+            return Delivery::failed(SinkError::new(format!("RELP open: {e}")));
+        }
+        match read_frame(&mut r).await {
+            Ok((1, c, d)) if c == "rsp" && ok(&d) => {}
+            Ok((_, _, d)) => {
+                return Delivery::failed(SinkError::new(format!(
+                    "RELP: the receiver refused the session: {}",
+                    String::from_utf8_lossy(&d)
+                )))
+            }
+            Err(e) => return Delivery::failed(e),
+        }
+        let mut acknowledged = 0usize;
+        let mut sent = 0usize;
+        while acknowledged < messages.len() {
+            while sent < messages.len() && sent - acknowledged < WINDOW {
+                let f = frame(sent + 2, "syslog", messages[sent].as_bytes());
+                if let Err(e) = w.write_all(&f).await {
+                    return stopped(acknowledged, SinkError::new(format!("RELP: sending: {e}")));
+                }
+                sent += 1;
+            }
+            if let Err(e) = w.flush().await {
+                return stopped(acknowledged, SinkError::new(format!("RELP: sending: {e}")));
+            }
+            match read_frame(&mut r).await {
+                Ok((t, c, d)) if c == "rsp" && t == acknowledged + 2 && ok(&d) => {
+                    acknowledged += 1;
+                }
+                Ok((t, c, d)) => {
+                    let why = format!(
+                        "RELP: message {t} answered `{c} {}`",
+                        String::from_utf8_lossy(&d).trim()
+                    );
+                    return stopped(acknowledged, SinkError::new(why));
+                }
+                Err(e) => return stopped(acknowledged, e),
+            }
+        }
+        // Close the session; the messages are already acknowledged.
+        let close = messages.len() + 2;
+        if w.write_all(&frame(close, "close", b"")).await.is_ok() && w.flush().await.is_ok() {
+            let _ = read_frame(&mut r).await;
+        }
+        let _ = w.shutdown().await;
+        Delivery::all(messages.len())
     }
 }
