@@ -628,32 +628,45 @@ impl Ledger {
             .map_err(LedgerError::Read)
     }
 
-    /// Records a delivery attempt of a sink: `delivered` events acknowledged
-    /// and, when it stopped short, why.
+    /// Records a delivery attempt of a sink in one transaction: its cursor
+    /// moves to `through` (the last event acknowledged, if any), `delivered`
+    /// is added to its total and, when it stopped short, `error` says why.
     ///
     /// # Errors
     /// [`LedgerError::Write`].
     pub fn record_delivery(
         &mut self,
         sink: &str,
+        through: Option<u64>,
         delivered: u64,
         error: Option<&str>,
     ) -> Result<(), LedgerError> {
         let now = crate::evidence::now_rfc3339();
-        self.conn
-            .execute(
-                "INSERT INTO sink_state (sink, delivered_total, failures_total, last_success_at, last_error, last_error_at)
-                 VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?5 END, ?4, CASE WHEN ?4 IS NOT NULL THEN ?5 END)
-                 ON CONFLICT(sink) DO UPDATE SET
-                   delivered_total = delivered_total + excluded.delivered_total,
-                   failures_total = failures_total + excluded.failures_total,
-                   last_success_at = COALESCE(excluded.last_success_at, last_success_at),
-                   last_error = excluded.last_error,
-                   last_error_at = COALESCE(excluded.last_error_at, last_error_at)",
-                params![sink, delivered as i64, i64::from(error.is_some()), error, now],
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        if let Some(seq) = through {
+            tx.execute(
+                "INSERT INTO sink_cursors (sink, last_seq) VALUES (?1, ?2)
+                 ON CONFLICT(sink) DO UPDATE SET last_seq = max(last_seq, excluded.last_seq)",
+                params![format!("sink:{sink}"), seq as i64],
             )
             .map_err(LedgerError::Write)?;
-        Ok(())
+        }
+        tx.execute(
+            "INSERT INTO sink_state (sink, delivered_total, failures_total, last_success_at, last_error, last_error_at)
+             VALUES (?1, ?2, ?3, CASE WHEN ?4 IS NULL THEN ?5 END, ?4, CASE WHEN ?4 IS NOT NULL THEN ?5 END)
+             ON CONFLICT(sink) DO UPDATE SET
+               delivered_total = delivered_total + excluded.delivered_total,
+               failures_total = failures_total + excluded.failures_total,
+               last_success_at = COALESCE(excluded.last_success_at, last_success_at),
+               last_error = excluded.last_error,
+               last_error_at = COALESCE(excluded.last_error_at, last_error_at)",
+            params![sink, delivered as i64, i64::from(error.is_some()), error, now],
+        )
+        .map_err(LedgerError::Write)?;
+        tx.commit().map_err(LedgerError::Write)
     }
 
     /// The delivery state of each named sink.

@@ -109,3 +109,60 @@ impl Sink for FileSink {
         Ok(format!("{} is writable", dir.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sink::config::{Format, SinkConfig, SinkKind};
+    use serde_json::json;
+
+    fn events(from: u64, n: u64) -> Vec<Outgoing> {
+        (from..from + n)
+            .map(|seq| Outgoing {
+                seq,
+                event_id: format!("e{seq}"),
+                native: json!({"kind": "note", "seq": seq, "event_id": format!("e{seq}"), "pad": "x".repeat(900)}),
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn the_file_rotates_by_size_and_keeps_the_newest_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("out/ev.jsonl");
+        let mut sink = FileSink::new(&SinkConfig {
+            name: "f".into(),
+            format: Format::Native,
+            kind: SinkKind::File {
+                path: path.clone(),
+                max_size: 4096,
+                keep: 2,
+                fsync: true,
+            },
+            batch_events: 500,
+            batch_bytes: 1 << 20,
+        });
+        for i in 0..6 {
+            let d = sink.deliver(&events(i * 3 + 1, 3)).await;
+            assert_eq!(d.acknowledged, 3);
+            assert!(d.error.is_none());
+        }
+        let read = |p: &Path| -> Vec<u64> {
+            std::fs::read_to_string(p)
+                .unwrap_or_default()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).expect("json")["seq"]
+                        .as_u64()
+                        .unwrap_or(0)
+                })
+                .collect()
+        };
+        // Each batch is ~2.8 KB, so each file holds one batch.
+        assert_eq!(read(&path), vec![16, 17, 18]);
+        assert_eq!(read(&dir.path().join("out/ev.jsonl.1")), vec![13, 14, 15]);
+        assert_eq!(read(&dir.path().join("out/ev.jsonl.2")), vec![10, 11, 12]);
+        assert!(!dir.path().join("out/ev.jsonl.3").exists(), "keep = 2");
+        assert!(sink.check().await.is_ok());
+    }
+}

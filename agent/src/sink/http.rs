@@ -214,7 +214,7 @@ impl HttpSink {
             None => format!("{}/ack", self.url.trim_end_matches('/')),
         };
         let deadline = tokio::time::Instant::now() + self.timeout.max(Duration::from_secs(60));
-        let mut wait = Duration::from_millis(200);
+        let mut wait = Duration::from_millis(20);
         loop {
             let body = json!({ "acks": [ack_id] }).to_string().into_bytes();
             match self.post(&ack_url, body, "application/json").await {
@@ -231,7 +231,7 @@ impl HttpSink {
                 )));
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(5));
+            wait = (wait * 2).min(Duration::from_secs(2));
         }
     }
 

@@ -131,14 +131,13 @@ impl Shipper {
         }
         let delivery = self.sink.deliver(&batch).await;
         let n = delivery.acknowledged.min(batch.len());
-        if n > 0 {
-            self.ledger
-                .advance_sink_cursor(&self.cursor_name, batch[n - 1].seq)
-                .map_err(ledger_err)?;
-        }
         let error = delivery.error.as_ref().map(|e| e.message.as_str());
         if n > 0 || error.is_some() {
-            let _ = self.ledger.record_delivery(&self.cfg.name, n as u64, error);
+            // The cursor and the delivery state move in one transaction.
+            let through = (n > 0).then(|| batch[n - 1].seq);
+            self.ledger
+                .record_delivery(&self.cfg.name, through, n as u64, error)
+                .map_err(ledger_err)?;
         }
         match delivery.error {
             Some(e) => Err(e),
