@@ -129,17 +129,20 @@ async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
     // Metrics for node_exporter's textfile collector.
     let metrics_path = agent.path("metrics/restoreproof.prom");
     wait_for("the metrics file", 10, || metrics_path.exists()).await;
-    let metrics = std::fs::read_to_string(&metrics_path).expect("metrics");
-    for want in [
+    let wanted = [
         "restoreproof_daemon_up 1",
         "restoreproof_drill_last_run_success{drill=\"d\"} 1",
         "restoreproof_drill_last_run_samples{drill=\"d\",verdict=\"verified\"} 2",
         "# TYPE restoreproof_drill_last_run_timestamp_seconds gauge",
         "restoreproof_drill_next_run_timestamp_seconds{drill=\"d\"}",
         "restoreproof_drill_last_run_throughput_bytes_per_second{drill=\"d\"}",
-    ] {
-        assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
-    }
+    ];
+    // The file is rewritten at every heartbeat and after every run.
+    wait_for("every metric", 10, || {
+        let m = std::fs::read_to_string(&metrics_path).unwrap_or_default();
+        wanted.iter().all(|w| m.contains(w))
+    })
+    .await;
 
     // Status, for people and machines.
     let status = agent.run(&["status", "--json"]).await;

@@ -80,19 +80,18 @@ impl StatusReport {
         for (name, d) in &config.drills {
             let last_run = last.remove(name);
             let running = last_run.as_ref().is_some_and(|r| r.status == "running");
-            let next_run = match live {
-                Some(l) => l
-                    .state
-                    .next_runs
-                    .get(name)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-                None => d
-                    .schedule
-                    .as_ref()
-                    .and_then(|s| s.next_after(now))
-                    .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-            };
+            // The running daemon's next run (jitter included); while the
+            // drill runs, or with no daemon, the schedule's next fire time.
+            let next_run = live
+                .and_then(|l| l.state.next_runs.get(name))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .or_else(|| {
+                    d.schedule
+                        .as_ref()
+                        .and_then(|s| s.next_after(now))
+                        .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
+                });
             drills.push(DrillStatus {
                 name: name.clone(),
                 source: d.source.clone(),
