@@ -63,12 +63,13 @@ rp_install_rsyslog() {
   if [ -n "$added" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
 }
 
-# Starts an rsyslog receiver on 127.0.0.1 with five inputs: plain TCP,
+# Starts an rsyslog receiver on 127.0.0.1 with six inputs: UDP, plain TCP,
 # TLS (ossl driver, any client), mutual TLS (ossl, client certificate
 # signed by the test CA), RELP and RELP over mutual TLS. Each writes what it
 # receives to its own file in RFC 5424 (RSYSLOG_SyslogProtocol23Format).
 # Needs rp_make_test_tls DIR first; sets SYSLOG_TCP_PORT, SYSLOG_TLS_PORT,
-# SYSLOG_MTLS_PORT, SYSLOG_RELP_PORT, SYSLOG_RELP_TLS_PORT and SYSLOG_PID.
+# SYSLOG_MTLS_PORT, SYSLOG_RELP_PORT, SYSLOG_RELP_TLS_PORT, SYSLOG_UDP_PORT
+# and SYSLOG_PID.
 rp_start_rsyslog() { # dir
   local d=$1
   mkdir -p "$d/rsyslog-work"
@@ -77,6 +78,7 @@ rp_start_rsyslog() { # dir
   SYSLOG_MTLS_PORT=$(rp_free_port)
   SYSLOG_RELP_PORT=$(rp_free_port)
   SYSLOG_RELP_TLS_PORT=$(rp_free_port)
+  SYSLOG_UDP_PORT=$(rp_free_port)
   cat >"$d/rsyslog.conf" <<CONF
 global(workDirectory="$d/rsyslog-work"
        DefaultNetstreamDriverCAFile="$d/ca.pem"
@@ -92,6 +94,9 @@ input(type="imtcp" address="127.0.0.1" port="$SYSLOG_MTLS_PORT" ruleset="mtls"
 ruleset(name="tcp") { action(type="omfile" file="$d/syslog-tcp.log" template="RSYSLOG_SyslogProtocol23Format") }
 ruleset(name="tls") { action(type="omfile" file="$d/syslog-tls.log" template="RSYSLOG_SyslogProtocol23Format") }
 ruleset(name="mtls") { action(type="omfile" file="$d/syslog-mtls.log" template="RSYSLOG_SyslogProtocol23Format") }
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="$SYSLOG_UDP_PORT" ruleset="udp")
+ruleset(name="udp") { action(type="omfile" file="$d/syslog-udp.log" template="RSYSLOG_SyslogProtocol23Format") }
 module(load="imrelp")
 input(type="imrelp" address="127.0.0.1" port="$SYSLOG_RELP_PORT" ruleset="relp")
 input(type="imrelp" address="127.0.0.1" port="$SYSLOG_RELP_TLS_PORT" ruleset="relptls" tls="on"
@@ -105,7 +110,7 @@ CONF
   SYSLOG_PID=$!
   rp_wait_port "$SYSLOG_TCP_PORT" "rsyslog" || { cat "$d/rsyslog.log" >&2; return 1; }
   rp_wait_port "$SYSLOG_RELP_TLS_PORT" "rsyslog (RELP over TLS)" || { cat "$d/rsyslog.log" >&2; return 1; }
-  rp_log "rsyslog on 127.0.0.1: TCP $SYSLOG_TCP_PORT, TLS $SYSLOG_TLS_PORT, mutual TLS $SYSLOG_MTLS_PORT, RELP $SYSLOG_RELP_PORT, RELP/TLS $SYSLOG_RELP_TLS_PORT (pid $SYSLOG_PID)"
+  rp_log "rsyslog on 127.0.0.1: TCP $SYSLOG_TCP_PORT, TLS $SYSLOG_TLS_PORT, mutual TLS $SYSLOG_MTLS_PORT, RELP $SYSLOG_RELP_PORT, RELP/TLS $SYSLOG_RELP_TLS_PORT, UDP $SYSLOG_UDP_PORT (pid $SYSLOG_PID)"
 }
 
 # Prints a free TCP port on 127.0.0.1.

@@ -181,7 +181,9 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
          client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\nfacility = \"local3\"\napp_name = \"rp-test\"\n\
          [sinks.relp]\nkind = \"syslog\"\ntransport = \"relp\"\naddress = \"{relp}\"\nbatch_events = 4\nformat = \"cef\"\n\
          [sinks.relptls]\nkind = \"syslog\"\ntransport = \"relp_tls\"\naddress = \"{relp_tls}\"\nca_file = \"{ca}\"\n\
-         client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\n",
+         client_cert_file = \"{d}/client.pem\"\nclient_key_file = \"{d}/client.key\"\n\
+         [sinks.udp]\nkind = \"syslog\"\ntransport = \"udp\"\naddress = \"{udp}\"\nbatch_interval = \"1s\"\n",
+        udp = env("RESTOREPROOF_TEST_SYSLOG_UDP"),
         tcp = env("RESTOREPROOF_TEST_SYSLOG_TCP"),
         tls = env("RESTOREPROOF_TEST_SYSLOG_TLS"),
         mtls = env("RESTOREPROOF_TEST_SYSLOG_MTLS"),
@@ -194,7 +196,7 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
     let run = agent.drill(&[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let shipping = run.json()["shipping"].clone();
-    assert_eq!(shipping.as_array().map(Vec::len), Some(5), "{shipping}");
+    assert_eq!(shipping.as_array().map(Vec::len), Some(6), "{shipping}");
     for r in shipping.as_array().expect("reports") {
         assert!(r["error"].is_null(), "{r}");
         assert_eq!(r["backlog"], 0, "{r}");
@@ -242,8 +244,10 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
         assert!(s.starts_with("CEF:0|restoreproof|restoreproof|"), "{s}");
     }
     wait_syslog("syslog-relp-tls.log", &ids).await;
+    // UDP confirms nothing, but on the loopback everything arrives.
+    wait_syslog("syslog-udp.log", &ids).await;
 
-    // Nothing left to ship; validate --connect reaches all five.
+    // Nothing left to ship; validate --connect reaches all six.
     let ship = agent.run(&["ship", "--once", "--json"]).await;
     assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
     let reports: Value = serde_json::from_str(&ship.stdout).expect("json");

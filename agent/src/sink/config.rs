@@ -51,6 +51,8 @@ pub struct RawSink {
     // every kind
     pub batch_events: Option<usize>,
     pub batch_bytes: Option<ByteSize>,
+    /// Wait up to this long for a batch to fill before sending it.
+    pub batch_interval: Option<Age>,
 }
 
 /// The record a sink sends.
@@ -161,6 +163,9 @@ pub struct SinkConfig {
     pub batch_events: usize,
     /// At most this many bytes per delivery (at least one event is sent).
     pub batch_bytes: u64,
+    /// How long a batch that is not full waits for more events (0: sent at
+    /// once).
+    pub batch_interval: Duration,
 }
 
 impl SinkConfig {
@@ -281,6 +286,11 @@ pub fn validate(
     }
     if batch_bytes < 1024 {
         problem(at("batch_bytes"), "must be at least 1KiB");
+        return None;
+    }
+    let batch_interval = raw.batch_interval.map_or(Duration::ZERO, |a| a.0);
+    if batch_interval > Duration::from_secs(3600) {
+        problem(at("batch_interval"), "must be at most 1h");
         return None;
     }
     let sink_kind = match kind {
@@ -558,6 +568,7 @@ pub fn validate(
         kind: sink_kind,
         batch_events,
         batch_bytes,
+        batch_interval,
     })
 }
 

@@ -196,6 +196,7 @@ impl Shipper {
                         () = tokio::time::sleep(POLL) => {}
                         () = stop.cancelled() => break,
                     }
+                    self.linger(&stop).await;
                 }
                 Ok(_) => self.recovered(),
                 Err(e) => {
@@ -214,6 +215,24 @@ impl Shipper {
             }
             Err(_) => {
                 tracing::warn!(sink = %self.cfg.name, "Stopping with evidence not yet delivered; it is delivered at the next start.")
+            }
+        }
+    }
+
+    /// With `batch_interval`, lets a batch that is not full wait for more
+    /// events (a full one, or a stop, sends at once).
+    async fn linger(&mut self, stop: &CancellationToken) {
+        let interval = self.cfg.batch_interval;
+        if interval.is_zero() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + interval;
+        while tokio::time::Instant::now() < deadline
+            && self.backlog().unwrap_or(0) < self.cfg.batch_events as u64
+        {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_millis(100).min(interval)) => {}
+                () = stop.cancelled() => return,
             }
         }
     }

@@ -138,10 +138,28 @@ impl SyslogSink {
 
     /// Sends `bytes` on a new connection and closes it gracefully.
     async fn send_stream(&self, bytes: &[u8]) -> Result<(), SinkError> {
-        let tcp = self.connect().await?;
-        match &self.tls {
-            Some(_) => exchange(self.handshake(tcp).await?, bytes).await,
-            None => exchange(tcp, bytes).await,
+        let mut tcp = self.connect().await?;
+        if self.tls.is_some() {
+            let mut tls = self.handshake(tcp).await?;
+            return exchange(&mut tls, bytes).await;
+        }
+        // A receiver that already closed (overloaded, restarting) would
+        // make its close look like a confirmation: check first, and look
+        // for a reset after.
+        let mut probe = [0u8; 1];
+        if let Ok(0) = tcp.try_read(&mut probe) {
+            return Err(SinkError::new(format!(
+                "{}:{} closed the connection before anything was sent",
+                self.host, self.port
+            )));
+        }
+        exchange(&mut tcp, bytes).await?;
+        match tcp.take_error() {
+            Ok(None) => Ok(()),
+            Ok(Some(e)) | Err(e) => Err(SinkError::new(format!(
+                "{}:{} reset the connection: {e}",
+                self.host, self.port
+            ))),
         }
     }
 
@@ -214,7 +232,7 @@ impl SyslogSink {
 
 /// Writes, shuts down the sending side and waits for the receiver's close.
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
-    mut s: S,
+    s: &mut S,
     bytes: &[u8],
 ) -> Result<(), SinkError> {
     let io = |what: &str, e: std::io::Error| SinkError::new(format!("{what}: {e}"));
