@@ -403,6 +403,20 @@ pub fn validate(
                 );
                 return None;
             }
+            let authority = url
+                .split("://")
+                .nth(1)
+                .unwrap_or_default()
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            if authority.contains('@') {
+                problem(
+                    at("url"),
+                    "must not carry credentials (`user:password@`): they would show in logs; use username with password_file, password_env or credential",
+                );
+                return None;
+            }
             if url.starts_with("http://") && !tls_keys.is_empty() {
                 unexpected(&tls_keys, problem);
             }
@@ -656,6 +670,7 @@ mod tests {
             ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"https://h/hook\"\nformat = \"cef\"", "`cef` is a text line"),
             ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"https://h/hook\"\nusername = \"u\"", "basic authentication needs password_file"),
             ("kind = \"file\"", "sinks.siem.path: a file sink needs `path`"),
+            ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"https://u:p@h/hook\"", "must not carry credentials"),
             ("kind = \"stdout\"\nbatch_events = 0", "sinks.siem.batch_events: must be between 1 and 10000"),
         ] {
             let (c, p) = check(toml);

@@ -138,21 +138,30 @@ impl SyslogSink {
 
     /// Sends `bytes` on a new connection and closes it gracefully.
     async fn send_stream(&self, bytes: &[u8]) -> Result<(), SinkError> {
-        let mut tcp = self.connect().await?;
         if self.tls.is_some() {
-            let mut tls = self.handshake(tcp).await?;
+            let mut tls = self.handshake(self.connect().await?).await?;
             return exchange(&mut tls, bytes).await;
         }
-        // A receiver that already closed (overloaded, restarting) would
-        // make its close look like a confirmation: check first, and look
+        // A receiver that already closed a fresh connection (seen from a
+        // busy rsyslog) would make its close look like a confirmation:
+        // check before sending, connect again (nothing was sent), and look
         // for a reset after.
-        let mut probe = [0u8; 1];
-        if let Ok(0) = tcp.try_read(&mut probe) {
-            return Err(SinkError::new(format!(
-                "{}:{} closed the connection before anything was sent",
-                self.host, self.port
-            )));
-        }
+        let mut attempt = 0;
+        let mut tcp = loop {
+            let tcp = self.connect().await?;
+            let mut probe = [0u8; 1];
+            if !matches!(tcp.try_read(&mut probe), Ok(0)) {
+                break tcp;
+            }
+            attempt += 1;
+            if attempt == 3 {
+                return Err(SinkError::new(format!(
+                    "{}:{} closed each new connection before anything was sent",
+                    self.host, self.port
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
         exchange(&mut tcp, bytes).await?;
         match tcp.take_error() {
             Ok(None) => Ok(()),
