@@ -222,7 +222,8 @@ async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
     );
     let kinds: Vec<&str> = events.iter().filter_map(|e| e["kind"].as_str()).collect();
     assert_eq!(kinds.first(), Some(&"daemon_started"));
-    assert_eq!(kinds.last(), Some(&"daemon_stopped"));
+    // The stop event, then the checkpoint that covers it.
+    assert_eq!(kinds[kinds.len() - 2..], ["daemon_stopped", "checkpoint"]);
     let reloads: Vec<&Value> = events
         .iter()
         .filter(|e| e["kind"] == "config_reloaded")
@@ -307,14 +308,10 @@ async fn sigterm_cancels_restores_in_flight_at_the_deadline_and_records_them_abo
         .as_str()
         .unwrap_or_default()
         .contains("shutdown deadline"));
-    assert_eq!(
-        events.last().map(|e| e["kind"].clone()),
-        Some("daemon_stopped".into())
-    );
-    assert_eq!(
-        events.last().map(|e| e["restores_cancelled"].clone()),
-        Some(true.into())
-    );
+    let stopped = &events[events.len() - 2];
+    assert_eq!(stopped["kind"], "daemon_stopped");
+    assert_eq!(stopped["restores_cancelled"], true);
+    assert_eq!(events[events.len() - 1]["kind"], "checkpoint");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,7 +202,7 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
         assert_eq!(r["backlog"], 0, "{r}");
     }
     let ids = ledger_ids(&agent);
-    assert_eq!(ids.len(), 6, "5 verdicts and a run summary");
+    assert_eq!(ids.len(), 7, "5 verdicts, a run summary and its checkpoint");
 
     // Plain TCP, OCSF: three connections of two events each.
     for s in wait_syslog("syslog-tcp.log", &ids).await {
@@ -221,6 +221,7 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
                 assert_eq!(s.pri, 16 * 8 + 6);
             }
             "run_summary" => assert_eq!(s.msg["class_uid"], 6007),
+            "checkpoint" => assert!(s.msg["unmapped"]["restoreproof"]["note"].is_string()),
             other => panic!("unexpected MSGID {other}"),
         }
     }
@@ -340,7 +341,10 @@ async fn hec_with_indexer_ack_bulk_and_webhook_receive_every_event() {
         .find(|x| x["sink"] == "splunk")
         .expect("splunk")
         .clone();
-    assert_eq!(splunk["backlog"], 2, "{splunk}");
+    assert_eq!(
+        splunk["backlog"], 3,
+        "a verdict, a summary, a checkpoint: {splunk}"
+    );
     assert!(
         splunk["last_error"]
             .as_str()
@@ -369,7 +373,7 @@ async fn partial_bulk_failures_busy_answers_and_dropped_connections_lose_nothing
     let run = agent.drill(&["--no-ship"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ids = ledger_ids(&agent);
-    assert_eq!(ids.len(), 7);
+    assert_eq!(ids.len(), 8);
 
     // Items 3 and 4 of the first batch are rejected with 429; then the
     // receiver is busy, then drops the connection.

@@ -36,4 +36,5 @@ mod packages;
 mod sampling;
 mod sinks;
 mod systemd;
+mod tamper;
 mod verdicts;

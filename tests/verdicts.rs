@@ -133,21 +133,23 @@ async fn each_verdict_names_its_reference_or_cause() {
         "{cold}"
     );
 
-    // Every verdict is in the evidence file and the ledger, plus a summary.
+    // Every verdict is in the evidence file and the ledger, plus a summary
+    // and the run's checkpoint.
     let ev = agent.evidence();
-    assert_eq!(ev.len(), 9);
+    assert_eq!(ev.len(), 10);
     assert_eq!(
         ev.iter().filter(|e| e["kind"] == "sample_verdict").count(),
         8
     );
-    let summary = ev.last().expect("summary");
+    let summary = &ev[ev.len() - 2];
     assert_eq!(summary["kind"], "run_summary");
+    assert_eq!(ev[ev.len() - 1]["kind"], "checkpoint");
     assert_eq!(summary["counts"]["mismatch"], 3);
     assert_eq!(summary["counts"]["unrecoverable"], 3);
     assert_eq!(summary["counts"]["skipped"], 1);
     assert_eq!(summary["population"]["candidates"], 8);
     let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
-    assert_eq!(seqs, (1..=9).collect::<Vec<_>>());
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
     let rows: i64 = agent
         .ledger()
         .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
@@ -298,10 +300,11 @@ async fn a_missing_bucket_or_server_cannot_run_and_says_what_to_fix() {
         "{}",
         run.stderr
     );
-    // The failed run is itself recorded.
+    // The failed run is itself recorded, and a checkpoint closes it.
     let ev = agent.evidence();
-    assert_eq!(ev.len(), 1);
+    assert_eq!(ev.len(), 2);
     assert_eq!(ev[0]["status"], "error");
+    assert_eq!(ev[1]["kind"], "checkpoint");
 
     let dead = Agent::new("http://127.0.0.1:9", "bucket", "attempts = 1");
     let run = dead.run(&["drill", "d"]).await;

@@ -58,6 +58,9 @@ pub enum Command {
     /// Exit codes: 0 healthy, 1 stale heartbeat or a failed last run, 2 the
     /// ledger could not be read.
     Status(StatusArgs),
+    /// Evidence signing keys and tamper checks.
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
     /// Deliver recorded evidence to the configured sinks (SIEM, files).
     ///
     /// With --once: deliver what is pending and report per sink (exit 0 every
@@ -67,6 +70,49 @@ pub enum Command {
     /// every problem when it is invalid. --connect also checks that each
     /// evidence sink is reachable.
     Validate(ValidateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Create the Ed25519 key that signs checkpoints and print its public
+    /// key (keep that off this host).
+    Keygen(KeygenArgs),
+    /// Check the hash chain and checkpoint signatures of evidence files and
+    /// the ledger. Exit 0 intact, 1 tampered, 2 unreadable.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key (default: evidence.signing_key).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// The key's name in signatures (default: restoreproof-HOST).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Evidence files (JSON Lines, rotated copies, `.gz`); none: the
+    /// configured evidence file, its rotations and the ledger.
+    pub files: Vec<PathBuf>,
+    /// The public key checkpoints must be signed with (as keygen printed it).
+    #[arg(long, conflicts_with = "public_key_file")]
+    pub public_key: Option<String>,
+    /// A file holding that public key.
+    #[arg(long)]
+    pub public_key_file: Option<PathBuf>,
+    /// Also verify the configured ledger and compare the files with it.
+    #[arg(long)]
+    pub ledger: bool,
+    /// A checkpoint note kept off this host (e.g. from the SIEM): the
+    /// evidence must reach at least as far.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

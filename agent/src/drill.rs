@@ -669,9 +669,14 @@ impl Drill<'_> {
         }
         let summary_json = body.to_string();
         let mut event = Event::new("run_summary", Some(s.run_id.clone()), body);
-        lock(self.recorder).commit(&mut event, |l, e| {
-            l.finish_run(&s.run_id, s.status, &summary_json, e)
-        })?;
+        {
+            let mut r = lock(self.recorder);
+            r.commit(&mut event, |l, e| {
+                l.finish_run(&s.run_id, s.status, &summary_json, e)
+            })?;
+            // Every run ends with a checkpoint of the chain.
+            r.checkpoint("run")?;
+        }
         tracing::info!(
             run_id = %s.run_id,
             verified = s.counts.verified,

@@ -39,8 +39,13 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
-    let recorder =
-        std::sync::Mutex::new(Recorder::open(&config.ledger_path, &config.evidence_path)?);
+    let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
+    opened.signer = Some(
+        crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {
+            anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential")
+        })?,
+    );
+    let recorder = std::sync::Mutex::new(opened);
 
     let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
     let observer: Arc<dyn Observer> = if show_progress {

@@ -2,6 +2,7 @@
 //! "could not run" (exit 2).
 
 pub mod drill;
+pub mod evidence;
 pub mod run;
 pub mod ship;
 pub mod status;
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Drill(args) => drill::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
+        Command::Evidence(cmd) => evidence::run(&cli, cmd),
         Command::Ship(args) => ship::run(&cli, args).await,
         Command::Status(args) => status::run(&cli, args),
         Command::Validate(args) => validate::run(&cli, args).await,

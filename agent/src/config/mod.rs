@@ -172,6 +172,11 @@ pub struct RawLedger {
 pub struct RawEvidence {
     /// JSON Lines file every evidence event is appended to.
     pub path: Option<PathBuf>,
+    /// Ed25519 key (signed-note format) that signs checkpoints; created
+    /// there on first use when missing.
+    pub signing_key: Option<PathBuf>,
+    /// A systemd credential holding the signing key instead.
+    pub signing_key_credential: Option<String>,
 }
 
 /// A source, tagged by `kind`.
@@ -354,6 +359,8 @@ impl fmt::Display for RestoreMode {
 pub struct Config {
     pub ledger_path: PathBuf,
     pub evidence_path: PathBuf,
+    /// Where the checkpoint signing key comes from.
+    pub signing_key: SecretSource,
     pub daemon: DaemonConfig,
     pub outbox: OutboxConfig,
     /// Where evidence is shipped, by name.
@@ -597,6 +604,26 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             .as_deref()
             .unwrap_or(Path::new(defaults::EVIDENCE_PATH)),
     );
+    let signing_key = match (
+        &raw.evidence.signing_key,
+        &raw.evidence.signing_key_credential,
+    ) {
+        (Some(_), Some(_)) => {
+            problem(
+                "evidence.signing_key".into(),
+                "give the signing key as a file or as a systemd credential, not both",
+            );
+            SecretSource::File(PathBuf::new())
+        }
+        (_, Some(c)) => SecretSource::SystemdCredential(c.clone()),
+        (Some(p), None) => SecretSource::File(resolve(base, p)),
+        (None, None) => SecretSource::File(
+            ledger_path
+                .parent()
+                .unwrap_or(Path::new("."))
+                .join("evidence.key"),
+        ),
+    };
     if raw.ledger.path.as_deref() == Some(Path::new("")) {
         problem(
             "ledger.path".into(),
@@ -916,6 +943,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         Ok(Config {
             ledger_path,
             evidence_path,
+            signing_key,
             daemon,
             outbox,
             sinks,

@@ -62,6 +62,11 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
     }
     let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)
         .context("cannot open the ledger and evidence file")?;
+    lock(&recorder).signer = Some(
+        crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {
+            anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential")
+        })?,
+    );
     let wake = lock(&recorder).wake.clone();
     let mut shipping = Shipping::spawn(open_shippers(&config)?, wake.clone());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -73,6 +78,7 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
         started_at: now_rfc3339(),
         clock: clock.clone(),
         metrics_error: Mutex::new(None),
+        last_checkpoint: Mutex::new(std::time::Instant::now()),
     });
     let stop = Stop::new();
     let mut scheduler = Scheduler::new(
@@ -182,6 +188,9 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
         }
     };
     agent.record("daemon_stopped", json!({ "restores_cancelled": cancelled }))?;
+    lock(&agent.recorder)
+        .checkpoint("stop")
+        .context("cannot record the checkpoint at stop")?;
     // Last, so the sinks get the stop event too.
     shipping.stop().await;
     agent.heartbeat("stopped")?;
@@ -265,6 +274,7 @@ struct Agent {
     started_at: String,
     clock: Arc<dyn Clock>,
     metrics_error: Mutex<Option<String>>,
+    last_checkpoint: Mutex<std::time::Instant>,
 }
 
 impl Agent {
@@ -312,10 +322,24 @@ impl Agent {
             next_runs,
             config_path: self.config_path.display().to_string(),
         })?;
+        self.daily_checkpoint()?;
         if let Err(e) = crate::sink::outbox::prune(&self.recorder, &config) {
             tracing::error!(error = %e, "Cannot apply the outbox bounds.");
         }
         self.write_metrics(&config);
+        Ok(())
+    }
+
+    /// A checkpoint at least once a day, even when no drill runs.
+    fn daily_checkpoint(&self) -> anyhow::Result<()> {
+        let mut last = self
+            .last_checkpoint
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.elapsed() >= Duration::from_secs(86_400) {
+            lock(&self.recorder).checkpoint("daily")?;
+            *last = std::time::Instant::now();
+        }
         Ok(())
     }
 

@@ -8,6 +8,7 @@
 //! So a kill at any point loses nothing that was committed, and duplicates
 //! nothing that reached the file.
 
+pub mod chain;
 pub mod file;
 pub mod recorder;
 
@@ -32,6 +33,21 @@ pub struct Event {
     pub run_id: Option<String>,
     /// Event-specific fields, merged into the top level of the record.
     pub body: Value,
+    /// SHA-256 (hex) of the previous event in the ledger's chain; set by the
+    /// ledger when it records the event.
+    pub prev_hash: Option<String>,
+    /// SHA-256 (hex) of this event's canonical form ([`Event::canonical`]);
+    /// set by the ledger.
+    pub hash: Option<String>,
+}
+
+/// The `prev_hash` of the first event of a chain.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
 }
 
 /// Who produced the evidence.
@@ -70,12 +86,27 @@ impl Event {
             time: now_rfc3339(),
             run_id,
             body,
+            prev_hash: None,
+            hash: None,
         }
+    }
+
+    /// The canonical form the chain hashes: the JSON line without its `hash`
+    /// member — UTF-8, object keys sorted by byte order, no whitespace
+    /// between tokens, strings with JSON's minimal escaping. Parsing a line
+    /// into a map with sorted keys, removing `hash` and serialising again
+    /// gives the same bytes.
+    pub fn canonical(&self) -> String {
+        self.map(false)
     }
 
     /// The record as one JSON line (no trailing newline). Keys are sorted, so
     /// the same event always serialises to the same bytes.
     pub fn to_line(&self) -> String {
+        self.map(true)
+    }
+
+    fn map(&self, with_hash: bool) -> String {
         let mut m = match &self.body {
             Value::Object(o) => o.clone(),
             other => {
@@ -91,6 +122,14 @@ impl Event {
         m.insert("time".into(), self.time.clone().into());
         if let Some(r) = &self.run_id {
             m.insert("run_id".into(), r.clone().into());
+        }
+        if let Some(p) = &self.prev_hash {
+            m.insert("prev_hash".into(), p.clone().into());
+        }
+        if with_hash {
+            if let Some(h) = &self.hash {
+                m.insert("hash".into(), h.clone().into());
+            }
         }
         Value::Object(m).to_string()
     }

@@ -3,9 +3,11 @@
 //! at the same time (the daemon) share a [`Recorder`] behind a mutex, so the
 //! file receives events in ledger order.
 
+use super::chain::NoteKey;
 use super::file::{EvidenceFile, EvidenceFileError};
-use super::Event;
+use super::{AgentInfo, Event};
 use crate::ledger::{Ledger, LedgerError};
+use base64::Engine as _;
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -16,6 +18,8 @@ pub struct Recorder {
     pub evidence: EvidenceFile,
     /// Woken after every commit, so shippers deliver new evidence at once.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Signs checkpoints; `None` records them unsigned.
+    pub signer: Option<NoteKey>,
 }
 
 /// A recorder shared by the drills of one process.
@@ -34,6 +38,7 @@ impl Recorder {
             ledger,
             evidence,
             wake: Arc::default(),
+            signer: None,
         })
     }
 
@@ -61,6 +66,44 @@ impl Recorder {
         let appended = self.evidence.append(&mut self.ledger, event.seq, &line);
         self.wake.notify_waiters();
         appended
+    }
+}
+
+impl Recorder {
+    /// Records a checkpoint of the chain head (signed when a key is set),
+    /// unless the ledger has no events yet.
+    ///
+    /// # Errors
+    /// When the checkpoint cannot be recorded.
+    pub fn checkpoint(&mut self, reason: &str) -> Result<(), EvidenceFileError> {
+        let (size, head) = self.ledger.chain_head()?;
+        if size == 0 {
+            return Ok(());
+        }
+        let agent = AgentInfo::current();
+        let origin = format!("restoreproof.evidence/{}", agent.host);
+        let note = match &self.signer {
+            Some(k) => k.sign_note(&origin, size, &head),
+            None => format!(
+                "{origin}\n{size}\n{}\n\n",
+                base64::engine::general_purpose::STANDARD
+                    .encode(hex::decode(&head).unwrap_or_default())
+            ),
+        };
+        let mut event = Event::new(
+            "checkpoint",
+            None,
+            serde_json::json!({
+                "agent": agent,
+                "origin": origin,
+                "size": size,
+                "head": head,
+                "note": note,
+                "key": self.signer.as_ref().map(NoteKey::vkey),
+                "reason": reason,
+            }),
+        );
+        self.commit(&mut event, |l, e| l.record_event(e))
     }
 }
 

@@ -108,6 +108,18 @@ CREATE TABLE sink_state (
     last_error_at   TEXT
 );
 "#,
+    r#"
+-- The hash chain: each event's SHA-256 over its canonical form, which
+-- includes the previous event's hash. Events recorded before this
+-- migration have none; the chain links to them by the SHA-256 of their line.
+ALTER TABLE events ADD COLUMN hash TEXT;
+-- Where the chain continues after the outbox bounds removed its start.
+CREATE TABLE chain_anchor (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    seq             INTEGER NOT NULL,
+    hash            TEXT NOT NULL
+);
+"#,
 ];
 
 /// Why the ledger could not be used.
@@ -768,10 +780,61 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Write`].
     pub fn remove_events_through(&mut self, seq: u64) -> Result<u64, LedgerError> {
-        self.conn
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        // The chain goes on from the last removed event.
+        let last_removed = tx
+            .query_row(
+                "SELECT seq, hash, body FROM events WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+                [seq as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Write)?;
+        if let Some((s, hash, body)) = last_removed {
+            tx.execute(
+                "INSERT INTO chain_anchor (id, seq, hash) VALUES (1, ?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                params![s, stored_hash(hash, &body)],
+            )
+            .map_err(LedgerError::Write)?;
+        }
+        let n = tx
             .execute("DELETE FROM events WHERE seq <= ?1", [seq as i64])
-            .map(|n| n as u64)
-            .map_err(LedgerError::Write)
+            .map_err(LedgerError::Write)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(n as u64)
+    }
+
+    /// The chain head (last sequence number and its hash), for checkpoints.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn chain_head(&self) -> Result<(u64, String), LedgerError> {
+        head(&self.conn).map_err(LedgerError::Read)
+    }
+
+    /// Where the ledger's chain starts: the anchor left by the outbox
+    /// bounds, or (0, genesis).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn chain_anchor(&self) -> Result<(u64, String), LedgerError> {
+        self.conn
+            .query_row("SELECT seq, hash FROM chain_anchor WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .optional()
+            .map(|a| a.unwrap_or((0, crate::evidence::GENESIS.to_owned())))
+            .map_err(LedgerError::Read)
     }
 
     /// Counts of verdicts per run, for tests and status.
@@ -819,18 +882,50 @@ fn process_is_restoreproof(pid: i64) -> bool {
         .unwrap_or(false)
 }
 
-/// Assigns the next sequence number and stores the event in `tx`.
-fn append_event(tx: &rusqlite::Transaction<'_>, event: &mut Event) -> Result<String, LedgerError> {
-    let next: i64 = tx
-        .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM events", [], |r| {
-            r.get(0)
+/// The chain hash of a stored event: its `hash` column, or for an event
+/// recorded before the chain existed, the SHA-256 of its line.
+fn stored_hash(hash: Option<String>, body: &str) -> String {
+    hash.unwrap_or_else(|| crate::evidence::sha256_hex(body.as_bytes()))
+}
+
+/// The chain head: (last sequence number, its hash).
+fn head(conn: &Connection) -> Result<(u64, String), rusqlite::Error> {
+    let last = conn
+        .query_row(
+            "SELECT seq, hash, body FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((seq, hash, body)) = last {
+        return Ok((seq as u64, stored_hash(hash, &body)));
+    }
+    let anchor = conn
+        .query_row("SELECT seq, hash FROM chain_anchor WHERE id = 1", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
         })
-        .map_err(LedgerError::Write)?;
+        .optional()?;
+    Ok(anchor.unwrap_or((0, crate::evidence::GENESIS.to_owned())))
+}
+
+/// Assigns the next sequence number, links the event to the chain head and
+/// stores it in `tx`.
+fn append_event(tx: &rusqlite::Transaction<'_>, event: &mut Event) -> Result<String, LedgerError> {
+    let (last, prev) = head(tx).map_err(LedgerError::Write)?;
+    let next = last as i64 + 1;
     event.seq = next as u64;
+    event.prev_hash = Some(prev);
+    event.hash = Some(crate::evidence::sha256_hex(event.canonical().as_bytes()));
     let line = event.to_line();
     tx.execute(
-        "INSERT INTO events (seq, event_id, kind, run_id, recorded_at, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![next, event.id, event.kind, event.run_id, event.time, line],
+        "INSERT INTO events (seq, event_id, kind, run_id, recorded_at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![next, event.id, event.kind, event.run_id, event.time, line, event.hash],
     )
     .map_err(LedgerError::Write)?;
     Ok(line)

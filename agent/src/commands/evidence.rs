@@ -1,0 +1,271 @@
+//! `restoreproof evidence keygen` and `restoreproof evidence verify`.
+
+use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use crate::cli::{Cli, EvidenceCommand, KeygenArgs, VerifyArgs};
+use crate::config::{Config, SecretSource};
+use crate::evidence::chain::{
+    check_against, verify_lines, write_private, ChainReport, Checkpoint, Finding, Line, NoteKey,
+    NoteVerifier,
+};
+use crate::ledger::Ledger;
+use anyhow::{anyhow, Context};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Runs an `evidence` subcommand.
+///
+/// # Errors
+/// What kept it from running (exit 2).
+pub fn run(cli: &Cli, cmd: &EvidenceCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        EvidenceCommand::Keygen(a) => keygen(cli, a),
+        EvidenceCommand::Verify(a) => verify(cli, a),
+    }
+}
+
+fn keygen(cli: &Cli, a: &KeygenArgs) -> anyhow::Result<ExitCode> {
+    let out = match &a.out {
+        Some(p) => p.clone(),
+        None => match Config::load(&cli.config)?.signing_key {
+            SecretSource::File(p) => p,
+            _ => {
+                return Err(anyhow!(
+                    "the config takes the signing key from a systemd credential; give --out PATH for the new key file"
+                ))
+            }
+        },
+    };
+    if out.exists() {
+        return Err(anyhow!(
+            "{} exists; a new key would make its checkpoints unverifiable with the published public key. Remove it first if you mean to replace the key",
+            out.display()
+        ));
+    }
+    let name = a.name.clone().unwrap_or_else(|| {
+        format!(
+            "restoreproof-{}",
+            crate::evidence::AgentInfo::current().host
+        )
+    });
+    if name.is_empty() || name.contains('+') || name.chars().any(char::is_whitespace) {
+        return Err(anyhow!("--name must be non-empty, without `+` or spaces"));
+    }
+    let key = NoteKey::generate(&name);
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_private(&out, &key.to_skey()).map_err(|e| anyhow!(e))?;
+    eprintln!(
+        "Wrote the private key to {} (mode 0600). Keep the public key below off this host (e.g. with your SIEM) and verify with `restoreproof evidence verify --public-key KEY`:",
+        out.display()
+    );
+    println!("{}", key.vkey());
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Lines of an evidence file (`.gz` decompressed), and its first `seq`.
+fn read_file(path: &Path) -> anyhow::Result<(u64, Vec<Line>)> {
+    let mut raw = Vec::new();
+    let f = std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        flate2::read::GzDecoder::new(f)
+            .read_to_end(&mut raw)
+            .with_context(|| format!("cannot decompress {}", path.display()))?;
+    } else {
+        std::io::BufReader::new(f)
+            .read_to_end(&mut raw)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let torn_tail = !text.is_empty() && !text.ends_with('\n');
+    let all: Vec<&str> = text.lines().collect();
+    let n = all.len();
+    let lines: Vec<Line> = all
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| Line {
+            location: format!("{}:{}", path.display(), i + 1),
+            text: t.to_owned(),
+            first_in_file: i == 0,
+            torn: torn_tail && i + 1 == n,
+        })
+        .collect();
+    let first = lines
+        .first()
+        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l.text).ok())
+        .and_then(|v| v["seq"].as_u64())
+        .unwrap_or(u64::MAX);
+    Ok((first, lines))
+}
+
+/// The evidence file and its rotated copies (`path.1`, `path.2.gz` ...).
+fn with_rotations(path: &Path) -> Vec<PathBuf> {
+    let mut out = vec![path.to_owned()];
+    for n in 1..1000 {
+        let plain = PathBuf::from(format!("{}.{n}", path.display()));
+        let gz = PathBuf::from(format!("{}.{n}.gz", path.display()));
+        if plain.exists() {
+            out.push(plain);
+        } else if gz.exists() {
+            out.push(gz);
+        } else {
+            break;
+        }
+    }
+    out
+}
+
+fn ledger_lines(ledger: &Ledger) -> anyhow::Result<Vec<Line>> {
+    let mut lines = Vec::new();
+    let mut after = 0;
+    loop {
+        let batch = ledger.events_after(after, 10_000)?;
+        if batch.is_empty() {
+            break;
+        }
+        for (seq, body) in batch {
+            after = seq;
+            lines.push(Line {
+                location: format!("ledger event {seq}"),
+                text: body,
+                first_in_file: false,
+                torn: false,
+            });
+        }
+    }
+    Ok(lines)
+}
+
+fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    let key = match (&a.public_key, &a.public_key_file) {
+        (Some(k), _) => Some(NoteVerifier::parse(k).map_err(|e| anyhow!("--public-key: {e}"))?),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            Some(NoteVerifier::parse(&text).map_err(|e| anyhow!("{}: {e}", f.display()))?)
+        }
+        (None, None) => None,
+    };
+    let (files, ledger_path) = if a.files.is_empty() {
+        let c = Config::load(&cli.config)?;
+        (with_rotations(&c.evidence_path), Some(c.ledger_path))
+    } else if a.ledger {
+        (
+            a.files.clone(),
+            Some(Config::load(&cli.config)?.ledger_path),
+        )
+    } else {
+        (a.files.clone(), None)
+    };
+    let mut reports: Vec<(String, ChainReport)> = Vec::new();
+    let mut sorted = Vec::new();
+    for f in &files {
+        let (first, lines) = match read_file(f) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return Ok(ExitCode::from(EXIT_ERROR));
+            }
+        };
+        sorted.push((first, lines));
+    }
+    sorted.sort_by_key(|(first, _)| *first);
+    let file_report = verify_lines(sorted.into_iter().flat_map(|(_, l)| l), None, key.as_ref());
+    let label = if files.len() == 1 {
+        files[0].display().to_string()
+    } else {
+        format!("{} files", files.len())
+    };
+    reports.push((label, file_report));
+    if let Some(p) = ledger_path {
+        if !p.exists() {
+            eprintln!("error: no ledger at {}", p.display());
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+        let ledger = Ledger::open(&p)?;
+        let anchor = ledger.chain_anchor()?;
+        let anchor = (anchor.0 > 0).then_some(anchor);
+        let mut lr = verify_lines(ledger_lines(&ledger)?, anchor, key.as_ref());
+        // The files must hold what the ledger holds, unchanged.
+        let ledger_hashes: std::collections::BTreeMap<u64, &String> =
+            lr.hashes.iter().map(|(s, h)| (*s, h)).collect();
+        let (fl, fr) = &mut reports[0];
+        for (seq, h) in &fr.hashes {
+            if let Some(lh) = ledger_hashes.get(seq) {
+                if *lh != h {
+                    fr.findings.push(Finding {
+                        kind: "edited",
+                        location: fl.clone(),
+                        seq: Some(*seq),
+                        message: format!("event {seq} differs from the ledger's copy"),
+                    });
+                }
+            }
+        }
+        if let (Some(fl_last), Some(l_last)) = (fr.last_seq, lr.last_seq) {
+            if fl_last < l_last {
+                let cursor = ledger.sink_cursor("file:evidence").unwrap_or(0);
+                if cursor >= l_last {
+                    fr.findings.push(Finding {
+                        kind: "truncated",
+                        location: fl.clone(),
+                        seq: Some(fl_last),
+                        message: format!("the files end at event {fl_last}, but the ledger recorded them up to {l_last} as written"),
+                    });
+                }
+            }
+        }
+        lr.hashes.clear();
+        reports.push((format!("ledger {}", p.display()), lr));
+    }
+    if let Some(note_path) = &a.checkpoint {
+        let note = std::fs::read_to_string(note_path)
+            .with_context(|| format!("cannot read {}", note_path.display()))?;
+        let c = Checkpoint::parse(&note).map_err(|e| anyhow!("{}: {e}", note_path.display()))?;
+        for (_, r) in &mut reports {
+            check_against(r, &c, key.as_ref(), &note_path.display().to_string());
+        }
+    }
+    let intact = reports.iter().all(|(_, r)| r.intact());
+    if a.json {
+        let doc: Vec<_> = reports
+            .iter()
+            .map(|(what, r)| serde_json::json!({ "what": what, "intact": r.intact(), "report": r }))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        for (what, r) in &reports {
+            if r.intact() {
+                println!(
+                    "{what}: intact — {} event(s){}, {} checkpoint(s){}{}",
+                    r.events,
+                    match (r.first_seq, r.last_seq) {
+                        (Some(a), Some(b)) => format!(" (seq {a}..{b})"),
+                        _ => String::new(),
+                    },
+                    r.checkpoints,
+                    match &key {
+                        Some(k) =>
+                            format!(", {} signed by {}", r.checkpoints_signed_by_key, k.name),
+                        None => ", signatures not checked (give --public-key)".into(),
+                    },
+                    if r.unchained > 0 {
+                        format!(
+                            "; {} event(s) recorded before the chain existed are not covered",
+                            r.unchained
+                        )
+                    } else {
+                        String::new()
+                    }
+                );
+            } else {
+                println!("{what}: TAMPERED — {} problem(s):", r.findings.len());
+                for f in &r.findings {
+                    println!("  {} at {}: {}", f.kind, f.location, f.message);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::from(if intact { EXIT_OK } else { EXIT_FAILED }))
+}

@@ -1,0 +1,555 @@
+//! Tamper evidence: the hash chain over evidence events, signed checkpoints,
+//! and verification of evidence files and the ledger.
+//!
+//! Every event carries `prev_hash` (the previous event's `hash`) and `hash`,
+//! the SHA-256 of its canonical form ([`super::Event::canonical`]). A
+//! checkpoint (`kind: checkpoint`, at the end of every run and daily in the
+//! service) records the chain head — sequence number and hash — as a signed
+//! note in the C2SP signed-note format: an origin line, the size (the last
+//! sequence number covered), the base64 head hash, a blank line and one
+//! Ed25519 signature line `— NAME BASE64(key hash ‖ signature)`.
+//! Checkpoints are events too, so they reach the SIEM: a copy of every
+//! checkpoint lives off the host, and a rewritten chain no longer matches it.
+
+use super::sha256_hex;
+use base64::Engine as _;
+use ed25519_dalek::{Signer as _, SigningKey, Verifier as _, VerifyingKey};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::Path;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// Algorithm byte of Ed25519 keys in signed notes.
+const ED25519: u8 = 0x01;
+
+/// A signing key with its name (the signed-note key name).
+#[derive(Clone)]
+pub struct NoteKey {
+    pub name: String,
+    key: SigningKey,
+}
+
+impl std::fmt::Debug for NoteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NoteKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The first 4 bytes of SHA-256(name ‖ "\n" ‖ 0x01 ‖ public key).
+fn key_hash(name: &str, public: &VerifyingKey) -> [u8; 4] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(name.as_bytes());
+    h.update(b"\n");
+    h.update([ED25519]);
+    h.update(public.as_bytes());
+    let d = h.finalize();
+    [d[0], d[1], d[2], d[3]]
+}
+
+impl NoteKey {
+    /// A new random key.
+    pub fn generate(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            key: SigningKey::from_bytes(&rand::random::<[u8; 32]>()),
+        }
+    }
+
+    /// The private key as a signed-note skey line:
+    /// `PRIVATE+KEY+NAME+HASH+BASE64(0x01 ‖ seed)`.
+    pub fn to_skey(&self) -> String {
+        let mut b = vec![ED25519];
+        b.extend_from_slice(self.key.as_bytes());
+        format!(
+            "PRIVATE+KEY+{}+{}+{}",
+            self.name,
+            hex::encode(key_hash(&self.name, &self.key.verifying_key())),
+            B64.encode(b)
+        )
+    }
+
+    /// The public key as a signed-note vkey: `NAME+HASH+BASE64(0x01 ‖ key)`.
+    pub fn vkey(&self) -> String {
+        vkey(&self.name, &self.key.verifying_key())
+    }
+
+    /// Parses an skey line.
+    ///
+    /// # Errors
+    /// A message saying what is wrong with it.
+    pub fn from_skey(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.trim().splitn(5, '+').collect();
+        let [p, k, name, _hash, key] = parts.as_slice() else {
+            return Err("not a signed-note private key (PRIVATE+KEY+NAME+HASH+KEY)".into());
+        };
+        if *p != "PRIVATE" || *k != "KEY" {
+            return Err("not a signed-note private key (PRIVATE+KEY+NAME+HASH+KEY)".into());
+        }
+        let raw = B64
+            .decode(key)
+            .map_err(|e| format!("the key is not base64: {e}"))?;
+        let seed: [u8; 32] = match raw.split_first() {
+            Some((&ED25519, rest)) => rest
+                .try_into()
+                .map_err(|_| "the key is not 32 bytes".to_owned())?,
+            _ => return Err("not an Ed25519 key".into()),
+        };
+        Ok(Self {
+            name: (*name).to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        })
+    }
+
+    /// Reads an skey file.
+    ///
+    /// # Errors
+    /// When it cannot be read or parsed.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
+        Self::from_skey(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Signs a checkpoint: the full note text.
+    pub fn sign_note(&self, origin: &str, size: u64, head_hex: &str) -> String {
+        let head = hex::decode(head_hex).unwrap_or_default();
+        let text = format!("{origin}\n{size}\n{}\n", B64.encode(head));
+        let sig = self.key.sign(text.as_bytes());
+        let mut b = key_hash(&self.name, &self.key.verifying_key()).to_vec();
+        b.extend_from_slice(&sig.to_bytes());
+        format!("{text}\n\u{2014} {} {}\n", self.name, B64.encode(b))
+    }
+}
+
+/// The checkpoint signing key the config names: a systemd credential, or a
+/// file that is created (mode 0600) on first use when missing.
+///
+/// # Errors
+/// When the credential or file cannot be read or the file created.
+pub fn load_signer(source: &crate::config::SecretSource) -> Result<NoteKey, String> {
+    use crate::config::SecretSource;
+    match source {
+        SecretSource::File(path) if !path.exists() => {
+            let host = super::AgentInfo::current().host;
+            let key = NoteKey::generate(&format!("restoreproof-{host}"));
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+            }
+            write_private(path, &key.to_skey())?;
+            tracing::info!(path = %path.display(), public_key = %key.vkey(), "Created the evidence signing key; keep its public key off this host to verify checkpoints.");
+            Ok(key)
+        }
+        SecretSource::File(path) => NoteKey::load(path),
+        other => other
+            .read("the evidence signing key")
+            .and_then(|s| NoteKey::from_skey(s.expose())),
+    }
+}
+
+/// Writes a private key readable by its owner only.
+///
+/// # Errors
+/// When the file cannot be created.
+pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    f.write_all(format!("{text}\n").as_bytes())
+        .and_then(|()| f.sync_all())
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+fn vkey(name: &str, public: &VerifyingKey) -> String {
+    let mut b = vec![ED25519];
+    b.extend_from_slice(public.as_bytes());
+    format!(
+        "{name}+{}+{}",
+        hex::encode(key_hash(name, public)),
+        B64.encode(b)
+    )
+}
+
+/// A public key to verify checkpoints with.
+#[derive(Debug, Clone)]
+pub struct NoteVerifier {
+    pub name: String,
+    hash: [u8; 4],
+    key: VerifyingKey,
+}
+
+impl NoteVerifier {
+    /// Parses a vkey (`NAME+HASH+BASE64(0x01 ‖ key)`).
+    ///
+    /// # Errors
+    /// A message saying what is wrong with it.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let parts: Vec<&str> = text.trim().splitn(3, '+').collect();
+        let [name, hash, key] = parts.as_slice() else {
+            return Err("a public key looks like NAME+HASH+KEY, as `restoreproof evidence keygen` prints it".into());
+        };
+        let raw = B64
+            .decode(key)
+            .map_err(|e| format!("the public key is not base64: {e}"))?;
+        let bytes: [u8; 32] = match raw.split_first() {
+            Some((&ED25519, rest)) => rest
+                .try_into()
+                .map_err(|_| "the public key is not 32 bytes".to_owned())?,
+            _ => return Err("not an Ed25519 public key".into()),
+        };
+        let key = VerifyingKey::from_bytes(&bytes)
+            .map_err(|e| format!("not a valid Ed25519 key: {e}"))?;
+        let expected = key_hash(name, &key);
+        if hex::encode(expected) != *hash {
+            return Err("the key hash does not match the name and key".into());
+        }
+        Ok(Self {
+            name: (*name).to_owned(),
+            hash: expected,
+            key,
+        })
+    }
+}
+
+/// A parsed checkpoint note.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub origin: String,
+    pub size: u64,
+    pub head: String,
+    /// (key name, key hash ‖ signature) of each signature line.
+    pub signatures: Vec<(String, Vec<u8>)>,
+    text: String,
+}
+
+impl Checkpoint {
+    /// Parses a signed note.
+    ///
+    /// # Errors
+    /// When it is not a checkpoint note.
+    pub fn parse(note: &str) -> Result<Self, String> {
+        let (text, sigs) = note
+            .split_once("\n\n")
+            .ok_or("a checkpoint note has its text, a blank line and signature lines")?;
+        let mut lines = text.lines();
+        let origin = lines.next().unwrap_or_default().to_owned();
+        let size = lines
+            .next()
+            .and_then(|l| l.parse().ok())
+            .ok_or("the second line of a checkpoint is its size")?;
+        let head = lines
+            .next()
+            .and_then(|l| B64.decode(l).ok())
+            .map(hex::encode)
+            .ok_or("the third line of a checkpoint is the base64 head hash")?;
+        let mut signatures = Vec::new();
+        for line in sigs.lines().filter(|l| !l.is_empty()) {
+            let rest = line
+                .strip_prefix("\u{2014} ")
+                .ok_or("a signature line starts with an em dash")?;
+            let (name, sig) = rest
+                .split_once(' ')
+                .ok_or("a signature line is `— NAME SIGNATURE`")?;
+            let sig = B64
+                .decode(sig)
+                .map_err(|e| format!("a signature is not base64: {e}"))?;
+            signatures.push((name.to_owned(), sig));
+        }
+        Ok(Self {
+            origin,
+            size,
+            head,
+            signatures,
+            text: format!("{text}\n"),
+        })
+    }
+
+    /// Whether `key` signed this note.
+    pub fn signed_by(&self, key: &NoteVerifier) -> bool {
+        self.signatures.iter().any(|(name, sig)| {
+            name == &key.name
+                && sig.len() == 68
+                && sig[..4] == key.hash
+                && ed25519_dalek::Signature::from_slice(&sig[4..])
+                    .is_ok_and(|s| key.key.verify(self.text.as_bytes(), &s).is_ok())
+        })
+    }
+}
+
+/// One problem found by verification.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    /// `edited`, `deleted`, `reordered`, `truncated`, `bad_signature`,
+    /// `gap_between_files`, `unreadable`, `broken_link`, `checkpoint_mismatch`.
+    pub kind: &'static str,
+    /// Where: file and line, or `ledger`.
+    pub location: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub message: String,
+}
+
+/// What verification found.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ChainReport {
+    pub events: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seq: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub head: Option<String>,
+    /// Events recorded before the chain existed (no `hash`): not verifiable.
+    pub unchained: u64,
+    pub checkpoints: u64,
+    pub checkpoints_signed_by_key: u64,
+    pub findings: Vec<Finding>,
+    /// (seq, hash) of every event verified, to compare copies.
+    #[serde(skip)]
+    pub hashes: Vec<(u64, String)>,
+}
+
+impl ChainReport {
+    /// Whether nothing was found.
+    pub fn intact(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// A line of evidence to verify, with where it came from.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub location: String,
+    pub text: String,
+    /// The first line of a (rotated) file.
+    pub first_in_file: bool,
+    /// The file's last line had no newline (a write cut short).
+    pub torn: bool,
+}
+
+/// Verifies lines in order. `anchor`: where the chain starts (sequence
+/// number and hash of the event before the first line), when known.
+pub fn verify_lines(
+    lines: impl IntoIterator<Item = Line>,
+    anchor: Option<(u64, String)>,
+    key: Option<&NoteVerifier>,
+) -> ChainReport {
+    let lines: Vec<Line> = lines.into_iter().collect();
+    // Every sequence number present, so a "gap" whose events come later is
+    // reported as reordering rather than deletion.
+    let present: std::collections::BTreeSet<u64> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(&l.text).ok())
+        .filter_map(|v| v["seq"].as_u64())
+        .collect();
+    let mut r = ChainReport::default();
+    let mut prev: Option<(u64, String)> = anchor;
+    let f = |r: &mut ChainReport, kind, location: &str, seq, message: String| {
+        r.findings.push(Finding {
+            kind,
+            location: location.to_owned(),
+            seq,
+            message,
+        });
+    };
+    for line in lines {
+        if line.torn {
+            f(
+                &mut r,
+                "truncated",
+                &line.location,
+                None,
+                "the last line is incomplete: the file was cut mid-write or truncated".into(),
+            );
+            continue;
+        }
+        let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&line.text) else {
+            f(
+                &mut r,
+                "unreadable",
+                &line.location,
+                None,
+                "not a JSON evidence record".into(),
+            );
+            continue;
+        };
+        let seq = m.get("seq").and_then(Value::as_u64).unwrap_or(0);
+        let stated = m.remove("hash").and_then(|h| h.as_str().map(str::to_owned));
+        r.events += 1;
+        r.first_seq.get_or_insert(seq);
+        let (own, actual) = match &stated {
+            Some(h) => {
+                let canonical = Value::Object(m.clone()).to_string();
+                let actual = sha256_hex(canonical.as_bytes());
+                if &actual != h {
+                    f(&mut r, "edited", &line.location, Some(seq), format!("event {seq} was changed after it was recorded: its content hashes to {actual}, not to its recorded hash {h}"));
+                }
+                (h.clone(), actual)
+            }
+            None => {
+                r.unchained += 1;
+                let h = sha256_hex(line.text.as_bytes());
+                (h.clone(), h)
+            }
+        };
+        let link = m
+            .get("prev_hash")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if let Some((pseq, phash)) = &prev {
+            if seq <= *pseq {
+                f(
+                    &mut r,
+                    "reordered",
+                    &line.location,
+                    Some(seq),
+                    format!(
+                        "event {seq} comes after event {pseq}: events are out of order or repeated"
+                    ),
+                );
+            } else if seq > pseq + 1 && (pseq + 1..seq).all(|s| present.contains(&s)) {
+                f(&mut r, "reordered", &line.location, Some(seq), format!(
+                    "event {seq} comes before events {}..{}, which follow later: events are out of order",
+                    pseq + 1,
+                    seq - 1
+                ));
+            } else if seq > pseq + 1 {
+                let (kind, what) = if line.first_in_file {
+                    (
+                        "gap_between_files",
+                        "between this file and the one before it",
+                    )
+                } else {
+                    ("deleted", "here")
+                };
+                f(
+                    &mut r,
+                    kind,
+                    &line.location,
+                    Some(seq),
+                    format!(
+                        "events {}..{} are missing {what} ({} event(s) deleted)",
+                        pseq + 1,
+                        seq - 1,
+                        seq - 1 - pseq
+                    ),
+                );
+            } else if let Some(l) = &link {
+                if l != phash {
+                    f(&mut r, "broken_link", &line.location, Some(seq), format!("event {seq} does not follow event {pseq}: its prev_hash is {l}, event {pseq} hashes to {phash} (an event was replaced)"));
+                }
+            }
+        }
+        if m.get("kind").and_then(Value::as_str) == Some("checkpoint") {
+            r.checkpoints += 1;
+            let note = m.get("note").and_then(Value::as_str).unwrap_or_default();
+            match Checkpoint::parse(note) {
+                Ok(c) => {
+                    if let Some((pseq, phash)) = &prev {
+                        if c.size == *pseq && &c.head != phash {
+                            f(&mut r, "checkpoint_mismatch", &line.location, Some(seq), format!("checkpoint {seq} says the chain head at {} was {}, but the events before it hash to {phash}", c.size, c.head));
+                        }
+                    }
+                    if let Some(k) = key {
+                        if c.signed_by(k) {
+                            r.checkpoints_signed_by_key += 1;
+                        } else {
+                            f(
+                                &mut r,
+                                "bad_signature",
+                                &line.location,
+                                Some(seq),
+                                format!("checkpoint {seq} is not signed by key {}", k.name),
+                            );
+                        }
+                    }
+                }
+                Err(e) => f(
+                    &mut r,
+                    "unreadable",
+                    &line.location,
+                    Some(seq),
+                    format!("checkpoint {seq}: {e}"),
+                ),
+            }
+        }
+        r.hashes.push((seq, actual));
+        if prev.as_ref().is_none_or(|(p, _)| seq > *p) {
+            prev = Some((seq, own));
+        }
+    }
+    if let Some((seq, hash)) = prev {
+        r.last_seq = Some(seq);
+        r.head = Some(hash);
+    }
+    r
+}
+
+/// Checks the end of the verified chain against a checkpoint kept
+/// elsewhere (a note from the SIEM): events it covers must be present.
+pub fn check_against(
+    r: &mut ChainReport,
+    c: &Checkpoint,
+    key: Option<&NoteVerifier>,
+    location: &str,
+) {
+    if let Some(k) = key {
+        if !c.signed_by(k) {
+            r.findings.push(Finding {
+                kind: "bad_signature",
+                location: location.to_owned(),
+                seq: None,
+                message: format!("the checkpoint is not signed by key {}", k.name),
+            });
+            return;
+        }
+    }
+    let last = r.last_seq.unwrap_or(0);
+    if c.size > last {
+        r.findings.push(Finding {
+            kind: "truncated",
+            location: location.to_owned(),
+            seq: Some(c.size),
+            message: format!(
+                "the checkpoint covers events up to {}, but the evidence ends at {last}: events {}..{} were removed from the end",
+                c.size,
+                last + 1,
+                c.size
+            ),
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_round_trip_and_only_the_right_key_verifies_them() {
+        let k = NoteKey::generate("restoreproof-vm1");
+        let again = NoteKey::from_skey(&k.to_skey()).expect("skey");
+        assert_eq!(again.vkey(), k.vkey());
+        let head = sha256_hex(b"x");
+        let note = k.sign_note("restoreproof.evidence/vm1", 42, &head);
+        let c = Checkpoint::parse(&note).expect("note");
+        assert_eq!(
+            (c.origin.as_str(), c.size, c.head.as_str()),
+            ("restoreproof.evidence/vm1", 42, head.as_str())
+        );
+        let v = NoteVerifier::parse(&k.vkey()).expect("vkey");
+        assert!(c.signed_by(&v));
+        let other =
+            NoteVerifier::parse(&NoteKey::generate("restoreproof-vm1").vkey()).expect("vkey");
+        assert!(!c.signed_by(&other));
+        let forged = Checkpoint::parse(&note.replace("\n42\n", "\n43\n")).expect("note");
+        assert!(!forged.signed_by(&v));
+    }
+}

@@ -1,0 +1,248 @@
+//! Tamper evidence: `restoreproof evidence verify` over evidence files
+//! (rotated, compressed) and the ledger catches an edited, deleted or
+//! reordered event, a truncated tail, a bad signature and a gap between
+//! rotated files; an untouched chain across two runs (two processes)
+//! verifies.
+
+use crate::util::{data, read_jsonl, Agent, Bucket};
+use std::io::Write as _;
+use std::path::Path;
+
+/// An agent with two drills' worth of signed evidence and its public key.
+async fn evidence() -> (Bucket, Agent, String) {
+    let b = Bucket::new("tamper").await;
+    for i in 0..3u8 {
+        b.put(&format!("obj-{i}"), &data(i, 4_000), None).await;
+    }
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3");
+    let keygen = agent.run(&["evidence", "keygen"]).await;
+    assert_eq!(keygen.code, 0, "{}", keygen.stderr);
+    let vkey = keygen.stdout.trim().to_owned();
+    assert!(vkey.starts_with("restoreproof-"), "{vkey}");
+    assert!(agent.path("state/evidence.key").exists());
+    let again = agent.run(&["evidence", "keygen"]).await;
+    assert_eq!(again.code, 2, "never overwrites a key");
+    for _ in 0..2 {
+        let run = agent.drill(&[]).await;
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    (b, agent, vkey)
+}
+
+fn lines(agent: &Agent) -> Vec<String> {
+    std::fs::read_to_string(agent.path("log/evidence.jsonl"))
+        .expect("evidence")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+fn write(path: &Path, lines: &[String]) {
+    std::fs::write(
+        path,
+        lines.iter().map(|l| format!("{l}\n")).collect::<String>(),
+    )
+    .expect("write");
+}
+
+async fn verify(agent: &Agent, args: &[&str]) -> (i32, String) {
+    let mut all = vec!["evidence", "verify"];
+    all.extend_from_slice(args);
+    let r = agent.run(&all).await;
+    (r.code, format!("{}{}", r.stdout, r.stderr))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_catches_each_kind_of_tampering_and_passes_an_untouched_chain() {
+    let (_b, agent, vkey) = evidence().await;
+    let key = format!("--public-key={vkey}");
+    let all = lines(&agent);
+    assert_eq!(
+        all.len(),
+        10,
+        "two runs: 3 verdicts, a summary and a checkpoint each"
+    );
+    let checkpoints: Vec<serde_json::Value> = read_jsonl(&agent.path("log/evidence.jsonl"))
+        .into_iter()
+        .filter(|e| e["kind"] == "checkpoint")
+        .collect();
+    assert_eq!(checkpoints.len(), 2);
+    assert_eq!(checkpoints[1]["size"], 9);
+    assert_eq!(checkpoints[1]["key"].as_str(), Some(vkey.as_str()));
+
+    // Untouched: the configured file and ledger.
+    let (code, out) = verify(&agent, &[&key]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "intact — 10 event(s) (seq 1..10), 2 checkpoint(s), 2 signed by restoreproof-"
+        ),
+        "{out}"
+    );
+
+    // Untouched across rotation, the older part compressed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cur = dir.path().join("evidence.jsonl");
+    let old = dir.path().join("evidence.jsonl.1.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&old).expect("gz"),
+        flate2::Compression::fast(),
+    );
+    for l in &all[..6] {
+        writeln!(gz, "{l}").expect("gz");
+    }
+    gz.finish().expect("gz");
+    write(&cur, &all[6..]);
+    let (code, out) = verify(
+        &agent,
+        &[
+            &key,
+            old.to_str().unwrap_or_default(),
+            cur.to_str().unwrap_or_default(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("2 files: intact"), "{out}");
+
+    let t = |name: &str| dir.path().join(name);
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "edited",
+            {
+                let mut v = all.clone();
+                v[1] = v[1].replace("\"verdict\":\"verified\"", "\"verdict\":\"mismatch\"");
+                assert_ne!(v[1], all[1]);
+                v
+            },
+            "edited at",
+        ),
+        (
+            "deleted",
+            {
+                let mut v = all.clone();
+                v.remove(2);
+                v
+            },
+            "events 3..3 are missing here (1 event(s) deleted)",
+        ),
+        (
+            "reordered",
+            {
+                let mut v = all.clone();
+                v.swap(1, 2);
+                v
+            },
+            "reordered at",
+        ),
+    ];
+    for (name, content, want) in cases {
+        let p = t(&format!("{name}.jsonl"));
+        write(&p, &content);
+        let (code, out) = verify(&agent, &[&key, p.to_str().unwrap_or_default()]).await;
+        assert_eq!(code, 1, "{name}: {out}");
+        assert!(out.contains("TAMPERED"), "{name}: {out}");
+        assert!(out.contains(want), "{name}: want {want:?} in {out}");
+    }
+
+    // A tail cut mid-line.
+    let p = t("torn.jsonl");
+    let mut text: String = all.iter().map(|l| format!("{l}\n")).collect();
+    text.truncate(text.len() - 40);
+    std::fs::write(&p, text).expect("write");
+    let (code, out) = verify(&agent, &[&key, p.to_str().unwrap_or_default()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("truncated at") && out.contains("the last line is incomplete"),
+        "{out}"
+    );
+
+    // Whole events removed from the end: the checkpoint kept by the SIEM
+    // (here: the last one, as shipped) shows it.
+    let p = t("short.jsonl");
+    write(&p, &all[..7]);
+    let note = t("checkpoint.note");
+    std::fs::write(&note, checkpoints[1]["note"].as_str().unwrap_or_default()).expect("note");
+    let (code, out) = verify(
+        &agent,
+        &[
+            &key,
+            "--checkpoint",
+            note.to_str().unwrap_or_default(),
+            p.to_str().unwrap_or_default(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("events 8..9 were removed from the end"),
+        "{out}"
+    );
+    // ... and so does the ledger.
+    let (code, out) = verify(&agent, &[&key, "--ledger", p.to_str().unwrap_or_default()]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the files end at event 7, but the ledger recorded them up to 10"),
+        "{out}"
+    );
+
+    // A key that did not sign the checkpoints.
+    let other = agent
+        .run(&[
+            "evidence",
+            "keygen",
+            "--out",
+            t("other.key").to_str().unwrap_or_default(),
+        ])
+        .await;
+    let (code, out) = verify(&agent, &[&format!("--public-key={}", other.stdout.trim())]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("bad_signature") && out.contains("is not signed by key"),
+        "{out}"
+    );
+
+    // A gap between rotated files.
+    let older = t("gap.jsonl.1");
+    let newer = t("gap.jsonl");
+    write(&older, &all[..4]);
+    write(&newer, &all[5..]);
+    let (code, out) = verify(
+        &agent,
+        &[
+            &key,
+            newer.to_str().unwrap_or_default(),
+            older.to_str().unwrap_or_default(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("gap_between_files")
+            && out.contains("events 5..5 are missing between this file and the one before it"),
+        "{out}"
+    );
+
+    // The ledger itself, edited behind its trigger's back.
+    let l = agent.ledger();
+    l.execute_batch(
+        "DROP TRIGGER events_are_immutable;
+         UPDATE events SET body = replace(body, '\"verdict\":\"verified\"', '\"verdict\":\"mismatch\"') WHERE seq = 2;",
+    )
+    .expect("tamper");
+    drop(l);
+    let (code, out) = verify(&agent, &[&key]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("ledger") && out.contains("event 2 was changed after it was recorded"),
+        "{out}"
+    );
+    assert!(
+        out.contains("event 2 differs from the ledger's copy"),
+        "{out}"
+    );
+
+    // Unreadable input is exit 2.
+    let (code, _) = verify(&agent, &[t("missing.jsonl").to_str().unwrap_or_default()]).await;
+    assert_eq!(code, 2);
+}
