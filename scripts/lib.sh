@@ -42,6 +42,8 @@ rp_install_packaging_tools() {
   rp_install_deb cpio cpio
   rp_install_deb lintian lintian
   rp_install_deb rpmlint rpmlint
+  # Renders the HTML report in the report tests.
+  rp_install_deb chromium chromium
 }
 
 # Installs rsyslog with its TLS driver (Debian packages) without letting

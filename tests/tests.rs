@@ -33,6 +33,7 @@ mod config_files;
 mod crash;
 mod daemon;
 mod packages;
+mod reports;
 mod sampling;
 mod sinks;
 mod systemd;

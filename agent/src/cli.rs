@@ -61,6 +61,9 @@ pub enum Command {
     /// Evidence signing keys and tamper checks.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Report what the ledger proves over a period, per source and drill,
+    /// with the ISO/IEC 27001 (2013 and 2022) control matrix.
+    Report(ReportArgs),
     /// Deliver recorded evidence to the configured sinks (SIEM, files).
     ///
     /// With --once: deliver what is pending and report per sink (exit 0 every
@@ -70,6 +73,36 @@ pub enum Command {
     /// every problem when it is invalid. --connect also checks that each
     /// evidence sink is reachable.
     Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The period: `90d`, `12w`, `24h` ...
+    #[arg(long, default_value = "90d", value_parser = parse_age)]
+    pub since: crate::config::Age,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Write to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+}
+
+/// Report formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Md,
+    Html,
+    Json,
+    Csv,
+}
+
+fn parse_age(s: &str) -> Result<crate::config::Age, String> {
+    s.parse()
 }
 
 #[derive(Debug, Subcommand)]

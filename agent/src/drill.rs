@@ -206,6 +206,8 @@ pub struct RunSummary {
     pub not_started: u64,
     pub bytes_restored: u64,
     pub throughput_bytes_per_sec: u64,
+    /// Whether the host clock was synchronised when the run started.
+    pub clock: crate::evidence::clock::ClockStatus,
 }
 
 /// Asks running drills to stop, in two steps: `finish` (start no new
@@ -317,6 +319,7 @@ impl Drill<'_> {
             not_started: 0,
             bytes_restored: 0,
             throughput_bytes_per_sec: 0,
+            clock: crate::evidence::clock::status(),
         };
 
         let stop = self.stop.clone();

@@ -3,6 +3,7 @@
 
 pub mod drill;
 pub mod evidence;
+pub mod report;
 pub mod run;
 pub mod ship;
 pub mod status;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drill(args) => drill::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
         Command::Evidence(cmd) => evidence::run(&cli, cmd),
+        Command::Report(args) => report::run(&cli, args),
         Command::Ship(args) => ship::run(&cli, args).await,
         Command::Status(args) => status::run(&cli, args),
         Command::Validate(args) => validate::run(&cli, args).await,

@@ -9,6 +9,7 @@
 //! nothing that reached the file.
 
 pub mod chain;
+pub mod clock;
 pub mod file;
 pub mod recorder;
 

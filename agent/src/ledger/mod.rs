@@ -232,6 +232,37 @@ pub struct SinkState {
     pub last_error_at: Option<String>,
 }
 
+/// A run as the report reads it.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub drill: String,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub summary: Option<serde_json::Value>,
+}
+
+/// A verdict as the report reads it.
+#[derive(Debug, Clone)]
+pub struct SampleRecord {
+    pub event_id: String,
+    pub run_id: String,
+    pub drill: String,
+    pub source: String,
+    pub key: String,
+    pub version_id: String,
+    pub size: u64,
+    pub verdict: String,
+    pub reason: Option<String>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub recorded_at: String,
+    pub last_modified: Option<String>,
+    pub server_side_encryption: Option<String>,
+}
+
 /// The ledger database.
 #[derive(Debug)]
 pub struct Ledger {
@@ -835,6 +866,114 @@ impl Ledger {
             .optional()
             .map(|a| a.unwrap_or((0, crate::evidence::GENESIS.to_owned())))
             .map_err(LedgerError::Read)
+    }
+
+    /// Runs started at or after `since` (RFC 3339), oldest first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn runs_since(&self, since: &str) -> Result<Vec<RunRecord>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, drill, source, started_at, finished_at, status, summary FROM runs
+                 WHERE started_at >= ?1 ORDER BY started_at",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([since], |r| {
+                Ok(RunRecord {
+                    run_id: r.get(0)?,
+                    drill: r.get(1)?,
+                    source: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    status: r.get(5)?,
+                    summary: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
+                })
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// Verdicts recorded at or after `since`, oldest first, with the
+    /// evidence event's recovery point when the outbox still holds it.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn samples_since(&self, since: &str) -> Result<Vec<SampleRecord>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.event_id, s.run_id, r.drill, s.source, s.key, s.version_id, s.size, s.verdict,
+                        s.reason, s.bytes, s.duration_ms, s.recorded_at, e.body
+                 FROM samples s JOIN runs r ON r.run_id = s.run_id
+                 LEFT JOIN events e ON e.event_id = s.event_id
+                 WHERE s.recorded_at >= ?1 ORDER BY s.recorded_at",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([since], |r| {
+                let body: Option<serde_json::Value> = r
+                    .get::<_, Option<String>>(12)?
+                    .and_then(|b| serde_json::from_str(&b).ok());
+                Ok(SampleRecord {
+                    event_id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    drill: r.get(2)?,
+                    source: r.get(3)?,
+                    key: r.get(4)?,
+                    version_id: r.get(5)?,
+                    size: r.get::<_, i64>(6)? as u64,
+                    verdict: r.get(7)?,
+                    reason: r.get(8)?,
+                    bytes: r.get::<_, i64>(9)? as u64,
+                    duration_ms: r.get::<_, i64>(10)? as u64,
+                    recorded_at: r.get(11)?,
+                    last_modified: body.as_ref().and_then(|b| {
+                        b["recovery_point"]["last_modified"]
+                            .as_str()
+                            .map(str::to_owned)
+                    }),
+                    server_side_encryption: body.as_ref().and_then(|b| {
+                        b["restore"]["server_side_encryption"]
+                            .as_str()
+                            .map(str::to_owned)
+                    }),
+                })
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// Evidence events of `kind` recorded at or after `since`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_since(
+        &self,
+        kind: &str,
+        since: &str,
+    ) -> Result<Vec<(u64, serde_json::Value)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, body FROM events WHERE kind = ?1 AND recorded_at >= ?2 ORDER BY seq",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([kind, since], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row.map_err(LedgerError::Read)?;
+            out.push((seq, serde_json::from_str(&body).unwrap_or_default()));
+        }
+        Ok(out)
     }
 
     /// Counts of verdicts per run, for tests and status.

@@ -1,0 +1,450 @@
+//! The report as text, Markdown, JSON, CSV, or one self-contained HTML file
+//! with inline SVG charts (no scripts, no external resources: it opens
+//! offline).
+
+use super::{ControlStatus, Report};
+use crate::config::human_bytes;
+use std::fmt::Write as _;
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("-".into(), |v| format!("{:.1}%", v * 100.0))
+}
+
+fn duration(secs: Option<i64>) -> String {
+    match secs {
+        None => "-".into(),
+        Some(s) if s < 120 => format!("{s}s"),
+        Some(s) if s < 7200 => format!("{}m", s / 60),
+        Some(s) if s < 172_800 => format!("{:.1}h", s as f64 / 3600.0),
+        Some(s) => format!("{:.1}d", s as f64 / 86_400.0),
+    }
+}
+
+fn rate(v: Option<u64>) -> String {
+    v.map_or("-".into(), |b| format!("{}/s", human_bytes(b)))
+}
+
+/// Plain text.
+pub fn text(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "restoreproof report — {} to {} — host {}",
+        r.since, r.until, r.host
+    );
+    if let Some(s) = &r.source_filter {
+        let _ = writeln!(o, "source: {s}");
+    }
+    let _ = writeln!(o, "ledger: {}\n", r.ledger);
+    for d in &r.drills {
+        let _ = writeln!(o, "{} (source {})", d.drill, d.source);
+        let _ = writeln!(
+            o,
+            "  runs {} ({} completed, {} error, {} aborted); samples {}; verdicts {}",
+            d.runs,
+            d.runs_completed,
+            d.runs_error,
+            d.runs_aborted,
+            d.samples,
+            d.verdicts
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let _ = writeln!(
+            o,
+            "  success rate {}; coverage {} ({} of {} recovery points verified)",
+            pct(d.success_rate),
+            pct(d.coverage),
+            d.distinct_verified,
+            d.candidates.map_or("?".into(), |c| c.to_string())
+        );
+        let _ = writeln!(
+            o,
+            "  restored {} at {}; whole source ({}) in about {} (RTO estimate); newest verified recovery point {} old (RPO indicator)",
+            human_bytes(d.bytes_restored),
+            rate(d.throughput_bytes_per_sec),
+            d.candidate_bytes.map_or("?".into(), human_bytes),
+            duration(d.projected_full_restore_secs.map(|s| s as i64)),
+            duration(d.newest_verified_age_secs)
+        );
+    }
+    if r.drills.is_empty() {
+        let _ = writeln!(o, "No drill ran in the period.");
+    }
+    let _ = writeln!(o, "\nFailures: {}", r.failures.len());
+    for f in &r.failures {
+        let _ = writeln!(
+            o,
+            "  {} {} {} {}@{} — {} (evidence {})",
+            f.time,
+            f.verdict,
+            f.drill,
+            f.key,
+            f.version_id,
+            f.reason.as_deref().unwrap_or(""),
+            f.event_id
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nEvidence chain: {} ({} events; {} checkpoint(s) in the period, {} signed)",
+        if r.chain.intact {
+            "intact"
+        } else {
+            "DOES NOT VERIFY"
+        },
+        r.chain.events,
+        r.chain.checkpoints_in_period,
+        r.chain.signed_checkpoints_in_period
+    );
+    let _ = writeln!(o, "\nISO/IEC 27001 controls (2013 / 2022):");
+    for c in &r.controls {
+        let _ = writeln!(
+            o,
+            "  {:<11} {:<16} {:<46} {}",
+            c.iso_2013,
+            c.iso_2022,
+            c.title,
+            c.status.as_str()
+        );
+        let _ = writeln!(o, "      {}", c.explanation);
+        if !c.evidence.is_empty() {
+            let _ = writeln!(o, "      evidence: {}", c.evidence.join(", "));
+        }
+    }
+    o
+}
+
+/// Markdown.
+pub fn markdown(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "# restoreproof report\n\n{} to {} · host `{}` · ledger `{}`\n",
+        r.since, r.until, r.host, r.ledger
+    );
+    let _ = writeln!(o, "## Drills\n\n| drill | source | runs | samples | verified | mismatch | unrecoverable | success | coverage | throughput | full restore (RTO est.) | newest verified (RPO) |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for d in &r.drills {
+        let v = |k: &str| d.verdicts.get(k).copied().unwrap_or(0);
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            d.drill,
+            d.source,
+            d.runs,
+            d.samples,
+            v("verified"),
+            v("mismatch"),
+            v("unrecoverable"),
+            pct(d.success_rate),
+            pct(d.coverage),
+            rate(d.throughput_bytes_per_sec),
+            duration(d.projected_full_restore_secs.map(|s| s as i64)),
+            duration(d.newest_verified_age_secs)
+        );
+    }
+    let _ = writeln!(o, "\n## Failures\n");
+    if r.failures.is_empty() {
+        let _ = writeln!(o, "None.");
+    } else {
+        let _ = writeln!(o, "| time | verdict | drill | recovery point | reason | evidence |\n|---|---|---|---|---|---|");
+        for f in &r.failures {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | `{}` @ `{}` | {} | `{}` |",
+                f.time,
+                f.verdict,
+                f.drill,
+                f.key,
+                f.version_id,
+                f.reason.as_deref().unwrap_or("").replace('|', "\\|"),
+                f.event_id
+            );
+        }
+    }
+    let _ = writeln!(
+        o,
+        "\n## Evidence chain\n\n{} — {} events; {} checkpoint(s) in the period, {} signed.\n",
+        if r.chain.intact {
+            "Intact"
+        } else {
+            "**Does not verify**"
+        },
+        r.chain.events,
+        r.chain.checkpoints_in_period,
+        r.chain.signed_checkpoints_in_period
+    );
+    let _ = writeln!(o, "## ISO/IEC 27001 controls\n\n| 2013 | 2022 | control | status | explanation |\n|---|---|---|---|---|");
+    for c in &r.controls {
+        let _ = writeln!(
+            o,
+            "| {} | {} | {} | {} | {} |",
+            c.iso_2013,
+            c.iso_2022,
+            c.title,
+            c.status.as_str(),
+            c.explanation.replace('|', "\\|")
+        );
+    }
+    o
+}
+
+/// One CSV row per drill.
+pub fn csv(r: &Report) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let mut o = String::from("drill,source,runs,runs_completed,runs_error,runs_aborted,samples,verified,mismatch,unrecoverable,no_reference,skipped,aborted,success_rate,distinct_verified,candidates,coverage,bytes_restored,throughput_bytes_per_sec,candidate_bytes,projected_full_restore_secs,newest_verified_age_secs\n");
+    for d in &r.drills {
+        let v = |k: &str| d.verdicts.get(k).copied().unwrap_or(0).to_string();
+        let opt = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
+        let f = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_default();
+        let _ = writeln!(
+            o,
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            q(&d.drill),
+            q(&d.source),
+            d.runs,
+            d.runs_completed,
+            d.runs_error,
+            d.runs_aborted,
+            d.samples,
+            v("verified"),
+            v("mismatch"),
+            v("unrecoverable"),
+            v("no_reference"),
+            v("skipped"),
+            v("aborted"),
+            f(d.success_rate),
+            d.distinct_verified,
+            opt(d.candidates),
+            f(d.coverage),
+            d.bytes_restored,
+            opt(d.throughput_bytes_per_sec),
+            opt(d.candidate_bytes),
+            opt(d.projected_full_restore_secs),
+            d.newest_verified_age_secs
+                .map(|v| v.to_string())
+                .unwrap_or_default()
+        );
+    }
+    o
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+const COLORS: &[(&str, &str)] = &[
+    ("verified", "#2e7d32"),
+    ("no_reference", "#9e9e9e"),
+    ("skipped", "#bdbdbd"),
+    ("aborted", "#795548"),
+    ("unrecoverable", "#ef6c00"),
+    ("mismatch", "#c62828"),
+];
+
+/// Stacked bars: verdicts per day.
+fn verdict_chart(r: &Report) -> String {
+    let (w, h, pad) = (720.0, 220.0, 30.0);
+    let n = r.days.len().max(1) as f64;
+    let max = r
+        .days
+        .iter()
+        .map(|d| d.verdicts.values().sum::<u64>())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let bw = ((w - 2.0 * pad) / n * 0.7).min(40.0);
+    let mut o = format!("<svg id=\"chart-verdicts\" role=\"img\" aria-label=\"Verdicts per day\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\">");
+    let _ = write!(
+        o,
+        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\"/>",
+        h - pad,
+        w - pad,
+        h - pad
+    );
+    let _ = write!(
+        o,
+        "<text x=\"{pad}\" y=\"14\" font-size=\"11\">max {max} per day</text>"
+    );
+    for (i, d) in r.days.iter().enumerate() {
+        let x = pad + (i as f64 + 0.15) * (w - 2.0 * pad) / n;
+        let mut y = h - pad;
+        for (verdict, color) in COLORS {
+            let c = d.verdicts.get(*verdict).copied().unwrap_or(0) as f64;
+            if c == 0.0 {
+                continue;
+            }
+            let bh = c / max * (h - 2.0 * pad);
+            y -= bh;
+            let _ = write!(
+                o,
+                "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{bw:.1}\" height=\"{bh:.1}\" fill=\"{color}\"><title>{} {verdict}: {c}</title></rect>",
+                esc(&d.date)
+            );
+        }
+        let _ = write!(
+            o,
+            "<text x=\"{x:.1}\" y=\"{}\" font-size=\"10\">{}</text>",
+            h - pad + 14.0,
+            esc(&d.date[5..])
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// Points and a line: throughput of each run over time.
+fn throughput_chart(r: &Report) -> String {
+    let (w, h, pad) = (720.0, 220.0, 30.0);
+    let max = r
+        .runs
+        .iter()
+        .map(|p| p.throughput_bytes_per_sec)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let n = r.runs.len();
+    let mut o = format!("<svg id=\"chart-throughput\" role=\"img\" aria-label=\"Restore throughput per run\" viewBox=\"0 0 {w} {h}\" width=\"{w}\" height=\"{h}\">");
+    let _ = write!(
+        o,
+        "<line x1=\"{pad}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#444\"/>",
+        h - pad,
+        w - pad,
+        h - pad
+    );
+    let _ = write!(
+        o,
+        "<text x=\"{pad}\" y=\"14\" font-size=\"11\">max {}/s</text>",
+        human_bytes(max as u64)
+    );
+    let pts: Vec<(f64, f64)> = r
+        .runs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let x = pad
+                + if n > 1 {
+                    i as f64 / (n - 1) as f64
+                } else {
+                    0.5
+                } * (w - 2.0 * pad);
+            let y = h - pad - p.throughput_bytes_per_sec as f64 / max * (h - 2.0 * pad);
+            (x, y)
+        })
+        .collect();
+    if pts.len() > 1 {
+        let path: Vec<String> = pts.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect();
+        let _ = write!(
+            o,
+            "<polyline fill=\"none\" stroke=\"#1565c0\" stroke-width=\"2\" points=\"{}\"/>",
+            path.join(" ")
+        );
+    }
+    for ((x, y), p) in pts.iter().zip(&r.runs) {
+        let _ = write!(
+            o,
+            "<circle class=\"point\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"4\" fill=\"#1565c0\"><title>{} {}: {}/s</title></circle>",
+            esc(&p.started_at),
+            esc(&p.drill),
+            human_bytes(p.throughput_bytes_per_sec)
+        );
+    }
+    o.push_str("</svg>");
+    o
+}
+
+/// One self-contained HTML page.
+pub fn html(r: &Report) -> String {
+    let mut o = String::new();
+    let _ = write!(
+        o,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>restoreproof report {}</title><style>\
+body{{font-family:system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse;margin:1em 0}}\
+td,th{{border:1px solid #ccc;padding:4px 8px;font-size:13px;text-align:left}}th{{background:#f3f3f3}}\
+.evidenced{{color:#2e7d32;font-weight:bold}}.partly{{color:#ef6c00;font-weight:bold}}.no_evidence{{color:#c62828;font-weight:bold}}\
+.legend span{{display:inline-block;margin-right:1em;font-size:12px}}.legend i{{display:inline-block;width:10px;height:10px;margin-right:4px}}\
+code{{font-size:12px}}</style></head><body>",
+        esc(&r.until)
+    );
+    let _ = write!(o, "<h1>restoreproof report</h1><p>{} to {} · host <code>{}</code> · ledger <code>{}</code></p>", esc(&r.since), esc(&r.until), esc(&r.host), esc(&r.ledger));
+    o.push_str("<h2>Drills</h2><table><tr><th>drill</th><th>source</th><th>runs</th><th>samples</th><th>verified</th><th>mismatch</th><th>unrecoverable</th><th>success</th><th>coverage</th><th>throughput</th><th>full restore (RTO est.)</th><th>newest verified (RPO)</th></tr>");
+    for d in &r.drills {
+        let v = |k: &str| d.verdicts.get(k).copied().unwrap_or(0);
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&d.drill),
+            esc(&d.source),
+            d.runs,
+            d.samples,
+            v("verified"),
+            v("mismatch"),
+            v("unrecoverable"),
+            pct(d.success_rate),
+            pct(d.coverage),
+            rate(d.throughput_bytes_per_sec),
+            duration(d.projected_full_restore_secs.map(|s| s as i64)),
+            duration(d.newest_verified_age_secs)
+        );
+    }
+    o.push_str("</table><h2>Verdicts per day</h2><div class=\"legend\">");
+    for (v, c) in COLORS {
+        let _ = write!(o, "<span><i style=\"background:{c}\"></i>{v}</span>");
+    }
+    o.push_str("</div>");
+    o.push_str(&verdict_chart(r));
+    o.push_str("<h2>Restore throughput per run</h2>");
+    o.push_str(&throughput_chart(r));
+    let _ = write!(o, "<h2>Failures ({})</h2>", r.failures.len());
+    if !r.failures.is_empty() {
+        o.push_str("<table><tr><th>time</th><th>verdict</th><th>drill</th><th>recovery point</th><th>reason</th><th>evidence</th></tr>");
+        for f in &r.failures {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code> @ <code>{}</code></td><td>{}</td><td><code>{}</code></td></tr>",
+                esc(&f.time),
+                esc(&f.verdict),
+                esc(&f.drill),
+                esc(&f.key),
+                esc(&f.version_id),
+                esc(f.reason.as_deref().unwrap_or("")),
+                esc(&f.event_id)
+            );
+        }
+        o.push_str("</table>");
+    }
+    let _ =
+        write!(
+        o,
+        "<h2>Evidence chain</h2><p>{} — {} events; {} checkpoint(s) in the period, {} signed.</p>",
+        if r.chain.intact { "Intact" } else { "<b>Does not verify</b>" },
+        r.chain.events,
+        r.chain.checkpoints_in_period,
+        r.chain.signed_checkpoints_in_period
+    );
+    o.push_str("<h2>ISO/IEC 27001 controls</h2><table id=\"controls\"><tr><th>2013</th><th>2022</th><th>control</th><th>status</th><th>explanation</th><th>evidence</th></tr>");
+    for c in &r.controls {
+        let class = match c.status {
+            ControlStatus::Evidenced => "evidenced",
+            ControlStatus::Partly => "partly",
+            ControlStatus::NoEvidence => "no_evidence",
+        };
+        let _ = write!(
+            o,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            c.iso_2013,
+            c.iso_2022,
+            c.title,
+            c.status.as_str(),
+            esc(&c.explanation),
+            esc(&c.evidence.join(" "))
+        );
+    }
+    o.push_str("</table></body></html>\n");
+    o
+}

@@ -1,0 +1,222 @@
+//! `restoreproof report` over a ledger filled by real drills against moto:
+//! the numbers against hand-computed values, every format, and the HTML
+//! page rendered in headless Chromium (Debian's, installed by
+//! `scripts/test`) with its charts present.
+
+use crate::azure::Container;
+use crate::util::{data, Agent, Bucket};
+use restoreproof_testkit::{Fault, Rule};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium() {
+    let b = Bucket::new("report").await;
+    let mut versions = Vec::new();
+    for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
+        versions.push(b.put(key, &data(i as u8, 100_000), None).await);
+    }
+    let c = Container::new("report").await;
+    c.put("db.dump", &data(7, 50_000)).await;
+    c.snapshot("db.dump").await;
+    c.put("db.dump", &data(8, 60_000)).await;
+    c.snapshot("db.dump").await;
+    let agent = Agent::from_toml(&format!(
+        "[sources.src]\nkind = \"s3\"\nbucket = \"{}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         [drills.d]\nsource = \"src\"\nsample = 4\n{}[drills.az]\nsource = \"az\"\nsample = 10\n",
+        b.name,
+        b.proxy.url(),
+        c.source_toml("az")
+    ));
+    // Run 1: b's bytes are corrupted on the way back.
+    b.proxy.add(Rule::get(
+        format!("versionId={}", versions[1]),
+        Fault::FlipByte(10),
+    ));
+    let run1 = agent.drill(&[]).await;
+    assert_eq!(run1.code, 1, "{}", run1.stderr);
+    // Run 2: all four restore intact.
+    b.proxy.clear();
+    let run2 = agent.drill(&[]).await;
+    assert_eq!(run2.code, 0, "{}", run2.stderr);
+    let mismatch_event = run1.sample("b")["event_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // And the Azure container: the blob and its two snapshots.
+    let az = agent.run(&["drill", "az", "--json"]).await;
+    assert_eq!(az.code, 0, "{}", az.stderr);
+
+    let json = agent
+        .run(&["report", "--since", "1d", "--format", "json"])
+        .await;
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    let r: Value = serde_json::from_str(&json.stdout).expect("json");
+    let drills = r["drills"].as_array().expect("drills");
+    assert_eq!(drills.len(), 2);
+    let a = &drills[0];
+    assert_eq!(
+        (a["drill"].as_str(), a["source"].as_str()),
+        (Some("az"), Some("az"))
+    );
+    assert_eq!(a["samples"], 3);
+    assert_eq!(a["success_rate"].as_f64(), Some(1.0));
+    assert_eq!(a["coverage"].as_f64(), Some(1.0));
+    assert_eq!(a["bytes_restored"], 50_000 + 60_000 + 60_000);
+    let d = &drills[1];
+    assert_eq!(d["drill"], "d");
+    assert_eq!(d["runs"], 2);
+    assert_eq!(d["samples"], 8);
+    assert_eq!(d["verdicts"]["verified"], 7);
+    assert_eq!(d["verdicts"]["mismatch"], 1);
+    // Hand-computed: 7 verified of 8 compared; all 4 points verified once.
+    assert_eq!(d["success_rate"].as_f64(), Some(0.875));
+    assert_eq!(d["distinct_verified"], 4);
+    assert_eq!(d["candidates"], 4);
+    assert_eq!(d["coverage"].as_f64(), Some(1.0));
+    assert_eq!(d["bytes_restored"], 800_000);
+    assert!(d["throughput_bytes_per_sec"].as_u64().unwrap_or(0) > 0);
+    assert!(d["projected_full_restore_secs"].as_u64().is_some());
+    assert!(d["newest_verified_age_secs"]
+        .as_i64()
+        .is_some_and(|a| (0..3600).contains(&a)));
+    let failures = r["failures"].as_array().expect("failures");
+    assert_eq!(failures.len(), 1);
+    assert_eq!(failures[0]["key"], "b");
+    assert_eq!(
+        failures[0]["event_id"].as_str(),
+        Some(mismatch_event.as_str())
+    );
+    assert_eq!(r["chain"]["intact"], true);
+    assert_eq!(r["chain"]["signed_checkpoints_in_period"], 3);
+    let control = |id: &str| {
+        r["controls"]
+            .as_array()
+            .expect("controls")
+            .iter()
+            .find(|c| c["iso_2013"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no control {id}"))
+    };
+    assert_eq!(control("A.12.3.1")["iso_2022"], "8.13");
+    assert_eq!(
+        control("A.12.3.1")["status"],
+        "partly",
+        "one recovery point failed"
+    );
+    assert_eq!(
+        control("A.12.4.1-3")["status"],
+        "partly",
+        "no sink ships a copy"
+    );
+    assert_eq!(control("A.17.2.1")["status"], "no_evidence");
+    assert!(control("A.9")["explanation"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("default credential chain"));
+
+    // The other formats.
+    let text = agent.run(&["report", "--since", "1d"]).await;
+    assert!(
+        text.stdout
+            .contains("success rate 87.5%; coverage 100.0% (4 of 4 recovery points verified)"),
+        "{}",
+        text.stdout
+    );
+    let md = agent
+        .run(&["report", "--since", "1d", "--format", "md"])
+        .await;
+    assert!(
+        md.stdout
+            .contains("| A.12.3.1 | 8.13 | Information backup | partly |"),
+        "{}",
+        md.stdout
+    );
+    let csv = agent
+        .run(&["report", "--since", "1d", "--format", "csv"])
+        .await;
+    let rows: Vec<&str> = csv.stdout.lines().collect();
+    assert_eq!(rows.len(), 3, "{}", csv.stdout);
+    assert!(
+        rows[2].starts_with("\"d\",\"src\",2,2,0,0,8,7,1,0,"),
+        "{}",
+        rows[2]
+    );
+    let only = agent
+        .run(&[
+            "report", "--since", "1d", "--format", "json", "--source", "az",
+        ])
+        .await;
+    let only: Value = serde_json::from_str(&only.stdout).expect("json");
+    assert_eq!(only["drills"].as_array().map(Vec::len), Some(1));
+    assert!(only["failures"].as_array().is_some_and(Vec::is_empty));
+    let bad = agent.run(&["report", "--source", "nope"]).await;
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("no source named `nope`"),
+        "{}",
+        bad.stderr
+    );
+
+    // The HTML page, rendered.
+    let html = agent.path("report.html");
+    let out = agent
+        .run(&[
+            "report",
+            "--since",
+            "1d",
+            "--format",
+            "html",
+            "--output",
+            html.to_str().unwrap_or_default(),
+        ])
+        .await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let page = std::fs::read_to_string(&html).expect("html");
+    assert!(
+        !page.contains("<script") && !page.contains("http://") && !page.contains("https://"),
+        "self-contained"
+    );
+    let png = agent.path("report.png");
+    let url = format!("file://{}", html.display());
+    let shot = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1100,1400",
+        ])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .expect("chromium (Debian package `chromium`) must be installed; scripts/test installs it");
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let bytes = std::fs::read(&png).expect("screenshot");
+    assert!(
+        bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000,
+        "a real screenshot: {} bytes",
+        bytes.len()
+    );
+    let dom = std::process::Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(&url)
+        .output()
+        .expect("chromium");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("id=\"chart-verdicts\""), "{dom}");
+    assert_eq!(
+        dom.matches("class=\"bar\"").count(),
+        2,
+        "verified and mismatch bars of one day"
+    );
+    assert!(dom.contains("id=\"chart-throughput\""));
+    assert_eq!(
+        dom.matches("class=\"point\"").count(),
+        3,
+        "one point per run"
+    );
+    assert!(dom.contains("Information backup"));
+}
