@@ -21,6 +21,11 @@
 //! - `systemd`: the unit files' `systemd-analyze security` score and `verify`;
 //! - `packages`: the .deb and .rpm (lintian, rpmlint, an install into a
 //!   scratch root), the container image definition and Kubernetes example;
+//! - `sinks`: shipping evidence to rsyslog (UDP, TCP, TLS, mutual TLS, RELP)
+//!   and to the harness's HEC/_bulk/webhook receiver, outages and faults;
+//! - `tamper`: `evidence verify` catches each kind of tampering;
+//! - `reports`: `report` numbers over real drills, every format, and the
+//!   HTML page rendered in headless Chromium;
 //! - `azure`: Azure Blob snapshots against Azurite (started by `scripts/test`,
 //!   `RESTOREPROOF_TEST_AZURE_ENDPOINT`), Content-MD5 match and mismatch,
 //!   403/404 classification, and S3 and Azure drills in one config.
