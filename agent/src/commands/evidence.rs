@@ -4,8 +4,8 @@ use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, EvidenceCommand, KeygenArgs, VerifyArgs};
 use crate::config::{Config, SecretSource};
 use crate::evidence::chain::{
-    check_against, verify_lines, write_private, ChainReport, Checkpoint, Finding, Line, NoteKey,
-    NoteVerifier,
+    check_against, ledger_lines, verify_lines, write_private, ChainReport, Checkpoint, Finding,
+    Line, NoteKey, NoteVerifier,
 };
 use crate::ledger::Ledger;
 use anyhow::{anyhow, Context};
@@ -114,27 +114,6 @@ fn with_rotations(path: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-fn ledger_lines(ledger: &Ledger) -> anyhow::Result<Vec<Line>> {
-    let mut lines = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = ledger.events_after(after, 10_000)?;
-        if batch.is_empty() {
-            break;
-        }
-        for (seq, body) in batch {
-            after = seq;
-            lines.push(Line {
-                location: format!("ledger event {seq}"),
-                text: body,
-                first_in_file: false,
-                torn: false,
-            });
-        }
-    }
-    Ok(lines)
 }
 
 fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {

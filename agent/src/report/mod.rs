@@ -17,7 +17,7 @@
 pub mod render;
 
 use crate::config::Config;
-use crate::evidence::chain::{verify_lines, Line};
+use crate::evidence::chain::{ledger_lines, verify_lines};
 use crate::ledger::{Ledger, LedgerError, RunRecord, SampleRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -309,23 +309,7 @@ impl Report {
 }
 
 fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerError> {
-    let mut lines = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = ledger.events_after(after, 10_000)?;
-        if batch.is_empty() {
-            break;
-        }
-        for (seq, body) in batch {
-            after = seq;
-            lines.push(Line {
-                location: format!("ledger event {seq}"),
-                text: body,
-                first_in_file: false,
-                torn: false,
-            });
-        }
-    }
+    let lines = ledger_lines(ledger)?;
     let anchor = ledger.chain_anchor()?;
     let r = verify_lines(lines, (anchor.0 > 0).then_some(anchor), None);
     let checkpoints = ledger.events_since("checkpoint", since)?;
