@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod drill;
 pub mod evidence;
 pub mod ledger;
+pub mod posture;
 pub mod report;
 pub mod retry;
 pub mod sample;

@@ -250,6 +250,9 @@ pub struct RawS3Source {
     /// Static keys. Discouraged: prefer the environment, a profile, web
     /// identity or instance metadata. Redacted everywhere.
     pub credentials: Option<RawS3Credentials>,
+    /// Required settings for `restoreproof posture`.
+    #[serde(default)]
+    pub posture: crate::posture::RawPosture,
 }
 
 #[derive(Debug, Deserialize)]
@@ -488,6 +491,8 @@ pub struct S3SourceConfig {
     pub force_path_style: bool,
     pub profile: Option<String>,
     pub credentials: Option<S3StaticCredentials>,
+    /// What `restoreproof posture` requires of the bucket.
+    pub posture: crate::posture::Policy,
 }
 
 #[derive(Debug, Clone)]
@@ -689,9 +694,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                         "must not start with `/`: S3 keys have no leading slash",
                     );
                 }
+                let posture = s.posture.validate(&at("posture"), &mut problem);
                 sources.insert(
                     name.clone(),
                     SourceConfig::S3(S3SourceConfig {
+                        posture,
                         force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
                         bucket: s.bucket,
                         prefix,

@@ -54,55 +54,62 @@ impl S3Source {
         c: &S3SourceConfig,
         options: BuildOptions,
     ) -> Result<Self, SourceError> {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(10))
-                    .read_timeout(Duration::from_secs(60))
-                    .build(),
-            );
-        if let Some(p) = &c.profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(r) = &c.region {
-            // A configured region needs no lookup (and no instance metadata).
-            loader = loader.region(Region::new(r.clone()));
-        }
-        if let Some(k) = &c.credentials {
-            loader = loader.credentials_provider(Credentials::new(
-                k.access_key_id.expose(),
-                k.secret_access_key.expose(),
-                k.session_token.as_ref().map(|t| t.expose().to_owned()),
-                None,
-                "restoreproof-config",
-            ));
-        }
-        let shared = loader.load().await;
-        let region = c
-            .region
-            .clone()
-            .map(Region::new)
-            .or_else(|| shared.region().cloned())
-            .unwrap_or_else(|| Region::new(crate::config::defaults::S3_REGION));
-        let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
-            .region(region)
-            .force_path_style(c.force_path_style)
-            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-        if let Some(e) = &c.endpoint {
-            s3 = s3.endpoint_url(e);
-        }
         Ok(Self {
             name: name.to_owned(),
-            client: Client::from_conf(s3.build()),
+            client: client(c).await,
             bucket: c.bucket.clone(),
             prefix: c.prefix.clone(),
             endpoint: c.endpoint.clone(),
             attempts: options.attempts,
         })
     }
+}
 
+/// An S3 client for a source's config, with the SDK's retries off.
+pub async fn client(c: &S3SourceConfig) -> Client {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .read_timeout(Duration::from_secs(60))
+                .build(),
+        );
+    if let Some(p) = &c.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(r) = &c.region {
+        // A configured region needs no lookup (and no instance metadata).
+        loader = loader.region(Region::new(r.clone()));
+    }
+    if let Some(k) = &c.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            k.access_key_id.expose(),
+            k.secret_access_key.expose(),
+            k.session_token.as_ref().map(|t| t.expose().to_owned()),
+            None,
+            "restoreproof-config",
+        ));
+    }
+    let shared = loader.load().await;
+    let region = c
+        .region
+        .clone()
+        .map(Region::new)
+        .or_else(|| shared.region().cloned())
+        .unwrap_or_else(|| Region::new(crate::config::defaults::S3_REGION));
+    let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .region(region)
+        .force_path_style(c.force_path_style)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    if let Some(e) = &c.endpoint {
+        s3 = s3.endpoint_url(e);
+    }
+    Client::from_conf(s3.build())
+}
+
+impl S3Source {
     fn what(&self, op: &str, key: Option<&str>) -> String {
         match key {
             Some(k) => format!("{op} s3://{}/{k}", self.bucket),

@@ -1,0 +1,172 @@
+//! Posture checks: is each source configured so that its recovery points
+//! can exist at all? Each finding is `pass`, `fail` or `unknown` (with
+//! why), with the observed and the required value and the ISO/IEC 27001
+//! controls it evidences, and is recorded as a `posture_finding` evidence
+//! event.
+
+pub mod s3;
+
+use serde::{Deserialize, Serialize};
+
+/// `pass`, `fail` or `unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Pass,
+    Fail,
+    Unknown,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+/// A control in both editions.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct Control {
+    pub iso_2013: &'static str,
+    pub iso_2022: &'static str,
+}
+
+pub const BACKUP: Control = Control {
+    iso_2013: "A.12.3.1",
+    iso_2022: "8.13",
+};
+pub const CRYPTO: Control = Control {
+    iso_2013: "A.10.1.1",
+    iso_2022: "8.24",
+};
+pub const REDUNDANCY: Control = Control {
+    iso_2013: "A.17.2.1",
+    iso_2022: "8.14",
+};
+pub const ACCESS: Control = Control {
+    iso_2013: "A.9.4.1",
+    iso_2022: "8.3",
+};
+pub const NETWORK: Control = Control {
+    iso_2013: "A.13.1.1",
+    iso_2022: "8.20",
+};
+pub const LOGGING: Control = Control {
+    iso_2013: "A.12.4.1",
+    iso_2022: "8.15",
+};
+
+/// One posture finding.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Finding {
+    pub source: String,
+    pub check: &'static str,
+    pub status: Status,
+    pub observed: String,
+    pub required: String,
+    /// Why, for `unknown` (and detail for `fail`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub controls: Vec<Control>,
+}
+
+/// `[sources.NAME.posture]` as written.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawPosture {
+    /// `enabled` (default) or `any`.
+    pub versioning: Option<String>,
+    pub mfa_delete: Option<bool>,
+    pub object_lock: Option<bool>,
+    /// `any` (default: some encryption at rest), `kms` or `none`.
+    pub encryption: Option<String>,
+    pub replication: Option<bool>,
+    pub min_noncurrent_retention_days: Option<u32>,
+    pub public_access_block: Option<bool>,
+    pub secure_transport: Option<bool>,
+    pub access_logging: Option<bool>,
+}
+
+/// What a source must have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub versioning: bool,
+    pub mfa_delete: bool,
+    pub object_lock: bool,
+    pub encryption: Encryption,
+    pub replication: bool,
+    pub min_noncurrent_retention_days: u32,
+    pub public_access_block: bool,
+    pub secure_transport: bool,
+    pub access_logging: bool,
+}
+
+/// Required encryption at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encryption {
+    None,
+    Any,
+    Kms,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            versioning: true,
+            mfa_delete: false,
+            object_lock: false,
+            encryption: Encryption::Any,
+            replication: false,
+            min_noncurrent_retention_days: 7,
+            public_access_block: true,
+            secure_transport: true,
+            access_logging: false,
+        }
+    }
+}
+
+impl RawPosture {
+    /// Validates; problems go to `problem` with their key paths under `at`.
+    pub fn validate(&self, at: &str, problem: &mut dyn FnMut(String, &str)) -> Policy {
+        let d = Policy::default();
+        let versioning = match self.versioning.as_deref() {
+            None | Some("enabled") => true,
+            Some("any") => false,
+            Some(other) => {
+                problem(
+                    format!("{at}.versioning"),
+                    &format!("`{other}` is not a requirement; write `enabled` or `any`"),
+                );
+                true
+            }
+        };
+        let encryption = match self.encryption.as_deref() {
+            None | Some("any") => Encryption::Any,
+            Some("kms") => Encryption::Kms,
+            Some("none") => Encryption::None,
+            Some(other) => {
+                problem(
+                    format!("{at}.encryption"),
+                    &format!("`{other}` is not a requirement; write `any`, `kms` or `none`"),
+                );
+                Encryption::Any
+            }
+        };
+        Policy {
+            versioning,
+            mfa_delete: self.mfa_delete.unwrap_or(d.mfa_delete),
+            object_lock: self.object_lock.unwrap_or(d.object_lock),
+            encryption,
+            replication: self.replication.unwrap_or(d.replication),
+            min_noncurrent_retention_days: self
+                .min_noncurrent_retention_days
+                .unwrap_or(d.min_noncurrent_retention_days),
+            public_access_block: self.public_access_block.unwrap_or(d.public_access_block),
+            secure_transport: self.secure_transport.unwrap_or(d.secure_transport),
+            access_logging: self.access_logging.unwrap_or(d.access_logging),
+        }
+    }
+}
