@@ -11,6 +11,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RP_CACHE/target}"
 # Kubernetes example in the package tests.
 MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob' 'pyyaml')
 
+# moto 5.2 answers GetBucketVersioning with a document the AWS SDK cannot
+# parse (5.1.22 parses but breaks GetObjectAttributes): the posture tests
+# use a second moto pinned to 5.1.22, everything else 5.2.
+RP_VENV_POSTURE="$RP_CACHE/venv-moto-5.1"
+
 rp_log() { printf '==> %s\n' "$*" >&2; }
 
 # Installs moto (the local S3 server) into a private virtualenv.
@@ -21,6 +26,25 @@ rp_install_moto() {
   rp_log "installing ${MOTO_PACKAGES[*]} into $RP_VENV"
   python3 -m venv "$RP_VENV"
   "$RP_VENV/bin/pip" install --quiet --disable-pip-version-check "${MOTO_PACKAGES[@]}"
+}
+
+# Installs the moto the posture tests use (see RP_VENV_POSTURE).
+rp_install_moto_posture() {
+  if [ -x "$RP_VENV_POSTURE/bin/moto_server" ]; then
+    return 0
+  fi
+  rp_log "installing moto[server]==5.1.22 into $RP_VENV_POSTURE"
+  python3 -m venv "$RP_VENV_POSTURE"
+  "$RP_VENV_POSTURE/bin/pip" install --quiet --disable-pip-version-check 'moto[server]==5.1.22'
+}
+
+# Starts the posture tests' moto; sets MOTO_POSTURE_PORT and MOTO_POSTURE_PID.
+rp_start_moto_posture() { # logfile
+  MOTO_POSTURE_PORT=$(rp_free_port)
+  "$RP_VENV_POSTURE/bin/moto_server" -H 127.0.0.1 -p "$MOTO_POSTURE_PORT" >"$1" 2>&1 &
+  MOTO_POSTURE_PID=$!
+  rp_wait_http "http://127.0.0.1:$MOTO_POSTURE_PORT/moto-api/" "moto 5.1" || { cat "$1" >&2; return 1; }
+  rp_log "moto 5.1 (posture tests) on 127.0.0.1:$MOTO_POSTURE_PORT (pid $MOTO_POSTURE_PID)"
 }
 
 # Installs a Debian package when its command is missing.

@@ -38,6 +38,7 @@ mod config_files;
 mod crash;
 mod daemon;
 mod packages;
+mod posture;
 mod reports;
 mod sampling;
 mod sinks;

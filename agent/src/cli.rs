@@ -61,6 +61,11 @@ pub enum Command {
     /// Evidence signing keys and tamper checks.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
+    /// Check each source's settings (versioning, retention, encryption,
+    /// replication, access) against its policy and record the findings.
+    ///
+    /// Exit codes: 0 nothing required fails, 1 something does, 2 could not run.
+    Posture(PostureArgs),
     /// Report what the ledger proves over a period, per source and drill,
     /// with the ISO/IEC 27001 (2013 and 2022) control matrix.
     Report(ReportArgs),
@@ -73,6 +78,16 @@ pub enum Command {
     /// every problem when it is invalid. --connect also checks that each
     /// evidence sink is reachable.
     Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PostureArgs {
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Print the findings as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 pub mod drill;
 pub mod evidence;
+pub mod posture;
 pub mod report;
 pub mod run;
 pub mod ship;
@@ -28,6 +29,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Drill(args) => drill::run(&cli, args).await,
         Command::Run => run::run(&cli).await,
         Command::Evidence(cmd) => evidence::run(&cli, cmd),
+        Command::Posture(args) => posture::run(&cli, args).await,
         Command::Report(args) => report::run(&cli, args),
         Command::Ship(args) => ship::run(&cli, args).await,
         Command::Status(args) => status::run(&cli, args),

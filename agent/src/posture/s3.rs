@@ -2,7 +2,10 @@
 //! finding. A call that is denied or that the endpoint does not implement
 //! gives `unknown` with the reason, never `pass`.
 
-use super::{Control, Encryption, Finding, Policy, Status, ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK, REDUNDANCY};
+use super::{
+    Control, Encryption, Finding, Policy, Status, ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK,
+    REDUNDANCY,
+};
 use crate::config::S3SourceConfig;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::Client;
@@ -38,7 +41,15 @@ struct Out<'a> {
 }
 
 impl Out<'_> {
-    fn push(&mut self, check: &'static str, status: Status, observed: impl Into<String>, required: impl Into<String>, reason: Option<String>, controls: &[Control]) {
+    fn push(
+        &mut self,
+        check: &'static str,
+        status: Status,
+        observed: impl Into<String>,
+        required: impl Into<String>,
+        reason: Option<String>,
+        controls: &[Control],
+    ) {
         self.findings.push(Finding {
             source: self.source.to_owned(),
             check,
@@ -50,8 +61,21 @@ impl Out<'_> {
         });
     }
 
-    fn unknown(&mut self, check: &'static str, required: impl Into<String>, why: String, controls: &[Control]) {
-        self.push(check, Status::Unknown, "unknown", required, Some(why), controls);
+    fn unknown(
+        &mut self,
+        check: &'static str,
+        required: impl Into<String>,
+        why: String,
+        controls: &[Control],
+    ) {
+        self.push(
+            check,
+            Status::Unknown,
+            "unknown",
+            required,
+            Some(why),
+            controls,
+        );
     }
 }
 
@@ -77,12 +101,22 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
     let req_mfa = if p.mfa_delete { "enabled" } else { "any" };
     match client.get_bucket_versioning().bucket(b).send().await {
         Ok(v) => {
-            let status = v.status().map_or("never enabled", |s| s.as_str()).to_owned();
+            let status = v
+                .status()
+                .map_or("never enabled", |s| s.as_str())
+                .to_owned();
             o.push("versioning", verdict(!p.versioning || status == "Enabled"), &status, req_v,
                 (p.versioning && status != "Enabled").then(|| "without versioning, overwritten and deleted objects leave no recovery point".to_owned()),
                 &[BACKUP]);
             let mfa = v.mfa_delete().map_or("Disabled", |m| m.as_str()).to_owned();
-            o.push("mfa_delete", verdict(!p.mfa_delete || mfa == "Enabled"), mfa, req_mfa, None, &[BACKUP, ACCESS]);
+            o.push(
+                "mfa_delete",
+                verdict(!p.mfa_delete || mfa == "Enabled"),
+                mfa,
+                req_mfa,
+                None,
+                &[BACKUP, ACCESS],
+            );
         }
         Err(e) => {
             let why = match failed(&e, &[], "s3:GetBucketVersioning") {
@@ -96,10 +130,17 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
 
     // Object Lock.
     let req = if p.object_lock { "enabled" } else { "any" };
-    match client.get_object_lock_configuration().bucket(b).send().await {
+    match client
+        .get_object_lock_configuration()
+        .bucket(b)
+        .send()
+        .await
+    {
         Ok(l) => {
             let cfg = l.object_lock_configuration();
-            let enabled = cfg.and_then(|c| c.object_lock_enabled()).is_some_and(|e| e.as_str() == "Enabled");
+            let enabled = cfg
+                .and_then(|c| c.object_lock_enabled())
+                .is_some_and(|e| e.as_str() == "Enabled");
             let retention = cfg
                 .and_then(|c| c.rule())
                 .and_then(|r| r.default_retention())
@@ -115,11 +156,33 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
                     )
                 })
                 .unwrap_or_default();
-            let observed = if enabled { format!("enabled{retention}") } else { "disabled".into() };
-            o.push("object_lock", verdict(!p.object_lock || enabled), observed, req, None, &[BACKUP]);
+            let observed = if enabled {
+                format!("enabled{retention}")
+            } else {
+                "disabled".into()
+            };
+            o.push(
+                "object_lock",
+                verdict(!p.object_lock || enabled),
+                observed,
+                req,
+                None,
+                &[BACKUP],
+            );
         }
-        Err(e) => match failed(&e, &["ObjectLockConfigurationNotFoundError"], "s3:GetBucketObjectLockConfiguration") {
-            Failed::NotConfigured => o.push("object_lock", verdict(!p.object_lock), "not configured", req, None, &[BACKUP]),
+        Err(e) => match failed(
+            &e,
+            &["ObjectLockConfigurationNotFoundError"],
+            "s3:GetBucketObjectLockConfiguration",
+        ) {
+            Failed::NotConfigured => o.push(
+                "object_lock",
+                verdict(!p.object_lock),
+                "not configured",
+                req,
+                None,
+                &[BACKUP],
+            ),
             Failed::Unknown(w) => o.unknown("object_lock", req, w, &[BACKUP]),
         },
     }
@@ -152,16 +215,38 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
                 Encryption::Any => name != "none",
                 Encryption::Kms => name == "SSE-KMS" || name == "DSSE-KMS",
             };
-            o.push("default_encryption", verdict(ok), format!("{name}{}", if bucket_key { " (bucket key)" } else { "" }), req, None, &[CRYPTO]);
+            o.push(
+                "default_encryption",
+                verdict(ok),
+                format!("{name}{}", if bucket_key { " (bucket key)" } else { "" }),
+                req,
+                None,
+                &[CRYPTO],
+            );
         }
-        Err(e) => match failed(&e, &["ServerSideEncryptionConfigurationNotFoundError"], "s3:GetEncryptionConfiguration") {
-            Failed::NotConfigured => o.push("default_encryption", verdict(p.encryption == Encryption::None), "none", req, None, &[CRYPTO]),
+        Err(e) => match failed(
+            &e,
+            &["ServerSideEncryptionConfigurationNotFoundError"],
+            "s3:GetEncryptionConfiguration",
+        ) {
+            Failed::NotConfigured => o.push(
+                "default_encryption",
+                verdict(p.encryption == Encryption::None),
+                "none",
+                req,
+                None,
+                &[CRYPTO],
+            ),
             Failed::Unknown(w) => o.unknown("default_encryption", req, w, &[CRYPTO]),
         },
     }
 
     // Replication.
-    let req = if p.replication { "at least one enabled rule" } else { "any" };
+    let req = if p.replication {
+        "at least one enabled rule"
+    } else {
+        "any"
+    };
     match client.get_bucket_replication().bucket(b).send().await {
         Ok(r) => {
             let rules: Vec<String> = r
@@ -174,23 +259,56 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
                     format!(
                         "to {} (delete markers {}, existing objects {})",
                         rule.destination().map_or("?", |d| d.bucket()),
-                        rule.delete_marker_replication().and_then(|d| d.status()).map_or("not replicated", |s| s.as_str()),
-                        rule.existing_object_replication().map_or("not replicated", |s| s.status().as_str()),
+                        rule.delete_marker_replication()
+                            .and_then(|d| d.status())
+                            .map_or("not replicated", |s| s.as_str()),
+                        rule.existing_object_replication()
+                            .map_or("not replicated", |s| s.status().as_str()),
                     )
                 })
                 .collect();
-            let observed = if rules.is_empty() { "no enabled rule".into() } else { rules.join("; ") };
-            o.push("replication", verdict(!p.replication || !rules.is_empty()), observed, req, None, &[REDUNDANCY]);
+            let observed = if rules.is_empty() {
+                "no enabled rule".into()
+            } else {
+                rules.join("; ")
+            };
+            o.push(
+                "replication",
+                verdict(!p.replication || !rules.is_empty()),
+                observed,
+                req,
+                None,
+                &[REDUNDANCY],
+            );
         }
-        Err(e) => match failed(&e, &["ReplicationConfigurationNotFoundError"], "s3:GetReplicationConfiguration") {
-            Failed::NotConfigured => o.push("replication", verdict(!p.replication), "not configured", req, None, &[REDUNDANCY]),
+        Err(e) => match failed(
+            &e,
+            &["ReplicationConfigurationNotFoundError"],
+            "s3:GetReplicationConfiguration",
+        ) {
+            Failed::NotConfigured => o.push(
+                "replication",
+                verdict(!p.replication),
+                "not configured",
+                req,
+                None,
+                &[REDUNDANCY],
+            ),
             Failed::Unknown(w) => o.unknown("replication", req, w, &[REDUNDANCY]),
         },
     }
 
     // Lifecycle: noncurrent versions must live long enough.
-    let req = format!("noncurrent versions kept at least {} days", p.min_noncurrent_retention_days);
-    match client.get_bucket_lifecycle_configuration().bucket(b).send().await {
+    let req = format!(
+        "noncurrent versions kept at least {} days",
+        p.min_noncurrent_retention_days
+    );
+    match client
+        .get_bucket_lifecycle_configuration()
+        .bucket(b)
+        .send()
+        .await
+    {
         Ok(l) => {
             let mut shortest: Option<i32> = None;
             let mut markers = false;
@@ -198,27 +316,63 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
                 if rule.status().as_str() != "Enabled" {
                     continue;
                 }
-                if let Some(d) = rule.noncurrent_version_expiration().and_then(|n| n.noncurrent_days()) {
+                if let Some(d) = rule
+                    .noncurrent_version_expiration()
+                    .and_then(|n| n.noncurrent_days())
+                {
                     shortest = Some(shortest.map_or(d, |s| s.min(d)));
                 }
-                markers |= rule.expiration().and_then(|e| e.expired_object_delete_marker()).unwrap_or(false);
+                markers |= rule
+                    .expiration()
+                    .and_then(|e| e.expired_object_delete_marker())
+                    .unwrap_or(false);
             }
             let observed = format!(
                 "{}{}",
-                shortest.map_or("noncurrent versions never expire".to_owned(), |d| format!("noncurrent versions expire after {d} days")),
-                if markers { "; expired delete markers are removed" } else { "" }
+                shortest.map_or("noncurrent versions never expire".to_owned(), |d| format!(
+                    "noncurrent versions expire after {d} days"
+                )),
+                if markers {
+                    "; expired delete markers are removed"
+                } else {
+                    ""
+                }
             );
             let ok = shortest.is_none_or(|d| d >= 0 && d as u32 >= p.min_noncurrent_retention_days);
-            o.push("noncurrent_retention", verdict(ok), observed, req, (!ok).then(|| "recovery points are deleted before the required retention".to_owned()), &[BACKUP]);
+            o.push(
+                "noncurrent_retention",
+                verdict(ok),
+                observed,
+                req,
+                (!ok).then(|| {
+                    "recovery points are deleted before the required retention".to_owned()
+                }),
+                &[BACKUP],
+            );
         }
-        Err(e) => match failed(&e, &["NoSuchLifecycleConfiguration"], "s3:GetLifecycleConfiguration") {
-            Failed::NotConfigured => o.push("noncurrent_retention", Status::Pass, "no lifecycle rules: noncurrent versions never expire", req, None, &[BACKUP]),
+        Err(e) => match failed(
+            &e,
+            &["NoSuchLifecycleConfiguration"],
+            "s3:GetLifecycleConfiguration",
+        ) {
+            Failed::NotConfigured => o.push(
+                "noncurrent_retention",
+                Status::Pass,
+                "no lifecycle rules: noncurrent versions never expire",
+                req,
+                None,
+                &[BACKUP],
+            ),
             Failed::Unknown(w) => o.unknown("noncurrent_retention", req, w, &[BACKUP]),
         },
     }
 
     // Public access block.
-    let req = if p.public_access_block { "all four settings on" } else { "any" };
+    let req = if p.public_access_block {
+        "all four settings on"
+    } else {
+        "any"
+    };
     match client.get_public_access_block().bucket(b).send().await {
         Ok(pab) => {
             let c = pab.public_access_block_configuration();
@@ -228,24 +382,63 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
                     && c.block_public_policy() == Some(true)
                     && c.restrict_public_buckets() == Some(true)
             });
-            o.push("public_access_block", verdict(!p.public_access_block || all), if all { "all on" } else { "partly on" }, req, None, &[ACCESS]);
+            o.push(
+                "public_access_block",
+                verdict(!p.public_access_block || all),
+                if all { "all on" } else { "partly on" },
+                req,
+                None,
+                &[ACCESS],
+            );
         }
-        Err(e) => match failed(&e, &["NoSuchPublicAccessBlockConfiguration"], "s3:GetBucketPublicAccessBlock") {
-            Failed::NotConfigured => o.push("public_access_block", verdict(!p.public_access_block), "not configured", req, None, &[ACCESS]),
+        Err(e) => match failed(
+            &e,
+            &["NoSuchPublicAccessBlockConfiguration"],
+            "s3:GetBucketPublicAccessBlock",
+        ) {
+            Failed::NotConfigured => o.push(
+                "public_access_block",
+                verdict(!p.public_access_block),
+                "not configured",
+                req,
+                None,
+                &[ACCESS],
+            ),
             Failed::Unknown(w) => o.unknown("public_access_block", req, w, &[ACCESS]),
         },
     }
 
     // A bucket policy that denies requests without TLS.
-    let req = if p.secure_transport { "a Deny on aws:SecureTransport = false" } else { "any" };
+    let req = if p.secure_transport {
+        "a Deny on aws:SecureTransport = false"
+    } else {
+        "any"
+    };
     match client.get_bucket_policy().bucket(b).send().await {
         Ok(pol) => {
             let denies = denies_plain_http(pol.policy().unwrap_or_default());
-            o.push("secure_transport", verdict(!p.secure_transport || denies),
-                if denies { "the bucket policy denies non-TLS requests" } else { "the bucket policy does not deny non-TLS requests" }, req, None, &[NETWORK, CRYPTO]);
+            o.push(
+                "secure_transport",
+                verdict(!p.secure_transport || denies),
+                if denies {
+                    "the bucket policy denies non-TLS requests"
+                } else {
+                    "the bucket policy does not deny non-TLS requests"
+                },
+                req,
+                None,
+                &[NETWORK, CRYPTO],
+            );
         }
         Err(e) => match failed(&e, &["NoSuchBucketPolicy"], "s3:GetBucketPolicy") {
-            Failed::NotConfigured => o.push("secure_transport", verdict(!p.secure_transport), "no bucket policy", req, None, &[NETWORK, CRYPTO]),
+            Failed::NotConfigured => o.push(
+                "secure_transport",
+                verdict(!p.secure_transport),
+                "no bucket policy",
+                req,
+                None,
+                &[NETWORK, CRYPTO],
+            ),
             Failed::Unknown(w) => o.unknown("secure_transport", req, w, &[NETWORK, CRYPTO]),
         },
     }
@@ -254,11 +447,27 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
     let req = if p.access_logging { "enabled" } else { "any" };
     match client.get_bucket_logging().bucket(b).send().await {
         Ok(l) => {
-            let target = l.logging_enabled().map(|e| format!("to s3://{}/{}", e.target_bucket(), e.target_prefix()));
-            o.push("access_logging", verdict(!p.access_logging || target.is_some()), target.unwrap_or_else(|| "disabled".into()), req, None, &[LOGGING]);
+            let target = l
+                .logging_enabled()
+                .map(|e| format!("to s3://{}/{}", e.target_bucket(), e.target_prefix()));
+            o.push(
+                "access_logging",
+                verdict(!p.access_logging || target.is_some()),
+                target.unwrap_or_else(|| "disabled".into()),
+                req,
+                None,
+                &[LOGGING],
+            );
         }
         Err(e) => match failed(&e, &[], "s3:GetBucketLogging") {
-            Failed::NotConfigured => o.push("access_logging", verdict(!p.access_logging), "disabled", req, None, &[LOGGING]),
+            Failed::NotConfigured => o.push(
+                "access_logging",
+                verdict(!p.access_logging),
+                "disabled",
+                req,
+                None,
+                &[LOGGING],
+            ),
             Failed::Unknown(w) => o.unknown("access_logging", req, w, &[LOGGING]),
         },
     }
@@ -280,7 +489,10 @@ pub fn denies_plain_http(policy: &str) -> bool {
         s["Effect"] == "Deny"
             && ["Bool", "BoolIfExists"].iter().any(|op| {
                 let v = &s["Condition"][op]["aws:SecureTransport"];
-                v == "false" || v == false || v.as_array().is_some_and(|a| a.iter().any(|x| x == "false" || x == false))
+                v == "false"
+                    || v == false
+                    || v.as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "false" || x == false))
             })
     })
 }
@@ -295,7 +507,9 @@ mod tests {
         assert!(denies_plain_http(deny));
         assert!(denies_plain_http(&deny.replace("\"false\"", "false")));
         assert!(!denies_plain_http(&deny.replace("Deny", "Allow")));
-        assert!(!denies_plain_http(r#"{"Statement":{"Effect":"Deny","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}}"#));
+        assert!(!denies_plain_http(
+            r#"{"Statement":{"Effect":"Deny","Condition":{"Bool":{"aws:MultiFactorAuthPresent":"false"}}}}"#
+        ));
         assert!(!denies_plain_http("not json"));
     }
 }

@@ -38,6 +38,11 @@ pub fn syslog_severity(e: &Value) -> u8 {
             _ => 6,
         },
         "evidence_dropped" => 3,
+        "posture_finding" => match str_of(e, "status") {
+            "fail" => 4,
+            "unknown" => 5,
+            _ => 6,
+        },
         "run_aborted" | "config_reloaded" if str_of(e, "outcome") == "refused" => 4,
         "run_aborted" => 4,
         _ => 5,
@@ -152,6 +157,14 @@ pub fn message(e: &Value) -> String {
         "daemon_started" => "restoreproof service started".into(),
         "daemon_stopped" => "restoreproof service stopped".into(),
         "config_reloaded" => format!("restoreproof configuration reload {}", str_of(e, "outcome")),
+        "posture_finding" => format!(
+            "Posture of source {}: {} {} (observed {}; required {})",
+            str_of(&e["source"], "name"),
+            str_of(e, "check"),
+            str_of(e, "status"),
+            str_of(e, "observed"),
+            str_of(e, "required")
+        ),
         "evidence_dropped" => format!(
             "{} undelivered evidence event(s) dropped for sink {}: {}",
             e["count"].as_u64().unwrap_or(0),
@@ -190,7 +203,9 @@ fn ocsf(e: &Value) -> Value {
     let severity = ["Unknown", "Informational", "Low", "Medium", "High"][severity_id];
     let (class_uid, class_name, category_uid, category_name, activity_id, activity_name) =
         match kind(e) {
-            "sample_verdict" => (2003, "Compliance Finding", 2, "Findings", 1, "Create"),
+            "sample_verdict" | "posture_finding" => {
+                (2003, "Compliance Finding", 2, "Findings", 1, "Create")
+            }
             "run_summary" => {
                 let (id, name) = match str_of(e, "status") {
                     "completed" => (2, "Completed"),
@@ -309,6 +324,35 @@ fn ocsf(e: &Value) -> Value {
                 "restore": e["restore"],
                 "error_class": e["error_class"],
             }}]);
+            o["status_id"] = json!(1);
+            o["status"] = json!("New");
+        }
+        "posture_finding" => {
+            let (status_id, status) = match str_of(e, "status") {
+                "pass" => (1, "Pass"),
+                "fail" => (3, "Fail"),
+                _ => (0, "Unknown"),
+            };
+            let controls = e["controls"].as_array().cloned().unwrap_or_default();
+            o["compliance"] = json!({
+                "status_id": status_id,
+                "status": status,
+                "control": str_of(e, "check"),
+                "standards": ["ISO/IEC 27001:2013", "ISO/IEC 27001:2022"],
+                "requirements": controls.iter().map(|c| format!(
+                    "ISO/IEC 27001:2013 {} / 2022 {}",
+                    c["iso_2013"].as_str().unwrap_or_default(),
+                    c["iso_2022"].as_str().unwrap_or_default()
+                )).collect::<Vec<_>>(),
+                "status_detail": format!("observed: {}; required: {}{}", str_of(e, "observed"), str_of(e, "required"),
+                    e["reason"].as_str().map(|r| format!("; {r}")).unwrap_or_default()),
+            });
+            o["finding_info"] = json!({
+                "uid": e["event_id"],
+                "title": format!("Posture {} of source {}: {}", str_of(e, "check"), str_of(&e["source"], "name"), str_of(e, "status")),
+                "types": ["Backup Posture"],
+                "data_sources": ["restoreproof"],
+            });
             o["status_id"] = json!(1);
             o["status"] = json!("New");
         }

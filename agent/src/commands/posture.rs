@@ -1,0 +1,126 @@
+//! `restoreproof posture`: checks each source's settings against its
+//! policy and records every finding as evidence. Exit 0 when nothing
+//! required fails, 1 when something does, 2 when it could not run.
+
+use super::{EXIT_FAILED, EXIT_OK};
+use crate::cli::{Cli, PostureArgs};
+use crate::config::{Config, SourceConfig};
+use crate::evidence::recorder::Recorder;
+use crate::evidence::{AgentInfo, Event};
+use crate::posture::{Finding, Status};
+use anyhow::anyhow;
+use serde_json::json;
+use std::process::ExitCode;
+
+/// Runs the checks.
+///
+/// # Errors
+/// An invalid config, an unknown source, or a ledger that cannot be written.
+pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&cli.config)?;
+    if let Some(s) = &a.source {
+        if !config.sources.contains_key(s) {
+            return Err(anyhow!(
+                "no source named `{s}`; configured sources: {}",
+                config
+                    .sources
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let mut findings: Vec<Finding> = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, source) in &config.sources {
+        if a.source.as_ref().is_some_and(|s| s != name) {
+            continue;
+        }
+        match source {
+            SourceConfig::S3(c) => {
+                findings.extend(crate::posture::s3::check(name, c, &c.posture).await)
+            }
+            SourceConfig::AzureBlob(_) => skipped.push(name.clone()),
+        }
+    }
+    let mut recorder = Recorder::open(&config.ledger_path, &config.evidence_path)?;
+    recorder.signer = Some(
+        crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {
+            anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential")
+        })?,
+    );
+    let agent = AgentInfo::current();
+    let mut ids = Vec::new();
+    for f in &findings {
+        let mut event = Event::new(
+            "posture_finding",
+            None,
+            json!({
+                "agent": agent,
+                "source": { "name": f.source },
+                "check": f.check,
+                "status": f.status,
+                "observed": f.observed,
+                "required": f.required,
+                "reason": f.reason,
+                "controls": f.controls,
+            }),
+        );
+        ids.push(event.id.clone());
+        recorder.commit(&mut event, |l, e| l.record_event(e))?;
+    }
+    recorder.checkpoint("posture")?;
+    let failed = findings.iter().any(|f| f.status == Status::Fail);
+    if a.json {
+        let doc: Vec<_> = findings
+            .iter()
+            .zip(&ids)
+            .map(|(f, id)| {
+                let mut v = serde_json::to_value(f).unwrap_or_default();
+                v["event_id"] = json!(id);
+                v
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "findings": doc, "not_checked": skipped }))?
+        );
+    } else {
+        println!(
+            "{:<16} {:<22} {:<8} {:<50} REQUIRED",
+            "SOURCE", "CHECK", "STATUS", "OBSERVED"
+        );
+        for f in &findings {
+            println!(
+                "{:<16} {:<22} {:<8} {:<50} {}",
+                f.source,
+                f.check,
+                f.status.as_str(),
+                f.observed,
+                f.required
+            );
+            if let Some(r) = &f.reason {
+                println!("{:<16} {:<22} {:<8} {r}", "", "", "");
+            }
+        }
+        for s in &skipped {
+            println!("{s}: Azure posture checks are not part of this version");
+        }
+        println!(
+            "\n{}: {} pass, {} fail, {} unknown",
+            if failed {
+                "RESULT: FAILED"
+            } else {
+                "RESULT: OK"
+            },
+            findings.iter().filter(|f| f.status == Status::Pass).count(),
+            findings.iter().filter(|f| f.status == Status::Fail).count(),
+            findings
+                .iter()
+                .filter(|f| f.status == Status::Unknown)
+                .count()
+        );
+    }
+    Ok(ExitCode::from(if failed { EXIT_FAILED } else { EXIT_OK }))
+}

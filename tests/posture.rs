@@ -1,0 +1,281 @@
+//! `restoreproof posture` for S3 against moto 5.1.22 (started by
+//! `scripts/test`; moto 5.2 answers GetBucketVersioning in a form the AWS
+//! SDK cannot parse): each setting both ways, the findings recorded as
+//! evidence, and a denied call (the fault proxy answers 403 AccessDenied)
+//! reported as `unknown` with the reason.
+
+use crate::util::Agent;
+use aws_sdk_s3::types::{
+    BucketLifecycleConfiguration, BucketLoggingStatus, BucketVersioningStatus, ExpirationStatus,
+    LifecycleRule, LifecycleRuleFilter, LoggingEnabled, NoncurrentVersionExpiration,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault,
+    ServerSideEncryptionConfiguration, ServerSideEncryptionRule, VersioningConfiguration,
+};
+use aws_sdk_s3::Client;
+use restoreproof_testkit::{Fault, FaultProxy, Rule};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+fn endpoint() -> String {
+    std::env::var("RESTOREPROOF_TEST_S3_POSTURE_ENDPOINT").unwrap_or_else(|_| {
+        panic!("RESTOREPROOF_TEST_S3_POSTURE_ENDPOINT is not set: run the suite with `scripts/test`, which starts moto 5.1 for these tests")
+    })
+}
+
+fn client() -> Client {
+    let conf = aws_sdk_s3::config::Builder::new()
+        .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+        .region(aws_sdk_s3::config::Region::new("us-east-1"))
+        .endpoint_url(endpoint())
+        .force_path_style(true)
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .build();
+    Client::from_conf(conf)
+}
+
+async fn versioning(s3: &Client, bucket: &str, status: BucketVersioningStatus) {
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(status).build())
+        .send()
+        .await
+        .expect("versioning");
+}
+
+async fn noncurrent_days(s3: &Client, bucket: &str, days: i32) {
+    let rule = LifecycleRule::builder()
+        .id("noncurrent")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .noncurrent_version_expiration(
+            NoncurrentVersionExpiration::builder()
+                .noncurrent_days(days)
+                .build(),
+        )
+        .build()
+        .expect("rule");
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(
+            BucketLifecycleConfiguration::builder()
+                .rules(rule)
+                .build()
+                .expect("lifecycle"),
+        )
+        .send()
+        .await
+        .expect("lifecycle");
+}
+
+/// The findings of `posture --json`, by check, and the exit code.
+async fn posture(agent: &Agent) -> (i32, BTreeMap<String, Value>) {
+    let r = agent.run(&["posture", "--json"]).await;
+    assert!(r.code == 0 || r.code == 1, "{}{}", r.stdout, r.stderr);
+    let doc: Value = serde_json::from_str(&r.stdout).expect("json");
+    let by_check = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["check"].as_str().unwrap_or_default().to_owned(),
+                f.clone(),
+            )
+        })
+        .collect();
+    (r.code, by_check)
+}
+
+fn agent_for(endpoint: &str, bucket: &str) -> Agent {
+    Agent::from_toml(&format!(
+        "[sources.s]\nkind = \"s3\"\nbucket = \"{bucket}\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\n\
+         [sources.s.posture]\nmin_noncurrent_retention_days = 30\naccess_logging = true\n"
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
+    let s3 = client();
+    let bucket = format!(
+        "posture-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let logs = format!("{bucket}-logs");
+    for b in [&bucket, &logs] {
+        s3.create_bucket().bucket(b).send().await.expect("bucket");
+    }
+    s3.put_bucket_acl()
+        .bucket(&logs)
+        .acl(aws_sdk_s3::types::BucketCannedAcl::from(
+            "log-delivery-write",
+        ))
+        .send()
+        .await
+        .expect("log delivery acl");
+    // Well configured.
+    versioning(&s3, &bucket, BucketVersioningStatus::Enabled).await;
+    noncurrent_days(&s3, &bucket, 35).await;
+    s3.put_bucket_encryption()
+        .bucket(&bucket)
+        .server_side_encryption_configuration(
+            ServerSideEncryptionConfiguration::builder()
+                .rules(
+                    ServerSideEncryptionRule::builder()
+                        .apply_server_side_encryption_by_default(
+                            ServerSideEncryptionByDefault::builder()
+                                .sse_algorithm(ServerSideEncryption::AwsKms)
+                                .build()
+                                .expect("sse"),
+                        )
+                        .build(),
+                )
+                .build()
+                .expect("sse"),
+        )
+        .send()
+        .await
+        .expect("encryption");
+    s3.put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("pab");
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"TLS","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::{bucket}","arn:aws:s3:::{bucket}/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}]}}"#
+    );
+    s3.put_bucket_policy()
+        .bucket(&bucket)
+        .policy(&policy)
+        .send()
+        .await
+        .expect("policy");
+    s3.put_bucket_logging()
+        .bucket(&bucket)
+        .bucket_logging_status(
+            BucketLoggingStatus::builder()
+                .logging_enabled(
+                    LoggingEnabled::builder()
+                        .target_bucket(&logs)
+                        .target_prefix("access/")
+                        .build()
+                        .expect("logging"),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("logging");
+
+    let agent = agent_for(&endpoint(), &bucket);
+    let (code, f) = posture(&agent).await;
+    for check in [
+        "versioning",
+        "default_encryption",
+        "noncurrent_retention",
+        "public_access_block",
+        "secure_transport",
+        "access_logging",
+        "replication",
+        "object_lock",
+        "mfa_delete",
+    ] {
+        assert_eq!(f[check]["status"], "pass", "{check}: {}", f[check]);
+    }
+    assert_eq!(code, 0);
+    assert_eq!(f["versioning"]["observed"], "Enabled");
+    assert_eq!(f["default_encryption"]["observed"], "SSE-KMS");
+    assert_eq!(
+        f["noncurrent_retention"]["observed"],
+        "noncurrent versions expire after 35 days"
+    );
+    assert_eq!(
+        f["access_logging"]["observed"],
+        format!("to s3://{logs}/access/")
+    );
+    assert_eq!(f["versioning"]["controls"][0]["iso_2013"], "A.12.3.1");
+    assert_eq!(f["versioning"]["controls"][0]["iso_2022"], "8.13");
+    assert_eq!(f["default_encryption"]["controls"][0]["iso_2022"], "8.24");
+    assert_eq!(f["replication"]["controls"][0]["iso_2022"], "8.14");
+
+    // Badly configured.
+    versioning(&s3, &bucket, BucketVersioningStatus::Suspended).await;
+    noncurrent_days(&s3, &bucket, 1).await;
+    s3.delete_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("policy");
+    s3.delete_public_access_block()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("pab");
+    s3.put_bucket_logging()
+        .bucket(&bucket)
+        .bucket_logging_status(BucketLoggingStatus::builder().build())
+        .send()
+        .await
+        .expect("logging off");
+    let (code, f) = posture(&agent).await;
+    assert_eq!(code, 1, "a required setting fails");
+    for (check, observed) in [
+        ("versioning", "Suspended"),
+        (
+            "noncurrent_retention",
+            "noncurrent versions expire after 1 days",
+        ),
+        ("secure_transport", "no bucket policy"),
+        ("public_access_block", "not configured"),
+        ("access_logging", "disabled"),
+    ] {
+        assert_eq!(f[check]["status"], "fail", "{check}: {}", f[check]);
+        assert_eq!(f[check]["observed"], observed, "{check}");
+    }
+    assert!(f["noncurrent_retention"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("before the required retention"));
+
+    // Recorded as evidence, and closed by a checkpoint.
+    let ev = agent.evidence();
+    let findings: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["kind"] == "posture_finding")
+        .collect();
+    assert_eq!(findings.len(), 18, "9 checks, twice");
+    assert_eq!(
+        ev.last().map(|e| e["kind"].clone()),
+        Some("checkpoint".into())
+    );
+
+    // A denied call is `unknown` with the reason, never a pass.
+    let upstream = endpoint()
+        .trim_start_matches("http://")
+        .parse()
+        .expect("addr");
+    let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), upstream)
+        .await
+        .expect("proxy");
+    proxy.add(Rule::any("policy", Fault::Status(403, "AccessDenied")));
+    let denied = agent_for(&proxy.url(), &bucket);
+    let (_, f) = posture(&denied).await;
+    assert_eq!(
+        f["secure_transport"]["status"], "unknown",
+        "{}",
+        f["secure_transport"]
+    );
+    assert_eq!(
+        f["secure_transport"]["reason"],
+        "access denied: the identity needs s3:GetBucketPolicy"
+    );
+}
