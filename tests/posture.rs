@@ -258,6 +258,29 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
         Some("checkpoint".into())
     );
 
+    // Reports show the latest finding per check and derive 8.14 from it.
+    let report = agent
+        .run(&["report", "--since", "1d", "--format", "json"])
+        .await;
+    let r: Value = serde_json::from_str(&report.stdout).expect("report");
+    let rows = r["posture"].as_array().expect("posture rows");
+    assert_eq!(rows.len(), 9);
+    assert!(rows
+        .iter()
+        .any(|p| p["check"] == "versioning" && p["status"] == "fail"));
+    let redundancy = r["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["iso_2022"] == "8.14")
+        .expect("8.14")
+        .clone();
+    assert_eq!(redundancy["status"], "no_evidence");
+    assert_eq!(
+        redundancy["explanation"],
+        "no checked source has a replication rule (s)"
+    );
+
     // A denied call is `unknown` with the reason, never a pass.
     let upstream = endpoint()
         .trim_start_matches("http://")
@@ -278,4 +301,55 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
         f["secure_transport"]["reason"],
         "access denied: the identity needs s3:GetBucketPolicy"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_runs_posture_checks_on_their_schedule() {
+    let s3 = client();
+    let bucket = format!(
+        "posture-daemon-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    let agent = Agent::from_toml(&format!(
+        "[sources.s]\nkind = \"s3\"\nbucket = \"{bucket}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         [posture]\nschedule = \"* * * * * *\"\n[daemon]\nshutdown_timeout = \"5s\"\n",
+        endpoint()
+    ));
+    let mut child = agent
+        .command(&["run"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let ev = if agent.path("log/evidence.jsonl").exists() {
+            agent.evidence()
+        } else {
+            Vec::new()
+        };
+        if ev.iter().filter(|e| e["kind"] == "posture_finding").count() >= 18 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no scheduled posture checks"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    crate::daemon::signal(&child, "TERM");
+    let status = child.wait().await.expect("wait");
+    assert!(status.success());
+    let ev = agent.evidence();
+    let versioning: Vec<&Value> = ev
+        .iter()
+        .filter(|e| e["kind"] == "posture_finding" && e["check"] == "versioning")
+        .collect();
+    assert!(versioning.len() >= 2, "at least two scheduled checks");
+    assert_eq!(versioning[0]["status"], "fail");
+    assert_eq!(versioning[0]["observed"], "never enabled");
 }

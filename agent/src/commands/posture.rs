@@ -4,10 +4,9 @@
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, PostureArgs};
-use crate::config::{Config, SourceConfig};
+use crate::config::Config;
 use crate::evidence::recorder::Recorder;
-use crate::evidence::{AgentInfo, Event};
-use crate::posture::{Finding, Status};
+use crate::posture::Status;
 use anyhow::anyhow;
 use serde_json::json;
 use std::process::ExitCode;
@@ -31,46 +30,14 @@ pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
             ));
         }
     }
-    let mut findings: Vec<Finding> = Vec::new();
-    let mut skipped = Vec::new();
-    for (name, source) in &config.sources {
-        if a.source.as_ref().is_some_and(|s| s != name) {
-            continue;
-        }
-        match source {
-            SourceConfig::S3(c) => {
-                findings.extend(crate::posture::s3::check(name, c, &c.posture).await)
-            }
-            SourceConfig::AzureBlob(_) => skipped.push(name.clone()),
-        }
-    }
+    let (findings, skipped) = crate::posture::check_sources(&config, a.source.as_deref()).await;
     let mut recorder = Recorder::open(&config.ledger_path, &config.evidence_path)?;
     recorder.signer = Some(
         crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {
             anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential")
         })?,
     );
-    let agent = AgentInfo::current();
-    let mut ids = Vec::new();
-    for f in &findings {
-        let mut event = Event::new(
-            "posture_finding",
-            None,
-            json!({
-                "agent": agent,
-                "source": { "name": f.source },
-                "check": f.check,
-                "status": f.status,
-                "observed": f.observed,
-                "required": f.required,
-                "reason": f.reason,
-                "controls": f.controls,
-            }),
-        );
-        ids.push(event.id.clone());
-        recorder.commit(&mut event, |l, e| l.record_event(e))?;
-    }
-    recorder.checkpoint("posture")?;
+    let ids = crate::posture::record(&mut recorder, &findings)?;
     let failed = findings.iter().any(|f| f.status == Status::Fail);
     if a.json {
         let doc: Vec<_> = findings

@@ -128,11 +128,23 @@ pub struct RawConfig {
     #[serde(default)]
     pub outbox: RawOutbox,
     #[serde(default)]
+    pub posture: RawPostureRun,
+    #[serde(default)]
     pub sinks: BTreeMap<String, crate::sink::config::RawSink>,
     #[serde(default)]
     pub sources: BTreeMap<String, RawSource>,
     #[serde(default)]
     pub drills: BTreeMap<String, RawDrill>,
+}
+
+/// `[posture]`: when the service runs posture checks.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostureRun {
+    /// Cron expression (seconds optional).
+    pub schedule: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
+    pub timezone: Option<String>,
 }
 
 /// `[outbox]`: how long the ledger keeps evidence events for the sinks.
@@ -366,6 +378,8 @@ pub struct Config {
     pub signing_key: SecretSource,
     pub daemon: DaemonConfig,
     pub outbox: OutboxConfig,
+    /// When the service runs posture checks; `None`: only on demand.
+    pub posture_schedule: Option<Schedule>,
     /// Where evidence is shipped, by name.
     pub sinks: BTreeMap<String, crate::sink::config::SinkConfig>,
     pub sources: BTreeMap<String, SourceConfig>,
@@ -924,6 +938,39 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             sinks.insert(name, s);
         }
     }
+    let posture_schedule = match &raw.posture.schedule {
+        Some(expr) => {
+            let tz = raw
+                .posture
+                .timezone
+                .as_deref()
+                .unwrap_or(defaults::TIMEZONE);
+            match Schedule::new(expr, tz, std::time::Duration::ZERO, Missed::Skip) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    problems.push(Problem {
+                        path: if parse_schedule(expr).is_err() {
+                            "posture.schedule".into()
+                        } else {
+                            "posture.timezone".into()
+                        },
+                        message: e,
+                    });
+                    None
+                }
+            }
+        }
+        None => {
+            if raw.posture.timezone.is_some() {
+                problems.push(Problem {
+                    path: "posture.timezone".into(),
+                    message: "applies to a schedule; add `schedule = \"...\"` (cron) or remove it"
+                        .into(),
+                });
+            }
+            None
+        }
+    };
     let outbox = OutboxConfig {
         max_age: raw.outbox.max_age.map(|a| a.0),
         max_bytes: raw.outbox.max_bytes.map(|b| b.0),
@@ -953,6 +1000,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             signing_key,
             daemon,
             outbox,
+            posture_schedule,
             sinks,
             sources,
             drills,

@@ -54,7 +54,7 @@ pub enum Control {
 /// evidence file cannot be opened.
 pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> anyhow::Result<()> {
     let config = Config::load(config_path)?;
-    if !config.drills.values().any(|d| d.schedule.is_some()) {
+    if !config.drills.values().any(|d| d.schedule.is_some()) && config.posture_schedule.is_none() {
         return Err(anyhow!(
             "{}: no drill has a schedule, so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]",
             config_path.display()
@@ -88,6 +88,7 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
         stop.clone(),
     );
     scheduler.apply(&config.drills);
+    let posture = tokio::spawn(posture_loop(agent.clone(), stop.clone()));
     agent.record(
         "daemon_started",
         json!({
@@ -187,6 +188,7 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
             }
         }
     };
+    let _ = posture.await;
     agent.record("daemon_stopped", json!({ "restores_cancelled": cancelled }))?;
     lock(&agent.recorder)
         .checkpoint("stop")
@@ -234,6 +236,49 @@ impl Shipping {
     async fn stop(&mut self) {
         self.stop.cancel();
         while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Runs posture checks on `[posture] schedule` until the daemon stops. The
+/// schedule is read from the configuration in force each time the next run
+/// is computed.
+async fn posture_loop(agent: Arc<Agent>, stop: Stop) {
+    loop {
+        let config = agent.config();
+        let Some(schedule) = config.posture_schedule.clone() else {
+            // No schedule now; look again after a reload.
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                () = stop.finishing() => return,
+            }
+        };
+        let Some(fire) = schedule.next_after(agent.clock.now()) else {
+            return;
+        };
+        tracing::info!(next_run = %fire.to_rfc3339_opts(SecondsFormat::Secs, true), schedule = schedule.expr(), "Next posture check scheduled.");
+        tokio::select! {
+            () = scheduler::sleep_until(&*agent.clock, fire) => {}
+            () = stop.finishing() => return,
+        }
+        let (findings, not_checked) = crate::posture::check_sources(&config, None).await;
+        let recorded = crate::posture::record(&mut lock(&agent.recorder), &findings);
+        let failed = findings
+            .iter()
+            .filter(|f| f.status == crate::posture::Status::Fail)
+            .count();
+        match recorded {
+            Ok(_) if failed > 0 => tracing::warn!(
+                failed,
+                checked = findings.len(),
+                "Posture checks found settings that fail their requirement."
+            ),
+            Ok(_) => tracing::info!(
+                checked = findings.len(),
+                not_checked = not_checked.len(),
+                "Posture checks recorded."
+            ),
+            Err(e) => tracing::error!(error = %e, "Cannot record posture findings."),
+        }
     }
 }
 

@@ -6,7 +6,12 @@
 
 pub mod s3;
 
+use crate::config::{Config, SourceConfig};
+use crate::evidence::file::EvidenceFileError;
+use crate::evidence::recorder::Recorder;
+use crate::evidence::{AgentInfo, Event};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 /// `pass`, `fail` or `unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -169,4 +174,54 @@ impl RawPosture {
             access_logging: self.access_logging.unwrap_or(d.access_logging),
         }
     }
+}
+
+/// Checks every source (or only `only`): the findings, and the sources
+/// this version cannot check (Azure).
+pub async fn check_sources(config: &Config, only: Option<&str>) -> (Vec<Finding>, Vec<String>) {
+    let mut findings = Vec::new();
+    let mut not_checked = Vec::new();
+    for (name, source) in &config.sources {
+        if only.is_some_and(|o| o != name) {
+            continue;
+        }
+        match source {
+            SourceConfig::S3(c) => findings.extend(s3::check(name, c, &c.posture).await),
+            SourceConfig::AzureBlob(_) => not_checked.push(name.clone()),
+        }
+    }
+    (findings, not_checked)
+}
+
+/// Records each finding as a `posture_finding` event, then a checkpoint;
+/// returns the event ids.
+///
+/// # Errors
+/// When the ledger or evidence file cannot be written.
+pub fn record(
+    recorder: &mut Recorder,
+    findings: &[Finding],
+) -> Result<Vec<String>, EvidenceFileError> {
+    let agent = AgentInfo::current();
+    let mut ids = Vec::new();
+    for f in findings {
+        let mut event = Event::new(
+            "posture_finding",
+            None,
+            json!({
+                "agent": agent,
+                "source": { "name": f.source },
+                "check": f.check,
+                "status": f.status,
+                "observed": f.observed,
+                "required": f.required,
+                "reason": f.reason,
+                "controls": f.controls,
+            }),
+        );
+        ids.push(event.id.clone());
+        recorder.commit(&mut event, |l, e| l.record_event(e))?;
+    }
+    recorder.checkpoint("posture")?;
+    Ok(ids)
 }

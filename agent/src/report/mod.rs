@@ -106,6 +106,18 @@ pub struct ControlRow {
     pub evidence: Vec<String>,
 }
 
+/// The latest posture finding of a source's check in the period.
+#[derive(Debug, Clone, Serialize)]
+pub struct PostureRow {
+    pub source: String,
+    pub check: String,
+    pub status: String,
+    pub observed: String,
+    pub required: String,
+    pub time: String,
+    pub event_id: String,
+}
+
 /// The ledger's chain as verified for the report.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChainSummary {
@@ -130,6 +142,8 @@ pub struct Report {
     pub days: Vec<Day>,
     pub runs: Vec<RunPoint>,
     pub chain: ChainSummary,
+    /// The latest posture finding per source and check.
+    pub posture: Vec<PostureRow>,
     pub sinks: Vec<String>,
     pub controls: Vec<ControlRow>,
 }
@@ -285,6 +299,26 @@ impl Report {
             .collect();
 
         let chain = chain_summary(ledger, &since_s)?;
+        let mut latest: BTreeMap<(String, String), PostureRow> = BTreeMap::new();
+        for (_, e) in ledger.events_since("posture_finding", &since_s)? {
+            let src = e["source"]["name"].as_str().unwrap_or_default().to_owned();
+            if !keep(&src) {
+                continue;
+            }
+            let get = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
+            latest.insert(
+                (src.clone(), get("check")),
+                PostureRow {
+                    source: src,
+                    check: get("check"),
+                    status: get("status"),
+                    observed: get("observed"),
+                    required: get("required"),
+                    time: get("time"),
+                    event_id: get("event_id"),
+                },
+            );
+        }
         let mut report = Self {
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -300,6 +334,7 @@ impl Report {
                 .collect(),
             runs: points,
             chain,
+            posture: latest.into_values().collect(),
             sinks: config.sinks.keys().cloned().collect(),
             controls: Vec::new(),
         };
@@ -469,16 +504,62 @@ fn controls(
         explanation,
         evidence: Vec::new(),
     });
-    // Redundancy.
+    // Redundancy, from the latest replication posture findings.
+    let replication: Vec<&PostureRow> = r
+        .posture
+        .iter()
+        .filter(|p| p.check == "replication")
+        .collect();
+    let replicated: Vec<&&PostureRow> = replication
+        .iter()
+        .filter(|p| p.observed.starts_with("to "))
+        .collect();
+    let (status, explanation) = if replication.is_empty() {
+        (
+            ControlStatus::NoEvidence,
+            "posture checks (replication) did not run in the period".to_owned(),
+        )
+    } else if replicated.len() == replication.len() {
+        (
+            ControlStatus::Evidenced,
+            format!(
+                "every checked source replicates: {}",
+                replicated
+                    .iter()
+                    .map(|p| format!("{} {}", p.source, p.observed))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+        )
+    } else if replicated.is_empty() {
+        (
+            ControlStatus::NoEvidence,
+            format!(
+                "no checked source has a replication rule ({})",
+                replication
+                    .iter()
+                    .map(|p| p.source.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    } else {
+        (
+            ControlStatus::Partly,
+            format!(
+                "{} of {} checked sources replicate",
+                replicated.len(),
+                replication.len()
+            ),
+        )
+    };
     rows.push(ControlRow {
         iso_2013: "A.17.2.1",
         iso_2022: "8.14",
         title: "Redundancy of information processing facilities",
-        status: ControlStatus::NoEvidence,
-        explanation:
-            "needs posture checks (replication, redundancy SKU), which did not run in the period"
-                .into(),
-        evidence: Vec::new(),
+        status,
+        explanation,
+        evidence: first_ids(replication.iter().map(|p| &p.event_id)),
     });
     // Cryptography: encryption at rest reported per restored object.
     let restored: Vec<&SampleRecord> = samples.iter().filter(|s| s.bytes > 0).collect();

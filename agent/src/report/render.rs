@@ -99,6 +99,16 @@ pub fn text(r: &Report) -> String {
         r.chain.checkpoints_in_period,
         r.chain.signed_checkpoints_in_period
     );
+    if !r.posture.is_empty() {
+        let _ = writeln!(o, "\nPosture (latest finding per check):");
+        for p in &r.posture {
+            let _ = writeln!(
+                o,
+                "  {:<14} {:<22} {:<8} {} (required: {})",
+                p.source, p.check, p.status, p.observed, p.required
+            );
+        }
+    }
     let _ = writeln!(o, "\nISO/IEC 27001 controls (2013 / 2022):");
     for c in &r.controls {
         let _ = writeln!(
@@ -176,6 +186,21 @@ pub fn markdown(r: &Report) -> String {
         r.chain.checkpoints_in_period,
         r.chain.signed_checkpoints_in_period
     );
+    if !r.posture.is_empty() {
+        let _ = writeln!(o, "## Posture\n\n| source | check | status | observed | required |\n|---|---|---|---|---|");
+        for p in &r.posture {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} |",
+                p.source,
+                p.check,
+                p.status,
+                p.observed.replace('|', "\\|"),
+                p.required
+            );
+        }
+        let _ = writeln!(o);
+    }
     let _ = writeln!(o, "## ISO/IEC 27001 controls\n\n| 2013 | 2022 | control | status | explanation |\n|---|---|---|---|---|");
     for c in &r.controls {
         let _ = writeln!(
@@ -427,6 +452,21 @@ code{{font-size:12px}}</style></head><body>",
         r.chain.checkpoints_in_period,
         r.chain.signed_checkpoints_in_period
     );
+    if !r.posture.is_empty() {
+        o.push_str("<h2>Posture</h2><table id=\"posture\"><tr><th>source</th><th>check</th><th>status</th><th>observed</th><th>required</th></tr>");
+        for p in &r.posture {
+            let _ = write!(
+                o,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&p.source),
+                esc(&p.check),
+                esc(&p.status),
+                esc(&p.observed),
+                esc(&p.required)
+            );
+        }
+        o.push_str("</table>");
+    }
     o.push_str("<h2>ISO/IEC 27001 controls</h2><table id=\"controls\"><tr><th>2013</th><th>2022</th><th>control</th><th>status</th><th>explanation</th><th>evidence</th></tr>");
     for c in &r.controls {
         let class = match c.status {
