@@ -278,7 +278,7 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
     assert_eq!(redundancy["status"], "no_evidence");
     assert_eq!(
         redundancy["explanation"],
-        "no checked source has a replication rule (s)"
+        "no checked source has a replication rule or a geo/zone-redundant SKU (s)"
     );
 
     // A denied call is `unknown` with the reason, never a pass.
@@ -352,4 +352,113 @@ async fn the_service_runs_posture_checks_on_their_schedule() {
     assert!(versioning.len() >= 2, "at least two scheduled checks");
     assert_eq!(versioning[0]["status"], "fail");
     assert_eq!(versioning[0]["observed"], "never enabled");
+}
+
+/// Sets Azurite's blob soft delete (Set Blob Service Properties) with the
+/// Azure SDK for Python in the test virtualenv.
+fn azure_soft_delete(days: Option<u32>) {
+    let python =
+        std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON (scripts/test)");
+    let script = format!(
+        "from azure.storage.blob import BlobServiceClient, RetentionPolicy\n\
+         s = BlobServiceClient.from_connection_string('DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint={}')\n\
+         s.set_service_properties(delete_retention_policy=RetentionPolicy(enabled={}, days={}))\n",
+        crate::azure::endpoint(),
+        if days.is_some() { "True" } else { "False" },
+        days.map_or("None".to_owned(), |d| d.to_string())
+    );
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_soft_delete_redundancy_versions_and_encryption_are_found() {
+    let c = crate::azure::Container::new("posture").await;
+    c.put("disk.vhd", &crate::util::data(3, 10_000)).await;
+    let config = |redundancy: &str| {
+        format!(
+            "{}[sources.az.posture]\nmin_soft_delete_days = 7\nredundancy = [{redundancy}]\n",
+            c.source_toml("az")
+        )
+    };
+    let agent = Agent::from_toml(&config("\"GRS\", \"RAGRS\""));
+
+    azure_soft_delete(Some(10));
+    let (_, f) = posture(&agent).await;
+    assert_eq!(
+        f["blob_soft_delete"]["status"], "pass",
+        "{}",
+        f["blob_soft_delete"]
+    );
+    assert_eq!(f["blob_soft_delete"]["observed"], "enabled, 10 days");
+    assert_eq!(f["redundancy"]["status"], "pass", "{}", f["redundancy"]);
+    assert!(
+        f["redundancy"]["observed"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Standard_"),
+        "{}",
+        f["redundancy"]
+    );
+    assert_eq!(f["redundancy"]["controls"][0]["iso_2022"], "8.14");
+    assert_eq!(f["container_soft_delete"]["status"], "unknown");
+    assert!(f["container_soft_delete"]["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("management plane"));
+    assert!(f["versioning"]["observed"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("inferred from the listing"));
+    assert!(
+        f["encryption_at_rest"]["observed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("disk.vhd"),
+        "{}",
+        f["encryption_at_rest"]
+    );
+    assert_eq!(
+        f["https_only"]["status"], "fail",
+        "the test account URL is plain http"
+    );
+    assert!(
+        f["permissions"]["observed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("list blobs: allowed"),
+        "{}",
+        f["permissions"]
+    );
+
+    // Soft delete off; a redundancy the account does not have.
+    azure_soft_delete(None);
+    let strict = Agent::from_toml(&config("\"GZRS\""));
+    let (code, f) = posture(&strict).await;
+    assert_eq!(code, 1);
+    assert_eq!(f["blob_soft_delete"]["status"], "fail");
+    assert_eq!(f["blob_soft_delete"]["observed"], "disabled");
+    assert_eq!(f["redundancy"]["status"], "fail");
+
+    // A bad policy key for the source kind is a config error.
+    let bad = Agent::from_toml(&format!(
+        "{}[sources.az.posture]\nmfa_delete = true\n",
+        c.source_toml("az")
+    ));
+    let r = bad.run(&["validate"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("sources.az.posture.mfa_delete: applies to s3 sources only"),
+        "{}",
+        r.stderr
+    );
 }

@@ -216,6 +216,9 @@ pub struct RawAzureSource {
     pub allow_undelete: bool,
     #[serde(default)]
     pub auth: RawAzureAuth,
+    /// Required settings for `restoreproof posture`.
+    #[serde(default)]
+    pub posture: crate::posture::RawPosture,
 }
 
 /// How the agent authenticates to Azure Storage.
@@ -429,6 +432,8 @@ pub struct AzureSourceConfig {
     /// `undelete` drills may change this container.
     pub allow_undelete: bool,
     pub auth: AzureAuth,
+    /// What `restoreproof posture` requires of the account and container.
+    pub posture: crate::posture::Policy,
 }
 
 /// Where a secret comes from; read when the source is built.
@@ -708,7 +713,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                         "must not start with `/`: S3 keys have no leading slash",
                     );
                 }
-                let posture = s.posture.validate(&at("posture"), &mut problem);
+                let posture = s.posture.validate(&at("posture"), "s3", &mut problem);
                 sources.insert(
                     name.clone(),
                     SourceConfig::S3(S3SourceConfig {
@@ -1250,12 +1255,14 @@ fn validate_azure(
             "plain http works only with a SAS token: token credentials are sent over https only",
         );
     }
+    let posture = a.posture.validate(&at("posture"), "azure_blob", problem);
     AzureSourceConfig {
         account_url,
         container: a.container,
         prefix,
         allow_undelete: a.allow_undelete,
         auth,
+        posture,
     }
 }
 

@@ -4,6 +4,7 @@
 //! controls it evidences, and is recorded as a `posture_finding` evidence
 //! event.
 
+pub mod azure;
 pub mod s3;
 
 use crate::config::{Config, SourceConfig};
@@ -93,6 +94,12 @@ pub struct RawPosture {
     pub public_access_block: Option<bool>,
     pub secure_transport: Option<bool>,
     pub access_logging: Option<bool>,
+    /// Azure: blob soft delete must keep deleted blobs at least this long.
+    pub min_soft_delete_days: Option<u32>,
+    /// Azure: accepted redundancy SKUs, e.g. `["GRS", "GZRS", "RAGRS"]`.
+    pub redundancy: Option<Vec<String>>,
+    /// Azure: the account URL must be https.
+    pub https_only: Option<bool>,
 }
 
 /// What a source must have.
@@ -107,6 +114,10 @@ pub struct Policy {
     pub public_access_block: bool,
     pub secure_transport: bool,
     pub access_logging: bool,
+    pub min_soft_delete_days: u32,
+    /// Empty: any.
+    pub redundancy: Vec<String>,
+    pub https_only: bool,
 }
 
 /// Required encryption at rest.
@@ -129,13 +140,61 @@ impl Default for Policy {
             public_access_block: true,
             secure_transport: true,
             access_logging: false,
+            min_soft_delete_days: 7,
+            redundancy: Vec::new(),
+            https_only: true,
         }
     }
 }
 
 impl RawPosture {
-    /// Validates; problems go to `problem` with their key paths under `at`.
-    pub fn validate(&self, at: &str, problem: &mut dyn FnMut(String, &str)) -> Policy {
+    /// Validates for a source of `kind` (`s3` or `azure_blob`); problems go
+    /// to `problem` with their key paths under `at`.
+    pub fn validate(&self, at: &str, kind: &str, problem: &mut dyn FnMut(String, &str)) -> Policy {
+        let s3_only = [
+            ("mfa_delete", self.mfa_delete.is_some()),
+            ("object_lock", self.object_lock.is_some()),
+            ("replication", self.replication.is_some()),
+            (
+                "min_noncurrent_retention_days",
+                self.min_noncurrent_retention_days.is_some(),
+            ),
+            ("public_access_block", self.public_access_block.is_some()),
+            ("secure_transport", self.secure_transport.is_some()),
+            ("access_logging", self.access_logging.is_some()),
+        ];
+        let azure_only = [
+            ("min_soft_delete_days", self.min_soft_delete_days.is_some()),
+            ("redundancy", self.redundancy.is_some()),
+            ("https_only", self.https_only.is_some()),
+        ];
+        let (other, keys): (&str, &[(&str, bool)]) = if kind == "s3" {
+            ("azure_blob", &azure_only)
+        } else {
+            ("s3", &s3_only)
+        };
+        for (k, set) in keys {
+            if *set {
+                problem(
+                    format!("{at}.{k}"),
+                    &format!("applies to {other} sources only"),
+                );
+            }
+        }
+        if let Some(r) = &self.redundancy {
+            const KNOWN: &[&str] = &["LRS", "ZRS", "GRS", "RAGRS", "GZRS", "RAGZRS"];
+            for v in r {
+                if !KNOWN.contains(&v.as_str()) {
+                    problem(
+                        format!("{at}.redundancy"),
+                        &format!(
+                            "`{v}` is not a redundancy; write some of {}",
+                            KNOWN.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
         let d = Policy::default();
         let versioning = match self.versioning.as_deref() {
             None | Some("enabled") => true,
@@ -172,22 +231,25 @@ impl RawPosture {
             public_access_block: self.public_access_block.unwrap_or(d.public_access_block),
             secure_transport: self.secure_transport.unwrap_or(d.secure_transport),
             access_logging: self.access_logging.unwrap_or(d.access_logging),
+            min_soft_delete_days: self.min_soft_delete_days.unwrap_or(d.min_soft_delete_days),
+            redundancy: self.redundancy.clone().unwrap_or_default(),
+            https_only: self.https_only.unwrap_or(d.https_only),
         }
     }
 }
 
 /// Checks every source (or only `only`): the findings, and the sources
-/// this version cannot check (Azure).
+/// that could not be checked.
 pub async fn check_sources(config: &Config, only: Option<&str>) -> (Vec<Finding>, Vec<String>) {
     let mut findings = Vec::new();
-    let mut not_checked = Vec::new();
+    let not_checked = Vec::new();
     for (name, source) in &config.sources {
         if only.is_some_and(|o| o != name) {
             continue;
         }
         match source {
             SourceConfig::S3(c) => findings.extend(s3::check(name, c, &c.posture).await),
-            SourceConfig::AzureBlob(_) => not_checked.push(name.clone()),
+            SourceConfig::AzureBlob(c) => findings.extend(azure::check(name, c, &c.posture).await),
         }
     }
     (findings, not_checked)

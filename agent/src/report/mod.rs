@@ -504,20 +504,27 @@ fn controls(
         explanation,
         evidence: Vec::new(),
     });
-    // Redundancy, from the latest replication posture findings.
+    // Redundancy, from the latest posture findings: S3 replication rules,
+    // Azure redundancy SKUs (anything but locally redundant).
     let replication: Vec<&PostureRow> = r
         .posture
         .iter()
-        .filter(|p| p.check == "replication")
+        .filter(|p| p.check == "replication" || p.check == "redundancy")
         .collect();
     let replicated: Vec<&&PostureRow> = replication
         .iter()
-        .filter(|p| p.observed.starts_with("to "))
+        .filter(|p| {
+            p.observed.starts_with("to ")
+                || (p.check == "redundancy"
+                    && p.observed.starts_with("Standard_")
+                    && !p.observed.ends_with("LRS"))
+                || (p.check == "redundancy" && p.observed.starts_with("Premium_ZRS"))
+        })
         .collect();
     let (status, explanation) = if replication.is_empty() {
         (
             ControlStatus::NoEvidence,
-            "posture checks (replication) did not run in the period".to_owned(),
+            "posture checks (replication, redundancy SKU) did not run in the period".to_owned(),
         )
     } else if replicated.len() == replication.len() {
         (
@@ -535,7 +542,7 @@ fn controls(
         (
             ControlStatus::NoEvidence,
             format!(
-                "no checked source has a replication rule ({})",
+                "no checked source has a replication rule or a geo/zone-redundant SKU ({})",
                 replication
                     .iter()
                     .map(|p| p.source.as_str())
