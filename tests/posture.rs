@@ -207,6 +207,102 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
     assert_eq!(f["default_encryption"]["controls"][0]["iso_2022"], "8.24");
     assert_eq!(f["replication"]["controls"][0]["iso_2022"], "8.14");
 
+    // Object Lock and replication on a second bucket (both can only be set
+    // up with versioning; Object Lock only at creation).
+    let locked = format!("{bucket}-locked");
+    s3.create_bucket()
+        .bucket(&locked)
+        .object_lock_enabled_for_bucket(true)
+        .send()
+        .await
+        .expect("locked bucket");
+    s3.put_object_lock_configuration()
+        .bucket(&locked)
+        .object_lock_configuration(
+            aws_sdk_s3::types::ObjectLockConfiguration::builder()
+                .object_lock_enabled(aws_sdk_s3::types::ObjectLockEnabled::Enabled)
+                .rule(
+                    aws_sdk_s3::types::ObjectLockRule::builder()
+                        .default_retention(
+                            aws_sdk_s3::types::DefaultRetention::builder()
+                                .mode(aws_sdk_s3::types::ObjectLockRetentionMode::Governance)
+                                .days(30)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("object lock");
+    versioning(&s3, &logs, BucketVersioningStatus::Enabled).await;
+    s3.put_bucket_replication()
+        .bucket(&locked)
+        .replication_configuration(
+            aws_sdk_s3::types::ReplicationConfiguration::builder()
+                .role("arn:aws:iam::123456789012:role/replication")
+                .rules(
+                    aws_sdk_s3::types::ReplicationRule::builder()
+                        .id("all")
+                        .priority(1)
+                        .status(aws_sdk_s3::types::ReplicationRuleStatus::Enabled)
+                        .filter(
+                            aws_sdk_s3::types::ReplicationRuleFilter::builder()
+                                .prefix("")
+                                .build(),
+                        )
+                        .delete_marker_replication(
+                            aws_sdk_s3::types::DeleteMarkerReplication::builder()
+                                .status(aws_sdk_s3::types::DeleteMarkerReplicationStatus::Enabled)
+                                .build(),
+                        )
+                        .destination(
+                            aws_sdk_s3::types::Destination::builder()
+                                .bucket(format!("arn:aws:s3:::{logs}"))
+                                .build()
+                                .expect("destination"),
+                        )
+                        .build()
+                        .expect("rule"),
+                )
+                .build()
+                .expect("replication"),
+        )
+        .send()
+        .await
+        .expect("replication");
+    let strict = Agent::from_toml(&format!(
+        "[sources.s]\nkind = \"s3\"\nbucket = \"{locked}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         [sources.s.posture]\nobject_lock = true\nreplication = true\n",
+        endpoint()
+    ));
+    let (_, f2) = posture(&strict).await;
+    assert_eq!(f2["object_lock"]["status"], "pass", "{}", f2["object_lock"]);
+    assert_eq!(
+        f2["object_lock"]["observed"],
+        "enabled; default retention GOVERNANCE 30 days"
+    );
+    assert_eq!(f2["replication"]["status"], "pass", "{}", f2["replication"]);
+    assert!(
+        f2["replication"]["observed"]
+            .as_str()
+            .unwrap_or_default()
+            .contains(&format!("to arn:aws:s3:::{logs} (delete markers ")),
+        "{}",
+        f2["replication"]
+    );
+    // ... and the first bucket has neither.
+    let strict_plain = Agent::from_toml(&format!(
+        "[sources.s]\nkind = \"s3\"\nbucket = \"{bucket}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         [sources.s.posture]\nobject_lock = true\nreplication = true\n",
+        endpoint()
+    ));
+    let (code, f3) = posture(&strict_plain).await;
+    assert_eq!(code, 1);
+    assert_eq!(f3["object_lock"]["status"], "fail", "{}", f3["object_lock"]);
+    assert_eq!(f3["replication"]["status"], "fail", "{}", f3["replication"]);
+
     // Badly configured.
     versioning(&s3, &bucket, BucketVersioningStatus::Suspended).await;
     noncurrent_days(&s3, &bucket, 1).await;
@@ -215,6 +311,11 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
         .send()
         .await
         .expect("policy");
+    s3.delete_bucket_encryption()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("encryption off");
     s3.delete_public_access_block()
         .bucket(&bucket)
         .send()
@@ -237,6 +338,7 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
         ("secure_transport", "no bucket policy"),
         ("public_access_block", "not configured"),
         ("access_logging", "disabled"),
+        ("default_encryption", "none"),
     ] {
         assert_eq!(f[check]["status"], "fail", "{check}: {}", f[check]);
         assert_eq!(f[check]["observed"], observed, "{check}");
