@@ -20,6 +20,25 @@ pub const EXIT_FAILED: u8 = 1;
 /// Exit code: the command could not run.
 pub const EXIT_ERROR: u8 = 2;
 
+/// An error naming the configured sources when `name` is not one.
+///
+/// # Errors
+/// When the config has no source `name`.
+pub fn known_source(config: &crate::config::Config, name: &str) -> anyhow::Result<()> {
+    if config.sources.contains_key(name) {
+        return Ok(());
+    }
+    Err(anyhow::anyhow!(
+        "no source named `{name}`; configured sources: {}",
+        config
+            .sources
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// Runs the parsed command.
 ///
 /// # Errors

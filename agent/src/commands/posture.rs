@@ -18,17 +18,7 @@ use std::process::ExitCode;
 pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
     if let Some(s) = &a.source {
-        if !config.sources.contains_key(s) {
-            return Err(anyhow!(
-                "no source named `{s}`; configured sources: {}",
-                config
-                    .sources
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        super::known_source(&config, s)?;
     }
     let (findings, skipped) = crate::posture::check_sources(&config, a.source.as_deref()).await;
     let mut recorder = Recorder::open(&config.ledger_path, &config.evidence_path)?;

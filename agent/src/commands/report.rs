@@ -16,17 +16,7 @@ use std::process::ExitCode;
 pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
     if let Some(s) = &a.source {
-        if !config.sources.contains_key(s) {
-            return Err(anyhow!(
-                "no source named `{s}`; configured sources: {}",
-                config
-                    .sources
-                    .keys()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
+        super::known_source(&config, s)?;
     }
     if !config.ledger_path.exists() {
         return Err(anyhow!(
