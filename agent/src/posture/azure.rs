@@ -4,7 +4,9 @@
 //! read: versioning is inferred from the listing, and the others are
 //! `unknown` with that reason.
 
-use super::{Encryption, Finding, Policy, Status, ACCESS, BACKUP, CRYPTO, NETWORK, REDUNDANCY};
+use super::{
+    Encryption, Finding, Out, Policy, Status, ACCESS, BACKUP, CRYPTO, NETWORK, REDUNDANCY,
+};
 use crate::config::AzureSourceConfig;
 use crate::source::azure_blob::{classify, service_client, AzureBlobSource};
 use crate::source::{BuildOptions, ErrorClass, ListItem, RecoverySource, SourceError};
@@ -20,29 +22,13 @@ fn why(e: &SourceError, permission: &str) -> String {
 
 /// Checks one container and its account against `p`.
 pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Finding> {
-    let mut out = Vec::new();
-    let mut push = |check: &'static str,
-                    status: Status,
-                    observed: String,
-                    required: String,
-                    reason: Option<String>,
-                    controls: &[super::Control]| {
-        out.push(Finding {
-            source: source.to_owned(),
-            check,
-            status,
-            observed,
-            required,
-            reason,
-            controls: controls.to_vec(),
-        });
-    };
+    let mut o = Out::new(source);
     let verdict = |ok: bool| if ok { Status::Pass } else { Status::Fail };
     let mut probes: Vec<String> = Vec::new();
 
     // HTTPS only.
     let https = c.account_url.starts_with("https://");
-    push(
+    o.push(
         "https_only",
         verdict(!p.https_only || https),
         if https {
@@ -50,11 +36,7 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
         } else {
             format!("plain http ({})", c.account_url)
         },
-        if p.https_only {
-            "https".into()
-        } else {
-            "any".into()
-        },
+        if p.https_only { "https" } else { "any" },
         None,
         &[NETWORK, CRYPTO],
     );
@@ -75,7 +57,7 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                         } else {
                             "disabled".into()
                         };
-                        push(
+                        o.push(
                             "blob_soft_delete",
                             verdict(enabled && days >= p.min_soft_delete_days),
                             observed,
@@ -84,20 +66,17 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                             &[BACKUP],
                         );
                     }
-                    Err(e) => push(
+                    Err(e) => o.unknown(
                         "blob_soft_delete",
-                        Status::Unknown,
-                        "unknown".into(),
                         req,
-                        Some(format!("unreadable answer: {e}")),
+                        format!("unreadable answer: {e}"),
                         &[BACKUP],
                     ),
                 },
                 Err(e) => {
                     let e = classify(e, "Get Blob Service Properties");
                     probes.push(format!("Blob service properties: {}", e.class));
-                    push("blob_soft_delete", Status::Unknown, "unknown".into(), req,
-                        Some(why(&e, "read access to the Blob service properties (e.g. Storage Account Contributor, or an account SAS with srt=s)")), &[BACKUP]);
+                    o.unknown("blob_soft_delete", req, why(&e, "read access to the Blob service properties (e.g. Storage Account Contributor, or an account SAS with srt=s)"), &[BACKUP]);
                 }
             }
             // Redundancy, from Get Account Info.
@@ -118,7 +97,7 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                     let tier = sku.split('_').nth(1).unwrap_or_default().to_uppercase();
                     let ok = p.redundancy.is_empty()
                         || p.redundancy.iter().any(|r| r.eq_ignore_ascii_case(&tier));
-                    push(
+                    o.push(
                         "redundancy",
                         verdict(ok),
                         if sku.is_empty() {
@@ -134,30 +113,20 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                 Err(e) => {
                     let e = classify(e, "Get Account Info");
                     probes.push(format!("account information: {}", e.class));
-                    push(
+                    o.unknown(
                         "redundancy",
-                        Status::Unknown,
-                        "unknown".into(),
                         req,
-                        Some(why(&e, "read access to the account information")),
+                        why(&e, "read access to the account information"),
                         &[REDUNDANCY],
                     );
                 }
             }
         }
         Err(e) => {
-            push(
-                "blob_soft_delete",
-                Status::Unknown,
-                "unknown".into(),
-                req,
-                Some(e.to_string()),
-                &[BACKUP],
-            );
+            o.unknown("blob_soft_delete", req, e.to_string(), &[BACKUP]);
         }
     }
-    push("container_soft_delete", Status::Unknown, "unknown".into(), "enabled".into(),
-        Some("set in the management plane (Azure Resource Manager), which the agent's data-plane identity does not read".into()), &[BACKUP]);
+    o.unknown("container_soft_delete", "enabled", "set in the management plane (Azure Resource Manager), which the agent's data-plane identity does not read".into(), &[BACKUP]);
 
     // Versions, inferred from the listing; encryption at rest, from a blob.
     let req_v = if p.versioning {
@@ -208,35 +177,29 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
             match failed {
                 Some(e) => {
                     probes.push(format!("list blobs: {}", e.class));
-                    push(
+                    o.unknown(
                         "versioning",
-                        Status::Unknown,
-                        "unknown".into(),
                         req_v,
-                        Some(why(&e, "list access to the container")),
+                        why(&e, "list access to the container"),
                         &[BACKUP],
                     );
-                    push(
+                    o.unknown(
                         "encryption_at_rest",
-                        Status::Unknown,
-                        "unknown".into(),
                         req_e,
-                        Some(why(&e, "list access to the container")),
+                        why(&e, "list access to the container"),
                         &[CRYPTO],
                     );
                 }
                 None => {
                     probes.push("list blobs: allowed".into());
                     let observed = format!("{versions} blob version(s) among {listed} listed item(s) (inferred from the listing: the versioning flag is in the management plane)");
-                    push("versioning", verdict(!p.versioning || versions > 0), observed, req_v,
+                    o.push("versioning", verdict(!p.versioning || versions > 0), observed, req_v,
                         (p.versioning && versions == 0).then(|| "no blob versions were listed, so versioning is off or has never applied".into()), &[BACKUP]);
                     match current {
-                        None => push(
+                        None => o.unknown(
                             "encryption_at_rest",
-                            Status::Unknown,
-                            "unknown".into(),
                             req_e,
-                            Some("no current blob to read the properties of".into()),
+                            "no current blob to read the properties of".into(),
                             &[CRYPTO],
                         ),
                         Some(cand) => match src.encryption(&cand).await {
@@ -261,7 +224,7 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                                     Encryption::Any => encrypted,
                                     Encryption::Kms => scope.is_some() || cpk,
                                 };
-                                push(
+                                o.push(
                                     "encryption_at_rest",
                                     verdict(ok),
                                     observed,
@@ -270,12 +233,10 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                                     &[CRYPTO],
                                 );
                             }
-                            Err(e) => push(
+                            Err(e) => o.unknown(
                                 "encryption_at_rest",
-                                Status::Unknown,
-                                "unknown".into(),
                                 req_e,
-                                Some(why(&e, "read access to blobs")),
+                                why(&e, "read access to blobs"),
                                 &[CRYPTO],
                             ),
                         },
@@ -284,32 +245,18 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
             }
         }
         Err(e) => {
-            push(
-                "versioning",
-                Status::Unknown,
-                "unknown".into(),
-                req_v,
-                Some(e.to_string()),
-                &[BACKUP],
-            );
-            push(
-                "encryption_at_rest",
-                Status::Unknown,
-                "unknown".into(),
-                req_e,
-                Some(e.to_string()),
-                &[CRYPTO],
-            );
+            o.unknown("versioning", req_v, e.to_string(), &[BACKUP]);
+            o.unknown("encryption_at_rest", req_e, e.to_string(), &[CRYPTO]);
         }
     }
     // What the identity could do, from the read-only probes above.
-    push(
+    o.push(
         "permissions",
         Status::Pass,
         probes.join("; "),
-        "read-only probes".into(),
+        "read-only probes",
         Some("only read calls were made; write and delete rights are not probed".into()),
         &[ACCESS],
     );
-    out
+    o.findings
 }

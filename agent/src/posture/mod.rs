@@ -79,6 +79,58 @@ pub struct Finding {
     pub controls: Vec<Control>,
 }
 
+/// Collects one source's findings.
+pub(crate) struct Out<'a> {
+    source: &'a str,
+    pub(crate) findings: Vec<Finding>,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(source: &'a str) -> Self {
+        Self {
+            source,
+            findings: Vec::new(),
+        }
+    }
+
+    pub(crate) fn push(
+        &mut self,
+        check: &'static str,
+        status: Status,
+        observed: impl Into<String>,
+        required: impl Into<String>,
+        reason: Option<String>,
+        controls: &[Control],
+    ) {
+        self.findings.push(Finding {
+            source: self.source.to_owned(),
+            check,
+            status,
+            observed: observed.into(),
+            required: required.into(),
+            reason,
+            controls: controls.to_vec(),
+        });
+    }
+
+    pub(crate) fn unknown(
+        &mut self,
+        check: &'static str,
+        required: impl Into<String>,
+        why: String,
+        controls: &[Control],
+    ) {
+        self.push(
+            check,
+            Status::Unknown,
+            "unknown",
+            required,
+            Some(why),
+            controls,
+        );
+    }
+}
+
 /// `[sources.NAME.posture]` as written.
 #[derive(Debug, Deserialize, Default, Clone)]
 #[serde(deny_unknown_fields)]

@@ -3,8 +3,7 @@
 //! gives `unknown` with the reason, never `pass`.
 
 use super::{
-    Control, Encryption, Finding, Policy, Status, ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK,
-    REDUNDANCY,
+    Encryption, Finding, Out, Policy, Status, ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK, REDUNDANCY,
 };
 use crate::config::S3SourceConfig;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -35,50 +34,6 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::De
     Failed::Unknown(why)
 }
 
-struct Out<'a> {
-    source: &'a str,
-    findings: Vec<Finding>,
-}
-
-impl Out<'_> {
-    fn push(
-        &mut self,
-        check: &'static str,
-        status: Status,
-        observed: impl Into<String>,
-        required: impl Into<String>,
-        reason: Option<String>,
-        controls: &[Control],
-    ) {
-        self.findings.push(Finding {
-            source: self.source.to_owned(),
-            check,
-            status,
-            observed: observed.into(),
-            required: required.into(),
-            reason,
-            controls: controls.to_vec(),
-        });
-    }
-
-    fn unknown(
-        &mut self,
-        check: &'static str,
-        required: impl Into<String>,
-        why: String,
-        controls: &[Control],
-    ) {
-        self.push(
-            check,
-            Status::Unknown,
-            "unknown",
-            required,
-            Some(why),
-            controls,
-        );
-    }
-}
-
 fn verdict(ok: bool) -> Status {
     if ok {
         Status::Pass
@@ -91,10 +46,7 @@ fn verdict(ok: bool) -> Status {
 pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding> {
     let client: Client = crate::source::s3::client(c).await;
     let b = c.bucket.as_str();
-    let mut o = Out {
-        source,
-        findings: Vec::new(),
-    };
+    let mut o = Out::new(source);
 
     // Versioning and MFA delete.
     let req_v = if p.versioning { "enabled" } else { "any" };
