@@ -212,6 +212,11 @@ pub struct DrillArgs {
     #[arg(long, value_enum)]
     pub mode: Option<RestoreMode>,
 
+    /// Which references to hash: `efficient` (SHA-256 plus the cheapest
+    /// stored reference) or `thorough` (every reference that exists).
+    #[arg(long, value_enum)]
+    pub verify: Option<crate::config::VerifyPolicy>,
+
     /// Restores in flight at once.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,

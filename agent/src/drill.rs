@@ -1,9 +1,12 @@
 //! One drill: list → sample → restore → verify → record.
 //!
 //! Invariants:
-//! - every verdict is committed to the ledger (with its evidence event and,
-//!   when earned, its baseline) and appended to the evidence file *as it
-//!   completes*, so a crash mid-drill keeps every completed verdict;
+//! - verdicts are committed to the ledger (each with its evidence event and,
+//!   when earned, its baseline) in group commits — every
+//!   [`GROUP_COMMIT_SAMPLES`] verdicts or [`GROUP_COMMIT_WAIT`] after the
+//!   first one waiting, whichever comes first, and before any change to the
+//!   live container — each group in one transaction, so a crash keeps every
+//!   committed verdict and never half of one;
 //! - a sample's baseline is read before its restore starts, so a drill never
 //!   compares a recovery point with a baseline it recorded itself;
 //! - a baseline is recorded only from bytes that disagreed with no reference;
@@ -12,17 +15,18 @@
 //! - a drill that cannot list its source is recorded as a failed run and
 //!   reported as an error (exit 2), not as a drill with failed samples.
 
-use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy};
+use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy, VerifyPolicy};
 use crate::evidence::file::EvidenceFileError;
 use crate::evidence::recorder::{lock, Recorder};
 use crate::evidence::{now_rfc3339, AgentInfo, Event};
 use crate::ledger::{LedgerError, RunRow, SampleRow};
-use crate::retry::with_retries;
+use crate::retry::{bounded, with_retries};
 use crate::sample::{Limits, Population, Sampler};
 use crate::source::{
-    Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoredAttributes,
+    Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoreCapability,
+    StoredAttributes,
 };
-use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, ReferenceKind, Verdict};
+use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Plan, Verdict};
 use futures::StreamExt;
 use serde::Serialize;
 use serde_json::json;
@@ -32,6 +36,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
+
+/// Verdicts committed together at most.
+pub const GROUP_COMMIT_SAMPLES: usize = 64;
+/// How long a finished verdict waits for others to commit with.
+pub const GROUP_COMMIT_WAIT: Duration = Duration::from_millis(200);
 
 /// Why a drill could not run (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +202,8 @@ pub struct RunSummary {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
     pub mode: RestoreMode,
+    /// Which references were hashed.
+    pub verify: VerifyPolicy,
     pub sample_size: SampleSize,
     pub started_at: String,
     pub finished_at: String,
@@ -208,6 +219,10 @@ pub struct RunSummary {
     pub throughput_bytes_per_sec: u64,
     /// Whether the host clock was synchronised when the run started.
     pub clock: crate::evidence::clock::ClockStatus,
+    /// Calls the store turned out to lack during the run, and what the
+    /// drill did instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub store: Vec<StoreCapability>,
 }
 
 /// Asks running drills to stop, in two steps: `finish` (start no new
@@ -308,6 +323,7 @@ impl Drill<'_> {
             strategy: cfg.strategy,
             seed,
             mode: cfg.mode,
+            verify: cfg.verify,
             sample_size: cfg.sample,
             started_at,
             finished_at: String::new(),
@@ -320,6 +336,7 @@ impl Drill<'_> {
             bytes_restored: 0,
             throughput_bytes_per_sec: 0,
             clock: crate::evidence::clock::status(),
+            store: Vec::new(),
         };
 
         let stop = self.stop.clone();
@@ -376,6 +393,7 @@ impl Drill<'_> {
         let env = Arc::new(RestoreEnv {
             source,
             mode: cfg.mode,
+            verify: cfg.verify,
             attempts: cfg.attempts,
             timeout: cfg.restore_timeout,
             scratch: cfg.scratch_dir.join(&run_id),
@@ -419,22 +437,38 @@ impl Drill<'_> {
             .buffer_unordered(cfg.concurrency);
         let cancel = self.stop.clone();
         let mut cancelled = false;
+        // Finished verdicts waiting for their group commit.
+        let mut pending: Vec<(SampleResult, bool)> = Vec::new();
+        let mut commit_by: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 biased;
                 Some((step, ack)) = mutation_rx.recv() => {
+                    // Verdicts before a change to the live container are
+                    // durable before it is made.
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+                    commit_by = None;
                     let recorded = self.record_mutation(&run_id, &info, &agent, cfg, step);
                     let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
                     recorded?;
                 }
+                () = sleep_until(commit_by), if commit_by.is_some() => {
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+                    commit_by = None;
+                }
                 next = restores.next() => {
                     let Some((i, (result, new_baseline))) = next else { break };
                     in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&i);
-                    self.record(&run_id, &info, &agent, cfg, &result, new_baseline)?;
                     summary.counts.add(result.verdict);
                     summary.bytes_restored += result.bytes;
                     observer.finished(&result);
-                    results.push(result);
+                    pending.push((result, new_baseline));
+                    if pending.len() >= GROUP_COMMIT_SAMPLES {
+                        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+                        commit_by = None;
+                    } else if commit_by.is_none() {
+                        commit_by = Some(tokio::time::Instant::now() + GROUP_COMMIT_WAIT);
+                    }
                 }
                 () = cancel.cancelled() => {
                     cancelled = true;
@@ -442,6 +476,7 @@ impl Drill<'_> {
                 }
             }
         }
+        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
         // Dropping the stream cancels every restore still in flight.
         drop(restores);
         if cancelled {
@@ -455,11 +490,11 @@ impl Drill<'_> {
                 let mut r = SampleResult::unrecoverable(c);
                 r.verdict = Verdict::Aborted;
                 r.reason = Some("the restore was cancelled: the agent was stopping and the shutdown deadline passed before it finished".into());
-                self.record(&run_id, &info, &agent, cfg, &r, false)?;
                 summary.counts.add(r.verdict);
                 observer.finished(&r);
-                results.push(r);
+                pending.push((r, false));
             }
+            self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
         }
         let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
         if self.stop.is_finishing() && started_restores < summary.sampled {
@@ -476,6 +511,7 @@ impl Drill<'_> {
         if cfg.mode == RestoreMode::Local {
             let _ = std::fs::remove_dir(&env.scratch);
         }
+        summary.store = env.source.capabilities();
         self.finish(&mut summary, &agent, started)?;
         Ok((summary, results))
     }
@@ -535,67 +571,63 @@ impl Drill<'_> {
         Ok(sampler.finish())
     }
 
-    fn record(
+    /// Commits finished verdicts in one transaction (each with its evidence
+    /// event and, when earned, its baseline), appends them to the evidence
+    /// file, and moves them to `results`.
+    fn record_batch(
         &mut self,
         run_id: &str,
         info: &SourceInfo,
         agent: &AgentInfo,
         cfg: &DrillConfig,
-        r: &SampleResult,
-        new_baseline: bool,
+        pending: &mut Vec<(SampleResult, bool)>,
+        results: &mut Vec<SampleResult>,
     ) -> Result<(), DrillError> {
-        let checks_json = serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into());
-        let point_id = r.recovery_point.point_id();
-        let throughput = per_second(r.bytes, r.duration_ms);
-        let mut event = Event::new(
-            "sample_verdict",
-            Some(run_id.to_owned()),
-            json!({
-                "agent": agent,
-                "drill": cfg.name,
-                "source": info,
-                "recovery_point": r.recovery_point,
-                "verdict": r.verdict,
-                "reason": r.reason,
-                "error_class": r.error_class,
-                "checks": r.checks,
-                "restore": {
-                    "mode": cfg.mode,
-                    "bytes": r.bytes,
-                    "duration_ms": r.duration_ms,
-                    "throughput_bytes_per_sec": throughput,
-                    "attempts": r.attempts,
-                    "sha256": r.sha256,
-                    "server_side_encryption": r.server_side_encryption,
-                    "copy": r.copy,
-                },
-            }),
-        );
-        event.id.clone_from(&r.event_id);
-        lock(self.recorder).commit(&mut event, |ledger, event| {
-            ledger.record_sample(
-                &SampleRow {
-                    run_id,
-                    source: &info.name,
-                    key: &r.recovery_point.key,
-                    version_id: &point_id,
-                    size: r.recovery_point.size,
-                    verdict: r.verdict.as_str(),
-                    reason: r.reason.as_deref(),
-                    sha256: r.sha256.as_deref(),
-                    bytes: r.bytes,
-                    duration_ms: r.duration_ms,
-                    checks_json: &checks_json,
-                    new_baseline,
-                },
-                event,
-            )
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut events: Vec<Event> = pending
+            .iter()
+            .map(|(r, _)| sample_event(run_id, info, agent, cfg, r))
+            .collect();
+        let owned: Vec<(String, String)> = pending
+            .iter()
+            .map(|(r, _)| {
+                (
+                    serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into()),
+                    r.recovery_point.point_id(),
+                )
+            })
+            .collect();
+        let rows: Vec<SampleRow<'_>> = pending
+            .iter()
+            .zip(&owned)
+            .map(|((r, new_baseline), (checks_json, point_id))| SampleRow {
+                run_id,
+                source: &info.name,
+                key: &r.recovery_point.key,
+                version_id: point_id,
+                size: r.recovery_point.size,
+                verdict: r.verdict.as_str(),
+                reason: r.reason.as_deref(),
+                sha256: r.sha256.as_deref(),
+                bytes: r.bytes,
+                duration_ms: r.duration_ms,
+                checks_json,
+                new_baseline: *new_baseline,
+            })
+            .collect();
+        lock(self.recorder).commit_many(&mut events, |ledger, events| {
+            ledger.record_samples(&rows, events)
         })?;
-        let level_warn = r.verdict.is_failure();
-        if level_warn {
-            tracing::warn!(key = %r.recovery_point.key, version = %point_id, verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
-        } else {
-            tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
+        drop(rows);
+        for (r, _) in pending.drain(..) {
+            if r.verdict.is_failure() {
+                tracing::warn!(key = %r.recovery_point.key, version = %r.recovery_point.point_id(), verdict = %r.verdict, reason = r.reason.as_deref().unwrap_or(""), "Recovery point failed verification.");
+            } else {
+                tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
+            }
+            results.push(r);
         }
         Ok(())
     }
@@ -693,6 +725,51 @@ impl Drill<'_> {
     }
 }
 
+/// The evidence event of one verdict.
+fn sample_event(
+    run_id: &str,
+    info: &SourceInfo,
+    agent: &AgentInfo,
+    cfg: &DrillConfig,
+    r: &SampleResult,
+) -> Event {
+    let throughput = per_second(r.bytes, r.duration_ms);
+    let mut event = Event::new(
+        "sample_verdict",
+        Some(run_id.to_owned()),
+        json!({
+            "agent": agent,
+            "drill": cfg.name,
+            "source": info,
+            "recovery_point": r.recovery_point,
+            "verdict": r.verdict,
+            "reason": r.reason,
+            "error_class": r.error_class,
+            "checks": r.checks,
+            "restore": {
+                "mode": cfg.mode,
+                "bytes": r.bytes,
+                "duration_ms": r.duration_ms,
+                "throughput_bytes_per_sec": throughput,
+                "attempts": r.attempts,
+                "sha256": r.sha256,
+                "server_side_encryption": r.server_side_encryption,
+                "copy": r.copy,
+            },
+        }),
+    );
+    event.id.clone_from(&r.event_id);
+    event
+}
+
+/// Sleeps until `at`; never resolves for `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 fn is_zero(n: &u64) -> bool {
     *n == 0
 }
@@ -724,6 +801,7 @@ type MutationRequest = (
 struct RestoreEnv {
     source: Arc<dyn RecoverySource>,
     mode: RestoreMode,
+    verify: VerifyPolicy,
     attempts: u32,
     timeout: Duration,
     scratch: PathBuf,
@@ -734,9 +812,11 @@ struct RestoreEnv {
     mutations: tokio::sync::mpsc::UnboundedSender<MutationRequest>,
 }
 
-/// The bytes of one successful restore attempt.
+/// The bytes of one successful restore attempt, and the references they
+/// are compared with.
 struct Restored {
     digests: crate::verify::Digests,
+    attrs: StoredAttributes,
     content_length: Option<u64>,
     sse: Option<String>,
     copy: Option<CopyRecord>,
@@ -758,14 +838,24 @@ impl RestoreEnv {
                 .undelete_and_verify(index, c, baseline, started, result)
                 .await;
         }
-        let (attrs, attempts) =
-            with_retries(self.attempts, "attributes", || self.source.attributes(&c)).await;
-        result.attempts = attempts;
-        let attrs = match attrs {
-            Ok(a) => a,
-            Err(e) => return (self.failed(result, e, started), false),
+        // References that cannot come with the body (a source whose
+        // responses carry none, a version that may need rehydration, or the
+        // original of a `copy`) are read first; every call is bounded by the
+        // restore timeout.
+        let pre = if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
+            let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
+                bounded(self.timeout, "reading the stored attributes", self.source.attributes(&c))
+            })
+            .await;
+            result.attempts = attempts;
+            match attrs {
+                Ok(a) => Some(a),
+                Err(e) => return (self.failed(result, e, started), false),
+            }
+        } else {
+            None
         };
-        if let Some(why) = &attrs.archived {
+        if let Some(why) = pre.as_ref().and_then(|a| a.archived.as_ref()) {
             result.verdict = Verdict::Skipped;
             result.reason = Some(why.clone());
             result.duration_ms = started.elapsed().as_millis() as u64;
@@ -773,43 +863,48 @@ impl RestoreEnv {
         }
         let scratch = self.scratch.join(format!("{index}.restore"));
         let copy_key = format!("{}{index}/{}", self.copy_base, c.key);
-        let (restored, attempts) = with_retries(self.attempts, "restore", || async {
-            match tokio::time::timeout(self.timeout, self.attempt(&c, &attrs, &scratch, &copy_key))
-                .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(SourceError::new(
-                    ErrorClass::Timeout,
-                    format!(
-                        "the restore took longer than restore_timeout ({}s)",
-                        self.timeout.as_secs()
-                    ),
-                )),
-            }
+        let (restored, attempts) = with_retries(self.attempts, "restore", || {
+            bounded(
+                self.timeout,
+                "the restore",
+                self.attempt(&c, pre.as_ref(), &scratch, &copy_key),
+            )
         })
         .await;
-        result.attempts = attempts;
-        let restored = match restored {
+        result.attempts += attempts;
+        let mut restored = match restored {
             Ok(r) => r,
             Err(e) => return (self.failed(result, e, started), false),
         };
-        let d = &restored.digests;
-        result.checks = compare(
-            &c,
-            &attrs,
-            restored.sse.as_deref(),
-            restored.content_length,
-            d,
-            baseline.as_ref(),
-        );
-        if let Some(check) = self.live_check(&c, &d.sha256_hex).await {
-            result.checks.push(check);
+        let sse = restored.sse.clone();
+        let judge = |r: &Restored| {
+            compare(
+                &c,
+                &r.attrs,
+                sse.as_deref(),
+                r.content_length,
+                &r.digests,
+                baseline.as_ref(),
+            )
+        };
+        result.checks = judge(&restored);
+        if let Some(note) = self.confirm_layout(&c, &mut restored, &result.checks).await {
+            result.checks = judge(&restored);
+            for ch in &mut result.checks {
+                if ch.outcome == Outcome::NotComparable && !note.is_empty() {
+                    ch.note = Some(match ch.note.take() {
+                        Some(n) => format!("{n}; {note}"),
+                        None => note.clone(),
+                    });
+                }
+            }
         }
+        let d = &restored.digests;
         result.verdict = verdict(&result.checks);
         result.bytes = d.bytes;
         result.sha256 = Some(d.sha256_hex.clone());
-        result.server_side_encryption = restored.sse;
-        result.copy = restored.copy;
+        result.server_side_encryption = restored.sse.clone();
+        result.copy = restored.copy.take();
         result.duration_ms = started.elapsed().as_millis() as u64;
         result.reason = match result.verdict {
             Verdict::Mismatch => Some(
@@ -833,51 +928,44 @@ impl RestoreEnv {
         (result, new_baseline)
     }
 
-    /// The live object as a reference: when the recovery point is the
-    /// current version, the object read *without* a version id must be the
-    /// same bytes. If the object changed since it was listed, the check is
-    /// `not_comparable`, never a mismatch.
-    async fn live_check(&self, c: &Candidate, sha256: &str) -> Option<Check> {
-        if !c.is_latest
-            || c.snapshot.is_some()
-            || c.deleted.is_some()
-            || self.mode == RestoreMode::Copy
-        {
+    /// A composite value that did not reproduce over part sizes taken from
+    /// the first and last parts is judged only once every part's size is
+    /// known: the sizes are asked part by part (at most
+    /// [`crate::source::MAX_PROBED_PARTS`] requests, only on this rare path)
+    /// and, when they are the ones hashed, the layout counts as reported.
+    /// Returns a note for the checks that stay not comparable, or `None`
+    /// when nothing needed confirming.
+    async fn confirm_layout(
+        &self,
+        c: &Candidate,
+        restored: &mut Restored,
+        checks: &[Check],
+    ) -> Option<String> {
+        if !checks.iter().any(|ch| ch.outcome == Outcome::NotComparable) {
             return None;
         }
-        let version = c.version_id.as_deref().filter(|v| *v != "null")?;
-        let live = Candidate {
-            version_id: None,
-            ..c.clone()
-        };
-        let read = async {
-            let mut body = self.source.restore(&live).await?;
-            let mut hasher = Hasher::plan(&StoredAttributes::default(), live.size, None);
-            while let Some(chunk) = body.body.next().await {
-                hasher.update(&chunk?);
-            }
-            Ok::<_, SourceError>((body.version_id, hasher.finish().sha256_hex))
-        };
-        let (outcome, actual, note) = match tokio::time::timeout(self.timeout, read).await {
-            Ok(Ok((Some(served), actual))) if served != version => (
-                Outcome::NotComparable,
-                actual,
-                Some(format!("the object changed since it was listed: the live object is now version {served}")),
+        let sizes = restored.digests.unconfirmed_layout()?.to_vec();
+        let parts = sizes.len() as u32;
+        let (probed, _) = with_retries(self.attempts, "part sizes", || {
+            bounded(
+                self.timeout,
+                "asking every part's size",
+                self.source.probe_every_part(c, parts),
+            )
+        })
+        .await;
+        Some(match probed {
+            Ok(Some(p)) if restored.digests.confirm_layout(&p) => return Some(String::new()),
+            Ok(Some(p)) => format!(
+                "the parts are not evenly sized ({} bytes in parts of {})",
+                p.iter().sum::<u64>(),
+                p.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
             ),
-            Ok(Ok((_, actual))) => {
-                let outcome = if actual == sha256 { Outcome::Match } else { Outcome::Mismatch };
-                (outcome, actual, Some("the current object, read without a version id".to_owned()))
-            }
-            Ok(Err(e)) => (Outcome::NotComparable, String::new(), Some(format!("the live object could not be read: {e}"))),
-            Err(_) => (Outcome::NotComparable, String::new(), Some("reading the live object timed out".to_owned())),
-        };
-        Some(Check {
-            name: "live.sha256".into(),
-            kind: ReferenceKind::Live,
-            expected: sha256.to_owned(),
-            actual,
-            outcome,
-            note,
+            Ok(None) => format!(
+                "the store cannot confirm the size of each of its {parts} parts (at most {} are asked)",
+                crate::source::MAX_PROBED_PARTS
+            ),
+            Err(e) => format!("the part sizes could not be confirmed: {e}"),
         })
     }
 
@@ -989,15 +1077,15 @@ impl RestoreEnv {
     async fn attempt(
         &self,
         c: &Candidate,
-        attrs: &StoredAttributes,
+        pre: Option<&StoredAttributes>,
         scratch: &Path,
         copy_key: &str,
     ) -> Result<Restored, SourceError> {
         if self.mode != RestoreMode::Copy {
-            return self.read(c, attrs, scratch).await;
+            return self.read(c, c, pre, scratch).await;
         }
         let copy = self.source.copy(c, copy_key).await?;
-        let read = self.read(&copy, attrs, scratch).await;
+        let read = self.read(c, &copy, pre, scratch).await;
         let removed = self.source.remove_copy(&copy).await;
         if let Err(e) = &removed {
             tracing::warn!(key = %copy.key, error = %e, "Could not remove a drill copy; remove it by hand.");
@@ -1012,17 +1100,32 @@ impl RestoreEnv {
         Ok(restored)
     }
 
-    /// Reads `target` and hashes it: through a scratch file in `local` mode,
-    /// straight from the stream otherwise.
+    /// Reads `target` (the recovery point `c`, or its copy) and hashes it:
+    /// through a scratch file in `local` mode, straight from the stream
+    /// otherwise. The references are `pre` when they were read first, else
+    /// what the response carried; part sizes are asked for only when a
+    /// planned reference needs them, after the response headers and before
+    /// the body.
     async fn read(
         &self,
+        c: &Candidate,
         target: &Candidate,
-        attrs: &StoredAttributes,
+        pre: Option<&StoredAttributes>,
         scratch: &Path,
     ) -> Result<Restored, SourceError> {
         let mut body = self.source.restore(target).await?;
-        let size = attrs.size.unwrap_or(target.size);
-        let mut hasher = Hasher::plan(attrs, size, body.server_side_encryption.as_deref());
+        let mut attrs = match pre {
+            Some(a) => a.clone(),
+            None => body.attributes.take().unwrap_or_default(),
+        };
+        let sse = body
+            .server_side_encryption
+            .clone()
+            .or_else(|| attrs.server_side_encryption.clone());
+        if Plan::new(&attrs, sse.as_deref(), self.verify).needs_part_sizes() {
+            self.source.part_sizes(c, &mut attrs).await?;
+        }
+        let mut hasher = Hasher::plan(&attrs, sse.as_deref(), self.verify);
         if self.mode == RestoreMode::Local {
             let _guard = ScratchFile(scratch.to_owned());
             local_restore(&mut body.body, scratch, &mut hasher, &*self.observer).await?;
@@ -1035,8 +1138,9 @@ impl RestoreEnv {
         }
         Ok(Restored {
             digests: hasher.finish(),
+            attrs,
             content_length: body.content_length,
-            sse: body.server_side_encryption,
+            sse,
             copy: None,
         })
     }

@@ -23,6 +23,36 @@ pub fn backoff(attempt: u32) -> Duration {
     step.mul_f64(jitter)
 }
 
+/// Runs `fut` for at most `timeout`; past it, a `Timeout`-class error that
+/// names `what` and the bound.
+///
+/// # Errors
+/// The future's own error, or the timeout.
+pub async fn bounded<T>(
+    timeout: Duration,
+    what: &str,
+    fut: impl Future<Output = Result<T, SourceError>>,
+) -> Result<T, SourceError> {
+    match tokio::time::timeout(timeout, fut).await {
+        Ok(r) => r,
+        Err(_) => Err(SourceError::new(
+            crate::source::ErrorClass::Timeout,
+            format!(
+                "{what} took longer than restore_timeout ({})",
+                humantime_secs(timeout)
+            ),
+        )),
+    }
+}
+
+fn humantime_secs(d: Duration) -> String {
+    if d.subsec_millis() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
 /// Runs `op` up to `attempts` times while it fails with a transient error.
 /// Returns the last result and how many attempts were made.
 pub async fn with_retries<T, F, Fut>(

@@ -3,15 +3,28 @@
 //!
 //! Invariants:
 //! - memory is bounded by the number of parts, never by the object size;
-//! - every reference is compared and reported by name, with expected and
-//!   actual values; "no reference" is distinct from "mismatch";
-//! - a reference that cannot be computed with certainty (a multipart ETag
-//!   whose part sizes had to be guessed) is `not_comparable` when no guess
-//!   agrees, never a mismatch;
-//! - MD5 is computed only where an ETag claims to be one (it is the slowest
-//!   hash here).
+//! - every reference that exists is reported by name: compared (with
+//!   expected and actual values), or `not_computed` when the policy left it
+//!   out; "no reference" is distinct from "mismatch";
+//! - `verified` needs an independent reference that matched: a stored
+//!   checksum, an MD5 ETag or the first-seen baseline; sizes never make a
+//!   verdict of `verified`;
+//! - a reference that cannot be computed with certainty (part sizes taken
+//!   from the first and last parts only) is `not_comparable` until the
+//!   layout is confirmed part by part ([`Digests::confirm_layout`]), never a
+//!   mismatch on a guess.
+//!
+//! What is hashed ([`VerifyPolicy`]): `efficient` computes SHA-256 (the
+//! baseline) plus the one stored reference that proves the bytes most
+//! cheaply — a stored full-object SHA-256 costs nothing more, then CRC64NVME,
+//! CRC32C, CRC32, SHA-1; a composite checksum or multipart ETag only when
+//! nothing full-object exists; MD5 (the slowest hash here) only when an MD5
+//! is the only stored reference. `thorough` computes every reference.
 
-use crate::source::{Candidate, ChecksumAlgorithm, ChecksumScope, StoredAttributes};
+pub use crate::config::VerifyPolicy;
+use crate::source::{
+    Candidate, ChecksumAlgorithm, ChecksumScope, PartSizesFrom, StoredAttributes,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use md5::Md5;
@@ -19,22 +32,6 @@ use serde::Serialize;
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::fmt;
-
-/// Part sizes upload tools commonly use, tried when the provider does not
-/// reveal the part sizes of a multipart object.
-const COMMON_PART_SIZES: &[u64] = &[
-    5 << 20,
-    8 << 20,
-    15 << 20,
-    16 << 20,
-    32 << 20,
-    50 << 20,
-    64 << 20,
-    100 << 20,
-    128 << 20,
-    256 << 20,
-    512 << 20,
-];
 
 /// The outcome of one restore, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -84,11 +81,8 @@ pub enum ReferenceKind {
     Etag,
     /// The ledger's first-seen SHA-256 of this recovery point.
     Baseline,
-    /// A size the provider reported.
+    /// A size the provider reported; never makes a verdict of `verified`.
     Size,
-    /// The live (current) object, read without a version id, when the
-    /// recovery point is the current version.
-    Live,
 }
 
 /// How one comparison came out.
@@ -100,6 +94,9 @@ pub enum Outcome {
     /// The reference exists but could not be computed with certainty; `note`
     /// says why.
     NotComparable,
+    /// The reference exists and the verify policy left it uncomputed (a
+    /// cheaper one proves the same bytes); `verify = "thorough"` checks it.
+    NotComputed,
 }
 
 /// One reference compared with the restored bytes.
@@ -258,17 +255,18 @@ impl PartHasher {
 /// A part layout and whether the provider vouched for it.
 struct Layout {
     hasher: PartHasher,
-    /// Part sizes came from the provider, so a disagreement is a mismatch.
+    /// Every part size came from the provider, so a disagreement is a
+    /// mismatch; otherwise it waits for [`Digests::confirm_layout`].
     authoritative: bool,
 }
 
 /// One streaming pass over restored bytes, computing exactly what the
-/// references need.
+/// planned references need.
 pub struct Hasher {
     bytes: u64,
     sha256: Sha256,
     full: Vec<(ChecksumAlgorithm, Algo)>,
-    layouts: Vec<Layout>,
+    layout: Option<Layout>,
     part_algorithms: Vec<ChecksumAlgorithm>,
 }
 
@@ -276,6 +274,8 @@ impl fmt::Debug for Hasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hasher")
             .field("bytes", &self.bytes)
+            .field("full", &self.full.iter().map(|(a, _)| *a).collect::<Vec<_>>())
+            .field("part_algorithms", &self.part_algorithms)
             .finish_non_exhaustive()
     }
 }
@@ -283,74 +283,125 @@ impl fmt::Debug for Hasher {
 /// Whether an ETag claims to be an MD5 of the content: 32 hex digits, no
 /// part count, and not produced by SSE-KMS or SSE-C.
 fn etag_is_md5(attrs: &StoredAttributes, sse: Option<&str>) -> bool {
-    let kms = matches!(sse, Some(s) if s.starts_with("aws:kms"));
     attrs
         .etag
         .as_deref()
         .is_some_and(|e| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit()))
-        && !attrs.etag_not_md5
-        && !kms
+        && !etag_opaque(attrs, sse)
 }
 
-fn etag_parts(attrs: &StoredAttributes) -> Option<u32> {
+/// The ETag is known not to be computed from the content.
+fn etag_opaque(attrs: &StoredAttributes, sse: Option<&str>) -> bool {
+    let kms = matches!(sse.or(attrs.server_side_encryption.as_deref()), Some(s) if s.starts_with("aws:kms"));
+    attrs.etag_not_md5 || kms
+}
+
+fn etag_parts(attrs: &StoredAttributes, sse: Option<&str>) -> Option<u32> {
+    if etag_opaque(attrs, sse) {
+        return None;
+    }
     let e = attrs.etag.as_deref()?;
     let (h, n) = e.rsplit_once('-')?;
     (h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit())).then(|| n.parse().ok())?
 }
 
+/// Cheapest first. SHA-256 is computed for the baseline anyway, so a
+/// stored SHA-256 costs nothing more; MD5 is the slowest hash here.
+const COST_ORDER: [ChecksumAlgorithm; 6] = [
+    ChecksumAlgorithm::Sha256,
+    ChecksumAlgorithm::Crc64Nvme,
+    ChecksumAlgorithm::Crc32c,
+    ChecksumAlgorithm::Crc32,
+    ChecksumAlgorithm::Sha1,
+    ChecksumAlgorithm::Md5,
+];
+
+fn cheapest(algorithms: impl Iterator<Item = ChecksumAlgorithm>) -> Option<ChecksumAlgorithm> {
+    let v: Vec<ChecksumAlgorithm> = algorithms.collect();
+    COST_ORDER.into_iter().find(|a| v.contains(a))
+}
+
+/// What one recovery point's references ask to be hashed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Full-object digests besides SHA-256.
+    pub full: Vec<ChecksumAlgorithm>,
+    /// Per-part digests (composite checksums, multipart ETags).
+    pub parts: Vec<ChecksumAlgorithm>,
+}
+
+impl Plan {
+    /// Chooses what to hash for `attrs` under `policy`. `sse` is the
+    /// encryption the restore response reported.
+    pub fn new(attrs: &StoredAttributes, sse: Option<&str>, policy: VerifyPolicy) -> Self {
+        let full_refs: Vec<ChecksumAlgorithm> = attrs
+            .checksums
+            .iter()
+            .filter(|c| c.scope == ChecksumScope::FullObject)
+            .map(|c| c.algorithm)
+            .chain(etag_is_md5(attrs, sse).then_some(ChecksumAlgorithm::Md5))
+            .collect();
+        let part_refs: Vec<ChecksumAlgorithm> = attrs
+            .checksums
+            .iter()
+            .filter(|c| c.scope == ChecksumScope::Composite)
+            .map(|c| c.algorithm)
+            .chain(etag_parts(attrs, sse).map(|_| ChecksumAlgorithm::Md5))
+            .collect();
+        let mut plan = Plan::default();
+        match policy {
+            VerifyPolicy::Thorough => {
+                plan.full = full_refs;
+                plan.parts = part_refs;
+            }
+            VerifyPolicy::Efficient => {
+                let not_md5 = |a: &ChecksumAlgorithm| *a != ChecksumAlgorithm::Md5;
+                let layout = attrs.part_sizes.is_some();
+                if let Some(a) = cheapest(full_refs.iter().copied().filter(not_md5)) {
+                    plan.full.push(a);
+                } else if let Some(a) =
+                    cheapest(part_refs.iter().copied().filter(not_md5)).filter(|_| layout)
+                {
+                    plan.parts.push(a);
+                } else if full_refs.contains(&ChecksumAlgorithm::Md5) {
+                    plan.full.push(ChecksumAlgorithm::Md5);
+                } else if let Some(a) = cheapest(part_refs.iter().copied()) {
+                    plan.parts.push(a);
+                }
+            }
+        }
+        plan.full.retain(|a| *a != ChecksumAlgorithm::Sha256);
+        for v in [&mut plan.full, &mut plan.parts] {
+            v.sort();
+            v.dedup();
+        }
+        plan
+    }
+
+    /// Whether the planned references need the part sizes.
+    pub fn needs_part_sizes(&self) -> bool {
+        !self.parts.is_empty()
+    }
+}
+
 impl Hasher {
-    /// Plans the hashing for one recovery point from its stored attributes
-    /// and the encryption the restore response reported.
-    pub fn plan(attrs: &StoredAttributes, size: u64, sse: Option<&str>) -> Self {
-        let mut full: Vec<(ChecksumAlgorithm, Algo)> = Vec::new();
-        let mut part_algorithms = Vec::new();
-        for c in &attrs.checksums {
-            match c.scope {
-                ChecksumScope::FullObject if c.algorithm != ChecksumAlgorithm::Sha256 => {
-                    if !full.iter().any(|(a, _)| *a == c.algorithm) {
-                        full.push((c.algorithm, Algo::new(c.algorithm)));
-                    }
-                }
-                ChecksumScope::FullObject => {}
-                ChecksumScope::Composite => part_algorithms.push(c.algorithm),
-            }
-        }
-        if etag_is_md5(attrs, sse) && !full.iter().any(|(a, _)| *a == ChecksumAlgorithm::Md5) {
-            full.push((ChecksumAlgorithm::Md5, Algo::new(ChecksumAlgorithm::Md5)));
-        }
-        let etag_parts = etag_parts(attrs)
-            .filter(|_| !attrs.etag_not_md5 && !matches!(sse, Some(s) if s.starts_with("aws:kms")));
-        if etag_parts.is_some() {
-            part_algorithms.push(ChecksumAlgorithm::Md5);
-        }
-        part_algorithms.sort();
-        part_algorithms.dedup();
-        let mut layouts = Vec::new();
-        if !part_algorithms.is_empty() {
-            let parts = attrs.parts_count.or(etag_parts).unwrap_or(0);
-            match &attrs.part_sizes {
-                Some(sizes) => layouts.push(Layout {
-                    hasher: PartHasher::new(sizes.clone(), &part_algorithms),
-                    authoritative: true,
-                }),
-                None => {
-                    for p in COMMON_PART_SIZES {
-                        if let Some(sizes) = crate::source::s3::uniform_parts(size, parts, *p) {
-                            layouts.push(Layout {
-                                hasher: PartHasher::new(sizes, &part_algorithms),
-                                authoritative: false,
-                            });
-                        }
-                    }
-                }
-            }
-        }
+    /// Plans the hashing for one recovery point from its stored attributes,
+    /// the encryption the restore response reported and the policy.
+    pub fn plan(attrs: &StoredAttributes, sse: Option<&str>, policy: VerifyPolicy) -> Self {
+        let plan = Plan::new(attrs, sse, policy);
+        let layout = match (&attrs.part_sizes, plan.parts.is_empty()) {
+            (Some(sizes), false) => Some(Layout {
+                hasher: PartHasher::new(sizes.clone(), &plan.parts),
+                authoritative: attrs.part_sizes_from != Some(PartSizesFrom::FirstAndLast),
+            }),
+            _ => None,
+        };
         Self {
             bytes: 0,
             sha256: Sha256::new(),
-            full,
-            layouts,
-            part_algorithms,
+            full: plan.full.iter().map(|a| (*a, Algo::new(*a))).collect(),
+            layout,
+            part_algorithms: plan.parts,
         }
     }
 
@@ -361,7 +412,7 @@ impl Hasher {
         for (_, a) in &mut self.full {
             a.update(data);
         }
-        for l in &mut self.layouts {
+        if let Some(l) = &mut self.layout {
             l.hasher.update(data);
         }
     }
@@ -384,7 +435,7 @@ impl Hasher {
             sha256_hex: hex::encode(&sha256),
             sha256,
             full,
-            layouts: self.layouts,
+            layout: self.layout,
             part_algorithms: self.part_algorithms,
         }
     }
@@ -396,7 +447,7 @@ pub struct Digests {
     pub sha256: Vec<u8>,
     pub sha256_hex: String,
     full: Vec<(ChecksumAlgorithm, Vec<u8>)>,
-    layouts: Vec<Layout>,
+    layout: Option<Layout>,
     part_algorithms: Vec<ChecksumAlgorithm>,
 }
 
@@ -420,8 +471,32 @@ impl Digests {
             .map(|(_, v)| v.clone())
     }
 
-    /// Compares a composite (or multipart ETag) reference against every
-    /// layout; `format` turns a computed value into the reference's form.
+    /// The part sizes a composite value was computed over, when they were
+    /// taken from the first and last parts only and the bytes filled them
+    /// exactly: a value that did not reproduce waits for these sizes to be
+    /// confirmed part by part.
+    pub fn unconfirmed_layout(&self) -> Option<&[u64]> {
+        self.layout
+            .as_ref()
+            .filter(|l| !l.authoritative && l.hasher.complete())
+            .map(|l| l.hasher.sizes.as_slice())
+    }
+
+    /// The provider confirmed every part's size: when they are the sizes
+    /// hashed, the layout counts as reported (a disagreement becomes a
+    /// mismatch). Returns whether they were.
+    pub fn confirm_layout(&mut self, sizes: &[u64]) -> bool {
+        match &mut self.layout {
+            Some(l) if l.hasher.sizes == sizes => {
+                l.authoritative = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Compares a composite (or multipart ETag) reference with the value
+    /// computed over the part layout.
     fn composite_check(
         &self,
         name: String,
@@ -429,64 +504,61 @@ impl Digests {
         algorithm: ChecksumAlgorithm,
         expected: &str,
     ) -> Check {
-        let mut first_actual = None;
-        for l in &self.layouts {
-            if !l.hasher.complete() {
-                continue;
-            }
-            let Some(actual) = l.hasher.composite(algorithm) else {
-                continue;
-            };
-            let same = same_composite(&actual, expected);
-            if same {
-                return Check {
-                    name,
-                    kind,
-                    expected: expected.to_owned(),
-                    actual,
-                    outcome: Outcome::Match,
-                    note: (!l.authoritative).then(|| {
-                        "part sizes inferred: the provider did not report them".to_owned()
-                    }),
-                };
-            }
-            if l.authoritative {
-                return Check {
-                    name,
-                    kind,
-                    expected: expected.to_owned(),
-                    actual,
-                    outcome: Outcome::Mismatch,
-                    note: None,
-                };
-            }
-            first_actual.get_or_insert(actual);
-        }
-        let authoritative_incomplete = self.layouts.iter().any(|l| l.authoritative);
-        if authoritative_incomplete {
-            return Check {
-                name,
-                kind,
-                expected: expected.to_owned(),
-                actual: format!("{} bytes, not the reported part layout", self.bytes),
-                outcome: Outcome::Mismatch,
-                note: Some("the restored size disagrees with the reported part sizes".into()),
-            };
-        }
-        Check {
+        let mut out = Check {
             name,
             kind,
             expected: expected.to_owned(),
-            actual: first_actual.unwrap_or_default(),
+            actual: String::new(),
             outcome: Outcome::NotComparable,
-            note: Some(if self.layouts.is_empty() {
-                "the provider did not report the part sizes and no common part size fits this object".into()
+            note: None,
+        };
+        if !self.part_algorithms.contains(&algorithm) {
+            if self.layout.is_some() || self.part_algorithms.is_empty() {
+                out.outcome = Outcome::NotComputed;
+                out.note = Some(NOT_COMPUTED.into());
             } else {
-                "the provider did not report the part sizes and no common part size reproduces the value".into()
-            }),
+                out.note = Some("the store did not report the part sizes".into());
+            }
+            return out;
         }
+        let Some(l) = &self.layout else {
+            out.note = Some("the store did not report the part sizes, so the value cannot be computed".into());
+            return out;
+        };
+        if !l.hasher.complete() {
+            out.actual = format!("{} bytes, not the reported part layout", self.bytes);
+            if l.authoritative {
+                out.outcome = Outcome::Mismatch;
+                out.note = Some("the restored size disagrees with the reported part sizes".into());
+            } else {
+                out.note = Some("the restored size does not fit the part sizes taken from the first and last parts".into());
+            }
+            return out;
+        }
+        let Some(actual) = l.hasher.composite(algorithm) else {
+            return out;
+        };
+        out.actual = actual;
+        if same_composite(&out.actual, expected) {
+            out.outcome = Outcome::Match;
+            if !l.authoritative {
+                out.note = Some("part sizes from the first and last parts, confirmed by this value".into());
+            }
+        } else if l.authoritative {
+            out.outcome = Outcome::Mismatch;
+        } else {
+            out.note = Some(
+                "the value does not reproduce over part sizes taken from the first and last parts; every part's size is needed to tell a corruption from uneven parts"
+                    .into(),
+            );
+        }
+        out
     }
 }
+
+/// The note of a reference the policy left out.
+const NOT_COMPUTED: &str =
+    "left uncomputed by policy: a cheaper reference proves the same bytes (verify = \"thorough\" checks it)";
 
 /// Whether a computed composite value (always `value-N`) equals a stored
 /// one. Providers differ on whether they append `-N` to composite checksums
@@ -513,6 +585,17 @@ fn same_composite(actual: &str, expected: &str) -> bool {
         a == e
     };
     counts_agree && values_agree
+}
+
+fn not_computed(name: String, kind: ReferenceKind, expected: &str) -> Check {
+    Check {
+        name,
+        kind,
+        expected: expected.to_owned(),
+        actual: String::new(),
+        outcome: Outcome::NotComputed,
+        note: Some(NOT_COMPUTED.into()),
+    }
 }
 
 fn check(name: impl Into<String>, kind: ReferenceKind, expected: String, actual: String) -> Check {
@@ -571,17 +654,18 @@ pub fn compare(
         let name = c.name.clone();
         match c.scope {
             ChecksumScope::FullObject => {
-                let actual = digests
-                    .full_value(c.algorithm)
-                    .map(|v| B64.encode(v))
-                    .unwrap_or_default();
-                let mut ch = check(
-                    name,
-                    ReferenceKind::ProviderChecksum,
-                    c.value.clone(),
-                    actual,
-                );
-                ch.note.clone_from(&c.note);
+                let mut ch = match digests.full_value(c.algorithm) {
+                    Some(v) => check(
+                        name,
+                        ReferenceKind::ProviderChecksum,
+                        c.value.clone(),
+                        B64.encode(v),
+                    ),
+                    None => not_computed(name, ReferenceKind::ProviderChecksum, &c.value),
+                };
+                if ch.outcome != Outcome::NotComputed {
+                    ch.note.clone_from(&c.note);
+                }
                 checks.push(ch);
             }
             ChecksumScope::Composite => {
@@ -596,19 +680,16 @@ pub fn compare(
     }
     if let Some(etag) = &attrs.etag {
         if etag_is_md5(attrs, sse) {
-            let actual = digests
-                .full_value(ChecksumAlgorithm::Md5)
-                .map(hex::encode)
-                .unwrap_or_default();
-            checks.push(check(
-                "s3.etag",
-                ReferenceKind::Etag,
-                etag.to_ascii_lowercase(),
-                actual,
-            ));
-        } else if etag_parts(attrs).is_some()
-            && digests.part_algorithms.contains(&ChecksumAlgorithm::Md5)
-        {
+            checks.push(match digests.full_value(ChecksumAlgorithm::Md5) {
+                Some(v) => check(
+                    "s3.etag",
+                    ReferenceKind::Etag,
+                    etag.to_ascii_lowercase(),
+                    hex::encode(v),
+                ),
+                None => not_computed("s3.etag".into(), ReferenceKind::Etag, etag),
+            });
+        } else if etag_parts(attrs, sse).is_some() {
             checks.push(digests.composite_check(
                 "s3.etag.multipart".into(),
                 ReferenceKind::Etag,
@@ -664,7 +745,16 @@ mod tests {
     }
 
     fn run(attrs: &StoredAttributes, data: &[u8], chunk: usize) -> Vec<Check> {
-        let mut h = Hasher::plan(attrs, data.len() as u64, None);
+        run_with(attrs, data, chunk, VerifyPolicy::Thorough)
+    }
+
+    fn run_with(
+        attrs: &StoredAttributes,
+        data: &[u8],
+        chunk: usize,
+        policy: VerifyPolicy,
+    ) -> Vec<Check> {
+        let mut h = Hasher::plan(attrs, None, policy);
         for c in data.chunks(chunk) {
             h.update(c);
         }
@@ -741,6 +831,85 @@ mod tests {
             .collect();
         assert_eq!(failed.len(), 6, "{failed:?}");
         assert_eq!(verdict(&corrupt), Verdict::Mismatch);
+
+        // The efficient policy proves the bytes with the stored SHA-256 (no
+        // extra hash) and lists every other reference as not computed.
+        let checks = run_with(&attrs, b"123456789", 4, VerifyPolicy::Efficient);
+        let outcome = |name: &str| {
+            checks
+                .iter()
+                .find(|c| c.name == name)
+                .map(|c| c.outcome)
+                .expect(name)
+        };
+        assert_eq!(outcome("s3.checksum.sha256"), Outcome::Match);
+        for name in [
+            "s3.checksum.crc32",
+            "s3.checksum.crc32c",
+            "s3.checksum.crc64nvme",
+            "s3.checksum.sha1",
+            "s3.etag",
+        ] {
+            assert_eq!(outcome(name), Outcome::NotComputed, "{name}");
+        }
+        assert_eq!(verdict(&checks), Verdict::Verified);
+        let corrupt = run_with(&attrs, b"123456780", 4, VerifyPolicy::Efficient);
+        assert_eq!(verdict(&corrupt), Verdict::Mismatch);
+    }
+
+    #[test]
+    fn the_efficient_policy_hashes_the_cheapest_reference_and_md5_last() {
+        let attrs = |checksums: Vec<StoredChecksum>, etag: &str| StoredAttributes {
+            checksums,
+            etag: Some(etag.into()),
+            ..Default::default()
+        };
+        let md5_etag = "25f9e794323b453885f5181f1b624d0b";
+        // AWS default: MD5 ETag + CRC64NVME: CRC64NVME only, no MD5.
+        let p = Plan::new(
+            &attrs(vec![full(ChecksumAlgorithm::Crc64Nvme, "x")], md5_etag),
+            None,
+            VerifyPolicy::Efficient,
+        );
+        assert_eq!(p.full, [ChecksumAlgorithm::Crc64Nvme]);
+        assert!(p.parts.is_empty());
+        // Stored SHA-256: nothing besides the baseline hash.
+        let p = Plan::new(
+            &attrs(
+                vec![
+                    full(ChecksumAlgorithm::Sha256, "x"),
+                    full(ChecksumAlgorithm::Crc32, "y"),
+                ],
+                md5_etag,
+            ),
+            None,
+            VerifyPolicy::Efficient,
+        );
+        assert_eq!(p, Plan::default());
+        // ETag only: MD5.
+        let p = Plan::new(&attrs(vec![], md5_etag), None, VerifyPolicy::Efficient);
+        assert_eq!(p.full, [ChecksumAlgorithm::Md5]);
+        // SSE-KMS: the ETag is no MD5, nothing to hash but the baseline.
+        let p = Plan::new(&attrs(vec![], md5_etag), Some("aws:kms"), VerifyPolicy::Efficient);
+        assert_eq!(p, Plan::default());
+        // Multipart ETag only: per-part MD5, which needs the part sizes.
+        let p = Plan::new(&attrs(vec![], &format!("{md5_etag}-3")), None, VerifyPolicy::Efficient);
+        assert_eq!(p.parts, [ChecksumAlgorithm::Md5]);
+        assert!(p.needs_part_sizes());
+        // Multipart with a full-object CRC64NVME: no part sizes needed.
+        let p = Plan::new(
+            &attrs(vec![full(ChecksumAlgorithm::Crc64Nvme, "x")], &format!("{md5_etag}-3")),
+            None,
+            VerifyPolicy::Efficient,
+        );
+        assert!(!p.needs_part_sizes());
+        // Thorough: everything.
+        let p = Plan::new(
+            &attrs(vec![full(ChecksumAlgorithm::Crc64Nvme, "x")], md5_etag),
+            None,
+            VerifyPolicy::Thorough,
+        );
+        assert_eq!(p.full, [ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Md5]);
     }
 
     /// A composite SHA-256 and a multipart ETag for three parts of 5, 5 and 1
@@ -797,10 +966,64 @@ mod tests {
         ));
     }
 
+    /// 11 MiB in parts of 5, 5 and 1 MiB, with the multipart ETag of that
+    /// layout (computed independently, part by part, below).
+    fn multipart(data: &[u8]) -> StoredAttributes {
+        let mut parts = Vec::new();
+        for p in data.chunks(5 << 20) {
+            parts.extend_from_slice(&Md5::digest(p));
+        }
+        StoredAttributes {
+            size: Some(data.len() as u64),
+            etag: Some(format!("{}-3", hex::encode(Md5::digest(&parts)))),
+            part_sizes: Some(vec![5 << 20, 5 << 20, 1 << 20]),
+            part_sizes_from: Some(PartSizesFrom::FirstAndLast),
+            parts_count: Some(3),
+            ..Default::default()
+        }
+    }
+
     #[test]
-    fn guessed_layouts_that_disagree_are_not_comparable_not_mismatches() {
-        // 11 MiB in 3 parts, ETag from some other layout: no common part size
-        // reproduces it, so the ETag cannot be judged.
+    fn a_layout_from_the_first_and_last_parts_is_no_ground_for_a_mismatch_until_confirmed() {
+        let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
+        let attrs = multipart(&data);
+        let mut corrupt = data.clone();
+        corrupt[6 << 20] ^= 1;
+        let mut h = Hasher::plan(&attrs, None, VerifyPolicy::Efficient);
+        h.update(&corrupt);
+        let mut d = h.finish();
+        let checks = compare(&candidate(data.len() as u64), &attrs, None, None, &d, None);
+        let etag = checks
+            .iter()
+            .find(|c| c.name == "s3.etag.multipart")
+            .expect("etag check");
+        assert_eq!(etag.outcome, Outcome::NotComparable, "{etag:?}");
+        assert_eq!(verdict(&checks), Verdict::NoReference);
+        assert_eq!(d.unconfirmed_layout(), Some(&[5 << 20, 5 << 20, 1 << 20][..]));
+
+        // Other sizes confirmed: still not comparable.
+        assert!(!d.confirm_layout(&[6 << 20, 4 << 20, 1 << 20]));
+        // The same sizes confirmed part by part: now a mismatch.
+        assert!(d.confirm_layout(&[5 << 20, 5 << 20, 1 << 20]));
+        let checks = compare(&candidate(data.len() as u64), &attrs, None, None, &d, None);
+        assert_eq!(verdict(&checks), Verdict::Mismatch);
+    }
+
+    #[test]
+    fn a_layout_from_the_first_and_last_parts_that_reproduces_the_etag_verifies() {
+        let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
+        let checks = run_with(&multipart(&data), &data, 100_000, VerifyPolicy::Efficient);
+        let c = checks
+            .iter()
+            .find(|c| c.name == "s3.etag.multipart")
+            .expect("etag check");
+        assert_eq!(c.outcome, Outcome::Match, "{c:?}");
+        assert!(c.note.as_deref().unwrap_or_default().contains("confirmed"));
+        assert_eq!(verdict(&checks), Verdict::Verified);
+    }
+
+    #[test]
+    fn a_multipart_etag_without_part_sizes_is_not_comparable() {
         let data = vec![7u8; 11 << 20];
         let attrs = StoredAttributes {
             size: Some(data.len() as u64),
@@ -817,35 +1040,13 @@ mod tests {
     }
 
     #[test]
-    fn a_guessed_layout_that_reproduces_the_etag_verifies() {
-        let data: Vec<u8> = (0..(11u32 << 20)).map(|i| (i % 251) as u8).collect();
-        let mut parts = Vec::new();
-        for p in data.chunks(5 << 20) {
-            parts.extend_from_slice(&Md5::digest(p));
-        }
-        let etag = format!("{}-3", hex::encode(Md5::digest(&parts)));
-        let attrs = StoredAttributes {
-            size: Some(data.len() as u64),
-            etag: Some(etag),
-            ..Default::default()
-        };
-        let checks = run(&attrs, &data, 100_000);
-        let c = checks
-            .iter()
-            .find(|c| c.name == "s3.etag.multipart")
-            .expect("etag check");
-        assert_eq!(c.outcome, Outcome::Match, "{c:?}");
-        assert!(c.note.as_deref().unwrap_or_default().contains("inferred"));
-    }
-
-    #[test]
     fn size_alone_is_no_reference_and_a_baseline_is_one() {
         let attrs = StoredAttributes {
             size: Some(3),
             ..Default::default()
         };
         assert_eq!(verdict(&run(&attrs, b"abc", 2)), Verdict::NoReference);
-        let mut h = Hasher::plan(&attrs, 3, None);
+        let mut h = Hasher::plan(&attrs, None, VerifyPolicy::Efficient);
         h.update(b"abc");
         let d = h.finish();
         let b = Baseline {
@@ -870,7 +1071,7 @@ mod tests {
             etag: Some("0123456789abcdef0123456789abcdef".into()),
             ..Default::default()
         };
-        let mut h = Hasher::plan(&attrs, 3, Some("aws:kms"));
+        let mut h = Hasher::plan(&attrs, Some("aws:kms"), VerifyPolicy::Thorough);
         h.update(b"abc");
         let d = h.finish();
         let checks = compare(&candidate(3), &attrs, Some("aws:kms"), None, &d, None);

@@ -33,6 +33,10 @@ pub enum Fault {
     Reset,
     /// Wait this long before forwarding (a server that stalls).
     Stall(std::time::Duration),
+    /// Forward, then drop every `x-amz-checksum-*` header from the answer:
+    /// a store that keeps no additional checksums, or does not return them
+    /// on GET/HEAD.
+    StripChecksums,
 }
 
 /// A fault applied to requests whose path and query contain `needle`.
@@ -82,6 +86,31 @@ pub struct FaultProxy {
     pub addr: SocketAddr,
     rules: Arc<Mutex<Vec<Rule>>>,
     hits: Arc<Mutex<Vec<String>>>,
+    requests: Arc<Mutex<Vec<SeenRequest>>>,
+}
+
+/// One request the proxy received, as the agent sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeenRequest {
+    pub method: String,
+    /// Path and query.
+    pub target: String,
+}
+
+impl SeenRequest {
+    /// What S3 call this is: `GetObjectAttributes`, `HeadObject`,
+    /// `GetObject`, `ListObjectVersions` or `other`.
+    pub fn call(&self) -> &'static str {
+        let q = self.target.split_once('?').map(|(_, q)| q).unwrap_or("");
+        let has = |k: &str| q.split('&').any(|kv| kv == k || kv.starts_with(&format!("{k}=")));
+        match self.method.as_str() {
+            "GET" if has("attributes") => "GetObjectAttributes",
+            "GET" if has("versions") => "ListObjectVersions",
+            "HEAD" => "HeadObject",
+            "GET" if !has("list-type") && self.target.trim_start_matches('/').contains('/') => "GetObject",
+            _ => "other",
+        }
+    }
 }
 
 type Body = Full<Bytes>;
@@ -98,6 +127,7 @@ impl FaultProxy {
             addr,
             rules: Arc::default(),
             hits: Arc::default(),
+            requests: Arc::default(),
         };
         let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build_http();
         let me = proxy.clone();
@@ -142,6 +172,24 @@ impl FaultProxy {
         }
     }
 
+    /// Every request received, in order.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    /// How many requests of an S3 call (see [`SeenRequest::call`]) were
+    /// received.
+    pub fn count(&self, call: &str) -> usize {
+        self.requests().iter().filter(|r| r.call() == call).count()
+    }
+
+    /// Forgets the requests received so far.
+    pub fn clear_requests(&self) {
+        if let Ok(mut r) = self.requests.lock() {
+            r.clear();
+        }
+    }
+
     /// Every URL a fault fired on, in order.
     pub fn hits(&self) -> Vec<String> {
         self.hits.lock().map(|h| h.clone()).unwrap_or_default()
@@ -177,6 +225,12 @@ impl FaultProxy {
             .path_and_query()
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default();
+        if let Ok(mut r) = self.requests.lock() {
+            r.push(SeenRequest {
+                method: req.method().as_str().to_owned(),
+                target: target.clone(),
+            });
+        }
         let fault = self.take_fault(req.method(), &target);
         if let Some(Fault::Status(status, code)) = fault {
             let body = format!(
@@ -215,6 +269,17 @@ impl FaultProxy {
             Some(Fault::FlipByte(at)) if parts.status.is_success() => {
                 if let Some(b) = bytes.get_mut(at as usize) {
                     *b ^= 0x01;
+                }
+            }
+            Some(Fault::StripChecksums) => {
+                let names: Vec<_> = parts
+                    .headers
+                    .keys()
+                    .filter(|k| k.as_str().starts_with("x-amz-checksum"))
+                    .cloned()
+                    .collect();
+                for n in names {
+                    parts.headers.remove(n);
                 }
             }
             Some(Fault::Truncate(keep)) if parts.status.is_success() => {

@@ -3,7 +3,7 @@
 
 use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, DrillArgs};
-use crate::config::{defaults, human_bytes, Config, DrillConfig, Filter, SampleSize, Strategy};
+use crate::config::{human_bytes, Config, DrillConfig, RawDrill};
 use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, SampleResult, Stop};
 use crate::evidence::recorder::Recorder;
 use crate::source::{self, BuildOptions};
@@ -22,8 +22,7 @@ use tokio::signal::unix::{signal, SignalKind};
 /// When the config is invalid, the drill or source is unknown, or the drill
 /// could not run (listing, ledger or evidence failures).
 pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
-    let config = Config::load(&cli.config)?;
-    let drill = resolve(&config, args)?;
+    let (config, drill) = load(cli, args)?;
     let source_config = config.sources.get(&drill.source).ok_or_else(|| {
         anyhow!(
             "the drill names source `{}`, which is not configured",
@@ -33,9 +32,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     let source = source::build(
         &drill.source,
         source_config,
-        BuildOptions {
-            attempts: drill.attempts,
-        },
+BuildOptions::for_drill(&drill),
     )
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
@@ -182,69 +179,73 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// The drill to run: a configured one with flag overrides, or an ad-hoc one
-/// against a configured source.
-fn resolve(config: &Config, args: &DrillArgs) -> anyhow::Result<DrillConfig> {
-    let mut d = match (&args.name, &args.source) {
-        (Some(name), _) => config.drills.get(name).cloned().ok_or_else(|| {
-            let known: Vec<&str> = config.drills.keys().map(String::as_str).collect();
-            anyhow!(
-                "no drill named `{name}` in the config; configured drills: {} (or use --source NAME for an ad-hoc drill)",
-                if known.is_empty() { "none".into() } else { known.join(", ") }
-            )
-        })?,
-        (None, Some(src)) => {
-            if !config.sources.contains_key(src) {
-                let known: Vec<&str> = config.sources.keys().map(String::as_str).collect();
-                return Err(anyhow!(
-                    "no source named `{src}` in the config; configured sources: {}",
-                    if known.is_empty() { "none".into() } else { known.join(", ") }
-                ));
-            }
-            DrillConfig {
-                name: format!("adhoc-{src}"),
-                source: src.clone(),
-                sample: SampleSize::Count(defaults::SAMPLE),
-                strategy: Strategy::Uniform,
-                seed: None,
-                mode: crate::config::RestoreMode::Stream,
-                concurrency: defaults::CONCURRENCY,
-                attempts: defaults::ATTEMPTS,
-                max_samples: defaults::MAX_SAMPLES,
-                restore_timeout: std::time::Duration::from_secs(defaults::RESTORE_TIMEOUT_SECS),
-                scratch_dir: defaults::SCRATCH_DIR.into(),
-                copy_prefix: defaults::COPY_PREFIX.into(),
-                schedule: None,
-                filter: Filter {
-                    include_current: true,
-                    include_noncurrent: true,
-                    ..Filter::default()
-                },
-            }
-        }
-        (None, None) => return Err(anyhow!("name a drill, or use --source NAME for an ad-hoc drill")),
-    };
-    if let Some(s) = args.sample {
-        d.sample = s;
-    }
-    if let Some(s) = args.strategy {
-        d.strategy = s;
-    }
-    if let Some(s) = args.seed {
-        if d.strategy != Strategy::Uniform {
+/// The config and the drill to run: a configured one with flag overrides,
+/// or an ad-hoc one against a configured source. The flags are a patch on
+/// the drill as written, which then passes the same validation as the file
+/// (so `--mode undelete` needs `allow_undelete` exactly as `mode` does).
+fn load(cli: &Cli, args: &DrillArgs) -> anyhow::Result<(Config, DrillConfig)> {
+    let name = match (&args.name, &args.source) {
+        (Some(name), _) => name.clone(),
+        (None, Some(src)) => format!("adhoc-{src}"),
+        (None, None) => {
             return Err(anyhow!(
-                "--seed only applies to the uniform strategy; drop it or pass --strategy uniform"
-            ));
+                "name a drill, or use --source NAME for an ad-hoc drill"
+            ))
         }
-        d.seed = Some(s);
+    };
+    let listed = |keys: Vec<&String>| {
+        if keys.is_empty() {
+            "none".to_owned()
+        } else {
+            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+        }
+    };
+    let mut unknown: Option<anyhow::Error> = None;
+    let loaded = Config::load_patched(&cli.config, |raw| {
+        let drill = match &args.source {
+            Some(src) if args.name.is_none() => {
+                if !raw.sources.contains_key(src) {
+                    unknown = Some(anyhow!(
+                        "no source named `{src}` in the config; configured sources: {}",
+                        listed(raw.sources.keys().collect())
+                    ));
+                    return;
+                }
+                raw.drills.insert(
+                    name.clone(),
+                    RawDrill {
+                        source: src.clone(),
+                        ..RawDrill::default()
+                    },
+                );
+                raw.drills.get_mut(&name)
+            }
+            _ => raw.drills.get_mut(&name),
+        };
+        let Some(d) = drill else {
+            unknown = Some(anyhow!(
+                "no drill named `{name}` in the config; configured drills: {} (or use --source NAME for an ad-hoc drill)",
+                listed(raw.drills.keys().collect())
+            ));
+            return;
+        };
+        d.sample = args.sample.or(d.sample);
+        d.strategy = args.strategy.or(d.strategy);
+        d.seed = args.seed.or(d.seed);
+        d.mode = args.mode.or(d.mode);
+        d.verify = args.verify.or(d.verify);
+        d.concurrency = args.concurrency.map(usize::from).or(d.concurrency);
+    });
+    if let Some(e) = unknown {
+        return Err(e);
     }
-    if let Some(m) = args.mode {
-        d.mode = m;
-    }
-    if let Some(c) = args.concurrency {
-        d.concurrency = usize::from(c);
-    }
-    Ok(d)
+    let config = loaded?;
+    let drill = config
+        .drills
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| anyhow!("no drill named `{name}` in the config"))?;
+    Ok((config, drill))
 }
 
 /// A progress bar on stderr: listing count, then bytes, rate and ETA.

@@ -286,6 +286,8 @@ pub struct RawDrill {
     pub strategy: Option<Strategy>,
     pub seed: Option<u64>,
     pub mode: Option<RestoreMode>,
+    /// Which references to hash: `efficient` (default) or `thorough`.
+    pub verify: Option<VerifyPolicy>,
     pub concurrency: Option<usize>,
     pub attempts: Option<u32>,
     pub max_samples: Option<u64>,
@@ -353,6 +355,30 @@ impl fmt::Display for Strategy {
             Strategy::Uniform => "uniform",
             Strategy::Newest => "newest",
             Strategy::Oldest => "oldest",
+        })
+    }
+}
+
+/// Which references a drill hashes (`verify` in a drill; see
+/// [`crate::verify`]).
+#[derive(
+    Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyPolicy {
+    /// SHA-256 (the baseline) plus the cheapest stored reference that proves
+    /// the bytes; the others are listed as not computed.
+    #[default]
+    Efficient,
+    /// Every reference that exists.
+    Thorough,
+}
+
+impl fmt::Display for VerifyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VerifyPolicy::Efficient => "efficient",
+            VerifyPolicy::Thorough => "thorough",
         })
     }
 }
@@ -545,6 +571,7 @@ pub struct DrillConfig {
     /// `None`: a fresh random seed per run, recorded in the evidence.
     pub seed: Option<u64>,
     pub mode: RestoreMode,
+    pub verify: VerifyPolicy,
     pub concurrency: usize,
     pub attempts: u32,
     pub max_samples: u64,
@@ -565,12 +592,31 @@ impl Config {
     /// syntax, unknown keys and wrongly typed values, `Invalid` with every
     /// problem found by validation.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_patched(path, |_| {})
+    }
+
+    /// Parses and validates TOML text; relative paths resolve against `base`.
+    /// The error is `Err(syntax message)` or `Ok(problems)`.
+    pub fn from_toml(text: &str, base: &Path) -> Result<Config, Result<Vec<Problem>, String>> {
+        Self::from_toml_patched(text, base, |_| {})
+    }
+
+    /// [`Config::load`] with `patch` applied to the raw configuration before
+    /// validation, so that command-line overrides pass exactly the checks a
+    /// config file's settings do.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_patched(
+        path: &Path,
+        patch: impl FnOnce(&mut RawConfig),
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
-        Config::from_toml(&text, base).map_err(|e| match e {
+        Config::from_toml_patched(&text, base, patch).map_err(|e| match e {
             Err(message) => ConfigError::Parse {
                 path: path.to_owned(),
                 message,
@@ -582,10 +628,13 @@ impl Config {
         })
     }
 
-    /// Parses and validates TOML text; relative paths resolve against `base`.
-    /// The error is `Err(syntax message)` or `Ok(problems)`.
-    pub fn from_toml(text: &str, base: &Path) -> Result<Config, Result<Vec<Problem>, String>> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| Err(e.to_string()))?;
+    fn from_toml_patched(
+        text: &str,
+        base: &Path,
+        patch: impl FnOnce(&mut RawConfig),
+    ) -> Result<Config, Result<Vec<Problem>, String>> {
+        let mut raw: RawConfig = toml::from_str(text).map_err(|e| Err(e.to_string()))?;
+        patch(&mut raw);
         validate(raw, base).map_err(Ok)
     }
 }
@@ -867,6 +916,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 strategy,
                 seed: d.seed,
                 mode: d.mode.unwrap_or(RestoreMode::Stream),
+                verify: d.verify.unwrap_or_default(),
                 concurrency,
                 attempts,
                 max_samples,

@@ -507,9 +507,7 @@ impl Runner for Agent {
         let source = match source::build(
             &drill.source,
             source_config,
-            BuildOptions {
-                attempts: drill.attempts,
-            },
+BuildOptions::for_drill(&drill),
         )
         .await
         {

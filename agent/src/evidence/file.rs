@@ -129,29 +129,32 @@ impl EvidenceFile {
             })
     }
 
-    /// Appends one event already committed to the ledger, fsyncs, and
-    /// advances the file's cursor.
+    /// Appends events already committed to the ledger (consecutive, in
+    /// order), fsyncs once, and advances the file's cursor.
     ///
     /// # Errors
-    /// When the write or fsync fails; the ledger still holds the event and
+    /// When the write or fsync fails; the ledger still holds the events and
     /// the next open catches up.
     pub fn append(
         &mut self,
         ledger: &mut Ledger,
-        seq: u64,
-        line: &str,
+        lines: &[(u64, &str)],
     ) -> Result<(), EvidenceFileError> {
         self.locked(|me| {
             me.locate(ledger)?;
-            if seq == me.last_seq + 1 {
-                me.write_line(seq, line)?;
-                me.sync()?;
-                ledger.advance_sink_cursor(CURSOR, me.last_seq)?;
-                Ok(())
-            } else {
+            match lines.first() {
+                Some((first, _)) if *first == me.last_seq + 1 => {
+                    for (seq, line) in lines {
+                        me.write_line(*seq, line)?;
+                    }
+                    me.sync()?;
+                    ledger.advance_sink_cursor(CURSOR, me.last_seq)?;
+                    Ok(())
+                }
+                None => Ok(()),
                 // Another writer's events came in between, or an earlier
                 // write failed: take everything missing from the ledger.
-                me.catch_up(ledger)
+                Some(_) => me.catch_up(ledger),
             }
         })
     }

@@ -63,7 +63,31 @@ impl Recorder {
         write: impl FnOnce(&mut Ledger, &mut Event) -> Result<String, LedgerError>,
     ) -> Result<(), EvidenceFileError> {
         let line = write(&mut self.ledger, event)?;
-        let appended = self.evidence.append(&mut self.ledger, event.seq, &line);
+        let appended = self
+            .evidence
+            .append(&mut self.ledger, &[(event.seq, line.as_str())]);
+        self.wake.notify_waiters();
+        appended
+    }
+
+    /// [`Recorder::commit`] for a group of events written in one
+    /// transaction by `write`, which returns their lines in order; the file
+    /// gets them with one fsync.
+    ///
+    /// # Errors
+    /// As [`Recorder::commit`].
+    pub fn commit_many(
+        &mut self,
+        events: &mut [Event],
+        write: impl FnOnce(&mut Ledger, &mut [Event]) -> Result<Vec<String>, LedgerError>,
+    ) -> Result<(), EvidenceFileError> {
+        let lines = write(&mut self.ledger, events)?;
+        let numbered: Vec<(u64, &str)> = events
+            .iter()
+            .map(|e| e.seq)
+            .zip(lines.iter().map(String::as_str))
+            .collect();
+        let appended = self.evidence.append(&mut self.ledger, &numbered);
         self.wake.notify_waiters();
         appended
     }

@@ -429,41 +429,44 @@ impl Ledger {
             .map_err(LedgerError::Read)
     }
 
-    /// Records one sample verdict, its evidence event and (when asked and
-    /// none exists) its baseline, in one transaction. Returns the event's
-    /// JSON line with its sequence number filled in.
+    /// Records sample verdicts, their evidence events and any new baselines
+    /// in one transaction (a group commit): all of them or none. Returns
+    /// each event's JSON line, in order.
     ///
     /// # Errors
-    /// [`LedgerError::Write`]; then nothing of it was recorded.
-    pub fn record_sample(
+    /// [`LedgerError::Write`]; nothing of the group is kept.
+    pub fn record_samples(
         &mut self,
-        s: &SampleRow<'_>,
-        event: &mut Event,
-    ) -> Result<String, LedgerError> {
+        rows: &[SampleRow<'_>],
+        events: &mut [Event],
+    ) -> Result<Vec<String>, LedgerError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(LedgerError::Write)?;
-        tx.execute(
-            "INSERT INTO samples (event_id, run_id, source, key, version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                event.id, s.run_id, s.source, s.key, s.version_id, s.size as i64, s.verdict, s.reason, s.sha256,
-                s.bytes as i64, s.duration_ms as i64, s.checks_json, event.time
-            ],
-        )
-        .map_err(LedgerError::Write)?;
-        if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
+        let mut lines = Vec::with_capacity(rows.len());
+        for (s, event) in rows.iter().zip(events.iter_mut()) {
             tx.execute(
-                "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![s.source, s.key, s.version_id, sha, s.bytes as i64, event.time, s.run_id],
+                "INSERT INTO samples (event_id, run_id, source, key, version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    event.id, s.run_id, s.source, s.key, s.version_id, s.size as i64, s.verdict, s.reason, s.sha256,
+                    s.bytes as i64, s.duration_ms as i64, s.checks_json, event.time
+                ],
             )
             .map_err(LedgerError::Write)?;
+            if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![s.source, s.key, s.version_id, sha, s.bytes as i64, event.time, s.run_id],
+                )
+                .map_err(LedgerError::Write)?;
+            }
+            lines.push(append_event(&tx, event)?);
         }
-        let line = append_event(&tx, event)?;
         tx.commit().map_err(LedgerError::Write)?;
-        Ok(line)
+        Ok(lines)
     }
 
     /// Marks a run finished with its summary and records the summary event.
@@ -1090,9 +1093,13 @@ mod tests {
         })
         .expect("run");
         for sha in ["aaa", "bbb"] {
-            let mut ev = Event::new("sample_verdict", Some("r1".into()), serde_json::json!({}));
-            l.record_sample(
-                &SampleRow {
+            let mut ev = [Event::new(
+                "sample_verdict",
+                Some("r1".into()),
+                serde_json::json!({}),
+            )];
+            l.record_samples(
+                &[SampleRow {
                     run_id: "r1",
                     source: "s",
                     key: "k",
@@ -1105,7 +1112,7 @@ mod tests {
                     duration_ms: 1,
                     checks_json: "[]",
                     new_baseline: true,
-                },
+                }],
                 &mut ev,
             )
             .expect("record");

@@ -45,6 +45,10 @@ pub struct AzureBlobSource {
     container: String,
     prefix: String,
     attempts: u32,
+    timeout: std::time::Duration,
+    /// `sources.NAME.allow_undelete`: without it the source refuses Undelete
+    /// Blob itself, whatever the drill asks.
+    allow_undelete: bool,
 }
 
 impl std::fmt::Debug for AzureBlobSource {
@@ -114,6 +118,8 @@ impl AzureBlobSource {
             container: c.container.clone(),
             prefix: c.prefix.clone(),
             attempts: build.attempts,
+            timeout: build.timeout,
+            allow_undelete: c.allow_undelete,
         })
     }
 
@@ -229,6 +235,7 @@ impl AzureBlobSource {
                 etag: None,
                 snapshot: b.snapshot,
                 deleted,
+                checksum_algorithms: Vec::new(),
             }));
         }
         Ok((items, body.next_marker.filter(|m| !m.is_empty()).map(Some)))
@@ -417,7 +424,7 @@ impl RecoverySource for AzureBlobSource {
     }
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-        super::paged(self.attempts, None, move |m: Option<String>| {
+        super::paged(self.attempts, self.timeout, None, move |m: Option<String>| {
             self.list_page(m)
         })
     }
@@ -528,6 +535,15 @@ impl RecoverySource for AzureBlobSource {
 
     async fn undelete(&self, rp: &Candidate) -> Result<(), SourceError> {
         let what = self.what("Undelete Blob on", Some(rp));
+        if !self.allow_undelete {
+            return Err(SourceError::new(
+                ErrorClass::Config,
+                format!(
+                    "{what} refused: undelete changes the live container; allow it with sources.{}.allow_undelete = true",
+                    self.name
+                ),
+            ));
+        }
         self.client
             .blob_client(&rp.key)
             .undelete(None)
@@ -589,6 +605,7 @@ impl RecoverySource for AzureBlobSource {
             content_length,
             version_id,
             server_side_encryption: None,
+            attributes: None,
             body,
         })
     }

@@ -40,6 +40,10 @@ pub struct Candidate {
     /// Azure: the recovery point is soft-deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<Deleted>,
+    /// S3: the additional checksum algorithms the listing names for this
+    /// version (empty when the store does not say).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checksum_algorithms: Vec<ChecksumAlgorithm>,
 }
 
 /// When a soft-deleted recovery point was deleted and how long it stays.
@@ -141,9 +145,25 @@ pub struct StoredAttributes {
     pub server_side_encryption: Option<String>,
     /// The ETag is known not to be an MD5 of the content (SSE-KMS, SSE-C).
     pub etag_not_md5: bool,
+    /// Where `part_sizes` came from.
+    pub part_sizes_from: Option<PartSizesFrom>,
     /// Set when the object sits in an archive tier that needs a restore
     /// request before it can be read; says why.
     pub archived: Option<String>,
+}
+
+/// How the part sizes of a multipart recovery point were learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartSizesFrom {
+    /// The provider listed every part's size (GetObjectAttributes
+    /// `ObjectParts`, or HeadObject `partNumber` for every part): a
+    /// disagreement is a mismatch.
+    Reported,
+    /// The provider reported the first and last parts' sizes and the others
+    /// are taken to equal the first (what every SDK uploader writes): a value
+    /// that does not reproduce is confirmed part by part before it counts.
+    FirstAndLast,
 }
 
 /// A restore in progress: the body as a stream of chunks.
@@ -152,6 +172,11 @@ pub struct RestoreBody {
     /// The version the provider says it served, when it says.
     pub version_id: Option<String>,
     pub server_side_encryption: Option<String>,
+    /// The references the response itself carried (S3: the ETag and, with
+    /// checksum mode, `x-amz-checksum-*`), so that a single-part recovery
+    /// point needs no request besides its GET; `None` when the source reads
+    /// references with [`RecoverySource::attributes`] before the body.
+    pub attributes: Option<StoredAttributes>,
     pub body: BoxStream<'static, Result<Bytes, SourceError>>,
 }
 
@@ -179,6 +204,10 @@ pub enum ErrorClass {
     Protocol,
     /// Configuration or credential problems that no retry fixes.
     Config,
+    /// The store does not implement the call (HTTP 501 `NotImplemented`,
+    /// 405 `MethodNotAllowed`): a capability of the store, not a fault of
+    /// the recovery point, and never retried.
+    NotImplemented,
     /// The recovery point sits in an archive tier and needs a restore request
     /// (rehydration) before it can be read.
     Archived,
@@ -205,6 +234,7 @@ impl fmt::Display for ErrorClass {
             ErrorClass::Server => "server",
             ErrorClass::Protocol => "protocol",
             ErrorClass::Config => "config",
+            ErrorClass::NotImplemented => "not_implemented",
             ErrorClass::Archived => "archived",
         })
     }
@@ -242,11 +272,57 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// the stream ends after it.
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>>;
 
-    /// Fetches the provider's stored attributes of one recovery point.
+    /// Fetches the provider's stored attributes of one recovery point
+    /// without its bytes (S3: HeadObject with checksum mode; Azure: Get Blob
+    /// Properties).
     ///
     /// # Errors
     /// `NotFound` when the version no longer exists; other classes as they come.
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError>;
+
+    /// Whether the references of `rp` must be read with
+    /// [`RecoverySource::attributes`] before its body: always for a source
+    /// whose restore response carries none, and for recovery points that may
+    /// need a rehydration first (so that they are `skipped` with the reason).
+    fn attributes_before_restore(&self, _rp: &Candidate) -> bool {
+        true
+    }
+
+    /// Completes `attrs` of a multipart recovery point with its part sizes
+    /// (and whatever composite checksums come with them), with the fewest
+    /// requests the store allows. Leaves them unset when the store cannot
+    /// tell; a store that lacks a call is remembered for the run.
+    ///
+    /// # Errors
+    /// As for [`RecoverySource::attributes`].
+    async fn part_sizes(
+        &self,
+        _rp: &Candidate,
+        _attrs: &mut StoredAttributes,
+    ) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    /// Every part's size, asked part by part (at most
+    /// [`MAX_PROBED_PARTS`]), to confirm a layout taken from the first and
+    /// last parts before a value computed over it counts as a mismatch.
+    /// `None` when the store cannot tell.
+    ///
+    /// # Errors
+    /// As for [`RecoverySource::attributes`].
+    async fn probe_every_part(
+        &self,
+        _rp: &Candidate,
+        _parts: u32,
+    ) -> Result<Option<Vec<u64>>, SourceError> {
+        Ok(None)
+    }
+
+    /// What this source learned about its store so far (calls it lacks),
+    /// recorded in the run summary.
+    fn capabilities(&self) -> Vec<StoreCapability> {
+        Vec::new()
+    }
 
     /// Starts restoring the exact recovery point and returns its body stream.
     ///
@@ -295,6 +371,19 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError>;
 }
 
+/// The most parts [`RecoverySource::probe_every_part`] asks about one by one.
+pub const MAX_PROBED_PARTS: u32 = 64;
+
+/// A call the store turned out not to implement, learned during a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoreCapability {
+    /// The API, e.g. `GetObjectAttributes`.
+    pub call: &'static str,
+    pub supported: bool,
+    /// What the store answered, and what the source does instead.
+    pub detail: String,
+}
+
 /// One page of a listing and where the next one starts (`None`: last page).
 pub type Page<M> = (Vec<ListItem>, Option<M>);
 
@@ -304,6 +393,7 @@ pub type Page<M> = (Vec<ListItem>, Option<M>);
 /// Memory stays bounded by one page.
 pub fn paged<'a, M, F, Fut>(
     attempts: u32,
+    timeout: std::time::Duration,
     first: M,
     fetch: F,
 ) -> BoxStream<'a, Result<ListItem, SourceError>>
@@ -334,8 +424,10 @@ where
             }
             let marker = st.next.take()?;
             let (page, _) =
-                crate::retry::with_retries(attempts, "list page", || (st.fetch)(marker.clone()))
-                    .await;
+                crate::retry::with_retries(attempts, "list page", || {
+                    crate::retry::bounded(timeout, "listing a page", (st.fetch)(marker.clone()))
+                })
+                .await;
             match page {
                 Ok((items, next)) => {
                     st.buffered = items.into();
@@ -369,6 +461,19 @@ pub struct SourceInfo {
 pub struct BuildOptions {
     /// Attempts per listing page for transient errors.
     pub attempts: u32,
+    /// Bound of each attempt of a listing page (the drill's
+    /// `restore_timeout`).
+    pub timeout: std::time::Duration,
+}
+
+impl BuildOptions {
+    /// The options a drill's settings give.
+    pub fn for_drill(d: &crate::config::DrillConfig) -> Self {
+        Self {
+            attempts: d.attempts,
+            timeout: d.restore_timeout,
+        }
+    }
 }
 
 /// Builds the source named `name` from its configuration.

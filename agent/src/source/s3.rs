@@ -3,17 +3,25 @@
 //! - Candidates come from ListObjectVersions, one page at a time, with each
 //!   page retried on its own; delete markers are yielded as such so they are
 //!   counted and never restored.
-//! - Stored references come from GetObjectAttributes (checksum, checksum type,
-//!   ETag, size, storage class, part sizes). When the provider does not reveal
-//!   part sizes of a multipart object, HeadObject with `partNumber=1` is tried.
-//! - The body comes from GetObject with the exact `versionId`, *without* the
-//!   SDK's own response-checksum validation: the verifier compares every
-//!   reference itself and must see corrupt bytes rather than an SDK error.
+//! - References are planned with the fewest requests: the GetObject of the
+//!   exact `versionId` asks for checksum mode, so the ETag and full-object
+//!   `x-amz-checksum-*` arrive with the body and a single-part recovery point
+//!   costs one request. Part sizes are asked for only when a reference needs
+//!   them: GetObjectAttributes `ObjectParts` for objects that carry
+//!   additional checksums, else HeadObject `partNumber=1` and `partNumber=N`.
+//! - A call the store answers with 501/405 (or denies) is a capability of the
+//!   store: remembered for the source's lifetime (one run), recorded in the
+//!   run summary, never retried, and planning falls back.
+//! - The body is read *without* the SDK's own response-checksum validation
+//!   (checksum mode is asked for by header, not through the SDK's input):
+//!   the verifier compares every reference itself and must see corrupt bytes
+//!   rather than an SDK error.
 //! - SDK retries are off; [`crate::retry`] is the one retry policy.
 
 use super::{
     BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem,
-    RecoverySource, RestoreBody, SourceError, SourceInfo, StoredAttributes, StoredChecksum,
+    PartSizesFrom, RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability,
+    StoredAttributes, StoredChecksum, MAX_PROBED_PARTS,
 };
 use crate::config::S3SourceConfig;
 use aws_config::retry::RetryConfig;
@@ -23,15 +31,17 @@ use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::types::{ObjectAttributes, ServerSideEncryption};
+use aws_sdk_s3::types::{ChecksumMode, ObjectAttributes};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
 use futures::stream::{self, BoxStream, StreamExt};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// One S3 bucket (and prefix) as a source of recovery points.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct S3Source {
     name: String,
     client: Client,
@@ -39,6 +49,41 @@ pub struct S3Source {
     prefix: String,
     endpoint: Option<String>,
     attempts: u32,
+    timeout: Duration,
+    caps: Caps,
+}
+
+/// Calls the store turned out to lack; each is learned once and never
+/// asked again by this source.
+#[derive(Debug, Default)]
+struct Caps {
+    no_attributes: AtomicBool,
+    no_part_head: AtomicBool,
+    learned: Mutex<Vec<StoreCapability>>,
+}
+
+impl Caps {
+    /// Records that `call` is unusable (once), with what the store said.
+    fn lacks(&self, flag: &AtomicBool, call: &'static str, e: &SourceError, instead: &str) {
+        if flag.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let detail = format!("{} ({}); {instead}", e.message, e.class);
+        tracing::warn!(call, detail, "The store does not answer this call; planning references without it for the rest of the run.");
+        if let Ok(mut l) = self.learned.lock() {
+            l.push(StoreCapability {
+                call,
+                supported: false,
+                detail,
+            });
+        }
+    }
+}
+
+/// Whether an error says the store cannot (or will not) answer a metadata
+/// call at all, as opposed to a fault of this recovery point.
+fn is_capability(e: &SourceError) -> bool {
+    matches!(e.class, ErrorClass::NotImplemented | ErrorClass::AccessDenied)
 }
 
 impl S3Source {
@@ -61,6 +106,8 @@ impl S3Source {
             prefix: c.prefix.clone(),
             endpoint: c.endpoint.clone(),
             attempts: options.attempts,
+            timeout: options.timeout,
+            caps: Caps::default(),
         })
     }
 }
@@ -167,6 +214,11 @@ impl S3Source {
                 key,
                 snapshot: None,
                 deleted: None,
+                checksum_algorithms: v
+                    .checksum_algorithm()
+                    .iter()
+                    .filter_map(|a| algorithm(a.as_str()))
+                    .collect(),
             });
         }
         let carried = marker.latest_delete_marker_key.clone();
@@ -197,19 +249,102 @@ impl S3Source {
         Ok((items, next))
     }
 
-    async fn parts_probe(&self, rp: &Candidate, size: u64, parts: u32) -> Option<Vec<u64>> {
+    /// HeadObject of one part: its size, and the parts count the store
+    /// reports with it.
+    async fn head_part(
+        &self,
+        rp: &Candidate,
+        part: u32,
+    ) -> Result<(u64, Option<u32>), SourceError> {
         let out = self
             .client
             .head_object()
             .bucket(&self.bucket)
             .key(&rp.key)
             .set_version_id(rp.version_id.clone())
-            .part_number(1)
+            .part_number(part as i32)
             .send()
             .await
-            .ok()?;
-        let first = out.content_length()?.max(0) as u64;
-        uniform_parts(size, parts, first)
+            .map_err(|e| {
+                classify(
+                    e,
+                    &self.what(&format!("HeadObject partNumber={part} on"), Some(&rp.key)),
+                    Some(&self.bucket),
+                )
+            })?;
+        Ok((
+            out.content_length().unwrap_or(0).max(0) as u64,
+            out.parts_count().map(|n| n.max(0) as u32),
+        ))
+    }
+
+    /// GetObjectAttributes with `ObjectParts` (paged): the part sizes when
+    /// the store lists every one, and the checksums it reports.
+    async fn object_parts(
+        &self,
+        rp: &Candidate,
+    ) -> Result<(StoredAttributes, Option<Vec<u64>>), SourceError> {
+        let what = self.what("GetObjectAttributes on", Some(&rp.key));
+        let mut attrs = StoredAttributes::default();
+        let mut part_marker: Option<String> = None;
+        let mut sizes: Vec<u64> = Vec::new();
+        let mut complete = true;
+        loop {
+            let out = self
+                .client
+                .get_object_attributes()
+                .bucket(&self.bucket)
+                .key(&rp.key)
+                .set_version_id(rp.version_id.clone())
+                .object_attributes(ObjectAttributes::Etag)
+                .object_attributes(ObjectAttributes::Checksum)
+                .object_attributes(ObjectAttributes::ObjectParts)
+                .object_attributes(ObjectAttributes::ObjectSize)
+                .max_parts(1000)
+                .set_part_number_marker(part_marker.clone())
+                .send()
+                .await
+                .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+            if part_marker.is_none() {
+                attrs.size = out.object_size().map(|s| s.max(0) as u64);
+                attrs.etag = out.e_tag().map(unquote);
+                if let Some(c) = out.checksum() {
+                    push_checksums(
+                        &mut attrs,
+                        c.checksum_type().map(|t| t.as_str()),
+                        [
+                            (ChecksumAlgorithm::Crc64Nvme, c.checksum_crc64_nvme()),
+                            (ChecksumAlgorithm::Crc32, c.checksum_crc32()),
+                            (ChecksumAlgorithm::Crc32c, c.checksum_crc32_c()),
+                            (ChecksumAlgorithm::Sha1, c.checksum_sha1()),
+                            (ChecksumAlgorithm::Sha256, c.checksum_sha256()),
+                            (ChecksumAlgorithm::Md5, c.checksum_md5()),
+                        ],
+                    );
+                }
+            }
+            let Some(parts) = out.object_parts() else {
+                break;
+            };
+            if let Some(n) = parts.total_parts_count() {
+                attrs.parts_count = Some(n.max(0) as u32);
+            }
+            for p in parts.parts() {
+                match p.size() {
+                    Some(s) => sizes.push(s.max(0) as u64),
+                    None => complete = false,
+                }
+            }
+            if parts.is_truncated() == Some(true) && parts.next_part_number_marker().is_some() {
+                part_marker = parts.next_part_number_marker().map(str::to_owned);
+            } else {
+                break;
+            }
+        }
+        let total = attrs.size.unwrap_or(rp.size);
+        let listed = (complete && !sizes.is_empty() && sizes.iter().sum::<u64>() == total)
+            .then_some(sizes);
+        Ok((attrs, listed))
     }
 }
 
@@ -223,19 +358,119 @@ struct Marker {
     latest_delete_marker_key: Option<String>,
 }
 
-/// Part sizes of an object of `size` bytes in `parts` parts whose first part
-/// is `first` bytes, when that is consistent with every part but the last
-/// being the same size (as every S3 upload tool writes them).
-pub fn uniform_parts(size: u64, parts: u32, first: u64) -> Option<Vec<u64>> {
+/// Part sizes of an object of `size` bytes in `parts` parts whose first
+/// part is `first` bytes and last part `last` bytes, taking every part but
+/// the last to be as large as the first (what every SDK uploader writes),
+/// when that adds up.
+pub fn first_and_last_parts(size: u64, parts: u32, first: u64, last: u64) -> Option<Vec<u64>> {
     let n = u64::from(parts);
-    if n == 0 || first == 0 || (n - 1).checked_mul(first)? >= size || n.checked_mul(first)? < size {
+    if n == 0 || first == 0 || last == 0 {
+        return None;
+    }
+    if n == 1 {
+        return (first == size).then(|| vec![size]);
+    }
+    if (n - 1).checked_mul(first)?.checked_add(last)? != size {
         return None;
     }
     let mut v = vec![first; parts as usize];
-    if let Some(last) = v.last_mut() {
-        *last = size - (n - 1) * first;
+    if let Some(l) = v.last_mut() {
+        *l = last;
     }
     Some(v)
+}
+
+/// The checksum algorithm an S3 name (`CRC64NVME`, `SHA256`, ...) stands for.
+fn algorithm(name: &str) -> Option<ChecksumAlgorithm> {
+    Some(match name.to_ascii_uppercase().as_str() {
+        "CRC64NVME" => ChecksumAlgorithm::Crc64Nvme,
+        "CRC32" => ChecksumAlgorithm::Crc32,
+        "CRC32C" => ChecksumAlgorithm::Crc32c,
+        "SHA1" => ChecksumAlgorithm::Sha1,
+        "SHA256" => ChecksumAlgorithm::Sha256,
+        "MD5" => ChecksumAlgorithm::Md5,
+        _ => return None,
+    })
+}
+
+/// Adds the stored checksums a response reported (skipping any already
+/// known); `declared` is its `ChecksumType`.
+fn push_checksums(
+    attrs: &mut StoredAttributes,
+    declared: Option<&str>,
+    values: [(ChecksumAlgorithm, Option<&str>); 6],
+) {
+    for (algorithm, value) in values {
+        let Some(value) = value.filter(|v| !v.is_empty()) else {
+            continue;
+        };
+        let scope = if declared == Some("COMPOSITE") || is_composite(value) {
+            ChecksumScope::Composite
+        } else {
+            ChecksumScope::FullObject
+        };
+        if attrs
+            .checksums
+            .iter()
+            .any(|c| c.algorithm == algorithm && c.scope == scope)
+        {
+            continue;
+        }
+        attrs.checksums.push(StoredChecksum {
+            name: format!("s3.checksum.{algorithm}"),
+            note: None,
+            algorithm,
+            scope,
+            value: value.to_owned(),
+        });
+    }
+}
+
+/// The references a GetObject or HeadObject response carries in its
+/// headers (the two outputs have the same getters).
+macro_rules! header_attributes {
+    ($out:expr) => {{
+        let out = &$out;
+        let mut attrs = StoredAttributes {
+            etag: out.e_tag().map(unquote),
+            storage_class: out.storage_class().map(|s| s.as_str().to_owned()),
+            server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_owned()),
+            // SSE-C: the ETag is not an MD5 of the content.
+            etag_not_md5: out.sse_customer_algorithm().is_some(),
+            ..StoredAttributes::default()
+        };
+        push_checksums(
+            &mut attrs,
+            out.checksum_type().map(|t| t.as_str()),
+            [
+                (ChecksumAlgorithm::Crc64Nvme, out.checksum_crc64_nvme()),
+                (ChecksumAlgorithm::Crc32, out.checksum_crc32()),
+                (ChecksumAlgorithm::Crc32c, out.checksum_crc32_c()),
+                (ChecksumAlgorithm::Sha1, out.checksum_sha1()),
+                (ChecksumAlgorithm::Sha256, out.checksum_sha256()),
+                (ChecksumAlgorithm::Md5, out.checksum_md5()),
+            ],
+        );
+        attrs.parts_count = parts_count(&attrs);
+        attrs
+    }};
+}
+
+/// The parts count a `-N` ETag or composite checksum gives.
+fn parts_count(attrs: &StoredAttributes) -> Option<u32> {
+    attrs.etag.as_deref().and_then(dash_count).or_else(|| {
+        attrs
+            .checksums
+            .iter()
+            .filter(|c| c.scope == ChecksumScope::Composite)
+            .find_map(|c| dash_count(&c.value))
+    })
+}
+
+/// Storage classes whose versions may need a restore request before they
+/// can be read.
+fn maybe_archived(class: Option<&str>) -> bool {
+    matches!(class, Some("GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING"))
 }
 
 /// Percent-encodes a key for `x-amz-copy-source` (slashes stay).
@@ -300,6 +535,10 @@ where
                 (ErrorClass::Throttled, String::new())
             }
             (Some("RequestTimeout"), _) => (ErrorClass::Timeout, String::new()),
+            (Some("NotImplemented" | "MethodNotAllowed"), _) | (_, Some(501 | 405)) => (
+                ErrorClass::NotImplemented,
+                "; the store does not implement this call".to_owned(),
+            ),
             (_, Some(s)) if s >= 500 => (ErrorClass::Server, String::new()),
             // A success status that still failed: the response could not be
             // understood, and asking again gets the same answer.
@@ -356,125 +595,31 @@ impl RecoverySource for S3Source {
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
         super::paged(
             self.attempts,
+            self.timeout,
             Marker::default(),
             move |m: Marker| async move { self.list_page(&m).await },
         )
     }
 
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
-        let what = self.what("GetObjectAttributes on", Some(&rp.key));
-        let mut attrs = StoredAttributes::default();
-        let mut part_marker: Option<String> = None;
-        let mut part_sizes: Vec<u64> = Vec::new();
-        let mut parts_complete = true;
-        loop {
-            let out = self
-                .client
-                .get_object_attributes()
-                .bucket(&self.bucket)
-                .key(&rp.key)
-                .set_version_id(rp.version_id.clone())
-                .object_attributes(ObjectAttributes::Etag)
-                .object_attributes(ObjectAttributes::Checksum)
-                .object_attributes(ObjectAttributes::ObjectParts)
-                .object_attributes(ObjectAttributes::StorageClass)
-                .object_attributes(ObjectAttributes::ObjectSize)
-                .max_parts(1000)
-                .set_part_number_marker(part_marker.clone())
-                .send()
-                .await
-                .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
-            if part_marker.is_none() {
-                attrs.size = out.object_size().map(|s| s.max(0) as u64);
-                attrs.etag = out.e_tag().map(unquote);
-                attrs.storage_class = out.storage_class().map(|s| s.as_str().to_owned());
-                if let Some(c) = out.checksum() {
-                    let declared = c.checksum_type().map(|t| t.as_str().to_owned());
-                    for (algorithm, value) in [
-                        (ChecksumAlgorithm::Crc64Nvme, c.checksum_crc64_nvme()),
-                        (ChecksumAlgorithm::Crc32, c.checksum_crc32()),
-                        (ChecksumAlgorithm::Crc32c, c.checksum_crc32_c()),
-                        (ChecksumAlgorithm::Sha1, c.checksum_sha1()),
-                        (ChecksumAlgorithm::Sha256, c.checksum_sha256()),
-                        (ChecksumAlgorithm::Md5, c.checksum_md5()),
-                    ] {
-                        let Some(value) = value else { continue };
-                        let scope =
-                            if declared.as_deref() == Some("COMPOSITE") || is_composite(value) {
-                                ChecksumScope::Composite
-                            } else {
-                                ChecksumScope::FullObject
-                            };
-                        attrs.checksums.push(StoredChecksum {
-                            name: format!("s3.checksum.{algorithm}"),
-                            note: None,
-                            algorithm,
-                            scope,
-                            value: value.to_owned(),
-                        });
-                    }
-                }
-            }
-            let Some(parts) = out.object_parts() else {
-                break;
-            };
-            if let Some(n) = parts.total_parts_count() {
-                attrs.parts_count = Some(n.max(0) as u32);
-            }
-            for p in parts.parts() {
-                match p.size() {
-                    Some(s) => part_sizes.push(s.max(0) as u64),
-                    None => parts_complete = false,
-                }
-            }
-            if parts.is_truncated() == Some(true) && parts.next_part_number_marker().is_some() {
-                part_marker = parts.next_part_number_marker().map(str::to_owned);
-            } else {
-                break;
-            }
-        }
-        let size = attrs.size.unwrap_or(rp.size);
-        let dash_parts = attrs.etag.as_deref().and_then(dash_count).or_else(|| {
-            attrs
-                .checksums
-                .iter()
-                .find_map(|c| dash_count(&c.value).filter(|_| c.scope == ChecksumScope::Composite))
-        });
-        if attrs.parts_count.is_none() {
-            attrs.parts_count = dash_parts;
-        }
-        if parts_complete && !part_sizes.is_empty() && part_sizes.iter().sum::<u64>() == size {
-            attrs.part_sizes = Some(part_sizes);
-        } else if let Some(n) = attrs.parts_count.filter(|n| *n > 0) {
-            attrs.part_sizes = self.parts_probe(rp, size, n).await;
-        }
+        let what = self.what("HeadObject on", Some(&rp.key));
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&rp.key)
+            .set_version_id(rp.version_id.clone())
+            .checksum_mode(ChecksumMode::Enabled)
+            .send()
+            .await
+            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+        let mut attrs = header_attributes!(head);
+        attrs.size = head.content_length().map(|l| l.max(0) as u64);
         let class = attrs
             .storage_class
             .clone()
             .or_else(|| rp.storage_class.clone());
-        if let Some(class) = class.filter(|c| {
-            matches!(
-                c.as_str(),
-                "GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING"
-            )
-        }) {
-            let head = self
-                .client
-                .head_object()
-                .bucket(&self.bucket)
-                .key(&rp.key)
-                .set_version_id(rp.version_id.clone())
-                .send()
-                .await
-                .map_err(|e| {
-                    classify(
-                        e,
-                        &self.what("HeadObject on", Some(&rp.key)),
-                        Some(&self.bucket),
-                    )
-                })?;
-            attrs.server_side_encryption =
-                head.server_side_encryption().map(|s| s.as_str().to_owned());
+        if let Some(class) = class.filter(|c| maybe_archived(Some(c))) {
             attrs.archived = match (class.as_str(), head.restore(), head.archive_status()) {
                 ("INTELLIGENT_TIERING", _, Some(a)) => Some(format!(
                     "the version is in the Intelligent-Tiering {} tier; request a restore (s3:RestoreObject) before it can be drilled",
@@ -489,6 +634,114 @@ impl RecoverySource for S3Source {
             };
         }
         Ok(attrs)
+    }
+
+    fn attributes_before_restore(&self, rp: &Candidate) -> bool {
+        maybe_archived(rp.storage_class.as_deref())
+    }
+
+    async fn part_sizes(
+        &self,
+        rp: &Candidate,
+        attrs: &mut StoredAttributes,
+    ) -> Result<(), SourceError> {
+        if attrs.part_sizes.is_some() {
+            return Ok(());
+        }
+        let size = attrs.size.unwrap_or(rp.size);
+        // GetObjectAttributes lists part sizes only for objects written with
+        // additional checksums; for the others it would be a wasted request.
+        let has_checksums = !attrs.checksums.is_empty() || !rp.checksum_algorithms.is_empty();
+        if has_checksums && !self.caps.no_attributes.load(Ordering::SeqCst) {
+            match self.object_parts(rp).await {
+                Ok((found, sizes)) => {
+                    for c in found.checksums {
+                        if !attrs
+                            .checksums
+                            .iter()
+                            .any(|x| x.algorithm == c.algorithm && x.scope == c.scope)
+                        {
+                            attrs.checksums.push(c);
+                        }
+                    }
+                    if attrs.etag.is_none() {
+                        attrs.etag = found.etag;
+                    }
+                    attrs.parts_count = attrs.parts_count.or(found.parts_count);
+                    if let Some(sizes) = sizes {
+                        attrs.parts_count = Some(sizes.len() as u32);
+                        attrs.part_sizes = Some(sizes);
+                        attrs.part_sizes_from = Some(PartSizesFrom::Reported);
+                        return Ok(());
+                    }
+                }
+                Err(e) if is_capability(&e) => self.caps.lacks(
+                    &self.caps.no_attributes,
+                    "GetObjectAttributes",
+                    &e,
+                    "part sizes come from HeadObject partNumber instead",
+                ),
+                Err(e) => return Err(e),
+            }
+        }
+        if self.caps.no_part_head.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let probe = async {
+            let (first, count) = self.head_part(rp, 1).await?;
+            let Some(n) = count.or(attrs.parts_count).filter(|n| *n > 0) else {
+                return Ok(None);
+            };
+            let last = if n == 1 {
+                first
+            } else {
+                self.head_part(rp, n).await?.0
+            };
+            Ok::<_, SourceError>(first_and_last_parts(size, n, first, last))
+        };
+        match probe.await {
+            Ok(Some(sizes)) => {
+                attrs.parts_count = Some(sizes.len() as u32);
+                attrs.part_sizes_from = Some(if sizes.len() <= 2 {
+                    PartSizesFrom::Reported
+                } else {
+                    PartSizesFrom::FirstAndLast
+                });
+                attrs.part_sizes = Some(sizes);
+            }
+            Ok(None) => {}
+            Err(e) if is_capability(&e) => self.caps.lacks(
+                &self.caps.no_part_head,
+                "HeadObject partNumber",
+                &e,
+                "multipart references without part sizes are not comparable",
+            ),
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    async fn probe_every_part(
+        &self,
+        rp: &Candidate,
+        parts: u32,
+    ) -> Result<Option<Vec<u64>>, SourceError> {
+        if parts == 0 || parts > MAX_PROBED_PARTS || self.caps.no_part_head.load(Ordering::SeqCst) {
+            return Ok(None);
+        }
+        let mut sizes = Vec::with_capacity(parts as usize);
+        for n in 1..=parts {
+            sizes.push(self.head_part(rp, n).await?.0);
+        }
+        Ok(Some(sizes))
+    }
+
+    fn capabilities(&self) -> Vec<StoreCapability> {
+        self.caps
+            .learned
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
     }
 
     async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
@@ -537,12 +790,17 @@ impl RecoverySource for S3Source {
             .bucket(&self.bucket)
             .key(&rp.key)
             .set_version_id(rp.version_id.clone())
+            .customize()
+            // Checksum mode by header, so that the stored checksums come back
+            // with the body while the SDK does not validate it (see the
+            // module docs).
+            .mutate_request(|r| {
+                r.headers_mut().insert("x-amz-checksum-mode", "ENABLED");
+            })
             .send()
             .await
             .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
-        let sse = out
-            .server_side_encryption()
-            .map(|s: &ServerSideEncryption| s.as_str().to_owned());
+        let attributes = header_attributes!(out);
         let content_length = out.content_length().map(|l| l.max(0) as u64);
         let version_id = out.version_id().map(str::to_owned);
         let body = stream::unfold((out.body, what), |(mut body, what)| async move {
@@ -559,7 +817,8 @@ impl RecoverySource for S3Source {
         Ok(RestoreBody {
             content_length,
             version_id,
-            server_side_encryption: sse,
+            server_side_encryption: attributes.server_side_encryption.clone(),
+            attributes: Some(attributes),
             body,
         })
     }
@@ -570,20 +829,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn uniform_parts_accepts_only_consistent_layouts() {
+    fn first_and_last_parts_accept_only_layouts_that_add_up() {
         let mib = 1 << 20;
         assert_eq!(
-            uniform_parts(11 * mib, 3, 5 * mib),
+            first_and_last_parts(11 * mib, 3, 5 * mib, mib),
             Some(vec![5 * mib, 5 * mib, mib])
         );
+        // An uneven last part larger than the others.
         assert_eq!(
-            uniform_parts(10 * mib, 2, 5 * mib),
-            Some(vec![5 * mib, 5 * mib])
+            first_and_last_parts(15 * mib + 123, 3, 5 * mib, 5 * mib + 123),
+            Some(vec![5 * mib, 5 * mib, 5 * mib + 123])
         );
+        assert_eq!(first_and_last_parts(7, 1, 7, 7), Some(vec![7]));
         // A server that ignores partNumber answers with the whole size.
-        assert_eq!(uniform_parts(11 * mib, 3, 11 * mib), None);
-        assert_eq!(uniform_parts(11 * mib, 3, 3 * mib), None);
-        assert_eq!(uniform_parts(11 * mib, 0, 5 * mib), None);
+        assert_eq!(first_and_last_parts(11 * mib, 3, 11 * mib, 11 * mib), None);
+        assert_eq!(first_and_last_parts(11 * mib, 3, 3 * mib, mib), None);
+        assert_eq!(first_and_last_parts(11 * mib, 0, 5 * mib, mib), None);
     }
 
     #[test]
