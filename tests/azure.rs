@@ -498,6 +498,40 @@ async fn documented_responses_undelete_verifies_and_puts_the_soft_deleted_state_
         "{}",
         run.stderr
     );
+    let validate_says = run
+        .stderr
+        .lines()
+        .find(|l| l.contains("allow_undelete"))
+        .expect("the problem line")
+        .trim()
+        .to_owned();
+
+    // The same drill as written (stream), with `--mode undelete` on the
+    // command line: the override passes the same validation and is refused
+    // with the same words, before anything is listed or changed.
+    let stream = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"docs\"\n",
+        docs_source(&docs, "")
+    ));
+    let before = docs.requests().len();
+    for args in [
+        vec!["drill", "d", "--mode", "undelete"],
+        vec!["drill", "--source", "docs", "--mode", "undelete"],
+    ] {
+        let run = stream.run(&args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        let problem = validate_says.replace("drills.d.", "");
+        assert!(
+            run.stderr.contains(&problem),
+            "{args:?}: {}\nvalidate: {validate_says}",
+            run.stderr
+        );
+    }
+    assert_eq!(
+        docs.requests().len(),
+        before,
+        "nothing was asked of the store"
+    );
 
     let agent = Agent::from_toml(&format!(
         "{}[drills.d]\nsource = \"docs\"\nmode = \"undelete\"\nsample = 100\n",

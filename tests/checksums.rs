@@ -1,5 +1,7 @@
 //! Each stored checksum algorithm, multipart objects (composite and
-//! full-object checksums) and multipart ETags, against moto.
+//! full-object checksums) and multipart ETags, against moto, with
+//! `--verify thorough` so that every reference is computed (the store
+//! profiles in `profiles` test what the default policy computes).
 
 use crate::util::{checks_with, data, Agent, Bucket};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ObjectAttributes};
@@ -24,7 +26,7 @@ async fn every_stored_checksum_algorithm_is_compared() {
         .await;
     }
     let agent = Agent::new(&b.proxy.url(), &b.name, "");
-    let run = agent.drill(&[]).await;
+    let run = agent.drill(&["--verify", "thorough"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for (_, name) in &algorithms {
         let s = run.sample(&format!("{name}.bin"));
@@ -45,7 +47,7 @@ async fn every_stored_checksum_algorithm_is_compared() {
             restoreproof_testkit::Fault::FlipByte(65_000),
         ));
     }
-    let run = agent.drill(&[]).await;
+    let run = agent.drill(&["--verify", "thorough"]).await;
     assert_eq!(run.code, 1);
     for (_, name) in &algorithms {
         let s = run.sample(&format!("{name}.bin"));
@@ -78,7 +80,7 @@ async fn multipart_objects_verify_composite_checksums_and_etags() {
     .await;
     b.multipart("plain.bin", &parts, None).await;
     let agent = Agent::new(&b.proxy.url(), &b.name, "");
-    let run = agent.drill(&[]).await;
+    let run = agent.drill(&["--verify", "thorough"]).await;
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
     for (key, composite) in [
         ("composite-crc32.bin", Some("s3.checksum.crc32.composite")),
@@ -103,7 +105,7 @@ async fn multipart_objects_verify_composite_checksums_and_etags() {
         "/composite-sha256.bin",
         restoreproof_testkit::Fault::FlipByte(6 << 20),
     ));
-    let run = agent.drill(&[]).await;
+    let run = agent.drill(&["--verify", "thorough"]).await;
     let s = run.sample("composite-sha256.bin");
     assert_eq!(
         checks_with(&s, "mismatch"),
@@ -145,7 +147,7 @@ async fn multipart_full_object_crc64nvme_is_judged_against_the_real_bytes() {
         .encode(crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, &whole).to_be_bytes());
 
     let agent = Agent::new(&b.proxy.url(), &b.name, "");
-    let run = agent.drill(&[]).await;
+    let run = agent.drill(&["--verify", "thorough"]).await;
     let s = run.sample("full.bin");
     match stored {
         Some(value) if value == truth => {

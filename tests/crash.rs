@@ -10,6 +10,12 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
     for i in 0..40u8 {
         b.put(&format!("obj-{i:02}"), &data(i, 400_000), None).await;
     }
+    // Each restore takes at least 50 ms, so the drill is still running
+    // when a few group commits have reached the evidence file.
+    b.proxy.add(restoreproof_testkit::Rule::get(
+        "obj-",
+        restoreproof_testkit::Fault::Stall(Duration::from_millis(50)),
+    ));
     let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 40\nconcurrency = 1");
     let evidence = agent.path("log/evidence.jsonl");
     let mut child = agent

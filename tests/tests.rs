@@ -12,6 +12,9 @@
 //!   documented errors, secrets stay out of output;
 //! - `verdicts`: each verdict through the real restore path;
 //! - `checksums`: each stored checksum algorithm, multipart objects and ETags;
+//! - `profiles`: the store dialects (AWS default, SSE-KMS, no
+//!   GetObjectAttributes with and without checksum headers, ETag only) with
+//!   a corrupted recovery point each and the requests each one cost;
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
 //! - `crash`: a drill killed with SIGKILL keeps every completed verdict;
@@ -39,6 +42,7 @@ mod crash;
 mod daemon;
 mod packages;
 mod posture;
+mod profiles;
 mod reports;
 mod sampling;
 mod sinks;

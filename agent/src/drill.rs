@@ -844,7 +844,11 @@ impl RestoreEnv {
         // restore timeout.
         let pre = if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
             let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
-                bounded(self.timeout, "reading the stored attributes", self.source.attributes(&c))
+                bounded(
+                    self.timeout,
+                    "reading the stored attributes",
+                    self.source.attributes(&c),
+                )
             })
             .await;
             result.attempts = attempts;

@@ -22,9 +22,7 @@
 //! is the only stored reference. `thorough` computes every reference.
 
 pub use crate::config::VerifyPolicy;
-use crate::source::{
-    Candidate, ChecksumAlgorithm, ChecksumScope, PartSizesFrom, StoredAttributes,
-};
+use crate::source::{Candidate, ChecksumAlgorithm, ChecksumScope, PartSizesFrom, StoredAttributes};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use md5::Md5;
@@ -274,7 +272,10 @@ impl fmt::Debug for Hasher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Hasher")
             .field("bytes", &self.bytes)
-            .field("full", &self.full.iter().map(|(a, _)| *a).collect::<Vec<_>>())
+            .field(
+                "full",
+                &self.full.iter().map(|(a, _)| *a).collect::<Vec<_>>(),
+            )
             .field("part_algorithms", &self.part_algorithms)
             .finish_non_exhaustive()
     }
@@ -522,7 +523,9 @@ impl Digests {
             return out;
         }
         let Some(l) = &self.layout else {
-            out.note = Some("the store did not report the part sizes, so the value cannot be computed".into());
+            out.note = Some(
+                "the store did not report the part sizes, so the value cannot be computed".into(),
+            );
             return out;
         };
         if !l.hasher.complete() {
@@ -542,7 +545,9 @@ impl Digests {
         if same_composite(&out.actual, expected) {
             out.outcome = Outcome::Match;
             if !l.authoritative {
-                out.note = Some("part sizes from the first and last parts, confirmed by this value".into());
+                out.note = Some(
+                    "part sizes from the first and last parts, confirmed by this value".into(),
+                );
             }
         } else if l.authoritative {
             out.outcome = Outcome::Mismatch;
@@ -890,15 +895,26 @@ mod tests {
         let p = Plan::new(&attrs(vec![], md5_etag), None, VerifyPolicy::Efficient);
         assert_eq!(p.full, [ChecksumAlgorithm::Md5]);
         // SSE-KMS: the ETag is no MD5, nothing to hash but the baseline.
-        let p = Plan::new(&attrs(vec![], md5_etag), Some("aws:kms"), VerifyPolicy::Efficient);
+        let p = Plan::new(
+            &attrs(vec![], md5_etag),
+            Some("aws:kms"),
+            VerifyPolicy::Efficient,
+        );
         assert_eq!(p, Plan::default());
         // Multipart ETag only: per-part MD5, which needs the part sizes.
-        let p = Plan::new(&attrs(vec![], &format!("{md5_etag}-3")), None, VerifyPolicy::Efficient);
+        let p = Plan::new(
+            &attrs(vec![], &format!("{md5_etag}-3")),
+            None,
+            VerifyPolicy::Efficient,
+        );
         assert_eq!(p.parts, [ChecksumAlgorithm::Md5]);
         assert!(p.needs_part_sizes());
         // Multipart with a full-object CRC64NVME: no part sizes needed.
         let p = Plan::new(
-            &attrs(vec![full(ChecksumAlgorithm::Crc64Nvme, "x")], &format!("{md5_etag}-3")),
+            &attrs(
+                vec![full(ChecksumAlgorithm::Crc64Nvme, "x")],
+                &format!("{md5_etag}-3"),
+            ),
             None,
             VerifyPolicy::Efficient,
         );
@@ -909,7 +925,10 @@ mod tests {
             None,
             VerifyPolicy::Thorough,
         );
-        assert_eq!(p.full, [ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Md5]);
+        assert_eq!(
+            p.full,
+            [ChecksumAlgorithm::Crc64Nvme, ChecksumAlgorithm::Md5]
+        );
     }
 
     /// A composite SHA-256 and a multipart ETag for three parts of 5, 5 and 1
@@ -999,7 +1018,10 @@ mod tests {
             .expect("etag check");
         assert_eq!(etag.outcome, Outcome::NotComparable, "{etag:?}");
         assert_eq!(verdict(&checks), Verdict::NoReference);
-        assert_eq!(d.unconfirmed_layout(), Some(&[5 << 20, 5 << 20, 1 << 20][..]));
+        assert_eq!(
+            d.unconfirmed_layout(),
+            Some(&[5 << 20, 5 << 20, 1 << 20][..])
+        );
 
         // Other sizes confirmed: still not comparable.
         assert!(!d.confirm_layout(&[6 << 20, 4 << 20, 1 << 20]));

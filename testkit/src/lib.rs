@@ -33,10 +33,6 @@ pub enum Fault {
     Reset,
     /// Wait this long before forwarding (a server that stalls).
     Stall(std::time::Duration),
-    /// Forward, then drop every `x-amz-checksum-*` header from the answer:
-    /// a store that keeps no additional checksums, or does not return them
-    /// on GET/HEAD.
-    StripChecksums,
 }
 
 /// A fault applied to requests whose path and query contain `needle`.
@@ -87,6 +83,7 @@ pub struct FaultProxy {
     rules: Arc<Mutex<Vec<Rule>>>,
     hits: Arc<Mutex<Vec<String>>>,
     requests: Arc<Mutex<Vec<SeenRequest>>>,
+    strip_checksums: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One request the proxy received, as the agent sent it.
@@ -102,12 +99,17 @@ impl SeenRequest {
     /// `GetObject`, `ListObjectVersions` or `other`.
     pub fn call(&self) -> &'static str {
         let q = self.target.split_once('?').map(|(_, q)| q).unwrap_or("");
-        let has = |k: &str| q.split('&').any(|kv| kv == k || kv.starts_with(&format!("{k}=")));
+        let has = |k: &str| {
+            q.split('&')
+                .any(|kv| kv == k || kv.starts_with(&format!("{k}=")))
+        };
         match self.method.as_str() {
             "GET" if has("attributes") => "GetObjectAttributes",
             "GET" if has("versions") => "ListObjectVersions",
             "HEAD" => "HeadObject",
-            "GET" if !has("list-type") && self.target.trim_start_matches('/').contains('/') => "GetObject",
+            "GET" if !has("list-type") && self.target.trim_start_matches('/').contains('/') => {
+                "GetObject"
+            }
             _ => "other",
         }
     }
@@ -128,6 +130,7 @@ impl FaultProxy {
             rules: Arc::default(),
             hits: Arc::default(),
             requests: Arc::default(),
+            strip_checksums: Arc::default(),
         };
         let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build_http();
         let me = proxy.clone();
@@ -170,6 +173,14 @@ impl FaultProxy {
         if let Ok(mut r) = self.rules.lock() {
             r.clear();
         }
+    }
+
+    /// From now on, drops every `x-amz-checksum-*` header from every answer
+    /// (whatever fault also fires): a store that keeps no additional
+    /// checksums, or does not return them on GET/HEAD.
+    pub fn strip_checksums(&self, on: bool) {
+        self.strip_checksums
+            .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Every request received, in order.
@@ -265,21 +276,24 @@ impl FaultProxy {
             .map_err(std::io::Error::other)?
             .to_bytes()
             .to_vec();
+        if self
+            .strip_checksums
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            let names: Vec<_> = parts
+                .headers
+                .keys()
+                .filter(|k| k.as_str().starts_with("x-amz-checksum"))
+                .cloned()
+                .collect();
+            for n in names {
+                parts.headers.remove(n);
+            }
+        }
         match fault {
             Some(Fault::FlipByte(at)) if parts.status.is_success() => {
                 if let Some(b) = bytes.get_mut(at as usize) {
                     *b ^= 0x01;
-                }
-            }
-            Some(Fault::StripChecksums) => {
-                let names: Vec<_> = parts
-                    .headers
-                    .keys()
-                    .filter(|k| k.as_str().starts_with("x-amz-checksum"))
-                    .cloned()
-                    .collect();
-                for n in names {
-                    parts.headers.remove(n);
                 }
             }
             Some(Fault::Truncate(keep)) if parts.status.is_success() => {

@@ -32,7 +32,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     let source = source::build(
         &drill.source,
         source_config,
-BuildOptions::for_drill(&drill),
+        BuildOptions::for_drill(&drill),
     )
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
@@ -197,7 +197,10 @@ fn load(cli: &Cli, args: &DrillArgs) -> anyhow::Result<(Config, DrillConfig)> {
         if keys.is_empty() {
             "none".to_owned()
         } else {
-            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+            keys.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     let mut unknown: Option<anyhow::Error> = None;

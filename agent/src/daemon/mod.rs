@@ -507,7 +507,7 @@ impl Runner for Agent {
         let source = match source::build(
             &drill.source,
             source_config,
-BuildOptions::for_drill(&drill),
+            BuildOptions::for_drill(&drill),
         )
         .await
         {

@@ -141,10 +141,16 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
         Encryption::Kms => "an encryption scope or customer-provided key",
     }
     .to_owned();
-    match AzureBlobSource::build(source, c, BuildOptions {
+    match AzureBlobSource::build(
+        source,
+        c,
+        BuildOptions {
             attempts: 1,
             timeout: std::time::Duration::from_secs(crate::config::defaults::RESTORE_TIMEOUT_SECS),
-        }).await {
+        },
+    )
+    .await
+    {
         Ok(src) => {
             let mut listed = 0u64;
             let mut versions = 0u64;

@@ -424,9 +424,12 @@ impl RecoverySource for AzureBlobSource {
     }
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-        super::paged(self.attempts, self.timeout, None, move |m: Option<String>| {
-            self.list_page(m)
-        })
+        super::paged(
+            self.attempts,
+            self.timeout,
+            None,
+            move |m: Option<String>| self.list_page(m),
+        )
     }
 
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
@@ -608,5 +611,54 @@ impl RecoverySource for AzureBlobSource {
             attributes: None,
             body,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, SourceConfig};
+
+    /// Defence in depth: whatever a drill asks, a source without
+    /// `allow_undelete` refuses Undelete Blob before sending anything (the
+    /// account URL points at a closed port, so a request would fail
+    /// differently).
+    #[tokio::test]
+    async fn undelete_is_refused_by_the_source_unless_allowed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("sas"), "sv=2024-01-01&sig=x").expect("sas");
+        let config = Config::from_toml(
+            "[sources.s]\nkind = \"azure_blob\"\naccount_url = \"http://127.0.0.1:9/devstoreaccount1\"\ncontainer = \"drills\"\n[sources.s.auth]\nmethod = \"sas\"\nsas_file = \"sas\"\n",
+            dir.path(),
+        )
+        .expect("config");
+        let Some(SourceConfig::AzureBlob(c)) = config.sources.get("s") else {
+            panic!("an Azure source");
+        };
+        let options = BuildOptions {
+            attempts: 1,
+            timeout: std::time::Duration::from_secs(5),
+        };
+        let source = AzureBlobSource::build("s", c, options)
+            .await
+            .expect("build");
+        let rp = Candidate {
+            key: "gone.log".into(),
+            ..Candidate::default()
+        };
+        let refused = source.undelete(&rp).await.expect_err("refused");
+        assert_eq!(refused.class, ErrorClass::Config);
+        assert!(
+            refused.message.contains("sources.s.allow_undelete = true"),
+            "{refused}"
+        );
+
+        let mut allowed = c.clone();
+        allowed.allow_undelete = true;
+        let source = AzureBlobSource::build("s", &allowed, options)
+            .await
+            .expect("build");
+        let tried = source.undelete(&rp).await.expect_err("nothing listens");
+        assert!(!tried.message.contains("allow_undelete"), "{tried}");
     }
 }

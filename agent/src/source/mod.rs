@@ -423,11 +423,10 @@ where
                 return None;
             }
             let marker = st.next.take()?;
-            let (page, _) =
-                crate::retry::with_retries(attempts, "list page", || {
-                    crate::retry::bounded(timeout, "listing a page", (st.fetch)(marker.clone()))
-                })
-                .await;
+            let (page, _) = crate::retry::with_retries(attempts, "list page", || {
+                crate::retry::bounded(timeout, "listing a page", (st.fetch)(marker.clone()))
+            })
+            .await;
             match page {
                 Ok((items, next)) => {
                     st.buffered = items.into();

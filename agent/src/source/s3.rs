@@ -19,9 +19,9 @@
 //! - SDK retries are off; [`crate::retry`] is the one retry policy.
 
 use super::{
-    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem,
-    PartSizesFrom, RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability,
-    StoredAttributes, StoredChecksum, MAX_PROBED_PARTS,
+    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, PartSizesFrom,
+    RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability, StoredAttributes,
+    StoredChecksum, MAX_PROBED_PARTS,
 };
 use crate::config::S3SourceConfig;
 use aws_config::retry::RetryConfig;
@@ -58,6 +58,11 @@ pub struct S3Source {
 #[derive(Debug, Default)]
 struct Caps {
     no_attributes: AtomicBool,
+    /// Set once GetObjectAttributes answered (or proved missing); until
+    /// then calls to it go one at a time, so that a store lacking it sees
+    /// exactly one.
+    attributes_known: AtomicBool,
+    attributes_gate: tokio::sync::Mutex<()>,
     no_part_head: AtomicBool,
     learned: Mutex<Vec<StoreCapability>>,
 }
@@ -83,7 +88,10 @@ impl Caps {
 /// Whether an error says the store cannot (or will not) answer a metadata
 /// call at all, as opposed to a fault of this recovery point.
 fn is_capability(e: &SourceError) -> bool {
-    matches!(e.class, ErrorClass::NotImplemented | ErrorClass::AccessDenied)
+    matches!(
+        e.class,
+        ErrorClass::NotImplemented | ErrorClass::AccessDenied
+    )
 }
 
 impl S3Source {
@@ -342,8 +350,8 @@ impl S3Source {
             }
         }
         let total = attrs.size.unwrap_or(rp.size);
-        let listed = (complete && !sizes.is_empty() && sizes.iter().sum::<u64>() == total)
-            .then_some(sizes);
+        let listed =
+            (complete && !sizes.is_empty() && sizes.iter().sum::<u64>() == total).then_some(sizes);
         Ok((attrs, listed))
     }
 }
@@ -470,7 +478,10 @@ fn parts_count(attrs: &StoredAttributes) -> Option<u32> {
 /// Storage classes whose versions may need a restore request before they
 /// can be read.
 fn maybe_archived(class: Option<&str>) -> bool {
-    matches!(class, Some("GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING"))
+    matches!(
+        class,
+        Some("GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING")
+    )
 }
 
 /// Percent-encodes a key for `x-amz-copy-source` (slashes stay).
@@ -653,8 +664,32 @@ impl RecoverySource for S3Source {
         // additional checksums; for the others it would be a wasted request.
         let has_checksums = !attrs.checksums.is_empty() || !rp.checksum_algorithms.is_empty();
         if has_checksums && !self.caps.no_attributes.load(Ordering::SeqCst) {
-            match self.object_parts(rp).await {
-                Ok((found, sizes)) => {
+            let first = if self.caps.attributes_known.load(Ordering::SeqCst) {
+                None
+            } else {
+                Some(self.caps.attributes_gate.lock().await)
+            };
+            let asked = if self.caps.no_attributes.load(Ordering::SeqCst) {
+                None
+            } else {
+                let r = self.object_parts(rp).await;
+                match &r {
+                    Err(e) if is_capability(e) => self.caps.lacks(
+                        &self.caps.no_attributes,
+                        "GetObjectAttributes",
+                        e,
+                        "part sizes come from HeadObject partNumber instead",
+                    ),
+                    Err(_) => {}
+                    Ok(_) => self.caps.attributes_known.store(true, Ordering::SeqCst),
+                }
+                Some(r)
+            };
+            // Released only once a missing call is remembered.
+            drop(first);
+            match asked {
+                None => {}
+                Some(Ok((found, sizes))) => {
                     for c in found.checksums {
                         if !attrs
                             .checksums
@@ -675,13 +710,8 @@ impl RecoverySource for S3Source {
                         return Ok(());
                     }
                 }
-                Err(e) if is_capability(&e) => self.caps.lacks(
-                    &self.caps.no_attributes,
-                    "GetObjectAttributes",
-                    &e,
-                    "part sizes come from HeadObject partNumber instead",
-                ),
-                Err(e) => return Err(e),
+                Some(Err(e)) if is_capability(&e) => {}
+                Some(Err(e)) => return Err(e),
             }
         }
         if self.caps.no_part_head.load(Ordering::SeqCst) {
