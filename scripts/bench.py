@@ -1,13 +1,22 @@
 """Stream-verify benchmark: restoreproof beside rclone on the same server.
 
-Serves two data sets from rp-bench-s3 (a read-only S3 server reading 1 MiB at
-a time, so it is not the bottleneck): 200 x 1 MiB and 2 x 512 MiB objects. For
-each data set it alternates `restoreproof drill` (stream mode, every object,
-SHA-256 verified against the stored checksum) and
-`rclone hashsum sha256 --download` at the same concurrency, and prints wall
-time, throughput and peak RSS of every run and the medians side by side.
+rp-bench-s3 (a read-only S3 server reading 1 MiB at a time, so it is not the
+bottleneck) serves two data sets, 200 x 1 MiB and 2 x 512 MiB, each in three
+object shapes:
+- sha256: an opaque ETag and a stored full-object SHA-256;
+- awsdefault: what AWS stores with today's SDK defaults, an MD5 ETag and a
+  full-object CRC64NVME;
+- etagonly: an MD5 ETag and no additional checksum.
+For each shape and data set it alternates `restoreproof drill` (stream mode,
+every object, default verify policy) with `rclone hashsum sha256 --download`
+(and `rclone hashsum md5 --download` for the ETag-only shape) at the same
+concurrency, and prints wall time, throughput, peak RSS and the requests
+restoreproof made per recovery point (counted by the server), then medians
+side by side. It also prints this machine's one-pass MD5 + SHA-256 rate on
+one core: the ceiling for the ETag-only shape, where MD5 is unavoidable.
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -18,6 +27,7 @@ import urllib.request
 
 MIB = 1 << 20
 SETS = {"small": (200, 1 * MIB), "large": (2, 512 * MIB)}
+SHAPES = ["sha256", "awsdefault", "etagonly"]
 
 
 def ensure_data(root):
@@ -37,16 +47,21 @@ def ensure_data(root):
 
 
 def run(cmd, env):
-    """Runs cmd; returns (seconds, peak RSS in KiB, exit code)."""
+    """Runs cmd; returns (seconds, peak RSS in KiB)."""
     start = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(p.pid, 0)
     seconds = time.perf_counter() - start
     err = p.stderr.read().decode(errors="replace")
     code = os.waitstatus_to_exitcode(status)
-    if code not in (0,):
+    if code != 0:
         sys.exit(f"{cmd[0]} failed with {code}:\n{err}")
-    return seconds, usage.ru_maxrss, code
+    return seconds, usage.ru_maxrss
+
+
+def stats(endpoint, reset=True):
+    with urllib.request.urlopen(f"{endpoint}/_stats" + ("?reset" if reset else ""), timeout=5) as r:
+        return json.load(r)
 
 
 def main():
@@ -56,28 +71,35 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--concurrency", type=int, default=4)
+    ap.add_argument("--shapes", default=",".join(SHAPES), help="comma-separated: " + ", ".join(SHAPES))
     a = ap.parse_args()
+    shapes = [s for s in a.shapes.split(",") if s]
 
     ensure_data(a.data)
+    bench_s3 = os.path.join(a.bin, "rp-bench-s3")
+    hash_rate = float(subprocess.check_output([bench_s3, "--hash-rate"]).decode().strip())
+    cores = os.cpu_count() or 1
     server = subprocess.Popen(
-        [os.path.join(a.bin, "rp-bench-s3"), "--root", a.data, "--listen", f"127.0.0.1:{a.port}"],
+        [bench_s3, "--root", a.data, "--listen", f"127.0.0.1:{a.port}"],
         stderr=subprocess.DEVNULL,
     )
     endpoint = f"http://127.0.0.1:{a.port}"
     try:
-        for _ in range(300):
+        for _ in range(600):
             try:
-                urllib.request.urlopen(f"{endpoint}/small?list-type=2", timeout=1)
+                stats(endpoint)
+                urllib.request.urlopen(f"{endpoint}/small-sha256?list-type=2", timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
         state = tempfile.mkdtemp(prefix="restoreproof-bench-")
-        config = os.path.join(state, "config.toml")
-        with open(config, "w") as f:
-            for bucket in SETS:
-                f.write(
-                    f'[sources.{bucket}]\nkind = "s3"\nbucket = "{bucket}"\nendpoint = "{endpoint}"\nregion = "us-east-1"\n'
-                    f'[drills.{bucket}]\nsource = "{bucket}"\nsample = 100000\nmode = "stream"\n'
+        config = ""
+        for bucket in SETS:
+            for shape in shapes:
+                name = f"{bucket}-{shape}"
+                config += (
+                    f'[sources.{name}]\nkind = "s3"\nbucket = "{name}"\nendpoint = "{endpoint}"\nregion = "us-east-1"\n'
+                    f'[drills.{name}]\nsource = "{name}"\nsample = 100000\nmode = "stream"\n'
                     f"concurrency = {a.concurrency}\n"
                 )
         env = dict(os.environ)
@@ -92,39 +114,55 @@ def main():
             RCLONE_CONFIG_BENCH_REGION="us-east-1",
         )
         rows = []
-        print(f"{'data set':<14} {'tool':<13} {'run':>3} {'seconds':>8} {'MB/s':>8} {'peak RSS MiB':>13}")
+        print(f"one-pass MD5 + SHA-256 on one core: {hash_rate:.0f} MB/s; x {cores} cores = {hash_rate * cores:.0f} MB/s")
+        print(f"{'data set':<24} {'tool':<22} {'run':>3} {'seconds':>8} {'MB/s':>8} {'peak RSS MiB':>13} {'req/point':>10}")
         for bucket, (count, size) in SETS.items():
             total = count * size
-            for r in range(1, a.rounds + 1):
-                ledger_dir = tempfile.mkdtemp(dir=state)
-                with open(config) as f:
-                    text = f.read()
-                cfg = os.path.join(ledger_dir, "config.toml")
-                with open(cfg, "w") as f:
-                    f.write('[ledger]\npath = "ledger.sqlite3"\n[evidence]\npath = "evidence.jsonl"\n' + text)
-                tools = [
-                    ("restoreproof", [os.path.join(a.bin, "restoreproof"), "--config", cfg, "drill", bucket, "--quiet"]),
-                    ("rclone", ["rclone", "hashsum", "sha256", "--download", f"bench:{bucket}",
-                                "--checkers", str(a.concurrency), "--transfers", str(a.concurrency)]),
-                ]
-                if r % 2 == 0:
-                    tools.reverse()
-                for name, cmd in tools:
-                    seconds, rss, _ = run(cmd, env)
-                    mbps = total / seconds / 1e6
-                    rows.append((bucket, name, mbps, rss))
-                    label = f"{count} x {size // MIB} MiB"
-                    print(f"{label:<14} {name:<13} {r:>3} {seconds:>8.2f} {mbps:>8.0f} {rss / 1024:>13.1f}", flush=True)
+            for shape in shapes:
+                name = f"{bucket}-{shape}"
+                label = f"{count} x {size // MIB} MiB {shape}"
+                for r in range(1, a.rounds + 1):
+                    ledger_dir = tempfile.mkdtemp(dir=state)
+                    cfg = os.path.join(ledger_dir, "config.toml")
+                    with open(cfg, "w") as f:
+                        f.write('[ledger]\npath = "ledger.sqlite3"\n[evidence]\npath = "evidence.jsonl"\n' + config)
+                    peers = [("rclone sha256", "sha256")]
+                    if shape == "etagonly":
+                        peers.append(("rclone md5", "md5"))
+                    tools = [("restoreproof", [os.path.join(a.bin, "restoreproof"), "--config", cfg, "drill", name, "--quiet", "--no-ship"])]
+                    for peer, h in peers:
+                        tools.append((peer, ["rclone", "hashsum", h, "--download", f"bench:{name}",
+                                             "--checkers", str(a.concurrency), "--transfers", str(a.concurrency)]))
+                    if r % 2 == 0:
+                        tools.reverse()
+                    for tool, cmd in tools:
+                        stats(endpoint)
+                        seconds, rss = run(cmd, env)
+                        counted = stats(endpoint)
+                        per_point = (sum(v for k, v in counted.items() if k != "ListObjectVersions" and k != "other") / count)
+                        mbps = total / seconds / 1e6
+                        rows.append((name, tool, mbps, rss, per_point))
+                        req = f"{per_point:.2f}" if tool == "restoreproof" else ""
+                        print(f"{label:<24} {tool:<22} {r:>3} {seconds:>8.2f} {mbps:>8.0f} {rss / 1024:>13.1f} {req:>10}", flush=True)
         print()
         print(f"medians over {a.rounds} alternating rounds, concurrency {a.concurrency}:")
         for bucket, (count, size) in SETS.items():
-            med = {}
-            for tool in ("restoreproof", "rclone"):
-                mb = statistics.median(x[2] for x in rows if x[0] == bucket and x[1] == tool)
-                rss = max(x[3] for x in rows if x[0] == bucket and x[1] == tool) / 1024
-                med[tool] = mb
-                print(f"  {count} x {size // MIB} MiB  {tool:<13} {mb:7.0f} MB/s  peak RSS {rss:6.1f} MiB")
-            print(f"  {count} x {size // MIB} MiB  restoreproof / rclone = {med['restoreproof'] / med['rclone']:.2f}x")
+            for shape in shapes:
+                name = f"{bucket}-{shape}"
+                label = f"{count} x {size // MIB} MiB {shape}"
+                med = {}
+                for tool in sorted({x[1] for x in rows if x[0] == name}, key=lambda t: (t != "restoreproof", t)):
+                    sel = [x for x in rows if x[0] == name and x[1] == tool]
+                    mb = statistics.median(x[2] for x in sel)
+                    rss = max(x[3] for x in sel) / 1024
+                    med[tool] = mb
+                    extra = f"  requests/point {statistics.median(x[4] for x in sel):.2f}" if tool == "restoreproof" else ""
+                    print(f"  {label:<24} {tool:<14} {mb:7.0f} MB/s  peak RSS {rss:6.1f} MiB{extra}")
+                for peer in [t for t in med if t != "restoreproof"]:
+                    print(f"  {label:<24} restoreproof / {peer} = {med['restoreproof'] / med[peer]:.2f}x")
+                if shape == "etagonly":
+                    ceiling = hash_rate * cores
+                    print(f"  {label:<24} restoreproof / one-pass MD5+SHA-256 x {cores} cores ({ceiling:.0f} MB/s) = {med['restoreproof'] / ceiling:.0%}")
     finally:
         server.terminate()
 

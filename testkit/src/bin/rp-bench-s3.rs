@@ -4,15 +4,25 @@
 //!
 //! It answers just what the benchmark needs: ListObjectVersions (every file is
 //! its key's only version, id `null`), ListObjectsV2 and V1, HeadObject,
-//! GetObject and GetObjectAttributes (size, ETag and a full-object SHA-256
-//! computed when the server starts). Listings are not paginated (at most a few
-//! thousand keys are expected). Authentication is not checked.
+//! GetObject and GetObjectAttributes. Listings are not paginated (at most a
+//! few thousand keys are expected). Authentication is not checked.
 //!
-//! ETags are opaque (not MD5s, as S3-compatible stores with encryption
-//! report them), so a verifier compares the stored SHA-256 only: the same
-//! work `rclone hashsum sha256 --download` does.
+//! Each directory DIR under the root is served as three buckets, one per
+//! object shape (digests computed when the server starts):
+//! - `DIR-sha256`: an opaque ETag (as S3-compatible stores with encryption
+//!   report them) and a stored full-object SHA-256;
+//! - `DIR-awsdefault`: what AWS stores with today's SDK defaults, an MD5
+//!   ETag and a full-object CRC64NVME;
+//! - `DIR-etagonly`: an MD5 ETag and no additional checksum.
+//!
+//! Stored checksums come back on GET/HEAD with `x-amz-checksum-mode:
+//! ENABLED` and in GetObjectAttributes, and listings name the algorithm.
+//! `GET /_stats` answers the requests received per S3 call as JSON;
+//! `GET /_stats?reset` also starts counting again.
 //!
 //! Usage: rp-bench-s3 --root DIR --listen 127.0.0.1:PORT
+//!        rp-bench-s3 --hash-rate   (this machine's one-pass MD5 + SHA-256
+//!                                   rate on one core, in MB/s)
 
 use base64::Engine;
 use bytes::Bytes;
@@ -40,7 +50,71 @@ struct Object {
     /// RFC 7231 HTTP-date, for the Last-Modified header.
     http_date: String,
     etag: String,
+    md5: String,
     sha256: String,
+    crc64nvme: String,
+}
+
+/// What a bucket stores with each object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Sha256,
+    AwsDefault,
+    EtagOnly,
+}
+
+impl Shape {
+    fn parse(bucket: &str) -> Option<(&str, Shape)> {
+        let (dir, shape) = bucket.rsplit_once('-')?;
+        let shape = match shape {
+            "sha256" => Shape::Sha256,
+            "awsdefault" => Shape::AwsDefault,
+            "etagonly" => Shape::EtagOnly,
+            _ => return None,
+        };
+        Some((dir, shape))
+    }
+
+    fn etag(self, o: &Object) -> &str {
+        match self {
+            Shape::Sha256 => &o.etag,
+            Shape::AwsDefault | Shape::EtagOnly => &o.md5,
+        }
+    }
+
+    /// The stored checksum: S3's algorithm name and base64 value.
+    fn checksum(self, o: &Object) -> Option<(&'static str, &str)> {
+        match self {
+            Shape::Sha256 => Some(("SHA256", &o.sha256)),
+            Shape::AwsDefault => Some(("CRC64NVME", &o.crc64nvme)),
+            Shape::EtagOnly => None,
+        }
+    }
+}
+
+/// Requests received, per S3 call.
+#[derive(Debug, Default)]
+struct Stats {
+    calls: std::sync::Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl Stats {
+    fn count(&self, call: &'static str) {
+        if let Ok(mut c) = self.calls.lock() {
+            *c.entry(call).or_default() += 1;
+        }
+    }
+
+    fn json(&self, reset: bool) -> String {
+        let Ok(mut c) = self.calls.lock() else {
+            return "{}".into();
+        };
+        let body = serde_json::to_string(&*c).unwrap_or_else(|_| "{}".into());
+        if reset {
+            c.clear();
+        }
+        body
+    }
 }
 
 type Buckets = BTreeMap<String, BTreeMap<String, Object>>;
@@ -70,6 +144,8 @@ fn scan(root: &Path) -> anyhow::Result<Buckets> {
                     .replace('\\', "/");
                 let meta = e.metadata()?;
                 let mut h = Sha256::new();
+                let mut m = md5::Md5::new();
+                let mut crc = crc_fast::Digest::new(crc_fast::CrcAlgorithm::Crc64Nvme);
                 let mut f = std::fs::File::open(&path)?;
                 let mut buf = vec![0u8; CHUNK];
                 loop {
@@ -78,6 +154,8 @@ fn scan(root: &Path) -> anyhow::Result<Buckets> {
                         break;
                     }
                     h.update(&buf[..n]);
+                    m.update(&buf[..n]);
+                    crc.update(&buf[..n]);
                 }
                 let digest = h.finalize();
                 let modified: chrono_like::Utc = meta.modified()?.into();
@@ -88,7 +166,10 @@ fn scan(root: &Path) -> anyhow::Result<Buckets> {
                         modified: modified.0,
                         http_date: modified.1,
                         etag: format!("bench-{}", hex(&digest[..8])),
+                        md5: hex(&m.finalize()),
                         sha256: base64::engine::general_purpose::STANDARD.encode(digest),
+                        crc64nvme: base64::engine::general_purpose::STANDARD
+                            .encode(crc.finalize().to_be_bytes()),
                         path,
                     },
                 );
@@ -196,15 +277,37 @@ fn decode(s: &str) -> String {
 
 async fn handle(
     buckets: Arc<Buckets>,
+    stats: Arc<Stats>,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
     let path = decode(req.uri().path());
     let query = req.uri().query().unwrap_or("").to_owned();
     let trimmed = path.trim_start_matches('/');
     let (bucket, key) = trimmed.split_once('/').unwrap_or((trimmed, ""));
-    let Some(objects) = buckets.get(bucket) else {
+    if bucket == "_stats" {
+        let reset = query_param(&query, "reset").is_some();
+        return Ok(full(StatusCode::OK, "application/json", stats.json(reset)));
+    }
+    let call = match (req.method(), key.is_empty()) {
+        (&Method::GET, true) if query_param(&query, "versions").is_some() => "ListObjectVersions",
+        (_, true) => "other",
+        (&Method::HEAD, false) => "HeadObject",
+        (&Method::GET, false) if query_param(&query, "attributes").is_some() => {
+            "GetObjectAttributes"
+        }
+        (&Method::GET, false) => "GetObject",
+        _ => "other",
+    };
+    stats.count(call);
+    let Some((objects, shape)) =
+        Shape::parse(bucket).and_then(|(dir, shape)| Some((buckets.get(dir)?, shape)))
+    else {
         return Ok(error(StatusCode::NOT_FOUND, "NoSuchBucket"));
     };
+    let checksum_mode = req
+        .headers()
+        .get("x-amz-checksum-mode")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"enabled"));
     if key.is_empty() {
         let prefix = query_param(&query, "prefix")
             .map(decode)
@@ -218,9 +321,15 @@ async fn handle(
             xml.push_str("<ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
             xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
             for (k, o) in matching {
+                let algorithm = shape
+                    .checksum(o)
+                    .map(|(a, _)| {
+                        format!("<ChecksumAlgorithm>{a}</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>")
+                    })
+                    .unwrap_or_default();
                 xml.push_str(&format!(
-                    "<Version><Key>{}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Version>",
-                    xml_escape(k), o.modified, o.etag, o.size
+                    "<Version><Key>{}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag>{algorithm}<Size>{}</Size><StorageClass>STANDARD</StorageClass></Version>",
+                    xml_escape(k), o.modified, shape.etag(o), o.size
                 ));
             }
             xml.push_str("</ListVersionsResult>");
@@ -233,7 +342,7 @@ async fn handle(
                 n += 1;
                 xml.push_str(&format!(
                     "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
-                    xml_escape(k), o.modified, o.etag, o.size
+                    xml_escape(k), o.modified, shape.etag(o), o.size
                 ));
             }
             if v2 {
@@ -247,9 +356,15 @@ async fn handle(
         return Ok(error(StatusCode::NOT_FOUND, "NoSuchKey"));
     };
     if query_param(&query, "attributes").is_some() {
+        let checksum = shape
+            .checksum(o)
+            .map(|(a, v)| {
+                format!("<Checksum><Checksum{a}>{v}</Checksum{a}><ChecksumType>FULL_OBJECT</ChecksumType></Checksum>")
+            })
+            .unwrap_or_default();
         let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><GetObjectAttributesResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>{}</ETag><Checksum><ChecksumSHA256>{}</ChecksumSHA256><ChecksumType>FULL_OBJECT</ChecksumType></Checksum><StorageClass>STANDARD</StorageClass><ObjectSize>{}</ObjectSize></GetObjectAttributesResponse>",
-            o.etag, o.sha256, o.size
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><GetObjectAttributesResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>{}</ETag>{checksum}<StorageClass>STANDARD</StorageClass><ObjectSize>{}</ObjectSize></GetObjectAttributesResponse>",
+            shape.etag(o), o.size
         );
         let mut r = full(StatusCode::OK, "application/xml", xml);
         r.headers_mut().insert(
@@ -258,14 +373,18 @@ async fn handle(
         );
         return Ok(r);
     }
-    let builder = Response::builder()
+    let mut builder = Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "application/octet-stream")
         .header("content-length", o.size)
-        .header("etag", format!("\"{}\"", o.etag))
+        .header("etag", format!("\"{}\"", shape.etag(o)))
         .header("last-modified", &o.http_date)
-        .header("x-amz-version-id", "null")
-        .header("x-amz-checksum-sha256", &o.sha256);
+        .header("x-amz-version-id", "null");
+    if let Some((a, v)) = shape.checksum(o).filter(|_| checksum_mode) {
+        builder = builder
+            .header(format!("x-amz-checksum-{}", a.to_ascii_lowercase()), v)
+            .header("x-amz-checksum-type", "FULL_OBJECT");
+    }
     if req.method() == Method::HEAD {
         return builder
             .body(
@@ -282,12 +401,33 @@ async fn handle(
         .map_err(std::io::Error::other)
 }
 
+/// Prints this machine's one-pass MD5 + SHA-256 rate on one core (the same
+/// crates the agent uses), over 512 MiB in 1 MiB chunks from memory.
+fn hash_rate() {
+    let chunk: Vec<u8> = (0..CHUNK).map(|i| (i % 251) as u8).collect();
+    let rounds = 512;
+    let started = std::time::Instant::now();
+    let mut m = md5::Md5::new();
+    let mut h = Sha256::new();
+    for _ in 0..rounds {
+        m.update(&chunk);
+        h.update(&chunk);
+    }
+    let (_, _) = (m.finalize(), h.finalize());
+    let secs = started.elapsed().as_secs_f64();
+    println!("{:.0}", (rounds * CHUNK) as f64 / secs / 1e6);
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut root: Option<PathBuf> = None;
     let mut listen: Option<SocketAddr> = None;
     while let Some(a) = args.next() {
+        if a == "--hash-rate" {
+            hash_rate();
+            return Ok(());
+        }
         let mut value = || {
             args.next()
                 .ok_or_else(|| anyhow::anyhow!("{a} needs a value"))
@@ -303,6 +443,7 @@ async fn main() -> anyhow::Result<()> {
     let root = root.ok_or_else(|| anyhow::anyhow!("--root DIR is required"))?;
     let listen = listen.ok_or_else(|| anyhow::anyhow!("--listen ADDR is required"))?;
     let buckets = Arc::new(scan(&root)?);
+    let stats = Arc::new(Stats::default());
     let listener = TcpListener::bind(listen).await?;
     eprintln!(
         "rp-bench-s3 serving {} bucket(s) from {} on http://{}",
@@ -313,8 +454,10 @@ async fn main() -> anyhow::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let buckets = buckets.clone();
+        let stats = stats.clone();
         tokio::spawn(async move {
-            let svc = hyper::service::service_fn(move |req| handle(buckets.clone(), req));
+            let svc =
+                hyper::service::service_fn(move |req| handle(buckets.clone(), stats.clone(), req));
             let _ = hyper::server::conn::http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), svc)
                 .await;
