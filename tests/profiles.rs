@@ -331,6 +331,10 @@ async fn etag_only_stores_verify_single_and_uneven_multipart_uploads() {
     b.put("bad-single.bin", &data(2, 90_000), None).await;
     b.multipart("uneven.bin", &uneven_parts(3), None).await;
     b.multipart("bad-uneven.bin", &uneven_parts(6), None).await;
+    // A middle part larger than the first: the first and last parts do not
+    // add up, so each part's size is asked.
+    let middle = vec![data(9, 5 * MIB), data(10, 6 * MIB), data(11, 5 * MIB)];
+    b.multipart("middle.bin", &middle, None).await;
     corrupt_small(&b, "bad-single.bin");
     corrupt(&b, "bad-uneven.bin");
     let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
@@ -342,11 +346,13 @@ async fn etag_only_stores_verify_single_and_uneven_multipart_uploads() {
         [
             ("bad-single.bin".into(), "mismatch".into()),
             ("bad-uneven.bin".into(), "mismatch".into()),
+            ("middle.bin".into(), "verified".into()),
             ("single.bin".into(), "verified".into()),
             ("uneven.bin".into(), "verified".into()),
         ]
     );
     assert!(checks_with(&run.sample("single.bin"), "match").contains(&"s3.etag".to_owned()));
+    assert!(checks_with(&run.sample("middle.bin"), "match").contains(&"s3.etag.multipart".to_owned()));
     let uneven = run.sample("uneven.bin");
     let etag = uneven["checks"]
         .as_array()
@@ -366,11 +372,12 @@ async fn etag_only_stores_verify_single_and_uneven_multipart_uploads() {
     );
     assert_no_false_verified(&run);
     // GETs: one per recovery point. HEADs: parts 1 and 3 of each multipart
-    // object, plus each of the 3 parts of the corrupted one to confirm its
-    // layout before calling it a mismatch. No GetObjectAttributes: an object
+    // object, part 2 of the one whose first and last parts do not add up,
+    // and each of the 3 parts of the corrupted one to confirm its layout
+    // before calling it a mismatch. No GetObjectAttributes: an object
     // without additional checksums has no part list there.
-    assert_eq!(b.proxy.count("GetObject"), 4);
-    assert_eq!(b.proxy.count("HeadObject"), 2 + 2 + 3);
+    assert_eq!(b.proxy.count("GetObject"), 5);
+    assert_eq!(b.proxy.count("HeadObject"), 2 + 2 + 3 + 3);
     assert_eq!(b.proxy.count("GetObjectAttributes"), 0);
 }
 

@@ -101,9 +101,13 @@ pub struct ReportArgs {
     /// Only this source.
     #[arg(long)]
     pub source: Option<String>,
-    /// Write to this file instead of stdout.
+    /// Write to this file instead of stdout (never one of the agent's own
+    /// files; an existing file only with --force).
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Replace an existing output file.
+    #[arg(long, requires = "output")]
+    pub force: bool,
 }
 
 /// Report formats.

@@ -9,6 +9,35 @@ use crate::report::{render, Report};
 use anyhow::{anyhow, Context};
 use std::process::ExitCode;
 
+/// Writes `text` to `p` through a temporary file renamed into place, never
+/// over one of the agent's own files, and over an existing file only with
+/// `--force`.
+fn write_output(config: &Config, p: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
+    if let Some(key) = config.agent_file_key(p) {
+        return Err(anyhow!(
+            "refusing to write the report to {}: it is the agent's own file ({key}); choose another -o path",
+            p.display()
+        ));
+    }
+    if p.exists() && !force {
+        return Err(anyhow!(
+            "{} exists; pass --force to replace it, or choose another -o path",
+            p.display()
+        ));
+    }
+    let dir = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write in {}", dir.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    tmp.persist(p)
+        .with_context(|| format!("cannot write {}", p.display()))?;
+    Ok(())
+}
+
 /// Writes the report.
 ///
 /// # Errors
@@ -38,7 +67,7 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     };
     match &a.output {
         Some(p) => {
-            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?;
+            write_output(&config, p, &text, a.force)?;
             eprintln!("Wrote {}", p.display());
         }
         None => print!("{text}"),

@@ -1048,21 +1048,116 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         });
     }
 
+    let config = Config {
+        ledger_path,
+        evidence_path,
+        signing_key,
+        daemon,
+        outbox,
+        posture_schedule,
+        sinks,
+        sources,
+        drills,
+    };
+    distinct_paths(&mut problems, config.agent_paths().into_iter());
     if problems.is_empty() {
-        Ok(Config {
-            ledger_path,
-            evidence_path,
-            signing_key,
-            daemon,
-            outbox,
-            posture_schedule,
-            sinks,
-            sources,
-            drills,
-        })
+        Ok(config)
     } else {
         Err(problems)
     }
+}
+
+impl Config {
+    /// Every file and directory the agent writes, by the key that sets it:
+    /// ledger, evidence file, signing key, metrics file, scratch directories
+    /// and file sinks.
+    pub fn agent_paths(&self) -> Vec<(String, PathBuf)> {
+        let mut v = vec![
+            ("ledger.path".to_owned(), self.ledger_path.clone()),
+            ("evidence.path".to_owned(), self.evidence_path.clone()),
+        ];
+        if let SecretSource::File(p) = &self.signing_key {
+            v.push(("evidence.signing_key".into(), p.clone()));
+        }
+        if let Some(p) = &self.daemon.metrics_file {
+            v.push(("daemon.metrics_file".into(), p.clone()));
+        }
+        for (n, d) in &self.drills {
+            v.push((format!("drills.{n}.scratch_dir"), d.scratch_dir.clone()));
+        }
+        for (n, s) in &self.sinks {
+            if let crate::sink::config::SinkKind::File { path, .. } = &s.kind {
+                v.push((format!("sinks.{n}.path"), path.clone()));
+            }
+        }
+        v
+    }
+
+    /// The key of the agent file `p` is (or belongs to: the ledger's WAL and
+    /// shared-memory files, rotated evidence and sink files), if any.
+    pub fn agent_file_key(&self, p: &Path) -> Option<String> {
+        let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| lexical(p));
+        let target = canonical(p);
+        self.agent_paths().into_iter().find_map(|(key, own)| {
+            let own = canonical(&own);
+            let rest = target
+                .to_str()
+                .zip(own.to_str())
+                .and_then(|(t, o)| t.strip_prefix(o));
+            let belongs = match rest {
+                Some("") => true,
+                Some(r) if key == "ledger.path" => matches!(r, "-wal" | "-shm" | "-journal"),
+                Some(r) if key.ends_with(".scratch_dir") => r.starts_with('/'),
+                // Rotated files: `.1`, `.2.gz` ...
+                Some(r) => r
+                    .strip_prefix('.')
+                    .map(|r| r.strip_suffix(".gz").unwrap_or(r))
+                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())),
+                None => false,
+            };
+            belongs.then_some(key)
+        })
+    }
+}
+
+/// Files and directories the agent writes must each be its own: the same
+/// path for two of them (after resolving against the config's directory)
+/// would have one overwrite or "repair" the other. Drills may share a
+/// scratch directory.
+fn distinct_paths(problems: &mut Vec<Problem>, paths: impl Iterator<Item = (String, PathBuf)>) {
+    let mut seen: Vec<(String, PathBuf)> = Vec::new();
+    for (key, path) in paths {
+        let normal = lexical(&path);
+        let scratch = key.ends_with(".scratch_dir");
+        match seen
+            .iter()
+            .find(|(k, p)| *p == normal && !(scratch && k.ends_with(".scratch_dir")))
+        {
+            Some((other, _)) => problems.push(Problem {
+                path: key,
+                message: format!(
+                    "is {}, the same path as {other}; each of the ledger, evidence file, signing key, metrics file, scratch directory and file sinks needs its own path",
+                    path.display()
+                ),
+            }),
+            None => seen.push((key, normal)),
+        }
+    }
+}
+
+/// `p` with `.` and `..` components folded, without touching the file system.
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Validates an Azure Blob source; problems go to `problem`, and the returned

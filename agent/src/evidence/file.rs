@@ -17,6 +17,8 @@ pub enum EvidenceFileError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{path} is not a restoreproof evidence file ({what}); it is left untouched: point evidence.path at the evidence file (JSON Lines), not the ledger or another file")]
+    NotEvidence { path: PathBuf, what: String },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
 }
@@ -95,6 +97,15 @@ impl EvidenceFile {
 
     /// Under the lock: where the file ends, in event sequence numbers.
     fn locate(&mut self, ledger: &Ledger) -> Result<(), EvidenceFileError> {
+        if let Some(what) = not_evidence(&mut self.file).map_err(|source| EvidenceFileError::Io {
+            path: self.path.clone(),
+            source,
+        })? {
+            return Err(EvidenceFileError::NotEvidence {
+                path: self.path.clone(),
+                what,
+            });
+        }
         let last_in_file = repair_tail(&mut self.file).map_err(|source| EvidenceFileError::Io {
             path: self.path.clone(),
             source,
@@ -163,6 +174,25 @@ impl EvidenceFile {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Why a non-empty file is not JSON Lines evidence (so that nothing in it is
+/// cut as a "torn line"), or `None` when it starts like evidence.
+fn not_evidence(file: &mut File) -> std::io::Result<Option<String>> {
+    let mut head = [0u8; 16];
+    file.seek(SeekFrom::Start(0))?;
+    let n = file.read(&mut head)?;
+    file.seek(SeekFrom::End(0))?;
+    let head = &head[..n];
+    Ok(if head.is_empty() || head.starts_with(b"{\"") {
+        None
+    } else if head.starts_with(b"SQLite format 3") {
+        Some("it is an SQLite database".into())
+    } else if head.iter().any(|b| *b == 0 || (*b < 0x20 && !b"\t\r\n".contains(b))) {
+        Some("it holds binary data".into())
+    } else {
+        Some("its first line is not a JSON object".into())
+    })
 }
 
 /// Cuts an incomplete last line (a crash mid-write) and returns the `seq` of
@@ -272,6 +302,23 @@ mod tests {
 
         drop(EvidenceFile::open(&path, &mut l).expect("reopen"));
         assert_eq!(seqs(&path), [1, 2, 3, 4]);
+    }
+
+    /// `evidence.path` pointing at the ledger (or any other file) must never
+    /// cut its tail as a "torn line".
+    #[test]
+    fn a_file_that_is_not_evidence_is_refused_and_left_untouched() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut l = ledger_with_events(dir.path(), 1);
+        let db = std::fs::read(dir.path().join("l.db")).expect("ledger bytes");
+        let path = dir.path().join("copy.db");
+        std::fs::write(&path, &db).expect("write");
+        let e = EvidenceFile::open(&path, &mut l).expect_err("refused");
+        assert!(e.to_string().contains("SQLite database"), "{e}");
+        assert_eq!(std::fs::read(&path).expect("read"), db, "not one byte changed");
+        std::fs::write(&path, "not json\n").expect("write");
+        let e = EvidenceFile::open(&path, &mut l).expect_err("refused");
+        assert!(e.to_string().contains("not a JSON object"), "{e}");
     }
 
     #[test]

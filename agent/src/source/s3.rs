@@ -727,16 +727,32 @@ impl RecoverySource for S3Source {
             } else {
                 self.head_part(rp, n).await?.0
             };
-            Ok::<_, SourceError>(first_and_last_parts(size, n, first, last))
-        };
-        match probe.await {
-            Ok(Some(sizes)) => {
-                attrs.parts_count = Some(sizes.len() as u32);
-                attrs.part_sizes_from = Some(if sizes.len() <= 2 {
+            if let Some(sizes) = first_and_last_parts(size, n, first, last) {
+                let from = if sizes.len() <= 2 {
                     PartSizesFrom::Reported
                 } else {
                     PartSizesFrom::FirstAndLast
-                });
+                };
+                return Ok(Some((sizes, from)));
+            }
+            // The middle parts differ in size: ask each one (a bounded
+            // number of requests), or give up on the layout.
+            if n > MAX_PROBED_PARTS {
+                return Ok(None);
+            }
+            let mut sizes = vec![first];
+            for part in 2..n {
+                sizes.push(self.head_part(rp, part).await?.0);
+            }
+            sizes.push(last);
+            Ok::<_, SourceError>(
+                (sizes.iter().sum::<u64>() == size).then_some((sizes, PartSizesFrom::Reported)),
+            )
+        };
+        match probe.await {
+            Ok(Some((sizes, from))) => {
+                attrs.parts_count = Some(sizes.len() as u32);
+                attrs.part_sizes_from = Some(from);
                 attrs.part_sizes = Some(sizes);
             }
             Ok(None) => {}
