@@ -352,7 +352,9 @@ async fn etag_only_stores_verify_single_and_uneven_multipart_uploads() {
         ]
     );
     assert!(checks_with(&run.sample("single.bin"), "match").contains(&"s3.etag".to_owned()));
-    assert!(checks_with(&run.sample("middle.bin"), "match").contains(&"s3.etag.multipart".to_owned()));
+    assert!(
+        checks_with(&run.sample("middle.bin"), "match").contains(&"s3.etag.multipart".to_owned())
+    );
     let uneven = run.sample("uneven.bin");
     let etag = uneven["checks"]
         .as_array()

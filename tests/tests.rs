@@ -18,6 +18,8 @@
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
 //! - `crash`: a drill killed with SIGKILL keeps every completed verdict;
+//! - `host`: a full or unusable scratch disk is the host's fault, never a
+//!   verdict about the backup; scratch of dead runs is removed;
 //! - `daemon`: `restoreproof run` as a real process: schedules, sd_notify
 //!   and watchdog, metrics, `status`, SIGHUP reload, SIGTERM with restores
 //!   in flight;
@@ -40,6 +42,7 @@ mod checksums;
 mod config_files;
 mod crash;
 mod daemon;
+mod host;
 mod packages;
 mod posture;
 mod profiles;

@@ -50,6 +50,10 @@ pub enum DrillError {
         source_name: String,
         error: SourceError,
     },
+    /// The agent's own host failed (scratch disk full or not writable):
+    /// the run is recorded as `error`, restores in flight as `aborted`.
+    #[error("{0}")]
+    Host(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -295,6 +299,7 @@ impl Drill<'_> {
         let started = Instant::now();
         let started_at = now_rfc3339();
         self.close_orphaned_runs(&agent)?;
+        self.remove_dead_scratch();
         let seed = match cfg.strategy {
             // Random seeds use 53 bits so they survive JSON parsers that read
             // numbers as doubles.
@@ -386,6 +391,28 @@ impl Drill<'_> {
             }
         }
 
+        // `local` restores write to scratch_dir: a disk that cannot hold the
+        // largest restores in flight would fail them for the host's sake.
+        if cfg.mode == RestoreMode::Local {
+            let mut sizes: Vec<u64> = jobs.iter().map(|(c, _)| c.size).collect();
+            sizes.sort_unstable_by(|a, b| b.cmp(a));
+            let needed: u64 = sizes.iter().take(cfg.concurrency).sum();
+            if let Some(free) = free_bytes(&cfg.scratch_dir).filter(|f| *f < needed) {
+                let why = format!(
+                    "scratch_dir {} has {} free, but the {} largest sampled recovery points restored at once need {}; free space there, point scratch_dir at a larger disk, or lower concurrency",
+                    cfg.scratch_dir.display(),
+                    crate::config::human_bytes(free),
+                    cfg.concurrency.min(sizes.len()),
+                    crate::config::human_bytes(needed)
+                );
+                summary.status = "error";
+                summary.not_started = summary.sampled;
+                summary.error = Some(why.clone());
+                self.finish(&mut summary, &agent, started)?;
+                return Err(DrillError::Host(why));
+            }
+        }
+
         // Restores that change the live container (undelete) ask this loop to
         // record each step durably *before* they take it.
         let (mutation_tx, mut mutation_rx) =
@@ -410,8 +437,20 @@ impl Drill<'_> {
         // hashing on other workers while this loop commits a verdict. Once
         // the agent is stopping, no new restore starts.
         let finishing = self.stop.finish.clone();
+        // Set when the agent's host fails a restore: no new restore starts.
+        let host_failed = CancellationToken::new();
+        let stop_starting = {
+            let host_failed = host_failed.clone();
+            async move {
+                tokio::select! {
+                    () = finishing.cancelled_owned() => {}
+                    () = host_failed.cancelled_owned() => {}
+                }
+            }
+        };
+        let mut host_error: Option<String> = None;
         let mut restores = futures::stream::iter(jobs.into_iter().enumerate())
-            .take_until(Box::pin(finishing.cancelled_owned()))
+            .take_until(Box::pin(stop_starting))
             .map(|(i, (c, b))| {
                 let env = env.clone();
                 let candidate = c.clone();
@@ -459,6 +498,11 @@ impl Drill<'_> {
                 next = restores.next() => {
                     let Some((i, (result, new_baseline))) = next else { break };
                     in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&i);
+                    if result.error_class == Some(ErrorClass::Host) && host_error.is_none() {
+                        host_error.clone_from(&result.reason);
+                        host_failed.cancel();
+                        tracing::error!(reason = result.reason.as_deref().unwrap_or(""), "The agent's host failed a restore; the run stops.");
+                    }
                     summary.counts.add(result.verdict);
                     summary.bytes_restored += result.bytes;
                     observer.finished(&result);
@@ -497,7 +541,14 @@ impl Drill<'_> {
             self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
         }
         let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
-        if self.stop.is_finishing() && started_restores < summary.sampled {
+        if let Some(why) = &host_error {
+            summary.status = "error";
+            summary.not_started = summary.sampled - started_restores;
+            summary.error = Some(format!(
+                "the agent's host failed, not the backup: {why}; {} of {} sampled recovery points were not restored",
+                summary.not_started, summary.sampled
+            ));
+        } else if self.stop.is_finishing() && started_restores < summary.sampled {
             summary.status = "aborted";
             summary.not_started = summary.sampled - started_restores;
             summary.error = Some(format!(
@@ -513,6 +564,9 @@ impl Drill<'_> {
         }
         summary.store = env.source.capabilities();
         self.finish(&mut summary, &agent, started)?;
+        if let Some(why) = summary.error.clone().filter(|_| host_error.is_some()) {
+            return Err(DrillError::Host(why));
+        }
         Ok((summary, results))
     }
 
@@ -658,6 +712,34 @@ impl Drill<'_> {
             );
         }
         Ok(())
+    }
+
+    /// Removes the scratch directories (`scratch_dir/RUN_ID`) of runs the
+    /// ledger knows are over — a run killed mid-restore leaves its files —
+    /// and only those: a directory of a running drill, or one the ledger
+    /// does not know, stays.
+    fn remove_dead_scratch(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.config.scratch_dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let Some(run_id) = name.to_str().filter(|n| uuid::Uuid::parse_str(n).is_ok()) else {
+                continue;
+            };
+            let status = lock(self.recorder).ledger.run_status(run_id);
+            if matches!(status, Ok(Some(s)) if s != "running") {
+                match std::fs::remove_dir_all(e.path()) {
+                    Ok(()) => tracing::info!(
+                        run_id,
+                        "Removed the scratch files an ended run left behind."
+                    ),
+                    Err(err) => {
+                        tracing::warn!(run_id, error = %err, "Cannot remove the scratch files an ended run left behind.")
+                    }
+                }
+            }
+        }
     }
 
     /// Records one step of a change to the live container as its own
@@ -1064,10 +1146,11 @@ impl RestoreEnv {
     }
 
     fn failed(&self, mut r: SampleResult, e: SourceError, started: Instant) -> SampleResult {
-        r.verdict = if e.class == ErrorClass::Archived {
-            Verdict::Skipped
-        } else {
-            Verdict::Unrecoverable
+        r.verdict = match e.class {
+            ErrorClass::Archived => Verdict::Skipped,
+            // Not a verdict about the backup: the agent's host failed.
+            ErrorClass::Host => Verdict::Aborted,
+            _ => Verdict::Unrecoverable,
         };
         r.error_class = Some(e.class);
         r.reason = Some(format!("{}: {}", e.class, e.message));
@@ -1150,6 +1233,32 @@ impl RestoreEnv {
     }
 }
 
+/// Creates `dir` (and its parents) with mode 0700 where it creates it.
+async fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Bytes free for the agent in `dir` (or its nearest existing parent).
+fn free_bytes(dir: &Path) -> Option<u64> {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if let Ok(s) = rustix::fs::statvfs(d) {
+            return Some(s.f_bavail.saturating_mul(s.f_frsize));
+        }
+        at = d.parent();
+    }
+    None
+}
+
 /// Removes the scratch file however the restore ends.
 struct ScratchFile(PathBuf);
 impl Drop for ScratchFile {
@@ -1166,19 +1275,24 @@ async fn local_restore(
 ) -> Result<(), SourceError> {
     let io = |what: &str, e: std::io::Error| {
         SourceError::new(
-            ErrorClass::Config,
+            ErrorClass::Host,
             format!(
-                "{what} {}: {e}; check scratch_dir and free space",
+                "{what} {}: {e}; free space in scratch_dir, make it writable by the agent, or point it elsewhere",
                 path.display()
             ),
         )
     };
     if let Some(dir) = path.parent() {
-        tokio::fs::create_dir_all(dir)
+        create_private_dir(dir)
             .await
             .map_err(|e| io("cannot create scratch directory for", e))?;
     }
-    let mut f = tokio::fs::File::create(path)
+    // Restored bytes are the organisation's data: readable by the agent only.
+    let mut f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
         .await
         .map_err(|e| io("cannot create", e))?;
     while let Some(chunk) = body.next().await {
@@ -1205,4 +1319,48 @@ async fn local_restore(
         hasher.update(&buf[..n]);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Restored bytes are the organisation's data: the run directory is
+    /// created 0700 and the scratch file 0600, whatever the umask.
+    #[tokio::test]
+    async fn scratch_files_are_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run-1").join("0.restore");
+        let seen = Arc::new(Mutex::new(None));
+        let body = {
+            let path = path.clone();
+            let seen = seen.clone();
+            futures::stream::iter(0..2)
+                .map(move |i| {
+                    if i == 1 {
+                        // Mid-restore: the file and its directory exist.
+                        let mode = |p: &Path| {
+                            std::fs::metadata(p)
+                                .map(|m| m.permissions().mode() & 0o777)
+                                .ok()
+                        };
+                        *seen.lock().expect("lock") =
+                            Some((path.parent().and_then(mode), mode(&path)));
+                    }
+                    Ok(bytes::Bytes::from_static(b"restored"))
+                })
+                .boxed()
+        };
+        let mut body = body;
+        let mut hasher = Hasher::plan(&StoredAttributes::default(), None, VerifyPolicy::Efficient);
+        local_restore(&mut body, &path, &mut hasher, &Quiet)
+            .await
+            .expect("restore");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            Some((Some(0o700), Some(0o600)))
+        );
+        assert_eq!(hasher.bytes(), 16);
+    }
 }

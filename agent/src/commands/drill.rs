@@ -93,6 +93,15 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
             }
             return Err(anyhow!("cannot list the source `{source_name}`: {error}"));
         }
+        Err(DrillError::Host(why)) => {
+            if args.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"error": why, "error_class": "host"})
+                );
+            }
+            return Err(anyhow!("the drill stopped: {why}"));
+        }
         Err(e) => return Err(e.into()),
     };
     if args.json {

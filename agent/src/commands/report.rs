@@ -12,7 +12,12 @@ use std::process::ExitCode;
 /// Writes `text` to `p` through a temporary file renamed into place, never
 /// over one of the agent's own files, and over an existing file only with
 /// `--force`.
-fn write_output(config: &Config, p: &std::path::Path, text: &str, force: bool) -> anyhow::Result<()> {
+fn write_output(
+    config: &Config,
+    p: &std::path::Path,
+    text: &str,
+    force: bool,
+) -> anyhow::Result<()> {
     if let Some(key) = config.agent_file_key(p) {
         return Err(anyhow!(
             "refusing to write the report to {}: it is the agent's own file ({key}); choose another -o path",

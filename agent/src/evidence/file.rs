@@ -97,10 +97,12 @@ impl EvidenceFile {
 
     /// Under the lock: where the file ends, in event sequence numbers.
     fn locate(&mut self, ledger: &Ledger) -> Result<(), EvidenceFileError> {
-        if let Some(what) = not_evidence(&mut self.file).map_err(|source| EvidenceFileError::Io {
-            path: self.path.clone(),
-            source,
-        })? {
+        if let Some(what) =
+            not_evidence(&mut self.file).map_err(|source| EvidenceFileError::Io {
+                path: self.path.clone(),
+                source,
+            })?
+        {
             return Err(EvidenceFileError::NotEvidence {
                 path: self.path.clone(),
                 what,
@@ -188,7 +190,10 @@ fn not_evidence(file: &mut File) -> std::io::Result<Option<String>> {
         None
     } else if head.starts_with(b"SQLite format 3") {
         Some("it is an SQLite database".into())
-    } else if head.iter().any(|b| *b == 0 || (*b < 0x20 && !b"\t\r\n".contains(b))) {
+    } else if head
+        .iter()
+        .any(|b| *b == 0 || (*b < 0x20 && !b"\t\r\n".contains(b)))
+    {
         Some("it holds binary data".into())
     } else {
         Some("its first line is not a JSON object".into())
@@ -315,7 +320,11 @@ mod tests {
         std::fs::write(&path, &db).expect("write");
         let e = EvidenceFile::open(&path, &mut l).expect_err("refused");
         assert!(e.to_string().contains("SQLite database"), "{e}");
-        assert_eq!(std::fs::read(&path).expect("read"), db, "not one byte changed");
+        assert_eq!(
+            std::fs::read(&path).expect("read"),
+            db,
+            "not one byte changed"
+        );
         std::fs::write(&path, "not json\n").expect("write");
         let e = EvidenceFile::open(&path, &mut l).expect_err("refused");
         assert!(e.to_string().contains("not a JSON object"), "{e}");

@@ -384,6 +384,20 @@ impl Ledger {
         Ok(out)
     }
 
+    /// The status of a run the ledger knows (`running`, `completed`,
+    /// `aborted`, `error`), or `None`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn run_status(&self, run_id: &str) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT status FROM runs WHERE run_id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
     /// Marks an orphaned run `aborted` and records why, in one transaction.
     ///
     /// # Errors

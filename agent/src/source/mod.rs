@@ -211,6 +211,9 @@ pub enum ErrorClass {
     /// The recovery point sits in an archive tier and needs a restore request
     /// (rehydration) before it can be read.
     Archived,
+    /// The agent's own host failed (scratch disk full, no permission on
+    /// `scratch_dir`): says nothing about the recovery point; the run stops.
+    Host,
 }
 
 impl ErrorClass {
@@ -236,6 +239,7 @@ impl fmt::Display for ErrorClass {
             ErrorClass::Config => "config",
             ErrorClass::NotImplemented => "not_implemented",
             ErrorClass::Archived => "archived",
+            ErrorClass::Host => "host",
         })
     }
 }
