@@ -375,3 +375,87 @@ async fn a_one_shot_drill_stopped_by_sigterm_records_its_restores_in_flight_as_a
         .expect("one run, one sample");
     assert_eq!((status.as_str(), verdict.as_str()), ("aborted", "aborted"));
 }
+
+/// A secret on a broken line of a reloaded config must reach neither the
+/// evidence (ledger, evidence file, sinks) nor the logs: parser messages
+/// give line, column and key path, never the text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_on_a_broken_line_never_reaches_evidence_or_logs() {
+    const SECRET: &str = "S3CR3T-never-in-evidence";
+    let b = Bucket::new("secret-reload").await;
+    b.put("obj", &data(1, 1000), None).await;
+    let drill = format!(
+        "sample = 1\nschedule = \"*/2 * * * * *\"\n{DAEMON}\n[sinks.siem]\nkind = \"file\"\npath = \"siem/events.jsonl\"\n[sources.src.credentials]\naccess_key_id = \"testing\"\nsecret_access_key = \"{SECRET}\"\n"
+    );
+    let agent = Agent::new(&b.proxy.url(), &b.name, &drill);
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+    wait_for("READY=1", 30, || notify.has("READY=1")).await;
+    wait_for("a completed run", 30, || {
+        runs(&agent, "d", "completed") >= 1
+    })
+    .await;
+
+    // The closing quote is lost: the line with the secret no longer parses.
+    let good = std::fs::read_to_string(&agent.config).expect("config");
+    let broken = good.replace(&format!("\"{SECRET}\""), &format!("\"{SECRET}"));
+    assert_ne!(good, broken);
+    std::fs::write(&agent.config, &broken).expect("write");
+    let validate = agent.run(&["validate"]).await;
+    assert_eq!(validate.code, 2);
+    assert!(
+        validate.stderr.contains("line ") && validate.stderr.contains("sources.src.credentials"),
+        "{}",
+        validate.stderr
+    );
+    signal(&child, "HUP");
+    wait_for("the refused reload in the evidence", 20, || {
+        read_jsonl(&agent.path("log/evidence.jsonl"))
+            .iter()
+            .any(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
+    })
+    .await;
+    // The refusal is shipped too.
+    wait_for("the refusal at the sink", 20, || {
+        std::fs::read_to_string(agent.path("siem/events.jsonl"))
+            .unwrap_or_default()
+            .contains("config_reloaded")
+    })
+    .await;
+    signal(&child, "TERM");
+    tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped")
+        .expect("wait");
+
+    let mut places = vec![
+        ("validate stderr", validate.stderr.into_bytes()),
+        ("validate stdout", validate.stdout.into_bytes()),
+        ("daemon log", log(&agent).into_bytes()),
+    ];
+    for f in [
+        "log/evidence.jsonl",
+        "siem/events.jsonl",
+        "state/ledger.sqlite3",
+        "state/ledger.sqlite3-wal",
+    ] {
+        places.push((f, std::fs::read(agent.path(f)).unwrap_or_default()));
+    }
+    for (what, bytes) in &places {
+        assert!(
+            !bytes.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+            "the secret leaked into {what}"
+        );
+    }
+    let refused = read_jsonl(&agent.path("log/evidence.jsonl"))
+        .into_iter()
+        .find(|e| e["kind"] == "config_reloaded")
+        .expect("refusal");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("line "),
+        "{refused}"
+    );
+}

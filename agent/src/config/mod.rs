@@ -611,9 +611,19 @@ impl Config {
         path: &Path,
         patch: impl FnOnce(&mut RawConfig),
     ) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let at = e.utf8_error().valid_up_to();
+            let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+            ConfigError::Parse {
+                path: path.to_owned(),
+                message: format!(
+                    "line {line}: the file is not UTF-8 text (byte {at}); save it as UTF-8"
+                ),
+            }
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Config::from_toml_patched(&text, base, patch).map_err(|e| match e {
@@ -633,10 +643,197 @@ impl Config {
         base: &Path,
         patch: impl FnOnce(&mut RawConfig),
     ) -> Result<Config, Result<Vec<Problem>, String>> {
-        let mut raw: RawConfig = toml::from_str(text).map_err(|e| Err(e.to_string()))?;
+        let mut raw = parse_raw(text)?;
         patch(&mut raw);
         validate(raw, base).map_err(Ok)
     }
+}
+
+/// Parses the config text into its raw form. A syntax error is the first
+/// one, located by line, column and the key it sits under; wrongly typed
+/// values and unknown keys are collected section by section, so every one
+/// is reported at once with its key path. No message quotes the file's
+/// text or a value (a broken line may hold a secret).
+fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, String>> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| Err(syntax_message(text, &e)))?;
+    let mut problems = Vec::new();
+    let mut raw = RawConfig::default();
+    fn take<T: serde::de::DeserializeOwned + Default>(
+        problems: &mut Vec<Problem>,
+        at: &str,
+        v: toml::Value,
+    ) -> T {
+        v.try_into().unwrap_or_else(|e| {
+            problems.push(value_problem(at, &e));
+            T::default()
+        })
+    }
+    fn entries<T: serde::de::DeserializeOwned>(
+        problems: &mut Vec<Problem>,
+        at: &str,
+        v: toml::Value,
+    ) -> BTreeMap<String, T> {
+        let mut out = BTreeMap::new();
+        let toml::Value::Table(t) = v else {
+            problems.push(Problem {
+                path: at.to_owned(),
+                message: format!("must be a table of named entries, e.g. [{at}.NAME]"),
+            });
+            return out;
+        };
+        for (name, v) in t {
+            let here = format!("{at}.{name}");
+            match v.try_into() {
+                Ok(x) => {
+                    out.insert(name, x);
+                }
+                Err(e) => problems.push(value_problem(&here, &e)),
+            }
+        }
+        out
+    }
+    for (key, v) in table {
+        match key.as_str() {
+            "ledger" => raw.ledger = take(&mut problems, &key, v),
+            "evidence" => raw.evidence = take(&mut problems, &key, v),
+            "daemon" => raw.daemon = take(&mut problems, &key, v),
+            "outbox" => raw.outbox = take(&mut problems, &key, v),
+            "posture" => raw.posture = take(&mut problems, &key, v),
+            "sinks" => raw.sinks = entries(&mut problems, &key, v),
+            "sources" => {
+                // By `kind` here rather than through serde's tagged enum,
+                // which loses the key path of a problem inside the source.
+                let mut tagged = BTreeMap::new();
+                for (name, v) in entries::<toml::Value>(&mut problems, &key, v) {
+                    let at = format!("sources.{name}");
+                    let mut t = match v {
+                        toml::Value::Table(t) => t,
+                        _ => {
+                            problems.push(Problem {
+                                path: at,
+                                message: "must be a table with `kind` = \"s3\" or \"azure_blob\"".into(),
+                            });
+                            continue;
+                        }
+                    };
+                    let kind = t.remove("kind");
+                    let source = match kind.as_ref().and_then(toml::Value::as_str) {
+                        Some("s3") => toml::Value::Table(t)
+                            .try_into()
+                            .map(RawSource::S3),
+                        Some("azure_blob") => toml::Value::Table(t)
+                            .try_into()
+                            .map(RawSource::AzureBlob),
+                        _ => {
+                            problems.push(Problem {
+                                path: format!("{at}.kind"),
+                                message: "must be \"s3\" or \"azure_blob\"".into(),
+                            });
+                            continue;
+                        }
+                    };
+                    match source {
+                        Ok(s) => {
+                            tagged.insert(name, s);
+                        }
+                        Err(e) => problems.push(value_problem(&at, &e)),
+                    }
+                }
+                raw.sources = tagged;
+            }
+            "drills" => raw.drills = entries(&mut problems, &key, v),
+            _ => problems.push(Problem {
+                path: key.clone(),
+                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, sinks, sources, drills".into(),
+            }),
+        }
+    }
+    if problems.is_empty() {
+        Ok(raw)
+    } else {
+        Err(Ok(problems))
+    }
+}
+
+/// A problem from deserializing the value at key path `at`: the message
+/// without the value it quotes, and the key path inside the value.
+fn value_problem(at: &str, e: &toml::de::Error) -> Problem {
+    // Without the input, the error renders as "message" and, when it knows
+    // them, "in `inner.keys`".
+    let mut e = e.clone();
+    e.set_input(None);
+    let shown = e.to_string();
+    let mut inner = None;
+    let mut message = Vec::new();
+    for line in shown.lines() {
+        match line.strip_prefix("in `").and_then(|l| l.strip_suffix('`')) {
+            Some(k) => inner = Some(k.to_owned()),
+            None if !line.trim().is_empty() => message.push(line.trim().to_owned()),
+            None => {}
+        }
+    }
+    Problem {
+        path: match inner {
+            Some(k) => format!("{at}.{k}"),
+            None => at.to_owned(),
+        },
+        message: without_values(&message.join("; ")),
+    }
+}
+
+/// serde's "invalid type: string \"VALUE\", expected …" and "invalid value:
+/// …" quote the value they saw; a value may be a secret, so only its type
+/// stays.
+fn without_values(message: &str) -> String {
+    for lead in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = message.strip_prefix(lead) {
+            let (seen, expected) = rest.split_once(", expected").unwrap_or((rest, ""));
+            let kind = seen.split_whitespace().next().unwrap_or("value");
+            return if expected.is_empty() {
+                format!("{lead}{kind}")
+            } else {
+                format!("{lead}{kind}, expected{expected}")
+            };
+        }
+    }
+    message.to_owned()
+}
+
+/// A TOML syntax error as "line L, column C (under `key.path`): what", never
+/// quoting the offending line.
+fn syntax_message(text: &str, e: &toml::de::Error) -> String {
+    let Some(span) = e.span() else {
+        return without_values(e.message());
+    };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let mut table = String::new();
+    for l in before.lines() {
+        let l = l.trim();
+        if l.starts_with('[') {
+            table = l.trim_matches(|c| c == '[' || c == ']').trim().to_owned();
+        }
+    }
+    let this_line = text.lines().nth(line - 1).unwrap_or_default();
+    let key = this_line
+        .split_once('=')
+        .map(|(k, _)| k.trim())
+        .filter(|k| {
+            !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        });
+    let path = match (table.is_empty(), key) {
+        (true, Some(k)) => format!(" (at `{k}`)"),
+        (false, Some(k)) => format!(" (at `{table}.{k}`)"),
+        (false, None) => format!(" (in [{table}])"),
+        (true, None) => String::new(),
+    };
+    format!(
+        "line {line}, column {column}{path}: {}",
+        without_values(e.message())
+    )
 }
 
 /// `p`, or `p` under `base` when it is relative.
@@ -730,8 +927,22 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     }
                 }
                 if let Some(e) = &s.endpoint {
+                    let parsed = azure_core::http::Url::parse(e);
                     if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 10 {
                         problem(at("endpoint"), "must be a URL starting with `https://` (or `http://` for a local test server)");
+                    } else if let Err(why) = &parsed {
+                        problem(
+                            at("endpoint"),
+                            &format!("is not a valid URL ({why}); write e.g. `https://minio.internal:9000` or `http://[::1]:9000`"),
+                        );
+                    } else if parsed
+                        .as_ref()
+                        .is_ok_and(|u| u.host_str().is_none_or(str::is_empty))
+                    {
+                        problem(
+                            at("endpoint"),
+                            "has no host; write e.g. `https://minio.internal:9000`",
+                        );
                     }
                 }
                 if let Some(p) = &s.profile {
@@ -1417,15 +1628,22 @@ pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
     let fields = expr.split_whitespace().count();
     let full = match fields {
         5 => format!("0 {expr}"),
-        6 | 7 => expr.to_owned(),
+        6 => expr.to_owned(),
         _ => {
             return Err(format!(
                 "`{expr}` has {fields} fields; write a cron expression with 5 fields (`min hour day month weekday`, e.g. `0 3 * * *`) or 6 with seconds first"
             ))
         }
     };
-    full.parse::<cron::Schedule>()
-        .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))
+    let schedule = full
+        .parse::<cron::Schedule>()
+        .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))?;
+    if schedule.upcoming(chrono::Utc).next().is_none() {
+        return Err(format!(
+            "`{expr}` never fires (no such date, e.g. 30 February); fix the day and month fields"
+        ));
+    }
+    Ok(schedule)
 }
 
 fn check_name(problem: &mut impl FnMut(String, &str), path: &str, name: &str) {
@@ -1459,6 +1677,72 @@ mod tests {
             Err(Ok(p)) => p.iter().map(ToString::to_string).collect(),
             Err(Err(syntax)) => vec![syntax],
         }
+    }
+
+    #[test]
+    fn parse_errors_quote_no_text_and_name_the_line_and_key() {
+        let syntax = problems(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"b\"\n[sources.s.credentials]\naccess_key_id = \"AKIA\"\nsecret_access_key = \"TOPSECRET\n",
+        );
+        assert_eq!(syntax.len(), 1, "{syntax:?}");
+        assert!(!syntax[0].contains("TOPSECRET"), "{syntax:?}");
+        assert!(syntax[0].contains("line 6"), "{syntax:?}");
+        assert!(
+            syntax[0].contains("sources.s.credentials.secret_access_key"),
+            "{syntax:?}"
+        );
+        // A wrongly typed value is named by its key, its value is not shown.
+        let typed = problems(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"b\"\n[sources.s.credentials]\naccess_key_id = \"AKIA\"\nsecret_access_key = 918273645\n",
+        );
+        assert!(!typed.concat().contains("918273645"), "{typed:?}");
+        assert!(
+            typed
+                .concat()
+                .contains("sources.s.credentials.secret_access_key"),
+            "{typed:?}"
+        );
+    }
+
+    #[test]
+    fn every_parse_level_problem_is_reported_at_once_with_its_key_path() {
+        let p = problems(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"b\"\n[drills.a]\nsource = \"s\"\nsample = -5\n[drills.b]\nsource = \"s\"\nconcurrency = \"many\"\n[drills.c]\nsource = \"s\"\nsampel = 5\n[bogus]\nx = 1\n",
+        );
+        let all = p.join("\n");
+        assert_eq!(p.len(), 4, "{all}");
+        for want in [
+            "drills.a.sample: -5 is negative",
+            "drills.b.concurrency",
+            "drills.c",
+            "sampel",
+            "bogus: is not a setting",
+        ] {
+            assert!(all.contains(want), "{want} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn a_file_that_is_not_utf8_says_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, b"[ledger]\npath = \"l\xff\"\n").expect("write");
+        let e = Config::load(&path).expect_err("not UTF-8").to_string();
+        assert!(e.contains("not UTF-8") && e.contains("line 2"), "{e}");
+        assert!(!e.contains("create the file"), "{e}");
+    }
+
+    #[test]
+    fn agent_files_each_need_their_own_path() {
+        let p = problems(
+            "[ledger]\npath = \"/var/lib/rp/ledger\"\n[evidence]\npath = \"/var/lib/rp/./ledger\"\n[daemon]\nmetrics_file = \"/var/lib/rp/x/../ledger\"\n",
+        );
+        let all = p.join("\n");
+        assert!(
+            all.contains("evidence.path: is /var/lib/rp/./ledger, the same path as ledger.path"),
+            "{all}"
+        );
+        assert!(all.contains("daemon.metrics_file"), "{all}");
     }
 
     #[test]
@@ -1499,6 +1783,32 @@ mod tests {
             bad_policy[0].contains("unknown variant `later`"),
             "{bad_policy:?}"
         );
+    }
+
+    #[test]
+    fn a_schedule_must_have_5_or_6_fields_and_fire() {
+        assert!(parse_schedule("0 0 30 2 *")
+            .unwrap_err()
+            .contains("never fires"));
+        assert!(parse_schedule("0 0 3 * * * 2030")
+            .unwrap_err()
+            .contains("7 fields"));
+        assert!(parse_schedule("0 3 * * *").is_ok());
+        assert!(parse_schedule("*/2 * * * * *").is_ok());
+    }
+
+    #[test]
+    fn an_endpoint_must_parse_as_a_url() {
+        for bad in ["http://[::1", "https://"] {
+            let p = problems(&format!(
+                "[sources.s]\nkind = \"s3\"\nbucket = \"b\"\nendpoint = \"{bad}\"\n"
+            ));
+            assert!(p.concat().contains("sources.s.endpoint"), "{bad}: {p:?}");
+        }
+        let ok = problems(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\nendpoint = \"http://[::1]:9000\"\n",
+        );
+        assert!(ok.is_empty(), "{ok:?}");
     }
 
     #[test]

@@ -134,10 +134,22 @@ impl FromStr for SampleSize {
             }
             return Ok(SampleSize::Count(n));
         }
+        // A byte budget carries its unit: `1.5` or `1e3` would otherwise be
+        // a budget of 2 or 1000 bytes that restores nothing.
+        let has_unit = {
+            let lower = t.to_ascii_lowercase();
+            UNITS.iter().any(|(u, _)| {
+                lower.strip_suffix(u).is_some_and(|n| {
+                    n.trim().chars().all(|c| c.is_ascii_digit() || c == '.') && !n.trim().is_empty()
+                })
+            })
+        };
         match t.parse::<ByteSize>() {
-            Ok(ByteSize(0)) => Err(format!("`{s}`: a byte budget of 0 restores nothing")),
-            Ok(ByteSize(b)) => Ok(SampleSize::Bytes(b)),
-            Err(_) => Err(format!("`{s}` is not a sample size; {hint}")),
+            Ok(ByteSize(0)) if has_unit => {
+                Err(format!("`{s}`: a byte budget of 0 restores nothing"))
+            }
+            Ok(ByteSize(b)) if has_unit => Ok(SampleSize::Bytes(b)),
+            _ => Err(format!("`{s}` is not a sample size; {hint}")),
         }
     }
 }
@@ -153,28 +165,48 @@ impl fmt::Display for SampleSize {
 }
 
 /// Deserializes any of the text types above from a TOML string, or a bare
-/// integer where that makes sense (`sample = 50`, `min_size = 1024`).
+/// integer where that makes sense (`sample = 50`, `min_size = 1024`); any
+/// other value (a negative number, a float) is an error that says what to
+/// write.
 macro_rules! text_or_int {
-    ($t:ty) => {
+    ($t:ty, $what:expr) => {
         impl<'de> Deserialize<'de> for $t {
             fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                #[derive(Deserialize)]
-                #[serde(untagged)]
-                enum Raw {
-                    Int(u64),
-                    Text(String),
+                struct V;
+                impl de::Visitor<'_> for V {
+                    type Value = $t;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_u64<E: de::Error>(self, n: u64) -> Result<$t, E> {
+                        n.to_string().parse().map_err(E::custom)
+                    }
+                    fn visit_i64<E: de::Error>(self, n: i64) -> Result<$t, E> {
+                        match u64::try_from(n) {
+                            Ok(n) => self.visit_u64(n),
+                            Err(_) => Err(E::custom(format!("{n} is negative; {}", $what))),
+                        }
+                    }
+                    fn visit_f64<E: de::Error>(self, n: f64) -> Result<$t, E> {
+                        Err(E::custom(format!("{n} is not a whole number; {}", $what)))
+                    }
+                    fn visit_str<E: de::Error>(self, s: &str) -> Result<$t, E> {
+                        s.parse().map_err(E::custom)
+                    }
                 }
-                let text = match Raw::deserialize(d)? {
-                    Raw::Int(n) => n.to_string(),
-                    Raw::Text(s) => s,
-                };
-                text.parse().map_err(de::Error::custom)
+                d.deserialize_any(V)
             }
         }
     };
 }
-text_or_int!(ByteSize);
-text_or_int!(SampleSize);
+text_or_int!(
+    ByteSize,
+    "write a byte size, e.g. `1048576`, `\"512KiB\"` or `\"10GiB\"`"
+);
+text_or_int!(
+    SampleSize,
+    "write a count (`50`), a percentage (`\"2%\"`) or a byte budget with its unit (`\"10GiB\"`)"
+);
 
 impl<'de> Deserialize<'de> for Age {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -220,6 +252,43 @@ mod tests {
             .unwrap_err()
             .contains("at most 100"));
         assert!("lots".parse::<SampleSize>().unwrap_err().contains("`2%`"));
+        // A byte budget needs its unit.
+        for bad in ["1.5", "1e3", "-5", "5 5"] {
+            assert!(
+                bad.parse::<SampleSize>()
+                    .unwrap_err()
+                    .contains("not a sample size"),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            "50MiB".parse::<SampleSize>(),
+            Ok(SampleSize::Bytes(50 << 20))
+        );
+        assert_eq!("1.5 KB".parse::<SampleSize>(), Ok(SampleSize::Bytes(1500)));
+    }
+
+    #[test]
+    fn sample_sizes_in_toml_say_what_to_write() {
+        #[derive(Debug, Deserialize)]
+        struct T {
+            #[allow(dead_code, reason = "only the error is read")]
+            sample: SampleSize,
+        }
+        for (text, says) in [
+            ("sample = -5", "-5 is negative"),
+            ("sample = 1.5", "not a whole number"),
+            ("sample = \"1.5\"", "not a sample size"),
+            ("sample = true", "a count"),
+        ] {
+            let e = toml::from_str::<T>(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+            assert!(!e.contains("untagged"), "{text}: {e}");
+        }
+        assert_eq!(
+            toml::from_str::<T>("sample = 50").map(|t| t.sample).ok(),
+            Some(SampleSize::Count(50))
+        );
     }
 
     #[test]
