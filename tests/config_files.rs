@@ -99,7 +99,10 @@ seed = 4
     let p = write(&dir, "[sources.prod]\nkind = \"gcs\"\nbucket = \"b\"\n");
     let (code, _, err) = validate(&p, false).await;
     assert_eq!(code, 2);
-    assert!(err.contains("unknown variant `gcs`"), "{err}");
+    assert!(
+        err.contains("sources.prod.kind: `gcs` is not a source kind"),
+        "{err}"
+    );
 
     let (code, _, err) = validate(&dir.path().join("missing.toml"), false).await;
     assert_eq!(code, 2);

@@ -52,6 +52,13 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
         .query_row("SELECT status FROM runs", [], |r| r.get(0))
         .expect("run");
     assert_eq!(status, "running", "the killed run has no summary yet");
+    // `status` sees the process is gone: the run is over, aborted, exit 1,
+    // without waiting for another drill to record it.
+    let st = agent.run(&["status", "--json"]).await;
+    assert_eq!(st.code, 1, "{}{}", st.stdout, st.stderr);
+    let j: serde_json::Value = serde_json::from_str(&st.stdout).expect("status json");
+    assert_eq!(j["drills"][0]["last_run"]["status"], "aborted", "{j}");
+    assert_eq!(j["drills"][0]["running"], false, "{j}");
     // Every event the ledger committed is in the file, or is written there by
     // the next run; none is in the file twice.
     drop(ledger);

@@ -220,3 +220,105 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
     );
     assert!(dom.contains("Information backup"));
 }
+
+/// `report -o` never overwrites the agent's own files, and an existing
+/// file only with `--force`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_output_never_overwrites_the_ledger_or_evidence() {
+    let b = Bucket::new("report-out").await;
+    b.put("a", &data(1, 1000), None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
+    assert_eq!(agent.drill(&[]).await.code, 0);
+    let ledger = std::fs::read(agent.path("state/ledger.sqlite3")).expect("ledger");
+    let evidence = std::fs::read(agent.path("log/evidence.jsonl")).expect("evidence");
+    for (target, says) in [
+        ("state/ledger.sqlite3", "ledger.path"),
+        ("state/./ledger.sqlite3", "ledger.path"),
+        ("state/ledger.sqlite3-wal", "ledger.path"),
+        ("log/evidence.jsonl", "evidence.path"),
+        ("log/evidence.jsonl.1", "evidence.path"),
+    ] {
+        let p = agent.path(target);
+        let run = agent
+            .run(&[
+                "report",
+                "--format",
+                "json",
+                "--force",
+                "-o",
+                p.to_str().expect("utf-8"),
+            ])
+            .await;
+        assert_eq!(run.code, 2, "{target}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{target}: {}", run.stderr);
+    }
+    assert_eq!(
+        std::fs::read(agent.path("state/ledger.sqlite3")).expect("ledger"),
+        ledger
+    );
+    assert_eq!(
+        std::fs::read(agent.path("log/evidence.jsonl")).expect("evidence"),
+        evidence
+    );
+
+    let out = agent.path("report.json");
+    let out_s = out.to_str().expect("utf-8");
+    assert_eq!(
+        agent
+            .run(&["report", "--format", "json", "-o", out_s])
+            .await
+            .code,
+        0
+    );
+    let again = agent
+        .run(&["report", "--format", "json", "-o", out_s])
+        .await;
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("--force"), "{}", again.stderr);
+    let forced = agent
+        .run(&["report", "--format", "json", "-o", out_s, "--force"])
+        .await;
+    assert_eq!(forced.code, 0, "{}", forced.stderr);
+    let doc: Value = serde_json::from_slice(&std::fs::read(&out).expect("report")).expect("json");
+    assert!(doc.is_object());
+}
+
+/// Commands that only read work on a ledger nobody may write: a read-only
+/// mount of an auditor's copy (in a mount namespace of the test's own, so
+/// the read-only bind mount is real even for root).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_commands_read_a_read_only_ledger() {
+    let b = Bucket::new("report-ro").await;
+    b.put("a", &data(1, 1000), None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
+    assert_eq!(agent.drill(&[]).await.code, 0);
+    let exe = env!("CARGO_BIN_EXE_restoreproof");
+    let state = agent.path("state");
+    let config = agent.config.display().to_string();
+    let ledger = agent.path("state/ledger.sqlite3").display().to_string();
+    let before = std::fs::read(&ledger).expect("ledger");
+    let script = format!(
+        "set -e; mount --bind '{s}' '{s}'; mount -o remount,ro,bind '{s}'; \
+         if touch '{s}/probe' 2>/dev/null; then echo 'the mount is writable' >&2; exit 9; fi; set +e; \
+         '{exe}' --config '{config}' status --json > /dev/null; echo status=$?; \
+         '{exe}' --config '{config}' report --format json > /dev/null; echo report=$?; \
+         '{exe}' --config '{config}' evidence verify 2>&1; echo verify=$?",
+        s = state.display()
+    );
+    let out = tokio::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &script])
+        .output()
+        .await
+        .expect("unshare");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for want in ["status=0", "report=0", "verify=0"] {
+        assert!(stdout.contains(want), "{want}:\n{stdout}{stderr}");
+    }
+    assert_eq!(
+        std::fs::read(&ledger).expect("ledger"),
+        before,
+        "nothing written"
+    );
+}

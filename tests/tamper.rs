@@ -152,8 +152,31 @@ async fn verify_catches_each_kind_of_tampering_and_passes_an_untouched_chain() {
     std::fs::write(&p, text).expect("write");
     let (code, out) = verify(&agent, &[&key, p.to_str().unwrap_or_default()]).await;
     assert_eq!(code, 1, "{out}");
+    // Its own finding, not the words of an edit: a full disk mid-append
+    // leaves the same.
     assert!(
-        out.contains("truncated at") && out.contains("the last line is incomplete"),
+        out.contains("INCOMPLETE")
+            && out.contains("torn_line at")
+            && out.contains("torn last line, incomplete write"),
+        "{out}"
+    );
+    assert!(!out.contains("TAMPERED"), "{out}");
+
+    // Not evidence at all (the ledger given as a file): said as such, exit 2.
+    let (code, out) = verify(
+        &agent,
+        &[
+            &key,
+            agent
+                .path("state/ledger.sqlite3")
+                .to_str()
+                .unwrap_or_default(),
+        ],
+    )
+    .await;
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains("not an evidence file") && out.contains("SQLite"),
         "{out}"
     );
 

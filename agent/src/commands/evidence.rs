@@ -77,6 +77,12 @@ fn read_file(path: &Path) -> anyhow::Result<(u64, Vec<Line>)> {
             .read_to_end(&mut raw)
             .with_context(|| format!("cannot read {}", path.display()))?;
     }
+    if let Some(why) = not_evidence(&raw) {
+        return Err(anyhow!(
+            "{} is not an evidence file ({why}); give the JSON Lines evidence file (and --ledger for the ledger)",
+            path.display()
+        ));
+    }
     let text = String::from_utf8_lossy(&raw);
     let torn_tail = !text.is_empty() && !text.ends_with('\n');
     let all: Vec<&str> = text.lines().collect();
@@ -97,6 +103,20 @@ fn read_file(path: &Path) -> anyhow::Result<(u64, Vec<Line>)> {
         .and_then(|v| v["seq"].as_u64())
         .unwrap_or(u64::MAX);
     Ok((first, lines))
+}
+
+/// Why `raw` is no evidence file at all (as opposed to evidence with
+/// problems), or `None`.
+fn not_evidence(raw: &[u8]) -> Option<&'static str> {
+    let head = &raw[..raw.len().min(4096)];
+    if head.starts_with(b"SQLite format 3") {
+        return Some("it is an SQLite database");
+    }
+    if head.contains(&0) {
+        return Some("it holds binary data");
+    }
+    let first = raw.split(|b| *b == b'\n').find(|l| !l.is_empty())?;
+    (!first.starts_with(b"{")).then_some("its first line is not an evidence record")
 }
 
 /// The evidence file and its rotated copies (`path.1`, `path.2.gz` ...).
@@ -162,7 +182,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             eprintln!("error: no ledger at {}", p.display());
             return Ok(ExitCode::from(EXIT_ERROR));
         }
-        let ledger = Ledger::open(&p)?;
+        let ledger = Ledger::open_read_only(&p)?;
         let anchor = ledger.chain_anchor()?;
         let anchor = (anchor.0 > 0).then_some(anchor);
         let mut lr = verify_lines(ledger_lines(&ledger)?, anchor, key.as_ref());
@@ -238,6 +258,11 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                         String::new()
                     }
                 );
+            } else if r.findings.iter().all(|f| f.kind == "torn_line") {
+                println!("{what}: INCOMPLETE — the last line is torn:");
+                for f in &r.findings {
+                    println!("  {} at {}: {}", f.kind, f.location, f.message);
+                }
             } else {
                 println!("{what}: TAMPERED — {} problem(s):", r.findings.len());
                 for f in &r.findings {

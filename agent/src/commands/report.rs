@@ -58,7 +58,7 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
             config.ledger_path.display()
         ));
     }
-    let ledger = Ledger::open(&config.ledger_path)?;
+    let ledger = Ledger::open_read_only(&config.ledger_path)?;
     let now = chrono::Utc::now();
     let since =
         now - chrono::Duration::from_std(a.since.0).map_err(|_| anyhow!("--since is too long"))?;

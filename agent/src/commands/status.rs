@@ -25,7 +25,7 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             config.ledger_path.display()
         ));
     }
-    let ledger = Ledger::open(&config.ledger_path)?;
+    let ledger = Ledger::open_read_only(&config.ledger_path)?;
     let report = StatusReport::build(&config, &ledger, chrono::Utc::now())?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -39,6 +39,7 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let failed = report.drills.iter().any(|d| {
         d.last_run.as_ref().is_some_and(|r| {
             r.status == "error"
+                || r.status == "aborted"
                 || r.verdicts.get("mismatch").copied().unwrap_or(0) > 0
                 || r.verdicts.get("unrecoverable").copied().unwrap_or(0) > 0
         })

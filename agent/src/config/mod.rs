@@ -724,10 +724,13 @@ fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, String>> {
                         Some("azure_blob") => toml::Value::Table(t)
                             .try_into()
                             .map(RawSource::AzureBlob),
-                        _ => {
+                        other => {
                             problems.push(Problem {
                                 path: format!("{at}.kind"),
-                                message: "must be \"s3\" or \"azure_blob\"".into(),
+                                message: match other {
+                                    Some(k) => format!("`{k}` is not a source kind; write \"s3\" or \"azure_blob\""),
+                                    None => "is missing; write kind = \"s3\" or \"azure_blob\"".into(),
+                                },
                             });
                             continue;
                         }

@@ -64,6 +64,19 @@ impl StatusReport {
         now: DateTime<Utc>,
     ) -> Result<Self, LedgerError> {
         let mut last = ledger.last_runs()?;
+        // A run still marked running whose process is gone (killed, crashed,
+        // host restarted) is over: shown as aborted, as the next drill
+        // would record it.
+        let dead: std::collections::HashSet<String> = ledger
+            .orphaned_runs()?
+            .into_iter()
+            .map(|(run_id, ..)| run_id)
+            .collect();
+        for r in last.values_mut() {
+            if r.status == "running" && dead.contains(&r.run_id) {
+                r.status = "aborted".into();
+            }
+        }
         let daemon = ledger.daemon_state()?.map(|state| {
             let age = DateTime::parse_from_rfc3339(&state.heartbeat_at)
                 .map(|t| (now - t.with_timezone(&Utc)).num_seconds())

@@ -364,10 +364,10 @@ pub fn verify_lines(
         if line.torn {
             f(
                 &mut r,
-                "truncated",
+                "torn_line",
                 &line.location,
                 None,
-                "the last line is incomplete: the file was cut mid-write or truncated".into(),
+                "torn last line, incomplete write (e.g. the disk filled up mid-append), not an edit: the agent cuts it at its next start and writes that event again from the ledger".into(),
             );
             continue;
         }

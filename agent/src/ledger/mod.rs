@@ -141,10 +141,53 @@ pub enum LedgerError {
         found: i64,
         known: i64,
     },
+    #[error("{path} is an SQLite database but not a restoreproof ledger (it holds tables such as {tables}); point ledger.path at the ledger, or at a new file")]
+    Foreign { path: PathBuf, tables: String },
+    #[error("the ledger {path} has schema version {found}; this restoreproof reads version {known}: open it once with a command that writes (e.g. a drill), or read it with the release that wrote it")]
+    OldSchema {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
     #[error("ledger write failed: {0} (nothing of this record was kept; if the disk is full, free space and run again)")]
     Write(#[source] rusqlite::Error),
     #[error("ledger read failed: {0}")]
     Read(#[source] rusqlite::Error),
+}
+
+/// `file:` URI of `path` for SQLite, every byte but the plainest escaped.
+fn url_path(path: &Path) -> String {
+    let mut u = String::from("file:");
+    for b in path.as_os_str().as_encoded_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'.' | b'_' | b'-' | b'~' => {
+                u.push(*b as char);
+            }
+            _ => u.push_str(&format!("%{b:02X}")),
+        }
+    }
+    u
+}
+
+/// Refuses a database that already holds tables of something else (schema
+/// version 0 but not empty), naming a few of them instead of failing on the
+/// first migration statement.
+fn foreign_tables(conn: &Connection, path: &Path) -> Result<(), LedgerError> {
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 4")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|source| LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    if tables.is_empty() {
+        Ok(())
+    } else {
+        Err(LedgerError::Foreign {
+            path: path.to_owned(),
+            tables: tables.join(", "),
+        })
+    }
 }
 
 /// A sample verdict as the ledger stores it.
@@ -307,6 +350,9 @@ impl Ledger {
                 known,
             });
         }
+        if version == 0 {
+            foreign_tables(&conn, path)?;
+        }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Exclusive)
@@ -315,6 +361,58 @@ impl Ledger {
             tx.pragma_update(None, "user_version", (i + 1) as i64)
                 .map_err(open_err)?;
             tx.commit().map_err(open_err)?;
+        }
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
+    /// Opens an existing ledger for reading only, changing nothing on disk:
+    /// for commands that only read (`status`, `report`, `evidence verify`),
+    /// so they work on a ledger the user may read but not write, a
+    /// read-only mount or an auditor's copy. A copy without its `-wal`
+    /// and `-shm` files in a read-only directory is opened as immutable.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or read, is not a ledger, or has
+    /// another schema version.
+    pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
+        use rusqlite::OpenFlags;
+        let open_err = |source| LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let uri = |extra: &str| {
+            let mut u = url_path(path);
+            u.push_str(extra);
+            u
+        };
+        let version =
+            |c: &Connection| c.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0));
+        let conn = match Connection::open_with_flags(uri("?mode=ro"), flags) {
+            Ok(c) if version(&c).is_ok() => c,
+            // WAL needs a writable -shm: without one, read the file as it is.
+            _ => {
+                Connection::open_with_flags(uri("?mode=ro&immutable=1"), flags).map_err(open_err)?
+            }
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_err)?;
+        let found = version(&conn).map_err(open_err)?;
+        let known = MIGRATIONS.len() as i64;
+        if found == 0 {
+            foreign_tables(&conn, path)?;
+        }
+        if found != known {
+            return Err(LedgerError::OldSchema {
+                path: path.to_owned(),
+                found,
+                known,
+            });
         }
         Ok(Self {
             conn,
