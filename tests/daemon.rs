@@ -337,21 +337,71 @@ async fn run_refuses_a_config_without_schedules_and_status_names_a_missing_ledge
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_shot_drill_stopped_by_sigterm_records_its_restores_in_flight_as_aborted() {
-    let b = Bucket::new("drill-stop").await;
-    for i in 0..3u8 {
-        b.put(&format!("obj-{i}"), &data(i, 10_000), None).await;
+    // SIGHUP (a closed terminal) stops a one-shot drill as SIGTERM does.
+    for sig in ["TERM", "HUP"] {
+        let b = Bucket::new("drill-stop").await;
+        for i in 0..3u8 {
+            b.put(&format!("obj-{i}"), &data(i, 10_000), None).await;
+        }
+        b.proxy
+            .add(Rule::get("obj-", Fault::Stall(Duration::from_secs(120))));
+        let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3\nconcurrency = 1");
+        let child = agent
+            .command(&["drill", "d", "--quiet"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        wait_for("a restore in flight", 30, || {
+            b.proxy.hits().iter().any(|h| h.contains("obj-"))
+        })
+        .await;
+        signal(&child, sig);
+        let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+            .await
+            .expect("stopped")
+            .expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{sig}: {stderr}");
+        assert!(
+            stderr.contains("1 recovery point(s) were cancelled and 2 not started"),
+            "{sig}: {stderr}"
+        );
+        let (status, verdict): (String, String) = agent
+            .ledger()
+            .query_row(
+                "SELECT r.status, s.verdict FROM runs r JOIN samples s ON s.run_id = r.run_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("one run, one sample");
+        assert_eq!(
+            (status.as_str(), verdict.as_str()),
+            ("aborted", "aborted"),
+            "{sig}"
+        );
     }
-    b.proxy
-        .add(Rule::get("obj-", Fault::Stall(Duration::from_secs(120))));
-    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3\nconcurrency = 1");
+}
+
+/// Stopped while listing: exit 2 ("stopped before it finished"), not the
+/// exit 1 and advice of a drill that found nothing to restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_shot_drill_stopped_while_listing_exits_2() {
+    let b = Bucket::new("list-stop").await;
+    b.put("obj", &data(1, 1000), None).await;
+    b.proxy.add(Rule::any(
+        "versions",
+        Fault::Stall(Duration::from_secs(120)),
+    ));
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
     let child = agent
         .command(&["drill", "d", "--quiet"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    wait_for("a restore in flight", 30, || {
-        b.proxy.hits().iter().any(|h| h.contains("obj-"))
+    wait_for("the listing in flight", 30, || {
+        b.proxy.hits().iter().any(|h| h.contains("versions"))
     })
     .await;
     signal(&child, "TERM");
@@ -361,19 +411,13 @@ async fn a_one_shot_drill_stopped_by_sigterm_records_its_restores_in_flight_as_a
         .expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("1 recovery point(s) were cancelled and 2 not started"),
-        "{stderr}"
-    );
-    let (status, verdict): (String, String) = agent
+    assert!(stderr.contains("stopped before it finished"), "{stderr}");
+    assert!(!stderr.contains("restored nothing"), "{stderr}");
+    let status: String = agent
         .ledger()
-        .query_row(
-            "SELECT r.status, s.verdict FROM runs r JOIN samples s ON s.run_id = r.run_id",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("one run, one sample");
-    assert_eq!((status.as_str(), verdict.as_str()), ("aborted", "aborted"));
+        .query_row("SELECT status FROM runs", [], |r| r.get(0))
+        .expect("run");
+    assert_eq!(status, "aborted");
 }
 
 /// A secret on a broken line of a reloaded config must reach neither the

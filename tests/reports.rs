@@ -322,3 +322,62 @@ async fn read_only_commands_read_a_read_only_ledger() {
         "nothing written"
     );
 }
+
+/// Keys are untrusted text: in every format they render as the text they
+/// are, never as markup, never splitting a table cell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_keys_are_escaped_in_every_report_format() {
+    const KEY: &str =
+        "evil|`</code><img src=x onerror=alert(1)>`*_[x](javascript:alert(2))\"',=cmd";
+    let b = Bucket::new("report-hostile").await;
+    let v = b.put(KEY, &data(1, 5000), None).await;
+    b.proxy
+        .add(Rule::get(format!("versionId={v}"), Fault::FlipByte(10)));
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let render = |format: &'static str| {
+        let agent = &agent;
+        async move {
+            let r = agent.run(&["report", "--format", format]).await;
+            assert_eq!(r.code, 0, "{format}: {}", r.stderr);
+            r.stdout
+        }
+    };
+
+    let md = render("md").await;
+    let row = md
+        .lines()
+        .find(|l| l.contains("evil"))
+        .expect("the failure row");
+    // Every character Markdown or HTML would act on is backslash-escaped,
+    // so it renders as itself.
+    let chars: Vec<char> = row.chars().collect();
+    for (i, c) in chars.iter().enumerate() {
+        if matches!(c, '<' | '>' | '[' | ']' | '(' | ')' | '`' | '*' | '_') {
+            assert_eq!(chars.get(i.wrapping_sub(1)), Some(&'\\'), "{c} at {i} in {row}");
+        }
+    }
+    // Cells split on unescaped pipes only: time, verdict, drill, recovery
+    // point, reason, evidence.
+    let mut cells = 0;
+    let mut prev = ' ';
+    for c in row.chars() {
+        if c == '|' && prev != '\\' {
+            cells += 1;
+        }
+        prev = c;
+    }
+    assert_eq!(cells, 7, "{row}");
+
+    let html = render("html").await;
+    assert!(!html.contains("<img"), "an element from a key");
+    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;"));
+
+    let json = render("json").await;
+    let doc: Value = serde_json::from_str(&json).expect("json");
+    assert_eq!(doc["failures"][0]["key"], KEY);
+
+    let text = render("text").await;
+    assert!(text.contains(KEY), "plain text shows the key as it is");
+}

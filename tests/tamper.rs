@@ -269,3 +269,32 @@ async fn verify_catches_each_kind_of_tampering_and_passes_an_untouched_chain() {
     let (code, _) = verify(&agent, &[t("missing.jsonl").to_str().unwrap_or_default()]).await;
     assert_eq!(code, 2);
 }
+
+/// A drill that creates the signing key shows its public key once, at the
+/// default verbosity, so it can be kept off the host; later drills do not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_auto_created_signing_key_is_shown_once() {
+    let b = Bucket::new("key-shown").await;
+    b.put("obj", &data(1, 1000), None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "");
+    let first = agent.drill(&[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first.stderr.contains("Created the evidence signing key"),
+        "{}",
+        first.stderr
+    );
+    let vkey = first
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("restoreproof-"))
+        .expect("the public key on its own line")
+        .to_owned();
+    // It is the key the checkpoints verify with.
+    let ok = agent
+        .run(&["evidence", "verify", &format!("--public-key={vkey}")])
+        .await;
+    assert_eq!(ok.code, 0, "{}{}", ok.stdout, ok.stderr);
+    let second = agent.drill(&[]).await;
+    assert!(!second.stderr.contains("signing key"), "{}", second.stderr);
+}

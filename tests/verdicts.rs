@@ -429,3 +429,38 @@ async fn copy_mode_verifies_a_server_side_copy_and_leaves_no_trace() {
         "{left:?}"
     );
 }
+
+/// Keys with characters XML 1.0 cannot carry (control characters) are
+/// listed URL-encoded and restored under their real names. moto refuses
+/// such keys, so the harness's S3 server (which encodes listings as S3
+/// does) serves them from files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_with_control_characters_are_listed_and_restored() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let dir = root.path().join("weird");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let keys = [
+        "bell\u{7}.bin",
+        "esc\u{1b}[31m.bin",
+        "a+b c%41.bin",
+        "plain.bin",
+    ];
+    for (i, k) in keys.iter().enumerate() {
+        std::fs::write(dir.join(k), data(i as u8, 3000)).expect("file");
+    }
+    let server = restoreproof_testkit::bench_s3::BenchS3::start(
+        root.path(),
+        "127.0.0.1:0".parse().expect("addr"),
+    )
+    .await
+    .expect("server");
+    let agent = Agent::new(&server.url(), "weird-awsdefault", "sample = 10");
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let mut want: Vec<(String, String)> = keys
+        .iter()
+        .map(|k| (k.to_string(), "verified".to_string()))
+        .collect();
+    want.sort();
+    assert_eq!(run.verdicts(), want);
+}

@@ -281,7 +281,10 @@ pub struct Drill<'a> {
 }
 
 impl Drill<'_> {
-    /// Runs the drill to the end and returns its summary and every result.
+    /// Runs the drill to the end and returns its summary. Each result goes
+    /// to `observer` as it finishes and is not kept: memory stays bounded by
+    /// the restores in flight and the group waiting for its commit, however
+    /// large the sample.
     ///
     /// # Errors
     /// [`DrillError`] when the source cannot be listed or a record cannot be
@@ -291,7 +294,7 @@ impl Drill<'_> {
         &mut self,
         source: Arc<dyn RecoverySource>,
         observer: Arc<dyn Observer>,
-    ) -> Result<(RunSummary, Vec<SampleResult>), DrillError> {
+    ) -> Result<RunSummary, DrillError> {
         let cfg = self.config;
         let info = source.describe();
         let agent = AgentInfo::current();
@@ -353,7 +356,7 @@ impl Drill<'_> {
             summary.status = "aborted";
             summary.error = Some("the agent was stopping before the sample was drawn".into());
             self.finish(&mut summary, &agent, started)?;
-            return Ok((summary, Vec::new()));
+            return Ok(summary);
         };
         let sample = match drawn {
             Ok((sample, population)) => {
@@ -428,7 +431,6 @@ impl Drill<'_> {
             observer: observer.clone(),
             mutations: mutation_tx,
         });
-        let mut results = Vec::with_capacity(jobs.len());
         // Restores started and not yet recorded, so a cancelled one is
         // recorded as `aborted` rather than forgotten.
         let in_flight: Arc<Mutex<HashMap<usize, Candidate>>> = Arc::default();
@@ -485,14 +487,14 @@ impl Drill<'_> {
                 Some((step, ack)) = mutation_rx.recv() => {
                     // Verdicts before a change to the live container are
                     // durable before it is made.
-                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
                     commit_by = None;
                     let recorded = self.record_mutation(&run_id, &info, &agent, cfg, step);
                     let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
                     recorded?;
                 }
                 () = sleep_until(commit_by), if commit_by.is_some() => {
-                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
                     commit_by = None;
                 }
                 next = restores.next() => {
@@ -508,7 +510,7 @@ impl Drill<'_> {
                     observer.finished(&result);
                     pending.push((result, new_baseline));
                     if pending.len() >= GROUP_COMMIT_SAMPLES {
-                        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+                        self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
                         commit_by = None;
                     } else if commit_by.is_none() {
                         commit_by = Some(tokio::time::Instant::now() + GROUP_COMMIT_WAIT);
@@ -520,7 +522,7 @@ impl Drill<'_> {
                 }
             }
         }
-        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+        self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
         // Dropping the stream cancels every restore still in flight.
         drop(restores);
         if cancelled {
@@ -538,7 +540,7 @@ impl Drill<'_> {
                 observer.finished(&r);
                 pending.push((r, false));
             }
-            self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &mut results)?;
+            self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
         }
         let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
         if let Some(why) = &host_error {
@@ -567,7 +569,7 @@ impl Drill<'_> {
         if let Some(why) = summary.error.clone().filter(|_| host_error.is_some()) {
             return Err(DrillError::Host(why));
         }
-        Ok((summary, results))
+        Ok(summary)
     }
 
     /// Lists the source (twice for a percentage: once to count) and draws the
@@ -626,8 +628,8 @@ impl Drill<'_> {
     }
 
     /// Commits finished verdicts in one transaction (each with its evidence
-    /// event and, when earned, its baseline), appends them to the evidence
-    /// file, and moves them to `results`.
+    /// event and, when earned, its baseline) and appends them to the
+    /// evidence file.
     fn record_batch(
         &mut self,
         run_id: &str,
@@ -635,7 +637,6 @@ impl Drill<'_> {
         agent: &AgentInfo,
         cfg: &DrillConfig,
         pending: &mut Vec<(SampleResult, bool)>,
-        results: &mut Vec<SampleResult>,
     ) -> Result<(), DrillError> {
         if pending.is_empty() {
             return Ok(());
@@ -681,7 +682,6 @@ impl Drill<'_> {
             } else {
                 tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
             }
-            results.push(r);
         }
         Ok(())
     }

@@ -8,6 +8,7 @@
 //! tests use; everything else talks to the real server through it.
 
 pub mod azure_docs;
+pub mod bench_s3;
 pub mod siem;
 
 use bytes::Bytes;

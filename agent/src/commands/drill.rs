@@ -10,7 +10,7 @@ use crate::source::{self, BuildOptions};
 use crate::verify::{Outcome, Verdict};
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,34 +37,46 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
     let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
-    opened.signer = Some(
-        crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {
-            anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential")
-        })?,
-    );
+    let creates_key =
+        matches!(&config.signing_key, crate::config::SecretSource::File(p) if !p.exists());
+    let signer = crate::evidence::chain::load_signer(&config.signing_key)
+        .map_err(|e| anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential"))?;
+    if creates_key {
+        // Once, when it is created: the public key belongs off this host.
+        eprintln!(
+            "Created the evidence signing key. Keep its public key off this host (e.g. with your SIEM) to verify checkpoints with `restoreproof evidence verify --public-key KEY`:\n{}",
+            signer.vkey()
+        );
+    }
+    opened.signer = Some(signer);
     let recorder = std::sync::Mutex::new(opened);
 
     let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
-    let observer: Arc<dyn Observer> = if show_progress {
+    let progress: Arc<dyn Observer> = if show_progress {
         Arc::new(Progress::new())
     } else {
         Arc::new(Quiet)
     };
-    // SIGINT/SIGTERM (Ctrl-C, `systemctl stop`): cancel the restores in
-    // flight, record them as `aborted` and end the run; a second signal
-    // exits at once.
+    // Results are written out (JSON) or kept for the table (bounded) as
+    // they finish; the drill itself keeps none.
+    let output = Arc::new(Output::new(args.json));
+    let observer: Arc<dyn Observer> = Arc::new(Both(progress, output.clone()));
+    // SIGINT/SIGTERM/SIGHUP (Ctrl-C, `systemctl stop`, a closed terminal):
+    // cancel the restores in flight, record them as `aborted` and end the
+    // run; a second signal exits at once.
     let stop = Stop::new();
     let signals = {
         let stop = stop.clone();
         let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
         let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
         AbortOnDrop(tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
             eprintln!(
                 "\nStopping: restores in flight are recorded as aborted (again to quit at once)."
             );
             stop.cancel();
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
             std::process::exit(130);
         }))
     };
@@ -82,42 +94,37 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         ship_evidence(&config, &recorder).await
     };
-    let (summary, results) = match outcome {
+    let summary = match outcome {
         Ok(r) => r,
         Err(DrillError::Listing { source_name, error }) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"error": error.to_string(), "error_class": error.class, "source": source_name})
-                );
-            }
+            output.error(serde_json::json!({"error": error.to_string(), "error_class": error.class, "source": source_name}));
             return Err(anyhow!("cannot list the source `{source_name}`: {error}"));
         }
         Err(DrillError::Host(why)) => {
-            if args.json {
-                println!(
-                    "{}",
-                    serde_json::json!({"error": why, "error_class": "host"})
-                );
-            }
+            output.error(serde_json::json!({"error": why, "error_class": "host"}));
             return Err(anyhow!("the drill stopped: {why}"));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            output.error(serde_json::json!({"error": e.to_string()}));
+            return Err(e.into());
+        }
     };
     if args.json {
-        let doc = serde_json::json!({
+        output.end(serde_json::json!({
             "summary": summary,
-            "samples": results,
             "ledger": config.ledger_path,
             "evidence": config.evidence_path,
             "shipping": shipping,
-        });
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&doc).context("serialising the result")?
-        );
+        }));
     } else {
-        print_human(&summary, &results, &config);
+        print_human(&summary, &output, &config);
+    }
+    if summary.status == "aborted" {
+        eprintln!(
+            "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
+            summary.counts.aborted, summary.not_started
+        );
+        return Ok(ExitCode::from(EXIT_ERROR));
     }
     if summary.sampled == 0 {
         eprintln!(
@@ -128,13 +135,6 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     }
     if summary.counts.any_failure() {
         return Ok(ExitCode::from(EXIT_FAILED));
-    }
-    if summary.status == "aborted" {
-        eprintln!(
-            "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
-            summary.counts.aborted, summary.not_started
-        );
-        return Ok(ExitCode::from(EXIT_ERROR));
     }
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -320,7 +320,126 @@ impl Drop for Progress {
     }
 }
 
-fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
+/// The verified rows the table shows at most; failures and other verdicts
+/// are always shown.
+const TABLE_VERIFIED_ROWS: usize = 1000;
+
+/// Where each result goes as it finishes: `--json` writes it to stdout at
+/// once (one document, `samples` first, closed by [`Output::end`] or
+/// [`Output::error`]); the table keeps every result that is not
+/// `verified`, and the first [`TABLE_VERIFIED_ROWS`] verified ones.
+struct Output {
+    json: bool,
+    state: std::sync::Mutex<OutputState>,
+}
+
+#[derive(Default)]
+struct OutputState {
+    /// `--json`: the document was opened.
+    opened: bool,
+    rows: Vec<SampleResult>,
+    verified_shown: usize,
+    verified_omitted: u64,
+}
+
+impl Output {
+    fn new(json: bool) -> Self {
+        Self {
+            json,
+            state: std::sync::Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutputState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Closes the `--json` document with the fields of `tail` (an object).
+    fn end(&self, tail: serde_json::Value) {
+        if !self.json {
+            return;
+        }
+        let mut st = self.lock();
+        let mut text = String::from(if st.opened {
+            "\n]"
+        } else {
+            "{\n\"samples\": []"
+        });
+        st.opened = true;
+        for (k, v) in tail.as_object().into_iter().flatten() {
+            text.push_str(&format!(
+                ",\n{}: {}",
+                serde_json::Value::from(k.as_str()),
+                serde_json::to_string_pretty(v).unwrap_or_else(|_| "null".into())
+            ));
+        }
+        text.push_str("\n}\n");
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+    }
+
+    /// Closes the `--json` document with an error (or writes it alone).
+    fn error(&self, e: serde_json::Value) {
+        self.end(e);
+    }
+}
+
+impl Observer for Output {
+    fn finished(&self, r: &SampleResult) {
+        let mut st = self.lock();
+        if self.json {
+            let mut out = std::io::stdout().lock();
+            let sep = if st.opened {
+                ",\n"
+            } else {
+                "{\n\"samples\": [\n"
+            };
+            st.opened = true;
+            let _ = write!(
+                out,
+                "{sep}{}",
+                serde_json::to_string_pretty(r).unwrap_or_else(|_| "null".into())
+            );
+            let _ = out.flush();
+        } else if r.verdict != Verdict::Verified {
+            st.rows.push(r.clone());
+        } else if st.verified_shown < TABLE_VERIFIED_ROWS {
+            st.verified_shown += 1;
+            st.rows.push(r.clone());
+        } else {
+            st.verified_omitted += 1;
+        }
+    }
+}
+
+/// Two observers as one.
+struct Both(Arc<dyn Observer>, Arc<dyn Observer>);
+
+impl Observer for Both {
+    fn listed(&self, items: u64) {
+        self.0.listed(items);
+        self.1.listed(items);
+    }
+    fn sampled(&self, count: u64, bytes: u64) {
+        self.0.sampled(count, bytes);
+        self.1.sampled(count, bytes);
+    }
+    fn bytes(&self, n: u64) {
+        self.0.bytes(n);
+        self.1.bytes(n);
+    }
+    fn finished(&self, r: &SampleResult) {
+        self.0.finished(r);
+        self.1.finished(r);
+    }
+}
+
+fn print_human(s: &RunSummary, output: &Output, config: &Config) {
+    let st = output.lock();
+    let results = &st.rows;
     let info = &s.source;
     let location = match (info.kind, info.endpoint.as_deref()) {
         ("azure_blob", Some(account)) => format!("{account}/{}/{}", info.bucket, info.prefix),
@@ -389,6 +508,12 @@ fn print_human(s: &RunSummary, results: &[SampleResult], config: &Config) {
             truncate(&r.recovery_point.point_id(), 38),
             human_bytes(r.recovery_point.size),
             detail
+        );
+    }
+    if st.verified_omitted > 0 {
+        println!(
+            "… and {} more verified (the first {TABLE_VERIFIED_ROWS} are shown; every verdict is in the evidence, `--json` lists them all)",
+            st.verified_omitted
         );
     }
     println!();

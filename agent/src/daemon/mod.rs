@@ -525,12 +525,12 @@ impl Runner for Agent {
         .run(source, Arc::new(Quiet))
         .await;
         match outcome {
-            Ok((s, _)) if s.counts.any_failure() => tracing::warn!(
+            Ok(s) if s.counts.any_failure() => tracing::warn!(
                 drill = %drill.name, run_id = %s.run_id, status = s.status,
                 mismatch = s.counts.mismatch, unrecoverable = s.counts.unrecoverable,
                 "Drill found recovery points that failed verification."
             ),
-            Ok((s, _)) => tracing::info!(
+            Ok(s) => tracing::info!(
                 drill = %drill.name, run_id = %s.run_id, status = s.status,
                 verified = s.counts.verified, aborted = s.counts.aborted,
                 "Drill run ended."

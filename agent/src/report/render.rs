@@ -81,9 +81,9 @@ pub fn text(r: &Report) -> String {
             f.time,
             f.verdict,
             f.drill,
-            f.key,
-            f.version_id,
-            f.reason.as_deref().unwrap_or(""),
+            visible(&f.key),
+            visible(&f.version_id),
+            visible(f.reason.as_deref().unwrap_or("")),
             f.event_id
         );
     }
@@ -132,8 +132,11 @@ pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
         o,
-        "# restoreproof report\n\n{} to {} · host `{}` · ledger `{}`\n",
-        r.since, r.until, r.host, r.ledger
+        "# restoreproof report\n\n{} to {} · host {} · ledger {}\n",
+        r.since,
+        r.until,
+        md(&r.host),
+        md(&r.ledger)
     );
     let _ = writeln!(o, "## Drills\n\n| drill | source | runs | samples | verified | mismatch | unrecoverable | success | coverage | throughput | full restore (RTO est.) | newest verified (RPO) |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
     for d in &r.drills {
@@ -141,8 +144,8 @@ pub fn markdown(r: &Report) -> String {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            d.drill,
-            d.source,
+            md(&d.drill),
+            md(&d.source),
             d.runs,
             d.samples,
             v("verified"),
@@ -163,14 +166,14 @@ pub fn markdown(r: &Report) -> String {
         for f in &r.failures {
             let _ = writeln!(
                 o,
-                "| {} | {} | {} | `{}` @ `{}` | {} | `{}` |",
-                f.time,
-                f.verdict,
-                f.drill,
-                f.key,
-                f.version_id,
-                f.reason.as_deref().unwrap_or("").replace('|', "\\|"),
-                f.event_id
+                "| {} | {} | {} | {} @ {} | {} | {} |",
+                md(&f.time),
+                md(&f.verdict),
+                md(&f.drill),
+                md(&f.key),
+                md(&f.version_id),
+                md(f.reason.as_deref().unwrap_or("")),
+                md(&f.event_id)
             );
         }
     }
@@ -192,11 +195,11 @@ pub fn markdown(r: &Report) -> String {
             let _ = writeln!(
                 o,
                 "| {} | {} | {} | {} | {} |",
-                p.source,
-                p.check,
-                p.status,
-                p.observed.replace('|', "\\|"),
-                p.required
+                md(&p.source),
+                md(&p.check),
+                md(&p.status),
+                md(&p.observed),
+                md(&p.required)
             );
         }
         let _ = writeln!(o);
@@ -208,9 +211,9 @@ pub fn markdown(r: &Report) -> String {
             "| {} | {} | {} | {} | {} |",
             c.iso_2013,
             c.iso_2022,
-            c.title,
+            md(c.title),
             c.status.as_str(),
-            c.explanation.replace('|', "\\|")
+            md(&c.explanation)
         );
     }
     o
@@ -254,6 +257,45 @@ pub fn csv(r: &Report) -> String {
         );
     }
     o
+}
+
+/// Untrusted text (keys, reasons, names) as Markdown that renders as that
+/// text: every ASCII punctuation character backslash-escaped (CommonMark
+/// allows it for all of them; `\|` keeps a table cell whole), line breaks
+/// as spaces, other control characters as `\u{..}`.
+fn md(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' | '\r' => o.push(' '),
+            c if c.is_ascii_punctuation() => {
+                o.push('\\');
+                o.push(c);
+            }
+            c if c.is_control() => {
+                let _ = write!(o, "\\u{{{:x}}}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// Untrusted text for a terminal: control characters (which could move
+/// the cursor or recolour the screen) shown as `\u{..}`.
+fn visible(s: &str) -> String {
+    if !s.chars().any(char::is_control) {
+        return s.to_owned();
+    }
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                format!("\\u{{{:x}}}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn esc(s: &str) -> String {

@@ -177,6 +177,9 @@ impl S3Source {
             .client
             .list_object_versions()
             .bucket(&self.bucket)
+            // Keys may hold characters XML 1.0 cannot carry (control
+            // characters): asked URL-encoded, decoded below.
+            .encoding_type(aws_sdk_s3::types::EncodingType::Url)
             .max_keys(1000);
         if !self.prefix.is_empty() {
             req = req.prefix(&self.prefix);
@@ -195,10 +198,27 @@ impl S3Source {
             )
         })?;
 
+        let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+        let key_of = |k: Option<&str>| -> Result<String, SourceError> {
+            let k = k.unwrap_or_default();
+            if encoded {
+                url_decode(k).ok_or_else(|| {
+                    SourceError::new(
+                        ErrorClass::Protocol,
+                        format!(
+                            "{} returned a key that is not valid URL encoding",
+                            self.what("ListObjectVersions on", None)
+                        ),
+                    )
+                })
+            } else {
+                Ok(k.to_owned())
+            }
+        };
         let mut items = Vec::with_capacity(out.versions().len() + out.delete_markers().len());
         let mut latest_dm: HashSet<String> = HashSet::new();
         for dm in out.delete_markers() {
-            let key = dm.key().unwrap_or_default().to_owned();
+            let key = key_of(dm.key())?;
             if dm.is_latest() == Some(true) {
                 latest_dm.insert(key.clone());
             }
@@ -206,7 +226,7 @@ impl S3Source {
         }
         let mut versions = Vec::with_capacity(out.versions().len());
         for v in out.versions() {
-            let key = v.key().unwrap_or_default().to_owned();
+            let key = key_of(v.key())?;
             let last_modified = v
                 .last_modified()
                 .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
@@ -246,7 +266,7 @@ impl S3Source {
                 ));
             }
             Some(Marker {
-                key: out.next_key_marker().map(str::to_owned),
+                key: Some(key_of(out.next_key_marker())?),
                 version_id: out.next_version_id_marker().map(str::to_owned),
                 // Only the page's last key can continue on the next page.
                 latest_delete_marker_key: latest_dm.into_iter().max().or(carried),
@@ -494,6 +514,32 @@ fn encode_key(key: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// Decodes a key S3 sent with `encoding-type=url` (`%XX`, `+` for a
+/// space); `None` when it is not valid encoding of UTF-8.
+fn url_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn unquote(s: &str) -> String {
@@ -891,6 +937,14 @@ mod tests {
         assert_eq!(first_and_last_parts(11 * mib, 3, 11 * mib, 11 * mib), None);
         assert_eq!(first_and_last_parts(11 * mib, 3, 3 * mib, mib), None);
         assert_eq!(first_and_last_parts(11 * mib, 0, 5 * mib, mib), None);
+    }
+
+    #[test]
+    fn listed_keys_are_url_decoded() {
+        assert_eq!(url_decode("a%01b+c%2Bd").as_deref(), Some("a\u{1}b c+d"));
+        assert_eq!(url_decode("caf%C3%A9").as_deref(), Some("café"));
+        assert_eq!(url_decode("bad%zz"), None);
+        assert_eq!(url_decode("cut%4"), None);
     }
 
     #[test]
