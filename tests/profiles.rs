@@ -67,6 +67,16 @@ fn verdicts(run: &Run) -> Vec<(String, String)> {
     run.verdicts()
 }
 
+/// Drills every recovery point of `b` through its proxy, counting the
+/// requests from its first; the drill must find the corrupted one (exit 1).
+async fn drill_all(b: &Bucket) -> (Agent, Run) {
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
+    b.proxy.clear_requests();
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    (agent, run)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_default_md5_etag_and_full_object_crc64nvme_cost_one_get_each() {
     let b = Bucket::new("aws-default").await;
@@ -89,10 +99,7 @@ async fn aws_default_md5_etag_and_full_object_crc64nvme_cost_one_get_each() {
     )
     .await;
     corrupt_small(&b, "bad.bin");
-    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
-    b.proxy.clear_requests();
-    let run = agent.drill(&[]).await;
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (_agent, run) = drill_all(&b).await;
     assert_eq!(
         verdicts(&run),
         [
@@ -148,10 +155,7 @@ async fn sse_kms_opaque_etags_verify_by_stored_checksum_and_no_reference_is_said
     .await;
     b.put_with("plain.bin", &data(4, 50_000), kms(None)).await;
     corrupt_small(&b, "bad.bin");
-    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
-    b.proxy.clear_requests();
-    let run = agent.drill(&[]).await;
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (agent, run) = drill_all(&b).await;
     assert_eq!(
         verdicts(&run),
         [
@@ -337,10 +341,7 @@ async fn etag_only_stores_verify_single_and_uneven_multipart_uploads() {
     b.multipart("middle.bin", &middle, None).await;
     corrupt_small(&b, "bad-single.bin");
     corrupt(&b, "bad-uneven.bin");
-    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
-    b.proxy.clear_requests();
-    let run = agent.drill(&[]).await;
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    let (_agent, run) = drill_all(&b).await;
     assert_eq!(
         verdicts(&run),
         [

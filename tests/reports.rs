@@ -355,7 +355,11 @@ async fn hostile_keys_are_escaped_in_every_report_format() {
     let chars: Vec<char> = row.chars().collect();
     for (i, c) in chars.iter().enumerate() {
         if matches!(c, '<' | '>' | '[' | ']' | '(' | ')' | '`' | '*' | '_') {
-            assert_eq!(chars.get(i.wrapping_sub(1)), Some(&'\\'), "{c} at {i} in {row}");
+            assert_eq!(
+                chars.get(i.wrapping_sub(1)),
+                Some(&'\\'),
+                "{c} at {i} in {row}"
+            );
         }
     }
     // Cells split on unescaped pipes only: time, verdict, drill, recovery

@@ -140,6 +140,10 @@ impl FaultProxy {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // Headers and body go out as separate writes: without
+                // TCP_NODELAY a small object waits for the client's delayed
+                // ACK (about 40 ms), which no real store does.
+                let _ = stream.set_nodelay(true);
                 let me = me.clone();
                 let client = client.clone();
                 tokio::spawn(async move {

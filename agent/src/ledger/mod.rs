@@ -333,6 +333,14 @@ impl Ledger {
         let mut conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(open_err)?;
+        // Before anything is written: another program's database stays as
+        // it is.
+        let found: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        if found == 0 {
+            foreign_tables(&conn, path)?;
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -349,9 +357,6 @@ impl Ledger {
                 found: version,
                 known,
             });
-        }
-        if version == 0 {
-            foreign_tables(&conn, path)?;
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
             let tx = conn
@@ -1238,6 +1243,34 @@ mod tests {
         let events = l.events_after(0, 10).expect("events");
         assert_eq!(events.iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2]);
         assert!(events[1].1.contains("\"seq\":2"));
+    }
+
+    /// Another program's database given as the ledger is named as such,
+    /// untouched, instead of failing on the first migration statement.
+    #[test]
+    fn a_foreign_database_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("other.db");
+        let c = Connection::open(&p).expect("raw");
+        c.execute_batch("CREATE TABLE customers (id INTEGER); CREATE TABLE orders (id INTEGER);")
+            .expect("schema");
+        drop(c);
+        for e in [
+            Ledger::open(&p).expect_err("foreign"),
+            Ledger::open_read_only(&p).expect_err("foreign"),
+        ] {
+            let m = e.to_string();
+            assert!(
+                m.contains("not a restoreproof ledger") && m.contains("customers"),
+                "{m}"
+            );
+            assert!(!m.contains("CREATE"), "{m}");
+        }
+        let c = Connection::open(&p).expect("raw");
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .expect("version");
+        assert_eq!(v, 0, "nothing migrated");
     }
 
     #[test]

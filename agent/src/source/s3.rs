@@ -40,6 +40,21 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
+/// The stored checksum values of a GetObject, HeadObject or
+/// GetObjectAttributes `Checksum` (they share the getters), by algorithm.
+macro_rules! stored_values {
+    ($x:expr) => {
+        [
+            (ChecksumAlgorithm::Crc64Nvme, $x.checksum_crc64_nvme()),
+            (ChecksumAlgorithm::Crc32, $x.checksum_crc32()),
+            (ChecksumAlgorithm::Crc32c, $x.checksum_crc32_c()),
+            (ChecksumAlgorithm::Sha1, $x.checksum_sha1()),
+            (ChecksumAlgorithm::Sha256, $x.checksum_sha256()),
+            (ChecksumAlgorithm::Md5, $x.checksum_md5()),
+        ]
+    };
+}
+
 /// One S3 bucket (and prefix) as a source of recovery points.
 #[derive(Debug)]
 pub struct S3Source {
@@ -340,14 +355,7 @@ impl S3Source {
                     push_checksums(
                         &mut attrs,
                         c.checksum_type().map(|t| t.as_str()),
-                        [
-                            (ChecksumAlgorithm::Crc64Nvme, c.checksum_crc64_nvme()),
-                            (ChecksumAlgorithm::Crc32, c.checksum_crc32()),
-                            (ChecksumAlgorithm::Crc32c, c.checksum_crc32_c()),
-                            (ChecksumAlgorithm::Sha1, c.checksum_sha1()),
-                            (ChecksumAlgorithm::Sha256, c.checksum_sha256()),
-                            (ChecksumAlgorithm::Md5, c.checksum_md5()),
-                        ],
+                        stored_values!(c),
                     );
                 }
             }
@@ -470,14 +478,7 @@ macro_rules! header_attributes {
         push_checksums(
             &mut attrs,
             out.checksum_type().map(|t| t.as_str()),
-            [
-                (ChecksumAlgorithm::Crc64Nvme, out.checksum_crc64_nvme()),
-                (ChecksumAlgorithm::Crc32, out.checksum_crc32()),
-                (ChecksumAlgorithm::Crc32c, out.checksum_crc32_c()),
-                (ChecksumAlgorithm::Sha1, out.checksum_sha1()),
-                (ChecksumAlgorithm::Sha256, out.checksum_sha256()),
-                (ChecksumAlgorithm::Md5, out.checksum_md5()),
-            ],
+            stored_values!(out),
         );
         attrs.parts_count = parts_count(&attrs);
         attrs
