@@ -464,3 +464,48 @@ async fn keys_with_control_characters_are_listed_and_restored() {
     want.sort();
     assert_eq!(run.verdicts(), want);
 }
+
+/// `--json` writes each verdict as it finishes, so memory does not grow
+/// with the sample: the first verdict is on stdout while a later restore is
+/// still in flight.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_streams_each_verdict_as_it_finishes() {
+    use tokio::io::AsyncReadExt;
+    let b = Bucket::new("json-stream").await;
+    b.put("a-fast.bin", &data(1, 1000), None).await;
+    b.put("b-slow.bin", &data(2, 1000), None).await;
+    b.proxy.add(Rule::get(
+        "b-slow.bin",
+        Fault::Stall(std::time::Duration::from_secs(4)),
+    ));
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 2\nconcurrency = 2");
+    let mut child = agent
+        .command(&["drill", "d", "--json", "--no-ship"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut seen = String::new();
+    let mut buf = [0u8; 4096];
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !seen.contains("\"verdict\": \"verified\"") {
+        assert!(tokio::time::Instant::now() < deadline, "no verdict: {seen}");
+        let n = tokio::time::timeout(std::time::Duration::from_secs(30), stdout.read(&mut buf))
+            .await
+            .expect("read")
+            .expect("read");
+        assert!(n > 0, "stdout closed before a verdict: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    assert!(seen.contains("a-fast.bin"), "{seen}");
+    assert!(
+        child.try_wait().expect("poll").is_none(),
+        "the drill is still restoring b-slow.bin"
+    );
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).await.expect("rest");
+    assert!(child.wait().await.expect("wait").success());
+    let doc: serde_json::Value = serde_json::from_str(&(seen + &rest)).expect("one JSON document");
+    assert_eq!(doc["samples"].as_array().map(Vec::len), Some(2));
+    assert_eq!(doc["summary"]["counts"]["verified"], 2);
+}
