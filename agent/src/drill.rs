@@ -68,7 +68,7 @@ pub trait Observer: Send + Sync {
     fn sampled(&self, _count: u64, _bytes: u64) {}
     /// Bytes restored (called per chunk).
     fn bytes(&self, _n: u64) {}
-    /// One sample finished and was recorded.
+    /// One sample finished and was committed to the ledger.
     fn finished(&self, _result: &SampleResult) {}
 }
 
@@ -487,14 +487,14 @@ impl Drill<'_> {
                 Some((step, ack)) = mutation_rx.recv() => {
                     // Verdicts before a change to the live container are
                     // durable before it is made.
-                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
                     commit_by = None;
                     let recorded = self.record_mutation(&run_id, &info, &agent, cfg, step);
                     let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
                     recorded?;
                 }
                 () = sleep_until(commit_by), if commit_by.is_some() => {
-                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
                     commit_by = None;
                 }
                 next = restores.next() => {
@@ -507,10 +507,9 @@ impl Drill<'_> {
                     }
                     summary.counts.add(result.verdict);
                     summary.bytes_restored += result.bytes;
-                    observer.finished(&result);
                     pending.push((result, new_baseline));
                     if pending.len() >= GROUP_COMMIT_SAMPLES {
-                        self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
+                        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
                         commit_by = None;
                     } else if commit_by.is_none() {
                         commit_by = Some(tokio::time::Instant::now() + GROUP_COMMIT_WAIT);
@@ -522,7 +521,7 @@ impl Drill<'_> {
                 }
             }
         }
-        self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
+        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
         // Dropping the stream cancels every restore still in flight.
         drop(restores);
         if cancelled {
@@ -537,10 +536,9 @@ impl Drill<'_> {
                 r.verdict = Verdict::Aborted;
                 r.reason = Some("the restore was cancelled: the agent was stopping and the shutdown deadline passed before it finished".into());
                 summary.counts.add(r.verdict);
-                observer.finished(&r);
                 pending.push((r, false));
             }
-            self.record_batch(&run_id, &info, &agent, cfg, &mut pending)?;
+            self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
         }
         let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
         if let Some(why) = &host_error {
@@ -628,8 +626,9 @@ impl Drill<'_> {
     }
 
     /// Commits finished verdicts in one transaction (each with its evidence
-    /// event and, when earned, its baseline) and appends them to the
-    /// evidence file.
+    /// event and, when earned, its baseline), appends them to the evidence
+    /// file, and only then hands them to `observer`: what is shown or
+    /// printed is recorded.
     fn record_batch(
         &mut self,
         run_id: &str,
@@ -637,6 +636,7 @@ impl Drill<'_> {
         agent: &AgentInfo,
         cfg: &DrillConfig,
         pending: &mut Vec<(SampleResult, bool)>,
+        observer: &dyn Observer,
     ) -> Result<(), DrillError> {
         if pending.is_empty() {
             return Ok(());
@@ -682,6 +682,7 @@ impl Drill<'_> {
             } else {
                 tracing::debug!(key = %r.recovery_point.key, verdict = %r.verdict, "Recovery point recorded.");
             }
+            observer.finished(&r);
         }
         Ok(())
     }
