@@ -16,12 +16,12 @@
 //!   reported as an error (exit 2), not as a drill with failed samples.
 
 use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy, VerifyPolicy};
-use crate::evidence::file::EvidenceFileError;
-use crate::evidence::recorder::{lock, Recorder};
 use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::ledger::evidence_file::EvidenceFileError;
+use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::{LedgerError, RunRow, SampleRow};
-use crate::retry::{bounded, with_retries};
 use crate::sample::{Limits, Population, Sampler};
+use crate::source::retry::{bounded, with_retries};
 use crate::source::{
     Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoreCapability,
     StoredAttributes,

@@ -15,7 +15,6 @@ pub mod evidence;
 pub mod ledger;
 pub mod posture;
 pub mod report;
-pub mod retry;
 pub mod sample;
 pub mod sink;
 pub mod source;

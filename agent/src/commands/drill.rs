@@ -5,7 +5,7 @@ use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, DrillArgs};
 use crate::config::{human_bytes, Config, DrillConfig, RawDrill};
 use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, SampleResult, Stop};
-use crate::evidence::recorder::Recorder;
+use crate::ledger::recorder::Recorder;
 use crate::source::{self, BuildOptions};
 use crate::verify::{Outcome, Verdict};
 use anyhow::{anyhow, Context};

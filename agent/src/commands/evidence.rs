@@ -4,8 +4,8 @@ use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, EvidenceCommand, KeygenArgs, VerifyArgs};
 use crate::config::{Config, SecretSource};
 use crate::evidence::chain::{
-    check_against, ledger_lines, verify_lines, write_private, ChainReport, Checkpoint, Finding,
-    Line, NoteKey, NoteVerifier,
+    check_against, verify_lines, write_private, ChainReport, Checkpoint, Finding, Line, NoteKey,
+    NoteVerifier,
 };
 use crate::ledger::Ledger;
 use anyhow::{anyhow, Context};
@@ -185,7 +185,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         let ledger = Ledger::open_read_only(&p)?;
         let anchor = ledger.chain_anchor()?;
         let anchor = (anchor.0 > 0).then_some(anchor);
-        let mut lr = verify_lines(ledger_lines(&ledger)?, anchor, key.as_ref());
+        let mut lr = verify_lines(ledger.evidence_lines()?, anchor, key.as_ref());
         // The files must hold what the ledger holds, unchanged.
         let ledger_hashes: std::collections::BTreeMap<u64, &String> =
             lr.hashes.iter().map(|(s, h)| (*s, h)).collect();

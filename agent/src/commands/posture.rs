@@ -5,7 +5,7 @@
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, PostureArgs};
 use crate::config::Config;
-use crate::evidence::recorder::Recorder;
+use crate::ledger::recorder::Recorder;
 use crate::posture::Status;
 use anyhow::anyhow;
 use serde_json::json;

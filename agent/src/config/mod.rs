@@ -12,13 +12,16 @@
 //! - relative paths are resolved against the directory of the config file;
 //! - secrets are [`Secret`]s and never reach `Debug`, logs or evidence.
 
+pub mod posture;
+pub mod schedule;
 mod secret;
+pub mod sink;
 mod units;
 
 pub use secret::Secret;
 pub use units::{human_bytes, Age, ByteSize, SampleSize};
 
-pub use crate::daemon::schedule::{Missed, Schedule};
+pub use schedule::{Missed, Schedule};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -130,7 +133,7 @@ pub struct RawConfig {
     #[serde(default)]
     pub posture: RawPostureRun,
     #[serde(default)]
-    pub sinks: BTreeMap<String, crate::sink::config::RawSink>,
+    pub sinks: BTreeMap<String, sink::RawSink>,
     #[serde(default)]
     pub sources: BTreeMap<String, RawSource>,
     #[serde(default)]
@@ -218,7 +221,7 @@ pub struct RawAzureSource {
     pub auth: RawAzureAuth,
     /// Required settings for `restoreproof posture`.
     #[serde(default)]
-    pub posture: crate::posture::RawPosture,
+    pub posture: posture::RawPosture,
 }
 
 /// How the agent authenticates to Azure Storage.
@@ -267,7 +270,7 @@ pub struct RawS3Source {
     pub credentials: Option<RawS3Credentials>,
     /// Required settings for `restoreproof posture`.
     #[serde(default)]
-    pub posture: crate::posture::RawPosture,
+    pub posture: posture::RawPosture,
 }
 
 #[derive(Debug, Deserialize)]
@@ -410,7 +413,7 @@ pub struct Config {
     /// When the service runs posture checks; `None`: only on demand.
     pub posture_schedule: Option<Schedule>,
     /// Where evidence is shipped, by name.
-    pub sinks: BTreeMap<String, crate::sink::config::SinkConfig>,
+    pub sinks: BTreeMap<String, sink::SinkConfig>,
     pub sources: BTreeMap<String, SourceConfig>,
     pub drills: BTreeMap<String, DrillConfig>,
 }
@@ -459,7 +462,7 @@ pub struct AzureSourceConfig {
     pub allow_undelete: bool,
     pub auth: AzureAuth,
     /// What `restoreproof posture` requires of the account and container.
-    pub posture: crate::posture::Policy,
+    pub posture: posture::Policy,
 }
 
 /// Where a secret comes from; read when the source is built.
@@ -537,7 +540,7 @@ pub struct S3SourceConfig {
     pub profile: Option<String>,
     pub credentials: Option<S3StaticCredentials>,
     /// What `restoreproof posture` requires of the bucket.
-    pub posture: crate::posture::Policy,
+    pub posture: posture::Policy,
 }
 
 #[derive(Debug, Clone)]
@@ -1203,7 +1206,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             })
         };
         check_name(&mut p, &format!("sinks.{name}"), &name);
-        if let Some(s) = crate::sink::config::validate(&name, raw_sink, base, &mut p) {
+        if let Some(s) = sink::validate(&name, raw_sink, base, &mut p) {
             sinks.insert(name, s);
         }
     }
@@ -1300,7 +1303,7 @@ impl Config {
             v.push((format!("drills.{n}.scratch_dir"), d.scratch_dir.clone()));
         }
         for (n, s) in &self.sinks {
-            if let crate::sink::config::SinkKind::File { path, .. } = &s.kind {
+            if let sink::SinkKind::File { path, .. } = &s.kind {
                 v.push((format!("sinks.{n}.path"), path.clone()));
             }
         }

@@ -13,15 +13,15 @@
 //! `daemon.shutdown_timeout`, then cancel them (recorded as `aborted`). A
 //! second SIGTERM/SIGINT cancels at once.
 
-pub mod schedule;
+pub use crate::config::schedule;
 pub mod scheduler;
 pub mod status;
 
 use crate::config::{Config, DrillConfig};
 use crate::drill::{Drill, Quiet, Stop};
-use crate::evidence::file::EvidenceFile;
-use crate::evidence::recorder::{lock, Recorder, SharedRecorder};
 use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::ledger::evidence_file::EvidenceFile;
+use crate::ledger::recorder::{lock, Recorder, SharedRecorder};
 use crate::ledger::DaemonState;
 use crate::sink::shipper::Shipper;
 use crate::source::{self, BuildOptions};

@@ -493,33 +493,6 @@ pub fn verify_lines(
     r
 }
 
-/// Every event the ledger holds, as lines to verify.
-///
-/// # Errors
-/// When the ledger cannot be read.
-pub fn ledger_lines(
-    ledger: &crate::ledger::Ledger,
-) -> Result<Vec<Line>, crate::ledger::LedgerError> {
-    let mut lines = Vec::new();
-    let mut after = 0;
-    loop {
-        let batch = ledger.events_after(after, 10_000)?;
-        if batch.is_empty() {
-            break;
-        }
-        for (seq, body) in batch {
-            after = seq;
-            lines.push(Line {
-                location: format!("ledger event {seq}"),
-                text: body,
-                first_in_file: false,
-                torn: false,
-            });
-        }
-    }
-    Ok(lines)
-}
-
 /// Checks the end of the verified chain against a checkpoint kept
 /// elsewhere (a note from the SIEM): events it covers must be present.
 pub fn check_against(

@@ -10,8 +10,6 @@
 
 pub mod chain;
 pub mod clock;
-pub mod file;
-pub mod recorder;
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;

@@ -11,6 +11,9 @@
 //! - the schema moves forward only through numbered migrations
 //!   (`PRAGMA user_version`).
 
+pub mod evidence_file;
+pub mod recorder;
+
 use crate::evidence::Event;
 use crate::verify::Baseline;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -423,6 +426,32 @@ impl Ledger {
             conn,
             path: path.to_owned(),
         })
+    }
+
+    /// Every event the ledger holds, as lines for
+    /// [`crate::evidence::chain::verify_lines`].
+    ///
+    /// # Errors
+    /// When the ledger cannot be read.
+    pub fn evidence_lines(&self) -> Result<Vec<crate::evidence::chain::Line>, LedgerError> {
+        let mut lines = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.events_after(after, 10_000)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (seq, body) in batch {
+                after = seq;
+                lines.push(crate::evidence::chain::Line {
+                    location: format!("ledger event {seq}"),
+                    text: body,
+                    first_in_file: false,
+                    torn: false,
+                });
+            }
+        }
+        Ok(lines)
     }
 
     /// Where the ledger lives.

@@ -17,7 +17,7 @@
 pub mod render;
 
 use crate::config::Config;
-use crate::evidence::chain::{ledger_lines, verify_lines};
+use crate::evidence::chain::verify_lines;
 use crate::ledger::{Ledger, LedgerError, RunRecord, SampleRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
@@ -344,7 +344,7 @@ impl Report {
 }
 
 fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerError> {
-    let lines = ledger_lines(ledger)?;
+    let lines = ledger.evidence_lines()?;
     let anchor = ledger.chain_anchor()?;
     let r = verify_lines(lines, (anchor.0 > 0).then_some(anchor), None);
     let checkpoints = ledger.events_since("checkpoint", since)?;

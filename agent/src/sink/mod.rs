@@ -10,7 +10,7 @@
 //! Each kind: `config` (validation, no I/O) in [`config`], and here an
 //! implementation of [`Sink`] built from it.
 
-pub mod config;
+pub use crate::config::sink as config;
 mod file;
 pub mod format;
 mod http;

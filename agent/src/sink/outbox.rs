@@ -5,8 +5,8 @@
 //! which sink, and why.
 
 use crate::config::Config;
-use crate::evidence::recorder::{lock, Recorder};
 use crate::evidence::{AgentInfo, Event};
+use crate::ledger::recorder::{lock, Recorder};
 use chrono::SecondsFormat;
 use serde_json::json;
 use std::sync::Mutex;
@@ -18,7 +18,7 @@ use std::sync::Mutex;
 pub fn prune(
     recorder: &Mutex<Recorder>,
     config: &Config,
-) -> Result<u64, crate::evidence::file::EvidenceFileError> {
+) -> Result<u64, crate::ledger::evidence_file::EvidenceFileError> {
     let bounds = &config.outbox;
     if bounds.max_age.is_none() && bounds.max_bytes.is_none() {
         return Ok(0);

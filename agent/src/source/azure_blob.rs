@@ -11,7 +11,7 @@
 //! - A soft-deleted blob or snapshot can only be read after Undelete Blob,
 //!   which changes the live container: it is `skipped` with that reason.
 //!   Archive-tier recovery points are `skipped` (rehydration needed).
-//! - The SDK's retries are off; [`crate::retry`] is the one retry policy.
+//! - The SDK's retries are off; [`crate::source::retry`] is the one retry policy.
 //!
 //! Authentication: managed identity, workload identity, service principal
 //! (client secret from a file, environment or systemd credential), Azure CLI,
@@ -70,7 +70,7 @@ fn read_secret(s: &SecretSource, what: &str) -> Result<String, SourceError> {
         .map_err(|m| SourceError::new(ErrorClass::Config, m))
 }
 
-/// Client options with the SDK's retries off: [`crate::retry`] is the one
+/// Client options with the SDK's retries off: [`crate::source::retry`] is the one
 /// retry policy (the SDK's default backoff also turns a dead endpoint into
 /// minutes of waiting).
 fn no_retries() -> ClientOptions {

@@ -7,6 +7,7 @@
 //! at provider-specific codes.
 
 pub mod azure_blob;
+pub mod retry;
 pub mod s3;
 
 use crate::config::SourceConfig;
@@ -392,7 +393,7 @@ pub struct StoreCapability {
 pub type Page<M> = (Vec<ListItem>, Option<M>);
 
 /// Streams a paged listing one page at a time: `fetch` gets the page at a
-/// marker, each page is retried on its own ([`crate::retry`]), and the stream
+/// marker, each page is retried on its own ([`crate::source::retry`]), and the stream
 /// ends after the last page or after the first page that failed for good.
 /// Memory stays bounded by one page.
 pub fn paged<'a, M, F, Fut>(
@@ -427,8 +428,8 @@ where
                 return None;
             }
             let marker = st.next.take()?;
-            let (page, _) = crate::retry::with_retries(attempts, "list page", || {
-                crate::retry::bounded(timeout, "listing a page", (st.fetch)(marker.clone()))
+            let (page, _) = crate::source::retry::with_retries(attempts, "list page", || {
+                crate::source::retry::bounded(timeout, "listing a page", (st.fetch)(marker.clone()))
             })
             .await;
             match page {

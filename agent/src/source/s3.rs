@@ -16,7 +16,7 @@
 //!   (checksum mode is asked for by header, not through the SDK's input):
 //!   the verifier compares every reference itself and must see corrupt bytes
 //!   rather than an SDK error.
-//! - SDK retries are off; [`crate::retry`] is the one retry policy.
+//! - SDK retries are off; [`crate::source::retry`] is the one retry policy.
 
 use super::{
     BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, PartSizesFrom,

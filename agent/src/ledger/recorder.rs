@@ -3,9 +3,9 @@
 //! at the same time (the daemon) share a [`Recorder`] behind a mutex, so the
 //! file receives events in ledger order.
 
-use super::chain::NoteKey;
-use super::file::{EvidenceFile, EvidenceFileError};
-use super::{AgentInfo, Event};
+use super::evidence_file::{EvidenceFile, EvidenceFileError};
+use crate::evidence::chain::NoteKey;
+use crate::evidence::{AgentInfo, Event};
 use crate::ledger::{Ledger, LedgerError};
 use base64::Engine as _;
 use std::path::Path;
