@@ -16,6 +16,7 @@ pub mod ledger;
 pub mod posture;
 pub mod report;
 pub mod sample;
+pub mod shutdown;
 pub mod sink;
 pub mod source;
 pub mod verify;

@@ -1,0 +1,609 @@
+//! One drill: list → sample → restore → verify → record.
+//!
+//! Invariants:
+//! - verdicts are committed to the ledger (each with its evidence event and,
+//!   when earned, its baseline) in group commits — every
+//!   [`GROUP_COMMIT_SAMPLES`] verdicts or [`GROUP_COMMIT_WAIT`] after the
+//!   first one waiting, whichever comes first, and before any change to the
+//!   live container — each group in one transaction, so a crash keeps every
+//!   committed verdict and never half of one;
+//! - a sample's baseline is read before its restore starts, so a drill never
+//!   compares a recovery point with a baseline it recorded itself;
+//! - a baseline is recorded only from bytes that disagreed with no reference;
+//! - provider errors are retried (transient classes only) before a verdict of
+//!   `unrecoverable` names the class; archive tiers are `skipped` with why;
+//! - a drill that cannot list its source is recorded as a failed run and
+//!   reported as an error (exit 2), not as a drill with failed samples.
+
+use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy, VerifyPolicy};
+use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::ledger::evidence_file::EvidenceFileError;
+use crate::ledger::recorder::{lock, Recorder};
+use crate::ledger::{LedgerError, RunRow, SampleRow};
+use crate::sample::{Limits, Population, Sampler};
+use crate::source::retry::{bounded, with_retries};
+use crate::source::{
+    Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoreCapability,
+    StoredAttributes,
+};
+use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Plan, Verdict};
+use futures::StreamExt;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+mod record;
+mod restore;
+mod undelete;
+
+pub use crate::shutdown::Stop;
+use restore::RestoreEnv;
+use undelete::MutationRequest;
+
+/// Verdicts committed together at most.
+pub const GROUP_COMMIT_SAMPLES: usize = 64;
+/// How long a finished verdict waits for others to commit with.
+pub const GROUP_COMMIT_WAIT: Duration = Duration::from_millis(200);
+
+/// Why a drill could not run (exit code 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DrillError {
+    #[error("cannot list the source `{source_name}`: {error}")]
+    Listing {
+        source_name: String,
+        error: SourceError,
+    },
+    /// The agent's own host failed (scratch disk full or not writable):
+    /// the run is recorded as `error`, restores in flight as `aborted`.
+    #[error("{0}")]
+    Host(String),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Evidence(#[from] EvidenceFileError),
+}
+
+/// Hooks for showing progress; every method has a no-op default.
+pub trait Observer: Send + Sync {
+    /// Listing progress: versions and delete markers seen so far.
+    fn listed(&self, _items: u64) {}
+    /// The sample is drawn.
+    fn sampled(&self, _count: u64, _bytes: u64) {}
+    /// Bytes restored (called per chunk).
+    fn bytes(&self, _n: u64) {}
+    /// One sample finished and was committed to the ledger.
+    fn finished(&self, _result: &SampleResult) {}
+}
+
+/// An observer that shows nothing.
+#[derive(Debug, Default)]
+pub struct Quiet;
+impl Observer for Quiet {}
+
+/// The outcome of restoring one recovery point.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleResult {
+    pub event_id: String,
+    pub recovery_point: Candidate,
+    pub verdict: Verdict,
+    /// Why, for anything but `verified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    /// Attempts of the restore (or of reading the attributes, when that
+    /// already failed).
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
+    /// `copy` mode: where the copy was made and whether it was removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyRecord>,
+}
+
+/// The server-side copy a `copy`-mode restore made and verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRecord {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The copy was deleted after verification.
+    pub removed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_error: Option<String>,
+}
+
+impl SampleResult {
+    /// A verdict for a restore whose task died (a bug): recorded as
+    /// `unrecoverable`, so nothing is silently lost.
+    fn internal_error(c: Candidate, why: &str) -> Self {
+        let mut r = Self::unrecoverable(c);
+        r.reason = Some(format!("internal error in the restore task: {why}"));
+        r
+    }
+
+    /// A result that is `unrecoverable` until the restore proves otherwise.
+    fn unrecoverable(c: Candidate) -> Self {
+        Self {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            recovery_point: c,
+            verdict: Verdict::Unrecoverable,
+            reason: None,
+            error_class: None,
+            checks: Vec::new(),
+            sha256: None,
+            bytes: 0,
+            duration_ms: 0,
+            attempts: 0,
+            server_side_encryption: None,
+            copy: None,
+        }
+    }
+}
+
+/// A spawned task that is aborted when its handle is dropped (a drill that is
+/// itself dropped, e.g. at shutdown, stops its restores).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> std::future::Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Verdict counts of one run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub verified: u64,
+    pub mismatch: u64,
+    pub unrecoverable: u64,
+    pub no_reference: u64,
+    pub skipped: u64,
+    pub aborted: u64,
+}
+
+impl Counts {
+    fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Verified => self.verified += 1,
+            Verdict::Mismatch => self.mismatch += 1,
+            Verdict::Unrecoverable => self.unrecoverable += 1,
+            Verdict::NoReference => self.no_reference += 1,
+            Verdict::Skipped => self.skipped += 1,
+            Verdict::Aborted => self.aborted += 1,
+        }
+    }
+
+    /// Whether any verdict makes the drill fail.
+    pub fn any_failure(&self) -> bool {
+        self.mismatch + self.unrecoverable > 0
+    }
+}
+
+/// The run summary, recorded as the run's last evidence event.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub drill: String,
+    pub source: SourceInfo,
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub strategy: Strategy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub mode: RestoreMode,
+    /// Which references were hashed.
+    pub verify: VerifyPolicy,
+    pub sample_size: SampleSize,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub population: Population,
+    pub sampled: u64,
+    pub sampled_bytes: u64,
+    pub counts: Counts,
+    /// Sampled recovery points never restored because the agent stopped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_started: u64,
+    pub bytes_restored: u64,
+    pub throughput_bytes_per_sec: u64,
+    /// Whether the host clock was synchronised when the run started.
+    pub clock: crate::evidence::clock::ClockStatus,
+    /// Calls the store turned out to lack during the run, and what the
+    /// drill did instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub store: Vec<StoreCapability>,
+}
+
+/// Everything one drill needs besides the source.
+#[derive(Debug)]
+pub struct Drill<'a> {
+    pub config: &'a DrillConfig,
+    /// Shared with the other drills of this process.
+    pub recorder: &'a Mutex<Recorder>,
+    pub stop: Stop,
+}
+
+impl Drill<'_> {
+    /// Runs the drill to the end and returns its summary. Each result goes
+    /// to `observer` as it finishes and is not kept: memory stays bounded by
+    /// the restores in flight and the group waiting for its commit, however
+    /// large the sample.
+    ///
+    /// # Errors
+    /// [`DrillError`] when the source cannot be listed or a record cannot be
+    /// written; verdicts recorded before that stay recorded.
+    #[tracing::instrument(skip_all, fields(drill = %self.config.name, source = %self.config.source))]
+    pub async fn run(
+        &mut self,
+        source: Arc<dyn RecoverySource>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<RunSummary, DrillError> {
+        let cfg = self.config;
+        let info = source.describe();
+        let agent = AgentInfo::current();
+        let run_id = uuid::Uuid::now_v7().to_string();
+        let started = Instant::now();
+        let started_at = now_rfc3339();
+        self.close_orphaned_runs(&agent)?;
+        self.remove_dead_scratch();
+        let seed = match cfg.strategy {
+            // Random seeds use 53 bits so they survive JSON parsers that read
+            // numbers as doubles.
+            Strategy::Uniform => Some(cfg.seed.unwrap_or_else(|| rand::random::<u64>() >> 11)),
+            _ => None,
+        };
+        let sample_spec = cfg.sample.to_string();
+        lock(self.recorder).ledger.start_run(&RunRow {
+            run_id: &run_id,
+            drill: &cfg.name,
+            source: &info.name,
+            started_at: &started_at,
+            strategy: &cfg.strategy.to_string(),
+            seed,
+            mode: &cfg.mode.to_string(),
+            sample_spec: &sample_spec,
+        })?;
+        tracing::info!(run_id, seed, strategy = %cfg.strategy, sample = %sample_spec, "Drill started.");
+
+        let mut summary = RunSummary {
+            run_id: run_id.clone(),
+            drill: cfg.name.clone(),
+            source: info.clone(),
+            status: "completed",
+            error: None,
+            strategy: cfg.strategy,
+            seed,
+            mode: cfg.mode,
+            verify: cfg.verify,
+            sample_size: cfg.sample,
+            started_at,
+            finished_at: String::new(),
+            duration_ms: 0,
+            population: Population::default(),
+            sampled: 0,
+            sampled_bytes: 0,
+            counts: Counts::default(),
+            not_started: 0,
+            bytes_restored: 0,
+            throughput_bytes_per_sec: 0,
+            clock: crate::evidence::clock::status(),
+            store: Vec::new(),
+        };
+
+        let stop = self.stop.clone();
+        let drawn = tokio::select! {
+            drawn = self.draw(&*source, seed.unwrap_or(0), &*observer) => Some(drawn),
+            () = stop.finishing() => None,
+        };
+        let Some(drawn) = drawn else {
+            summary.status = "aborted";
+            summary.error = Some("the agent was stopping before the sample was drawn".into());
+            self.finish(&mut summary, &agent, started)?;
+            return Ok(summary);
+        };
+        let sample = match drawn {
+            Ok((sample, population)) => {
+                summary.population = population;
+                sample
+            }
+            Err(error) => {
+                summary.status = "error";
+                summary.error = Some(error.to_string());
+                self.finish(&mut summary, &agent, started)?;
+                return Err(DrillError::Listing {
+                    source_name: info.name.clone(),
+                    error,
+                });
+            }
+        };
+        summary.sampled = sample.len() as u64;
+        summary.sampled_bytes = sample.iter().map(|c| c.size).sum();
+        observer.sampled(summary.sampled, summary.sampled_bytes);
+        tracing::info!(
+            candidates = summary.population.candidates,
+            delete_markers = summary.population.delete_markers,
+            sampled = summary.sampled,
+            sampled_bytes = summary.sampled_bytes,
+            "Sample drawn."
+        );
+
+        // Baselines are read before any restore of this run starts.
+        let mut jobs = Vec::with_capacity(sample.len());
+        {
+            let r = lock(self.recorder);
+            for c in sample {
+                let b = r.ledger.baseline(&info.name, &c.key, &c.point_id())?;
+                jobs.push((c, b));
+            }
+        }
+
+        // `local` restores write to scratch_dir: a disk that cannot hold the
+        // largest restores in flight would fail them for the host's sake.
+        if cfg.mode == RestoreMode::Local {
+            let mut sizes: Vec<u64> = jobs.iter().map(|(c, _)| c.size).collect();
+            sizes.sort_unstable_by(|a, b| b.cmp(a));
+            let needed: u64 = sizes.iter().take(cfg.concurrency).sum();
+            if let Some(free) = restore::free_bytes(&cfg.scratch_dir).filter(|f| *f < needed) {
+                let why = format!(
+                    "scratch_dir {} has {} free, but the {} largest sampled recovery points restored at once need {}; free space there, point scratch_dir at a larger disk, or lower concurrency",
+                    cfg.scratch_dir.display(),
+                    crate::config::human_bytes(free),
+                    cfg.concurrency.min(sizes.len()),
+                    crate::config::human_bytes(needed)
+                );
+                summary.status = "error";
+                summary.not_started = summary.sampled;
+                summary.error = Some(why.clone());
+                self.finish(&mut summary, &agent, started)?;
+                return Err(DrillError::Host(why));
+            }
+        }
+
+        // Restores that change the live container (undelete) ask this loop to
+        // record each step durably *before* they take it.
+        let (mutation_tx, mut mutation_rx) =
+            tokio::sync::mpsc::unbounded_channel::<MutationRequest>();
+        let env = Arc::new(RestoreEnv {
+            source,
+            mode: cfg.mode,
+            verify: cfg.verify,
+            attempts: cfg.attempts,
+            timeout: cfg.restore_timeout,
+            scratch: cfg.scratch_dir.join(&run_id),
+            copy_base: format!("{}{run_id}/", cfg.copy_prefix),
+            observer: observer.clone(),
+            mutations: mutation_tx,
+        });
+        // Restores started and not yet recorded, so a cancelled one is
+        // recorded as `aborted` rather than forgotten.
+        let in_flight: Arc<Mutex<HashMap<usize, Candidate>>> = Arc::default();
+        let started_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        // Each restore runs as its own task, so restores keep streaming and
+        // hashing on other workers while this loop commits a verdict. Once
+        // the agent is stopping, no new restore starts.
+        let finishing = self.stop.finishing_token();
+        // Set when the agent's host fails a restore: no new restore starts.
+        let host_failed = CancellationToken::new();
+        let stop_starting = {
+            let host_failed = host_failed.clone();
+            async move {
+                tokio::select! {
+                    () = finishing.cancelled_owned() => {}
+                    () = host_failed.cancelled_owned() => {}
+                }
+            }
+        };
+        let mut host_error: Option<String> = None;
+        let mut restores = futures::stream::iter(jobs.into_iter().enumerate())
+            .take_until(Box::pin(stop_starting))
+            .map(|(i, (c, b))| {
+                let env = env.clone();
+                let candidate = c.clone();
+                started_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                in_flight
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(i, c.clone());
+                let task = AbortOnDrop(tokio::spawn(async move {
+                    env.restore_and_verify(i, c, b).await
+                }));
+                async move {
+                    let done = match task.await {
+                        Ok(done) => done,
+                        Err(e) => (
+                            SampleResult::internal_error(candidate, &e.to_string()),
+                            false,
+                        ),
+                    };
+                    (i, done)
+                }
+            })
+            .buffer_unordered(cfg.concurrency);
+        let cancel = self.stop.clone();
+        let mut cancelled = false;
+        // Finished verdicts waiting for their group commit.
+        let mut pending: Vec<(SampleResult, bool)> = Vec::new();
+        let mut commit_by: Option<tokio::time::Instant> = None;
+        loop {
+            tokio::select! {
+                biased;
+                Some((step, ack)) = mutation_rx.recv() => {
+                    // Verdicts before a change to the live container are
+                    // durable before it is made.
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
+                    commit_by = None;
+                    let recorded = self.record_mutation(&run_id, &info, &agent, cfg, step);
+                    let _ = ack.send(recorded.as_ref().map(|_| ()).map_err(ToString::to_string));
+                    recorded?;
+                }
+                () = sleep_until(commit_by), if commit_by.is_some() => {
+                    self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
+                    commit_by = None;
+                }
+                next = restores.next() => {
+                    let Some((i, (result, new_baseline))) = next else { break };
+                    in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&i);
+                    if result.error_class == Some(ErrorClass::Host) && host_error.is_none() {
+                        host_error.clone_from(&result.reason);
+                        host_failed.cancel();
+                        tracing::error!(reason = result.reason.as_deref().unwrap_or(""), "The agent's host failed a restore; the run stops.");
+                    }
+                    summary.counts.add(result.verdict);
+                    summary.bytes_restored += result.bytes;
+                    pending.push((result, new_baseline));
+                    if pending.len() >= GROUP_COMMIT_SAMPLES {
+                        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
+                        commit_by = None;
+                    } else if commit_by.is_none() {
+                        commit_by = Some(tokio::time::Instant::now() + GROUP_COMMIT_WAIT);
+                    }
+                }
+                () = cancel.cancelled() => {
+                    cancelled = true;
+                    break;
+                }
+            }
+        }
+        self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
+        // Dropping the stream cancels every restore still in flight.
+        drop(restores);
+        if cancelled {
+            let mut left: Vec<(usize, Candidate)> = in_flight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .drain()
+                .collect();
+            left.sort_by_key(|(i, _)| *i);
+            for (_, c) in left {
+                let mut r = SampleResult::unrecoverable(c);
+                r.verdict = Verdict::Aborted;
+                r.reason = Some("the restore was cancelled: the agent was stopping and the shutdown deadline passed before it finished".into());
+                summary.counts.add(r.verdict);
+                pending.push((r, false));
+            }
+            self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
+        }
+        let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(why) = &host_error {
+            summary.status = "error";
+            summary.not_started = summary.sampled - started_restores;
+            summary.error = Some(format!(
+                "the agent's host failed, not the backup: {why}; {} of {} sampled recovery points were not restored",
+                summary.not_started, summary.sampled
+            ));
+        } else if self.stop.is_finishing() && started_restores < summary.sampled {
+            summary.status = "aborted";
+            summary.not_started = summary.sampled - started_restores;
+            summary.error = Some(format!(
+                "the agent was stopping; {} of {} sampled recovery points were not restored",
+                summary.not_started, summary.sampled
+            ));
+        } else if cancelled {
+            summary.status = "aborted";
+            summary.error = Some("the agent was stopping; restores in flight at the shutdown deadline were cancelled".into());
+        }
+        if cfg.mode == RestoreMode::Local {
+            let _ = std::fs::remove_dir(&env.scratch);
+        }
+        summary.store = env.source.capabilities();
+        self.finish(&mut summary, &agent, started)?;
+        if let Some(why) = summary.error.clone().filter(|_| host_error.is_some()) {
+            return Err(DrillError::Host(why));
+        }
+        Ok(summary)
+    }
+
+    /// Lists the source (twice for a percentage: once to count) and draws the
+    /// sample.
+    async fn draw(
+        &self,
+        source: &dyn RecoverySource,
+        seed: u64,
+        observer: &dyn Observer,
+    ) -> Result<(Vec<Candidate>, Population), SourceError> {
+        let cfg = self.config;
+        let now = chrono::Utc::now();
+        // The drill's own copies are never candidates, even when a failed
+        // clean-up left one behind.
+        let mut filter = cfg.filter.clone();
+        filter.exclude_prefix = Some(cfg.copy_prefix.clone());
+        filter.deleted_only = cfg.mode == RestoreMode::Undelete;
+        let (count, bytes) = match cfg.sample {
+            SampleSize::Count(k) => (Some(k), None),
+            SampleSize::Bytes(b) => (None, Some(b)),
+            SampleSize::Percent(p) => {
+                let mut n = 0u64;
+                let mut seen = 0u64;
+                let mut list = source.list();
+                while let Some(item) = list.next().await {
+                    seen += 1;
+                    if let crate::source::ListItem::Version(c) = item? {
+                        if Sampler::admits(&filter, &c, now) {
+                            n += 1;
+                        }
+                    }
+                    if seen.is_multiple_of(1000) {
+                        observer.listed(seen);
+                    }
+                }
+                (Some(((n as f64) * p / 100.0).ceil() as u64), None)
+            }
+        };
+        let limits = Limits {
+            count,
+            bytes,
+            max_samples: cfg.max_samples,
+        };
+        let mut sampler = Sampler::new(cfg.strategy, seed, limits, filter, now);
+        let mut list = source.list();
+        let mut seen = 0u64;
+        while let Some(item) = list.next().await {
+            sampler.offer(item?);
+            seen += 1;
+            if seen.is_multiple_of(1000) {
+                observer.listed(seen);
+            }
+        }
+        observer.listed(seen);
+        Ok(sampler.finish())
+    }
+}
+
+/// Sleeps until `at`; never resolves for `None`.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+fn per_second(bytes: u64, ms: u64) -> u64 {
+    let scaled = bytes.saturating_mul(1000);
+    scaled.checked_div(ms).unwrap_or(scaled)
+}

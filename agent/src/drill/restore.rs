@@ -1,0 +1,409 @@
+//! Restoring one recovery point in a restore mode (stream, local, copy)
+//! and verifying it: references read first or with the body, part sizes
+//! when a reference needs them, one hashing pass, the verdict.
+
+use super::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What every restore of one drill shares.
+pub(super) struct RestoreEnv {
+    pub(super) source: Arc<dyn RecoverySource>,
+    pub(super) mode: RestoreMode,
+    pub(super) verify: VerifyPolicy,
+    pub(super) attempts: u32,
+    pub(super) timeout: Duration,
+    pub(super) scratch: PathBuf,
+    /// `copy` mode: where this run's copies go.
+    pub(super) copy_base: String,
+    pub(super) observer: Arc<dyn Observer>,
+    /// Records changes to the live container before they are made.
+    pub(super) mutations: tokio::sync::mpsc::UnboundedSender<MutationRequest>,
+}
+
+/// The bytes of one successful restore attempt, and the references they
+/// are compared with.
+struct Restored {
+    digests: crate::verify::Digests,
+    attrs: StoredAttributes,
+    content_length: Option<u64>,
+    sse: Option<String>,
+    copy: Option<CopyRecord>,
+}
+
+impl RestoreEnv {
+    /// Restores and verifies one recovery point; never fails, every problem
+    /// becomes a verdict. Also says whether to record a new baseline.
+    pub(super) async fn restore_and_verify(
+        &self,
+        index: usize,
+        c: Candidate,
+        baseline: Option<Baseline>,
+    ) -> (SampleResult, bool) {
+        let started = Instant::now();
+        let mut result = SampleResult::unrecoverable(c.clone());
+        if self.mode == RestoreMode::Undelete && c.deleted.is_some() && c.version_id.is_none() {
+            return self
+                .undelete_and_verify(index, c, baseline, started, result)
+                .await;
+        }
+        // References that cannot come with the body (a source whose
+        // responses carry none, a version that may need rehydration, or the
+        // original of a `copy`) are read first; every call is bounded by the
+        // restore timeout.
+        let pre = if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
+            let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
+                bounded(
+                    self.timeout,
+                    "reading the stored attributes",
+                    self.source.attributes(&c),
+                )
+            })
+            .await;
+            result.attempts = attempts;
+            match attrs {
+                Ok(a) => Some(a),
+                Err(e) => return (self.failed(result, e, started), false),
+            }
+        } else {
+            None
+        };
+        if let Some(why) = pre.as_ref().and_then(|a| a.archived.as_ref()) {
+            result.verdict = Verdict::Skipped;
+            result.reason = Some(why.clone());
+            result.duration_ms = started.elapsed().as_millis() as u64;
+            return (result, false);
+        }
+        let scratch = self.scratch.join(format!("{index}.restore"));
+        let copy_key = format!("{}{index}/{}", self.copy_base, c.key);
+        let (restored, attempts) = with_retries(self.attempts, "restore", || {
+            bounded(
+                self.timeout,
+                "the restore",
+                self.attempt(&c, pre.as_ref(), &scratch, &copy_key),
+            )
+        })
+        .await;
+        result.attempts += attempts;
+        let mut restored = match restored {
+            Ok(r) => r,
+            Err(e) => return (self.failed(result, e, started), false),
+        };
+        let sse = restored.sse.clone();
+        let judge = |r: &Restored| {
+            compare(
+                &c,
+                &r.attrs,
+                sse.as_deref(),
+                r.content_length,
+                &r.digests,
+                baseline.as_ref(),
+            )
+        };
+        result.checks = judge(&restored);
+        if let Some(note) = self.confirm_layout(&c, &mut restored, &result.checks).await {
+            result.checks = judge(&restored);
+            for ch in &mut result.checks {
+                if ch.outcome == Outcome::NotComparable && !note.is_empty() {
+                    ch.note = Some(match ch.note.take() {
+                        Some(n) => format!("{n}; {note}"),
+                        None => note.clone(),
+                    });
+                }
+            }
+        }
+        let d = &restored.digests;
+        result.verdict = verdict(&result.checks);
+        result.bytes = d.bytes;
+        result.sha256 = Some(d.sha256_hex.clone());
+        result.server_side_encryption = restored.sse.clone();
+        result.copy = restored.copy.take();
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        result.reason = match result.verdict {
+            Verdict::Mismatch => Some(
+                result
+                    .checks
+                    .iter()
+                    .filter(|c| c.outcome == crate::verify::Outcome::Mismatch)
+                    .map(|c| format!("{}: expected {}, got {}", c.name, c.expected, c.actual))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            Verdict::NoReference => Some(if baseline.is_none() {
+                "no stored checksum or comparable ETag; first-seen SHA-256 baseline recorded".into()
+            } else {
+                "no reference could be compared".into()
+            }),
+            _ => None,
+        };
+        let new_baseline = baseline.is_none()
+            && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
+        (result, new_baseline)
+    }
+
+    /// A composite value that did not reproduce over part sizes taken from
+    /// the first and last parts is judged only once every part's size is
+    /// known: the sizes are asked part by part (at most
+    /// [`crate::source::MAX_PROBED_PARTS`] requests, only on this rare path)
+    /// and, when they are the ones hashed, the layout counts as reported.
+    /// Returns a note for the checks that stay not comparable, or `None`
+    /// when nothing needed confirming.
+    async fn confirm_layout(
+        &self,
+        c: &Candidate,
+        restored: &mut Restored,
+        checks: &[Check],
+    ) -> Option<String> {
+        if !checks.iter().any(|ch| ch.outcome == Outcome::NotComparable) {
+            return None;
+        }
+        let sizes = restored.digests.unconfirmed_layout()?.to_vec();
+        let parts = sizes.len() as u32;
+        let (probed, _) = with_retries(self.attempts, "part sizes", || {
+            bounded(
+                self.timeout,
+                "asking every part's size",
+                self.source.probe_every_part(c, parts),
+            )
+        })
+        .await;
+        Some(match probed {
+            Ok(Some(p)) if restored.digests.confirm_layout(&p) => return Some(String::new()),
+            Ok(Some(p)) => format!(
+                "the parts are not evenly sized ({} bytes in parts of {})",
+                p.iter().sum::<u64>(),
+                p.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+            Ok(None) => format!(
+                "the store cannot confirm the size of each of its {parts} parts (at most {} are asked)",
+                crate::source::MAX_PROBED_PARTS
+            ),
+            Err(e) => format!("the part sizes could not be confirmed: {e}"),
+        })
+    }
+}
+
+impl RestoreEnv {
+    pub(super) fn failed(
+        &self,
+        mut r: SampleResult,
+        e: SourceError,
+        started: Instant,
+    ) -> SampleResult {
+        r.verdict = match e.class {
+            ErrorClass::Archived => Verdict::Skipped,
+            // Not a verdict about the backup: the agent's host failed.
+            ErrorClass::Host => Verdict::Aborted,
+            _ => Verdict::Unrecoverable,
+        };
+        r.error_class = Some(e.class);
+        r.reason = Some(format!("{}: {}", e.class, e.message));
+        r.duration_ms = started.elapsed().as_millis() as u64;
+        r
+    }
+
+    /// One attempt. `stream`: GET the exact recovery point and hash it;
+    /// `local`: write it to scratch, fsync, re-read and hash; `copy`: copy it
+    /// server-side, stream-hash the copy, then remove the copy.
+    async fn attempt(
+        &self,
+        c: &Candidate,
+        pre: Option<&StoredAttributes>,
+        scratch: &Path,
+        copy_key: &str,
+    ) -> Result<Restored, SourceError> {
+        if self.mode != RestoreMode::Copy {
+            return self.read(c, c, pre, scratch).await;
+        }
+        let copy = self.source.copy(c, copy_key).await?;
+        let read = self.read(c, &copy, pre, scratch).await;
+        let removed = self.source.remove_copy(&copy).await;
+        if let Err(e) = &removed {
+            tracing::warn!(key = %copy.key, error = %e, "Could not remove a drill copy; remove it by hand.");
+        }
+        let mut restored = read?;
+        restored.copy = Some(CopyRecord {
+            key: copy.key,
+            version_id: copy.version_id,
+            removed: removed.is_ok(),
+            removal_error: removed.err().map(|e| e.to_string()),
+        });
+        Ok(restored)
+    }
+
+    /// Reads `target` (the recovery point `c`, or its copy) and hashes it:
+    /// through a scratch file in `local` mode, straight from the stream
+    /// otherwise. The references are `pre` when they were read first, else
+    /// what the response carried; part sizes are asked for only when a
+    /// planned reference needs them, after the response headers and before
+    /// the body.
+    async fn read(
+        &self,
+        c: &Candidate,
+        target: &Candidate,
+        pre: Option<&StoredAttributes>,
+        scratch: &Path,
+    ) -> Result<Restored, SourceError> {
+        let mut body = self.source.restore(target).await?;
+        let mut attrs = match pre {
+            Some(a) => a.clone(),
+            None => body.attributes.take().unwrap_or_default(),
+        };
+        let sse = body
+            .server_side_encryption
+            .clone()
+            .or_else(|| attrs.server_side_encryption.clone());
+        if Plan::new(&attrs, sse.as_deref(), self.verify).needs_part_sizes() {
+            self.source.part_sizes(c, &mut attrs).await?;
+        }
+        let mut hasher = Hasher::plan(&attrs, sse.as_deref(), self.verify);
+        if self.mode == RestoreMode::Local {
+            let _guard = ScratchFile(scratch.to_owned());
+            local_restore(&mut body.body, scratch, &mut hasher, &*self.observer).await?;
+        } else {
+            while let Some(chunk) = body.body.next().await {
+                let chunk = chunk?;
+                hasher.update(&chunk);
+                self.observer.bytes(chunk.len() as u64);
+            }
+        }
+        Ok(Restored {
+            digests: hasher.finish(),
+            attrs,
+            content_length: body.content_length,
+            sse,
+            copy: None,
+        })
+    }
+}
+
+/// Creates `dir` (and its parents) with mode 0700 where it creates it.
+async fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = dir.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
+/// Bytes free for the agent in `dir` (or its nearest existing parent).
+pub(super) fn free_bytes(dir: &Path) -> Option<u64> {
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if let Ok(s) = rustix::fs::statvfs(d) {
+            return Some(s.f_bavail.saturating_mul(s.f_frsize));
+        }
+        at = d.parent();
+    }
+    None
+}
+
+/// Removes the scratch file however the restore ends.
+struct ScratchFile(PathBuf);
+impl Drop for ScratchFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+async fn local_restore(
+    body: &mut futures::stream::BoxStream<'static, Result<bytes::Bytes, SourceError>>,
+    path: &Path,
+    hasher: &mut Hasher,
+    observer: &dyn Observer,
+) -> Result<(), SourceError> {
+    let io = |what: &str, e: std::io::Error| {
+        SourceError::new(
+            ErrorClass::Host,
+            format!(
+                "{what} {}: {e}; free space in scratch_dir, make it writable by the agent, or point it elsewhere",
+                path.display()
+            ),
+        )
+    };
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)
+            .await
+            .map_err(|e| io("cannot create scratch directory for", e))?;
+    }
+    // Restored bytes are the organisation's data: readable by the agent only.
+    let mut f = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await
+        .map_err(|e| io("cannot create", e))?;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        f.write_all(&chunk)
+            .await
+            .map_err(|e| io("cannot write", e))?;
+        observer.bytes(chunk.len() as u64);
+    }
+    f.sync_all().await.map_err(|e| io("cannot fsync", e))?;
+    drop(f);
+    let mut f = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| io("cannot re-open", e))?;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f
+            .read(&mut buf)
+            .await
+            .map_err(|e| io("cannot re-read", e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// Restored bytes are the organisation's data: the run directory is
+    /// created 0700 and the scratch file 0600, whatever the umask.
+    #[tokio::test]
+    async fn scratch_files_are_private() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("run-1").join("0.restore");
+        let seen = Arc::new(Mutex::new(None));
+        let body = {
+            let path = path.clone();
+            let seen = seen.clone();
+            futures::stream::iter(0..2)
+                .map(move |i| {
+                    if i == 1 {
+                        // Mid-restore: the file and its directory exist.
+                        let mode = |p: &Path| {
+                            std::fs::metadata(p)
+                                .map(|m| m.permissions().mode() & 0o777)
+                                .ok()
+                        };
+                        *seen.lock().expect("lock") =
+                            Some((path.parent().and_then(mode), mode(&path)));
+                    }
+                    Ok(bytes::Bytes::from_static(b"restored"))
+                })
+                .boxed()
+        };
+        let mut body = body;
+        let mut hasher = Hasher::plan(&StoredAttributes::default(), None, VerifyPolicy::Efficient);
+        local_restore(&mut body, &path, &mut hasher, &Quiet)
+            .await
+            .expect("restore");
+        assert_eq!(
+            *seen.lock().expect("lock"),
+            Some((Some(0o700), Some(0o600)))
+        );
+        assert_eq!(hasher.bytes(), 16);
+    }
+}
