@@ -211,6 +211,24 @@ async fn a_transient_failure_is_retried_before_a_verdict() {
     assert_eq!(s["verdict"], "verified");
     assert_eq!(s["attempts"].as_u64(), Some(3), "{s}");
     assert_eq!(b.proxy.hits().len(), 2);
+    // The retry warnings come from the restore's own task, inside the
+    // drill's span (drill, run id) and the sample's (key).
+    let run_id = run.json()["summary"]["run_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("trying again"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", run.stderr);
+    for w in warnings {
+        assert!(
+            w.contains("drill=d") && w.contains(&run_id) && w.contains("flaky.bin"),
+            "{w}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

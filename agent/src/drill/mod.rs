@@ -28,6 +28,7 @@ use crate::source::{
 };
 use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Plan, Verdict};
 use futures::StreamExt;
+use tracing::Instrument as _;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -254,7 +255,9 @@ impl Drill<'_> {
     /// # Errors
     /// [`DrillError`] when the source cannot be listed or a record cannot be
     /// written; verdicts recorded before that stay recorded.
-    #[tracing::instrument(skip_all, fields(drill = %self.config.name, source = %self.config.source))]
+    // The spans are at ERROR level so that they exist (and give context)
+    // whenever any event is logged, whatever the verbosity.
+    #[tracing::instrument(level = "error", skip_all, fields(drill = %self.config.name, source = %self.config.source, run_id = tracing::field::Empty))]
     pub async fn run(
         &mut self,
         source: Arc<dyn RecoverySource>,
@@ -264,6 +267,7 @@ impl Drill<'_> {
         let info = source.describe();
         let agent = AgentInfo::current();
         let run_id = uuid::Uuid::now_v7().to_string();
+        tracing::Span::current().record("run_id", run_id.as_str());
         let started = Instant::now();
         let started_at = now_rfc3339();
         self.close_orphaned_runs(&agent)?;
@@ -426,9 +430,12 @@ impl Drill<'_> {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(i, c.clone());
-                let task = AbortOnDrop(tokio::spawn(async move {
-                    env.restore_and_verify(i, c, b).await
-                }));
+                // The drill's span (drill, source, run id) and one per
+                // sample follow the restore onto its task.
+                let span = tracing::error_span!("sample", key = %c.key, version = %c.point_id());
+                let task = AbortOnDrop(tokio::spawn(
+                    async move { env.restore_and_verify(i, c, b).await }.instrument(span),
+                ));
                 async move {
                     let done = match task.await {
                         Ok(done) => done,
