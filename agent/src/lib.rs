@@ -12,6 +12,7 @@ pub mod config;
 pub mod daemon;
 pub mod drill;
 pub mod evidence;
+pub mod host;
 pub mod ledger;
 pub mod posture;
 pub mod report;

@@ -28,7 +28,6 @@ use crate::source::{
 };
 use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Plan, Verdict};
 use futures::StreamExt;
-use tracing::Instrument as _;
 use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
@@ -36,6 +35,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 mod record;
 mod restore;
@@ -230,7 +230,7 @@ pub struct RunSummary {
     pub bytes_restored: u64,
     pub throughput_bytes_per_sec: u64,
     /// Whether the host clock was synchronised when the run started.
-    pub clock: crate::evidence::clock::ClockStatus,
+    pub clock: crate::host::ClockStatus,
     /// Calls the store turned out to lack during the run, and what the
     /// drill did instead.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -312,7 +312,7 @@ impl Drill<'_> {
             not_started: 0,
             bytes_restored: 0,
             throughput_bytes_per_sec: 0,
-            clock: crate::evidence::clock::status(),
+            clock: crate::host::clock_status(),
             store: Vec::new(),
         };
 

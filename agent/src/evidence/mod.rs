@@ -9,7 +9,6 @@
 //! nothing that reached the file.
 
 pub mod chain;
-pub mod clock;
 
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
@@ -63,9 +62,7 @@ impl AgentInfo {
         Self {
             name: "restoreproof",
             version: env!("CARGO_PKG_VERSION"),
-            host: hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown".into()),
+            host: crate::host::hostname().unwrap_or_else(|| "unknown".into()),
         }
     }
 }

@@ -508,7 +508,7 @@ impl Ledger {
             let (run_id, drill, started, pid, boot_id, verdicts) =
                 row.map_err(LedgerError::Read)?;
             let rebooted = boot_id.is_some_and(|b| !me.boot_id.is_empty() && b != me.boot_id);
-            let gone = pid.is_some_and(|p| !process_is_restoreproof(p));
+            let gone = pid.is_some_and(|p| !crate::host::is_restoreproof(p));
             if rebooted || gone {
                 out.push((run_id, drill, started, verdicts));
             }
@@ -1151,23 +1151,11 @@ struct Process {
 impl Process {
     fn current() -> Self {
         Self {
-            host: hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
+            host: crate::host::hostname().unwrap_or_default(),
             pid: i64::from(std::process::id()),
-            boot_id: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default(),
+            boot_id: crate::host::boot_id(),
         }
     }
-}
-
-/// Whether `pid` is a live restoreproof process (a reused pid of another
-/// program does not count).
-fn process_is_restoreproof(pid: i64) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|c| String::from_utf8_lossy(&c).contains("restoreproof"))
-        .unwrap_or(false)
 }
 
 /// The chain hash of a stored event: its `hash` column, or for an event
