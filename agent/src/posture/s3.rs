@@ -6,6 +6,7 @@ use super::{
     Encryption, Finding, Out, Policy, Status, ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK, REDUNDANCY,
 };
 use crate::config::S3SourceConfig;
+use crate::source::ErrorClass;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::Client;
 
@@ -16,22 +17,21 @@ enum Failed {
     Unknown(String),
 }
 
-fn failed<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
-    e: &aws_sdk_s3::error::SdkError<E, R>,
+fn failed<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    e: &aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     not_configured: &[&str],
     permission: &str,
 ) -> Failed {
-    let code = e.code().unwrap_or_default();
-    if not_configured.contains(&code) {
+    if not_configured.contains(&e.code().unwrap_or_default()) {
         return Failed::NotConfigured;
     }
-    let why = match code {
-        "AccessDenied" => format!("access denied: the identity needs {permission}"),
-        "NotImplemented" | "MethodNotAllowed" => "not supported by this endpoint".into(),
-        "" => format!("{}", aws_sdk_s3::error::DisplayErrorContext(e)),
-        other => format!("{other}: {}", e.message().unwrap_or_default()),
-    };
-    Failed::Unknown(why)
+    // The one classifier of S3 errors, shared with the source.
+    let c = crate::source::s3::classify(e, "the call", None);
+    Failed::Unknown(match c.class {
+        ErrorClass::AccessDenied => format!("access denied: the identity needs {permission}"),
+        ErrorClass::NotImplemented => "not supported by this endpoint".into(),
+        _ => c.message,
+    })
 }
 
 fn verdict(ok: bool) -> Status {

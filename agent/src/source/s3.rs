@@ -207,7 +207,7 @@ impl S3Source {
         }
         let out = req.send().await.map_err(|e| {
             classify(
-                e,
+                &e,
                 &self.what("ListObjectVersions on", None),
                 Some(&self.bucket),
             )
@@ -310,7 +310,7 @@ impl S3Source {
             .await
             .map_err(|e| {
                 classify(
-                    e,
+                    &e,
                     &self.what(&format!("HeadObject partNumber={part} on"), Some(&rp.key)),
                     Some(&self.bucket),
                 )
@@ -347,7 +347,7 @@ impl S3Source {
                 .set_part_number_marker(part_marker.clone())
                 .send()
                 .await
-                .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+                .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
             if part_marker.is_none() {
                 attrs.size = out.object_size().map(|s| s.max(0) as u64);
                 attrs.etag = out.e_tag().map(unquote);
@@ -549,8 +549,8 @@ fn unquote(s: &str) -> String {
 
 /// Classifies an SDK error once, where it enters. `bucket` adds a hint to
 /// bucket-level failures.
-fn classify<E>(
-    err: SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
+pub(crate) fn classify<E>(
+    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
     what: &str,
     bucket: Option<&str>,
 ) -> SourceError
@@ -559,8 +559,8 @@ where
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
     let code = err.code().map(str::to_owned);
-    let detail = error_chain(&err);
-    let (class, hint) = match &err {
+    let detail = error_chain(err);
+    let (class, hint) = match err {
         SdkError::TimeoutError(_) => (ErrorClass::Timeout, String::new()),
         SdkError::DispatchFailure(d) if d.is_timeout() => (ErrorClass::Timeout, String::new()),
         SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
@@ -670,7 +670,7 @@ impl RecoverySource for S3Source {
             .checksum_mode(ChecksumMode::Enabled)
             .send()
             .await
-            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
         let mut attrs = header_attributes!(head);
         attrs.size = head.content_length().map(|l| l.max(0) as u64);
         let class = attrs
@@ -851,7 +851,7 @@ impl RecoverySource for S3Source {
             .copy_source(source)
             .send()
             .await
-            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
         Ok(Candidate {
             key: dest_key.to_owned(),
             version_id: out.version_id().map(str::to_owned),
@@ -871,7 +871,7 @@ impl RecoverySource for S3Source {
             .set_version_id(copy.version_id.clone())
             .send()
             .await
-            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
         Ok(())
     }
 
@@ -892,7 +892,7 @@ impl RecoverySource for S3Source {
             })
             .send()
             .await
-            .map_err(|e| classify(e, &what, Some(&self.bucket)))?;
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
         let attributes = header_attributes!(out);
         let content_length = out.content_length().map(|l| l.max(0) as u64);
         let version_id = out.version_id().map(str::to_owned);
