@@ -119,7 +119,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&summary, &output, &config);
     }
-    if summary.status == "aborted" {
+    if summary.status == crate::drill::RunStatus::Aborted {
         eprintln!(
             "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
             summary.counts.aborted, summary.not_started

@@ -526,12 +526,12 @@ impl Runner for Agent {
         .await;
         match outcome {
             Ok(s) if s.counts.any_failure() => tracing::warn!(
-                drill = %drill.name, run_id = %s.run_id, status = s.status,
+                drill = %drill.name, run_id = %s.run_id, status = %s.status,
                 mismatch = s.counts.mismatch, unrecoverable = s.counts.unrecoverable,
                 "Drill found recovery points that failed verification."
             ),
             Ok(s) => tracing::info!(
-                drill = %drill.name, run_id = %s.run_id, status = s.status,
+                drill = %drill.name, run_id = %s.run_id, status = %s.status,
                 verified = s.counts.verified, aborted = s.counts.aborted,
                 "Drill run ended."
             ),

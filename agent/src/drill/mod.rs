@@ -201,13 +201,45 @@ impl Counts {
     }
 }
 
+/// How a run ended, as the ledger's `runs.status` and every run summary
+/// say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every sampled recovery point got its verdict.
+    Completed,
+    /// Stopped before it finished (the agent was stopping); the verdicts
+    /// recorded stand.
+    Aborted,
+    /// Could not run: the source could not be listed, or the agent's host
+    /// failed (exit 2).
+    Error,
+}
+
+impl RunStatus {
+    /// The word the ledger stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The run summary, recorded as the run's last evidence event.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
     pub run_id: String,
     pub drill: String,
     pub source: SourceInfo,
-    pub status: &'static str,
+    pub status: RunStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub strategy: Strategy,
@@ -295,7 +327,7 @@ impl Drill<'_> {
             run_id: run_id.clone(),
             drill: cfg.name.clone(),
             source: info.clone(),
-            status: "completed",
+            status: RunStatus::Completed,
             error: None,
             strategy: cfg.strategy,
             seed,
@@ -322,7 +354,7 @@ impl Drill<'_> {
             () = stop.finishing() => None,
         };
         let Some(drawn) = drawn else {
-            summary.status = "aborted";
+            summary.status = RunStatus::Aborted;
             summary.error = Some("the agent was stopping before the sample was drawn".into());
             self.finish(&mut summary, &agent, started)?;
             return Ok(summary);
@@ -333,7 +365,7 @@ impl Drill<'_> {
                 sample
             }
             Err(error) => {
-                summary.status = "error";
+                summary.status = RunStatus::Error;
                 summary.error = Some(error.to_string());
                 self.finish(&mut summary, &agent, started)?;
                 return Err(DrillError::Listing {
@@ -377,7 +409,7 @@ impl Drill<'_> {
                     cfg.concurrency.min(sizes.len()),
                     crate::config::human_bytes(needed)
                 );
-                summary.status = "error";
+                summary.status = RunStatus::Error;
                 summary.not_started = summary.sampled;
                 summary.error = Some(why.clone());
                 self.finish(&mut summary, &agent, started)?;
@@ -514,21 +546,21 @@ impl Drill<'_> {
         }
         let started_restores = started_count.load(std::sync::atomic::Ordering::Relaxed);
         if let Some(why) = &host_error {
-            summary.status = "error";
+            summary.status = RunStatus::Error;
             summary.not_started = summary.sampled - started_restores;
             summary.error = Some(format!(
                 "the agent's host failed, not the backup: {why}; {} of {} sampled recovery points were not restored",
                 summary.not_started, summary.sampled
             ));
         } else if self.stop.is_finishing() && started_restores < summary.sampled {
-            summary.status = "aborted";
+            summary.status = RunStatus::Aborted;
             summary.not_started = summary.sampled - started_restores;
             summary.error = Some(format!(
                 "the agent was stopping; {} of {} sampled recovery points were not restored",
                 summary.not_started, summary.sampled
             ));
         } else if cancelled {
-            summary.status = "aborted";
+            summary.status = RunStatus::Aborted;
             summary.error = Some("the agent was stopping; restores in flight at the shutdown deadline were cancelled".into());
         }
         if cfg.mode == RestoreMode::Local {

@@ -170,7 +170,7 @@ impl Drill<'_> {
         {
             let mut r = lock(self.recorder);
             r.commit(&mut event, |l, e| {
-                l.finish_run(&s.run_id, s.status, &summary_json, e)
+                l.finish_run(&s.run_id, s.status.as_str(), &summary_json, e)
             })?;
             // Every run ends with a checkpoint of the chain.
             r.checkpoint("run")?;
