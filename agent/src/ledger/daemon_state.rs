@@ -1,0 +1,75 @@
+//! The `daemon_state` table: the service's heartbeat and next run times,
+//! for `restoreproof status`.
+
+use super::*;
+use rusqlite::{params, OptionalExtension};
+
+/// The daemon's last heartbeat.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DaemonState {
+    pub host: String,
+    pub pid: i64,
+    pub started_at: String,
+    pub heartbeat_at: String,
+    pub heartbeat_secs: u64,
+    pub state: String,
+    pub next_runs: serde_json::Map<String, serde_json::Value>,
+    pub config_path: String,
+}
+
+impl Ledger {
+    /// Records the daemon's heartbeat (replacing this host's previous one).
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn heartbeat(&mut self, d: &DaemonState) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO daemon_state (host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT(host) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at,
+                   heartbeat_at = excluded.heartbeat_at, heartbeat_secs = excluded.heartbeat_secs,
+                   state = excluded.state, next_runs = excluded.next_runs, config_path = excluded.config_path",
+                params![
+                    d.host,
+                    d.pid,
+                    d.started_at,
+                    d.heartbeat_at,
+                    d.heartbeat_secs as i64,
+                    d.state,
+                    serde_json::Value::Object(d.next_runs.clone()).to_string(),
+                    d.config_path
+                ],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// The most recent daemon heartbeat (of any host sharing this ledger).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn daemon_state(&self) -> Result<Option<DaemonState>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path
+                 FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1",
+                [],
+                |r| {
+                    let next: String = r.get(6)?;
+                    Ok(DaemonState {
+                        host: r.get(0)?,
+                        pid: r.get(1)?,
+                        started_at: r.get(2)?,
+                        heartbeat_at: r.get(3)?,
+                        heartbeat_secs: r.get::<_, i64>(4)? as u64,
+                        state: r.get(5)?,
+                        next_runs: serde_json::from_str(&next).unwrap_or_default(),
+                        config_path: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+}

@@ -1,0 +1,275 @@
+//! The `events` table and the hash chain: every evidence event is appended
+//! here, linked to the head in the same transaction ([`append_event`]).
+
+use super::*;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+impl Ledger {
+    /// Every event the ledger holds, as lines for
+    /// [`crate::evidence::chain::verify_lines`].
+    ///
+    /// # Errors
+    /// When the ledger cannot be read.
+    pub fn evidence_lines(&self) -> Result<Vec<crate::evidence::chain::Line>, LedgerError> {
+        let mut lines = Vec::new();
+        let mut after = 0;
+        loop {
+            let batch = self.events_after(after, 10_000)?;
+            if batch.is_empty() {
+                break;
+            }
+            for (seq, body) in batch {
+                after = seq;
+                lines.push(crate::evidence::chain::Line {
+                    location: format!("ledger event {seq}"),
+                    text: body,
+                    first_in_file: false,
+                    torn: false,
+                });
+            }
+        }
+        Ok(lines)
+    }
+
+    /// Records an evidence event on its own (e.g. a change to the live
+    /// container), returning its JSON line.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn record_event(&mut self, event: &mut Event) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
+    /// Events with a sequence number above `after`, in order, as JSON lines.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_after(&self, after: u64, limit: u64) -> Result<Vec<(u64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, body FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map(params![after as i64, limit as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// The newest event's sequence number (0 when there is none).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn last_seq(&self) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM events", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|v| v as u64)
+            .map_err(LedgerError::Read)
+    }
+
+    /// The highest sequence number the outbox bounds would remove: events
+    /// older than `max_age` (an RFC 3339 cut-off time), and the oldest ones
+    /// beyond `max_bytes`. The newest event always stays, so sequence
+    /// numbers never restart.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn outbox_cutoff(
+        &self,
+        older_than: Option<&str>,
+        max_bytes: Option<u64>,
+    ) -> Result<u64, LedgerError> {
+        let last = self.last_seq()?;
+        let mut cutoff = 0u64;
+        if let Some(t) = older_than {
+            let by_age: i64 = self
+                .conn
+                .query_row(
+                    "SELECT COALESCE(MAX(seq), 0) FROM events WHERE recorded_at < ?1",
+                    [t],
+                    |r| r.get(0),
+                )
+                .map_err(LedgerError::Read)?;
+            cutoff = cutoff.max(by_age as u64);
+        }
+        if let Some(max) = max_bytes {
+            // The newest events that fit in max_bytes stay.
+            let by_size: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT MAX(seq) FROM (SELECT seq, SUM(LENGTH(body)) OVER (ORDER BY seq DESC) AS total FROM events) WHERE total > ?1",
+                    [max as i64],
+                    |r| r.get(0),
+                )
+                .map_err(LedgerError::Read)?;
+            cutoff = cutoff.max(by_size.unwrap_or(0) as u64);
+        }
+        Ok(cutoff.min(last.saturating_sub(1)))
+    }
+
+    /// How many events have a sequence number in `(after, through]`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_between(&self, after: u64, through: u64) -> Result<u64, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM events WHERE seq > ?1 AND seq <= ?2",
+                params![after as i64, through as i64],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(LedgerError::Read)
+    }
+
+    /// Removes events up to `seq` from the outbox.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn remove_events_through(&mut self, seq: u64) -> Result<u64, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        // The chain goes on from the last removed event.
+        let last_removed = tx
+            .query_row(
+                "SELECT seq, hash, body FROM events WHERE seq <= ?1 ORDER BY seq DESC LIMIT 1",
+                [seq as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Option<String>>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Write)?;
+        if let Some((s, hash, body)) = last_removed {
+            tx.execute(
+                "INSERT INTO chain_anchor (id, seq, hash) VALUES (1, ?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+                params![s, stored_hash(hash, &body)],
+            )
+            .map_err(LedgerError::Write)?;
+        }
+        let n = tx
+            .execute("DELETE FROM events WHERE seq <= ?1", [seq as i64])
+            .map_err(LedgerError::Write)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(n as u64)
+    }
+
+    /// The chain head (last sequence number and its hash), for checkpoints.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn chain_head(&self) -> Result<(u64, String), LedgerError> {
+        head(&self.conn).map_err(LedgerError::Read)
+    }
+
+    /// Where the ledger's chain starts: the anchor left by the outbox
+    /// bounds, or (0, genesis).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn chain_anchor(&self) -> Result<(u64, String), LedgerError> {
+        self.conn
+            .query_row("SELECT seq, hash FROM chain_anchor WHERE id = 1", [], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .optional()
+            .map(|a| a.unwrap_or((0, crate::evidence::GENESIS.to_owned())))
+            .map_err(LedgerError::Read)
+    }
+
+    /// Evidence events of `kind` recorded at or after `since`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_since(
+        &self,
+        kind: &str,
+        since: &str,
+    ) -> Result<Vec<(u64, serde_json::Value)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, body FROM events WHERE kind = ?1 AND recorded_at >= ?2 ORDER BY seq",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([kind, since], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row.map_err(LedgerError::Read)?;
+            out.push((seq, serde_json::from_str(&body).unwrap_or_default()));
+        }
+        Ok(out)
+    }
+}
+
+/// The chain hash of a stored event: its `hash` column, or for an event
+/// recorded before the chain existed, the SHA-256 of its line.
+pub(super) fn stored_hash(hash: Option<String>, body: &str) -> String {
+    hash.unwrap_or_else(|| crate::evidence::sha256_hex(body.as_bytes()))
+}
+
+/// The chain head: (last sequence number, its hash).
+pub(super) fn head(conn: &Connection) -> Result<(u64, String), rusqlite::Error> {
+    let last = conn
+        .query_row(
+            "SELECT seq, hash, body FROM events ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            },
+        )
+        .optional()?;
+    if let Some((seq, hash, body)) = last {
+        return Ok((seq as u64, stored_hash(hash, &body)));
+    }
+    let anchor = conn
+        .query_row("SELECT seq, hash FROM chain_anchor WHERE id = 1", [], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+        })
+        .optional()?;
+    Ok(anchor.unwrap_or((0, crate::evidence::GENESIS.to_owned())))
+}
+
+/// Assigns the next sequence number, links the event to the chain head and
+/// stores it in `tx`.
+pub(super) fn append_event(
+    tx: &rusqlite::Transaction<'_>,
+    event: &mut Event,
+) -> Result<String, LedgerError> {
+    let (last, prev) = head(tx).map_err(LedgerError::Write)?;
+    let next = last as i64 + 1;
+    event.seq = next as u64;
+    event.prev_hash = Some(prev);
+    event.hash = Some(crate::evidence::sha256_hex(event.canonical().as_bytes()));
+    let line = event.to_line();
+    tx.execute(
+        "INSERT INTO events (seq, event_id, kind, run_id, recorded_at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![next, event.id, event.kind, event.run_id, event.time, line, event.hash],
+    )
+    .map_err(LedgerError::Write)?;
+    Ok(line)
+}

@@ -1,0 +1,433 @@
+//! The `runs`, `samples` and `baselines` tables: runs and their verdicts,
+//! orphaned runs, first-seen baselines, and the queries reports read.
+
+use super::*;
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+/// A run as it starts.
+#[derive(Debug, Clone)]
+pub struct RunRow<'a> {
+    pub run_id: &'a str,
+    pub drill: &'a str,
+    pub source: &'a str,
+    pub started_at: &'a str,
+    pub strategy: &'a str,
+    pub seed: Option<u64>,
+    pub mode: &'a str,
+    pub sample_spec: &'a str,
+}
+
+/// A sample verdict as the ledger stores it.
+#[derive(Debug, Clone)]
+pub struct SampleRow<'a> {
+    pub run_id: &'a str,
+    pub source: &'a str,
+    pub key: &'a str,
+    pub version_id: &'a str,
+    pub size: u64,
+    pub verdict: &'a str,
+    pub reason: Option<&'a str>,
+    pub sha256: Option<&'a str>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub checks_json: &'a str,
+    /// Record this SHA-256 as the first-seen baseline when none exists.
+    pub new_baseline: bool,
+}
+
+/// A drill's most recent run, as the ledger has it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct LastRun {
+    pub run_id: String,
+    pub drill: String,
+    pub source: String,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// running | completed | error | aborted
+    pub status: String,
+    /// Verdict counts recorded so far.
+    pub verdicts: std::collections::BTreeMap<String, u64>,
+    pub bytes_restored: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput_bytes_per_sec: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// A run as the report reads it.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub drill: String,
+    pub source: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub status: String,
+    pub summary: Option<serde_json::Value>,
+}
+
+/// A verdict as the report reads it.
+#[derive(Debug, Clone)]
+pub struct SampleRecord {
+    pub event_id: String,
+    pub run_id: String,
+    pub drill: String,
+    pub source: String,
+    pub key: String,
+    pub version_id: String,
+    pub size: u64,
+    pub verdict: String,
+    pub reason: Option<String>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    pub recorded_at: String,
+    pub last_modified: Option<String>,
+    pub server_side_encryption: Option<String>,
+}
+
+/// This process as the `runs` table records it.
+struct Process {
+    host: String,
+    pid: i64,
+    boot_id: String,
+}
+
+impl Process {
+    fn current() -> Self {
+        Self {
+            host: crate::host::hostname().unwrap_or_default(),
+            pid: i64::from(std::process::id()),
+            boot_id: crate::host::boot_id(),
+        }
+    }
+}
+
+impl Ledger {
+    /// Records that a run started.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn start_run(&mut self, r: &RunRow<'_>) -> Result<(), LedgerError> {
+        let me = Process::current();
+        self.conn
+            .execute(
+                "INSERT INTO runs (run_id, drill, source, started_at, status, strategy, seed, mode, sample_spec, host, pid, boot_id)
+                 VALUES (?1, ?2, ?3, ?4, 'running', ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![r.run_id, r.drill, r.source, r.started_at, r.strategy, r.seed.map(|s| s as i64), r.mode, r.sample_spec, me.host, me.pid, me.boot_id],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// Runs still marked `running` whose process on this host is gone (killed,
+    /// crashed, or the host rebooted): (run id, drill, started at, verdicts
+    /// recorded).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn orphaned_runs(&self) -> Result<Vec<(String, String, String, u64)>, LedgerError> {
+        let me = Process::current();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.drill, r.started_at, r.pid, r.boot_id,
+                        (SELECT COUNT(*) FROM samples s WHERE s.run_id = r.run_id)
+                 FROM runs r WHERE r.status = 'running' AND r.host = ?1",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([&me.host], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<i64>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                    r.get::<_, i64>(5)? as u64,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (run_id, drill, started, pid, boot_id, verdicts) =
+                row.map_err(LedgerError::Read)?;
+            let rebooted = boot_id.is_some_and(|b| !me.boot_id.is_empty() && b != me.boot_id);
+            let gone = pid.is_some_and(|p| !crate::host::is_restoreproof(p));
+            if rebooted || gone {
+                out.push((run_id, drill, started, verdicts));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The status of a run the ledger knows (`running`, `completed`,
+    /// `aborted`, `error`), or `None`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn run_status(&self, run_id: &str) -> Result<Option<String>, LedgerError> {
+        self.conn
+            .query_row("SELECT status FROM runs WHERE run_id = ?1", [run_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
+    /// Marks an orphaned run `aborted` and records why, in one transaction.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn abort_run(&mut self, run_id: &str, event: &mut Event) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "UPDATE runs SET status = 'aborted', finished_at = ?2 WHERE run_id = ?1 AND status = 'running'",
+            params![run_id, event.time],
+        )
+        .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
+    /// The first-seen baseline of a recovery point, if any.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn baseline(
+        &self,
+        source: &str,
+        key: &str,
+        version_id: &str,
+    ) -> Result<Option<Baseline>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT sha256, size, first_seen_at FROM baselines WHERE source = ?1 AND key = ?2 AND version_id = ?3",
+                params![source, key, version_id],
+                |r| {
+                    Ok(Baseline {
+                        sha256: r.get(0)?,
+                        size: r.get::<_, i64>(1)? as u64,
+                        first_seen: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
+    /// Records sample verdicts, their evidence events and any new baselines
+    /// in one transaction (a group commit): all of them or none. Returns
+    /// each event's JSON line, in order.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`]; nothing of the group is kept.
+    pub fn record_samples(
+        &mut self,
+        rows: &[SampleRow<'_>],
+        events: &mut [Event],
+    ) -> Result<Vec<String>, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for (s, event) in rows.iter().zip(events.iter_mut()) {
+            tx.execute(
+                "INSERT INTO samples (event_id, run_id, source, key, version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    event.id, s.run_id, s.source, s.key, s.version_id, s.size as i64, s.verdict, s.reason, s.sha256,
+                    s.bytes as i64, s.duration_ms as i64, s.checks_json, event.time
+                ],
+            )
+            .map_err(LedgerError::Write)?;
+            if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
+                tx.execute(
+                    "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![s.source, s.key, s.version_id, sha, s.bytes as i64, event.time, s.run_id],
+                )
+                .map_err(LedgerError::Write)?;
+            }
+            lines.push(append_event(&tx, event)?);
+        }
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(lines)
+    }
+
+    /// Marks a run finished with its summary and records the summary event.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn finish_run(
+        &mut self,
+        run_id: &str,
+        status: &str,
+        summary_json: &str,
+        event: &mut Event,
+    ) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "UPDATE runs SET finished_at = ?2, status = ?3, summary = ?4 WHERE run_id = ?1",
+            params![run_id, event.time, status, summary_json],
+        )
+        .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
+    /// Each drill's most recent run, by drill name.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn last_runs(&self) -> Result<std::collections::BTreeMap<String, LastRun>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, r.drill, r.source, r.started_at, r.finished_at, r.status, r.summary,
+                        (SELECT COALESCE(SUM(s.bytes), 0) FROM samples s WHERE s.run_id = r.run_id)
+                 FROM runs r WHERE r.rowid IN (SELECT MAX(rowid) FROM runs GROUP BY drill)",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    LastRun {
+                        run_id: r.get(0)?,
+                        drill: r.get(1)?,
+                        source: r.get(2)?,
+                        started_at: r.get(3)?,
+                        finished_at: r.get(4)?,
+                        status: r.get(5)?,
+                        verdicts: std::collections::BTreeMap::new(),
+                        bytes_restored: r.get::<_, i64>(7)? as u64,
+                        duration_ms: None,
+                        throughput_bytes_per_sec: None,
+                        error: None,
+                    },
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (mut run, summary) = row.map_err(LedgerError::Read)?;
+            if let Some(v) =
+                summary.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
+            {
+                run.duration_ms = v["duration_ms"].as_u64();
+                run.throughput_bytes_per_sec = v["throughput_bytes_per_sec"].as_u64();
+                run.error = v["error"].as_str().map(str::to_owned);
+            }
+            run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
+            out.insert(run.drill.clone(), run);
+        }
+        Ok(out)
+    }
+
+    /// Runs started at or after `since` (RFC 3339), oldest first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn runs_since(&self, since: &str) -> Result<Vec<RunRecord>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT run_id, drill, source, started_at, finished_at, status, summary FROM runs
+                 WHERE started_at >= ?1 ORDER BY started_at",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([since], |r| {
+                Ok(RunRecord {
+                    run_id: r.get(0)?,
+                    drill: r.get(1)?,
+                    source: r.get(2)?,
+                    started_at: r.get(3)?,
+                    finished_at: r.get(4)?,
+                    status: r.get(5)?,
+                    summary: r
+                        .get::<_, Option<String>>(6)?
+                        .and_then(|s| serde_json::from_str(&s).ok()),
+                })
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// Verdicts recorded at or after `since`, oldest first, with the
+    /// evidence event's recovery point when the outbox still holds it.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn samples_since(&self, since: &str) -> Result<Vec<SampleRecord>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.event_id, s.run_id, r.drill, s.source, s.key, s.version_id, s.size, s.verdict,
+                        s.reason, s.bytes, s.duration_ms, s.recorded_at, e.body
+                 FROM samples s JOIN runs r ON r.run_id = s.run_id
+                 LEFT JOIN events e ON e.event_id = s.event_id
+                 WHERE s.recorded_at >= ?1 ORDER BY s.recorded_at",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([since], |r| {
+                let body: Option<serde_json::Value> = r
+                    .get::<_, Option<String>>(12)?
+                    .and_then(|b| serde_json::from_str(&b).ok());
+                Ok(SampleRecord {
+                    event_id: r.get(0)?,
+                    run_id: r.get(1)?,
+                    drill: r.get(2)?,
+                    source: r.get(3)?,
+                    key: r.get(4)?,
+                    version_id: r.get(5)?,
+                    size: r.get::<_, i64>(6)? as u64,
+                    verdict: r.get(7)?,
+                    reason: r.get(8)?,
+                    bytes: r.get::<_, i64>(9)? as u64,
+                    duration_ms: r.get::<_, i64>(10)? as u64,
+                    recorded_at: r.get(11)?,
+                    last_modified: body.as_ref().and_then(|b| {
+                        b["recovery_point"]["last_modified"]
+                            .as_str()
+                            .map(str::to_owned)
+                    }),
+                    server_side_encryption: body.as_ref().and_then(|b| {
+                        b["restore"]["server_side_encryption"]
+                            .as_str()
+                            .map(str::to_owned)
+                    }),
+                })
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// Counts of verdicts per run, for tests and status.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn verdict_counts(&self, run_id: &str) -> Result<Vec<(String, u64)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT verdict, COUNT(*) FROM samples WHERE run_id = ?1 GROUP BY verdict ORDER BY verdict")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([run_id], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+}

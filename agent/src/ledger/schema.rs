@@ -1,0 +1,107 @@
+//! The schema, as migrations applied in order (`PRAGMA user_version`).
+
+/// Migrations in order; index + 1 is the schema version after applying it.
+pub(super) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE runs (
+    run_id          TEXT PRIMARY KEY,
+    drill           TEXT NOT NULL,
+    source          TEXT NOT NULL,
+    started_at      TEXT NOT NULL,
+    finished_at     TEXT,
+    status          TEXT NOT NULL,          -- running | completed | failed
+    strategy        TEXT NOT NULL,
+    seed            INTEGER,
+    mode            TEXT NOT NULL,
+    sample_spec     TEXT NOT NULL,
+    summary         TEXT                    -- JSON run summary when finished
+);
+CREATE TABLE samples (
+    event_id        TEXT PRIMARY KEY,
+    run_id          TEXT NOT NULL REFERENCES runs(run_id),
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    verdict         TEXT NOT NULL,
+    reason          TEXT,
+    sha256          TEXT,
+    bytes           INTEGER NOT NULL,
+    duration_ms     INTEGER NOT NULL,
+    checks          TEXT NOT NULL,          -- JSON array of every reference compared
+    recorded_at     TEXT NOT NULL
+);
+CREATE INDEX samples_by_run ON samples(run_id);
+CREATE INDEX samples_by_point ON samples(source, key, version_id);
+CREATE TABLE baselines (
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    first_seen_at   TEXT NOT NULL,
+    first_run_id    TEXT NOT NULL,
+    PRIMARY KEY (source, key, version_id)
+);
+CREATE TRIGGER baselines_are_immutable BEFORE UPDATE ON baselines
+BEGIN SELECT RAISE(ABORT, 'baselines are never overwritten'); END;
+CREATE TABLE events (
+    seq             INTEGER PRIMARY KEY,
+    event_id        TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL,
+    run_id          TEXT,
+    recorded_at     TEXT NOT NULL,
+    body            TEXT NOT NULL           -- the JSON line exactly as shipped
+);
+CREATE TRIGGER events_are_immutable BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'evidence events are never changed'); END;
+CREATE TABLE sink_cursors (
+    sink            TEXT PRIMARY KEY,
+    last_seq        INTEGER NOT NULL
+);
+"#,
+    r#"
+-- Who ran a run, so a run whose process died can be told from one that is
+-- still going.
+ALTER TABLE runs ADD COLUMN host TEXT;
+ALTER TABLE runs ADD COLUMN pid INTEGER;
+ALTER TABLE runs ADD COLUMN boot_id TEXT;
+"#,
+    r#"
+-- The daemon's heartbeat, one row per host, for `restoreproof status`.
+CREATE TABLE daemon_state (
+    host            TEXT PRIMARY KEY,
+    pid             INTEGER NOT NULL,
+    started_at      TEXT NOT NULL,
+    heartbeat_at    TEXT NOT NULL,
+    heartbeat_secs  INTEGER NOT NULL,
+    state           TEXT NOT NULL,          -- running | stopping | stopped
+    next_runs       TEXT NOT NULL,          -- JSON object: drill -> RFC 3339 time or null
+    config_path     TEXT NOT NULL
+);
+CREATE INDEX runs_by_drill ON runs(drill);
+"#,
+    r#"
+-- Delivery state of each evidence sink, for `restoreproof status`.
+CREATE TABLE sink_state (
+    sink            TEXT PRIMARY KEY,
+    delivered_total INTEGER NOT NULL DEFAULT 0,
+    failures_total  INTEGER NOT NULL DEFAULT 0,
+    last_success_at TEXT,
+    last_error      TEXT,
+    last_error_at   TEXT
+);
+"#,
+    r#"
+-- The hash chain: each event's SHA-256 over its canonical form, which
+-- includes the previous event's hash. Events recorded before this
+-- migration have none; the chain links to them by the SHA-256 of their line.
+ALTER TABLE events ADD COLUMN hash TEXT;
+-- Where the chain continues after the outbox bounds removed its start.
+CREATE TABLE chain_anchor (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    seq             INTEGER NOT NULL,
+    hash            TEXT NOT NULL
+);
+"#,
+];
