@@ -34,7 +34,10 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::types::{ChecksumMode, ObjectAttributes};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
+pub(crate) use errors::classify;
 use futures::stream::{self, BoxStream, StreamExt};
+pub use helpers::first_and_last_parts;
+use helpers::*;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -54,6 +57,11 @@ macro_rules! stored_values {
         ]
     };
 }
+
+// After the macro above, which `parts` uses.
+mod errors;
+mod helpers;
+mod parts;
 
 /// One S3 bucket (and prefix) as a source of recovery points.
 #[derive(Debug)]
@@ -291,97 +299,6 @@ impl S3Source {
         };
         Ok((items, next))
     }
-
-    /// HeadObject of one part: its size, and the parts count the store
-    /// reports with it.
-    async fn head_part(
-        &self,
-        rp: &Candidate,
-        part: u32,
-    ) -> Result<(u64, Option<u32>), SourceError> {
-        let out = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&rp.key)
-            .set_version_id(rp.version_id.clone())
-            .part_number(part as i32)
-            .send()
-            .await
-            .map_err(|e| {
-                classify(
-                    &e,
-                    &self.what(&format!("HeadObject partNumber={part} on"), Some(&rp.key)),
-                    Some(&self.bucket),
-                )
-            })?;
-        Ok((
-            out.content_length().unwrap_or(0).max(0) as u64,
-            out.parts_count().map(|n| n.max(0) as u32),
-        ))
-    }
-
-    /// GetObjectAttributes with `ObjectParts` (paged): the part sizes when
-    /// the store lists every one, and the checksums it reports.
-    async fn object_parts(
-        &self,
-        rp: &Candidate,
-    ) -> Result<(StoredAttributes, Option<Vec<u64>>), SourceError> {
-        let what = self.what("GetObjectAttributes on", Some(&rp.key));
-        let mut attrs = StoredAttributes::default();
-        let mut part_marker: Option<String> = None;
-        let mut sizes: Vec<u64> = Vec::new();
-        let mut complete = true;
-        loop {
-            let out = self
-                .client
-                .get_object_attributes()
-                .bucket(&self.bucket)
-                .key(&rp.key)
-                .set_version_id(rp.version_id.clone())
-                .object_attributes(ObjectAttributes::Etag)
-                .object_attributes(ObjectAttributes::Checksum)
-                .object_attributes(ObjectAttributes::ObjectParts)
-                .object_attributes(ObjectAttributes::ObjectSize)
-                .max_parts(1000)
-                .set_part_number_marker(part_marker.clone())
-                .send()
-                .await
-                .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
-            if part_marker.is_none() {
-                attrs.size = out.object_size().map(|s| s.max(0) as u64);
-                attrs.etag = out.e_tag().map(unquote);
-                if let Some(c) = out.checksum() {
-                    push_checksums(
-                        &mut attrs,
-                        c.checksum_type().map(|t| t.as_str()),
-                        stored_values!(c),
-                    );
-                }
-            }
-            let Some(parts) = out.object_parts() else {
-                break;
-            };
-            if let Some(n) = parts.total_parts_count() {
-                attrs.parts_count = Some(n.max(0) as u32);
-            }
-            for p in parts.parts() {
-                match p.size() {
-                    Some(s) => sizes.push(s.max(0) as u64),
-                    None => complete = false,
-                }
-            }
-            if parts.is_truncated() == Some(true) && parts.next_part_number_marker().is_some() {
-                part_marker = parts.next_part_number_marker().map(str::to_owned);
-            } else {
-                break;
-            }
-        }
-        let total = attrs.size.unwrap_or(rp.size);
-        let listed =
-            (complete && !sizes.is_empty() && sizes.iter().sum::<u64>() == total).then_some(sizes);
-        Ok((attrs, listed))
-    }
 }
 
 /// Where the next listing page starts.
@@ -392,74 +309,6 @@ struct Marker {
     /// The last key on the previous page whose current version is a delete
     /// marker: its older versions may continue on this page.
     latest_delete_marker_key: Option<String>,
-}
-
-/// Part sizes of an object of `size` bytes in `parts` parts whose first
-/// part is `first` bytes and last part `last` bytes, taking every part but
-/// the last to be as large as the first (what every SDK uploader writes),
-/// when that adds up.
-pub fn first_and_last_parts(size: u64, parts: u32, first: u64, last: u64) -> Option<Vec<u64>> {
-    let n = u64::from(parts);
-    if n == 0 || first == 0 || last == 0 {
-        return None;
-    }
-    if n == 1 {
-        return (first == size).then(|| vec![size]);
-    }
-    if (n - 1).checked_mul(first)?.checked_add(last)? != size {
-        return None;
-    }
-    let mut v = vec![first; parts as usize];
-    if let Some(l) = v.last_mut() {
-        *l = last;
-    }
-    Some(v)
-}
-
-/// The checksum algorithm an S3 name (`CRC64NVME`, `SHA256`, ...) stands for.
-fn algorithm(name: &str) -> Option<ChecksumAlgorithm> {
-    Some(match name.to_ascii_uppercase().as_str() {
-        "CRC64NVME" => ChecksumAlgorithm::Crc64Nvme,
-        "CRC32" => ChecksumAlgorithm::Crc32,
-        "CRC32C" => ChecksumAlgorithm::Crc32c,
-        "SHA1" => ChecksumAlgorithm::Sha1,
-        "SHA256" => ChecksumAlgorithm::Sha256,
-        "MD5" => ChecksumAlgorithm::Md5,
-        _ => return None,
-    })
-}
-
-/// Adds the stored checksums a response reported (skipping any already
-/// known); `declared` is its `ChecksumType`.
-fn push_checksums(
-    attrs: &mut StoredAttributes,
-    declared: Option<&str>,
-    values: [(ChecksumAlgorithm, Option<&str>); 6],
-) {
-    for (algorithm, value) in values {
-        let Some(value) = value.filter(|v| !v.is_empty()) else {
-            continue;
-        };
-        let scope = if declared == Some("COMPOSITE") || is_composite(value) {
-            ChecksumScope::Composite
-        } else {
-            ChecksumScope::FullObject
-        };
-        if attrs
-            .checksums
-            .iter()
-            .any(|c| c.algorithm == algorithm && c.scope == scope)
-        {
-            continue;
-        }
-        attrs.checksums.push(StoredChecksum {
-            name: format!("s3.checksum.{algorithm}"),
-            note: None,
-            algorithm,
-            scope,
-            value: value.to_owned(),
-        });
-    }
 }
 
 /// The references a GetObject or HeadObject response carries in its
@@ -483,159 +332,6 @@ macro_rules! header_attributes {
         attrs.parts_count = parts_count(&attrs);
         attrs
     }};
-}
-
-/// The parts count a `-N` ETag or composite checksum gives.
-fn parts_count(attrs: &StoredAttributes) -> Option<u32> {
-    attrs.etag.as_deref().and_then(dash_count).or_else(|| {
-        attrs
-            .checksums
-            .iter()
-            .filter(|c| c.scope == ChecksumScope::Composite)
-            .find_map(|c| dash_count(&c.value))
-    })
-}
-
-/// Storage classes whose versions may need a restore request before they
-/// can be read.
-fn maybe_archived(class: Option<&str>) -> bool {
-    matches!(
-        class,
-        Some("GLACIER" | "DEEP_ARCHIVE" | "INTELLIGENT_TIERING")
-    )
-}
-
-/// Percent-encodes a key for `x-amz-copy-source` (slashes stay).
-fn encode_key(key: &str) -> String {
-    key.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Decodes a key S3 sent with `encoding-type=url` (`%XX`, `+` for a
-/// space); `None` when it is not valid encoding of UTF-8.
-fn url_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'%' => {
-                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
-                i += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                i += 1;
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
-fn unquote(s: &str) -> String {
-    s.trim_matches('"').to_owned()
-}
-
-/// Classifies an SDK error once, where it enters. `bucket` adds a hint to
-/// bucket-level failures.
-pub(crate) fn classify<E>(
-    err: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>,
-    what: &str,
-    bucket: Option<&str>,
-) -> SourceError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let code = err.code().map(str::to_owned);
-    let detail = error_chain(err);
-    let (class, hint) = match err {
-        SdkError::TimeoutError(_) => (ErrorClass::Timeout, String::new()),
-        SdkError::DispatchFailure(d) if d.is_timeout() => (ErrorClass::Timeout, String::new()),
-        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
-            if detail.contains("credential") || detail.contains("identity") =>
-        {
-            return SourceError::new(
-                ErrorClass::Config,
-                format!(
-                    "{what} failed: no usable AWS credentials in the chain (environment, shared profile, web identity, container, instance metadata); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE or `profile` in the source, use web identity, or run on an instance with a role"
-                ),
-            );
-        }
-        SdkError::DispatchFailure(d) if d.is_io() || d.is_other() => (ErrorClass::Network, String::new()),
-        SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_) => (ErrorClass::Config, String::new()),
-        _ => match (code.as_deref(), status) {
-            (Some("NoSuchBucket"), _) => (
-                ErrorClass::Config,
-                format!("; the bucket `{}` does not exist: check `bucket` (and `endpoint`/`region`) in the source", bucket.unwrap_or("?")),
-            ),
-            (Some("NoSuchKey" | "NoSuchVersion" | "NotFound"), _) | (_, Some(404)) => (ErrorClass::NotFound, String::new()),
-            (Some("InvalidObjectState"), _) => (
-                ErrorClass::Archived,
-                "; the version is in an archive storage class and needs a restore request first".to_owned(),
-            ),
-            (Some("AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"), _) | (_, Some(401 | 403)) => (
-                ErrorClass::AccessDenied,
-                "; the agent's identity needs s3:ListBucketVersions, s3:GetObjectVersion and s3:GetObjectVersionAttributes on this bucket".to_owned(),
-            ),
-            (Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequests"), _) | (_, Some(429 | 503)) => {
-                (ErrorClass::Throttled, String::new())
-            }
-            (Some("RequestTimeout"), _) => (ErrorClass::Timeout, String::new()),
-            (Some("NotImplemented" | "MethodNotAllowed"), _) | (_, Some(501 | 405)) => (
-                ErrorClass::NotImplemented,
-                "; the store does not implement this call".to_owned(),
-            ),
-            (_, Some(s)) if s >= 500 => (ErrorClass::Server, String::new()),
-            // A success status that still failed: the response could not be
-            // understood, and asking again gets the same answer.
-            (_, Some(200..=299)) => (ErrorClass::Protocol, String::new()),
-            (_, Some(301 | 307)) => (
-                ErrorClass::Config,
-                "; the bucket lives in another region: set `region` in the source".to_owned(),
-            ),
-            _ if matches!(err, SdkError::ResponseError(_)) => (ErrorClass::Protocol, String::new()),
-            _ => (ErrorClass::Server, String::new()),
-        },
-    };
-    let status_text = status.map(|s| format!(" (HTTP {s})")).unwrap_or_default();
-    SourceError::new(class, format!("{what} failed{status_text}: {detail}{hint}"))
-}
-
-/// The messages of an error and its sources, joined with ": ", skipping a
-/// source whose message the previous one already contains.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = cur {
-        let m = e.to_string();
-        if !m.is_empty() && !parts.last().is_some_and(|p| p.contains(&m)) {
-            parts.push(m);
-        }
-        cur = e.source();
-    }
-    parts.join(": ")
-}
-
-fn is_composite(v: &str) -> bool {
-    v.rsplit_once('-')
-        .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-}
-
-/// Parts count from a `...-N` ETag or composite checksum.
-fn dash_count(v: &str) -> Option<u32> {
-    v.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
 }
 
 #[async_trait::async_trait]
@@ -703,115 +399,7 @@ impl RecoverySource for S3Source {
         rp: &Candidate,
         attrs: &mut StoredAttributes,
     ) -> Result<(), SourceError> {
-        if attrs.part_sizes.is_some() {
-            return Ok(());
-        }
-        let size = attrs.size.unwrap_or(rp.size);
-        // GetObjectAttributes lists part sizes only for objects written with
-        // additional checksums; for the others it would be a wasted request.
-        let has_checksums = !attrs.checksums.is_empty() || !rp.checksum_algorithms.is_empty();
-        if has_checksums && !self.caps.no_attributes.load(Ordering::SeqCst) {
-            let first = if self.caps.attributes_known.load(Ordering::SeqCst) {
-                None
-            } else {
-                Some(self.caps.attributes_gate.lock().await)
-            };
-            let asked = if self.caps.no_attributes.load(Ordering::SeqCst) {
-                None
-            } else {
-                let r = self.object_parts(rp).await;
-                match &r {
-                    Err(e) if is_capability(e) => self.caps.lacks(
-                        &self.caps.no_attributes,
-                        "GetObjectAttributes",
-                        e,
-                        "part sizes come from HeadObject partNumber instead",
-                    ),
-                    Err(_) => {}
-                    Ok(_) => self.caps.attributes_known.store(true, Ordering::SeqCst),
-                }
-                Some(r)
-            };
-            // Released only once a missing call is remembered.
-            drop(first);
-            match asked {
-                None => {}
-                Some(Ok((found, sizes))) => {
-                    for c in found.checksums {
-                        if !attrs
-                            .checksums
-                            .iter()
-                            .any(|x| x.algorithm == c.algorithm && x.scope == c.scope)
-                        {
-                            attrs.checksums.push(c);
-                        }
-                    }
-                    if attrs.etag.is_none() {
-                        attrs.etag = found.etag;
-                    }
-                    attrs.parts_count = attrs.parts_count.or(found.parts_count);
-                    if let Some(sizes) = sizes {
-                        attrs.parts_count = Some(sizes.len() as u32);
-                        attrs.part_sizes = Some(sizes);
-                        attrs.part_sizes_from = Some(PartSizesFrom::Reported);
-                        return Ok(());
-                    }
-                }
-                Some(Err(e)) if is_capability(&e) => {}
-                Some(Err(e)) => return Err(e),
-            }
-        }
-        if self.caps.no_part_head.load(Ordering::SeqCst) {
-            return Ok(());
-        }
-        let probe = async {
-            let (first, count) = self.head_part(rp, 1).await?;
-            let Some(n) = count.or(attrs.parts_count).filter(|n| *n > 0) else {
-                return Ok(None);
-            };
-            let last = if n == 1 {
-                first
-            } else {
-                self.head_part(rp, n).await?.0
-            };
-            if let Some(sizes) = first_and_last_parts(size, n, first, last) {
-                let from = if sizes.len() <= 2 {
-                    PartSizesFrom::Reported
-                } else {
-                    PartSizesFrom::FirstAndLast
-                };
-                return Ok(Some((sizes, from)));
-            }
-            // The middle parts differ in size: ask each one (a bounded
-            // number of requests), or give up on the layout.
-            if n > MAX_PROBED_PARTS {
-                return Ok(None);
-            }
-            let mut sizes = vec![first];
-            for part in 2..n {
-                sizes.push(self.head_part(rp, part).await?.0);
-            }
-            sizes.push(last);
-            Ok::<_, SourceError>(
-                (sizes.iter().sum::<u64>() == size).then_some((sizes, PartSizesFrom::Reported)),
-            )
-        };
-        match probe.await {
-            Ok(Some((sizes, from))) => {
-                attrs.parts_count = Some(sizes.len() as u32);
-                attrs.part_sizes_from = Some(from);
-                attrs.part_sizes = Some(sizes);
-            }
-            Ok(None) => {}
-            Err(e) if is_capability(&e) => self.caps.lacks(
-                &self.caps.no_part_head,
-                "HeadObject partNumber",
-                &e,
-                "multipart references without part sizes are not comparable",
-            ),
-            Err(e) => return Err(e),
-        }
-        Ok(())
+        self.find_part_sizes(rp, attrs).await
     }
 
     async fn probe_every_part(
@@ -819,14 +407,7 @@ impl RecoverySource for S3Source {
         rp: &Candidate,
         parts: u32,
     ) -> Result<Option<Vec<u64>>, SourceError> {
-        if parts == 0 || parts > MAX_PROBED_PARTS || self.caps.no_part_head.load(Ordering::SeqCst) {
-            return Ok(None);
-        }
-        let mut sizes = Vec::with_capacity(parts as usize);
-        for n in 1..=parts {
-            sizes.push(self.head_part(rp, n).await?.0);
-        }
-        Ok(Some(sizes))
+        self.probe_parts(rp, parts).await
     }
 
     fn capabilities(&self) -> Vec<StoreCapability> {
