@@ -1,0 +1,255 @@
+//! Validation of an Azure Blob source: account URL, container and the
+//! sign-in method with what each needs.
+
+use super::*;
+
+/// Validates an Azure Blob source; problems go to `problem`, and the returned
+/// config is only used when there were none.
+pub(super) fn validate_azure(
+    name: &str,
+    a: RawAzureSource,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> AzureSourceConfig {
+    let at = |k: &str| format!("sources.{name}.{k}");
+    let account_url = match (&a.account_url, &a.account) {
+        (Some(_), Some(_)) => {
+            problem(
+                at("account"),
+                "conflicts with account_url; keep one of them",
+            );
+            String::new()
+        }
+        (Some(u), None) => {
+            let u = u.trim_end_matches('/');
+            let local = u.starts_with("http://127.0.0.1")
+                || u.starts_with("http://localhost")
+                || u.starts_with("http://[::1]");
+            if !(u.starts_with("https://") || local) || u.contains('?') || u.len() < 12 {
+                problem(at("account_url"), "must be the blob service URL, e.g. `https://ACCOUNT.blob.core.windows.net` (plain http only on loopback), without a container, path or query; put a SAS token in auth.sas_env or auth.sas_file");
+            }
+            u.to_owned()
+        }
+        (None, Some(acct)) => {
+            if !(3..=24).contains(&acct.len())
+                || !acct
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            {
+                problem(
+                    at("account"),
+                    "is not a storage account name (3-24 lowercase letters and digits)",
+                );
+            }
+            let suffix = match a.cloud.as_deref().unwrap_or("public") {
+                "public" => "core.windows.net",
+                "china" => "core.chinacloudapi.cn",
+                "usgovernment" => "core.usgovcloudapi.net",
+                _ => {
+                    problem(at("cloud"), "must be `public`, `china` or `usgovernment`");
+                    "core.windows.net"
+                }
+            };
+            format!("https://{acct}.blob.{suffix}")
+        }
+        (None, None) => {
+            problem(at("account_url"), "is missing; set account_url = \"https://ACCOUNT.blob.core.windows.net\" or account = \"ACCOUNT\"");
+            String::new()
+        }
+    };
+    if a.cloud.is_some() && a.account.is_none() {
+        problem(
+            at("cloud"),
+            "only applies with `account`; account_url already names the endpoint",
+        );
+    }
+    let c = &a.container;
+    let valid_container = (3..=63).contains(&c.len())
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !c.starts_with('-')
+        && !c.ends_with('-')
+        && !c.contains("--");
+    if !valid_container {
+        problem(
+            at("container"),
+            "is not a valid container name (3-63 lowercase letters, digits and single hyphens)",
+        );
+    }
+    let prefix = a.prefix.unwrap_or_default();
+    if prefix.starts_with('/') {
+        problem(
+            at("prefix"),
+            "must not start with `/`: blob names have no leading slash",
+        );
+    }
+    let auth = &a.auth;
+    let secret = |file: &Option<PathBuf>,
+                  env: Option<&String>,
+                  what: &str,
+                  problem: &mut dyn FnMut(String, &str)|
+     -> SecretSource {
+        let given = [file.is_some(), env.is_some(), auth.credential.is_some()]
+            .iter()
+            .filter(|x| **x)
+            .count();
+        if given != 1 {
+            problem(at("auth"), &format!("{what} needs exactly one source: a file, an environment variable or `credential` (a systemd credential name)"));
+        }
+        if let Some(f) = file {
+            SecretSource::File(resolve(base, f))
+        } else if let Some(e) = env {
+            SecretSource::Env(e.clone())
+        } else {
+            SecretSource::SystemdCredential(auth.credential.clone().unwrap_or_default())
+        }
+    };
+    let method = auth.method.as_deref().unwrap_or("managed_identity");
+    let unexpected = |keys: &[(&str, bool)], problem: &mut dyn FnMut(String, &str)| {
+        for (k, set) in keys {
+            if *set {
+                problem(
+                    at(&format!("auth.{k}")),
+                    &format!("does not apply to method `{method}`"),
+                );
+            }
+        }
+    };
+    let auth = match method {
+        "managed_identity" | "workload_identity" => {
+            unexpected(
+                &[
+                    ("tenant_id", auth.tenant_id.is_some()),
+                    ("client_secret_file", auth.client_secret_file.is_some()),
+                    (
+                        "client_certificate_file",
+                        auth.client_certificate_file.is_some(),
+                    ),
+                    ("credential", auth.credential.is_some()),
+                    ("sas_env", auth.sas_env.is_some()),
+                    ("sas_file", auth.sas_file.is_some()),
+                ],
+                problem,
+            );
+            if method == "managed_identity" {
+                AzureAuth::ManagedIdentity {
+                    client_id: auth.client_id.clone(),
+                }
+            } else {
+                AzureAuth::WorkloadIdentity {
+                    client_id: auth.client_id.clone(),
+                }
+            }
+        }
+        "service_principal" => {
+            unexpected(
+                &[
+                    ("sas_env", auth.sas_env.is_some()),
+                    ("sas_file", auth.sas_file.is_some()),
+                ],
+                problem,
+            );
+            if auth.tenant_id.is_none() || auth.client_id.is_none() {
+                problem(
+                    at("auth"),
+                    "service_principal needs tenant_id and client_id",
+                );
+            }
+            let tenant_id = auth.tenant_id.clone().unwrap_or_default();
+            let client_id = auth.client_id.clone().unwrap_or_default();
+            match &auth.client_certificate_file {
+                Some(cert) => {
+                    if auth.client_secret_file.is_some() || auth.credential.is_some() {
+                        problem(
+                            at("auth"),
+                            "give either a client secret or a client certificate, not both",
+                        );
+                    }
+                    AzureAuth::ServicePrincipalCertificate {
+                        tenant_id,
+                        client_id,
+                        certificate: resolve(base, cert),
+                        password: auth
+                            .client_certificate_password_file
+                            .as_deref()
+                            .map(|p| resolve(base, p)),
+                    }
+                }
+                None => {
+                    if auth.client_certificate_password_file.is_some() {
+                        problem(
+                            at("auth.client_certificate_password_file"),
+                            "needs client_certificate_file",
+                        );
+                    }
+                    AzureAuth::ServicePrincipal {
+                        tenant_id,
+                        client_id,
+                        secret: secret(
+                            &auth.client_secret_file,
+                            None,
+                            "the client secret",
+                            problem,
+                        ),
+                    }
+                }
+            }
+        }
+        "azure_cli" => {
+            unexpected(
+                &[
+                    ("client_id", auth.client_id.is_some()),
+                    ("tenant_id", auth.tenant_id.is_some()),
+                    ("client_secret_file", auth.client_secret_file.is_some()),
+                    (
+                        "client_certificate_file",
+                        auth.client_certificate_file.is_some(),
+                    ),
+                    ("credential", auth.credential.is_some()),
+                    ("sas_env", auth.sas_env.is_some()),
+                    ("sas_file", auth.sas_file.is_some()),
+                ],
+                problem,
+            );
+            AzureAuth::AzureCli
+        }
+        "sas" => {
+            unexpected(
+                &[
+                    ("client_id", auth.client_id.is_some()),
+                    ("tenant_id", auth.tenant_id.is_some()),
+                    ("client_secret_file", auth.client_secret_file.is_some()),
+                ],
+                problem,
+            );
+            AzureAuth::Sas(secret(
+                &auth.sas_file,
+                auth.sas_env.as_ref(),
+                "the SAS token",
+                problem,
+            ))
+        }
+        other => {
+            problem(
+                at("auth.method"),
+                &format!("`{other}` is not an authentication method; use managed_identity, workload_identity, service_principal, azure_cli or sas"),
+            );
+            AzureAuth::AzureCli
+        }
+    };
+    if account_url.starts_with("http://") && !matches!(auth, AzureAuth::Sas(_)) {
+        problem(
+            at("account_url"),
+            "plain http works only with a SAS token: token credentials are sent over https only",
+        );
+    }
+    let posture = a.posture.validate(&at("posture"), "azure_blob", problem);
+    AzureSourceConfig {
+        account_url,
+        container: a.container,
+        prefix,
+        allow_undelete: a.allow_undelete,
+        auth,
+        posture,
+    }
+}

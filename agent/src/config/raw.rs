@@ -1,0 +1,287 @@
+//! The config file as written: serde types, unknown keys refused. Closed
+//! sets (strategy, restore mode, verify policy) are enums here already.
+
+use super::{posture, sink, Age, ByteSize, Missed, SampleSize, Secret};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::PathBuf;
+
+/// The config file as written.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub ledger: RawLedger,
+    #[serde(default)]
+    pub evidence: RawEvidence,
+    #[serde(default)]
+    pub daemon: RawDaemon,
+    #[serde(default)]
+    pub outbox: RawOutbox,
+    #[serde(default)]
+    pub posture: RawPostureRun,
+    #[serde(default)]
+    pub sinks: BTreeMap<String, sink::RawSink>,
+    #[serde(default)]
+    pub sources: BTreeMap<String, RawSource>,
+    #[serde(default)]
+    pub drills: BTreeMap<String, RawDrill>,
+}
+
+/// `[posture]`: when the service runs posture checks.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPostureRun {
+    /// Cron expression (seconds optional).
+    pub schedule: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
+    pub timezone: Option<String>,
+}
+
+/// `[outbox]`: how long the ledger keeps evidence events for the sinks.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbox {
+    /// Events older than this are removed from the outbox, delivered or not.
+    pub max_age: Option<Age>,
+    /// The outbox is trimmed, oldest first, to at most this size.
+    pub max_bytes: Option<ByteSize>,
+}
+
+/// `[daemon]`: how `restoreproof run` behaves.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Drills running at the same time (each drill never overlaps itself).
+    pub max_concurrent_drills: Option<usize>,
+    /// How long in-flight restores may finish after SIGTERM/SIGINT.
+    pub shutdown_timeout: Option<Age>,
+    /// How often the daemon records its heartbeat, rewrites the metrics
+    /// file and (under systemd) pets the watchdog.
+    pub heartbeat_interval: Option<Age>,
+    /// Prometheus text-format file for node_exporter's textfile collector.
+    pub metrics_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLedger {
+    /// SQLite file holding runs, samples, baselines and the evidence outbox.
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawEvidence {
+    /// JSON Lines file every evidence event is appended to.
+    pub path: Option<PathBuf>,
+    /// Ed25519 key (signed-note format) that signs checkpoints; created
+    /// there on first use when missing.
+    pub signing_key: Option<PathBuf>,
+    /// A systemd credential holding the signing key instead.
+    pub signing_key_credential: Option<String>,
+}
+
+/// A source, tagged by `kind`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum RawSource {
+    S3(RawS3Source),
+    AzureBlob(RawAzureSource),
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAzureSource {
+    /// `https://ACCOUNT.blob.core.windows.net` (or a custom endpoint).
+    pub account_url: Option<String>,
+    /// Storage account name, when `account_url` is not given.
+    pub account: Option<String>,
+    /// `public` (default), `china` or `usgovernment`: with `account`.
+    pub cloud: Option<String>,
+    pub container: String,
+    pub prefix: Option<String>,
+    /// Allow `undelete` drills, which change the live container (each
+    /// undelete is put back and recorded as evidence).
+    #[serde(default)]
+    pub allow_undelete: bool,
+    #[serde(default)]
+    pub auth: RawAzureAuth,
+    /// Required settings for `restoreproof posture`.
+    #[serde(default)]
+    pub posture: posture::RawPosture,
+}
+
+/// How the agent authenticates to Azure Storage.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawAzureAuth {
+    /// `managed_identity` (default), `workload_identity`,
+    /// `service_principal`, `azure_cli` or `sas`.
+    pub method: Option<String>,
+    /// User-assigned managed identity, service principal or workload
+    /// identity client id.
+    pub client_id: Option<String>,
+    /// Service principal tenant.
+    pub tenant_id: Option<String>,
+    /// File holding the service principal's client secret.
+    pub client_secret_file: Option<PathBuf>,
+    /// PKCS#12 file holding the service principal's certificate and key
+    /// (instead of a client secret).
+    pub client_certificate_file: Option<PathBuf>,
+    /// File holding the PKCS#12 password, if it has one.
+    pub client_certificate_password_file: Option<PathBuf>,
+    /// Name of a systemd credential (`LoadCredential=`) holding the client
+    /// secret or the SAS token, read from `$CREDENTIALS_DIRECTORY`.
+    pub credential: Option<String>,
+    /// Environment variable holding a SAS token.
+    pub sas_env: Option<String>,
+    /// File holding a SAS token.
+    pub sas_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3Source {
+    pub bucket: String,
+    pub prefix: Option<String>,
+    pub region: Option<String>,
+    /// S3-compatible endpoint, e.g. `https://minio.internal:9000`.
+    pub endpoint: Option<String>,
+    /// Path-style addressing (`endpoint/bucket/key`), needed by most
+    /// S3-compatible stores. Defaults to true when `endpoint` is set.
+    pub force_path_style: Option<bool>,
+    /// A named profile from the shared AWS config/credentials files.
+    pub profile: Option<String>,
+    /// Static keys. Discouraged: prefer the environment, a profile, web
+    /// identity or instance metadata. Redacted everywhere.
+    pub credentials: Option<RawS3Credentials>,
+    /// Required settings for `restoreproof posture`.
+    #[serde(default)]
+    pub posture: posture::RawPosture,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawS3Credentials {
+    pub access_key_id: Secret,
+    pub secret_access_key: Secret,
+    pub session_token: Option<Secret>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawDrill {
+    pub source: String,
+    pub sample: Option<SampleSize>,
+    pub strategy: Option<Strategy>,
+    pub seed: Option<u64>,
+    pub mode: Option<RestoreMode>,
+    /// Which references to hash: `efficient` (default) or `thorough`.
+    pub verify: Option<VerifyPolicy>,
+    pub concurrency: Option<usize>,
+    pub attempts: Option<u32>,
+    pub max_samples: Option<u64>,
+    pub restore_timeout: Option<Age>,
+    pub scratch_dir: Option<PathBuf>,
+    /// Where `copy` mode puts its copies, inside the source's bucket or
+    /// container; never sampled.
+    pub copy_prefix: Option<String>,
+    /// Cron expression for `restoreproof run` (seconds field optional).
+    pub schedule: Option<String>,
+    /// IANA time zone the schedule is read in (default UTC).
+    pub timezone: Option<String>,
+    /// Random delay of up to this much after each fire time.
+    pub jitter: Option<Age>,
+    /// Fire times missed while the agent was down: `skip` or `run_once`.
+    pub missed: Option<Missed>,
+    #[serde(default)]
+    pub filter: RawFilter,
+}
+
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawFilter {
+    pub min_size: Option<ByteSize>,
+    pub max_size: Option<ByteSize>,
+    pub max_age: Option<Age>,
+    /// Whether current versions are candidates (`true` by default).
+    pub include_current: Option<bool>,
+    /// Whether noncurrent versions are candidates (`true` by default).
+    pub include_noncurrent: Option<bool>,
+}
+
+/// How a drill picks its recovery points.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    /// Uniformly at random, reproducible from the recorded seed.
+    Uniform,
+    /// The most recently written recovery points first.
+    Newest,
+    /// The oldest recovery points first.
+    Oldest,
+}
+
+/// How a recovery point is restored (see DESIGN.md, "Restore modes").
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreMode {
+    /// GET the exact version and hash the body as it streams; no side effects.
+    Stream,
+    /// Write to a scratch directory, fsync, re-read and hash, then remove.
+    Local,
+    /// Copy server-side into the drill prefix, restore and verify the copy,
+    /// then delete it: exercises the provider's restore path and the
+    /// agent's write permissions.
+    Copy,
+    /// Azure soft delete: undelete a soft-deleted blob, verify it, and delete
+    /// it again. Only for sources with `allow_undelete = true`.
+    Undelete,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::Uniform => "uniform",
+            Strategy::Newest => "newest",
+            Strategy::Oldest => "oldest",
+        })
+    }
+}
+
+/// Which references a drill hashes (`verify` in a drill; see
+/// [`crate::verify`]).
+#[derive(
+    Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum VerifyPolicy {
+    /// SHA-256 (the baseline) plus the cheapest stored reference that proves
+    /// the bytes; the others are listed as not computed.
+    #[default]
+    Efficient,
+    /// Every reference that exists.
+    Thorough,
+}
+
+impl fmt::Display for VerifyPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            VerifyPolicy::Efficient => "efficient",
+            VerifyPolicy::Thorough => "thorough",
+        })
+    }
+}
+
+impl fmt::Display for RestoreMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RestoreMode::Stream => "stream",
+            RestoreMode::Local => "local",
+            RestoreMode::Copy => "copy",
+            RestoreMode::Undelete => "undelete",
+        })
+    }
+}

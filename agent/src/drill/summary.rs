@@ -1,0 +1,167 @@
+//! What a drill produces: one result per sampled recovery point, verdict
+//! counts, and the run summary recorded as the run's last evidence event.
+
+use super::*;
+
+/// The outcome of restoring one recovery point.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleResult {
+    pub event_id: String,
+    pub recovery_point: Candidate,
+    pub verdict: Verdict,
+    /// Why, for anything but `verified`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_class: Option<ErrorClass>,
+    pub checks: Vec<Check>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    pub bytes: u64,
+    pub duration_ms: u64,
+    /// Attempts of the restore (or of reading the attributes, when that
+    /// already failed).
+    pub attempts: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_side_encryption: Option<String>,
+    /// `copy` mode: where the copy was made and whether it was removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub copy: Option<CopyRecord>,
+}
+
+/// The server-side copy a `copy`-mode restore made and verified.
+#[derive(Debug, Clone, Serialize)]
+pub struct CopyRecord {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The copy was deleted after verification.
+    pub removed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removal_error: Option<String>,
+}
+
+impl SampleResult {
+    /// A verdict for a restore whose task died (a bug): recorded as
+    /// `unrecoverable`, so nothing is silently lost.
+    pub(super) fn internal_error(c: Candidate, why: &str) -> Self {
+        let mut r = Self::unrecoverable(c);
+        r.reason = Some(format!("internal error in the restore task: {why}"));
+        r
+    }
+
+    /// A result that is `unrecoverable` until the restore proves otherwise.
+    pub(super) fn unrecoverable(c: Candidate) -> Self {
+        Self {
+            event_id: uuid::Uuid::now_v7().to_string(),
+            recovery_point: c,
+            verdict: Verdict::Unrecoverable,
+            reason: None,
+            error_class: None,
+            checks: Vec::new(),
+            sha256: None,
+            bytes: 0,
+            duration_ms: 0,
+            attempts: 0,
+            server_side_encryption: None,
+            copy: None,
+        }
+    }
+}
+
+/// Verdict counts of one run.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct Counts {
+    pub verified: u64,
+    pub mismatch: u64,
+    pub unrecoverable: u64,
+    pub no_reference: u64,
+    pub skipped: u64,
+    pub aborted: u64,
+}
+
+impl Counts {
+    pub(super) fn add(&mut self, v: Verdict) {
+        match v {
+            Verdict::Verified => self.verified += 1,
+            Verdict::Mismatch => self.mismatch += 1,
+            Verdict::Unrecoverable => self.unrecoverable += 1,
+            Verdict::NoReference => self.no_reference += 1,
+            Verdict::Skipped => self.skipped += 1,
+            Verdict::Aborted => self.aborted += 1,
+        }
+    }
+
+    /// Whether any verdict makes the drill fail.
+    pub fn any_failure(&self) -> bool {
+        self.mismatch + self.unrecoverable > 0
+    }
+}
+
+/// How a run ended, as the ledger's `runs.status` and every run summary
+/// say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every sampled recovery point got its verdict.
+    Completed,
+    /// Stopped before it finished (the agent was stopping); the verdicts
+    /// recorded stand.
+    Aborted,
+    /// Could not run: the source could not be listed, or the agent's host
+    /// failed (exit 2).
+    Error,
+}
+
+impl RunStatus {
+    /// The word the ledger stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Completed => "completed",
+            RunStatus::Aborted => "aborted",
+            RunStatus::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The run summary, recorded as the run's last evidence event.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub drill: String,
+    pub source: SourceInfo,
+    pub status: RunStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub strategy: Strategy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub mode: RestoreMode,
+    /// Which references were hashed.
+    pub verify: VerifyPolicy,
+    pub sample_size: SampleSize,
+    pub started_at: String,
+    pub finished_at: String,
+    pub duration_ms: u64,
+    pub population: Population,
+    pub sampled: u64,
+    pub sampled_bytes: u64,
+    pub counts: Counts,
+    /// Sampled recovery points never restored because the agent stopped.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub not_started: u64,
+    pub bytes_restored: u64,
+    pub throughput_bytes_per_sec: u64,
+    /// Whether the host clock was synchronised when the run started.
+    pub clock: crate::host::ClockStatus,
+    /// Calls the store turned out to lack during the run, and what the
+    /// drill did instead.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub store: Vec<StoreCapability>,
+}
