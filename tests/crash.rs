@@ -1,7 +1,7 @@
 //! A drill killed with SIGKILL keeps every verdict it completed, and the
 //! next run finds the ledger and evidence file consistent.
 
-use crate::util::{data, read_jsonl, Agent, Bucket};
+use crate::util::{data, read_jsonl, wait_for, Agent, Bucket};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -24,18 +24,10 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
         .expect("spawn");
 
     // Wait for a few verdicts, then kill -9 mid-drill.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let n = read_jsonl(&evidence).len();
-        if n >= 3 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no verdicts after 60 s"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_for("three events in the evidence file", 60, || {
+        read_jsonl(&evidence).len() >= 3
+    })
+    .await;
     child.start_kill().expect("kill");
     let status = child.wait().await.expect("wait");
     assert!(!status.success());

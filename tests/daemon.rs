@@ -4,7 +4,7 @@
 //! `status`, SIGHUP with a valid and an invalid config, and SIGTERM with
 //! restores in flight.
 
-use crate::util::{data, read_jsonl, Agent, Bucket};
+use crate::util::{data, read_jsonl, wait_for, Agent, Bucket};
 use restoreproof_testkit::{Fault, Rule};
 use serde_json::Value;
 use std::os::unix::net::UnixDatagram;
@@ -48,18 +48,6 @@ impl Notifications {
             .iter()
             .filter(|l| *l == line)
             .count()
-    }
-}
-
-/// Polls `cond` every 50 ms for up to `secs`.
-async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
-    while !cond() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {secs}s waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

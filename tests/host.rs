@@ -4,7 +4,7 @@
 //! Restored bytes on scratch are private, and scratch left by a killed run
 //! is removed by the next one.
 
-use crate::util::{data, Agent, Bucket};
+use crate::util::{data, wait_for, Agent, Bucket};
 
 fn run_status(agent: &Agent) -> Vec<String> {
     let l = agent.ledger();
@@ -143,14 +143,10 @@ async fn what_a_dead_run_left_on_scratch_is_removed_by_the_next_drill() {
         .command(&["drill", "d", "--quiet"])
         .spawn()
         .expect("spawn");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    while run_status_opt(&agent).as_deref() != Some("running") {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the drill never started"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for("the drill to start", 30, || {
+        run_status_opt(&agent).as_deref() == Some("running")
+    })
+    .await;
     // A run directory as a run killed mid-restore leaves it.
     let run_id: String = agent
         .ledger()

@@ -427,22 +427,15 @@ async fn the_service_runs_posture_checks_on_their_schedule() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("run");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
+    crate::util::wait_for("scheduled posture checks", 30, || {
         let ev = if agent.path("log/evidence.jsonl").exists() {
             agent.evidence()
         } else {
             Vec::new()
         };
-        if ev.iter().filter(|e| e["kind"] == "posture_finding").count() >= 18 {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no scheduled posture checks"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        ev.iter().filter(|e| e["kind"] == "posture_finding").count() >= 18
+    })
+    .await;
     crate::daemon::signal(&child, "TERM");
     let status = child.wait().await.expect("wait");
     assert!(status.success());

@@ -5,7 +5,7 @@
 //! bulk failures, 429/503, dropped connections and a SIGKILLed agent must
 //! lose nothing: every event id arrives at least once.
 
-use crate::util::{data, Agent, Bucket};
+use crate::util::{data, poll, wait_for, Agent, Bucket};
 use restoreproof_testkit::siem::{SiemFault, SiemReceiver};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -107,8 +107,7 @@ fn parse_5424(line: &str) -> Option<Syslog> {
 /// until all have arrived (rsyslog writes asynchronously).
 async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
     let path = tls_dir().join(file);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    poll(20, || {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let lines: Vec<Syslog> = text
             .lines()
@@ -120,25 +119,24 @@ async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
             .filter_map(|s| s.sd.get("eventId").cloned())
             .collect();
         if &got == ids {
-            return lines;
+            Ok(lines)
+        } else {
+            Err(format!(
+                "{file}: {} of {} events arrived; missing {:?}",
+                got.len(),
+                ids.len(),
+                ids.difference(&got).collect::<Vec<_>>()
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{file}: {} of {} events arrived; missing {:?}",
-            got.len(),
-            ids.len(),
-            ids.difference(&got).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 /// The MSG parts of an rsyslog output file's lines carrying one of `ids`
 /// (for text formats), waiting until all have arrived.
 async fn wait_syslog_text(file: &str, ids: &BTreeSet<String>) -> Vec<String> {
     let path = tls_dir().join(file);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
+    poll(20, || {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let mut got = BTreeSet::new();
         let mut msgs = Vec::new();
@@ -158,16 +156,16 @@ async fn wait_syslog_text(file: &str, ids: &BTreeSet<String>) -> Vec<String> {
             }
         }
         if &got == ids {
-            return msgs;
+            Ok(msgs)
+        } else {
+            Err(format!(
+                "{file}: {} of {} events arrived",
+                got.len(),
+                ids.len()
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{file}: {} of {} events arrived",
-            got.len(),
-            ids.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,11 +250,9 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
     let ship = agent.run(&["ship", "--once", "--json"]).await;
     assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
     let reports: Value = serde_json::from_str(&ship.stdout).expect("json");
-    assert!(reports
-        .as_array()
-        .expect("reports")
-        .iter()
-        .all(|r| r["delivered"] == 0));
+    let reports = reports.as_array().expect("reports");
+    assert_eq!(reports.len(), 6, "one report per sink: {reports:?}");
+    assert!(reports.iter().all(|r| r["delivered"] == 0));
     let check = agent.run(&["validate", "--connect"]).await;
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
     assert!(
@@ -421,17 +417,27 @@ async fn an_outage_and_a_sigkill_lose_no_evidence() {
         .spawn()
         .expect("run");
     // The receiver is down while drills record evidence.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while ledger_ids(&agent).len() < 10 {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no evidence recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for("ten evidence events", 30, || ledger_ids(&agent).len() >= 10).await;
+    // The agent tried to deliver while the receiver was down, and knows it
+    // failed: nothing counted as delivered.
+    let (delivered, failures) = poll(30, || {
+        let state: Option<(i64, i64)> = agent
+            .ledger()
+            .query_row(
+                "SELECT delivered_total, failures_total FROM sink_state WHERE sink = 'hook'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .ok();
+        match state {
+            Some((d, f)) if f > 0 => Ok((d, f)),
+            other => Err(format!("no failed delivery recorded yet: {other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(delivered, 0, "{failures} failures");
     child.start_kill().expect("SIGKILL");
     let _ = child.wait().await;
-    assert!(siem.arrivals().is_empty());
     let recorded = ledger_ids(&agent);
 
     // Back up; the restarted agent delivers the backlog.
@@ -442,20 +448,19 @@ async fn an_outage_and_a_sigkill_lose_no_evidence() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("run again");
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
+    poll(60, || {
         let got: BTreeSet<String> = siem.arrivals().into_iter().collect();
         if recorded.is_subset(&got) {
-            break;
+            Ok(())
+        } else {
+            Err(format!(
+                "{} of {} recorded events delivered",
+                recorded.intersection(&got).count(),
+                recorded.len()
+            ))
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} of {} recorded events delivered",
-            recorded.intersection(&got).count(),
-            recorded.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     crate::daemon::signal(&child, "TERM");
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await

@@ -372,3 +372,32 @@ pub fn read_jsonl(p: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad evidence line ({e}): {l}")))
         .collect()
 }
+
+/// The one polling helper: calls `check` every 50 ms until it gives a value,
+/// for at most `secs`; past that the test fails with what `check` last said
+/// (its progress: what is still missing).
+pub async fn poll<T>(secs: u64, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        match check() {
+            Ok(v) => return v,
+            Err(why) => assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out after {secs}s: {why}"
+            ),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// [`poll`] for a condition: waits until `cond` holds.
+pub async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+    poll(secs, || {
+        if cond() {
+            Ok(())
+        } else {
+            Err(format!("waiting for {what}"))
+        }
+    })
+    .await;
+}

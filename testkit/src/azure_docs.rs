@@ -14,7 +14,6 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use md5::{Digest, Md5};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -110,23 +109,14 @@ impl AzureDocs {
             log: Arc::default(),
         };
         let server = me.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
+        crate::serve(
+            listener,
+            tokio_util::sync::CancellationToken::new(),
+            move |req| {
                 let server = server.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let server = server.clone();
-                        async move { Ok::<_, std::convert::Infallible>(server.handle(req)) }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+                async move { Ok::<_, std::convert::Infallible>(server.handle(req)) }
+            },
+        );
         Ok(me)
     }
 

@@ -35,7 +35,6 @@ use futures_util::TryStreamExt;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -463,27 +462,11 @@ impl BenchS3 {
         let stats = Arc::new(Stats::default());
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                // Headers and body go out as separate writes: without
-                // TCP_NODELAY a small object waits for the client's delayed
-                // ACK (about 40 ms), which no real store does.
-                let _ = stream.set_nodelay(true);
-                let buckets = buckets.clone();
-                let stats = stats.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        handle(buckets.clone(), stats.clone(), req)
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+        crate::serve(
+            listener,
+            tokio_util::sync::CancellationToken::new(),
+            move |req| handle(buckets.clone(), stats.clone(), req),
+        );
         Ok(Self { addr })
     }
 

@@ -21,6 +21,48 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use tokio::net::TcpListener;
 
+/// The one accept loop of the harness's HTTP servers: serves each
+/// connection on `listener` with `handle` (HTTP/1, TCP_NODELAY — headers and
+/// body go out as separate writes, and without it a small response waits for
+/// the client's delayed ACK, which no real server does) until `stop` is
+/// cancelled, which also ends the connections in progress.
+pub(crate) fn serve<F, Fut, B, E>(
+    listener: TcpListener,
+    stop: tokio_util::sync::CancellationToken,
+    handle: F,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Response<B>, E>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                a = listener.accept() => a,
+                () = stop.cancelled() => return,
+            };
+            let Ok((stream, _)) = accepted else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let handle = handle.clone();
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(handle);
+                let conn = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), svc);
+                tokio::select! {
+                    _ = conn => {}
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
+    });
+}
+
 /// What the proxy does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {
@@ -135,29 +177,15 @@ impl FaultProxy {
         };
         let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build_http();
         let me = proxy.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                // Headers and body go out as separate writes: without
-                // TCP_NODELAY a small object waits for the client's delayed
-                // ACK (about 40 ms), which no real store does.
-                let _ = stream.set_nodelay(true);
+        serve(
+            listener,
+            tokio_util::sync::CancellationToken::new(),
+            move |req| {
                 let me = me.clone();
                 let client = client.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let me = me.clone();
-                        let client = client.clone();
-                        async move { me.handle(req, upstream, client).await }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
-                });
-            }
-        });
+                async move { me.handle(req, upstream, client).await }
+            },
+        );
         Ok(proxy)
     }
 

@@ -13,7 +13,6 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
@@ -137,28 +136,9 @@ impl SiemReceiver {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(token.clone());
         let state = self.state.clone();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    a = listener.accept() => a,
-                    () = token.cancelled() => return,
-                };
-                let Ok((stream, _)) = accepted else { continue };
-                let state = state.clone();
-                let token = token.clone();
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| {
-                        let state = state.clone();
-                        async move { handle(state, req).await }
-                    });
-                    let conn = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc);
-                    tokio::select! {
-                        _ = conn => {}
-                        () = token.cancelled() => {}
-                    }
-                });
-            }
+        crate::serve(listener, token, move |req| {
+            let state = state.clone();
+            async move { handle(state, req).await }
         });
     }
 }

@@ -379,6 +379,7 @@ mod tests {
             90,
         )
         .await;
+        assert_eq!(runs.len(), 2, "{runs:?}");
         assert!(runs.iter().all(|r| r.1 == 60_000), "{runs:?}");
     }
 

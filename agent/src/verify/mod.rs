@@ -518,6 +518,8 @@ mod tests {
             ..Default::default()
         };
         let checks = run(&attrs, data, 3);
+        // The three sizes and both composite references.
+        assert_eq!(checks.len(), 5, "{checks:#?}");
         assert!(
             checks.iter().all(|c| c.outcome == Outcome::Match),
             "{checks:#?}"
@@ -658,9 +660,12 @@ mod tests {
         h.update(b"abc");
         let d = h.finish();
         let checks = compare(&candidate(3), &attrs, Some("aws:kms"), None, &d, None);
+        // The listed and stored sizes only: no ETag check at all.
+        assert_eq!(checks.len(), 2, "{checks:?}");
         assert!(
             checks.iter().all(|c| c.kind == ReferenceKind::Size),
             "{checks:?}"
         );
+        assert_eq!(verdict(&checks), Verdict::NoReference);
     }
 }
