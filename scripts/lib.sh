@@ -140,8 +140,23 @@ CONF
 }
 
 # Prints a free TCP port on 127.0.0.1.
+# Ports handed out by rp_free_port in this run (a file, since it is called
+# in subshells): a port is free when asked for, but a server started in the
+# background binds it only later, so the next call could get the same one
+# and two servers would race for it.
+RP_PORTS_TAKEN="${RP_PORTS_TAKEN:-$(mktemp)}"
+export RP_PORTS_TAKEN
+
 rp_free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  local p
+  while :; do
+    p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+    if ! grep -qx "$p" "$RP_PORTS_TAKEN" 2>/dev/null; then
+      echo "$p" >>"$RP_PORTS_TAKEN"
+      echo "$p"
+      return 0
+    fi
+  done
 }
 
 # Waits until a URL answers, or fails after ~30 s.

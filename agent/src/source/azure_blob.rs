@@ -406,9 +406,27 @@ pub(crate) fn classify(err: azure_core::Error, what: &str) -> SourceError {
         .http_status()
         .map(|s| format!(" (HTTP {})", u16::from(s)))
         .unwrap_or_default();
-    let message = err.to_string();
-    let first = message.lines().next().unwrap_or_default();
-    SourceError::new(class, format!("{what} failed{status}: {first}{hint}"))
+    // The whole cause, its lines joined: the first line alone often says
+    // only "HttpResponse(...)" and drops the service's error code.
+    let mut cause: Vec<String> = Vec::new();
+    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+    while let Some(e) = at {
+        let m = e.to_string();
+        let m = m
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !m.is_empty() && !cause.iter().any(|c| c.contains(&m)) {
+            cause.push(m);
+        }
+        at = e.source();
+    }
+    SourceError::new(
+        class,
+        format!("{what} failed{status}: {}{hint}", cause.join(": ")),
+    )
 }
 
 #[async_trait::async_trait]
