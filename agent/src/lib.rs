@@ -9,6 +9,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod controls;
 pub mod daemon;
 pub mod drill;
 pub mod evidence;

@@ -33,36 +33,8 @@ impl Status {
     }
 }
 
-/// A control in both editions.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Control {
-    pub iso_2013: &'static str,
-    pub iso_2022: &'static str,
-}
-
-pub const BACKUP: Control = Control {
-    iso_2013: "A.12.3.1",
-    iso_2022: "8.13",
-};
-pub const CRYPTO: Control = Control {
-    iso_2013: "A.10.1.1",
-    iso_2022: "8.24",
-};
-pub const REDUNDANCY: Control = Control {
-    iso_2013: "A.17.2.1",
-    iso_2022: "8.14",
-};
-pub const ACCESS: Control = Control {
-    iso_2013: "A.9.4.1",
-    iso_2022: "8.3",
-};
-pub const NETWORK: Control = Control {
-    iso_2013: "A.13.1.1",
-    iso_2022: "8.20",
-};
-pub const LOGGING: Control = Control {
-    iso_2013: "A.12.4.1",
-    iso_2022: "8.15",
+pub use crate::controls::{
+    Control, ACCESS_RESTRICTION as ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK, REDUNDANCY,
 };
 
 /// One posture finding.

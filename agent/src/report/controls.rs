@@ -2,6 +2,7 @@
 //! which controls the evidence of the period supports, and how far.
 
 use super::*;
+use crate::controls;
 
 fn first_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
     ids.take(20).cloned().collect()
@@ -52,9 +53,9 @@ pub(super) fn controls(
         )
     };
     rows.push(ControlRow {
-        iso_2013: "A.12.3.1",
-        iso_2022: "8.13",
-        title: "Information backup",
+        iso_2013: controls::BACKUP.iso_2013,
+        iso_2022: controls::BACKUP.iso_2022,
+        title: controls::BACKUP.title,
         status,
         explanation,
         evidence: first_ids(runs.iter().map(|x| &x.run_id)),
@@ -92,9 +93,9 @@ pub(super) fn controls(
         )
     };
     rows.push(ControlRow {
-        iso_2013: "A.12.4.1-3",
-        iso_2022: "8.15",
-        title: "Logging; protection of log information",
+        iso_2013: controls::LOGGING_AND_PROTECTION.iso_2013,
+        iso_2022: controls::LOGGING_AND_PROTECTION.iso_2022,
+        title: controls::LOGGING_AND_PROTECTION.title,
         status,
         explanation,
         evidence: Vec::new(),
@@ -131,9 +132,9 @@ pub(super) fn controls(
         ))
     };
     rows.push(ControlRow {
-        iso_2013: "A.12.4.4",
-        iso_2022: "8.17",
-        title: "Clock synchronisation",
+        iso_2013: controls::CLOCK.iso_2013,
+        iso_2022: controls::CLOCK.iso_2022,
+        title: controls::CLOCK.title,
         status,
         explanation,
         evidence: Vec::new(),
@@ -195,9 +196,9 @@ pub(super) fn controls(
         )
     };
     rows.push(ControlRow {
-        iso_2013: "A.17.2.1",
-        iso_2022: "8.14",
-        title: "Redundancy of information processing facilities",
+        iso_2013: controls::REDUNDANCY.iso_2013,
+        iso_2022: controls::REDUNDANCY.iso_2022,
+        title: controls::REDUNDANCY.title,
         status,
         explanation,
         evidence: first_ids(replication.iter().map(|p| &p.event_id)),
@@ -240,9 +241,9 @@ pub(super) fn controls(
         )
     };
     rows.push(ControlRow {
-        iso_2013: "A.10.1.1",
-        iso_2022: "8.24",
-        title: "Use of cryptography",
+        iso_2013: controls::CRYPTO.iso_2013,
+        iso_2022: controls::CRYPTO.iso_2022,
+        title: controls::CRYPTO.title,
         status,
         explanation,
         evidence: first_ids(encrypted.iter().map(|s| &s.event_id)),
@@ -255,9 +256,9 @@ pub(super) fn controls(
         .map(|(n, s)| format!("{n}: {}", auth_of(s)))
         .collect();
     rows.push(ControlRow {
-        iso_2013: "A.9",
-        iso_2022: "5.15, 5.18, 8.2",
-        title: "Access control",
+        iso_2013: controls::ACCESS_CONTROL.iso_2013,
+        iso_2022: controls::ACCESS_CONTROL.iso_2022,
+        title: controls::ACCESS_CONTROL.title,
         status: if runs.is_empty() { ControlStatus::NoEvidence } else { ControlStatus::Partly },
         explanation: format!(
             "identities: {}; permissions exercised: list versions, read object versions and their attributes (packaging/aws/iam-policy-drill.json is the least-privilege policy); the identity's other rights are not checked",

@@ -16,10 +16,19 @@ pub const OCSF_VERSION: &str = "1.3.0";
 /// ECS version the records follow.
 pub const ECS_VERSION: &str = "8.11.0";
 
-/// The ISO/IEC 27001 controls a restore drill is evidence for.
+/// The ISO/IEC 27001 controls a restore drill is evidence for, in each
+/// edition: (standard, control id, name), from the one control table.
 const CONTROLS: &[(&str, &str, &str)] = &[
-    ("ISO/IEC 27001:2013", "A.12.3.1", "Information backup"),
-    ("ISO/IEC 27001:2022", "8.13", "Information backup"),
+    (
+        "ISO/IEC 27001:2013",
+        crate::controls::BACKUP.iso_2013,
+        crate::controls::BACKUP.title,
+    ),
+    (
+        "ISO/IEC 27001:2022",
+        crate::controls::BACKUP.iso_2022,
+        crate::controls::BACKUP.title,
+    ),
 ];
 
 /// Syslog severity (RFC 5424) of an event: 3 error, 4 warning, 5 notice,
@@ -290,7 +299,7 @@ fn ocsf(e: &Value) -> Value {
             let mut compliance = json!({
                 "status_id": status_id,
                 "status": status,
-                "control": "A.12.3.1",
+                "control": crate::controls::BACKUP.iso_2013,
                 "standards": CONTROLS.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
                 "requirements": CONTROLS.iter().map(|(s, c, n)| format!("{s} {c} {n}")).collect::<Vec<_>>(),
             });
