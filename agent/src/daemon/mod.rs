@@ -23,9 +23,8 @@ use crate::evidence::{now_rfc3339, AgentInfo, Event};
 use crate::ledger::evidence_file::EvidenceFile;
 use crate::ledger::recorder::{lock, Recorder, SharedRecorder};
 use crate::ledger::DaemonState;
-use crate::sink::shipper::Shipper;
+use crate::sink::shipper::{Shipper, ShipperError};
 use crate::source::{self, BuildOptions};
-use anyhow::{anyhow, Context};
 use chrono::{DateTime, SecondsFormat, Utc};
 use scheduler::{Clock, Runner, Scheduler, SystemClock};
 use sd_notify::NotifyState;
@@ -46,26 +45,41 @@ pub enum Control {
     Stop,
 }
 
+/// Why the service stopped or could not start (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("{}: no drill has a schedule, so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]", .0.display())]
+    NothingScheduled(std::path::PathBuf),
+    #[error("{0}; set evidence.signing_key or evidence.signing_key_credential")]
+    SigningKey(String),
+    #[error("cannot open or write the ledger and evidence file: {0}")]
+    Evidence(#[from] crate::ledger::evidence_file::EvidenceFileError),
+    #[error("ledger: {0}")]
+    Ledger(#[from] crate::ledger::LedgerError),
+    #[error(transparent)]
+    Sink(#[from] ShipperError),
+}
+
 /// Runs the daemon until a [`Control::Stop`] arrives (or the sender is
 /// dropped).
 ///
 /// # Errors
 /// When the config is invalid or schedules no drill, or the ledger or
 /// evidence file cannot be opened.
-pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> anyhow::Result<()> {
+pub async fn run(
+    config_path: &Path,
+    mut controls: mpsc::Receiver<Control>,
+) -> Result<(), DaemonError> {
     let config = Config::load(config_path)?;
     if !config.drills.values().any(|d| d.schedule.is_some()) && config.posture_schedule.is_none() {
-        return Err(anyhow!(
-            "{}: no drill has a schedule, so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]",
-            config_path.display()
-        ));
+        return Err(DaemonError::NothingScheduled(config_path.to_owned()));
     }
-    let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)
-        .context("cannot open the ledger and evidence file")?;
+    let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)?;
     lock(&recorder).signer = Some(
-        crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {
-            anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential")
-        })?,
+        crate::evidence::chain::load_signer(&config.signing_key)
+            .map_err(DaemonError::SigningKey)?,
     );
     let wake = lock(&recorder).wake.clone();
     let mut shipping = Shipping::spawn(open_shippers(&config)?, wake.clone());
@@ -190,9 +204,7 @@ pub async fn run(config_path: &Path, mut controls: mpsc::Receiver<Control>) -> a
     };
     let _ = posture.await;
     agent.record("daemon_stopped", json!({ "restores_cancelled": cancelled }))?;
-    lock(&agent.recorder)
-        .checkpoint("stop")
-        .context("cannot record the checkpoint at stop")?;
+    lock(&agent.recorder).checkpoint("stop")?;
     // Last, so the sinks get the stop event too.
     shipping.stop().await;
     agent.heartbeat("stopped")?;
@@ -208,11 +220,11 @@ const SHIP_FLUSH: Duration = Duration::from_secs(10);
 ///
 /// # Errors
 /// The first sink that cannot be set up.
-fn open_shippers(config: &Config) -> anyhow::Result<Vec<Shipper>> {
+fn open_shippers(config: &Config) -> Result<Vec<Shipper>, ShipperError> {
     config
         .sinks
         .values()
-        .map(|s| Shipper::open(s, &config.ledger_path).map_err(anyhow::Error::from))
+        .map(|s| Shipper::open(s, &config.ledger_path))
         .collect()
 }
 
@@ -331,18 +343,17 @@ impl Agent {
     }
 
     /// Records an event about the daemon itself.
-    fn record(&self, kind: &'static str, mut body: serde_json::Value) -> anyhow::Result<()> {
+    fn record(&self, kind: &'static str, mut body: serde_json::Value) -> Result<(), DaemonError> {
         if let Some(o) = body.as_object_mut() {
             o.insert("agent".into(), json!(AgentInfo::current()));
         }
         let mut event = Event::new(kind, None, body);
-        lock(&self.recorder)
-            .commit(&mut event, |l, e| l.record_event(e))
-            .with_context(|| format!("cannot record the {kind} event"))
+        lock(&self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
+        Ok(())
     }
 
     /// Records the heartbeat, then rewrites the metrics file.
-    fn heartbeat(&self, state: &str) -> anyhow::Result<()> {
+    fn heartbeat(&self, state: &str) -> Result<(), DaemonError> {
         let config = self.config();
         let next_runs = self
             .next_runs
@@ -376,7 +387,7 @@ impl Agent {
     }
 
     /// A checkpoint at least once a day, even when no drill runs.
-    fn daily_checkpoint(&self) -> anyhow::Result<()> {
+    fn daily_checkpoint(&self) -> Result<(), DaemonError> {
         let mut last = self
             .last_checkpoint
             .lock()
