@@ -26,7 +26,7 @@ pub use secret::Secret;
 pub use units::{human_bytes, Age, ByteSize, SampleSize};
 
 pub use raw::*;
-pub use schedule::{Missed, Schedule};
+pub use schedule::{parse_schedule, Missed, Schedule, ScheduleError};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -202,31 +202,55 @@ impl SecretSource {
     /// Reads the secret (trimmed). `what` names it in the error.
     ///
     /// # Errors
-    /// A message naming where the secret was expected and how to provide it.
-    pub fn read(&self, what: &str) -> Result<Secret, String> {
+    /// [`SecretError`], naming where the secret was expected and how to
+    /// provide it.
+    pub fn read(&self, what: &str) -> Result<Secret, SecretError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| SecretError::Read {
+                what: what.to_owned(),
+                path: p.to_owned(),
+                source,
+            })
+        };
         let value = match self {
-            SecretSource::File(p) => std::fs::read_to_string(p)
-                .map_err(|e| format!("cannot read {what} from {}: {e}", p.display()))?,
-            SecretSource::Env(v) => std::env::var(v).map_err(|_| {
-                format!("{what} is expected in the environment variable {v}, which is not set")
+            SecretSource::File(p) => read(p)?,
+            SecretSource::Env(v) => std::env::var(v).map_err(|_| SecretError::NoEnv {
+                what: what.to_owned(),
+                var: v.clone(),
             })?,
             SecretSource::SystemdCredential(n) => {
                 let dir = std::env::var("CREDENTIALS_DIRECTORY").map_err(|_| {
-                    format!(
-                        "{what} is expected in the systemd credential `{n}`, but CREDENTIALS_DIRECTORY is not set; add LoadCredential={n}:/path to the unit"
-                    )
+                    SecretError::NoCredentials {
+                        what: what.to_owned(),
+                        name: n.clone(),
+                    }
                 })?;
-                let p = Path::new(&dir).join(n);
-                std::fs::read_to_string(&p)
-                    .map_err(|e| format!("cannot read {what} from {}: {e}", p.display()))?
+                read(&Path::new(&dir).join(n))?
             }
         };
         let value = value.trim();
         if value.is_empty() {
-            return Err(format!("{what} is empty"));
+            return Err(SecretError::Empty(what.to_owned()));
         }
         Ok(Secret::new(value))
     }
+}
+
+/// Why a secret could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("cannot read {what} from {}: {source}", path.display())]
+    Read {
+        what: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{what} is expected in the environment variable {var}, which is not set")]
+    NoEnv { what: String, var: String },
+    #[error("{what} is expected in the systemd credential `{name}`, but CREDENTIALS_DIRECTORY is not set; add LoadCredential={name}:/path to the unit")]
+    NoCredentials { what: String, name: String },
+    #[error("{0} is empty")]
+    Empty(String),
 }
 
 /// A validated Azure authentication method.
@@ -442,30 +466,6 @@ impl Config {
     }
 }
 
-/// Parses a cron expression with an optional seconds field (`0 3 * * *` or
-/// `0 0 3 * * *`), as `restoreproof run` will.
-pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, String> {
-    let fields = expr.split_whitespace().count();
-    let full = match fields {
-        5 => format!("0 {expr}"),
-        6 => expr.to_owned(),
-        _ => {
-            return Err(format!(
-                "`{expr}` has {fields} fields; write a cron expression with 5 fields (`min hour day month weekday`, e.g. `0 3 * * *`) or 6 with seconds first"
-            ))
-        }
-    };
-    let schedule = full
-        .parse::<cron::Schedule>()
-        .map_err(|e| format!("`{expr}` is not a valid cron expression: {e}"))?;
-    if schedule.upcoming(chrono::Utc).next().is_none() {
-        return Err(format!(
-            "`{expr}` never fires (no such date, e.g. 30 February); fix the day and month fields"
-        ));
-    }
-    Ok(schedule)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -588,9 +588,11 @@ mod tests {
     fn a_schedule_must_have_5_or_6_fields_and_fire() {
         assert!(parse_schedule("0 0 30 2 *")
             .unwrap_err()
+            .to_string()
             .contains("never fires"));
         assert!(parse_schedule("0 0 3 * * * 2030")
             .unwrap_err()
+            .to_string()
             .contains("7 fields"));
         assert!(parse_schedule("0 3 * * *").is_ok());
         assert!(parse_schedule("*/2 * * * * *").is_ok());

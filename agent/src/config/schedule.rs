@@ -6,7 +6,6 @@
 //! source as a parameter), so the daemon's timing is testable without
 //! waiting.
 
-use crate::config::parse_schedule;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use rand::Rng;
@@ -38,11 +37,16 @@ impl Schedule {
     ///
     /// # Errors
     /// A message naming the bad expression or time zone.
-    pub fn new(expr: &str, tz: &str, jitter: Duration, missed: Missed) -> Result<Self, String> {
+    pub fn new(
+        expr: &str,
+        tz: &str,
+        jitter: Duration,
+        missed: Missed,
+    ) -> Result<Self, ScheduleError> {
         let cron = parse_schedule(expr)?;
-        let tz: Tz = tz.parse().map_err(|_| {
-            format!("`{tz}` is not an IANA time zone; write e.g. `UTC` or `Europe/Berlin`")
-        })?;
+        let tz: Tz = tz
+            .parse()
+            .map_err(|_| ScheduleError::TimeZone(tz.to_owned()))?;
         Ok(Self {
             expr: expr.to_owned(),
             cron,
@@ -100,6 +104,51 @@ impl Schedule {
     }
 }
 
+/// What is wrong with a schedule.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("`{expr}` has {fields} fields; write a cron expression with 5 fields (`min hour day month weekday`, e.g. `0 3 * * *`) or 6 with seconds first")]
+    Fields { expr: String, fields: usize },
+    #[error("`{expr}` is not a valid cron expression: {source}")]
+    Cron {
+        expr: String,
+        source: cron::error::Error,
+    },
+    #[error("`{0}` never fires (no such date, e.g. 30 February); fix the day and month fields")]
+    NeverFires(String),
+    #[error("`{0}` is not an IANA time zone; write e.g. `UTC` or `Europe/Berlin`")]
+    TimeZone(String),
+}
+
+/// Parses a cron expression of 5 fields, or 6 with seconds first, that
+/// fires at least once.
+///
+/// # Errors
+/// [`ScheduleError`] saying what to write instead.
+pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, ScheduleError> {
+    let fields = expr.split_whitespace().count();
+    let full = match fields {
+        5 => format!("0 {expr}"),
+        6 => expr.to_owned(),
+        _ => {
+            return Err(ScheduleError::Fields {
+                expr: expr.to_owned(),
+                fields,
+            })
+        }
+    };
+    let schedule = full
+        .parse::<cron::Schedule>()
+        .map_err(|source| ScheduleError::Cron {
+            expr: expr.to_owned(),
+            source,
+        })?;
+    if schedule.upcoming(chrono::Utc).next().is_none() {
+        return Err(ScheduleError::NeverFires(expr.to_owned()));
+    }
+    Ok(schedule)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,9 +185,13 @@ mod tests {
     fn bad_expressions_and_zones_are_named() {
         let e = Schedule::new("0 3 * * *", "Mars/Olympus", Duration::ZERO, Missed::Skip)
             .expect_err("zone");
-        assert!(e.contains("`Mars/Olympus` is not an IANA time zone"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("`Mars/Olympus` is not an IANA time zone"),
+            "{e}"
+        );
         let e = Schedule::new("nightly", "UTC", Duration::ZERO, Missed::Skip).expect_err("cron");
-        assert!(e.contains("5 fields"), "{e}");
+        assert!(e.to_string().contains("5 fields"), "{e}");
     }
 
     #[test]

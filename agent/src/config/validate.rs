@@ -233,12 +233,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 match Schedule::new(expr, tz, jitter, d.missed.unwrap_or(Missed::Skip)) {
                     Ok(s) => Some(s),
                     Err(e) => {
-                        let key = if parse_schedule(expr).is_err() {
-                            "schedule"
-                        } else {
-                            "timezone"
+                        let key = match e {
+                            ScheduleError::TimeZone(_) => "timezone",
+                            _ => "schedule",
                         };
-                        problem(at(key), &e);
+                        problem(at(key), &e.to_string());
                         None
                     }
                 }
@@ -370,12 +369,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 Ok(s) => Some(s),
                 Err(e) => {
                     problems.push(Problem {
-                        path: if parse_schedule(expr).is_err() {
-                            "posture.schedule".into()
-                        } else {
-                            "posture.timezone".into()
+                        path: match e {
+                            ScheduleError::TimeZone(_) => "posture.timezone".into(),
+                            _ => "posture.schedule".into(),
                         },
-                        message: e,
+                        message: e.to_string(),
                     });
                     None
                 }

@@ -53,7 +53,7 @@ pub enum DaemonError {
     #[error("{}: no drill has a schedule, so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]", .0.display())]
     NothingScheduled(std::path::PathBuf),
     #[error("{0}; set evidence.signing_key or evidence.signing_key_credential")]
-    SigningKey(String),
+    SigningKey(#[from] crate::evidence::chain::NoteError),
     #[error("cannot open or write the ledger and evidence file: {0}")]
     Evidence(#[from] crate::ledger::evidence_file::EvidenceFileError),
     #[error("ledger: {0}")]

@@ -18,6 +18,34 @@ use serde::Serialize;
 use serde_json::Value;
 use std::path::Path;
 
+/// What is wrong with a key, a note or the file holding one.
+#[derive(Debug, thiserror::Error)]
+pub enum NoteError {
+    /// The text does not have the expected form; says what it should be.
+    #[error("{0}")]
+    Form(&'static str),
+    #[error("{what} is not base64: {source}")]
+    Base64 {
+        what: &'static str,
+        source: base64::DecodeError,
+    },
+    #[error("not a valid Ed25519 key: {0}")]
+    Key(#[from] ed25519_dalek::SignatureError),
+    #[error("cannot {action} {path}: {source}")]
+    File {
+        action: &'static str,
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    InFile {
+        path: std::path::PathBuf,
+        source: Box<NoteError>,
+    },
+    #[error(transparent)]
+    Secret(#[from] crate::config::SecretError),
+}
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 /// Algorithm byte of Ed25519 keys in signed notes.
 const ED25519: u8 = 0x01;
@@ -80,22 +108,27 @@ impl NoteKey {
     ///
     /// # Errors
     /// A message saying what is wrong with it.
-    pub fn from_skey(text: &str) -> Result<Self, String> {
+    pub fn from_skey(text: &str) -> Result<Self, NoteError> {
         let parts: Vec<&str> = text.trim().splitn(5, '+').collect();
         let [p, k, name, _hash, key] = parts.as_slice() else {
-            return Err("not a signed-note private key (PRIVATE+KEY+NAME+HASH+KEY)".into());
+            return Err(NoteError::Form(
+                "not a signed-note private key (PRIVATE+KEY+NAME+HASH+KEY)",
+            ));
         };
         if *p != "PRIVATE" || *k != "KEY" {
-            return Err("not a signed-note private key (PRIVATE+KEY+NAME+HASH+KEY)".into());
+            return Err(NoteError::Form(
+                "not a signed-note private key (PRIVATE+KEY+NAME+HASH+KEY)",
+            ));
         }
-        let raw = B64
-            .decode(key)
-            .map_err(|e| format!("the key is not base64: {e}"))?;
+        let raw = B64.decode(key).map_err(|source| NoteError::Base64 {
+            what: "the key",
+            source,
+        })?;
         let seed: [u8; 32] = match raw.split_first() {
             Some((&ED25519, rest)) => rest
                 .try_into()
-                .map_err(|_| "the key is not 32 bytes".to_owned())?,
-            _ => return Err("not an Ed25519 key".into()),
+                .map_err(|_| NoteError::Form("the key is not 32 bytes"))?,
+            _ => return Err(NoteError::Form("not an Ed25519 key")),
         };
         Ok(Self {
             name: (*name).to_owned(),
@@ -107,10 +140,16 @@ impl NoteKey {
     ///
     /// # Errors
     /// When it cannot be read or parsed.
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the signing key {}: {e}", path.display()))?;
-        Self::from_skey(&text).map_err(|e| format!("{}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, NoteError> {
+        let text = std::fs::read_to_string(path).map_err(|source| NoteError::File {
+            action: "read the signing key",
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_skey(&text).map_err(|e| NoteError::InFile {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
     }
 
     /// Signs a checkpoint: the full note text.
@@ -129,15 +168,18 @@ impl NoteKey {
 ///
 /// # Errors
 /// When the credential or file cannot be read or the file created.
-pub fn load_signer(source: &crate::config::SecretSource) -> Result<NoteKey, String> {
+pub fn load_signer(source: &crate::config::SecretSource) -> Result<NoteKey, NoteError> {
     use crate::config::SecretSource;
     match source {
         SecretSource::File(path) if !path.exists() => {
             let host = super::AgentInfo::current().host;
             let key = NoteKey::generate(&format!("restoreproof-{host}"));
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                std::fs::create_dir_all(dir).map_err(|source| NoteError::File {
+                    action: "create",
+                    path: dir.to_owned(),
+                    source,
+                })?;
             }
             write_private(path, &key.to_skey())?;
             tracing::info!(path = %path.display(), public_key = %key.vkey(), "Created the evidence signing key; keep its public key off this host to verify checkpoints.");
@@ -146,6 +188,7 @@ pub fn load_signer(source: &crate::config::SecretSource) -> Result<NoteKey, Stri
         SecretSource::File(path) => NoteKey::load(path),
         other => other
             .read("the evidence signing key")
+            .map_err(NoteError::from)
             .and_then(|s| NoteKey::from_skey(s.expose())),
     }
 }
@@ -154,7 +197,7 @@ pub fn load_signer(source: &crate::config::SecretSource) -> Result<NoteKey, Stri
 ///
 /// # Errors
 /// When the file cannot be created.
-pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
+pub fn write_private(path: &Path, text: &str) -> Result<(), NoteError> {
     use std::io::Write as _;
     use std::os::unix::fs::OpenOptionsExt as _;
     let mut f = std::fs::OpenOptions::new()
@@ -162,10 +205,18 @@ pub fn write_private(path: &Path, text: &str) -> Result<(), String> {
         .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+        .map_err(|source| NoteError::File {
+            action: "create",
+            path: path.to_owned(),
+            source,
+        })?;
     f.write_all(format!("{text}\n").as_bytes())
         .and_then(|()| f.sync_all())
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))
+        .map_err(|source| NoteError::File {
+            action: "write",
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn vkey(name: &str, public: &VerifyingKey) -> String {
@@ -191,25 +242,27 @@ impl NoteVerifier {
     ///
     /// # Errors
     /// A message saying what is wrong with it.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, NoteError> {
         let parts: Vec<&str> = text.trim().splitn(3, '+').collect();
         let [name, hash, key] = parts.as_slice() else {
-            return Err("a public key looks like NAME+HASH+KEY, as `restoreproof evidence keygen` prints it".into());
+            return Err(NoteError::Form("a public key looks like NAME+HASH+KEY, as `restoreproof evidence keygen` prints it"));
         };
-        let raw = B64
-            .decode(key)
-            .map_err(|e| format!("the public key is not base64: {e}"))?;
+        let raw = B64.decode(key).map_err(|source| NoteError::Base64 {
+            what: "the public key",
+            source,
+        })?;
         let bytes: [u8; 32] = match raw.split_first() {
             Some((&ED25519, rest)) => rest
                 .try_into()
-                .map_err(|_| "the public key is not 32 bytes".to_owned())?,
-            _ => return Err("not an Ed25519 public key".into()),
+                .map_err(|_| NoteError::Form("the public key is not 32 bytes"))?,
+            _ => return Err(NoteError::Form("not an Ed25519 public key")),
         };
-        let key = VerifyingKey::from_bytes(&bytes)
-            .map_err(|e| format!("not a valid Ed25519 key: {e}"))?;
+        let key = VerifyingKey::from_bytes(&bytes)?;
         let expected = key_hash(name, &key);
         if hex::encode(expected) != *hash {
-            return Err("the key hash does not match the name and key".into());
+            return Err(NoteError::Form(
+                "the key hash does not match the name and key",
+            ));
         }
         Ok(Self {
             name: (*name).to_owned(),
@@ -235,32 +288,37 @@ impl Checkpoint {
     ///
     /// # Errors
     /// When it is not a checkpoint note.
-    pub fn parse(note: &str) -> Result<Self, String> {
-        let (text, sigs) = note
-            .split_once("\n\n")
-            .ok_or("a checkpoint note has its text, a blank line and signature lines")?;
+    pub fn parse(note: &str) -> Result<Self, NoteError> {
+        let (text, sigs) = note.split_once("\n\n").ok_or(NoteError::Form(
+            "a checkpoint note has its text, a blank line and signature lines",
+        ))?;
         let mut lines = text.lines();
         let origin = lines.next().unwrap_or_default().to_owned();
         let size = lines
             .next()
             .and_then(|l| l.parse().ok())
-            .ok_or("the second line of a checkpoint is its size")?;
+            .ok_or(NoteError::Form(
+                "the second line of a checkpoint is its size",
+            ))?;
         let head = lines
             .next()
             .and_then(|l| B64.decode(l).ok())
             .map(hex::encode)
-            .ok_or("the third line of a checkpoint is the base64 head hash")?;
+            .ok_or(NoteError::Form(
+                "the third line of a checkpoint is the base64 head hash",
+            ))?;
         let mut signatures = Vec::new();
         for line in sigs.lines().filter(|l| !l.is_empty()) {
             let rest = line
                 .strip_prefix("\u{2014} ")
-                .ok_or("a signature line starts with an em dash")?;
+                .ok_or(NoteError::Form("a signature line starts with an em dash"))?;
             let (name, sig) = rest
                 .split_once(' ')
-                .ok_or("a signature line is `— NAME SIGNATURE`")?;
-            let sig = B64
-                .decode(sig)
-                .map_err(|e| format!("a signature is not base64: {e}"))?;
+                .ok_or(NoteError::Form("a signature line is `— NAME SIGNATURE`"))?;
+            let sig = B64.decode(sig).map_err(|source| NoteError::Base64 {
+                what: "a signature",
+                source,
+            })?;
             signatures.push((name.to_owned(), sig));
         }
         Ok(Self {

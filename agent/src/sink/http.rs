@@ -62,7 +62,9 @@ impl HttpSink {
         let auth = match auth {
             HttpAuth::None => None,
             HttpAuth::Token(s) => {
-                let token = s.read("the sink's token").map_err(SinkError::new)?;
+                let token = s
+                    .read("the sink's token")
+                    .map_err(|e| SinkError::new(e.to_string()))?;
                 let scheme = if *protocol == HttpProtocol::SplunkHec {
                     "Splunk"
                 } else {
@@ -73,7 +75,7 @@ impl HttpSink {
             HttpAuth::Basic { username, password } => {
                 let p = password
                     .read("the sink's password")
-                    .map_err(SinkError::new)?;
+                    .map_err(|e| SinkError::new(e.to_string()))?;
                 use base64::Engine as _;
                 let pair = base64::engine::general_purpose::STANDARD
                     .encode(format!("{username}:{}", p.expose()));

@@ -67,7 +67,7 @@ impl std::fmt::Debug for AzureBlobSource {
 fn read_secret(s: &SecretSource, what: &str) -> Result<String, SourceError> {
     s.read(what)
         .map(|v| v.expose().to_owned())
-        .map_err(|m| SourceError::new(ErrorClass::Config, m))
+        .map_err(|m| SourceError::new(ErrorClass::Config, m.to_string()))
 }
 
 /// Client options with the SDK's retries off: [`crate::source::retry`] is the one
