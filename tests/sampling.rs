@@ -104,9 +104,27 @@ async fn filters_and_strategies_choose_what_is_sampled() {
     let b = Bucket::new("filters").await;
     b.put("doc", b"v1", None).await;
     b.put("doc", b"v2 longer", None).await;
-    b.put("doc", b"v3 the longest", None).await;
-    // Listings have one-second resolution: make the last write the newest.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let v3 = b.put("doc", b"v3 the longest", None).await;
+    // Listings have one-second resolution: the last write must land in a
+    // later second than doc's newest version, as the server stamps them.
+    let stamped =
+        b.s3.head_object()
+            .bucket(&b.name)
+            .key("doc")
+            .version_id(&v3)
+            .send()
+            .await
+            .expect("head")
+            .last_modified()
+            .map(|t| t.secs())
+            .expect("last modified");
+    crate::util::wait_for("the next second", 5, || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64)
+            > stamped
+    })
+    .await;
     b.put("tiny", b"x", None).await;
 
     let agent = Agent::new(
