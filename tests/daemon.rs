@@ -323,6 +323,36 @@ async fn run_refuses_a_config_without_schedules_and_status_names_a_missing_ledge
     assert!(s.stderr.contains("no ledger at"), "{}", s.stderr);
 }
 
+/// Runs `drill d`, waits until the proxy saw a request containing `needle`
+/// (the faulted request is in flight), sends `sig`, and returns the exit
+/// code and stderr.
+async fn drill_stopped_by(
+    agent: &Agent,
+    b: &Bucket,
+    needle: &str,
+    sig: &str,
+) -> (Option<i32>, String) {
+    let child = agent
+        .command(&["drill", "d", "--quiet"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    wait_for(needle, 30, || {
+        b.proxy.hits().iter().any(|h| h.contains(needle))
+    })
+    .await;
+    signal(&child, sig);
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("stopped")
+        .expect("wait");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_one_shot_drill_stopped_by_sigterm_records_its_restores_in_flight_as_aborted() {
     // SIGHUP (a closed terminal) stops a one-shot drill as SIGTERM does.
@@ -334,23 +364,8 @@ async fn a_one_shot_drill_stopped_by_sigterm_records_its_restores_in_flight_as_a
         b.proxy
             .add(Rule::get("obj-", Fault::Stall(Duration::from_secs(120))));
         let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3\nconcurrency = 1");
-        let child = agent
-            .command(&["drill", "d", "--quiet"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn");
-        wait_for("a restore in flight", 30, || {
-            b.proxy.hits().iter().any(|h| h.contains("obj-"))
-        })
-        .await;
-        signal(&child, sig);
-        let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
-            .await
-            .expect("stopped")
-            .expect("wait");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{sig}: {stderr}");
+        let (code, stderr) = drill_stopped_by(&agent, &b, "obj-", sig).await;
+        assert_eq!(code, Some(2), "{sig}: {stderr}");
         assert!(
             stderr.contains("1 recovery point(s) were cancelled and 2 not started"),
             "{sig}: {stderr}"
@@ -382,23 +397,8 @@ async fn a_one_shot_drill_stopped_while_listing_exits_2() {
         Fault::Stall(Duration::from_secs(120)),
     ));
     let agent = Agent::new(&b.proxy.url(), &b.name, "");
-    let child = agent
-        .command(&["drill", "d", "--quiet"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    wait_for("the listing in flight", 30, || {
-        b.proxy.hits().iter().any(|h| h.contains("versions"))
-    })
-    .await;
-    signal(&child, "TERM");
-    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
-        .await
-        .expect("stopped")
-        .expect("wait");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let (code, stderr) = drill_stopped_by(&agent, &b, "versions", "TERM").await;
+    assert_eq!(code, Some(2), "{stderr}");
     assert!(stderr.contains("stopped before it finished"), "{stderr}");
     assert!(!stderr.contains("restored nothing"), "{stderr}");
     let status: String = agent
