@@ -348,6 +348,18 @@ async fn hec_with_indexer_ack_bulk_and_webhook_receive_every_event() {
             .contains("401"),
         "{splunk}"
     );
+    // A refused token is a permanent failure (the configuration must
+    // change), said as such to machines.
+    let refused = agent.run(&["ship", "--once", "--json"]).await;
+    let reports: Value = serde_json::from_str(&refused.stdout).expect("ship json");
+    let splunk = reports
+        .as_array()
+        .expect("reports")
+        .iter()
+        .find(|r| r["sink"] == "splunk")
+        .expect("splunk report")
+        .clone();
+    assert_eq!(splunk["permanent"], true, "{splunk}");
     std::fs::write(agent.path("hec.token"), "hec-token-123\n").expect("token");
     let ship = agent.run(&["ship", "--once"]).await;
     assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
@@ -386,6 +398,8 @@ async fn partial_bulk_failures_busy_answers_and_dropped_connections_lose_nothing
             break;
         }
         assert!(r[0]["error"].is_string(), "{r}");
+        // 429 items, a 503 and a dropped connection all pass with time.
+        assert!(r[0].get("permanent").is_none(), "{r}");
         assert!(attempts < 6, "still failing after {attempts} passes: {r}");
     }
     assert_eq!(attempts, 4, "one pass per fault, then success");

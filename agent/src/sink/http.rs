@@ -58,13 +58,13 @@ impl HttpSink {
         }
         let client = builder
             .build()
-            .map_err(|e| SinkError::new(format!("cannot set up the HTTP client: {e}")))?;
+            .map_err(|e| SinkError::permanent(format!("cannot set up the HTTP client: {e}")))?;
         let auth = match auth {
             HttpAuth::None => None,
             HttpAuth::Token(s) => {
                 let token = s
                     .read("the sink's token")
-                    .map_err(|e| SinkError::new(e.to_string()))?;
+                    .map_err(|e| SinkError::permanent(e.to_string()))?;
                 let scheme = if *protocol == HttpProtocol::SplunkHec {
                     "Splunk"
                 } else {
@@ -75,7 +75,7 @@ impl HttpSink {
             HttpAuth::Basic { username, password } => {
                 let p = password
                     .read("the sink's password")
-                    .map_err(|e| SinkError::new(e.to_string()))?;
+                    .map_err(|e| SinkError::permanent(e.to_string()))?;
                 use base64::Engine as _;
                 let pair = base64::engine::general_purpose::STANDARD
                     .encode(format!("{username}:{}", p.expose()));
@@ -163,6 +163,9 @@ impl HttpSink {
         Err(SinkError {
             message: format!("POST {url}: HTTP {status}: {detail}{hint}"),
             retry_after,
+            // The receiver refused the request itself: the token, the URL or
+            // the batch size must change, not the moment.
+            permanent: matches!(status, 400 | 401 | 403 | 404 | 405 | 410 | 413 | 414),
         })
     }
 
@@ -289,6 +292,9 @@ impl HttpSink {
                             item["error"]
                         ),
                         retry_after: None,
+                        // A document the index rejects (mapping, 4xx) is
+                        // rejected again; 408 and 429 pass.
+                        permanent: (400..500).contains(&status) && !matches!(status, 408 | 429),
                     }),
                 };
             }

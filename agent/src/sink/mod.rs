@@ -40,13 +40,27 @@ pub struct SinkError {
     pub message: String,
     /// The receiver asked to wait this long (HTTP `Retry-After`).
     pub retry_after: Option<Duration>,
+    /// Retrying alone will not help (a refused token, a wrong URL, a sink
+    /// that cannot be set up): the sink's configuration needs fixing. The
+    /// events stay in the outbox either way.
+    pub permanent: bool,
 }
 
 impl SinkError {
+    /// A failure that may pass (network, a busy or failing receiver).
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
             retry_after: None,
+            permanent: false,
+        }
+    }
+
+    /// A failure only a change of configuration fixes.
+    pub fn permanent(message: impl Into<String>) -> Self {
+        Self {
+            permanent: true,
+            ..Self::new(message)
         }
     }
 }

@@ -30,6 +30,9 @@ pub struct ShipReport {
     pub backlog: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The error needs a change of the sink's configuration, not time.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub permanent: bool,
     pub duration_ms: u64,
 }
 
@@ -151,11 +154,13 @@ impl Shipper {
         let started = std::time::Instant::now();
         let mut delivered = 0;
         let mut error = None;
+        let mut permanent = false;
         loop {
             match self.ship_batch().await {
                 Ok(0) => break,
                 Ok(n) => delivered += n,
                 Err(e) => {
+                    permanent = e.permanent;
                     error = Some(e.message);
                     break;
                 }
@@ -167,6 +172,7 @@ impl Shipper {
             delivered,
             backlog: self.backlog().unwrap_or(0),
             error,
+            permanent,
             duration_ms: started.elapsed().as_millis() as u64,
         }
     }
@@ -249,8 +255,16 @@ impl Shipper {
     fn failed(&mut self, e: &SinkError) -> Duration {
         self.failures += 1;
         if self.last_error.as_deref() != Some(e.message.as_str()) {
-            tracing::warn!(sink = %self.cfg.name, target = %self.cfg.target(), backlog = self.backlog().unwrap_or(0), error = %e, "Cannot deliver evidence; retrying with back-off. Nothing is lost: the ledger keeps every event.");
+            if e.permanent {
+                tracing::error!(sink = %self.cfg.name, target = %self.cfg.target(), backlog = self.backlog().unwrap_or(0), error = %e, "The receiver refuses the evidence; fix the sink's configuration and reload. Nothing is lost: the ledger keeps every event, and delivery is tried again every few minutes.");
+            } else {
+                tracing::warn!(sink = %self.cfg.name, target = %self.cfg.target(), backlog = self.backlog().unwrap_or(0), error = %e, "Cannot deliver evidence; retrying with back-off. Nothing is lost: the ledger keeps every event.");
+            }
             self.last_error = Some(e.message.clone());
+        }
+        if e.permanent {
+            // Time does not fix it: try again rarely.
+            return MAX_BACKOFF.max(e.retry_after.unwrap_or_default());
         }
         let exp = Duration::from_secs(1)
             .saturating_mul(2u32.saturating_pow(self.failures.saturating_sub(1).min(16)))
