@@ -298,3 +298,53 @@ async fn the_auto_created_signing_key_is_shown_once() {
     let second = agent.drill(&[]).await;
     assert!(!second.stderr.contains("signing key"), "{}", second.stderr);
 }
+
+/// Evidence and a ledger written by the previous release (see
+/// `tests/fixtures/release-2e25915/README.md`) still verify with this one,
+/// signatures included; reports read them; and a new drill continues the
+/// same chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evidence_written_by_the_previous_release_still_verifies_and_continues() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-2e25915");
+    let b = Bucket::new("old-ledger").await;
+    b.put("new.bin", &data(9, 3000), None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 1");
+    std::fs::create_dir_all(agent.path("state")).expect("state");
+    std::fs::create_dir_all(agent.path("log")).expect("log");
+    std::fs::copy(
+        fixture.join("ledger.db"),
+        agent.path("state/ledger.sqlite3"),
+    )
+    .expect("ledger");
+    std::fs::copy(
+        fixture.join("evidence.jsonl"),
+        agent.path("log/evidence.jsonl"),
+    )
+    .expect("evidence");
+    let old_key = std::fs::read_to_string(fixture.join("public.key"))
+        .expect("key")
+        .trim()
+        .to_owned();
+
+    let (code, out) = verify(&agent, &[&format!("--public-key={old_key}")]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("intact — 10 event(s)") && out.contains("2 signed"),
+        "{out}"
+    );
+    let report = agent.run(&["report", "--format", "json"]).await;
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    let r: serde_json::Value = serde_json::from_str(&report.stdout).expect("report json");
+    assert_eq!(r["drills"][0]["samples"], 6, "{}", report.stdout);
+    assert_eq!(r["chain"]["intact"], true);
+
+    // A drill of this release appends to the old chain; the whole chain
+    // verifies (its new checkpoint is signed by a key created now, so
+    // signatures are not pinned here).
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (code, out) = verify(&agent, &[]).await;
+    assert_eq!(code, 0, "{out}");
+    // Its verdict, run summary and checkpoint follow the old ten events.
+    assert!(out.contains("intact — 13 event(s) (seq 1..13)"), "{out}");
+}
