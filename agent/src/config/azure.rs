@@ -104,19 +104,25 @@ pub(super) fn validate_azure(
             SecretSource::SystemdCredential(auth.credential.clone().unwrap_or_default())
         }
     };
-    let method = auth.method.as_deref().unwrap_or("managed_identity");
+    let method = super::choice::choose(
+        auth.method.as_ref(),
+        AuthMethod::ManagedIdentity,
+        &at("auth.method"),
+        problem,
+    );
+    let method_name = method.map_or("", AuthMethod::name);
     let unexpected = |keys: &[(&str, bool)], problem: &mut dyn FnMut(String, &str)| {
         for (k, set) in keys {
             if *set {
                 problem(
                     at(&format!("auth.{k}")),
-                    &format!("does not apply to method `{method}`"),
+                    &format!("does not apply to method `{method_name}`"),
                 );
             }
         }
     };
     let auth = match method {
-        "managed_identity" | "workload_identity" => {
+        Some(method @ (AuthMethod::ManagedIdentity | AuthMethod::WorkloadIdentity)) => {
             unexpected(
                 &[
                     ("tenant_id", auth.tenant_id.is_some()),
@@ -131,7 +137,7 @@ pub(super) fn validate_azure(
                 ],
                 problem,
             );
-            if method == "managed_identity" {
+            if method == AuthMethod::ManagedIdentity {
                 AzureAuth::ManagedIdentity {
                     client_id: auth.client_id.clone(),
                 }
@@ -141,7 +147,7 @@ pub(super) fn validate_azure(
                 }
             }
         }
-        "service_principal" => {
+        Some(AuthMethod::ServicePrincipal) => {
             unexpected(
                 &[
                     ("sas_env", auth.sas_env.is_some()),
@@ -195,7 +201,7 @@ pub(super) fn validate_azure(
                 }
             }
         }
-        "azure_cli" => {
+        Some(AuthMethod::AzureCli) => {
             unexpected(
                 &[
                     ("client_id", auth.client_id.is_some()),
@@ -213,7 +219,7 @@ pub(super) fn validate_azure(
             );
             AzureAuth::AzureCli
         }
-        "sas" => {
+        Some(AuthMethod::Sas) => {
             unexpected(
                 &[
                     ("client_id", auth.client_id.is_some()),
@@ -229,13 +235,8 @@ pub(super) fn validate_azure(
                 problem,
             ))
         }
-        other => {
-            problem(
-                at("auth.method"),
-                &format!("`{other}` is not an authentication method; use managed_identity, workload_identity, service_principal, azure_cli or sas"),
-            );
-            AzureAuth::AzureCli
-        }
+        // Already reported; any placeholder will do, the config is refused.
+        None => AzureAuth::AzureCli,
     };
     if account_url.starts_with("http://") && !matches!(auth, AzureAuth::Sas(_)) {
         problem(

@@ -13,6 +13,7 @@
 //! - secrets are [`Secret`]s and never reach `Debug`, logs or evidence.
 
 mod azure;
+mod choice;
 mod parse;
 pub mod posture;
 mod raw;
@@ -22,6 +23,7 @@ pub mod sink;
 mod units;
 mod validate;
 
+pub use choice::{Choice, Choices};
 pub use secret::Secret;
 pub use units::{human_bytes, Age, ByteSize, SampleSize};
 
@@ -70,6 +72,31 @@ pub mod defaults {
     pub const HEARTBEAT_SECS: u64 = 30;
     /// Time zone of drill schedules.
     pub const TIMEZONE: &str = "UTC";
+
+    /// `[sinks.NAME]`.
+    pub mod sink {
+        use std::time::Duration;
+
+        /// Events per delivery.
+        pub const BATCH_EVENTS: usize = 500;
+        /// Bytes per delivery.
+        pub const BATCH_BYTES: u64 = 1 << 20;
+        /// Syslog facility.
+        pub const FACILITY: &str = "local0";
+        /// Syslog APP-NAME.
+        pub const APP_NAME: &str = "restoreproof";
+        /// Syslog SD-ID of the `restoreproof` structured-data element (32473
+        /// is the IANA example enterprise number).
+        pub const SD_ID: &str = "restoreproof@32473";
+        /// HTTP request timeout.
+        pub const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+        /// Elasticsearch index (or data stream).
+        pub const ELASTICSEARCH_INDEX: &str = "restoreproof-evidence";
+        /// A file sink's size before it rotates.
+        pub const FILE_MAX_SIZE: u64 = 100 << 20;
+        /// Rotated files a file sink keeps.
+        pub const FILE_KEEP: u32 = 10;
+    }
 }
 
 /// One problem found by validation: where, and what to do about it.

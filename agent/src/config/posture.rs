@@ -2,6 +2,7 @@
 //! validation for each source kind, and the validated [`Policy`] the
 //! posture checks judge a bucket or account against.
 
+use super::choice::{choose, Choice, Choices};
 use serde::Deserialize;
 
 /// `[sources.NAME.posture]` as written.
@@ -9,11 +10,11 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RawPosture {
     /// `enabled` (default) or `any`.
-    pub versioning: Option<String>,
+    pub versioning: Option<Choice<Versioning>>,
     pub mfa_delete: Option<bool>,
     pub object_lock: Option<bool>,
     /// `any` (default: some encryption at rest), `kms` or `none`.
-    pub encryption: Option<String>,
+    pub encryption: Option<Choice<Encryption>>,
     pub replication: Option<bool>,
     pub min_noncurrent_retention_days: Option<u32>,
     pub public_access_block: Option<bool>,
@@ -46,11 +47,32 @@ pub struct Policy {
 }
 
 /// Required encryption at rest.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Encryption {
     None,
     Any,
     Kms,
+}
+
+impl Choices for Encryption {
+    const NOUN: &'static str = "a requirement";
+    const NAMES: &'static [&'static str] = &["any", "kms", "none"];
+}
+
+/// Required versioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Versioning {
+    /// Versioning must be enabled.
+    Enabled,
+    /// Not checked.
+    Any,
+}
+
+impl Choices for Versioning {
+    const NOUN: &'static str = "a requirement";
+    const NAMES: &'static [&'static str] = &["enabled", "any"];
 }
 
 impl Default for Policy {
@@ -121,29 +143,21 @@ impl RawPosture {
             }
         }
         let d = Policy::default();
-        let versioning = match self.versioning.as_deref() {
-            None | Some("enabled") => true,
-            Some("any") => false,
-            Some(other) => {
-                problem(
-                    format!("{at}.versioning"),
-                    &format!("`{other}` is not a requirement; write `enabled` or `any`"),
-                );
-                true
-            }
-        };
-        let encryption = match self.encryption.as_deref() {
-            None | Some("any") => Encryption::Any,
-            Some("kms") => Encryption::Kms,
-            Some("none") => Encryption::None,
-            Some(other) => {
-                problem(
-                    format!("{at}.encryption"),
-                    &format!("`{other}` is not a requirement; write `any`, `kms` or `none`"),
-                );
-                Encryption::Any
-            }
-        };
+        // A name that is not known is reported; the default stands in for
+        // it (the config is refused anyway).
+        let versioning = choose(
+            self.versioning.as_ref(),
+            Versioning::Enabled,
+            &format!("{at}.versioning"),
+            problem,
+        ) != Some(Versioning::Any);
+        let encryption = choose(
+            self.encryption.as_ref(),
+            d.encryption,
+            &format!("{at}.encryption"),
+            problem,
+        )
+        .unwrap_or(d.encryption);
         Policy {
             versioning,
             mfa_delete: self.mfa_delete.unwrap_or(d.mfa_delete),

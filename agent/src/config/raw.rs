@@ -113,13 +113,48 @@ pub struct RawAzureSource {
     pub posture: posture::RawPosture,
 }
 
+/// How the agent signs in to Azure Storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ManagedIdentity,
+    WorkloadIdentity,
+    ServicePrincipal,
+    AzureCli,
+    Sas,
+}
+
+impl super::Choices for AuthMethod {
+    const NOUN: &'static str = "an authentication method";
+    const NAMES: &'static [&'static str] = &[
+        "managed_identity",
+        "workload_identity",
+        "service_principal",
+        "azure_cli",
+        "sas",
+    ];
+}
+
+impl AuthMethod {
+    /// The name as written in the config.
+    pub fn name(self) -> &'static str {
+        match self {
+            AuthMethod::ManagedIdentity => "managed_identity",
+            AuthMethod::WorkloadIdentity => "workload_identity",
+            AuthMethod::ServicePrincipal => "service_principal",
+            AuthMethod::AzureCli => "azure_cli",
+            AuthMethod::Sas => "sas",
+        }
+    }
+}
+
 /// How the agent authenticates to Azure Storage.
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawAzureAuth {
     /// `managed_identity` (default), `workload_identity`,
     /// `service_principal`, `azure_cli` or `sas`.
-    pub method: Option<String>,
+    pub method: Option<super::Choice<AuthMethod>>,
     /// User-assigned managed identity, service principal or workload
     /// identity client id.
     pub client_id: Option<String>,

@@ -1,5 +1,7 @@
 //! `[sinks.NAME]`: where evidence is shipped, validated without I/O.
 
+use super::choice::{choose, one_of, Choice, Choices};
+use super::defaults::sink as d;
 use crate::config::{resolve_path, Age, ByteSize, SecretSource};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -10,13 +12,13 @@ use std::time::Duration;
 #[serde(deny_unknown_fields)]
 pub struct RawSink {
     /// `syslog`, `http`, `file` or `stdout`.
-    pub kind: String,
+    pub kind: Option<Choice<SinkType>>,
     /// `ocsf` (default), `ecs`, `native` or `cef`.
     pub format: Option<Format>,
     // syslog
     pub address: Option<String>,
     /// `tcp` (default), `tls`, `relp`, `relp_tls` or `udp`.
-    pub transport: Option<String>,
+    pub transport: Option<Choice<Transport>>,
     pub app_name: Option<String>,
     pub facility: Option<String>,
     /// Structured-data id of the `restoreproof` SD element.
@@ -29,7 +31,7 @@ pub struct RawSink {
     // http
     pub url: Option<String>,
     /// `splunk_hec`, `elasticsearch_bulk` or `webhook`.
-    pub protocol: Option<String>,
+    pub protocol: Option<Choice<HttpProtocol>>,
     pub token_file: Option<PathBuf>,
     pub token_env: Option<String>,
     pub username: Option<String>,
@@ -47,7 +49,7 @@ pub struct RawSink {
     pub max_size: Option<ByteSize>,
     pub keep: Option<u32>,
     /// `always` (default: every batch) or `never` (the OS decides).
-    pub fsync: Option<String>,
+    pub fsync: Option<Choice<Fsync>>,
     // every kind
     pub batch_events: Option<usize>,
     pub batch_bytes: Option<ByteSize>,
@@ -69,8 +71,49 @@ pub enum Format {
     Cef,
 }
 
+/// What kind of receiver a sink delivers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SinkType {
+    Syslog,
+    Http,
+    File,
+    Stdout,
+}
+
+impl Choices for SinkType {
+    const NOUN: &'static str = "a sink kind";
+    const NAMES: &'static [&'static str] = &["syslog", "http", "file", "stdout"];
+}
+
+impl SinkType {
+    fn name(self) -> &'static str {
+        match self {
+            SinkType::Syslog => "syslog",
+            SinkType::Http => "http",
+            SinkType::File => "file",
+            SinkType::Stdout => "stdout",
+        }
+    }
+}
+
+/// When a file sink syncs to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Fsync {
+    /// After every batch.
+    Always,
+    /// When the OS decides.
+    Never,
+}
+
+impl Choices for Fsync {
+    const NOUN: &'static str = "a policy";
+    const NAMES: &'static [&'static str] = &["always", "never"];
+}
+
 /// Syslog transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
     Udp,
@@ -82,6 +125,11 @@ pub enum Transport {
     RelpTls,
 }
 
+impl Choices for Transport {
+    const NOUN: &'static str = "a transport";
+    const NAMES: &'static [&'static str] = &["tcp", "tls", "relp", "relp_tls", "udp"];
+}
+
 impl Transport {
     /// Whether the connection is TLS.
     pub fn is_tls(self) -> bool {
@@ -90,12 +138,17 @@ impl Transport {
 }
 
 /// The HTTP receiver's protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum HttpProtocol {
     SplunkHec,
     ElasticsearchBulk,
     Webhook,
+}
+
+impl Choices for HttpProtocol {
+    const NOUN: &'static str = "a protocol";
+    const NAMES: &'static [&'static str] = &["splunk_hec", "elasticsearch_bulk", "webhook"];
 }
 
 /// TLS settings of a client.
@@ -221,18 +274,18 @@ const FACILITIES: &[(&str, u8)] = &[
     ("local7", 23),
 ];
 
-/// Validates one sink; every problem goes to `problem` with its key path.
+/// Validates one sink. Every problem goes to `problem` with its key path —
+/// all of them, not only the first — and any problem means no sink.
 pub fn validate(
     name: &str,
     raw: RawSink,
     base: &Path,
     problem: &mut dyn FnMut(String, &str),
 ) -> Option<SinkConfig> {
-    let at = |k: &str| format!("sinks.{name}.{k}");
-    let mut ok = true;
-    let mut bad = |k: &str, m: &str, problem: &mut dyn FnMut(String, &str)| {
-        problem(at(k), m);
-        ok = false;
+    let mut v = Check {
+        at: format!("sinks.{name}"),
+        ok: true,
+        problem,
     };
     let r = &raw;
     let set = |keys: &[(&'static str, bool)]| -> Vec<&'static str> {
@@ -271,137 +324,116 @@ pub fn validate(
         ("keep", r.keep.is_some()),
         ("fsync", r.fsync.is_some()),
     ]);
-    let kind = raw.kind.as_str();
-    let mut unexpected = |keys: &[&str], problem: &mut dyn FnMut(String, &str)| {
-        for k in keys {
-            bad(k, &format!("does not apply to a `{kind}` sink"), problem);
-        }
-    };
+
     let format = raw.format.unwrap_or(Format::Ocsf);
-    let batch_bytes = raw.batch_bytes.map_or(1 << 20, |b| b.0);
-    let batch_events = raw.batch_events.unwrap_or(500);
+    let batch_events = raw.batch_events.unwrap_or(d::BATCH_EVENTS);
     if !(1..=10_000).contains(&batch_events) {
-        problem(at("batch_events"), "must be between 1 and 10000");
-        return None;
+        v.bad("batch_events", "must be between 1 and 10000");
     }
+    let batch_bytes = raw.batch_bytes.map_or(d::BATCH_BYTES, |b| b.0);
     if batch_bytes < 1024 {
-        problem(at("batch_bytes"), "must be at least 1KiB");
-        return None;
+        v.bad("batch_bytes", "must be at least 1KiB");
     }
     let batch_interval = raw.batch_interval.map_or(Duration::ZERO, |a| a.0);
     if batch_interval > Duration::from_secs(3600) {
-        problem(at("batch_interval"), "must be at most 1h");
-        return None;
+        v.bad("batch_interval", "must be at most 1h");
     }
+    let kind = match &raw.kind {
+        Some(k) => k.get(&v.key("kind"), &mut *v.problem),
+        None => {
+            v.bad(
+                "kind",
+                &format!("is missing; write kind = {}", one_of(SinkType::NAMES)),
+            );
+            None
+        }
+    };
+    let kind = kind?;
+    let name_of = kind.name();
+    let unexpected = |v: &mut Check<'_>, keys: &[&str]| {
+        for k in keys {
+            v.bad(k, &format!("does not apply to a `{name_of}` sink"));
+        }
+    };
     let sink_kind = match kind {
-        "syslog" => {
-            unexpected(&http_keys, problem);
-            unexpected(&file_keys, problem);
-            let transport = match raw.transport.as_deref().unwrap_or("tcp") {
-                "udp" => Transport::Udp,
-                "tcp" => Transport::Tcp,
-                "tls" => Transport::Tls,
-                "relp" => Transport::Relp,
-                "relp_tls" => Transport::RelpTls,
-                other => {
-                    problem(
-                        at("transport"),
-                        &format!("`{other}` is not a transport; write `tcp`, `tls`, `relp`, `relp_tls` or `udp`"),
-                    );
-                    return None;
-                }
-            };
-            if !transport.is_tls() {
-                unexpected(&tls_keys, problem);
+        SinkType::Syslog => {
+            unexpected(&mut v, &http_keys);
+            unexpected(&mut v, &file_keys);
+            let transport = v.choose(raw.transport.as_ref(), Transport::Tcp, "transport");
+            if transport.is_some_and(|t| !t.is_tls()) {
+                unexpected(&mut v, &tls_keys);
             }
-            let Some((host, port)) = raw.address.as_deref().and_then(split_host_port) else {
-                problem(
-                    at("address"),
+            let address = raw.address.as_deref().and_then(split_host_port);
+            if address.is_none() {
+                v.bad(
+                    "address",
                     "must be HOST:PORT, e.g. `siem.example.com:6514` (`[::1]:514` for IPv6)",
                 );
-                return None;
-            };
-            let f = raw.facility.as_deref().unwrap_or("local0");
-            let Some(facility) = FACILITIES.iter().find(|(n, _)| *n == f).map(|(_, n)| *n) else {
-                problem(
-                    at("facility"),
-                    &format!(
-                        "`{f}` is not a facility; write one of {}",
-                        FACILITIES
-                            .iter()
-                            .map(|(n, _)| *n)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+            }
+            let f = raw.facility.as_deref().unwrap_or(d::FACILITY);
+            let facility = FACILITIES.iter().find(|(n, _)| *n == f).map(|(_, n)| *n);
+            if facility.is_none() {
+                let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
+                v.bad(
+                    "facility",
+                    &format!("`{f}` is not a facility; write {}", one_of(&names)),
                 );
-                return None;
-            };
-            let app_name = raw
-                .app_name
-                .clone()
-                .unwrap_or_else(|| "restoreproof".into());
+            }
+            let app_name = raw.app_name.clone().unwrap_or_else(|| d::APP_NAME.into());
             if app_name.is_empty()
                 || app_name.len() > 48
                 || !app_name.chars().all(|c| c.is_ascii_graphic())
             {
-                problem(
-                    at("app_name"),
+                v.bad(
+                    "app_name",
                     "must be 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
                 );
-                return None;
             }
-            let sd_id = raw
-                .sd_id
-                .clone()
-                .unwrap_or_else(|| "restoreproof@32473".into());
+            let sd_id = raw.sd_id.clone().unwrap_or_else(|| d::SD_ID.into());
             if sd_id.is_empty()
                 || sd_id.len() > 32
                 || !sd_id
                     .chars()
                     .all(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"' | ' '))
             {
-                problem(
-                    at("sd_id"),
+                v.bad(
+                    "sd_id",
                     "must be 1 to 32 printable ASCII characters without `=`, `]`, `\"` or spaces (RFC 5424 SD-ID), e.g. `restoreproof@32473`",
                 );
-                return None;
             }
-            SinkKind::Syslog {
-                transport,
-                host,
-                port,
-                tls: tls(&raw, base),
-                app_name,
-                facility,
-                sd_id,
+            match (transport, address, facility) {
+                (Some(transport), Some((host, port)), Some(facility)) => SinkKind::Syslog {
+                    transport,
+                    host,
+                    port,
+                    tls: tls(&raw, base),
+                    app_name,
+                    facility,
+                    sd_id,
+                },
+                _ => return None,
             }
         }
-        "http" => {
-            unexpected(&syslog_keys, problem);
-            unexpected(&file_keys, problem);
-            let protocol = match raw.protocol.as_deref() {
-                Some("splunk_hec") => HttpProtocol::SplunkHec,
-                Some("elasticsearch_bulk") => HttpProtocol::ElasticsearchBulk,
-                Some("webhook") => HttpProtocol::Webhook,
-                other => {
-                    problem(
-                        at("protocol"),
-                        &format!(
-                            "{} is not a protocol; write `splunk_hec`, `elasticsearch_bulk` or `webhook`",
-                            other.map_or("(missing)".into(), |o| format!("`{o}`"))
-                        ),
+        SinkType::Http => {
+            unexpected(&mut v, &syslog_keys);
+            unexpected(&mut v, &file_keys);
+            let protocol = match &raw.protocol {
+                Some(p) => p.get(&v.key("protocol"), &mut *v.problem),
+                None => {
+                    v.bad(
+                        "protocol",
+                        &format!("is missing; write {}", one_of(HttpProtocol::NAMES)),
                     );
-                    return None;
+                    None
                 }
             };
             let url = raw.url.clone().unwrap_or_default();
             let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
             if !scheme_ok || url.len() < 10 {
-                problem(
-                    at("url"),
+                v.bad(
+                    "url",
                     "must be an http:// or https:// URL, e.g. `https://splunk.example.com:8088/services/collector/event`",
                 );
-                return None;
             }
             let authority = url
                 .split("://")
@@ -411,101 +443,51 @@ pub fn validate(
                 .next()
                 .unwrap_or_default();
             if authority.contains('@') {
-                problem(
-                    at("url"),
+                v.bad(
+                    "url",
                     "must not carry credentials (`user:password@`): they would show in logs; use username with password_file, password_env or credential",
                 );
-                return None;
             }
-            if url.starts_with("http://") && !tls_keys.is_empty() {
-                unexpected(&tls_keys, problem);
+            if url.starts_with("http://") {
+                unexpected(&mut v, &tls_keys);
             }
             if format == Format::Cef {
-                problem(
-                    at("format"),
+                v.bad(
+                    "format",
                     "`cef` is a text line for syslog, file or stdout sinks; use `ocsf`, `ecs` or `native` over HTTP",
                 );
-                return None;
             }
-            let secrets = [
-                raw.token_file.is_some(),
-                raw.token_env.is_some(),
-                raw.password_file.is_some(),
-                raw.password_env.is_some(),
-                raw.credential.is_some(),
-            ]
-            .iter()
-            .filter(|s| **s)
-            .count();
-            if secrets > 1 {
-                problem(
-                    at("token_file"),
-                    "give the token or password once: token_file, token_env, password_file, password_env or credential",
-                );
-                return None;
-            }
-            let from = |file: &Option<PathBuf>, env: &Option<String>| {
-                if let Some(f) = file {
-                    Some(SecretSource::File(resolve_path(base, f)))
-                } else if let Some(e) = env {
-                    Some(SecretSource::Env(e.clone()))
-                } else {
-                    raw.credential.clone().map(SecretSource::SystemdCredential)
-                }
-            };
-            let auth = match &raw.username {
-                Some(u) => match from(&raw.password_file, &raw.password_env) {
-                    Some(password) if raw.token_file.is_none() && raw.token_env.is_none() => {
-                        HttpAuth::Basic {
-                            username: u.clone(),
-                            password,
-                        }
-                    }
-                    _ => {
-                        problem(
-                            at("username"),
-                            "basic authentication needs password_file, password_env or credential (and no token)",
-                        );
-                        return None;
-                    }
-                },
-                None => {
-                    if raw.password_file.is_some() || raw.password_env.is_some() {
-                        problem(at("password_file"), "a password needs `username`");
-                        return None;
-                    }
-                    from(&raw.token_file, &raw.token_env).map_or(HttpAuth::None, HttpAuth::Token)
-                }
-            };
-            if protocol == HttpProtocol::SplunkHec && auth == HttpAuth::None {
-                problem(
-                    at("token_file"),
-                    "Splunk HEC needs its token: token_file, token_env or credential",
-                );
-                return None;
-            }
+            let auth = http_auth(&raw, base, &mut v);
             let ack = raw.ack.unwrap_or(false);
-            if ack && protocol != HttpProtocol::SplunkHec {
-                problem(at("ack"), "indexer acknowledgement is a Splunk HEC feature");
-                return None;
+            if let Some(protocol) = protocol {
+                if protocol == HttpProtocol::SplunkHec && auth == Some(HttpAuth::None) {
+                    v.bad(
+                        "token_file",
+                        "Splunk HEC needs its token: token_file, token_env or credential",
+                    );
+                }
+                if ack && protocol != HttpProtocol::SplunkHec {
+                    v.bad("ack", "indexer acknowledgement is a Splunk HEC feature");
+                }
+                if raw.index.is_some() && protocol == HttpProtocol::Webhook {
+                    v.bad("index", "does not apply to a webhook");
+                }
             }
-            if raw.index.is_some() && protocol == HttpProtocol::Webhook {
-                problem(at("index"), "does not apply to a webhook");
-                return None;
+            let timeout = raw.timeout.map_or(d::HTTP_TIMEOUT, |a| a.0);
+            if timeout.is_zero() {
+                v.bad("timeout", "must be longer than 0s");
             }
+            let (Some(protocol), Some(auth)) = (protocol, auth) else {
+                return None;
+            };
             let index = match protocol {
                 HttpProtocol::ElasticsearchBulk => Some(
                     raw.index
                         .clone()
-                        .unwrap_or_else(|| "restoreproof-evidence".into()),
+                        .unwrap_or_else(|| d::ELASTICSEARCH_INDEX.into()),
                 ),
                 _ => raw.index.clone(),
             };
-            let timeout = raw.timeout.map_or(Duration::from_secs(30), |a| a.0);
-            if timeout.is_zero() {
-                problem(at("timeout"), "must be longer than 0s");
-                return None;
-            }
             SinkKind::Http {
                 protocol,
                 url,
@@ -517,66 +499,45 @@ pub fn validate(
                 timeout,
             }
         }
-        "file" => {
-            unexpected(&syslog_keys, problem);
-            unexpected(&http_keys, problem);
-            unexpected(&tls_keys, problem);
-            let Some(path) = raw.path.as_deref().filter(|p| !p.as_os_str().is_empty()) else {
-                problem(
-                    at("path"),
+        SinkType::File => {
+            unexpected(&mut v, &syslog_keys);
+            unexpected(&mut v, &http_keys);
+            unexpected(&mut v, &tls_keys);
+            let path = raw.path.as_deref().filter(|p| !p.as_os_str().is_empty());
+            if path.is_none() {
+                v.bad(
+                    "path",
                     "a file sink needs `path`, e.g. `/var/log/restoreproof/evidence-ocsf.jsonl`",
                 );
-                return None;
-            };
-            let max_size = raw.max_size.map_or(100 << 20, |b| b.0);
+            }
+            let max_size = raw.max_size.map_or(d::FILE_MAX_SIZE, |b| b.0);
             if max_size < 4096 {
-                problem(at("max_size"), "must be at least 4KiB");
-                return None;
+                v.bad("max_size", "must be at least 4KiB");
             }
-            let keep = raw.keep.unwrap_or(10);
+            let keep = raw.keep.unwrap_or(d::FILE_KEEP);
             if keep > 1000 {
-                problem(at("keep"), "must be at most 1000");
-                return None;
+                v.bad("keep", "must be at most 1000");
             }
-            let fsync = match raw.fsync.as_deref().unwrap_or("always") {
-                "always" => true,
-                "never" => false,
-                other => {
-                    problem(
-                        at("fsync"),
-                        &format!("`{other}` is not a policy; write `always` or `never`"),
-                    );
-                    return None;
-                }
+            let fsync = v.choose(raw.fsync.as_ref(), Fsync::Always, "fsync");
+            let (Some(path), Some(fsync)) = (path, fsync) else {
+                return None;
             };
             SinkKind::File {
                 path: resolve_path(base, path),
                 max_size,
                 keep,
-                fsync,
+                fsync: fsync == Fsync::Always,
             }
         }
-        "stdout" => {
-            unexpected(&syslog_keys, problem);
-            unexpected(&http_keys, problem);
-            unexpected(&file_keys, problem);
-            unexpected(&tls_keys, problem);
+        SinkType::Stdout => {
+            unexpected(&mut v, &syslog_keys);
+            unexpected(&mut v, &http_keys);
+            unexpected(&mut v, &file_keys);
+            unexpected(&mut v, &tls_keys);
             SinkKind::Stdout
         }
-        other => {
-            problem(
-                at("kind"),
-                &format!(
-                    "`{other}` is not a sink kind; write `syslog`, `http`, `file` or `stdout`"
-                ),
-            );
-            return None;
-        }
     };
-    if !ok {
-        return None;
-    }
-    Some(SinkConfig {
+    v.ok.then(|| SinkConfig {
         name: name.to_owned(),
         format,
         kind: sink_kind,
@@ -584,6 +545,85 @@ pub fn validate(
         batch_bytes,
         batch_interval,
     })
+}
+
+/// Where a sink's problems go, and whether there was one.
+struct Check<'a> {
+    at: String,
+    ok: bool,
+    problem: &'a mut dyn FnMut(String, &str),
+}
+
+impl Check<'_> {
+    fn key(&self, k: &str) -> String {
+        format!("{}.{k}", self.at)
+    }
+
+    fn bad(&mut self, k: &str, message: &str) {
+        let at = self.key(k);
+        (self.problem)(at, message);
+        self.ok = false;
+    }
+
+    fn choose<T: Choices>(&mut self, value: Option<&Choice<T>>, default: T, k: &str) -> Option<T> {
+        let at = self.key(k);
+        let v = choose(value, default, &at, &mut *self.problem);
+        self.ok &= v.is_some();
+        v
+    }
+}
+
+/// The HTTP sink's authentication: a token, a username with a password, or
+/// none; each secret given once.
+fn http_auth(raw: &RawSink, base: &Path, v: &mut Check<'_>) -> Option<HttpAuth> {
+    let secrets = [
+        raw.token_file.is_some(),
+        raw.token_env.is_some(),
+        raw.password_file.is_some(),
+        raw.password_env.is_some(),
+        raw.credential.is_some(),
+    ]
+    .iter()
+    .filter(|s| **s)
+    .count();
+    if secrets > 1 {
+        v.bad(
+            "token_file",
+            "give the token or password once: token_file, token_env, password_file, password_env or credential",
+        );
+        return None;
+    }
+    let from = |file: &Option<PathBuf>, env: &Option<String>| {
+        if let Some(f) = file {
+            Some(SecretSource::File(resolve_path(base, f)))
+        } else if let Some(e) = env {
+            Some(SecretSource::Env(e.clone()))
+        } else {
+            raw.credential.clone().map(SecretSource::SystemdCredential)
+        }
+    };
+    match &raw.username {
+        Some(u) => match from(&raw.password_file, &raw.password_env) {
+            Some(password) if raw.token_file.is_none() && raw.token_env.is_none() => {
+                Some(HttpAuth::Basic {
+                    username: u.clone(),
+                    password,
+                })
+            }
+            _ => {
+                v.bad(
+                    "username",
+                    "basic authentication needs password_file, password_env or credential (and no token)",
+                );
+                None
+            }
+        },
+        None if raw.password_file.is_some() || raw.password_env.is_some() => {
+            v.bad("password_file", "a password needs `username`");
+            None
+        }
+        None => Some(from(&raw.token_file, &raw.token_env).map_or(HttpAuth::None, HttpAuth::Token)),
+    }
 }
 
 fn tls(raw: &RawSink, base: &Path) -> Tls {
@@ -664,7 +704,7 @@ mod tests {
             ("kind = \"syslog\"\naddress = \"h:514\"\nca_file = \"x\"", "sinks.siem.ca_file: does not apply to a `syslog` sink"),
             ("kind = \"syslog\"\naddress = \"h:514\"\nurl = \"http://x\"", "sinks.siem.url: does not apply"),
             ("kind = \"syslog\"\naddress = \"h:514\"\nfacility = \"kern2\"", "`kern2` is not a facility"),
-            ("kind = \"http\"\nurl = \"https://h/x\"", "sinks.siem.protocol: (missing) is not a protocol"),
+            ("kind = \"http\"\nurl = \"https://h/x\"", "sinks.siem.protocol: is missing; write `splunk_hec`"),
             ("kind = \"http\"\nprotocol = \"splunk_hec\"\nurl = \"https://h:8088/services/collector/event\"", "Splunk HEC needs its token"),
             ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"ftp://h\"", "sinks.siem.url: must be an http:// or https:// URL"),
             ("kind = \"http\"\nprotocol = \"webhook\"\nurl = \"https://h/hook\"\nformat = \"cef\"", "`cef` is a text line"),
@@ -677,6 +717,36 @@ mod tests {
             assert!(c.is_none(), "{toml}");
             assert!(p.iter().any(|x| x.contains(want)), "{toml}: want {want:?} in {p:?}");
         }
+    }
+
+    #[test]
+    fn every_problem_of_a_sink_is_reported_at_once() {
+        let (c, p) = check(
+            "kind = \"syslog\"\ntransport = \"carrier-pigeon\"\naddress = \"nowhere\"\n\
+             facility = \"kern2\"\napp_name = \"two words\"\nbatch_events = 0\nurl = \"https://x/y\"\n",
+        );
+        assert!(c.is_none());
+        let keys: Vec<&str> = p.iter().map(|x| x.split(':').next().unwrap()).collect();
+        assert_eq!(
+            keys,
+            [
+                "sinks.siem.batch_events",
+                "sinks.siem.url",
+                "sinks.siem.transport",
+                "sinks.siem.address",
+                "sinks.siem.facility",
+                "sinks.siem.app_name",
+            ],
+            "{p:#?}"
+        );
+        assert!(p[2].ends_with("`carrier-pigeon` is not a transport; write `tcp`, `tls`, `relp`, `relp_tls` or `udp`"), "{p:?}");
+        let (_, p) = check("kind = \"file\"\nfsync = \"sometimes\"\nkeep = 5000\n");
+        assert_eq!(p.len(), 3, "{p:?}");
+        let (_, p) = check("format = \"ocsf\"\n");
+        assert_eq!(
+            p,
+            ["sinks.siem.kind: is missing; write kind = `syslog`, `http`, `file` or `stdout`"]
+        );
     }
 
     #[test]

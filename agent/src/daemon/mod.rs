@@ -17,9 +17,9 @@ pub use crate::config::schedule;
 pub mod scheduler;
 pub mod status;
 
-use crate::config::{Config, DrillConfig};
+use crate::config::{Config, DrillConfig, Missed, Schedule};
 use crate::drill::{Drill, Quiet, Stop};
-use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::evidence::{now_rfc3339, AgentInfo, Body, Event, EventKind};
 use crate::ledger::evidence_file::EvidenceFile;
 use crate::ledger::recorder::{lock, Recorder, SharedRecorder};
 use crate::ledger::DaemonState;
@@ -28,6 +28,7 @@ use crate::source::{self, BuildOptions};
 use chrono::{DateTime, SecondsFormat, Utc};
 use scheduler::{Clock, Runner, Scheduler, SystemClock};
 use sd_notify::NotifyState;
+use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -103,15 +104,13 @@ pub async fn run(
     );
     scheduler.apply(&config.drills);
     let posture = tokio::spawn(posture_loop(agent.clone(), stop.clone()));
-    agent.record(
-        "daemon_started",
-        json!({
-            "config_path": config_path,
-            "drills": drill_plans(&config.drills),
-            "max_concurrent_drills": config.daemon.max_concurrent_drills,
-            "shutdown_timeout_secs": config.daemon.shutdown_timeout.as_secs(),
-        }),
-    )?;
+    agent.record(&DaemonStarted {
+        agent: AgentInfo::current(),
+        config_path,
+        drills: drill_plans(&config.drills),
+        max_concurrent_drills: config.daemon.max_concurrent_drills,
+        shutdown_timeout_secs: config.daemon.shutdown_timeout.as_secs(),
+    })?;
     // Let the drill loops compute their first fire times before the first
     // heartbeat reports them.
     tokio::task::yield_now().await;
@@ -203,7 +202,10 @@ pub async fn run(
         }
     };
     let _ = posture.await;
-    agent.record("daemon_stopped", json!({ "restores_cancelled": cancelled }))?;
+    agent.record(&DaemonStopped {
+        agent: AgentInfo::current(),
+        restores_cancelled: cancelled,
+    })?;
     lock(&agent.recorder).checkpoint("stop")?;
     // Last, so the sinks get the stop event too.
     shipping.stop().await;
@@ -294,25 +296,87 @@ async fn posture_loop(agent: Arc<Agent>, stop: Stop) {
     }
 }
 
+/// A drill's schedule, as lifecycle evidence shows it: `schedule` is
+/// `null` (and nothing else is said) for a drill run only by hand.
+#[derive(Serialize)]
+struct DrillPlan<'a> {
+    source: &'a str,
+    schedule: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timezone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jitter_secs: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missed: Option<Missed>,
+}
+
 /// The schedules of the drills, for evidence.
-fn drill_plans(drills: &BTreeMap<String, DrillConfig>) -> serde_json::Value {
+fn drill_plans(drills: &BTreeMap<String, DrillConfig>) -> BTreeMap<&str, DrillPlan<'_>> {
     drills
         .iter()
         .map(|(name, d)| {
-            let plan = match &d.schedule {
-                Some(s) => json!({
-                    "source": d.source,
-                    "schedule": s.expr(),
-                    "timezone": s.timezone(),
-                    "jitter_secs": s.jitter().as_secs(),
-                    "missed": s.missed(),
-                }),
-                None => json!({ "source": d.source, "schedule": null }),
+            let s = d.schedule.as_ref();
+            let plan = DrillPlan {
+                source: &d.source,
+                schedule: s.map(Schedule::expr),
+                timezone: s.map(Schedule::timezone),
+                jitter_secs: s.map(|s| s.jitter().as_secs()),
+                missed: s.map(Schedule::missed),
             };
-            (name.clone(), plan)
+            (name.as_str(), plan)
         })
-        .collect::<serde_json::Map<_, _>>()
-        .into()
+        .collect()
+}
+
+/// The body of a `daemon_started` event.
+#[derive(Serialize)]
+struct DaemonStarted<'a> {
+    agent: AgentInfo,
+    config_path: &'a Path,
+    drills: BTreeMap<&'a str, DrillPlan<'a>>,
+    max_concurrent_drills: usize,
+    shutdown_timeout_secs: u64,
+}
+
+impl Body for DaemonStarted<'_> {
+    const KIND: EventKind = EventKind::DaemonStarted;
+}
+
+/// The body of a `daemon_stopped` event.
+#[derive(Serialize)]
+struct DaemonStopped {
+    agent: AgentInfo,
+    restores_cancelled: bool,
+}
+
+impl Body for DaemonStopped {
+    const KIND: EventKind = EventKind::DaemonStopped;
+}
+
+/// Whether a reload took effect.
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+enum ReloadOutcome {
+    Applied,
+    Refused,
+}
+
+/// The body of a `config_reloaded` event: the drills now scheduled when
+/// applied, why not when refused (config errors never quote config text, so
+/// no secret reaches evidence through them).
+#[derive(Serialize)]
+struct ConfigReloaded<'a> {
+    agent: AgentInfo,
+    config_path: &'a Path,
+    outcome: ReloadOutcome,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    drills: Option<BTreeMap<&'a str, DrillPlan<'a>>>,
+}
+
+impl Body for ConfigReloaded<'_> {
+    const KIND: EventKind = EventKind::ConfigReloaded;
 }
 
 /// Sends a state to systemd when it is listening (`NOTIFY_SOCKET`).
@@ -343,11 +407,8 @@ impl Agent {
     }
 
     /// Records an event about the daemon itself.
-    fn record(&self, kind: &'static str, mut body: serde_json::Value) -> Result<(), DaemonError> {
-        if let Some(o) = body.as_object_mut() {
-            o.insert("agent".into(), json!(AgentInfo::current()));
-        }
-        let mut event = Event::new(kind, None, body);
+    fn record(&self, body: &impl Body) -> Result<(), DaemonError> {
+        let mut event = Event::new(None, body);
         lock(&self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
         Ok(())
     }
@@ -435,10 +496,13 @@ impl Agent {
         let old = self.config();
         let refused = |why: String| {
             tracing::error!("Reload refused; keeping the running configuration. {why}");
-            let _ = self.record(
-                "config_reloaded",
-                json!({ "config_path": self.config_path, "outcome": "refused", "error": why }),
-            );
+            let _ = self.record(&ConfigReloaded {
+                agent: AgentInfo::current(),
+                config_path: &self.config_path,
+                outcome: ReloadOutcome::Refused,
+                error: Some(why),
+                drills: None,
+            });
         };
         let new = match Config::load(&self.config_path) {
             Ok(c) => c,
@@ -483,10 +547,13 @@ impl Agent {
             }
         }
         scheduler.apply(&new.drills);
-        let _ = self.record(
-            "config_reloaded",
-            json!({ "config_path": self.config_path, "outcome": "applied", "drills": drill_plans(&new.drills) }),
-        );
+        let _ = self.record(&ConfigReloaded {
+            agent: AgentInfo::current(),
+            config_path: &self.config_path,
+            outcome: ReloadOutcome::Applied,
+            error: None,
+            drills: Some(drill_plans(&new.drills)),
+        });
         tracing::info!(
             drills = new.drills.len(),
             "Configuration reloaded; drills running now finish with the configuration they started with."

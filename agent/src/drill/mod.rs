@@ -16,7 +16,7 @@
 //!   reported as an error (exit 2), not as a drill with failed samples.
 
 use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy, VerifyPolicy};
-use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::evidence::{now_rfc3339, AgentInfo, Body, Event, EventKind};
 use crate::ledger::evidence_file::EvidenceFileError;
 use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::{LedgerError, RunRow, SampleRow};
@@ -29,7 +29,6 @@ use crate::source::{
 use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Plan, Verdict};
 use futures::StreamExt;
 use serde::Serialize;
-use serde_json::json;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

@@ -74,15 +74,14 @@ impl Drill<'_> {
         let orphans = lock(self.recorder).ledger.orphaned_runs()?;
         for (run_id, drill, started_at, verdicts) in orphans {
             let mut event = Event::new(
-                "run_aborted",
                 Some(run_id.clone()),
-                json!({
-                    "agent": agent,
-                    "drill": drill,
-                    "started_at": started_at,
-                    "verdicts_recorded": verdicts,
-                    "reason": "the process ended before the run finished (killed, crashed or the host restarted); the verdicts it recorded stand",
-                }),
+                &RunAborted {
+                    agent,
+                    drill: &drill,
+                    started_at: &started_at,
+                    verdicts_recorded: verdicts,
+                    reason: "the process ended before the run finished (killed, crashed or the host restarted); the verdicts it recorded stand",
+                },
             );
             lock(self.recorder).commit(&mut event, |l, e| l.abort_run(&run_id, e))?;
             tracing::warn!(
@@ -134,18 +133,13 @@ impl Drill<'_> {
         step: MutationStep,
     ) -> Result<(), DrillError> {
         let mut event = Event::new(
-            "restore_mutation",
             Some(run_id.to_owned()),
-            json!({
-                "agent": agent,
-                "drill": cfg.name,
-                "source": info,
-                "recovery_point": step.recovery_point,
-                "action": step.action,
-                "phase": step.phase,
-                "prior_state": step.prior_state,
-                "error": step.error,
-            }),
+            &RestoreMutation {
+                agent,
+                drill: &cfg.name,
+                source: info,
+                step: &step,
+            },
         );
         lock(self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
         tracing::info!(key = %step.recovery_point.key, action = step.action, phase = step.phase, "Recorded a change to the live container.");
@@ -161,12 +155,9 @@ impl Drill<'_> {
         s.finished_at = now_rfc3339();
         s.duration_ms = started.elapsed().as_millis() as u64;
         s.throughput_bytes_per_sec = per_second(s.bytes_restored, s.duration_ms);
-        let mut body = serde_json::to_value(&*s).unwrap_or_default();
-        if let Some(o) = body.as_object_mut() {
-            o.insert("agent".into(), json!(agent));
-        }
-        let summary_json = body.to_string();
-        let mut event = Event::new("run_summary", Some(s.run_id.clone()), body);
+        let body = RunSummaryBody { agent, summary: s };
+        let summary_json = serde_json::to_string(&body).unwrap_or_default();
+        let mut event = Event::new(Some(s.run_id.clone()), &body);
         {
             let mut r = lock(self.recorder);
             r.commit(&mut event, |l, e| {
@@ -196,31 +187,102 @@ fn sample_event(
     cfg: &DrillConfig,
     r: &SampleResult,
 ) -> Event {
-    let throughput = per_second(r.bytes, r.duration_ms);
     let mut event = Event::new(
-        "sample_verdict",
         Some(run_id.to_owned()),
-        json!({
-            "agent": agent,
-            "drill": cfg.name,
-            "source": info,
-            "recovery_point": r.recovery_point,
-            "verdict": r.verdict,
-            "reason": r.reason,
-            "error_class": r.error_class,
-            "checks": r.checks,
-            "restore": {
-                "mode": cfg.mode,
-                "bytes": r.bytes,
-                "duration_ms": r.duration_ms,
-                "throughput_bytes_per_sec": throughput,
-                "attempts": r.attempts,
-                "sha256": r.sha256,
-                "server_side_encryption": r.server_side_encryption,
-                "copy": r.copy,
+        &SampleVerdict {
+            agent,
+            drill: &cfg.name,
+            source: info,
+            recovery_point: &r.recovery_point,
+            verdict: r.verdict,
+            reason: r.reason.as_deref(),
+            error_class: r.error_class,
+            checks: &r.checks,
+            restore: RestoreFacts {
+                mode: cfg.mode,
+                bytes: r.bytes,
+                duration_ms: r.duration_ms,
+                throughput_bytes_per_sec: per_second(r.bytes, r.duration_ms),
+                attempts: r.attempts,
+                sha256: r.sha256.as_deref(),
+                server_side_encryption: r.server_side_encryption.as_deref(),
+                copy: r.copy.as_ref(),
             },
-        }),
+        },
     );
     event.id.clone_from(&r.event_id);
     event
+}
+
+/// The body of a `sample_verdict` event. Absent facts are `null`, not left
+/// out: every verdict record has the same members.
+#[derive(Serialize)]
+struct SampleVerdict<'a> {
+    agent: &'a AgentInfo,
+    drill: &'a str,
+    source: &'a SourceInfo,
+    recovery_point: &'a Candidate,
+    verdict: Verdict,
+    reason: Option<&'a str>,
+    error_class: Option<ErrorClass>,
+    checks: &'a [Check],
+    restore: RestoreFacts<'a>,
+}
+
+impl Body for SampleVerdict<'_> {
+    const KIND: EventKind = EventKind::SampleVerdict;
+}
+
+/// How a recovery point was restored.
+#[derive(Serialize)]
+struct RestoreFacts<'a> {
+    mode: RestoreMode,
+    bytes: u64,
+    duration_ms: u64,
+    throughput_bytes_per_sec: u64,
+    attempts: u32,
+    sha256: Option<&'a str>,
+    server_side_encryption: Option<&'a str>,
+    copy: Option<&'a CopyRecord>,
+}
+
+/// The body of a `run_summary` event: the summary and who wrote it.
+#[derive(Serialize)]
+struct RunSummaryBody<'a> {
+    agent: &'a AgentInfo,
+    #[serde(flatten)]
+    summary: &'a RunSummary,
+}
+
+impl Body for RunSummaryBody<'_> {
+    const KIND: EventKind = EventKind::RunSummary;
+}
+
+/// The body of a `run_aborted` event.
+#[derive(Serialize)]
+struct RunAborted<'a> {
+    agent: &'a AgentInfo,
+    drill: &'a str,
+    started_at: &'a str,
+    verdicts_recorded: u64,
+    reason: &'a str,
+}
+
+impl Body for RunAborted<'_> {
+    const KIND: EventKind = EventKind::RunAborted;
+}
+
+/// The body of a `restore_mutation` event: one step of a change to the
+/// live container.
+#[derive(Serialize)]
+struct RestoreMutation<'a> {
+    agent: &'a AgentInfo,
+    drill: &'a str,
+    source: &'a SourceInfo,
+    #[serde(flatten)]
+    step: &'a MutationStep,
+}
+
+impl Body for RestoreMutation<'_> {
+    const KIND: EventKind = EventKind::RestoreMutation;
 }

@@ -5,7 +5,7 @@ use super::restore::RestoreEnv;
 use super::*;
 
 /// One step of a change an `undelete` restore makes to the live container.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub(super) struct MutationStep {
     pub(super) recovery_point: Candidate,
     /// `undelete` or `redelete`.

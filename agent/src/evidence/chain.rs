@@ -506,7 +506,7 @@ pub fn verify_lines(
                 }
             }
         }
-        if m.get("kind").and_then(Value::as_str) == Some("checkpoint") {
+        if m.get("kind").and_then(Value::as_str) == Some(super::EventKind::Checkpoint.as_str()) {
             r.checkpoints += 1;
             let note = m.get("note").and_then(Value::as_str).unwrap_or_default();
             match Checkpoint::parse(note) {

@@ -11,11 +11,99 @@
 pub mod chain;
 
 use chrono::{SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The schema identifier carried by every event.
 pub const SCHEMA: &str = "restoreproof.evidence/v1";
+
+/// What an evidence event records. The `kind` member of every record; a
+/// reader that meets a kind it does not know (from a newer release) says so
+/// instead of guessing ([`EventKind::parse`] gives `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// One restored recovery point and its verdict.
+    SampleVerdict,
+    /// The end of a drill run: counts, status, timing.
+    RunSummary,
+    /// A run whose process ended before it finished.
+    RunAborted,
+    /// A step of a change to the live container (undelete/redelete).
+    RestoreMutation,
+    /// One posture check of a source's settings.
+    PostureFinding,
+    /// A signed checkpoint of the evidence chain.
+    Checkpoint,
+    /// Undelivered events a sink's outbox dropped by its bounds.
+    EvidenceDropped,
+    /// The service started.
+    DaemonStarted,
+    /// The service stopped.
+    DaemonStopped,
+    /// A configuration reload was applied or refused.
+    ConfigReloaded,
+}
+
+impl EventKind {
+    /// Every kind, in the order above.
+    pub const ALL: [EventKind; 10] = [
+        Self::SampleVerdict,
+        Self::RunSummary,
+        Self::RunAborted,
+        Self::RestoreMutation,
+        Self::PostureFinding,
+        Self::Checkpoint,
+        Self::EvidenceDropped,
+        Self::DaemonStarted,
+        Self::DaemonStopped,
+        Self::ConfigReloaded,
+    ];
+
+    /// The `kind` string of the record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SampleVerdict => "sample_verdict",
+            Self::RunSummary => "run_summary",
+            Self::RunAborted => "run_aborted",
+            Self::RestoreMutation => "restore_mutation",
+            Self::PostureFinding => "posture_finding",
+            Self::Checkpoint => "checkpoint",
+            Self::EvidenceDropped => "evidence_dropped",
+            Self::DaemonStarted => "daemon_started",
+            Self::DaemonStopped => "daemon_stopped",
+            Self::ConfigReloaded => "config_reloaded",
+        }
+    }
+
+    /// The kind a record's `kind` string names, if this release knows it.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// The kind of a native record (a parsed evidence line).
+    pub fn of(record: &Value) -> Option<Self> {
+        record
+            .get("kind")
+            .and_then(Value::as_str)
+            .and_then(Self::parse)
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The typed body of one kind of event. Each producer (drill, posture,
+/// daemon, recorder, outbox) declares its body as a struct; its members are
+/// merged into the top level of the record beside the envelope (`schema`,
+/// `seq`, `event_id`, `kind`, `time`, `run_id`, `prev_hash`, `hash`), so a
+/// body must not use those names.
+pub trait Body: Serialize {
+    const KIND: EventKind;
+}
 
 /// One evidence event.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,8 +112,7 @@ pub struct Event {
     pub seq: u64,
     /// Stable unique id (UUIDv7) receivers can de-duplicate on.
     pub id: String,
-    /// `sample_verdict` or `run_summary`.
-    pub kind: &'static str,
+    pub kind: EventKind,
     /// RFC 3339 UTC time the event was created.
     pub time: String,
     pub run_id: Option<String>,
@@ -73,8 +160,19 @@ pub fn now_rfc3339() -> String {
 }
 
 impl Event {
-    /// A new event of `kind`; `body` must be a JSON object.
-    pub fn new(kind: &'static str, run_id: Option<String>, body: Value) -> Self {
+    /// A new event carrying `body`.
+    pub fn new<B: Body>(run_id: Option<String>, body: &B) -> Self {
+        // A body is a struct of strings, numbers and lists: serialising it
+        // cannot fail (serde_json fails only on maps with non-string keys).
+        let body = serde_json::to_value(body).unwrap_or_else(|e| {
+            tracing::error!(kind = %B::KIND, error = %e, "Cannot serialise an evidence body (a bug); recording the error instead.");
+            serde_json::json!({ "body_error": e.to_string() })
+        });
+        Self::with_value(B::KIND, run_id, body)
+    }
+
+    /// A new event of `kind` whose body is already JSON (an object).
+    pub fn with_value(kind: EventKind, run_id: Option<String>, body: Value) -> Self {
         Self {
             seq: 0,
             id: uuid::Uuid::now_v7().to_string(),
@@ -114,7 +212,7 @@ impl Event {
         m.insert("schema".into(), SCHEMA.into());
         m.insert("seq".into(), self.seq.into());
         m.insert("event_id".into(), self.id.clone().into());
-        m.insert("kind".into(), self.kind.into());
+        m.insert("kind".into(), self.kind.as_str().into());
         m.insert("time".into(), self.time.clone().into());
         if let Some(r) = &self.run_id {
             m.insert("run_id".into(), r.clone().into());
@@ -128,5 +226,45 @@ impl Event {
             }
         }
         Value::Object(m).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_has_one_name_in_records_and_in_serde() {
+        for k in EventKind::ALL {
+            assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
+            assert_eq!(EventKind::parse(k.as_str()), Some(k));
+            assert_eq!(
+                EventKind::of(&serde_json::json!({ "kind": k.as_str() })),
+                Some(k)
+            );
+        }
+        assert_eq!(EventKind::parse("from_a_newer_release"), None);
+    }
+
+    #[derive(Serialize)]
+    struct Probe {
+        a: u32,
+        b: Option<&'static str>,
+    }
+
+    impl Body for Probe {
+        const KIND: EventKind = EventKind::Checkpoint;
+    }
+
+    #[test]
+    fn a_typed_body_is_merged_into_the_record_with_its_kind() {
+        let mut e = Event::new(Some("r1".into()), &Probe { a: 7, b: None });
+        e.seq = 3;
+        let v: Value = serde_json::from_str(&e.to_line()).unwrap();
+        assert_eq!(v["kind"], "checkpoint");
+        assert_eq!(v["a"], 7);
+        assert!(v["b"].is_null() && v.as_object().unwrap().contains_key("b"));
+        assert_eq!(v["run_id"], "r1");
+        assert_eq!(v["schema"], SCHEMA);
     }
 }

@@ -199,7 +199,7 @@ impl Ledger {
     /// [`LedgerError::Read`].
     pub fn events_since(
         &self,
-        kind: &str,
+        kind: crate::evidence::EventKind,
         since: &str,
     ) -> Result<Vec<(u64, serde_json::Value)>, LedgerError> {
         let mut stmt = self
@@ -209,7 +209,7 @@ impl Ledger {
             )
             .map_err(LedgerError::Read)?;
         let rows = stmt
-            .query_map([kind, since], |r| {
+            .query_map([kind.as_str(), since], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
             })
             .map_err(LedgerError::Read)?;
@@ -268,7 +268,7 @@ pub(super) fn append_event(
     let line = event.to_line();
     tx.execute(
         "INSERT INTO events (seq, event_id, kind, run_id, recorded_at, body, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![next, event.id, event.kind, event.run_id, event.time, line, event.hash],
+        params![next, event.id, event.kind.as_str(), event.run_id, event.time, line, event.hash],
     )
     .map_err(LedgerError::Write)?;
     Ok(line)

@@ -272,7 +272,11 @@ mod tests {
         })
         .expect("run");
         for _ in 0..n {
-            let mut e = Event::new("run_summary", Some("r".into()), serde_json::json!({"x": 1}));
+            let mut e = Event::with_value(
+                crate::evidence::EventKind::RunSummary,
+                Some("r".into()),
+                serde_json::json!({"x": 1}),
+            );
             l.finish_run("r", "completed", "{}", &mut e).expect("event");
         }
         l
@@ -299,7 +303,11 @@ mod tests {
         assert_eq!(seqs(&path), [1, 2, 3]);
 
         // A crash after the ledger commit but mid-way through the file write.
-        let mut e = Event::new("run_summary", Some("r".into()), serde_json::json!({}));
+        let mut e = Event::with_value(
+            crate::evidence::EventKind::RunSummary,
+            Some("r".into()),
+            serde_json::json!({}),
+        );
         let line = l.finish_run("r", "completed", "{}", &mut e).expect("event");
         let mut f = OpenOptions::new().append(true).open(&path).expect("append");
         f.write_all(&line.as_bytes()[..10]).expect("torn");

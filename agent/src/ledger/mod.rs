@@ -243,8 +243,8 @@ mod tests {
         })
         .expect("run");
         for sha in ["aaa", "bbb"] {
-            let mut ev = [Event::new(
-                "sample_verdict",
+            let mut ev = [Event::with_value(
+                crate::evidence::EventKind::SampleVerdict,
                 Some("r1".into()),
                 serde_json::json!({}),
             )];

@@ -5,7 +5,7 @@
 
 use super::evidence_file::{EvidenceFile, EvidenceFileError};
 use crate::evidence::chain::NoteKey;
-use crate::evidence::{AgentInfo, Event};
+use crate::evidence::{AgentInfo, Body, Event, EventKind};
 use crate::ledger::{Ledger, LedgerError};
 use base64::Engine as _;
 use std::path::Path;
@@ -115,20 +115,36 @@ impl Recorder {
             ),
         };
         let mut event = Event::new(
-            "checkpoint",
             None,
-            serde_json::json!({
-                "agent": agent,
-                "origin": origin,
-                "size": size,
-                "head": head,
-                "note": note,
-                "key": self.signer.as_ref().map(NoteKey::vkey),
-                "reason": reason,
-            }),
+            &CheckpointBody {
+                agent: &agent,
+                origin: &origin,
+                size,
+                head: &head,
+                note: &note,
+                key: self.signer.as_ref().map(NoteKey::vkey),
+                reason,
+            },
         );
         self.commit(&mut event, |l, e| l.record_event(e))
     }
+}
+
+/// The body of a `checkpoint` event: the signed note and what it commits
+/// to (`key` is `null` when no signing key is configured).
+#[derive(serde::Serialize)]
+struct CheckpointBody<'a> {
+    agent: &'a AgentInfo,
+    origin: &'a str,
+    size: u64,
+    head: &'a str,
+    note: &'a str,
+    key: Option<String>,
+    reason: &'a str,
+}
+
+impl Body for CheckpointBody<'_> {
+    const KIND: EventKind = EventKind::Checkpoint;
 }
 
 /// Locks a shared recorder. A panic while it was held cannot leave it half

@@ -8,11 +8,10 @@ pub mod azure;
 pub mod s3;
 
 use crate::config::{Config, SourceConfig};
-use crate::evidence::{AgentInfo, Event};
+use crate::evidence::{AgentInfo, Body, Event, EventKind};
 use crate::ledger::evidence_file::EvidenceFileError;
 use crate::ledger::recorder::Recorder;
 use serde::Serialize;
-use serde_json::json;
 
 /// `pass`, `fail` or `unknown`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,6 +121,44 @@ pub async fn check_sources(config: &Config, only: Option<&str>) -> (Vec<Finding>
     (findings, not_checked)
 }
 
+/// The body of a `posture_finding` event. `reason` is `null` when there is
+/// none (every finding record has the same members).
+#[derive(Serialize)]
+struct FindingBody<'a> {
+    agent: &'a AgentInfo,
+    source: SourceName<'a>,
+    check: &'a str,
+    status: Status,
+    observed: &'a str,
+    required: &'a str,
+    reason: Option<&'a str>,
+    controls: &'a [Control],
+}
+
+#[derive(Serialize)]
+struct SourceName<'a> {
+    name: &'a str,
+}
+
+impl<'a> FindingBody<'a> {
+    fn new(agent: &'a AgentInfo, f: &'a Finding) -> Self {
+        Self {
+            agent,
+            source: SourceName { name: &f.source },
+            check: f.check,
+            status: f.status,
+            observed: &f.observed,
+            required: &f.required,
+            reason: f.reason.as_deref(),
+            controls: &f.controls,
+        }
+    }
+}
+
+impl Body for FindingBody<'_> {
+    const KIND: EventKind = EventKind::PostureFinding;
+}
+
 /// Records each finding as a `posture_finding` event, then a checkpoint;
 /// returns the event ids.
 ///
@@ -134,20 +171,7 @@ pub fn record(
     let agent = AgentInfo::current();
     let mut ids = Vec::new();
     for f in findings {
-        let mut event = Event::new(
-            "posture_finding",
-            None,
-            json!({
-                "agent": agent,
-                "source": { "name": f.source },
-                "check": f.check,
-                "status": f.status,
-                "observed": f.observed,
-                "required": f.required,
-                "reason": f.reason,
-                "controls": f.controls,
-            }),
-        );
+        let mut event = Event::new(None, &FindingBody::new(&agent, f));
         ids.push(event.id.clone());
         recorder.commit(&mut event, |l, e| l.record_event(e))?;
     }

@@ -20,6 +20,7 @@ mod controls;
 
 use crate::config::Config;
 use crate::evidence::chain::verify_lines;
+use crate::evidence::EventKind;
 use crate::ledger::{Ledger, LedgerError, RunRecord, SampleRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use controls::controls;
@@ -303,7 +304,7 @@ impl Report {
 
         let chain = chain_summary(ledger, &since_s)?;
         let mut latest: BTreeMap<(String, String), PostureRow> = BTreeMap::new();
-        for (_, e) in ledger.events_since("posture_finding", &since_s)? {
+        for (_, e) in ledger.events_since(EventKind::PostureFinding, &since_s)? {
             let src = e["source"]["name"].as_str().unwrap_or_default().to_owned();
             if !keep(&src) {
                 continue;
@@ -350,7 +351,7 @@ fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerErr
     let lines = ledger.evidence_lines()?;
     let anchor = ledger.chain_anchor()?;
     let r = verify_lines(lines, (anchor.0 > 0).then_some(anchor), None);
-    let checkpoints = ledger.events_since("checkpoint", since)?;
+    let checkpoints = ledger.events_since(EventKind::Checkpoint, since)?;
     let signed = checkpoints
         .iter()
         .filter(|(_, c)| {

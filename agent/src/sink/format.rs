@@ -9,6 +9,8 @@
 //! `restoreproof`), so nothing is lost in translation.
 
 use super::config::Format;
+use crate::evidence::EventKind as K;
+use crate::evidence::EventKind;
 use serde_json::{json, Map, Value};
 
 /// OCSF schema version the records follow.
@@ -34,27 +36,34 @@ const CONTROLS: &[(&str, &str, &str)] = &[
 /// Syslog severity (RFC 5424) of an event: 3 error, 4 warning, 5 notice,
 /// 6 informational.
 pub fn syslog_severity(e: &Value) -> u8 {
-    match kind(e) {
-        "sample_verdict" => match str_of(e, "verdict") {
+    match EventKind::of(e) {
+        Some(K::SampleVerdict) => match str_of(e, "verdict") {
             "mismatch" | "unrecoverable" => 3,
             "no_reference" | "skipped" | "aborted" => 5,
             _ => 6,
         },
-        "run_summary" => match str_of(e, "status") {
+        Some(K::RunSummary) => match str_of(e, "status") {
             "error" => 3,
             "aborted" => 4,
             _ if failures(e) > 0 => 4,
             _ => 6,
         },
-        "evidence_dropped" => 3,
-        "posture_finding" => match str_of(e, "status") {
+        Some(K::EvidenceDropped) => 3,
+        Some(K::PostureFinding) => match str_of(e, "status") {
             "fail" => 4,
             "unknown" => 5,
             _ => 6,
         },
-        "run_aborted" | "config_reloaded" if str_of(e, "outcome") == "refused" => 4,
-        "run_aborted" => 4,
-        _ => 5,
+        Some(K::RunAborted | K::ConfigReloaded) if str_of(e, "outcome") == "refused" => 4,
+        Some(K::RunAborted) => 4,
+        Some(
+            K::ConfigReloaded
+            | K::RestoreMutation
+            | K::Checkpoint
+            | K::DaemonStarted
+            | K::DaemonStopped,
+        )
+        | None => 5,
     }
 }
 
@@ -74,10 +83,6 @@ pub fn render_line(format: Format, e: &Value) -> String {
         Format::Cef => cef(e),
         other => render(other, e).to_string(),
     }
-}
-
-fn kind(e: &Value) -> &str {
-    str_of(e, "kind")
 }
 
 fn str_of<'a>(e: &'a Value, k: &str) -> &'a str {
@@ -120,8 +125,8 @@ fn cloud_provider(e: &Value) -> Option<&'static str> {
 
 /// A one-line description for people.
 pub fn message(e: &Value) -> String {
-    match kind(e) {
-        "sample_verdict" => {
+    match EventKind::of(e) {
+        Some(K::SampleVerdict) => {
             let rp = &e["recovery_point"];
             let version = rp["version_id"]
                 .as_str()
@@ -139,7 +144,7 @@ pub fn message(e: &Value) -> String {
             }
             m
         }
-        "run_summary" => {
+        Some(K::RunSummary) => {
             let c = &e["counts"];
             format!(
                 "Restore drill {} {}: {} verified, {} mismatch, {} unrecoverable of {} sampled",
@@ -151,22 +156,24 @@ pub fn message(e: &Value) -> String {
                 e["sampled"].as_u64().unwrap_or(0),
             )
         }
-        "run_aborted" => format!(
+        Some(K::RunAborted) => format!(
             "Restore drill {} run aborted: {}",
             str_of(e, "drill"),
             str_of(e, "reason")
         ),
-        "restore_mutation" => format!(
+        Some(K::RestoreMutation) => format!(
             "Restore drill {}: {} {} of {}",
             str_of(e, "drill"),
             str_of(e, "action"),
             str_of(e, "phase"),
             resource_url(e)
         ),
-        "daemon_started" => "restoreproof service started".into(),
-        "daemon_stopped" => "restoreproof service stopped".into(),
-        "config_reloaded" => format!("restoreproof configuration reload {}", str_of(e, "outcome")),
-        "posture_finding" => format!(
+        Some(K::DaemonStarted) => "restoreproof service started".into(),
+        Some(K::DaemonStopped) => "restoreproof service stopped".into(),
+        Some(K::ConfigReloaded) => {
+            format!("restoreproof configuration reload {}", str_of(e, "outcome"))
+        }
+        Some(K::PostureFinding) => format!(
             "Posture of source {}: {} {} (observed {}; required {})",
             str_of(&e["source"], "name"),
             str_of(e, "check"),
@@ -174,13 +181,18 @@ pub fn message(e: &Value) -> String {
             str_of(e, "observed"),
             str_of(e, "required")
         ),
-        "evidence_dropped" => format!(
+        Some(K::EvidenceDropped) => format!(
             "{} undelivered evidence event(s) dropped for sink {}: {}",
             e["count"].as_u64().unwrap_or(0),
             str_of(e, "sink"),
             str_of(e, "reason")
         ),
-        other => format!("restoreproof {other}"),
+        Some(K::Checkpoint) => format!(
+            "Evidence checkpoint of {} events ({})",
+            e["size"].as_u64().unwrap_or(0),
+            str_of(e, "reason")
+        ),
+        None => format!("restoreproof {}", str_of(e, "kind")),
     }
 }
 
@@ -211,11 +223,11 @@ fn ocsf(e: &Value) -> Value {
     };
     let severity = ["Unknown", "Informational", "Low", "Medium", "High"][severity_id];
     let (class_uid, class_name, category_uid, category_name, activity_id, activity_name) =
-        match kind(e) {
-            "sample_verdict" | "posture_finding" => {
+        match EventKind::of(e) {
+            Some(K::SampleVerdict | K::PostureFinding) => {
                 (2003, "Compliance Finding", 2, "Findings", 1, "Create")
             }
-            "run_summary" => {
+            Some(K::RunSummary) => {
                 let (id, name) = match str_of(e, "status") {
                     "completed" => (2, "Completed"),
                     "aborted" => (3, "Cancelled"),
@@ -223,7 +235,7 @@ fn ocsf(e: &Value) -> Value {
                 };
                 (6007, "Scan Activity", 6, "Application Activity", id, name)
             }
-            "run_aborted" => (
+            Some(K::RunAborted) => (
                 6007,
                 "Scan Activity",
                 6,
@@ -231,7 +243,7 @@ fn ocsf(e: &Value) -> Value {
                 3,
                 "Cancelled",
             ),
-            "daemon_started" => (
+            Some(K::DaemonStarted) => (
                 6002,
                 "Application Lifecycle",
                 6,
@@ -239,7 +251,7 @@ fn ocsf(e: &Value) -> Value {
                 3,
                 "Start",
             ),
-            "daemon_stopped" => (
+            Some(K::DaemonStopped) => (
                 6002,
                 "Application Lifecycle",
                 6,
@@ -247,7 +259,7 @@ fn ocsf(e: &Value) -> Value {
                 4,
                 "Stop",
             ),
-            "config_reloaded" => (
+            Some(K::ConfigReloaded) => (
                 6002,
                 "Application Lifecycle",
                 6,
@@ -255,8 +267,10 @@ fn ocsf(e: &Value) -> Value {
                 99,
                 "Reload",
             ),
-            "restore_mutation" => (6003, "API Activity", 6, "Application Activity", 3, "Update"),
-            "evidence_dropped" => (
+            Some(K::RestoreMutation) => {
+                (6003, "API Activity", 6, "Application Activity", 3, "Update")
+            }
+            Some(K::EvidenceDropped) => (
                 1008,
                 "Event Log Activity",
                 1,
@@ -264,7 +278,7 @@ fn ocsf(e: &Value) -> Value {
                 2,
                 "Delete",
             ),
-            _ => (0, "Base Event", 0, "Uncategorized", 0, "Unknown"),
+            Some(K::Checkpoint) | None => (0, "Base Event", 0, "Uncategorized", 0, "Unknown"),
         };
     let mut o = json!({
         "class_uid": class_uid,
@@ -286,8 +300,8 @@ fn ocsf(e: &Value) -> Value {
     if let Some(p) = cloud_provider(e) {
         o["cloud"] = json!({ "provider": p });
     }
-    match kind(e) {
-        "sample_verdict" => {
+    match EventKind::of(e) {
+        Some(K::SampleVerdict) => {
             let verdict = str_of(e, "verdict");
             let (status_id, status) = match verdict {
                 "verified" => (1, "Pass"),
@@ -336,7 +350,7 @@ fn ocsf(e: &Value) -> Value {
             o["status_id"] = json!(1);
             o["status"] = json!("New");
         }
-        "posture_finding" => {
+        Some(K::PostureFinding) => {
             let (status_id, status) = match str_of(e, "status") {
                 "pass" => (1, "Pass"),
                 "fail" => (3, "Fail"),
@@ -365,7 +379,7 @@ fn ocsf(e: &Value) -> Value {
             o["status_id"] = json!(1);
             o["status"] = json!("New");
         }
-        "run_summary" | "run_aborted" => {
+        Some(K::RunSummary | K::RunAborted) => {
             let ok = str_of(e, "status") == "completed" && failures(e) == 0;
             o["scan"] = json!({
                 "uid": e["run_id"],
@@ -391,7 +405,7 @@ fn ocsf(e: &Value) -> Value {
                 o["status_detail"] = json!(err);
             }
         }
-        "daemon_started" | "daemon_stopped" | "config_reloaded" => {
+        Some(K::DaemonStarted | K::DaemonStopped | K::ConfigReloaded) => {
             o["app"] = json!({ "name": "restoreproof", "vendor_name": "restoreproof", "version": agent["version"] });
             if str_of(e, "outcome") == "refused" {
                 o["status_id"] = json!(2);
@@ -399,7 +413,7 @@ fn ocsf(e: &Value) -> Value {
                 o["status_detail"] = e["error"].clone();
             }
         }
-        "restore_mutation" => {
+        Some(K::RestoreMutation) => {
             o["api"] =
                 json!({ "operation": e["action"], "service": { "name": e["source"]["kind"] } });
             o["resources"] =
@@ -408,38 +422,55 @@ fn ocsf(e: &Value) -> Value {
             o["status_id"] = json!(if failed { 2 } else { 1 });
             o["status"] = json!(if failed { "Failure" } else { "Success" });
         }
-        _ => {}
+        Some(K::EvidenceDropped | K::Checkpoint) | None => {}
     }
     o
 }
 
 fn ecs(e: &Value) -> Value {
     let agent = &e["agent"];
-    let k = kind(e);
+    let k = EventKind::of(e);
     let (category, typ) = match k {
-        "sample_verdict" => ("file", "info"),
-        "run_summary" | "run_aborted" => ("file", "end"),
-        "restore_mutation" => ("api", "change"),
-        "evidence_dropped" => ("configuration", "deletion"),
-        "daemon_started" => ("configuration", "start"),
-        "daemon_stopped" => ("configuration", "end"),
-        _ => ("configuration", "change"),
+        Some(K::SampleVerdict) => ("file", "info"),
+        Some(K::RunSummary | K::RunAborted) => ("file", "end"),
+        Some(K::RestoreMutation) => ("api", "change"),
+        Some(K::EvidenceDropped) => ("configuration", "deletion"),
+        Some(K::DaemonStarted) => ("configuration", "start"),
+        Some(K::DaemonStopped) => ("configuration", "end"),
+        Some(K::ConfigReloaded | K::PostureFinding | K::Checkpoint) | None => {
+            ("configuration", "change")
+        }
     };
-    let outcome = match (k, str_of(e, "verdict"), str_of(e, "status")) {
-        ("sample_verdict", "verified", _) => "success",
-        ("sample_verdict", "mismatch" | "unrecoverable", _) => "failure",
-        ("sample_verdict", _, _) => "unknown",
-        ("run_summary", _, "completed") if failures(e) == 0 => "success",
-        ("run_summary", _, _) | ("run_aborted", _, _) | ("evidence_dropped", _, _) => "failure",
-        ("config_reloaded", _, _) if str_of(e, "outcome") == "refused" => "failure",
-        _ => "success",
+    let outcome = match k {
+        Some(K::SampleVerdict) => match str_of(e, "verdict") {
+            "verified" => "success",
+            "mismatch" | "unrecoverable" => "failure",
+            _ => "unknown",
+        },
+        Some(K::RunSummary) if str_of(e, "status") == "completed" && failures(e) == 0 => "success",
+        Some(K::RunSummary | K::RunAborted | K::EvidenceDropped) => "failure",
+        Some(K::ConfigReloaded) if str_of(e, "outcome") == "refused" => "failure",
+        Some(K::RestoreMutation) if e["error"].is_string() => "failure",
+        Some(K::PostureFinding) => match str_of(e, "status") {
+            "pass" => "success",
+            "fail" => "failure",
+            _ => "unknown",
+        },
+        Some(
+            K::ConfigReloaded
+            | K::RestoreMutation
+            | K::Checkpoint
+            | K::DaemonStarted
+            | K::DaemonStopped,
+        ) => "success",
+        None => "unknown",
     };
     let mut event = json!({
         "id": e["event_id"],
         "kind": "event",
         "category": [category],
         "type": [typ],
-        "action": k,
+        "action": e["kind"],
         "outcome": outcome,
         "dataset": "restoreproof.evidence",
         "module": "restoreproof",
@@ -448,7 +479,7 @@ fn ecs(e: &Value) -> Value {
         "severity": syslog_severity(e),
         "created": e["time"],
     });
-    if k == "run_summary" {
+    if k == Some(K::RunSummary) {
         event["start"] = e["started_at"].clone();
         event["end"] = e["finished_at"].clone();
         if let Some(ms) = e["duration_ms"].as_u64() {
@@ -479,7 +510,7 @@ fn ecs(e: &Value) -> Value {
     if let Some(p) = cloud_provider(e) {
         o["cloud"] = json!({ "provider": p.to_lowercase() });
     }
-    if k == "sample_verdict" || k == "run_summary" {
+    if matches!(k, Some(K::SampleVerdict | K::RunSummary)) {
         let (ruleset, id, name) = CONTROLS[0];
         o["rule"] = json!({
             "id": id,
@@ -489,7 +520,7 @@ fn ecs(e: &Value) -> Value {
             "category": "backup",
         });
     }
-    if k == "sample_verdict" {
+    if k == Some(K::SampleVerdict) {
         let rp = &e["recovery_point"];
         let mut file = json!({
             "name": rp["key"],
@@ -516,11 +547,12 @@ fn cef_value(s: &str) -> String {
 }
 
 fn cef(e: &Value) -> String {
-    let k = kind(e);
+    let k = EventKind::of(e);
     let signature = match k {
-        "sample_verdict" => format!("sample_verdict:{}", str_of(e, "verdict")),
-        "run_summary" => format!("run_summary:{}", str_of(e, "status")),
-        other => other.to_owned(),
+        Some(K::SampleVerdict) => format!("sample_verdict:{}", str_of(e, "verdict")),
+        Some(K::RunSummary) => format!("run_summary:{}", str_of(e, "status")),
+        Some(other) => other.as_str().to_owned(),
+        None => str_of(e, "kind").to_owned(),
     };
     let severity = match syslog_severity(e) {
         3 => 8,
@@ -541,7 +573,7 @@ fn cef(e: &Value) -> String {
     put("cs1", e["drill"].as_str().map(str::to_owned));
     put("cs2Label", Some("runId".into()));
     put("cs2", e["run_id"].as_str().map(str::to_owned));
-    if k == "sample_verdict" {
+    if k == Some(K::SampleVerdict) {
         let rp = &e["recovery_point"];
         put("fname", rp["key"].as_str().map(str::to_owned));
         put("filePath", Some(resource_url(e)));

@@ -5,10 +5,9 @@
 //! which sink, and why.
 
 use crate::config::Config;
-use crate::evidence::{AgentInfo, Event};
+use crate::evidence::{AgentInfo, Body, Event, EventKind};
 use crate::ledger::recorder::{lock, Recorder};
 use chrono::SecondsFormat;
-use serde_json::json;
 use std::sync::Mutex;
 
 /// Applies the bounds; returns how many events were removed.
@@ -57,20 +56,34 @@ pub fn prune(
         };
         tracing::error!(sink, count, first_seq = cursor + 1, last_seq = cutoff, "Undelivered evidence dropped from the outbox by its bounds; raise outbox.max_age / max_bytes or fix the sink.");
         let mut event = Event::new(
-            "evidence_dropped",
             None,
-            json!({
-                "agent": AgentInfo::current(),
-                "sink": sink,
-                "count": count,
-                "first_seq": cursor + 1,
-                "last_seq": cutoff,
-                "reason": reason,
-            }),
+            &EvidenceDropped {
+                agent: AgentInfo::current(),
+                sink,
+                count,
+                first_seq: cursor + 1,
+                last_seq: cutoff,
+                reason,
+            },
         );
         r.commit(&mut event, |l, e| l.record_event(e))?;
     }
     Ok(r.ledger.remove_events_through(cutoff)?)
+}
+
+/// The body of an `evidence_dropped` event.
+#[derive(serde::Serialize)]
+struct EvidenceDropped {
+    agent: AgentInfo,
+    sink: String,
+    count: u64,
+    first_seq: u64,
+    last_seq: u64,
+    reason: String,
+}
+
+impl Body for EvidenceDropped {
+    const KIND: EventKind = EventKind::EvidenceDropped;
 }
 
 #[cfg(test)]
@@ -90,7 +103,11 @@ mod tests {
             .expect("recorder");
         let filler = "x".repeat(4000);
         for i in 0..400 {
-            let mut e = Event::new("note", None, json!({"i": i, "filler": filler}));
+            let mut e = Event::with_value(
+                EventKind::Checkpoint,
+                None,
+                serde_json::json!({"i": i, "filler": filler}),
+            );
             lock(&recorder)
                 .commit(&mut e, |l, e| l.record_event(e))
                 .expect("record");
