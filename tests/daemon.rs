@@ -149,14 +149,14 @@ async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
         "{}",
         text.stdout
     );
-    // The drill's row: its last run completed with two verified samples.
+    // The drill's row: its last run passed with two verified samples.
     let row = text
         .stdout
         .lines()
         .find(|l| l.starts_with("d "))
         .unwrap_or_else(|| panic!("no row for drill d:\n{}", text.stdout));
     let cols: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!((cols[1], cols[3]), ("completed", "2"), "{row}");
+    assert_eq!((cols[1], cols[3]), ("passed", "2"), "{row}");
 
     // SIGHUP with an invalid config: refused, the running one kept.
     let good = std::fs::read_to_string(&agent.config).expect("config");

@@ -163,7 +163,7 @@ async fn a_drill_that_restores_nothing_fails() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
         run.stderr
-            .contains("the drill restored nothing: 0 candidates"),
+            .contains("error: nothing was restored: 0 candidate(s) after filters"),
         "{}",
         run.stderr
     );
@@ -172,4 +172,42 @@ async fn a_drill_that_restores_nothing_fails() {
         "{}",
         run.stdout
     );
+
+    // One meaning of "failed" everywhere: the ledger's run summary, status
+    // (exit 1), the metrics, and each record format.
+    let status = agent.run(&["status", "--json"]).await;
+    assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
+    let s: serde_json::Value = serde_json::from_str(&status.stdout).expect("json");
+    assert_eq!(s["drills"][0]["last_outcome"], "failed", "{s}");
+    assert_eq!(s["drills"][0]["history"]["runs"]["failed"], 1, "{s}");
+    let metrics = agent.run(&["status", "--prometheus"]).await;
+    assert_eq!(metrics.code, 1, "{}", metrics.stderr);
+    for line in [
+        "restoreproof_drill_last_run_success{drill=\"d\"} 0",
+        "restoreproof_drill_runs_total{drill=\"d\",outcome=\"failed\"} 1",
+        "restoreproof_drill_runs_total{drill=\"d\",outcome=\"passed\"} 0",
+    ] {
+        assert!(
+            metrics.stdout.contains(line),
+            "{line} in {}",
+            metrics.stdout
+        );
+    }
+    let summary = agent
+        .evidence()
+        .into_iter()
+        .find(|e| e["kind"] == "run_summary")
+        .expect("a run summary");
+    assert_eq!(summary["outcome"], "failed");
+    assert!(summary["reason"]
+        .as_str()
+        .is_some_and(|r| r.starts_with("nothing was restored")));
+    let ocsf =
+        restoreproof::sink::format::render(restoreproof::sink::config::Format::Ocsf, &summary);
+    assert_eq!(ocsf["status"], "Failure", "{ocsf}");
+    let ecs = restoreproof::sink::format::render(restoreproof::sink::config::Format::Ecs, &summary);
+    assert_eq!(ecs["event"]["outcome"], "failure", "{ecs}");
+    let cef =
+        restoreproof::sink::format::render_line(restoreproof::sink::config::Format::Cef, &summary);
+    assert!(cef.contains("|run_summary:failed|"), "{cef}");
 }

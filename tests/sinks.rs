@@ -105,6 +105,13 @@ fn parse_5424(line: &str) -> Option<Syslog> {
 
 /// The lines of an rsyslog output file that carry one of `ids`, waiting
 /// until all have arrived (rsyslog writes asynchronously).
+/// The end of the receiver's own log, for a failure message.
+fn rsyslog_said() -> String {
+    let log = std::fs::read_to_string(tls_dir().join("rsyslog.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
 async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
     let path = tls_dir().join(file);
     poll(20, || {
@@ -122,10 +129,11 @@ async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
             Ok(lines)
         } else {
             Err(format!(
-                "{file}: {} of {} events arrived; missing {:?}",
+                "{file}: {} of {} events arrived; missing {:?}; rsyslog said: {}",
                 got.len(),
                 ids.len(),
-                ids.difference(&got).collect::<Vec<_>>()
+                ids.difference(&got).collect::<Vec<_>>(),
+                rsyslog_said()
             ))
         }
     })
@@ -402,7 +410,9 @@ async fn partial_bulk_failures_busy_answers_and_dropped_connections_lose_nothing
         assert!(r[0].get("permanent").is_none(), "{r}");
         assert!(attempts < 6, "still failing after {attempts} passes: {r}");
     }
-    assert_eq!(attempts, 4, "one pass per fault, then success");
+    // A pass tries a failure that may pass twice more before it leaves the
+    // rest in the outbox: the three faults take the first pass.
+    assert_eq!(attempts, 2, "one pass absorbs three faults, then success");
     let arrivals = siem.arrivals();
     let unique: BTreeSet<String> = arrivals.iter().cloned().collect();
     assert_eq!(unique, ids, "every event, none missing");

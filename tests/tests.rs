@@ -8,6 +8,8 @@
 //! Modules:
 //! - `util`: the harness — per-test versioned buckets, seeding, the proxy, and
 //!   running the real `restoreproof` binary with a generated config;
+//! - `cli`: exit codes when stdout's reader goes away, `--json` errors on
+//!   stdout;
 //! - `config_files`: every example config parses, bad configs give the
 //!   documented errors, secrets stay out of output;
 //! - `verdicts`: each verdict through the real restore path;
@@ -39,6 +41,7 @@ mod util;
 
 mod azure;
 mod checksums;
+mod cli;
 mod config_files;
 mod crash;
 mod daemon;

@@ -41,9 +41,9 @@ pub enum LogFormat {
 pub enum Command {
     /// Run one restore drill now and print its verdicts.
     ///
-    /// Exit codes: 0 every sampled recovery point verified (or had no
-    /// reference yet), 1 any mismatch or unrecoverable, 2 the drill could not
-    /// run.
+    /// Exit codes: 0 passed (at least one recovery point restored, none
+    /// failed), 1 failed (a mismatch or unrecoverable, or nothing was
+    /// restored), 2 the drill could not run or was stopped.
     Drill(DrillArgs),
     /// Run every drill with a schedule on it until stopped (the service).
     ///
@@ -55,8 +55,8 @@ pub enum Command {
     /// Show each drill's last run, verdict counts and next run, and whether
     /// the daemon's heartbeat is fresh.
     ///
-    /// Exit codes: 0 healthy, 1 stale heartbeat or a failed last run, 2 the
-    /// ledger could not be read.
+    /// Exit codes: 0 healthy, 1 stale heartbeat, a failing sink, or a drill
+    /// whose last finished run did not pass, 2 the ledger could not be read.
     Status(StatusArgs),
     /// Evidence signing keys and tamper checks.
     #[command(subcommand)]
@@ -78,6 +78,23 @@ pub enum Command {
     /// every problem when it is invalid. --connect also checks that each
     /// evidence sink is reachable.
     Validate(ValidateArgs),
+}
+
+impl Command {
+    /// The command was asked for `--json` output.
+    pub fn wants_json(&self) -> bool {
+        match self {
+            Command::Drill(a) => a.json,
+            Command::Status(a) => a.json,
+            Command::Evidence(EvidenceCommand::Verify(a)) => a.json,
+            Command::Evidence(EvidenceCommand::Keygen(_)) => false,
+            Command::Posture(a) => a.json,
+            Command::Report(a) => a.format == ReportFormat::Json && a.output.is_none(),
+            Command::Ship(a) => a.json,
+            Command::Validate(a) => a.json,
+            Command::Run => false,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -185,8 +202,12 @@ pub struct ShipArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Print the status as JSON.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "prometheus")]
     pub json: bool,
+    /// Print the metrics the service writes to its metrics file
+    /// (Prometheus text format), e.g. for a textfile collector fed by cron.
+    #[arg(long)]
+    pub prometheus: bool,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@ pub mod drill;
 pub mod evidence;
 pub mod host;
 pub mod ledger;
+pub mod outcome;
 pub mod posture;
 pub mod report;
 pub mod sample;

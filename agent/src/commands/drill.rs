@@ -6,11 +6,12 @@ use crate::cli::{Cli, DrillArgs};
 use crate::config::{human_bytes, Config, DrillConfig, RawDrill};
 use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, SampleResult, Stop};
 use crate::ledger::recorder::Recorder;
+use crate::outcome::RunOutcome;
 use crate::source::{self, BuildOptions};
 use crate::verify::{Outcome, Verdict};
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use std::io::{IsTerminal, Write as _};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -119,24 +120,23 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&summary, &output, &config);
     }
-    if summary.status == crate::drill::RunStatus::Aborted {
-        eprintln!(
-            "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
-            summary.counts.aborted, summary.not_started
-        );
-        return Ok(ExitCode::from(EXIT_ERROR));
-    }
-    if summary.sampled == 0 {
-        eprintln!(
-            "error: the drill restored nothing: {} candidates after filters ({} versions listed, {} filtered out); check the source's prefix and the drill's filter and sample size",
-            summary.population.candidates, summary.population.versions_listed, summary.population.filtered_out
-        );
-        return Ok(ExitCode::from(EXIT_FAILED));
-    }
-    if summary.counts.any_failure() {
-        return Ok(ExitCode::from(EXIT_FAILED));
-    }
-    Ok(ExitCode::from(EXIT_OK))
+    Ok(ExitCode::from(match summary.outcome {
+        Some(RunOutcome::Passed) => EXIT_OK,
+        Some(RunOutcome::Failed) => {
+            if summary.sampled == 0 {
+                eprintln!("error: {}", summary.reason.as_deref().unwrap_or_default());
+            }
+            EXIT_FAILED
+        }
+        Some(RunOutcome::Aborted) => {
+            eprintln!(
+                "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
+                summary.counts.aborted, summary.not_started
+            );
+            EXIT_ERROR
+        }
+        Some(RunOutcome::Error) | None => EXIT_ERROR,
+    }))
 }
 
 /// Applies the outbox bounds and delivers the evidence to every sink, for
@@ -376,9 +376,8 @@ impl Output {
             ));
         }
         text.push_str("\n}\n");
-        let mut out = std::io::stdout().lock();
-        let _ = out.write_all(text.as_bytes());
-        let _ = out.flush();
+        super::out::document_started();
+        super::out::write(&text);
     }
 
     /// Closes the `--json` document with an error (or writes it alone).
@@ -391,19 +390,17 @@ impl Observer for Output {
     fn finished(&self, r: &SampleResult) {
         let mut st = self.lock();
         if self.json {
-            let mut out = std::io::stdout().lock();
             let sep = if st.opened {
                 ",\n"
             } else {
                 "{\n\"samples\": [\n"
             };
             st.opened = true;
-            let _ = write!(
-                out,
+            super::out::document_started();
+            super::out::write(&format!(
                 "{sep}{}",
                 serde_json::to_string_pretty(r).unwrap_or_else(|_| "null".into())
-            );
-            let _ = out.flush();
+            ));
         } else if r.verdict != Verdict::Verified {
             st.rows.push(r.clone());
         } else if st.verified_shown < TABLE_VERIFIED_ROWS {
@@ -446,12 +443,15 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         _ => format!("s3://{}/{}", info.bucket, info.prefix),
     };
     let location = location.trim_end_matches('/').to_owned();
-    println!(
+    crate::outln!(
         "Drill `{}` on {} (source `{}`), run {}",
-        s.drill, location, s.source.name, s.run_id
+        s.drill,
+        location,
+        s.source.name,
+        s.run_id
     );
     let seed = s.seed.map(|x| format!(", seed {x}")).unwrap_or_default();
-    println!(
+    crate::outln!(
         "Sampled {} of {} candidates ({} of {}) by {}{}, mode {}; {} recovery points listed, {} delete markers (not restorable), {} filtered out",
         s.sampled,
         s.population.candidates,
@@ -465,12 +465,12 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         s.population.filtered_out,
     );
     if s.population.larger_than_budget > 0 {
-        println!(
+        crate::outln!(
             "{} candidates are larger than the whole byte budget and were not sampled",
             s.population.larger_than_budget
         );
     }
-    println!();
+    crate::outln!();
     let mut rows: Vec<&SampleResult> = results.iter().collect();
     rows.sort_by(|a, b| {
         (a.recovery_point.key.as_str(), a.recovery_point.point_id())
@@ -482,9 +482,12 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         .max()
         .unwrap_or(3)
         .clamp(3, 48);
-    println!(
+    crate::outln!(
         "{:<13}  {:<key_w$}  {:<38}  {:>10}  DETAIL",
-        "VERDICT", "KEY", "VERSION", "SIZE"
+        "VERDICT",
+        "KEY",
+        "VERSION",
+        "SIZE"
     );
     for r in rows {
         let detail = match r.verdict {
@@ -501,7 +504,7 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
             }
             _ => r.reason.clone().unwrap_or_default(),
         };
-        println!(
+        crate::outln!(
             "{:<13}  {:<key_w$}  {:<38}  {:>10}  {}",
             r.verdict.as_str(),
             truncate(&r.recovery_point.key, key_w),
@@ -511,14 +514,14 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         );
     }
     if st.verified_omitted > 0 {
-        println!(
+        crate::outln!(
             "… and {} more verified (the first {TABLE_VERIFIED_ROWS} are shown; every verdict is in the evidence, `--json` lists them all)",
             st.verified_omitted
         );
     }
-    println!();
+    crate::outln!();
     let c = s.counts;
-    println!(
+    crate::outln!(
         "verified {} · mismatch {} · unrecoverable {} · no_reference {} · skipped {}   {} restored in {:.1}s ({}/s)",
         c.verified,
         c.mismatch,
@@ -529,20 +532,16 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         s.duration_ms as f64 / 1000.0,
         human_bytes(s.throughput_bytes_per_sec)
     );
-    println!(
+    crate::outln!(
         "Evidence: {}  Ledger: {}",
         config.evidence_path.display(),
         config.ledger_path.display()
     );
-    if c.any_failure() {
-        println!(
-            "RESULT: FAILED — {} recovery point(s) did not restore intact",
-            c.mismatch + c.unrecoverable
-        );
-    } else if s.sampled == 0 {
-        println!("RESULT: FAILED — nothing was restored");
-    } else {
-        println!("RESULT: OK");
+    match (s.outcome, &s.reason) {
+        (Some(RunOutcome::Passed), _) => crate::outln!("RESULT: PASSED"),
+        (Some(RunOutcome::Failed), Some(why)) => crate::outln!("RESULT: FAILED — {why}"),
+        (Some(o), _) => crate::outln!("RESULT: {}", o.as_str().to_uppercase()),
+        (None, _) => {}
     }
 }
 

@@ -1,6 +1,6 @@
 //! `restoreproof evidence keygen` and `restoreproof evidence verify`.
 
-use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, EvidenceCommand, KeygenArgs, VerifyArgs};
 use crate::config::{Config, SecretSource};
 use crate::evidence::chain::{
@@ -60,7 +60,7 @@ fn keygen(cli: &Cli, a: &KeygenArgs) -> anyhow::Result<ExitCode> {
         "Wrote the private key to {} (mode 0600). Keep the public key below off this host (e.g. with your SIEM) and verify with `restoreproof evidence verify --public-key KEY`:",
         out.display()
     );
-    println!("{}", key.vkey());
+    crate::outln!("{}", key.vkey());
     Ok(ExitCode::from(EXIT_OK))
 }
 
@@ -160,13 +160,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut reports: Vec<(String, ChainReport)> = Vec::new();
     let mut sorted = Vec::new();
     for f in &files {
-        let (first, lines) = match read_file(f) {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                return Ok(ExitCode::from(EXIT_ERROR));
-            }
-        };
+        let (first, lines) = read_file(f)?;
         sorted.push((first, lines));
     }
     sorted.sort_by_key(|(first, _)| *first);
@@ -179,8 +173,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     reports.push((label, file_report));
     if let Some(p) = ledger_path {
         if !p.exists() {
-            eprintln!("error: no ledger at {}", p.display());
-            return Ok(ExitCode::from(EXIT_ERROR));
+            return Err(anyhow!("no ledger at {}", p.display()));
         }
         let ledger = Ledger::open_read_only(&p)?;
         let anchor = ledger.chain_anchor()?;
@@ -232,11 +225,11 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(what, r)| serde_json::json!({ "what": what, "intact": r.intact(), "report": r }))
             .collect();
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        super::out::json(&doc);
     } else {
         for (what, r) in &reports {
             if r.intact() {
-                println!(
+                crate::outln!(
                     "{what}: intact — {} event(s){}, {} checkpoint(s){}{}",
                     r.events,
                     match (r.first_seq, r.last_seq) {
@@ -259,14 +252,14 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                     }
                 );
             } else if r.findings.iter().all(|f| f.kind == "torn_line") {
-                println!("{what}: INCOMPLETE — the last line is torn:");
+                crate::outln!("{what}: INCOMPLETE — the last line is torn:");
                 for f in &r.findings {
-                    println!("  {} at {}: {}", f.kind, f.location, f.message);
+                    crate::outln!("  {} at {}: {}", f.kind, f.location, f.message);
                 }
             } else {
-                println!("{what}: TAMPERED — {} problem(s):", r.findings.len());
+                crate::outln!("{what}: TAMPERED — {} problem(s):", r.findings.len());
                 for f in &r.findings {
-                    println!("  {} at {}: {}", f.kind, f.location, f.message);
+                    crate::outln!("  {} at {}: {}", f.kind, f.location, f.message);
                 }
             }
         }

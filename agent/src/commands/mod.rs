@@ -3,6 +3,7 @@
 
 pub mod drill;
 pub mod evidence;
+pub mod out;
 pub mod posture;
 pub mod report;
 pub mod run;
@@ -44,14 +45,29 @@ pub fn known_source(config: &crate::config::Config, name: &str) -> anyhow::Resul
 /// # Errors
 /// Anything that kept the command from running; `main` prints it and exits 2.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let result = dispatch(&cli).await;
+    // With `--json`, a command that could not run still answers on stdout
+    // with a document saying why (and still exits 2).
+    if let Err(e) = &result {
+        if cli.command.wants_json() && !out::document_written() {
+            out::json(&serde_json::json!({
+                "error": format!("{e:#}"),
+                "exit_code": EXIT_ERROR,
+            }));
+        }
+    }
+    result
+}
+
+async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
-        Command::Drill(args) => drill::run(&cli, args).await,
-        Command::Run => run::run(&cli).await,
-        Command::Evidence(cmd) => evidence::run(&cli, cmd),
-        Command::Posture(args) => posture::run(&cli, args).await,
-        Command::Report(args) => report::run(&cli, args),
-        Command::Ship(args) => ship::run(&cli, args).await,
-        Command::Status(args) => status::run(&cli, args),
-        Command::Validate(args) => validate::run(&cli, args).await,
+        Command::Drill(args) => drill::run(cli, args).await,
+        Command::Run => run::run(cli).await,
+        Command::Evidence(cmd) => evidence::run(cli, cmd),
+        Command::Posture(args) => posture::run(cli, args).await,
+        Command::Report(args) => report::run(cli, args),
+        Command::Ship(args) => ship::run(cli, args).await,
+        Command::Status(args) => status::run(cli, args),
+        Command::Validate(args) => validate::run(cli, args).await,
     }
 }

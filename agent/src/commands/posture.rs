@@ -39,17 +39,17 @@ pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
                 v
             })
             .collect();
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "findings": doc, "not_checked": skipped }))?
-        );
+        super::out::json(&json!({ "findings": doc, "not_checked": skipped }));
     } else {
-        println!(
+        crate::outln!(
             "{:<16} {:<22} {:<8} {:<50} REQUIRED",
-            "SOURCE", "CHECK", "STATUS", "OBSERVED"
+            "SOURCE",
+            "CHECK",
+            "STATUS",
+            "OBSERVED"
         );
         for f in &findings {
-            println!(
+            crate::outln!(
                 "{:<16} {:<22} {:<8} {:<50} {}",
                 f.source,
                 f.check,
@@ -58,13 +58,13 @@ pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
                 f.required
             );
             if let Some(r) = &f.reason {
-                println!("{:<16} {:<22} {:<8} {r}", "", "", "");
+                crate::outln!("{:<16} {:<22} {:<8} {r}", "", "", "");
             }
         }
         for s in &skipped {
-            println!("{s}: Azure posture checks are not part of this version");
+            crate::outln!("{s}: Azure posture checks are not part of this version");
         }
-        println!(
+        crate::outln!(
             "\n{}: {} pass, {} fail, {} unknown",
             if failed {
                 "RESULT: FAILED"

@@ -75,7 +75,7 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
             write_output(&config, p, &text, a.force)?;
             eprintln!("Wrote {}", p.display());
         }
-        None => print!("{text}"),
+        None => crate::out!("{text}"),
     }
     Ok(ExitCode::from(EXIT_OK))
 }

@@ -37,15 +37,15 @@ pub async fn run(cli: &Cli, args: &ShipArgs) -> anyhow::Result<ExitCode> {
     }
     let reports = drain_all(shippers).await;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&reports)?);
+        super::out::json(&reports);
     } else {
         for r in &reports {
             match &r.error {
-                None => println!(
+                None => crate::outln!(
                     "{}: delivered {} event(s) to {} in {} ms; backlog {}",
                     r.sink, r.delivered, r.target, r.duration_ms, r.backlog
                 ),
-                Some(e) => println!(
+                Some(e) => crate::outln!(
                     "{}: delivered {} event(s) to {}, then FAILED: {e}; backlog {} (kept in the ledger, delivered later)",
                     r.sink, r.delivered, r.target, r.backlog
                 ),

@@ -28,22 +28,21 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let ledger = Ledger::open_read_only(&config.ledger_path)?;
     let report = StatusReport::build(&config, &ledger, chrono::Utc::now())?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::out::json(&report);
+    } else if args.prometheus {
+        crate::out!("{}", report.to_prometheus());
     } else {
-        print!("{}", report.to_text());
+        crate::out!("{}", report.to_text());
     }
     let stale = report
         .daemon
         .as_ref()
         .is_some_and(|d| !d.fresh && d.state.state != "stopped");
-    let failed = report.drills.iter().any(|d| {
-        d.last_run.as_ref().is_some_and(|r| {
-            r.status == "error"
-                || r.status == "aborted"
-                || r.verdicts.get("mismatch").copied().unwrap_or(0) > 0
-                || r.verdicts.get("unrecoverable").copied().unwrap_or(0) > 0
-        })
-    });
+    // Judged by each drill's last run that ended, as the metrics are.
+    let failed = report
+        .drills
+        .iter()
+        .any(|d| d.last_outcome.is_some_and(|o| !o.passed()));
     Ok(ExitCode::from(
         if stale || failed || report.sinks_failing() {
             EXIT_FAILED

@@ -37,10 +37,7 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             let mut connect = Vec::new();
             if args.connect {
                 for sink in c.sinks.values() {
-                    let result = match crate::sink::build(sink) {
-                        Ok(mut built) => built.check().await,
-                        Err(e) => Err(e),
-                    };
+                    let result = check_sink(sink).await;
                     connect.push(match result {
                         Ok(detail) => json!({"sink": sink.name, "target": sink.target(), "ok": true, "detail": detail}),
                         Err(e) => json!({"sink": sink.name, "target": sink.target(), "ok": false, "detail": e.message}),
@@ -49,19 +46,16 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             }
             let unreachable = connect.iter().any(|c| c["ok"] == false);
             if args.json {
-                println!(
-                    "{}",
-                    json!({
-                        "valid": true,
-                        "connect": connect,
-                        "config": cli.config,
-                        "sources": c.sources.keys().collect::<Vec<_>>(),
-                        "drills": c.drills.keys().collect::<Vec<_>>(),
-                        "schedules": schedules,
-                    })
-                );
+                super::out::json(&json!({
+                    "valid": true,
+                    "connect": connect,
+                    "config": cli.config,
+                    "sources": c.sources.keys().collect::<Vec<_>>(),
+                    "drills": c.drills.keys().collect::<Vec<_>>(),
+                    "schedules": schedules,
+                }));
             } else {
-                println!(
+                crate::outln!(
                     "{}: valid ({} source(s): {}; {} drill(s): {})",
                     cli.config.display(),
                     c.sources.len(),
@@ -70,7 +64,7 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     c.drills.keys().cloned().collect::<Vec<_>>().join(", "),
                 );
                 for s in &schedules {
-                    println!(
+                    crate::outln!(
                         "  {}: `{}` in {}, next run {}",
                         s["drill"].as_str().unwrap_or_default(),
                         s["schedule"].as_str().unwrap_or_default(),
@@ -79,7 +73,7 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     );
                 }
                 for c in &connect {
-                    println!(
+                    crate::outln!(
                         "  sinks.{}: {} {}: {}",
                         c["sink"].as_str().unwrap_or_default(),
                         c["target"].as_str().unwrap_or_default(),
@@ -105,14 +99,45 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .map(|p| json!({"path": p.path, "message": p.message}))
                     .collect();
-                println!(
-                    "{}",
-                    json!({"valid": false, "config": cli.config, "problems": problems})
+                super::out::json(
+                    &json!({"valid": false, "config": cli.config, "problems": problems}),
                 );
             } else {
                 eprintln!("error: {e}");
             }
             Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+/// Connects to a sink as its shipper would. A failure that may pass (a
+/// reset, a busy receiver closing a fresh connection) is tried again, up to
+/// three attempts a second apart, as the shipper itself would retry; a
+/// permanent one (a refused certificate or token) is reported at once.
+async fn check_sink(
+    sink: &crate::config::sink::SinkConfig,
+) -> Result<String, crate::sink::SinkError> {
+    const ATTEMPTS: u32 = 3;
+    let mut first: Option<String> = None;
+    let mut attempt = 1;
+    loop {
+        let result = match crate::sink::build(sink) {
+            Ok(mut built) => built.check().await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(detail) => {
+                return Ok(match first {
+                    Some(f) => format!("{detail} (attempt {attempt}; the first failed: {f})"),
+                    None => detail,
+                })
+            }
+            Err(e) if e.permanent || attempt == ATTEMPTS => return Err(e),
+            Err(e) => {
+                first.get_or_insert(e.message);
+                attempt += 1;
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
         }
     }
 }

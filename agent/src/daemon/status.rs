@@ -4,10 +4,30 @@
 //! disagree.
 
 use crate::config::Config;
-use crate::ledger::{DaemonState, LastRun, Ledger, LedgerError, SinkState};
+use crate::ledger::{DaemonState, DrillHistory, LastRun, Ledger, LedgerError, SinkState};
+use crate::outcome::RunOutcome;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use std::fmt::Write as _;
+
+/// Every verdict, as metrics label them.
+const VERDICTS: [&str; 6] = [
+    "verified",
+    "mismatch",
+    "unrecoverable",
+    "no_reference",
+    "skipped",
+    "aborted",
+];
+
+/// The run a drill's health is judged by: the last run when it ended (a
+/// dead process's run counts as aborted), else the last one that ended.
+fn ended_run(last: Option<&LastRun>, finished: Option<LastRun>) -> Option<LastRun> {
+    match last {
+        Some(r) if r.outcome.is_some() => Some(r.clone()),
+        _ => finished,
+    }
+}
 
 /// The daemon as its heartbeat shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -36,8 +56,22 @@ pub struct DrillStatus {
     pub next_run: Option<String>,
     /// A run of this drill is in progress.
     pub running: bool,
+    /// The most recent run, finished or not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_run: Option<LastRun>,
+    /// The outcome of the most recent run that ended: what the drill's
+    /// health is judged by, also while another run is in progress.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outcome: Option<RunOutcome>,
+    /// When the most recent run that ended finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_outcome_at: Option<String>,
+    /// When a run last passed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<String>,
+    /// Every finished run by outcome and every verdict, over the ledger's
+    /// history.
+    pub history: DrillHistory,
 }
 
 /// Everything `status` shows.
@@ -64,6 +98,8 @@ impl StatusReport {
         now: DateTime<Utc>,
     ) -> Result<Self, LedgerError> {
         let mut last = ledger.last_runs()?;
+        let mut finished = ledger.last_finished_runs()?;
+        let mut histories = ledger.drill_histories()?;
         // A run still marked running whose process is gone (killed, crashed,
         // host restarted) is over: shown as aborted, as the next drill
         // would record it.
@@ -75,6 +111,7 @@ impl StatusReport {
         for r in last.values_mut() {
             if r.status == "running" && dead.contains(&r.run_id) {
                 r.status = "aborted".into();
+                r.outcome = Some(RunOutcome::Aborted);
             }
         }
         let daemon = ledger.daemon_state()?.map(|state| {
@@ -105,6 +142,8 @@ impl StatusReport {
                         .and_then(|s| s.next_after(now))
                         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 });
+            let ended = ended_run(last_run.as_ref(), finished.remove(name));
+            let history = histories.remove(name).unwrap_or_default();
             drills.push(DrillStatus {
                 name: name.clone(),
                 source: d.source.clone(),
@@ -113,10 +152,16 @@ impl StatusReport {
                 next_run,
                 running,
                 last_run,
+                last_outcome: ended.as_ref().and_then(|r| r.outcome),
+                last_outcome_at: ended.and_then(|r| r.finished_at),
+                last_success_at: history.last_at.get(&RunOutcome::Passed).cloned().flatten(),
+                history,
             });
         }
         // Drills removed from the config still show their last run.
         for (name, run) in last {
+            let ended = ended_run(Some(&run), finished.remove(&name));
+            let history = histories.remove(&name).unwrap_or_default();
             drills.push(DrillStatus {
                 name,
                 source: run.source.clone(),
@@ -125,6 +170,10 @@ impl StatusReport {
                 next_run: None,
                 running: run.status == "running",
                 last_run: Some(run),
+                last_outcome: ended.as_ref().and_then(|r| r.outcome),
+                last_outcome_at: ended.and_then(|r| r.finished_at),
+                last_success_at: history.last_at.get(&RunOutcome::Passed).cloned().flatten(),
+                history,
             });
         }
         let sinks = ledger.sink_states(&config.sinks.keys().cloned().collect::<Vec<_>>())?;
@@ -155,6 +204,15 @@ impl StatusReport {
         };
         let label = |drill: &str| format!("{{drill=\"{}\"}}", escape(drill));
         let fresh = self.daemon.as_ref().is_some_and(|d| d.fresh);
+        family(
+            "restoreproof_build_info",
+            "gauge",
+            "Always 1; the labels say which restoreproof wrote the metrics.",
+            vec![(
+                format!("{{version=\"{}\"}}", escape(env!("CARGO_PKG_VERSION"))),
+                1.0,
+            )],
+        );
         family(
             "restoreproof_daemon_up",
             "gauge",
@@ -199,13 +257,58 @@ impl StatusReport {
         family(
             "restoreproof_drill_last_run_success",
             "gauge",
-            "1 if the last run completed and no recovery point failed (mismatch or unrecoverable).",
-            runs.iter()
-                .map(|(d, r)| {
-                    let failed = r.verdicts.get("mismatch").copied().unwrap_or(0)
-                        + r.verdicts.get("unrecoverable").copied().unwrap_or(0);
-                    let ok = r.status == "completed" && failed == 0;
-                    (label(&d.name), f64::from(u8::from(ok)))
+            "1 if the last run that ended passed: it restored at least one recovery point and none failed (mismatch or unrecoverable). A run in progress does not change it.",
+            self.drills
+                .iter()
+                .filter_map(|d| {
+                    d.last_outcome
+                        .map(|o| (label(&d.name), f64::from(u8::from(o.passed()))))
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_last_success_timestamp_seconds",
+            "gauge",
+            "When a run of the drill last passed.",
+            self.drills
+                .iter()
+                .filter_map(|d| {
+                    d.last_success_at
+                        .as_deref()
+                        .and_then(ts)
+                        .map(|t| (label(&d.name), t))
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_runs_total",
+            "counter",
+            "Runs of the drill that ended, by outcome (passed, failed, aborted, error).",
+            self.drills
+                .iter()
+                .flat_map(|d| {
+                    RunOutcome::ALL.into_iter().map(move |o| {
+                        (
+                            format!("{{drill=\"{}\",outcome=\"{o}\"}}", escape(&d.name)),
+                            d.history.runs.get(&o).copied().unwrap_or(0) as f64,
+                        )
+                    })
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_drill_samples_total",
+            "counter",
+            "Recovery points the drill restored, by verdict, over all its runs.",
+            self.drills
+                .iter()
+                .flat_map(|d| {
+                    VERDICTS.into_iter().map(move |v| {
+                        (
+                            format!("{{drill=\"{}\",verdict=\"{v}\"}}", escape(&d.name)),
+                            d.history.samples.get(v).copied().unwrap_or(0) as f64,
+                        )
+                    })
                 })
                 .collect(),
         );
@@ -220,14 +323,7 @@ impl StatusReport {
         );
         let mut verdicts = Vec::new();
         for (d, r) in &runs {
-            for v in [
-                "verified",
-                "mismatch",
-                "unrecoverable",
-                "no_reference",
-                "skipped",
-                "aborted",
-            ] {
+            for v in VERDICTS {
                 verdicts.push((
                     format!("{{drill=\"{}\",verdict=\"{v}\"}}", escape(&d.name)),
                     r.verdicts.get(v).copied().unwrap_or(0) as f64,
@@ -385,7 +481,11 @@ impl StatusReport {
                         - get("mismatch")
                         - get("unrecoverable");
                     (
-                        r.status.as_str(),
+                        if d.running {
+                            "running"
+                        } else {
+                            r.outcome.map_or(r.status.as_str(), |o| o.as_str())
+                        },
                         r.started_at.chars().take(19).collect::<String>() + "Z",
                         get("verified").to_string(),
                         get("mismatch").to_string(),

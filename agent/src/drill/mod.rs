@@ -20,6 +20,7 @@ use crate::evidence::{now_rfc3339, AgentInfo, Body, Event, EventKind};
 use crate::ledger::evidence_file::EvidenceFileError;
 use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::{LedgerError, RunRow, SampleRow};
+use crate::outcome::RunOutcome;
 use crate::sample::{Limits, Population, Sampler};
 use crate::source::retry::{bounded, with_retries};
 use crate::source::{
@@ -166,6 +167,8 @@ impl Drill<'_> {
             drill: cfg.name.clone(),
             source: info.clone(),
             status: RunStatus::Completed,
+            outcome: None,
+            reason: None,
             error: None,
             strategy: cfg.strategy,
             seed,

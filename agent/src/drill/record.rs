@@ -153,6 +153,18 @@ impl Drill<'_> {
         started: Instant,
     ) -> Result<(), DrillError> {
         s.finished_at = now_rfc3339();
+        let failures = s.counts.mismatch + s.counts.unrecoverable;
+        s.outcome = RunOutcome::of(s.status.as_str(), s.sampled, failures);
+        if s.outcome == Some(RunOutcome::Failed) {
+            s.reason = Some(if failures > 0 {
+                format!("{failures} recovery point(s) did not restore intact")
+            } else {
+                format!(
+                    "nothing was restored: {} candidate(s) after filters ({} version(s) listed, {} filtered out); check the source's prefix and the drill's filter and sample size",
+                    s.population.candidates, s.population.versions_listed, s.population.filtered_out
+                )
+            });
+        }
         s.duration_ms = started.elapsed().as_millis() as u64;
         s.throughput_bytes_per_sec = per_second(s.bytes_restored, s.duration_ms);
         let body = RunSummaryBody { agent, summary: s };

@@ -137,6 +137,12 @@ pub struct RunSummary {
     pub drill: String,
     pub source: SourceInfo,
     pub status: RunStatus,
+    /// How the run ended (see [`crate::outcome`]); set when it finishes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<crate::outcome::RunOutcome>,
+    /// Why the outcome is `failed`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub strategy: Strategy,

@@ -21,7 +21,7 @@ mod sinks;
 
 pub use daemon_state::DaemonState;
 use events::append_event;
-pub use runs::{LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
+pub use runs::{DrillHistory, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
 use schema::MIGRATIONS;
 pub use sinks::SinkState;
 

@@ -2,6 +2,7 @@
 //! orphaned runs, first-seen baselines, and the queries reports read.
 
 use super::*;
+use crate::outcome::RunOutcome;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 /// A run as it starts.
@@ -46,6 +47,9 @@ pub struct LastRun {
     pub finished_at: Option<String>,
     /// running | completed | error | aborted
     pub status: String,
+    /// How the run ended; `None` while it runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
     /// Verdict counts recorded so far.
     pub verdicts: std::collections::BTreeMap<String, u64>,
     pub bytes_restored: u64,
@@ -292,13 +296,31 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Read`].
     pub fn last_runs(&self) -> Result<std::collections::BTreeMap<String, LastRun>, LedgerError> {
+        self.latest_runs("")
+    }
+
+    /// Each drill's most recent run that ended (the one its outcome is
+    /// judged by while another runs), by drill name.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn last_finished_runs(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, LastRun>, LedgerError> {
+        self.latest_runs("WHERE status != 'running'")
+    }
+
+    fn latest_runs(
+        &self,
+        filter: &str,
+    ) -> Result<std::collections::BTreeMap<String, LastRun>, LedgerError> {
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT r.run_id, r.drill, r.source, r.started_at, r.finished_at, r.status, r.summary,
                         (SELECT COALESCE(SUM(s.bytes), 0) FROM samples s WHERE s.run_id = r.run_id)
-                 FROM runs r WHERE r.rowid IN (SELECT MAX(rowid) FROM runs GROUP BY drill)",
-            )
+                 FROM runs r WHERE r.rowid IN (SELECT MAX(rowid) FROM runs {filter} GROUP BY drill)"
+            ))
             .map_err(LedgerError::Read)?;
         let rows = stmt
             .query_map([], |r| {
@@ -310,6 +332,7 @@ impl Ledger {
                         started_at: r.get(3)?,
                         finished_at: r.get(4)?,
                         status: r.get(5)?,
+                        outcome: None,
                         verdicts: std::collections::BTreeMap::new(),
                         bytes_restored: r.get::<_, i64>(7)? as u64,
                         duration_ms: None,
@@ -323,14 +346,19 @@ impl Ledger {
         let mut out = std::collections::BTreeMap::new();
         for row in rows {
             let (mut run, summary) = row.map_err(LedgerError::Read)?;
-            if let Some(v) =
-                summary.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            {
+            let summary_value =
+                summary.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+            if let Some(v) = &summary_value {
                 run.duration_ms = v["duration_ms"].as_u64();
                 run.throughput_bytes_per_sec = v["throughput_bytes_per_sec"].as_u64();
                 run.error = v["error"].as_str().map(str::to_owned);
             }
             run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
+            run.outcome = match &summary_value {
+                Some(v) => RunOutcome::of_summary(v),
+                // Closed as aborted without a summary (its process died).
+                None => RunOutcome::of(&run.status, 0, 0),
+            };
             out.insert(run.drill.clone(), run);
         }
         Ok(out)
@@ -430,4 +458,91 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }
+
+    /// Each drill's history for counters: finished runs by outcome (and
+    /// when each outcome last happened), and verdicts of every run.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn drill_histories(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, DrillHistory>, LedgerError> {
+        let mut out: std::collections::BTreeMap<String, DrillHistory> = Default::default();
+        // Grouped by what the outcome depends on, so the one definition
+        // (`RunOutcome`) decides each group, and the ledger is never scanned
+        // run by run.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT drill, status, json_extract(summary, '$.outcome'),
+                        COALESCE(json_extract(summary, '$.sampled'), 0) > 0,
+                        COALESCE(json_extract(summary, '$.counts.mismatch'), 0)
+                          + COALESCE(json_extract(summary, '$.counts.unrecoverable'), 0) > 0,
+                        COUNT(*), MAX(finished_at)
+                 FROM runs WHERE status != 'running' GROUP BY 1, 2, 3, 4, 5",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, bool>(3)?,
+                    r.get::<_, bool>(4)?,
+                    r.get::<_, i64>(5)? as u64,
+                    r.get::<_, Option<String>>(6)?,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        for row in rows {
+            let (drill, status, stated, sampled, failed, count, last) =
+                row.map_err(LedgerError::Read)?;
+            let Some(outcome) = stated
+                .as_deref()
+                .and_then(RunOutcome::parse)
+                .or_else(|| RunOutcome::of(&status, u64::from(sampled), u64::from(failed)))
+            else {
+                continue;
+            };
+            let h = out.entry(drill).or_default();
+            *h.runs.entry(outcome).or_default() += count;
+            let at = h.last_at.entry(outcome).or_default();
+            if last > *at {
+                *at = last;
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.drill, s.verdict, COUNT(*) FROM samples s JOIN runs r USING (run_id)
+                 GROUP BY 1, 2",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        for row in rows {
+            let (drill, verdict, count) = row.map_err(LedgerError::Read)?;
+            out.entry(drill).or_default().samples.insert(verdict, count);
+        }
+        Ok(out)
+    }
+}
+
+/// A drill's runs and verdicts over the ledger's whole history.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct DrillHistory {
+    /// Finished runs by outcome.
+    pub runs: std::collections::BTreeMap<RunOutcome, u64>,
+    /// When a run of each outcome last finished.
+    pub last_at: std::collections::BTreeMap<RunOutcome, Option<String>>,
+    /// Verdicts of every run, by verdict.
+    pub samples: std::collections::BTreeMap<String, u64>,
 }

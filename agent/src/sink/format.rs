@@ -11,6 +11,7 @@
 use super::config::Format;
 use crate::evidence::EventKind as K;
 use crate::evidence::EventKind;
+use crate::outcome::RunOutcome;
 use serde_json::{json, Map, Value};
 
 /// OCSF schema version the records follow.
@@ -42,11 +43,10 @@ pub fn syslog_severity(e: &Value) -> u8 {
             "no_reference" | "skipped" | "aborted" => 5,
             _ => 6,
         },
-        Some(K::RunSummary) => match str_of(e, "status") {
-            "error" => 3,
-            "aborted" => 4,
-            _ if failures(e) > 0 => 4,
-            _ => 6,
+        Some(K::RunSummary) => match RunOutcome::of_summary(e) {
+            Some(RunOutcome::Error) | None => 3,
+            Some(RunOutcome::Aborted | RunOutcome::Failed) => 4,
+            Some(RunOutcome::Passed) => 6,
         },
         Some(K::EvidenceDropped) => 3,
         Some(K::PostureFinding) => match str_of(e, "status") {
@@ -149,7 +149,7 @@ pub fn message(e: &Value) -> String {
             format!(
                 "Restore drill {} {}: {} verified, {} mismatch, {} unrecoverable of {} sampled",
                 str_of(e, "drill"),
-                str_of(e, "status"),
+                RunOutcome::of_summary(e).map_or("ended", RunOutcome::as_str),
                 c["verified"].as_u64().unwrap_or(0),
                 c["mismatch"].as_u64().unwrap_or(0),
                 c["unrecoverable"].as_u64().unwrap_or(0),
@@ -380,7 +380,7 @@ fn ocsf(e: &Value) -> Value {
             o["status"] = json!("New");
         }
         Some(K::RunSummary | K::RunAborted) => {
-            let ok = str_of(e, "status") == "completed" && failures(e) == 0;
+            let ok = RunOutcome::of_summary(e).is_some_and(RunOutcome::passed);
             o["scan"] = json!({
                 "uid": e["run_id"],
                 "name": e["drill"],
@@ -447,7 +447,9 @@ fn ecs(e: &Value) -> Value {
             "mismatch" | "unrecoverable" => "failure",
             _ => "unknown",
         },
-        Some(K::RunSummary) if str_of(e, "status") == "completed" && failures(e) == 0 => "success",
+        Some(K::RunSummary) if RunOutcome::of_summary(e).is_some_and(RunOutcome::passed) => {
+            "success"
+        }
         Some(K::RunSummary | K::RunAborted | K::EvidenceDropped) => "failure",
         Some(K::ConfigReloaded) if str_of(e, "outcome") == "refused" => "failure",
         Some(K::RestoreMutation) if e["error"].is_string() => "failure",
@@ -550,7 +552,10 @@ fn cef(e: &Value) -> String {
     let k = EventKind::of(e);
     let signature = match k {
         Some(K::SampleVerdict) => format!("sample_verdict:{}", str_of(e, "verdict")),
-        Some(K::RunSummary) => format!("run_summary:{}", str_of(e, "status")),
+        Some(K::RunSummary) => format!(
+            "run_summary:{}",
+            RunOutcome::of_summary(e).map_or("unknown", RunOutcome::as_str)
+        ),
         Some(other) => other.as_str().to_owned(),
         None => str_of(e, "kind").to_owned(),
     };

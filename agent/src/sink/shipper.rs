@@ -155,14 +155,30 @@ impl Shipper {
         let mut delivered = 0;
         let mut error = None;
         let mut permanent = false;
+        // A failure that may pass (a reset, a busy receiver) is retried a
+        // twice, a second and then two apart, before the rest is left
+        // in the outbox; a permanent one is not.
+        let mut retries = [1, 2].into_iter().map(Duration::from_secs);
         loop {
             match self.ship_batch().await {
                 Ok(0) => break,
                 Ok(n) => delivered += n,
                 Err(e) => {
-                    permanent = e.permanent;
-                    error = Some(e.message);
-                    break;
+                    let wait = if e.permanent { None } else { retries.next() };
+                    match wait {
+                        Some(w) => {
+                            tracing::debug!(sink = %self.cfg.name, error = %e.message, "Delivery failed; trying again.");
+                            tokio::time::sleep(
+                                e.retry_after.unwrap_or(w).min(Duration::from_secs(10)),
+                            )
+                            .await;
+                        }
+                        None => {
+                            permanent = e.permanent;
+                            error = Some(e.message);
+                            break;
+                        }
+                    }
                 }
             }
         }

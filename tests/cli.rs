@@ -1,0 +1,86 @@
+//! The command line as scripts and people use it: exit codes when the
+//! reader of stdout goes away, and `--json` errors that still answer on
+//! stdout.
+
+use crate::util::{Agent, Bucket};
+use std::process::Stdio;
+
+/// Runs `args` with a stdout pipe whose reading end is closed before the
+/// agent writes anything (as `| true`, or `| head` once it has its lines):
+/// returns the exit code and stderr.
+async fn with_reader_gone(agent: &Agent, args: &[&str]) -> (i32, String) {
+    let mut cmd = agent.command(args);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().await.expect("wait");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_pipe_ends_the_output_never_the_exit_code() {
+    let b = Bucket::new("pipes").await;
+    for i in 0..3 {
+        b.put(&format!("k{i}"), format!("data {i}").as_bytes(), None)
+            .await;
+    }
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3");
+    // A drill that passes, then the reading commands over its ledger.
+    for (args, code) in [
+        (&["drill", "d"][..], 0),
+        (&["drill", "d", "--json"], 0),
+        (&["status"], 0),
+        (&["status", "--json"], 0),
+        (&["status", "--prometheus"], 0),
+        (&["validate"], 0),
+        (&["validate", "--json"], 0),
+        (&["report"], 0),
+        (&["report", "--format", "json"], 0),
+        (&["evidence", "verify"], 0),
+        (&["evidence", "verify", "--json"], 0),
+        (&["--help"], 0),
+        (&["drill", "no-such-drill"], 2),
+        (&["drill", "no-such-drill", "--json"], 2),
+    ] {
+        let (got, stderr) = with_reader_gone(&agent, args).await;
+        assert_eq!(got, code, "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_errors_answer_on_stdout() {
+    let b = Bucket::new("json-errors").await;
+    b.put("k", b"x", None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 1");
+    for args in [
+        &["drill", "no-such-drill", "--json"][..],
+        &["status", "--json"],
+        &["posture", "--source", "nope", "--json"],
+        &[
+            "evidence",
+            "verify",
+            "/nonexistent/evidence.jsonl",
+            "--json",
+        ],
+    ] {
+        let run = agent.run(args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        let doc: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: stdout {:?}", run.stdout));
+        assert!(doc["error"].is_string(), "{args:?}: {doc}");
+        assert_eq!(doc["exit_code"], 2, "{args:?}: {doc}");
+        // People still read it on stderr.
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
