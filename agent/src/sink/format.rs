@@ -430,16 +430,18 @@ fn ocsf(e: &Value) -> Value {
 fn ecs(e: &Value) -> Value {
     let agent = &e["agent"];
     let k = EventKind::of(e);
+    // Only the category/type pairs ECS 8.11 allows (its event.yml
+    // `expected_event_types`; a test checks each against it).
     let (category, typ) = match k {
-        Some(K::SampleVerdict) => ("file", "info"),
-        Some(K::RunSummary | K::RunAborted) => ("file", "end"),
+        // Restored files and what their checks found.
+        Some(K::SampleVerdict | K::RunSummary | K::RunAborted | K::Checkpoint) => ("file", "info"),
         Some(K::RestoreMutation) => ("api", "change"),
         Some(K::EvidenceDropped) => ("configuration", "deletion"),
-        Some(K::DaemonStarted) => ("configuration", "start"),
-        Some(K::DaemonStopped) => ("configuration", "end"),
-        Some(K::ConfigReloaded | K::PostureFinding | K::Checkpoint) | None => {
-            ("configuration", "change")
-        }
+        // The service is a process that starts and ends.
+        Some(K::DaemonStarted) => ("process", "start"),
+        Some(K::DaemonStopped) => ("process", "end"),
+        Some(K::ConfigReloaded) => ("configuration", "change"),
+        Some(K::PostureFinding) | None => ("configuration", "info"),
     };
     let outcome = match k {
         Some(K::SampleVerdict) => match str_of(e, "verdict") {
@@ -524,8 +526,10 @@ fn ecs(e: &Value) -> Value {
     }
     if k == Some(K::SampleVerdict) {
         let rp = &e["recovery_point"];
+        // `file.name` is the last segment of the key, `file.path` all of it.
+        let key = rp["key"].as_str().unwrap_or_default();
         let mut file = json!({
-            "name": rp["key"],
+            "name": key.rsplit('/').next().unwrap_or(key),
             "path": resource_url(e),
             "size": rp["size"],
         });
@@ -537,8 +541,13 @@ fn ecs(e: &Value) -> Value {
     o
 }
 
+/// A CEF header field: `\` and `|` escaped, and CR/LF (a key may hold
+/// them) written as `\r`/`\n` so a record stays one line.
 fn cef_header(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('|', "\\|")
+    s.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('\r', "\\r")
+        .replace('\n', "\\n")
 }
 
 fn cef_value(s: &str) -> String {
@@ -691,5 +700,60 @@ mod tests {
         assert!(line.contains("fname=db/a\\=b.dump"), "{line}");
         assert!(line.contains("externalId=01a2-ev"), "{line}");
         assert!(!line.contains('\n'));
+        // A key with CR/LF and a pipe stays on one line, header included.
+        let mut v = verdict("mismatch");
+        v["recovery_point"]["key"] = json!("evil\r\nCEF:0|forged|x");
+        let line = cef(&v);
+        assert!(!line.contains('\n') && !line.contains('\r'), "{line:?}");
+        assert!(
+            line.contains("|Restore drill nightly: s3://bkt/evil\\r\\nCEF:0\\|forged\\|x (version v1)"),
+            "{line}"
+        );
+    }
+
+    /// The category/type pairs ECS 8.11 allows, read from its own
+    /// `schemas/event.yml` (vendored in tests/fixtures/ecs-8.11.0).
+    fn ecs_allowed_pairs() -> std::collections::BTreeSet<(String, String)> {
+        let yml = include_str!("../../../tests/fixtures/ecs-8.11.0/event.yml");
+        let mut pairs = std::collections::BTreeSet::new();
+        let (mut in_category, mut category, mut in_types) = (false, String::new(), false);
+        for line in yml.lines() {
+            if line.starts_with("    - name: ") {
+                in_category = line.trim_end() == "    - name: category";
+                continue;
+            }
+            if !in_category {
+                continue;
+            }
+            if let Some(n) = line.strip_prefix("        - name: ") {
+                category = n.trim().to_owned();
+                in_types = false;
+            } else if line.trim() == "expected_event_types:" {
+                in_types = true;
+            } else if let Some(t) = line.strip_prefix("            - ").filter(|_| in_types) {
+                pairs.insert((category.clone(), t.trim().to_owned()));
+            } else if !line.starts_with("            ") {
+                in_types = false;
+            }
+        }
+        pairs
+    }
+
+    #[test]
+    fn every_ecs_record_uses_an_allowed_category_and_type() {
+        let allowed = ecs_allowed_pairs();
+        assert!(allowed.contains(&("file".into(), "info".into())), "{allowed:?}");
+        assert!(!allowed.contains(&("file".into(), "end".into())));
+        for k in EventKind::ALL {
+            let mut e = verdict("verified");
+            e["kind"] = json!(k.as_str());
+            let o = ecs(&e);
+            let c = o["event"]["category"][0].as_str().unwrap().to_owned();
+            let t = o["event"]["type"][0].as_str().unwrap().to_owned();
+            assert!(allowed.contains(&(c.clone(), t.clone())), "{k}: {c}/{t}");
+        }
+        let o = ecs(&verdict("verified"));
+        assert_eq!(o["file"]["name"], "a=b.dump");
+        assert_eq!(o["file"]["path"], "s3://bkt/db/a=b.dump");
     }
 }
