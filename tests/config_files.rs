@@ -120,6 +120,46 @@ seed = 4
     assert!(out.contains("valid"), "{out}");
 }
 
+#[tokio::test]
+async fn validate_checks_that_this_host_can_use_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a-file"), "x").expect("file");
+    let p = write(
+        &dir,
+        r#"
+[ledger]
+path = "a-file/ledger.sqlite3"
+[evidence]
+path = "log/evidence.jsonl"
+[sources.b]
+kind = "s3"
+bucket = "my-bucket"
+[drills.d]
+source = "b"
+scratch_dir = "scratch"
+[sinks.siem]
+kind = "syslog"
+transport = "tls"
+address = "siem.example.com:6514"
+ca_file = "missing-ca.pem"
+"#,
+    );
+    let (code, _, err) = validate(&p, false).await;
+    assert_eq!(code, 2, "{err}");
+    for want in [
+        "sinks.siem.ca_file: cannot read ",
+        "missing-ca.pem: No such file or directory",
+        "ledger.path: cannot create ",
+        "a-file is not a directory",
+        // The signing key defaults to the ledger's directory.
+        "evidence.signing_key: cannot create ",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+    // Nothing else: the evidence directory and scratch can be created.
+    assert!(err.contains("3 problem(s)"), "{err}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_drills_and_sources_are_named_with_the_fix() {
     let agent = Agent::new("http://127.0.0.1:9", "bucket", "");

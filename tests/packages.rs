@@ -136,6 +136,24 @@ fn the_deb_installs_the_binary_units_config_user_and_directories() {
     assert!(r
         .join("usr/share/doc/restoreproof/examples/cronjob.yaml")
         .exists());
+    // The man page the unit's Documentation= names, and completions.
+    let man = r.join("usr/share/man/man1/restoreproof.1.gz");
+    let page = run(Command::new("sh").arg("-c").arg(format!(
+        "gzip -dc {} | MANWIDTH=80 man -l - 2>/dev/null || gzip -dc {}",
+        man.display(),
+        man.display()
+    )));
+    for want in ["restoreproof", "EXIT STATUS", "drill"] {
+        assert!(page.contains(want), "{want} not in the man page:\n{page}");
+    }
+    for c in [
+        "usr/share/bash-completion/completions/restoreproof",
+        "usr/share/zsh/vendor-completions/_restoreproof",
+        "usr/share/fish/vendor_completions.d/restoreproof.fish",
+    ] {
+        let text = std::fs::read_to_string(r.join(c)).unwrap_or_else(|e| panic!("{c}: {e}"));
+        assert!(text.contains("drill") && text.contains("validate"), "{c}");
+    }
 
     let bin = r.join("usr/bin/restoreproof");
     let version = run(Command::new(&bin).arg("--version"));
@@ -143,12 +161,53 @@ fn the_deb_installs_the_binary_units_config_user_and_directories() {
         version.trim(),
         format!("restoreproof {}", env!("CARGO_PKG_VERSION"))
     );
-    // The installed example config is valid as shipped.
-    let valid = run(Command::new(&bin)
+    // The installed config is the example, refused until it is edited
+    // (so `systemctl enable --now` cannot start against placeholders)...
+    let installed = r.join("etc/restoreproof/config.toml");
+    let refused = Command::new(&bin)
         .arg("--config")
-        .arg(r.join("etc/restoreproof/config.toml"))
-        .arg("validate"));
-    assert!(valid.contains("valid"), "{valid}");
+        .arg(&installed)
+        .arg("validate")
+        .output()
+        .expect("validate");
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains("example: this is the example configuration the package installed")
+            && text.contains("delete the line `example = true`"),
+        "{text}"
+    );
+    // ... and once the marker is gone, the example itself is sound.
+    let edited = std::fs::read_to_string(&installed)
+        .expect("config")
+        .replace("example = true\n", "");
+    restoreproof::config::Config::from_toml(&edited, Path::new("/etc/restoreproof"))
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    // Removing the package stops the service first: its prerm, run where
+    // systemd is (a private /run) with a systemctl that records its calls.
+    let fake = tempfile::tempdir().expect("fake bin");
+    let calls = fake.path().join("calls");
+    std::fs::write(
+        fake.path().join("systemctl"),
+        format!("#!/bin/sh\necho \"$*\" >> {}\n", calls.display()),
+    )
+    .expect("fake systemctl");
+    run(Command::new("chmod")
+        .arg("+x")
+        .arg(fake.path().join("systemctl")));
+    run(Command::new("unshare")
+        .args(["-rm", "sh", "-c"])
+        .arg(format!(
+        "mount -t tmpfs none /run && mkdir -p /run/systemd/system && PATH={}:$PATH sh {} remove",
+        fake.path().display(),
+        r.join("var/lib/dpkg/info/restoreproof.prerm").display()
+    )));
+    let called = std::fs::read_to_string(&calls).expect("systemctl was called");
+    assert!(
+        called.contains("stop restoreproof.service restoreproof-drill@*.timer"),
+        "{called}"
+    );
 
     // Removing the package keeps the ledger and evidence (audit records).
     std::fs::write(r.join("var/lib/restoreproof/ledger.sqlite3"), "x").expect("ledger");

@@ -78,6 +78,19 @@ pub enum Command {
     /// every problem when it is invalid. --connect also checks that each
     /// evidence sink is reachable.
     Validate(ValidateArgs),
+    /// Print a shell completion script, e.g.
+    /// `restoreproof completions bash > /etc/bash_completion.d/restoreproof`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), as the packages install it.
+    #[command(hide = true)]
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 impl Command {
@@ -92,7 +105,7 @@ impl Command {
             Command::Report(a) => a.format == ReportFormat::Json && a.output.is_none(),
             Command::Ship(a) => a.json,
             Command::Validate(a) => a.json,
-            Command::Run => false,
+            Command::Run | Command::Completions(_) | Command::Manpage => false,
         }
     }
 }

@@ -40,6 +40,31 @@ pub fn known_source(config: &crate::config::Config, name: &str) -> anyhow::Resul
     ))
 }
 
+/// The man page's sections clap does not know: exit status, files, see also.
+const MANPAGE_TAIL: &str = r#".SH "EXIT STATUS"
+.TP
+.B 0
+The command did what it was asked; for \fBdrill\fR, the run passed: at least one recovery point was restored and none failed.
+.TP
+.B 1
+A finding: a drill failed (a \fBmismatch\fR or \fBunrecoverable\fR recovery point, or nothing restored); \fBstatus\fR found a stale service, a failing sink or a last run that did not pass; \fBposture\fR found a required setting missing; \fBevidence verify\fR found tampering.
+.TP
+.B 2
+The command could not run (invalid configuration, unknown drill, no credentials, unreadable ledger), or a drill was stopped before it finished. With \fB\-\-json\fR, stdout still carries a document with \fBerror\fR.
+.SH FILES
+.TP
+.I /etc/restoreproof/config.toml
+The configuration (\fBrestoreproof validate\fR checks it).
+.TP
+.I /var/lib/restoreproof/ledger.sqlite3
+The ledger: runs, verdicts, baselines and the evidence outbox.
+.TP
+.I /var/log/restoreproof/evidence.jsonl
+The hash-chained evidence, one JSON object per line.
+.SH "SEE ALSO"
+\fBrestoreproof help\fR \fISUBCOMMAND\fR, /usr/share/doc/restoreproof/README.md
+"#;
+
 /// Runs the parsed command.
 ///
 /// # Errors
@@ -69,5 +94,23 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Ship(args) => ship::run(cli, args).await,
         Command::Status(args) => status::run(cli, args),
         Command::Validate(args) => validate::run(cli, args).await,
+        Command::Completions(args) => {
+            let mut text = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "restoreproof",
+                &mut text,
+            );
+            out::write(&String::from_utf8_lossy(&text));
+            Ok(ExitCode::from(EXIT_OK))
+        }
+        Command::Manpage => {
+            let mut text = Vec::new();
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut text)?;
+            out::write(&String::from_utf8_lossy(&text));
+            out::write(MANPAGE_TAIL);
+            Ok(ExitCode::from(EXIT_OK))
+        }
     }
 }

@@ -22,9 +22,7 @@ pub(super) fn validate_azure(
         }
         (Some(u), None) => {
             let u = u.trim_end_matches('/');
-            let local = u.starts_with("http://127.0.0.1")
-                || u.starts_with("http://localhost")
-                || u.starts_with("http://[::1]");
+            let local = u.starts_with("http://") && !super::plain_http_off_host(u);
             if !(u.starts_with("https://") || local) || u.contains('?') || u.len() < 12 {
                 problem(at("account_url"), "must be the blob service URL, e.g. `https://ACCOUNT.blob.core.windows.net` (plain http only on loopback), without a container, path or query; put a SAS token in auth.sas_env or auth.sas_file");
             }

@@ -99,6 +99,67 @@ pub mod defaults {
     }
 }
 
+/// Whether `url` is plain `http://` to a host other than this machine
+/// (anything but `localhost`, 127.0.0.0/8 and `::1`): what it carries, and
+/// any token, crosses the network unencrypted.
+pub(crate) fn plain_http_off_host(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else {
+        return false;
+    };
+    u.scheme() == "http"
+        && !match u.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        }
+}
+
+/// AWS regions this release knows (commercial, GovCloud, China, European
+/// Sovereign Cloud). A region added later works with `endpoint` set to its
+/// S3 URL.
+pub const AWS_REGIONS: &[&str] = &[
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "af-south-1",
+    "ap-east-1",
+    "ap-east-2",
+    "ap-south-1",
+    "ap-south-2",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "ap-southeast-5",
+    "ap-southeast-6",
+    "ap-southeast-7",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ca-central-1",
+    "ca-west-1",
+    "eu-central-1",
+    "eu-central-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-north-1",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
+    "mx-central-1",
+    "sa-east-1",
+    "us-gov-east-1",
+    "us-gov-west-1",
+    "cn-north-1",
+    "cn-northwest-1",
+    "eusc-de-east-1",
+];
+
 /// One problem found by validation: where, and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
@@ -466,6 +527,67 @@ impl Config {
         v
     }
 
+    /// Every file the agent reads but never writes, by the key that names
+    /// it: TLS CAs, client certificates and keys, token, password, secret
+    /// and SAS files.
+    pub fn read_paths(&self) -> Vec<(String, PathBuf)> {
+        let mut v = Vec::new();
+        for (n, s) in &self.sources {
+            let SourceConfig::AzureBlob(a) = s else {
+                continue;
+            };
+            let at = |k: &str| format!("sources.{n}.auth.{k}");
+            match &a.auth {
+                AzureAuth::ServicePrincipal {
+                    secret: SecretSource::File(p),
+                    ..
+                } => v.push((at("client_secret_file"), p.clone())),
+                AzureAuth::ServicePrincipalCertificate {
+                    certificate,
+                    password,
+                    ..
+                } => {
+                    v.push((at("client_certificate_file"), certificate.clone()));
+                    if let Some(p) = password {
+                        v.push((at("client_certificate_password_file"), p.clone()));
+                    }
+                }
+                AzureAuth::Sas(SecretSource::File(p)) => v.push((at("sas_file"), p.clone())),
+                _ => {}
+            }
+        }
+        for (n, s) in &self.sinks {
+            let at = |k: &str| format!("sinks.{n}.{k}");
+            let (tls, auth) = match &s.kind {
+                sink::SinkKind::Syslog { tls, .. } => (Some(tls), None),
+                sink::SinkKind::Http { tls, auth, .. } => (Some(tls), Some(auth)),
+                _ => (None, None),
+            };
+            if let Some(t) = tls {
+                for (k, p) in [
+                    ("ca_file", &t.ca_file),
+                    ("client_cert_file", &t.client_cert_file),
+                    ("client_key_file", &t.client_key_file),
+                ] {
+                    if let Some(p) = p {
+                        v.push((at(k), p.clone()));
+                    }
+                }
+            }
+            match auth {
+                Some(sink::HttpAuth::Token(SecretSource::File(p))) => {
+                    v.push((at("token_file"), p.clone()));
+                }
+                Some(sink::HttpAuth::Basic {
+                    password: SecretSource::File(p),
+                    ..
+                }) => v.push((at("password_file"), p.clone())),
+                _ => {}
+            }
+        }
+        v
+    }
+
     /// The key of the agent file `p` is (or belongs to: the ledger's WAL and
     /// shared-memory files, rotated evidence and sink files), if any.
     pub fn agent_file_key(&self, p: &Path) -> Option<String> {
@@ -637,6 +759,45 @@ mod tests {
             "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\nendpoint = \"http://[::1]:9000\"\n",
         );
         assert!(ok.is_empty(), "{ok:?}");
+    }
+
+    #[test]
+    fn plain_http_off_this_host_and_unknown_regions_are_refused() {
+        let s3 = |extra: &str| {
+            problems(&format!(
+                "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n{extra}\n"
+            ))
+        };
+        let p = s3("endpoint = \"http://minio.lan:9000\"");
+        assert!(
+            p.concat()
+                .contains("sources.s.endpoint: is plain http to another host"),
+            "{p:?}"
+        );
+        assert!(s3("endpoint = \"http://minio.lan:9000\"\nallow_plain_http = true").is_empty());
+        // A name that only starts like the loopback address is another host.
+        assert!(!s3("endpoint = \"http://127.0.0.1.example.com:9000\"").is_empty());
+        assert!(s3("endpoint = \"http://127.0.0.1:9000\"").is_empty());
+        assert!(s3("endpoint = \"http://localhost:9000\"").is_empty());
+        let p = s3("region = \"us-east-7\"");
+        assert!(
+            p.concat()
+                .contains("sources.s.region: is not an AWS region this release knows"),
+            "{p:?}"
+        );
+        assert!(s3("region = \"eu-central-1\"").is_empty());
+        // An S3-compatible store names its regions as it likes.
+        assert!(s3("region = \"garage\"\nendpoint = \"https://s3.lan\"").is_empty());
+        let sink = |url: &str| {
+            problems(&format!(
+                "[sinks.x]\nkind = \"http\"\nprotocol = \"webhook\"\nurl = \"{url}\"\n"
+            ))
+        };
+        assert!(sink("http://siem.lan/hook")
+            .concat()
+            .contains("sinks.x.url: is plain http to another host"));
+        assert!(sink("http://127.0.0.1:8080/hook").is_empty());
+        assert!(sink("https://siem.lan/hook").is_empty());
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
     }
     for (key, v) in table {
         match key.as_str() {
+            "example" => raw.example = take(&mut problems, &key, v),
             "ledger" => raw.ledger = take(&mut problems, &key, v),
             "evidence" => raw.evidence = take(&mut problems, &key, v),
             "daemon" => raw.daemon = take(&mut problems, &key, v),
@@ -103,7 +104,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "drills" => raw.drills = entries(&mut problems, &key, v),
             _ => problems.push(Problem {
                 path: key.clone(),
-                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, sinks, sources, drills".into(),
+                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, sinks, sources, drills (and `example`)".into(),
             }),
         }
     }

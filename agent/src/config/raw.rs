@@ -11,6 +11,10 @@ use std::path::PathBuf;
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawConfig {
+    /// `example = true` marks the example the packages install: it must be
+    /// edited for the host (and the line removed) before it is used.
+    #[serde(default)]
+    pub example: bool,
     #[serde(default)]
     pub ledger: RawLedger,
     #[serde(default)]
@@ -184,6 +188,8 @@ pub struct RawS3Source {
     pub region: Option<String>,
     /// S3-compatible endpoint, e.g. `https://minio.internal:9000`.
     pub endpoint: Option<String>,
+    /// Accept an `http://` endpoint on another host (data unencrypted).
+    pub allow_plain_http: Option<bool>,
     /// Path-style addressing (`endpoint/bucket/key`), needed by most
     /// S3-compatible stores. Defaults to true when `endpoint` is set.
     pub force_path_style: Option<bool>,

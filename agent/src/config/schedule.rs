@@ -116,6 +116,14 @@ pub enum ScheduleError {
     },
     #[error("`{0}` never fires (no such date, e.g. 30 February); fix the day and month fields")]
     NeverFires(String),
+    #[error("`{expr}`: the {field} field allows {min} to {max}; {value} is outside it")]
+    Range {
+        expr: String,
+        field: &'static str,
+        min: u32,
+        max: u32,
+        value: u32,
+    },
     #[error("`{0}` is not an IANA time zone; write e.g. `UTC` or `Europe/Berlin`")]
     TimeZone(String),
 }
@@ -137,6 +145,35 @@ pub fn parse_schedule(expr: &str) -> Result<cron::Schedule, ScheduleError> {
             })
         }
     };
+    // Numbers out of range are named here: the cron crate's own messages
+    // for them are off by one ("Hours must be less than 23").
+    const RANGES: [(&str, u32, u32); 5] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day-of-month", 1, 31),
+        ("month", 1, 12),
+    ];
+    for (text, (field, min, max)) in full.split_whitespace().zip(RANGES) {
+        // Items are `A`, `A-B`, `*`, each with an optional `/STEP` (a
+        // step is not a value of the field).
+        let numbers = text
+            .split(',')
+            .filter_map(|item| item.split('/').next())
+            .flat_map(|range| range.split('-'))
+            .filter_map(|n| n.parse::<u32>().ok());
+        for value in numbers {
+            if value < min || value > max {
+                return Err(ScheduleError::Range {
+                    expr: expr.to_owned(),
+                    field,
+                    min,
+                    max,
+                    value,
+                });
+            }
+        }
+    }
     let schedule = full
         .parse::<cron::Schedule>()
         .map_err(|source| ScheduleError::Cron {
@@ -158,6 +195,22 @@ mod tests {
         DateTime::parse_from_rfc3339(s)
             .map(|d| d.with_timezone(&Utc))
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn out_of_range_fields_are_named_with_their_range() {
+        let e = parse_schedule("0 24 * * *").expect_err("hour 24");
+        assert_eq!(
+            e.to_string(),
+            "`0 24 * * *`: the hour field allows 0 to 23; 24 is outside it"
+        );
+        assert!(parse_schedule("0 23 * * *").is_ok());
+        assert!(parse_schedule("*/15 * * * * *").is_ok());
+        assert!(parse_schedule("0 0,61 * * * *").is_err());
+        assert!(parse_schedule("0 0 32 * *").is_err());
+        assert!(parse_schedule("0 */6 * * *").is_ok());
+        assert!(parse_schedule("0 0-23/2 * * *").is_ok());
+        assert!(parse_schedule("0 13 * 13 *").is_err());
     }
 
     #[test]

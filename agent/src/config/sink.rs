@@ -44,6 +44,9 @@ pub struct RawSink {
     /// Splunk HEC indexer acknowledgement.
     pub ack: Option<bool>,
     pub timeout: Option<Age>,
+    /// Accept an `http://` URL on another host (evidence and token
+    /// unencrypted).
+    pub allow_plain_http: Option<bool>,
     // file
     pub path: Option<PathBuf>,
     pub max_size: Option<ByteSize>,
@@ -317,6 +320,7 @@ pub fn validate(
         ("gzip", r.gzip.is_some()),
         ("ack", r.ack.is_some()),
         ("timeout", r.timeout.is_some()),
+        ("allow_plain_http", r.allow_plain_http.is_some()),
     ]);
     let file_keys = set(&[
         ("path", r.path.is_some()),
@@ -450,6 +454,12 @@ pub fn validate(
             }
             if url.starts_with("http://") {
                 unexpected(&mut v, &tls_keys);
+            }
+            if super::plain_http_off_host(&url) && raw.allow_plain_http != Some(true) {
+                v.bad(
+                    "url",
+                    "is plain http to another host: evidence and any token cross the network unencrypted; use https://, or set allow_plain_http = true on a trusted network",
+                );
             }
             if format == Format::Cef {
                 v.bad(

@@ -15,6 +15,12 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         })
     };
 
+    if raw.example {
+        problem(
+            "example".into(),
+            "this is the example configuration the package installed: set its sources, drills and sinks for this host, then delete the line `example = true` (`restoreproof validate` checks the result)",
+        );
+    }
     let ledger_path = resolve(
         base,
         raw.ledger
@@ -79,6 +85,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 if let Some(r) = &s.region {
                     if r.trim().is_empty() || r.contains(char::is_whitespace) {
                         problem(at("region"), "must be an AWS region such as `eu-central-1`, or be left out to use the environment's");
+                    } else if s.endpoint.is_none() && !super::AWS_REGIONS.contains(&r.as_str()) {
+                        // An S3-compatible store (endpoint set) names its
+                        // regions as it likes.
+                        problem(at("region"), "is not an AWS region this release knows; check the spelling (e.g. `eu-central-1`), or, for a region newer than this release, also set endpoint = \"https://s3.REGION.amazonaws.com\"");
                     }
                 }
                 if let Some(e) = &s.endpoint {
@@ -97,6 +107,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                         problem(
                             at("endpoint"),
                             "has no host; write e.g. `https://minio.internal:9000`",
+                        );
+                    } else if super::plain_http_off_host(e) && s.allow_plain_http != Some(true) {
+                        problem(
+                            at("endpoint"),
+                            "is plain http to another host: restored data crosses the network unencrypted; use https://, or set allow_plain_http = true for a store on a trusted network",
                         );
                     }
                 }

@@ -706,7 +706,9 @@ mod tests {
         let line = cef(&v);
         assert!(!line.contains('\n') && !line.contains('\r'), "{line:?}");
         assert!(
-            line.contains("|Restore drill nightly: s3://bkt/evil\\r\\nCEF:0\\|forged\\|x (version v1)"),
+            line.contains(
+                "|Restore drill nightly: s3://bkt/evil\\r\\nCEF:0\\|forged\\|x (version v1)"
+            ),
             "{line}"
         );
     }
@@ -742,7 +744,10 @@ mod tests {
     #[test]
     fn every_ecs_record_uses_an_allowed_category_and_type() {
         let allowed = ecs_allowed_pairs();
-        assert!(allowed.contains(&("file".into(), "info".into())), "{allowed:?}");
+        assert!(
+            allowed.contains(&("file".into(), "info".into())),
+            "{allowed:?}"
+        );
         assert!(!allowed.contains(&("file".into(), "end".into())));
         for k in EventKind::ALL {
             let mut e = verdict("verified");
