@@ -70,13 +70,10 @@ rp_install_packaging_tools() {
   rp_install_deb chromium chromium
 }
 
-# Installs rsyslog with its TLS driver (Debian packages) without letting
-# the package start the system's own rsyslog: the tests run their own.
-rp_install_rsyslog() {
-  if command -v rsyslogd >/dev/null 2>&1 && ls /usr/lib/*/rsyslog/lmnsd_ossl.so /usr/lib/*/rsyslog/imrelp.so >/dev/null 2>&1; then
-    return 0
-  fi
-  rp_log "installing Debian packages rsyslog rsyslog-openssl rsyslog-relp"
+# Installs Debian packages without letting them start services of their
+# own (policy-rc.d refuses every start while they install).
+rp_install_debs_quietly() { # package...
+  rp_log "installing Debian packages $*"
   local sudo="" added=""
   if [ "$(id -u)" != 0 ]; then sudo=sudo; fi
   if [ ! -e /usr/sbin/policy-rc.d ]; then
@@ -85,8 +82,22 @@ rp_install_rsyslog() {
     added=1
   fi
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rsyslog rsyslog-openssl rsyslog-relp >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null
   if [ -n "$added" ]; then $sudo rm -f /usr/sbin/policy-rc.d; fi
+}
+
+# rsyslog with its TLS driver and RELP: the tests run their own receiver.
+rp_install_rsyslog() {
+  if command -v rsyslogd >/dev/null 2>&1 && ls /usr/lib/*/rsyslog/lmnsd_ossl.so /usr/lib/*/rsyslog/imrelp.so >/dev/null 2>&1; then
+    return 0
+  fi
+  rp_install_debs_quietly rsyslog rsyslog-openssl rsyslog-relp
+}
+
+# promtool (Debian's prometheus package), which checks the metrics file.
+rp_install_promtool() {
+  if command -v promtool >/dev/null 2>&1; then return 0; fi
+  rp_install_debs_quietly prometheus
 }
 
 # Starts an rsyslog receiver on 127.0.0.1 with six inputs: UDP, plain TCP,

@@ -131,6 +131,33 @@ async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
         wanted.iter().all(|w| m.contains(w))
     })
     .await;
+    // Prometheus's own linter finds nothing wrong with the real file.
+    let metrics = std::fs::read(&metrics_path).expect("metrics");
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; scripts/test installs it)");
+    std::io::Write::write_all(&mut promtool.stdin.take().expect("stdin"), &metrics).expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr),
+        String::from_utf8_lossy(&metrics)
+    );
+    let m = String::from_utf8_lossy(&metrics);
+    for w in [
+        "restoreproof_build_info{version=",
+        "restoreproof_drill_runs_total{drill=\"d\",outcome=\"passed\"}",
+        "restoreproof_drill_samples_total{drill=\"d\",verdict=\"verified\"}",
+        "restoreproof_drill_last_success_timestamp_seconds{drill=\"d\"}",
+    ] {
+        assert!(m.contains(w), "{w} in {m}");
+    }
 
     // Status, for people and machines.
     let status = agent.run(&["status", "--json"]).await;
@@ -321,6 +348,36 @@ async fn run_refuses_a_config_without_schedules_and_status_names_a_missing_ledge
     let s = agent.run(&["status"]).await;
     assert_eq!(s.code, 2);
     assert!(s.stderr.contains("no ledger at"), "{}", s.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_metrics_file_the_daemon_cannot_write_shows_in_status() {
+    let b = Bucket::new("daemon-metrics").await;
+    b.put("k", b"x", None).await;
+    // The metrics file's directory is a regular file: no write can succeed.
+    let drill = "sample = 1\nschedule = \"0 3 * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\nmetrics_file = \"blocker/restoreproof.prom\"\n";
+    let agent = Agent::new(&b.proxy.url(), &b.name, drill);
+    std::fs::write(agent.path("blocker"), "not a directory").expect("blocker");
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+    wait_for("READY=1", 30, || notify.has("READY=1")).await;
+    let mut last = String::new();
+    wait_for("the problem in status", 20, || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_restoreproof"))
+            .arg("--config")
+            .arg(&agent.config)
+            .arg("status")
+            .output()
+            .expect("status");
+        last = String::from_utf8_lossy(&out.stdout).into_owned();
+        out.status.code() == Some(1)
+            && last.contains("daemon: PROBLEM: cannot write the metrics file")
+            && last.contains("ReadWritePaths=")
+    })
+    .await;
+    assert!(last.contains("blocker/restoreproof.prom"), "{last}");
+    signal(&child, "TERM");
+    let _ = child.wait().await;
 }
 
 /// Runs `drill d`, waits until the proxy saw a request containing `needle`

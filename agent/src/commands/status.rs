@@ -44,7 +44,7 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|d| d.last_outcome.is_some_and(|o| !o.passed()));
     Ok(ExitCode::from(
-        if stale || failed || report.sinks_failing() {
+        if stale || failed || report.sinks_failing() || report.daemon_problems() {
             EXIT_FAILED
         } else {
             EXIT_OK

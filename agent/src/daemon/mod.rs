@@ -438,6 +438,18 @@ impl Agent {
             state: state.to_owned(),
             next_runs,
             config_path: self.config_path.display().to_string(),
+            problems: self
+                .metrics_error
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .iter()
+                .map(|e| {
+                    format!(
+                        "cannot write the metrics file {}: {e}; under the packaged unit (ProtectSystem=strict) add its directory with ReadWritePaths= in a drop-in (systemctl edit restoreproof)",
+                        config.daemon.metrics_file.as_deref().unwrap_or(Path::new("")).display()
+                    )
+                })
+                .collect(),
         })?;
         self.daily_checkpoint()?;
         if let Err(e) = crate::sink::outbox::prune(&self.recorder, &config) {

@@ -437,6 +437,14 @@ impl StatusReport {
         self.sinks.iter().any(|s| s.last_error.is_some())
     }
 
+    /// The running daemon reports something it cannot do (e.g. write its
+    /// metrics file).
+    pub fn daemon_problems(&self) -> bool {
+        self.daemon
+            .as_ref()
+            .is_some_and(|d| d.fresh && !d.state.problems.is_empty())
+    }
+
     /// The report for people.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
@@ -447,6 +455,9 @@ impl StatusReport {
                     "daemon: running on {} (pid {}), heartbeat {}s ago, up since {}",
                     d.state.host, d.state.pid, d.heartbeat_age_secs, d.state.started_at
                 );
+                for p in &d.state.problems {
+                    let _ = writeln!(out, "daemon: PROBLEM: {p}");
+                }
             }
             Some(d) if d.state.state == "stopped" => {
                 let _ = writeln!(

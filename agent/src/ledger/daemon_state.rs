@@ -15,6 +15,9 @@ pub struct DaemonState {
     pub state: String,
     pub next_runs: serde_json::Map<String, serde_json::Value>,
     pub config_path: String,
+    /// What the daemon cannot do right now (e.g. write its metrics file).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 impl Ledger {
@@ -25,11 +28,12 @@ impl Ledger {
     pub fn heartbeat(&mut self, d: &DaemonState) -> Result<(), LedgerError> {
         self.conn
             .execute(
-                "INSERT INTO daemon_state (host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                "INSERT INTO daemon_state (host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path, problems)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT(host) DO UPDATE SET pid = excluded.pid, started_at = excluded.started_at,
                    heartbeat_at = excluded.heartbeat_at, heartbeat_secs = excluded.heartbeat_secs,
-                   state = excluded.state, next_runs = excluded.next_runs, config_path = excluded.config_path",
+                   state = excluded.state, next_runs = excluded.next_runs, config_path = excluded.config_path,
+                   problems = excluded.problems",
                 params![
                     d.host,
                     d.pid,
@@ -38,7 +42,8 @@ impl Ledger {
                     d.heartbeat_secs as i64,
                     d.state,
                     serde_json::Value::Object(d.next_runs.clone()).to_string(),
-                    d.config_path
+                    d.config_path,
+                    serde_json::to_string(&d.problems).unwrap_or_else(|_| "[]".into())
                 ],
             )
             .map_err(LedgerError::Write)?;
@@ -52,7 +57,7 @@ impl Ledger {
     pub fn daemon_state(&self) -> Result<Option<DaemonState>, LedgerError> {
         self.conn
             .query_row(
-                "SELECT host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path
+                "SELECT host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path, problems
                  FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1",
                 [],
                 |r| {
@@ -66,6 +71,8 @@ impl Ledger {
                         state: r.get(5)?,
                         next_runs: serde_json::from_str(&next).unwrap_or_default(),
                         config_path: r.get(7)?,
+                        problems: serde_json::from_str(&r.get::<_, String>(8)?)
+                            .unwrap_or_default(),
                     })
                 },
             )

@@ -104,4 +104,9 @@ CREATE TABLE chain_anchor (
     hash            TEXT NOT NULL
 );
 "#,
+    r#"
+-- What the running daemon cannot do (e.g. write its metrics file), for
+-- `restoreproof status`: a JSON array of messages.
+ALTER TABLE daemon_state ADD COLUMN problems TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
