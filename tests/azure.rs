@@ -587,7 +587,9 @@ async fn documented_responses_undelete_verifies_and_puts_the_soft_deleted_state_
         .expect("old.log");
     assert!(old.deleted, "the soft-deleted state was put back");
 
-    // Each step is an evidence event, the intent recorded before the act.
+    // Each step is an evidence event, the intent recorded before the act;
+    // as OCSF, every record of the run conforms.
+    crate::util::assert_ocsf_conforms(&agent.evidence());
     let steps: Vec<(String, String)> = agent
         .evidence()
         .iter()

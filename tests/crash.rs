@@ -76,6 +76,7 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
         .filter(|e| e["kind"] == "run_aborted")
         .collect();
     assert_eq!(aborted.len(), 1, "{aborted:?}");
+    crate::util::assert_ocsf_conforms(&lines);
     assert_eq!(aborted[0]["verdicts_recorded"].as_i64(), Some(recorded));
     let statuses: Vec<String> = {
         let l = agent.ledger();

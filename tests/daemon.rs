@@ -249,6 +249,8 @@ async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
     assert_eq!(reloads.len(), 2, "{reloads:?}");
     assert_eq!(reloads[0]["outcome"], "refused");
     assert_eq!(reloads[1]["outcome"], "applied");
+    // Every lifecycle event, verdict, run summary and checkpoint as OCSF.
+    crate::util::assert_ocsf_conforms(&events);
     assert_eq!(
         runs(&agent, "d", "running") + runs(&agent, "e", "running"),
         0

@@ -355,6 +355,7 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
         .filter(|e| e["kind"] == "posture_finding")
         .collect();
     assert_eq!(findings.len(), 18, "9 checks, twice");
+    crate::util::assert_ocsf_conforms(&ev);
     assert_eq!(
         ev.last().map(|e| e["kind"].clone()),
         Some("checkpoint".into())

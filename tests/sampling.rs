@@ -199,6 +199,7 @@ async fn a_drill_that_restores_nothing_fails() {
         .find(|e| e["kind"] == "run_summary")
         .expect("a run summary");
     assert_eq!(summary["outcome"], "failed");
+    crate::util::assert_ocsf_conforms(&agent.evidence());
     assert!(summary["reason"]
         .as_str()
         .is_some_and(|r| r.starts_with("nothing was restored")));

@@ -499,3 +499,34 @@ async fn an_outage_and_a_sigkill_lose_no_evidence() {
     assert_eq!(got, all, "every event id arrived");
     assert!(arrivals.len() >= all.len());
 }
+
+#[test]
+fn an_evidence_dropped_record_conforms_as_ocsf() {
+    // The outbox's bounds (at least 1 hour, 1 MiB) are too large to reach
+    // in a test run; this is the record `sink::outbox::prune` writes (its
+    // unit test checks the fields), with the envelope the ledger adds.
+    let dropped = serde_json::json!({
+        "schema": "restoreproof.evidence/v1", "seq": 42, "event_id": "01a2-dropped",
+        "kind": "evidence_dropped", "time": "2026-12-02T10:00:00.000Z",
+        "prev_hash": "00", "hash": "11",
+        "agent": {"name": "restoreproof", "version": "0.1.0", "host": "vm1"},
+        "sink": "siem", "count": 12, "first_seq": 3, "last_seq": 14,
+        "reason": "the outbox is bounded by outbox.max_bytes; the sink had not acknowledged these",
+    });
+    crate::util::assert_ocsf_conforms(std::slice::from_ref(&dropped));
+
+    // The checker itself refuses what OCSF 1.3.0 does not define.
+    let mut ocsf =
+        restoreproof::sink::format::render(restoreproof::sink::config::Format::Ocsf, &dropped);
+    ocsf["evidences"] = serde_json::json!([{"data": {}}]);
+    ocsf["metadata"]["version"] = serde_json::json!("1.4.0");
+    ocsf["severity_id"] = serde_json::json!(42);
+    let problems = crate::util::ocsf_check(&[ocsf]).expect_err("not OCSF 1.3.0");
+    for want in [
+        "evidences: not an attribute of event_log",
+        "metadata.version: '1.4.0' is not 1.3.0",
+        "severity_id: 42 is not in its enum",
+    ] {
+        assert!(problems.contains(want), "{want} in {problems}");
+    }
+}

@@ -401,3 +401,45 @@ pub async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
     })
     .await;
 }
+
+/// Renders native evidence records as OCSF and checks each against the
+/// OCSF schema's own JSON (tests/fixtures/ocsf-1.3.0, checked by
+/// tests/ocsf_conformance.py); panics with every problem found.
+pub fn assert_ocsf_conforms(native: &[Value]) {
+    let ocsf: Vec<Value> = native
+        .iter()
+        .map(|e| restoreproof::sink::format::render(restoreproof::sink::config::Format::Ocsf, e))
+        .collect();
+    if let Err(problems) = ocsf_check(&ocsf) {
+        panic!("OCSF records do not conform:\n{problems}");
+    }
+}
+
+/// Checks OCSF records against the vendored schema: `Err` with every
+/// problem.
+pub fn ocsf_check(ocsf: &[Value]) -> Result<(), String> {
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON")
+        .expect("RESTOREPROOF_TEST_PYTHON (run the suite with scripts/test)");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let lines: String = ocsf.iter().map(|o| o.to_string() + "\n").collect();
+    let mut child = std::process::Command::new(python)
+        .arg(root.join("tests/ocsf_conformance.py"))
+        .arg(root.join("tests/fixtures/ocsf-1.3.0"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the OCSF conformance checker");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), lines.as_bytes())
+        .expect("write records");
+    let out = child.wait_with_output().expect("checker");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}

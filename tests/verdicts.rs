@@ -153,6 +153,8 @@ async fn each_verdict_names_its_reference_or_cause() {
     assert_eq!(summary["population"]["candidates"], 8);
     let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
     assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    // Each verdict, the run summary and the checkpoint, as OCSF.
+    crate::util::assert_ocsf_conforms(&ev);
     let rows: i64 = agent
         .ledger()
         .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))

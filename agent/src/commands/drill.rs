@@ -85,6 +85,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
         config: &drill,
         recorder: &recorder,
         stop,
+        trigger: crate::drill::Trigger::Manual,
     }
     .run(source, observer.clone())
     .await;

@@ -611,6 +611,7 @@ impl Runner for Agent {
             config: &drill,
             recorder: &self.recorder,
             stop,
+            trigger: crate::drill::Trigger::Schedule,
         }
         .run(source, Arc::new(Quiet))
         .await;

@@ -44,7 +44,7 @@ mod undelete;
 
 pub use crate::shutdown::Stop;
 use restore::RestoreEnv;
-pub use summary::{CopyRecord, Counts, RunStatus, RunSummary, SampleResult};
+pub use summary::{CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
 use undelete::MutationRequest;
 
 /// Verdicts committed together at most.
@@ -115,6 +115,8 @@ pub struct Drill<'a> {
     /// Shared with the other drills of this process.
     pub recorder: &'a Mutex<Recorder>,
     pub stop: Stop,
+    /// Who started the run (recorded in its summary).
+    pub trigger: Trigger,
 }
 
 impl Drill<'_> {
@@ -167,6 +169,7 @@ impl Drill<'_> {
             drill: cfg.name.clone(),
             source: info.clone(),
             status: RunStatus::Completed,
+            trigger: self.trigger,
             outcome: None,
             reason: None,
             error: None,

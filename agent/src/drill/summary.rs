@@ -130,6 +130,16 @@ impl std::fmt::Display for RunStatus {
     }
 }
 
+/// Who started a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A person or script: `restoreproof drill`.
+    Manual,
+    /// The service, on the drill's schedule.
+    Schedule,
+}
+
 /// The run summary, recorded as the run's last evidence event.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunSummary {
@@ -137,6 +147,7 @@ pub struct RunSummary {
     pub drill: String,
     pub source: SourceInfo,
     pub status: RunStatus,
+    pub trigger: Trigger,
     /// How the run ended (see [`crate::outcome`]); set when it finishes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<crate::outcome::RunOutcome>,

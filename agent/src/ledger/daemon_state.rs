@@ -55,10 +55,23 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Read`].
     pub fn daemon_state(&self) -> Result<Option<DaemonState>, LedgerError> {
+        // A ledger not yet migrated to version 6 (read-only) has no
+        // `problems`.
+        let has_problems: bool = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('daemon_state') WHERE name = 'problems'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(LedgerError::Read)?;
+        let problems = if has_problems { "problems" } else { "'[]'" };
         self.conn
             .query_row(
-                "SELECT host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path, problems
-                 FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1",
+                &format!(
+                    "SELECT host, pid, started_at, heartbeat_at, heartbeat_secs, state, next_runs, config_path, {problems}
+                     FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1"
+                ),
                 [],
                 |r| {
                     let next: String = r.get(6)?;

@@ -204,7 +204,9 @@ impl Ledger {
         if found == 0 {
             foreign_tables(&conn, path)?;
         }
-        if found != known {
+        // A newer schema is refused (below, as too new or too old to read);
+        // older versions from OLDEST_READABLE on are read as they are.
+        if !(schema::OLDEST_READABLE..=known).contains(&found) {
             return Err(LedgerError::OldSchema {
                 path: path.to_owned(),
                 found,

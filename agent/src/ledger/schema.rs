@@ -1,5 +1,11 @@
 //! The schema, as migrations applied in order (`PRAGMA user_version`).
 
+/// The oldest schema version read-only commands (`status`, `report`,
+/// `evidence verify`) read without migrating it: what later migrations
+/// added, their queries do without (version 6 added
+/// `daemon_state.problems`).
+pub(super) const OLDEST_READABLE: i64 = 5;
+
 /// Migrations in order; index + 1 is the schema version after applying it.
 pub(super) const MIGRATIONS: &[&str] = &[
     r#"

@@ -294,11 +294,23 @@ fn ocsf(e: &Value) -> Value {
         "severity": severity,
         "message": message(e),
         "metadata": metadata,
-        "device": { "hostname": agent["host"], "type_id": 0 },
         "unmapped": { "restoreproof": e },
     });
+    // Profiles: `host` (the agent's host as `device`) where the class
+    // takes it (findings and application activity, not the Base Event),
+    // `cloud` where the record names a provider. Each is declared in
+    // metadata.profiles, as OCSF requires of profile attributes.
+    let mut profiles = Vec::new();
+    if matches!(class_uid, 2003 | 6002 | 6007 | 1008) {
+        o["device"] = json!({ "hostname": agent["host"], "type_id": 0, "type": "Unknown" });
+        profiles.push("host");
+    }
     if let Some(p) = cloud_provider(e) {
         o["cloud"] = json!({ "provider": p });
+        profiles.push("cloud");
+    }
+    if !profiles.is_empty() {
+        o["metadata"]["profiles"] = json!(profiles);
     }
     match EventKind::of(e) {
         Some(K::SampleVerdict) => {
@@ -342,11 +354,6 @@ fn ocsf(e: &Value) -> Value {
                 },
                 "data": rp,
             }]);
-            o["evidences"] = json!([{ "data": {
-                "checks": e["checks"],
-                "restore": e["restore"],
-                "error_class": e["error_class"],
-            }}]);
             o["status_id"] = json!(1);
             o["status"] = json!("New");
         }
@@ -381,11 +388,16 @@ fn ocsf(e: &Value) -> Value {
         }
         Some(K::RunSummary | K::RunAborted) => {
             let ok = RunOutcome::of_summary(e).is_some_and(RunOutcome::passed);
+            let (type_id, typ) = match str_of(e, "trigger") {
+                "schedule" => (2, "Scheduled"),
+                "manual" => (1, "Manual"),
+                _ => (0, "Unknown"),
+            };
             o["scan"] = json!({
                 "uid": e["run_id"],
                 "name": e["drill"],
-                "type_id": 99,
-                "type": "Restore drill",
+                "type_id": type_id,
+                "type": typ,
             });
             if let Some(t) = epoch_ms(&e["started_at"]) {
                 o["start_time"] = json!(t);
@@ -416,6 +428,9 @@ fn ocsf(e: &Value) -> Value {
         Some(K::RestoreMutation) => {
             o["api"] =
                 json!({ "operation": e["action"], "service": { "name": e["source"]["kind"] } });
+            // The agent called the storage service from its host.
+            o["actor"] = json!({ "app_name": "restoreproof" });
+            o["src_endpoint"] = json!({ "hostname": agent["host"] });
             o["resources"] =
                 json!([{ "uid": resource_url(e), "name": e["recovery_point"]["key"] }]);
             let failed = e["error"].is_string();
