@@ -212,3 +212,55 @@ async fn a_drill_that_restores_nothing_fails() {
         restoreproof::sink::format::render_line(restoreproof::sink::config::Format::Cef, &summary);
     assert!(cef.contains("|run_summary:failed|"), "{cef}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_shows_the_sample_a_run_with_its_seed_restores_and_records_nothing() {
+    let b = Bucket::new("plan").await;
+    for i in 0..6u8 {
+        b.put(&format!("k{i}"), &data(i, 10_000), None).await;
+    }
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 3");
+    let plan = agent.run(&["drill", "d", "--plan", "--json"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let p: serde_json::Value = serde_json::from_str(&plan.stdout).expect("json");
+    assert_eq!(p["schema"], "restoreproof.drill-plan/v1");
+    assert_eq!(p["plan"]["population"]["candidates"], 6, "{p}");
+    assert_eq!(p["plan"]["sampled"], 3);
+    assert_eq!(p["plan"]["sampled_bytes"], 30_000);
+    // No run yet: no throughput to estimate from.
+    assert!(p["estimated_secs"].is_null(), "{p}");
+    let seed = p["plan"]["seed"].as_u64().expect("a seed");
+    let mut planned: Vec<String> = p["plan"]["sample"]
+        .as_array()
+        .expect("sample")
+        .iter()
+        .map(|c| c["key"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    planned.sort();
+    // Nothing was restored or recorded.
+    assert!(!agent.path("state/ledger.sqlite3").exists());
+    assert!(!agent.path("log/evidence.jsonl").exists());
+
+    let seed_arg = seed.to_string();
+    let run = agent.drill(&["--seed", &seed_arg]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let restored: Vec<String> = run.verdicts().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(restored, planned, "the plan's sample is the run's");
+
+    // With a finished run, the plan estimates the time; the table can
+    // leave out what verified.
+    let plan = agent.run(&["drill", "d", "--plan", "--seed", &seed_arg]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    assert!(plan.stdout.contains("estimated restore time: "), "{}", plan.stdout);
+    assert!(!plan.stdout.contains("unknown until"), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("--seed {seed}")), "{}", plan.stdout);
+    let only = agent.run(&["drill", "d", "--only-failures"]).await;
+    assert_eq!(only.code, 0, "{}", only.stderr);
+    // No table row (the totals line says `verified 3 · ...`).
+    assert!(!only.stdout.contains("\nverified  "), "{}", only.stdout);
+    assert!(
+        only.stdout.contains("… and 3 verified, not shown (--only-failures"),
+        "{}",
+        only.stdout
+    );
+}

@@ -263,6 +263,16 @@ pub struct DrillArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// List the source and show what a run would restore (population,
+    /// sample, seed, bytes, estimated time) without restoring or recording
+    /// anything. Run again with `--seed` to restore exactly that sample.
+    #[arg(long)]
+    pub plan: bool,
+
+    /// In the table, show only the recovery points that did not verify.
+    #[arg(long, conflicts_with = "json")]
+    pub only_failures: bool,
+
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,

@@ -37,6 +37,9 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     )
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
+    if args.plan {
+        return plan(&config, &drill, &*source, args).await;
+    }
     let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
     let creates_key =
         matches!(&config.signing_key, crate::config::SecretSource::File(p) if !p.exists());
@@ -60,7 +63,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     };
     // Results are written out (JSON) or kept for the table (bounded) as
     // they finish; the drill itself keeps none.
-    let output = Arc::new(Output::new(args.json));
+    let output = Arc::new(Output::new(args.json, args.only_failures));
     let observer: Arc<dyn Observer> = Arc::new(Both(progress, output.clone()));
     // SIGINT/SIGTERM/SIGHUP (Ctrl-C, `systemctl stop`, a closed terminal):
     // cancel the restores in flight, record them as `aborted` and end the
@@ -179,6 +182,104 @@ async fn ship_evidence(
     }
     reports
 }
+
+/// `drill --plan`: what a run would restore, without restoring or recording.
+async fn plan(
+    config: &Config,
+    drill: &DrillConfig,
+    source: &dyn crate::source::RecoverySource,
+    args: &DrillArgs,
+) -> anyhow::Result<ExitCode> {
+    let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
+    let progress: Box<dyn Observer> = if show_progress {
+        Box::new(Progress::new())
+    } else {
+        Box::new(Quiet)
+    };
+    let p = crate::drill::plan(drill, source, &*progress)
+        .await
+        .map_err(|e| anyhow!("cannot list the source `{}`: {e}", drill.source))?;
+    drop(progress);
+    // The time is estimated from the last finished run's throughput, when
+    // the ledger has one.
+    let throughput = config
+        .ledger_path
+        .exists()
+        .then(|| crate::ledger::Ledger::open_read_only(&config.ledger_path).ok())
+        .flatten()
+        .and_then(|l| l.last_finished_runs().ok())
+        .and_then(|mut runs| runs.remove(&drill.name))
+        .and_then(|r| r.throughput_bytes_per_sec)
+        .filter(|t| *t > 0);
+    let estimated_secs = throughput.map(|t| p.sampled_bytes.div_ceil(t));
+    if args.json {
+        super::out::json(&serde_json::json!({
+            "schema": PLAN_SCHEMA,
+            "plan": p,
+            "estimated_secs": estimated_secs,
+            "estimated_from_bytes_per_sec": throughput,
+        }));
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let pop = &p.population;
+    crate::outln!(
+        "Plan for drill {} (source {}, strategy {}{}), nothing restored:",
+        p.drill,
+        p.source.name,
+        p.strategy,
+        p.seed.map(|s| format!(", seed {s}")).unwrap_or_default()
+    );
+    crate::outln!(
+        "  population: {} version(s) listed, {} delete marker(s), {} filtered out, {} candidate(s) ({})",
+        pop.versions_listed,
+        pop.delete_markers,
+        pop.filtered_out,
+        pop.candidates,
+        human_bytes(pop.candidate_bytes)
+    );
+    crate::outln!(
+        "  sample: {} recovery point(s), {} ({} mode)",
+        p.sampled,
+        human_bytes(p.sampled_bytes),
+        p.mode
+    );
+    match (estimated_secs, throughput) {
+        (Some(s), Some(t)) => crate::outln!(
+            "  estimated restore time: {s} s at the last run's {}/s",
+            human_bytes(t)
+        ),
+        _ => crate::outln!(
+            "  estimated restore time: unknown until a run of this drill has finished"
+        ),
+    }
+    for c in p.sample.iter().take(PLAN_ROWS) {
+        crate::outln!(
+            "  {:<60}  {:<38}  {:>10}",
+            truncate(&c.key, 60),
+            truncate(&c.point_id(), 38),
+            human_bytes(c.size)
+        );
+    }
+    if p.sample.len() > PLAN_ROWS {
+        crate::outln!(
+            "  … and {} more (`--json` lists them all)",
+            p.sample.len() - PLAN_ROWS
+        );
+    }
+    if let Some(seed) = p.seed {
+        crate::outln!(
+            "Run `restoreproof drill {} --seed {seed}` to restore exactly this sample.",
+            p.drill
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// Sampled recovery points `--plan` lists (`--json` lists all).
+const PLAN_ROWS: usize = 50;
+
+/// Schema id of the `drill --plan --json` document.
+pub const PLAN_SCHEMA: &str = "restoreproof.drill-plan/v1";
 
 /// A task that ends when this is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -328,9 +429,11 @@ const TABLE_VERIFIED_ROWS: usize = 1000;
 /// Where each result goes as it finishes: `--json` writes it to stdout at
 /// once (one document, `samples` first, closed by [`Output::end`] or
 /// [`Output::error`]); the table keeps every result that is not
-/// `verified`, and the first [`TABLE_VERIFIED_ROWS`] verified ones.
+/// `verified`, and the first [`TABLE_VERIFIED_ROWS`] verified ones (none
+/// with `--only-failures`).
 struct Output {
     json: bool,
+    verified_rows: usize,
     state: std::sync::Mutex<OutputState>,
 }
 
@@ -344,9 +447,14 @@ struct OutputState {
 }
 
 impl Output {
-    fn new(json: bool) -> Self {
+    fn new(json: bool, only_failures: bool) -> Self {
         Self {
             json,
+            verified_rows: if only_failures {
+                0
+            } else {
+                TABLE_VERIFIED_ROWS
+            },
             state: std::sync::Mutex::default(),
         }
     }
@@ -404,7 +512,7 @@ impl Observer for Output {
             ));
         } else if r.verdict != Verdict::Verified {
             st.rows.push(r.clone());
-        } else if st.verified_shown < TABLE_VERIFIED_ROWS {
+        } else if st.verified_shown < self.verified_rows {
             st.verified_shown += 1;
             st.rows.push(r.clone());
         } else {
@@ -514,7 +622,12 @@ fn print_human(s: &RunSummary, output: &Output, config: &Config) {
             detail
         );
     }
-    if st.verified_omitted > 0 {
+    if st.verified_omitted > 0 && st.verified_shown == 0 {
+        crate::outln!(
+            "… and {} verified, not shown (--only-failures; every verdict is in the evidence)",
+            st.verified_omitted
+        );
+    } else if st.verified_omitted > 0 {
         crate::outln!(
             "… and {} more verified (the first {TABLE_VERIFIED_ROWS} are shown; every verdict is in the evidence, `--json` lists them all)",
             st.verified_omitted

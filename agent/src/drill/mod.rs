@@ -145,12 +145,7 @@ impl Drill<'_> {
         let started_at = now_rfc3339();
         self.close_orphaned_runs(&agent)?;
         self.remove_dead_scratch();
-        let seed = match cfg.strategy {
-            // Random seeds use 53 bits so they survive JSON parsers that read
-            // numbers as doubles.
-            Strategy::Uniform => Some(cfg.seed.unwrap_or_else(|| rand::random::<u64>() >> 11)),
-            _ => None,
-        };
+        let seed = seed_for(cfg);
         let sample_spec = cfg.sample.to_string();
         lock(self.recorder).ledger.start_run(&RunRow {
             run_id: &run_id,
@@ -426,52 +421,114 @@ impl Drill<'_> {
         seed: u64,
         observer: &dyn Observer,
     ) -> Result<(Vec<Candidate>, Population), SourceError> {
-        let cfg = self.config;
-        let now = chrono::Utc::now();
-        // The drill's own copies are never candidates, even when a failed
-        // clean-up left one behind.
-        let mut filter = cfg.filter.clone();
-        filter.exclude_prefix = Some(cfg.copy_prefix.clone());
-        filter.deleted_only = cfg.mode == RestoreMode::Undelete;
-        let (count, bytes) = match cfg.sample {
-            SampleSize::Count(k) => (Some(k), None),
-            SampleSize::Bytes(b) => (None, Some(b)),
-            SampleSize::Percent(p) => {
-                let mut n = 0u64;
-                let mut seen = 0u64;
-                let mut list = source.list();
-                while let Some(item) = list.next().await {
-                    seen += 1;
-                    if let crate::source::ListItem::Version(c) = item? {
-                        if Sampler::admits(&filter, &c, now) {
-                            n += 1;
-                        }
-                    }
-                    if seen.is_multiple_of(1000) {
-                        observer.listed(seen);
+        draw(self.config, source, seed, observer).await
+    }
+}
+
+/// The seed a run of `cfg` uses: the configured one, or a fresh random one
+/// (53 bits, so it survives JSON parsers that read numbers as doubles);
+/// `None` for strategies without one.
+fn seed_for(cfg: &DrillConfig) -> Option<u64> {
+    match cfg.strategy {
+        Strategy::Uniform => Some(cfg.seed.unwrap_or_else(|| rand::random::<u64>() >> 11)),
+        _ => None,
+    }
+}
+
+/// What a run of a drill would restore, drawn as the run draws it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrillPlan {
+    pub drill: String,
+    pub source: SourceInfo,
+    pub strategy: Strategy,
+    /// Run with `--seed` set to this to restore exactly this sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    pub mode: RestoreMode,
+    pub sample_size: SampleSize,
+    pub population: Population,
+    pub sampled: u64,
+    pub sampled_bytes: u64,
+    pub sample: Vec<Candidate>,
+}
+
+/// Lists the source and draws the sample a run of `cfg` would restore,
+/// without restoring or recording anything.
+///
+/// # Errors
+/// When the source cannot be listed.
+pub async fn plan(
+    cfg: &DrillConfig,
+    source: &dyn RecoverySource,
+    observer: &dyn Observer,
+) -> Result<DrillPlan, SourceError> {
+    let seed = seed_for(cfg);
+    let (sample, population) = draw(cfg, source, seed.unwrap_or(0), observer).await?;
+    Ok(DrillPlan {
+        drill: cfg.name.clone(),
+        source: source.describe(),
+        strategy: cfg.strategy,
+        seed,
+        mode: cfg.mode,
+        sample_size: cfg.sample,
+        population,
+        sampled: sample.len() as u64,
+        sampled_bytes: sample.iter().map(|c| c.size).sum(),
+        sample,
+    })
+}
+
+/// Draws the sample of `cfg` from the listing of `source`.
+async fn draw(
+    cfg: &DrillConfig,
+    source: &dyn RecoverySource,
+    seed: u64,
+    observer: &dyn Observer,
+) -> Result<(Vec<Candidate>, Population), SourceError> {
+    let now = chrono::Utc::now();
+    // The drill's own copies are never candidates, even when a failed
+    // clean-up left one behind.
+    let mut filter = cfg.filter.clone();
+    filter.exclude_prefix = Some(cfg.copy_prefix.clone());
+    filter.deleted_only = cfg.mode == RestoreMode::Undelete;
+    let (count, bytes) = match cfg.sample {
+        SampleSize::Count(k) => (Some(k), None),
+        SampleSize::Bytes(b) => (None, Some(b)),
+        SampleSize::Percent(p) => {
+            let mut n = 0u64;
+            let mut seen = 0u64;
+            let mut list = source.list();
+            while let Some(item) = list.next().await {
+                seen += 1;
+                if let crate::source::ListItem::Version(c) = item? {
+                    if Sampler::admits(&filter, &c, now) {
+                        n += 1;
                     }
                 }
-                (Some(((n as f64) * p / 100.0).ceil() as u64), None)
+                if seen.is_multiple_of(1000) {
+                    observer.listed(seen);
+                }
             }
-        };
-        let limits = Limits {
-            count,
-            bytes,
-            max_samples: cfg.max_samples,
-        };
-        let mut sampler = Sampler::new(cfg.strategy, seed, limits, filter, now);
-        let mut list = source.list();
-        let mut seen = 0u64;
-        while let Some(item) = list.next().await {
-            sampler.offer(item?);
-            seen += 1;
-            if seen.is_multiple_of(1000) {
-                observer.listed(seen);
-            }
+            (Some(((n as f64) * p / 100.0).ceil() as u64), None)
         }
-        observer.listed(seen);
-        Ok(sampler.finish())
+    };
+    let limits = Limits {
+        count,
+        bytes,
+        max_samples: cfg.max_samples,
+    };
+    let mut sampler = Sampler::new(cfg.strategy, seed, limits, filter, now);
+    let mut list = source.list();
+    let mut seen = 0u64;
+    while let Some(item) = list.next().await {
+        sampler.offer(item?);
+        seen += 1;
+        if seen.is_multiple_of(1000) {
+            observer.listed(seen);
+        }
     }
+    observer.listed(seen);
+    Ok(sampler.finish())
 }
 
 /// Sleeps until `at`; never resolves for `None`.
