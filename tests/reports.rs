@@ -134,12 +134,30 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
     let csv = agent
         .run(&["report", "--since", "1d", "--format", "csv"])
         .await;
-    let rows: Vec<&str> = csv.stdout.lines().collect();
+    // Three tables: drills, failures, the control matrix.
+    let tables: Vec<Vec<&str>> = csv
+        .stdout
+        .split("\n\n")
+        .map(|t| t.lines().collect())
+        .collect();
+    assert_eq!(tables.len(), 3, "{}", csv.stdout);
+    let rows = &tables[0];
     assert_eq!(rows.len(), 3, "{}", csv.stdout);
     assert!(
         rows[2].starts_with("\"d\",\"src\",2,2,0,0,8,7,1,0,"),
         "{}",
         rows[2]
+    );
+    // One run of d passed, the one with the mismatch failed.
+    assert!(rows[2].ends_with(",1,1"), "{}", rows[2]);
+    assert!(tables[1][0].starts_with("failure_time,drill,"), "{}", csv.stdout);
+    assert_eq!(tables[1].len(), 2, "one failure: {}", csv.stdout);
+    assert!(tables[1][1].contains("\"mismatch\""), "{}", tables[1][1]);
+    assert!(tables[2][0].starts_with("control_2013,control_2022,"));
+    assert!(
+        tables[2].iter().any(|l| l.starts_with("\"A.12.3.1\",\"8.13\",")),
+        "{}",
+        csv.stdout
     );
     let only = agent
         .run(&[

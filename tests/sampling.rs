@@ -249,17 +249,28 @@ async fn a_plan_shows_the_sample_a_run_with_its_seed_restores_and_records_nothin
 
     // With a finished run, the plan estimates the time; the table can
     // leave out what verified.
-    let plan = agent.run(&["drill", "d", "--plan", "--seed", &seed_arg]).await;
+    let plan = agent
+        .run(&["drill", "d", "--plan", "--seed", &seed_arg])
+        .await;
     assert_eq!(plan.code, 0, "{}", plan.stderr);
-    assert!(plan.stdout.contains("estimated restore time: "), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains("estimated restore time: "),
+        "{}",
+        plan.stdout
+    );
     assert!(!plan.stdout.contains("unknown until"), "{}", plan.stdout);
-    assert!(plan.stdout.contains(&format!("--seed {seed}")), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("--seed {seed}")),
+        "{}",
+        plan.stdout
+    );
     let only = agent.run(&["drill", "d", "--only-failures"]).await;
     assert_eq!(only.code, 0, "{}", only.stderr);
     // No table row (the totals line says `verified 3 · ...`).
     assert!(!only.stdout.contains("\nverified  "), "{}", only.stdout);
     assert!(
-        only.stdout.contains("… and 3 verified, not shown (--only-failures"),
+        only.stdout
+            .contains("… and 3 verified, not shown (--only-failures"),
         "{}",
         only.stdout
     );

@@ -258,7 +258,8 @@ async fn syslog_over_tcp_tls_mutual_tls_and_relp_arrives_as_rfc5424_with_structu
     let ship = agent.run(&["ship", "--once", "--json"]).await;
     assert_eq!(ship.code, 0, "{}{}", ship.stdout, ship.stderr);
     let reports: Value = serde_json::from_str(&ship.stdout).expect("json");
-    let reports = reports.as_array().expect("reports");
+    assert_eq!(reports["schema"], "restoreproof.ship/v1");
+    let reports = reports["sinks"].as_array().expect("reports");
     assert_eq!(reports.len(), 6, "one report per sink: {reports:?}");
     assert!(reports.iter().all(|r| r["delivered"] == 0));
     let check = agent.run(&["validate", "--connect"]).await;
@@ -360,7 +361,7 @@ async fn hec_with_indexer_ack_bulk_and_webhook_receive_every_event() {
     // change), said as such to machines.
     let refused = agent.run(&["ship", "--once", "--json"]).await;
     let reports: Value = serde_json::from_str(&refused.stdout).expect("ship json");
-    let splunk = reports
+    let splunk = reports["sinks"]
         .as_array()
         .expect("reports")
         .iter()
@@ -401,6 +402,7 @@ async fn partial_bulk_failures_busy_answers_and_dropped_connections_lose_nothing
         attempts += 1;
         let ship = agent.run(&["ship", "--once", "--json"]).await;
         let r: Value = serde_json::from_str(&ship.stdout).expect("json");
+        let r = &r["sinks"];
         if ship.code == 0 {
             assert_eq!(r[0]["backlog"], 0);
             break;

@@ -214,7 +214,7 @@ async fn plan(
     let estimated_secs = throughput.map(|t| p.sampled_bytes.div_ceil(t));
     if args.json {
         super::out::json(&serde_json::json!({
-            "schema": PLAN_SCHEMA,
+            "schema": super::out::schema::DRILL_PLAN,
             "plan": p,
             "estimated_secs": estimated_secs,
             "estimated_from_bytes_per_sec": throughput,
@@ -277,9 +277,6 @@ async fn plan(
 
 /// Sampled recovery points `--plan` lists (`--json` lists all).
 const PLAN_ROWS: usize = 50;
-
-/// Schema id of the `drill --plan --json` document.
-pub const PLAN_SCHEMA: &str = "restoreproof.drill-plan/v1";
 
 /// A task that ends when this is dropped.
 struct AbortOnDrop(tokio::task::JoinHandle<()>);
@@ -474,7 +471,7 @@ impl Output {
         let mut text = String::from(if st.opened {
             "\n]"
         } else {
-            "{\n\"samples\": []"
+            "{\n\"schema\": \"restoreproof.drill/v1\",\n\"samples\": []"
         });
         st.opened = true;
         for (k, v) in tail.as_object().into_iter().flatten() {
@@ -502,7 +499,7 @@ impl Observer for Output {
             let sep = if st.opened {
                 ",\n"
             } else {
-                "{\n\"samples\": [\n"
+                "{\n\"schema\": \"restoreproof.drill/v1\",\n\"samples\": [\n"
             };
             st.opened = true;
             super::out::document_started();

@@ -225,7 +225,10 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             .iter()
             .map(|(what, r)| serde_json::json!({ "what": what, "intact": r.intact(), "report": r }))
             .collect();
-        super::out::json(&doc);
+        super::out::json_doc(
+            super::out::schema::VERIFY,
+            &serde_json::json!({ "intact": intact, "checked": doc }),
+        );
     } else {
         for (what, r) in &reports {
             if r.intact() {

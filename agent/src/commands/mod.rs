@@ -76,6 +76,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Err(e) = &result {
         if cli.command.wants_json() && !out::document_written() {
             out::json(&serde_json::json!({
+                "schema": out::schema::ERROR,
                 "error": format!("{e:#}"),
                 "exit_code": EXIT_ERROR,
             }));

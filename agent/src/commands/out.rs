@@ -28,6 +28,41 @@ pub fn write(text: &str) {
     }
 }
 
+/// The schema id each `--json` document carries in `schema`; a document's
+/// JSON Schema is `docs/schemas/NAME.schema.json`. A field is only ever
+/// added within a version; removing or changing one makes a new version.
+pub mod schema {
+    pub const DRILL: &str = "restoreproof.drill/v1";
+    pub const DRILL_PLAN: &str = "restoreproof.drill-plan/v1";
+    pub const STATUS: &str = "restoreproof.status/v1";
+    pub const REPORT: &str = "restoreproof.report/v1";
+    pub const VALIDATE: &str = "restoreproof.validate/v1";
+    pub const SHIP: &str = "restoreproof.ship/v1";
+    pub const POSTURE: &str = "restoreproof.posture/v1";
+    pub const VERIFY: &str = "restoreproof.verify/v1";
+    pub const ERROR: &str = "restoreproof.error/v1";
+}
+
+/// Writes a `--json` document of schema `id`: `document` (an object) with
+/// `schema` added first.
+pub fn json_doc<T: Serialize + ?Sized>(id: &str, document: &T) {
+    let mut doc = serde_json::Map::new();
+    doc.insert("schema".into(), id.into());
+    match serde_json::to_value(document) {
+        Ok(serde_json::Value::Object(m)) => doc.extend(m),
+        Ok(other) => {
+            doc.insert("value".into(), other);
+        }
+        Err(e) => {
+            doc.insert(
+                "error".into(),
+                format!("cannot serialise the output: {e}").into(),
+            );
+        }
+    }
+    json(&serde_json::Value::Object(doc));
+}
+
 /// Writes a whole `--json` document (pretty, with a final newline).
 pub fn json<T: Serialize + ?Sized>(document: &T) {
     let text = serde_json::to_string_pretty(document).unwrap_or_else(|e| {

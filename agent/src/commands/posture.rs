@@ -39,7 +39,10 @@ pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
                 v
             })
             .collect();
-        super::out::json(&json!({ "findings": doc, "not_checked": skipped }));
+        super::out::json_doc(
+            super::out::schema::POSTURE,
+            &json!({ "findings": doc, "not_checked": skipped }),
+        );
     } else {
         crate::outln!(
             "{:<16} {:<22} {:<8} {:<50} REQUIRED",

@@ -68,7 +68,14 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         ReportFormat::Md => render::markdown(&report),
         ReportFormat::Html => render::html(&report),
         ReportFormat::Csv => render::csv(&report),
-        ReportFormat::Json => serde_json::to_string_pretty(&report)? + "\n",
+        ReportFormat::Json => {
+            let mut doc = serde_json::Map::new();
+            doc.insert("schema".into(), super::out::schema::REPORT.into());
+            if let serde_json::Value::Object(m) = serde_json::to_value(&report)? {
+                doc.extend(m);
+            }
+            serde_json::to_string_pretty(&doc)? + "\n"
+        }
     };
     match &a.output {
         Some(p) => {

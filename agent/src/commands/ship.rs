@@ -37,7 +37,10 @@ pub async fn run(cli: &Cli, args: &ShipArgs) -> anyhow::Result<ExitCode> {
     }
     let reports = drain_all(shippers).await;
     if args.json {
-        super::out::json(&reports);
+        super::out::json_doc(
+            super::out::schema::SHIP,
+            &serde_json::json!({ "sinks": reports }),
+        );
     } else {
         for r in &reports {
             match &r.error {

@@ -28,7 +28,7 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let ledger = Ledger::open_read_only(&config.ledger_path)?;
     let report = StatusReport::build(&config, &ledger, chrono::Utc::now())?;
     if args.json {
-        super::out::json(&report);
+        super::out::json_doc(super::out::schema::STATUS, &report);
     } else if args.prometheus {
         crate::out!("{}", report.to_prometheus());
     } else {

@@ -63,6 +63,7 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             let unreachable = connect.iter().any(|c| c["ok"] == false);
             if args.json {
                 super::out::json(&json!({
+                    "schema": super::out::schema::VALIDATE,
                     "valid": true,
                     "connect": connect,
                     "config": cli.config,
@@ -115,9 +116,12 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     .into_iter()
                     .map(|p| json!({"path": p.path, "message": p.message}))
                     .collect();
-                super::out::json(
-                    &json!({"valid": false, "config": cli.config, "problems": problems}),
-                );
+                super::out::json(&json!({
+                    "schema": super::out::schema::VALIDATE,
+                    "valid": false,
+                    "config": cli.config,
+                    "problems": problems,
+                }));
             } else {
                 eprintln!("error: {e}");
             }

@@ -21,6 +21,7 @@ mod controls;
 use crate::config::Config;
 use crate::evidence::chain::verify_lines;
 use crate::evidence::EventKind;
+use crate::outcome::RunOutcome;
 use crate::ledger::{Ledger, LedgerError, RunRecord, SampleRecord};
 use chrono::{DateTime, SecondsFormat, Utc};
 use controls::controls;
@@ -36,6 +37,9 @@ pub struct DrillReport {
     pub runs_completed: u64,
     pub runs_error: u64,
     pub runs_aborted: u64,
+    /// Finished runs by outcome (`passed`, `failed`, `aborted`, `error`;
+    /// see [`crate::outcome`]).
+    pub outcomes: BTreeMap<RunOutcome, u64>,
     pub samples: u64,
     pub verdicts: BTreeMap<String, u64>,
     pub success_rate: Option<f64>,
@@ -242,6 +246,16 @@ impl Report {
                 runs_completed: rs.iter().filter(|r| r.status == "completed").count() as u64,
                 runs_error: rs.iter().filter(|r| r.status == "error").count() as u64,
                 runs_aborted: rs.iter().filter(|r| r.status == "aborted").count() as u64,
+                outcomes: rs
+                    .iter()
+                    .filter_map(|r| match &r.summary {
+                        Some(s) => RunOutcome::of_summary(s),
+                        None => RunOutcome::of(&r.status, 0, 0),
+                    })
+                    .fold(BTreeMap::new(), |mut m, o| {
+                        *m.entry(o).or_default() += 1;
+                        m
+                    }),
                 samples: ss.len() as u64,
                 success_rate: ratio(
                     v("verified"),

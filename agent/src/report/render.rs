@@ -3,6 +3,7 @@
 //! offline).
 
 use super::{ControlStatus, Report};
+use crate::outcome::RunOutcome;
 use crate::config::human_bytes;
 use std::fmt::Write as _;
 
@@ -40,11 +41,12 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(o, "{} (source {})", d.drill, d.source);
         let _ = writeln!(
             o,
-            "  runs {} ({} completed, {} error, {} aborted); samples {}; verdicts {}",
+            "  runs {} ({} passed, {} failed, {} aborted, {} error); samples {}; verdicts {}",
             d.runs,
-            d.runs_completed,
-            d.runs_error,
-            d.runs_aborted,
+            outcome(d, RunOutcome::Passed),
+            outcome(d, RunOutcome::Failed),
+            outcome(d, RunOutcome::Aborted),
+            outcome(d, RunOutcome::Error),
             d.samples,
             d.verdicts
                 .iter()
@@ -219,17 +221,33 @@ pub fn markdown(r: &Report) -> String {
     o
 }
 
-/// One CSV row per drill.
+/// Runs of the drill with outcome `o` in the period.
+fn outcome(d: &super::DrillReport, o: RunOutcome) -> u64 {
+    d.outcomes.get(&o).copied().unwrap_or(0)
+}
+
+/// CSV in three tables, each with its own header row and separated by an
+/// empty line: one row per drill, one per failed recovery point, one per
+/// control of the matrix.
 pub fn csv(r: &Report) -> String {
-    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
-    let mut o = String::from("drill,source,runs,runs_completed,runs_error,runs_aborted,samples,verified,mismatch,unrecoverable,no_reference,skipped,aborted,success_rate,distinct_verified,candidates,coverage,bytes_restored,throughput_bytes_per_sec,candidate_bytes,projected_full_restore_secs,newest_verified_age_secs\n");
+    // Quoted; a value a spreadsheet would run as a formula (keys are
+    // written by whoever writes the backups) starts with `'`.
+    let q = |s: &str| {
+        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_owned()
+        };
+        format!("\"{}\"", s.replace('"', "\"\""))
+    };
+    let mut o = String::from("drill,source,runs,runs_completed,runs_error,runs_aborted,samples,verified,mismatch,unrecoverable,no_reference,skipped,aborted,success_rate,distinct_verified,candidates,coverage,bytes_restored,throughput_bytes_per_sec,candidate_bytes,projected_full_restore_secs,newest_verified_age_secs,runs_passed,runs_failed\n");
     for d in &r.drills {
         let v = |k: &str| d.verdicts.get(k).copied().unwrap_or(0).to_string();
         let opt = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
         let f = |x: Option<f64>| x.map(|v| format!("{v:.4}")).unwrap_or_default();
         let _ = writeln!(
             o,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             q(&d.drill),
             q(&d.source),
             d.runs,
@@ -253,7 +271,37 @@ pub fn csv(r: &Report) -> String {
             opt(d.projected_full_restore_secs),
             d.newest_verified_age_secs
                 .map(|v| v.to_string())
-                .unwrap_or_default()
+                .unwrap_or_default(),
+            outcome(d, RunOutcome::Passed),
+            outcome(d, RunOutcome::Failed),
+        );
+    }
+    o.push_str("\nfailure_time,drill,source,key,version_id,verdict,reason,event_id\n");
+    for f in &r.failures {
+        let _ = writeln!(
+            o,
+            "{},{},{},{},{},{},{},{}",
+            q(&f.time),
+            q(&f.drill),
+            q(&f.source),
+            q(&f.key),
+            q(&f.version_id),
+            q(&f.verdict),
+            q(f.reason.as_deref().unwrap_or_default()),
+            q(&f.event_id)
+        );
+    }
+    o.push_str("\ncontrol_2013,control_2022,title,status,explanation,evidence\n");
+    for c in &r.controls {
+        let _ = writeln!(
+            o,
+            "{},{},{},{},{},{}",
+            q(c.iso_2013),
+            q(c.iso_2022),
+            q(c.title),
+            q(c.status.as_str()),
+            q(&c.explanation),
+            q(&c.evidence.join(" "))
         );
     }
     o
