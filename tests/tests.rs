@@ -28,6 +28,8 @@
 //! - `systemd`: the unit files' `systemd-analyze security` score and `verify`;
 //! - `packages`: the .deb and .rpm (lintian, rpmlint, an install into a
 //!   scratch root), the container image definition and Kubernetes example;
+//! - `schemas`: every `--json` document and evidence record against the
+//!   JSON Schemas in docs/schemas;
 //! - `sinks`: shipping evidence to rsyslog (UDP, TCP, TLS, mutual TLS, RELP)
 //!   and to the harness's HEC/_bulk/webhook receiver, outages and faults;
 //! - `tamper`: `evidence verify` catches each kind of tampering;
@@ -51,6 +53,7 @@ mod posture;
 mod profiles;
 mod reports;
 mod sampling;
+mod schemas;
 mod sinks;
 mod systemd;
 mod tamper;
