@@ -66,7 +66,7 @@ pub async fn run(cli: &Cli, args: &ShipArgs) -> anyhow::Result<ExitCode> {
 pub fn open(config: &Config, only: Option<&str>) -> anyhow::Result<Vec<Shipper>> {
     if config.sinks.is_empty() {
         return Err(anyhow!(
-            "no evidence sinks are configured; add one under [sinks.NAME] (see the README's \"Shipping evidence\")"
+            "no evidence sinks are configured; add one under [sinks.NAME] (see docs/sinks.md)"
         ));
     }
     if let Some(name) = only {

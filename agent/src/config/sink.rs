@@ -170,7 +170,7 @@ pub struct Tls {
 pub enum HttpAuth {
     None,
     /// `Authorization: Bearer` (webhook, Elasticsearch API keys use
-    /// `ApiKey`: see README), or `Splunk TOKEN` for HEC.
+    /// `ApiKey`: see docs/sinks.md), or `Splunk TOKEN` for HEC.
     Token(SecretSource),
     Basic {
         username: String,

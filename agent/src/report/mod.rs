@@ -2,7 +2,7 @@
 //! and drill, ending with the ISO/IEC 27001 controls the evidence supports
 //! (2013 Annex A and 2022 Annex A).
 //!
-//! Definitions (also in the README):
+//! Definitions (also in docs/reports.md):
 //! - success rate: verified / (verified + mismatch + unrecoverable); verdicts
 //!   that say nothing about the bytes (`no_reference`, `skipped`, `aborted`)
 //!   are left out;
