@@ -150,12 +150,18 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
     );
     // One run of d passed, the one with the mismatch failed.
     assert!(rows[2].ends_with(",1,1"), "{}", rows[2]);
-    assert!(tables[1][0].starts_with("failure_time,drill,"), "{}", csv.stdout);
+    assert!(
+        tables[1][0].starts_with("failure_time,drill,"),
+        "{}",
+        csv.stdout
+    );
     assert_eq!(tables[1].len(), 2, "one failure: {}", csv.stdout);
     assert!(tables[1][1].contains("\"mismatch\""), "{}", tables[1][1]);
     assert!(tables[2][0].starts_with("control_2013,control_2022,"));
     assert!(
-        tables[2].iter().any(|l| l.starts_with("\"A.12.3.1\",\"8.13\",")),
+        tables[2]
+            .iter()
+            .any(|l| l.starts_with("\"A.12.3.1\",\"8.13\",")),
         "{}",
         csv.stdout
     );
@@ -190,8 +196,13 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
         .await;
     assert_eq!(out.code, 0, "{}", out.stderr);
     let page = std::fs::read_to_string(&html).expect("html");
+    // Self-contained: no script and nothing loaded from elsewhere (the
+    // text may name an endpoint URL).
     assert!(
-        !page.contains("<script") && !page.contains("http://") && !page.contains("https://"),
+        !page.contains("<script")
+            && !["src=\"http", "href=\"http", "url(http", "@import"]
+                .iter()
+                .any(|x| page.contains(x)),
         "self-contained"
     );
     let png = agent.path("report.png");
@@ -236,7 +247,106 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
         3,
         "one point per run"
     );
+    // One series per drill: a line joins d's two runs, never runs of
+    // different drills; values are written, not only in tooltips.
+    assert_eq!(dom.matches("class=\"series\"").count(), 1, "{dom}");
+    assert!(dom.contains("class=\"series\" data-drill=\"d\""), "{dom}");
+    assert!(dom.matches("class=\"value\"").count() >= 3, "{dom}");
+    assert!(dom.matches("class=\"tick\"").count() >= 6, "axis ticks");
+    assert!(dom.contains("class=\"date\""), "dates on the axes");
+    // Reproducible and attributable: per-run seeds, where each source is,
+    // who signed the checkpoints.
+    let runs_table = dom
+        .split("id=\"runs\"")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .expect("a table of runs");
+    assert_eq!(
+        runs_table.matches("<tr><td>").count(),
+        3,
+        "a row per run: {runs_table}"
+    );
+    let seeds: Vec<i64> = {
+        let ledger = agent.ledger();
+        let mut stmt = ledger
+            .prepare("SELECT seed FROM runs WHERE seed IS NOT NULL")
+            .expect("seeds");
+        stmt.query_map([], |r| r.get(0))
+            .expect("seeds")
+            .map(|s| s.expect("seed"))
+            .collect()
+    };
+    assert!(!seeds.is_empty());
+    for seed in seeds {
+        assert!(
+            runs_table.contains(&format!("<code>{seed}</code>")),
+            "{seed} in {runs_table}"
+        );
+    }
+    assert!(dom.contains("s3://"), "{dom}");
+    assert!(dom.contains("id=\"signers\""), "{dom}");
     assert!(dom.contains("Information backup"));
+
+    // At 800 px nothing is wider than the window (measured by Chromium in a
+    // page that frames the report), and the page prints.
+    let frame = agent.path("frame.html");
+    std::fs::write(
+        &frame,
+        format!(
+            "<!doctype html><body style=\"margin:0\"><iframe id=\"f\" src=\"{url}\" style=\"width:800px;height:600px;border:0\"></iframe>\
+             <pre id=\"out\"></pre><script>document.getElementById('f').onload=function(){{\
+             var d=this.contentDocument.documentElement;\
+             document.getElementById('out').textContent='scrollWidth='+d.scrollWidth+' clientWidth='+d.clientWidth;}};</script>"
+        ),
+    )
+    .expect("frame");
+    let measured = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--allow-file-access-from-files",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", frame.display()))
+        .output()
+        .expect("chromium");
+    let measured = String::from_utf8_lossy(&measured.stdout);
+    let at = measured
+        .find("<pre id=\"out\">scrollWidth=")
+        .unwrap_or_else(|| panic!("not measured: {measured}"));
+    let nums: Vec<u64> = measured[at..]
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .take(2)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    assert_eq!(nums.len(), 2, "{measured}");
+    assert!(nums[0] <= nums[1], "wider than 800 px: {measured}");
+    let pdf = agent.path("report.pdf");
+    let printed = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-pdf-header-footer",
+        ])
+        .arg(format!("--print-to-pdf={}", pdf.display()))
+        .arg(&url)
+        .output()
+        .expect("chromium");
+    assert!(
+        printed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&printed.stderr)
+    );
+    let pdf = std::fs::read(&pdf).expect("pdf");
+    assert!(
+        pdf.starts_with(b"%PDF") && pdf.len() > 10_000,
+        "{} bytes",
+        pdf.len()
+    );
 }
 
 /// `report -o` never overwrites the agent's own files, and an existing

@@ -129,6 +129,9 @@ async fn every_json_document_and_evidence_record_matches_its_published_schema() 
         .expect_err("a broken document is refused")
         .downcast::<String>()
         .expect("message");
-    assert!(message.contains("'outcome' is a required property"), "{message}");
+    assert!(
+        message.contains("'outcome' is a required property"),
+        "{message}"
+    );
     assert!(message.contains("'fine' is not one of"), "{message}");
 }

@@ -21,8 +21,8 @@ mod controls;
 use crate::config::Config;
 use crate::evidence::chain::verify_lines;
 use crate::evidence::EventKind;
-use crate::outcome::RunOutcome;
 use crate::ledger::{Ledger, LedgerError, RunRecord, SampleRecord};
+use crate::outcome::RunOutcome;
 use chrono::{DateTime, SecondsFormat, Utc};
 use controls::controls;
 use serde::Serialize;
@@ -53,6 +53,11 @@ pub struct DrillReport {
     pub newest_verified_last_modified: Option<String>,
     pub newest_verified_age_secs: Option<i64>,
     pub last_run: Option<String>,
+    /// Where the source's recovery points are, as the last run saw them:
+    /// `s3://bucket/prefix` or `azure://container/prefix` (plus the
+    /// endpoint, when one is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// A verdict that failed.
@@ -75,12 +80,23 @@ pub struct Day {
     pub verdicts: BTreeMap<String, u64>,
 }
 
-/// One run's throughput, for the chart.
+/// One finished run: its throughput (for the chart) and what an auditor
+/// needs to reproduce it (the seed).
 #[derive(Debug, Clone, Serialize)]
 pub struct RunPoint {
     pub started_at: String,
     pub drill: String,
     pub throughput_bytes_per_sec: u64,
+    pub run_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
+    pub sampled: u64,
+    pub verified: u64,
+    pub failed: u64,
+    /// The uniform strategy's seed: `drill --seed` restores the same sample
+    /// of the same listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// `evidenced`, `partly` or `no evidence`.
@@ -134,6 +150,10 @@ pub struct ChainSummary {
     pub problems: Vec<String>,
     pub checkpoints_in_period: u64,
     pub signed_checkpoints_in_period: u64,
+    /// The public keys (`name+id+key`, as `evidence keygen` printed them)
+    /// that signed checkpoints in the period: check them against the key
+    /// kept off the host.
+    pub signers: Vec<String>,
 }
 
 /// The whole report.
@@ -277,6 +297,10 @@ impl Report {
                     .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
                 newest_verified_age_secs: newest.map(|t| (now - t).num_seconds()),
                 last_run: rs.last().map(|r| r.started_at.clone()),
+                location: rs
+                    .iter()
+                    .rev()
+                    .find_map(|r| r.summary.as_ref().map(|s| location(&s["source"]))),
                 verdicts,
             });
         }
@@ -307,11 +331,20 @@ impl Report {
         let points = runs
             .iter()
             .filter_map(|r| {
-                let t = r.summary.as_ref()?["throughput_bytes_per_sec"].as_u64()?;
+                let s = r.summary.as_ref()?;
+                let t = s["throughput_bytes_per_sec"].as_u64()?;
+                let c = &s["counts"];
                 Some(RunPoint {
                     started_at: r.started_at.clone(),
                     drill: r.drill.clone(),
                     throughput_bytes_per_sec: t,
+                    run_id: r.run_id.clone(),
+                    outcome: RunOutcome::of_summary(s),
+                    sampled: s["sampled"].as_u64().unwrap_or(0),
+                    verified: c["verified"].as_u64().unwrap_or(0),
+                    failed: c["mismatch"].as_u64().unwrap_or(0)
+                        + c["unrecoverable"].as_u64().unwrap_or(0),
+                    seed: s["seed"].as_u64(),
                 })
             })
             .collect();
@@ -361,6 +394,24 @@ impl Report {
     }
 }
 
+/// `s3://bucket/prefix` or `azure://container/prefix`, and the endpoint
+/// when there is one, of a run summary's `source`.
+fn location(source: &serde_json::Value) -> String {
+    let scheme = match source["kind"].as_str() {
+        Some("azure_blob") => "azure",
+        _ => "s3",
+    };
+    let mut l = format!(
+        "{scheme}://{}/{}",
+        source["bucket"].as_str().unwrap_or_default(),
+        source["prefix"].as_str().unwrap_or_default()
+    );
+    if let Some(e) = source["endpoint"].as_str() {
+        l.push_str(&format!(" at {e}"));
+    }
+    l
+}
+
 fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerError> {
     let lines = ledger.evidence_lines()?;
     let anchor = ledger.chain_anchor()?;
@@ -384,5 +435,11 @@ fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerErr
             .collect(),
         checkpoints_in_period: checkpoints.len() as u64,
         signed_checkpoints_in_period: signed,
+        signers: checkpoints
+            .iter()
+            .filter_map(|(_, c)| c["key"].as_str().map(str::to_owned))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect(),
     })
 }
