@@ -42,6 +42,12 @@ async fn a_closed_pipe_ends_the_output_never_the_exit_code() {
         (&["evidence", "verify"], 0),
         (&["evidence", "verify", "--json"], 0),
         (&["--help"], 0),
+        (&["completions", "bash"], 0),
+        (&["manpage"], 0),
+        (&["drill", "d", "--plan"], 0),
+        // No sinks are configured: could not run.
+        (&["ship", "--once"], 2),
+        (&["ship", "--once", "--json"], 2),
         (&["drill", "no-such-drill"], 2),
         (&["drill", "no-such-drill", "--json"], 2),
     ] {
@@ -52,6 +58,11 @@ async fn a_closed_pipe_ends_the_output_never_the_exit_code() {
             "{args:?}: {stderr}"
         );
     }
+    // Posture's answer depends on the store's settings; whatever it is, it
+    // is one of the documented codes, without a panic.
+    let (got, stderr) = with_reader_gone(&agent, &["posture"]).await;
+    assert!((0..=2).contains(&got), "posture: {got}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
