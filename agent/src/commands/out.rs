@@ -83,7 +83,7 @@ pub fn document_written() -> bool {
     DOCUMENT.load(Ordering::Relaxed)
 }
 
-/// `println!` to [`write`].
+/// `println!` to [`write()`].
 #[macro_export]
 macro_rules! outln {
     () => {
@@ -94,7 +94,7 @@ macro_rules! outln {
     };
 }
 
-/// `print!` to [`write`].
+/// `print!` to [`write()`].
 #[macro_export]
 macro_rules! out {
     ($($arg:tt)*) => {
