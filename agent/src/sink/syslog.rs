@@ -12,7 +12,12 @@
 //! delivered when that close arrives — stronger than "written and flushed",
 //! though still not an application-level acknowledgement of each message.
 //! Anything short of it (a reset, a timeout) delivers the batch again;
-//! receivers de-duplicate on `eventId`. UDP confirms nothing.
+//! receivers de-duplicate on `eventId`. Over TLS, once a receiver has
+//! answered with a close_notify of its own, a later close without one is
+//! taken for what it is with rsyslog — a connection dropped after an error,
+//! perhaps before what was read was taken — and the batch goes again; a
+//! receiver that never sends close_notify confirms by its close alone. UDP
+//! confirms nothing.
 
 use super::config::{Format, SinkConfig, SinkKind, Transport};
 use super::{format, Delivery, Outgoing, Sink, SinkError};
@@ -34,6 +39,10 @@ pub struct SyslogSink {
     facility: u8,
     sd_id: String,
     format: Format,
+    /// This receiver has answered our close with a TLS close_notify of its
+    /// own: from then on, a close without one is how it drops a connection
+    /// after an error, not a confirmation.
+    closes_cleanly: std::sync::atomic::AtomicBool,
 }
 
 impl SyslogSink {
@@ -68,6 +77,7 @@ impl SyslogSink {
             facility: *facility,
             sd_id: sd_id.clone(),
             format: cfg.format,
+            closes_cleanly: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -140,7 +150,24 @@ impl SyslogSink {
     async fn send_stream(&self, bytes: &[u8]) -> Result<(), SinkError> {
         if self.tls.is_some() {
             let mut tls = self.handshake(self.connect().await?).await?;
-            return exchange(&mut tls, bytes).await;
+            use std::sync::atomic::Ordering::Relaxed;
+            return match exchange(&mut tls, bytes).await? {
+                Closed::Cleanly => {
+                    self.closes_cleanly.store(true, Relaxed);
+                    Ok(())
+                }
+                // A receiver that never sends close_notify confirms by its
+                // close alone; one that does, and now did not, dropped the
+                // connection (rsyslog does so after an error, sometimes
+                // without taking what it had read): deliver again.
+                Closed::WithoutCloseNotify if self.closes_cleanly.load(Relaxed) => {
+                    Err(SinkError::new(format!(
+                        "{}:{} closed the connection without a TLS close_notify, as it does after an error; the batch is delivered again",
+                        self.host, self.port
+                    )))
+                }
+                Closed::WithoutCloseNotify => Ok(()),
+            };
         }
         // A receiver that already closed a fresh connection (seen from a
         // busy rsyslog) would make its close look like a confirmation:
@@ -239,11 +266,19 @@ impl SyslogSink {
     }
 }
 
+/// How the receiver closed its side.
+enum Closed {
+    /// End of stream (over TLS: after its close_notify).
+    Cleanly,
+    /// Over TLS, a TCP close without a close_notify.
+    WithoutCloseNotify,
+}
+
 /// Writes, shuts down the sending side and waits for the receiver's close.
 async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     s: &mut S,
     bytes: &[u8],
-) -> Result<(), SinkError> {
+) -> Result<Closed, SinkError> {
     let io = |what: &str, e: std::io::Error| SinkError::new(format!("{what}: {e}"));
     tokio::time::timeout(IO_TIMEOUT, async {
         s.write_all(bytes).await.map_err(|e| io("sending", e))?;
@@ -252,11 +287,11 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
         let mut buf = [0u8; 512];
         loop {
             match s.read(&mut buf).await {
-                Ok(0) => return Ok(()),
+                Ok(0) => return Ok(Closed::Cleanly),
                 Ok(_) => {}
-                // A receiver that closes without a TLS close_notify of its
-                // own has still read everything we sent.
-                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Ok(Closed::WithoutCloseNotify)
+                }
                 Err(e) => return Err(io("waiting for the receiver to close", e)),
             }
         }
@@ -372,6 +407,7 @@ mod tests {
             facility: 16,
             sd_id: "restoreproof@32473".into(),
             format: Format::Native,
+            closes_cleanly: std::sync::atomic::AtomicBool::new(false),
         };
         let _ = Tls::default();
         let e = Outgoing {
@@ -386,6 +422,98 @@ mod tests {
             m.starts_with(&format!("<131>1 2026-11-29T02:00:00.123Z vm1 restoreproof {pid} sample_verdict [restoreproof@32473 eventId=\"ev\\\"1\\]\" seq=\"3\" kind=\"sample_verdict\" runId=\"r\" drill=\"d\" verdict=\"mismatch\" format=\"native\"] {{")),
             "{m}"
         );
+    }
+
+    /// A TLS receiver that reads each connection to its end, then closes it
+    /// with a close_notify of its own, or (from connection `drop_from` on)
+    /// without one, as rsyslog does after an error. An in-process fake:
+    /// rsyslog drops connections that way only on errors no test can cause
+    /// on purpose.
+    async fn receiver(drop_from: usize) -> (u16, tempfile::TempDir) {
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["localhost".into()])
+            .expect("params")
+            .self_signed(&key)
+            .expect("cert");
+        let dir = tempfile::tempdir().expect("dir");
+        std::fs::write(dir.path().join("ca.pem"), cert.pem()).expect("ca");
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls_pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        tokio::spawn(async move {
+            for n in 0.. {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    continue;
+                };
+                let mut buf = Vec::new();
+                let _ = tls.read_to_end(&mut buf).await;
+                if n < drop_from {
+                    let _ = tls.shutdown().await;
+                } else {
+                    // The TCP close alone, no close_notify.
+                    let (mut tcp, _) = tls.into_inner();
+                    let _ = tcp.shutdown().await;
+                }
+            }
+        });
+        (port, dir)
+    }
+
+    fn tls_sink(port: u16, dir: &tempfile::TempDir) -> SyslogSink {
+        let raw: crate::config::sink::RawSink = toml::from_str(&format!(
+            "kind = \"syslog\"\ntransport = \"tls\"\naddress = \"localhost:{port}\"\nca_file = \"{}\"\n",
+            dir.path().join("ca.pem").display()
+        ))
+        .expect("toml");
+        let cfg =
+            crate::config::sink::validate("t", raw, dir.path(), &mut |p, m| panic!("{p}: {m}"))
+                .expect("valid");
+        SyslogSink::new(&cfg).expect("sink")
+    }
+
+    fn batch() -> Vec<Outgoing> {
+        vec![Outgoing {
+            seq: 1,
+            event_id: "e1".into(),
+            native: serde_json::json!({"kind": "checkpoint", "time": "2026-12-02T10:00:00Z"}),
+        }]
+    }
+
+    #[tokio::test]
+    async fn a_tls_close_without_close_notify_from_a_receiver_that_sends_one_is_not_delivery() {
+        // Clean closes, then one without close_notify: that batch goes again.
+        let (port, dir) = receiver(2).await;
+        let mut sink = tls_sink(port, &dir);
+        for _ in 0..2 {
+            let d = sink.deliver(&batch()).await;
+            assert!(d.error.is_none(), "{:?}", d.error);
+            assert_eq!(d.acknowledged, 1);
+        }
+        let d = sink.deliver(&batch()).await;
+        assert_eq!(d.acknowledged, 0);
+        let e = d.error.expect("not confirmed");
+        assert!(e.message.contains("without a TLS close_notify"), "{e}");
+        assert!(!e.permanent);
+
+        // A receiver that never sends close_notify confirms by its close.
+        let (port, dir) = receiver(0).await;
+        let mut sink = tls_sink(port, &dir);
+        for _ in 0..2 {
+            let d = sink.deliver(&batch()).await;
+            assert!(d.error.is_none(), "{:?}", d.error);
+        }
     }
 }
 
