@@ -12,12 +12,12 @@
 //! delivered when that close arrives — stronger than "written and flushed",
 //! though still not an application-level acknowledgement of each message.
 //! Anything short of it (a reset, a timeout) delivers the batch again;
-//! receivers de-duplicate on `eventId`. Over TLS, once a receiver has
-//! answered with a close_notify of its own, a later close without one is
-//! taken for what it is with rsyslog — a connection dropped after an error,
-//! perhaps before what was read was taken — and the batch goes again; a
-//! receiver that never sends close_notify confirms by its close alone. UDP
-//! confirms nothing.
+//! receivers de-duplicate on `eventId`. Over TLS, a close without the
+//! receiver's own close_notify is what rsyslog does after an error, perhaps
+//! before taking what it read: it does not confirm, and the batch goes
+//! again — unless the receiver is one that never sends close_notify (three
+//! such closes in a row and none ever seen), whose close alone confirms
+//! (see `CloseNotify`). UDP confirms nothing.
 
 use super::config::{Format, SinkConfig, SinkKind, Transport};
 use super::{format, Delivery, Outgoing, Sink, SinkError};
@@ -39,11 +39,28 @@ pub struct SyslogSink {
     facility: u8,
     sd_id: String,
     format: Format,
-    /// This receiver has answered our close with a TLS close_notify of its
-    /// own: from then on, a close without one is how it drops a connection
-    /// after an error, not a confirmation.
-    closes_cleanly: std::sync::atomic::AtomicBool,
+    /// Whether this TLS receiver answers our close with a close_notify of
+    /// its own (see [`CloseNotify`]).
+    close_notify: std::sync::Mutex<CloseNotify>,
 }
+
+/// What a TLS receiver's close without a close_notify means. Until it is
+/// known, such a close does not confirm a batch (rsyslog closes that way
+/// after an error, sometimes without taking what it had read): the batch
+/// goes again. A receiver seen to send close_notify keeps being held to
+/// it; one that closed [`EOF_CLOSES_TO_LEARN`] connections in a row without
+/// one and never sent one is taken to never send it, and its close alone
+/// confirms from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseNotify {
+    Unknown { eof_closes: u32 },
+    Sends,
+    NeverSends,
+}
+
+/// Closes without close_notify, in a row and with none ever seen, that
+/// mark a receiver as one that never sends it.
+const EOF_CLOSES_TO_LEARN: u32 = 3;
 
 impl SyslogSink {
     pub fn new(cfg: &SinkConfig) -> Result<Self, SinkError> {
@@ -77,7 +94,7 @@ impl SyslogSink {
             facility: *facility,
             sd_id: sd_id.clone(),
             format: cfg.format,
-            closes_cleanly: std::sync::atomic::AtomicBool::new(false),
+            close_notify: std::sync::Mutex::new(CloseNotify::Unknown { eof_closes: 0 }),
         })
     }
 
@@ -146,27 +163,44 @@ impl SyslogSink {
         }
     }
 
-    /// Sends `bytes` on a new connection and closes it gracefully.
+    /// Sends `bytes` on a new connection and closes it gracefully; `Ok`
+    /// when the receiver's close confirms them.
     async fn send_stream(&self, bytes: &[u8]) -> Result<(), SinkError> {
         if self.tls.is_some() {
             let mut tls = self.handshake(self.connect().await?).await?;
-            use std::sync::atomic::Ordering::Relaxed;
-            return match exchange(&mut tls, bytes).await? {
-                Closed::Cleanly => {
-                    self.closes_cleanly.store(true, Relaxed);
-                    Ok(())
+            let closed = exchange(&mut tls, bytes).await?;
+            let mut known = self
+                .close_notify
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let (next, confirmed) = match (*known, closed) {
+                (_, Closed::Cleanly) => (CloseNotify::Sends, true),
+                (CloseNotify::NeverSends, Closed::WithoutCloseNotify) => {
+                    (CloseNotify::NeverSends, true)
                 }
-                // A receiver that never sends close_notify confirms by its
-                // close alone; one that does, and now did not, dropped the
-                // connection (rsyslog does so after an error, sometimes
-                // without taking what it had read): deliver again.
-                Closed::WithoutCloseNotify if self.closes_cleanly.load(Relaxed) => {
-                    Err(SinkError::new(format!(
-                        "{}:{} closed the connection without a TLS close_notify, as it does after an error; the batch is delivered again",
-                        self.host, self.port
-                    )))
+                (CloseNotify::Sends, Closed::WithoutCloseNotify) => (CloseNotify::Sends, false),
+                (CloseNotify::Unknown { eof_closes }, Closed::WithoutCloseNotify) => {
+                    if eof_closes + 1 >= EOF_CLOSES_TO_LEARN {
+                        tracing::info!(host = %self.host, port = self.port, "This syslog receiver closes TLS connections without a close_notify; its close confirms delivery from now on.");
+                        (CloseNotify::NeverSends, true)
+                    } else {
+                        (
+                            CloseNotify::Unknown {
+                                eof_closes: eof_closes + 1,
+                            },
+                            false,
+                        )
+                    }
                 }
-                Closed::WithoutCloseNotify => Ok(()),
+            };
+            *known = next;
+            return if confirmed {
+                Ok(())
+            } else {
+                Err(SinkError::new(format!(
+                    "{}:{} closed the connection without a TLS close_notify (as rsyslog does after an error, perhaps before taking what it read); the batch is delivered again",
+                    self.host, self.port
+                )))
             };
         }
         // A receiver that already closed a fresh connection (seen from a
@@ -374,18 +408,18 @@ impl Sink for SyslogSink {
                     )),
                 }
             }
-            Transport::Tcp | Transport::Tls => {
-                self.send_stream(&[]).await?;
+            Transport::Tls => {
+                // Reachable whatever way it closes (nothing was sent).
+                let mut tls = self.handshake(self.connect().await?).await?;
+                exchange(&mut tls, &[]).await?;
                 Ok(format!(
-                    "connected to {}:{}{}",
-                    self.host,
-                    self.port,
-                    if self.tls.is_some() {
-                        " and completed the TLS handshake"
-                    } else {
-                        ""
-                    }
+                    "connected to {}:{} and completed the TLS handshake",
+                    self.host, self.port
                 ))
+            }
+            Transport::Tcp => {
+                self.send_stream(&[]).await?;
+                Ok(format!("connected to {}:{}", self.host, self.port))
             }
         }
     }
@@ -407,7 +441,7 @@ mod tests {
             facility: 16,
             sd_id: "restoreproof@32473".into(),
             format: Format::Native,
-            closes_cleanly: std::sync::atomic::AtomicBool::new(false),
+            close_notify: std::sync::Mutex::new(CloseNotify::Unknown { eof_closes: 0 }),
         };
         let _ = Tls::default();
         let e = Outgoing {
@@ -507,13 +541,22 @@ mod tests {
         assert!(e.message.contains("without a TLS close_notify"), "{e}");
         assert!(!e.permanent);
 
-        // A receiver that never sends close_notify confirms by its close.
+        // A receiver never seen to send close_notify: its first closes
+        // without one do not confirm; from the third in a row it is taken
+        // to never send one, and its close confirms.
         let (port, dir) = receiver(0).await;
         let mut sink = tls_sink(port, &dir);
         for _ in 0..2 {
             let d = sink.deliver(&batch()).await;
-            assert!(d.error.is_none(), "{:?}", d.error);
+            assert_eq!(d.acknowledged, 0, "{:?}", d.error);
         }
+        for _ in 0..2 {
+            let d = sink.deliver(&batch()).await;
+            assert!(d.error.is_none(), "{:?}", d.error);
+            assert_eq!(d.acknowledged, 1);
+        }
+        // validate --connect reaches it either way.
+        assert!(tls_sink(port, &dir).check().await.is_ok());
     }
 }
 
