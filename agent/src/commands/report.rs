@@ -66,7 +66,7 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let text = match a.format {
         ReportFormat::Text => render::text(&report),
         ReportFormat::Md => render::markdown(&report),
-        ReportFormat::Html => render::html(&report),
+        ReportFormat::Html => crate::report::html::html(&report),
         ReportFormat::Csv => render::csv(&report),
         ReportFormat::Json => {
             let mut doc = serde_json::Map::new();

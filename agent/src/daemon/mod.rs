@@ -14,12 +14,15 @@
 //! second SIGTERM/SIGINT cancels at once.
 
 pub use crate::config::schedule;
+mod events;
 pub mod scheduler;
 pub mod status;
 
-use crate::config::{Config, DrillConfig, Missed, Schedule};
+use events::{drill_plans, ConfigReloaded, DaemonStarted, DaemonStopped, ReloadOutcome};
+
+use crate::config::{Config, DrillConfig};
 use crate::drill::{Drill, Quiet, Stop};
-use crate::evidence::{now_rfc3339, AgentInfo, Body, Event, EventKind};
+use crate::evidence::{now_rfc3339, AgentInfo, Body, Event};
 use crate::ledger::evidence_file::EvidenceFile;
 use crate::ledger::recorder::{lock, Recorder, SharedRecorder};
 use crate::ledger::DaemonState;
@@ -28,7 +31,6 @@ use crate::source::{self, BuildOptions};
 use chrono::{DateTime, SecondsFormat, Utc};
 use scheduler::{Clock, Runner, Scheduler, SystemClock};
 use sd_notify::NotifyState;
-use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -294,89 +296,6 @@ async fn posture_loop(agent: Arc<Agent>, stop: Stop) {
             Err(e) => tracing::error!(error = %e, "Cannot record posture findings."),
         }
     }
-}
-
-/// A drill's schedule, as lifecycle evidence shows it: `schedule` is
-/// `null` (and nothing else is said) for a drill run only by hand.
-#[derive(Serialize)]
-struct DrillPlan<'a> {
-    source: &'a str,
-    schedule: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    timezone: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    jitter_secs: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    missed: Option<Missed>,
-}
-
-/// The schedules of the drills, for evidence.
-fn drill_plans(drills: &BTreeMap<String, DrillConfig>) -> BTreeMap<&str, DrillPlan<'_>> {
-    drills
-        .iter()
-        .map(|(name, d)| {
-            let s = d.schedule.as_ref();
-            let plan = DrillPlan {
-                source: &d.source,
-                schedule: s.map(Schedule::expr),
-                timezone: s.map(Schedule::timezone),
-                jitter_secs: s.map(|s| s.jitter().as_secs()),
-                missed: s.map(Schedule::missed),
-            };
-            (name.as_str(), plan)
-        })
-        .collect()
-}
-
-/// The body of a `daemon_started` event.
-#[derive(Serialize)]
-struct DaemonStarted<'a> {
-    agent: AgentInfo,
-    config_path: &'a Path,
-    drills: BTreeMap<&'a str, DrillPlan<'a>>,
-    max_concurrent_drills: usize,
-    shutdown_timeout_secs: u64,
-}
-
-impl Body for DaemonStarted<'_> {
-    const KIND: EventKind = EventKind::DaemonStarted;
-}
-
-/// The body of a `daemon_stopped` event.
-#[derive(Serialize)]
-struct DaemonStopped {
-    agent: AgentInfo,
-    restores_cancelled: bool,
-}
-
-impl Body for DaemonStopped {
-    const KIND: EventKind = EventKind::DaemonStopped;
-}
-
-/// Whether a reload took effect.
-#[derive(Serialize)]
-#[serde(rename_all = "snake_case")]
-enum ReloadOutcome {
-    Applied,
-    Refused,
-}
-
-/// The body of a `config_reloaded` event: the drills now scheduled when
-/// applied, why not when refused (config errors never quote config text, so
-/// no secret reaches evidence through them).
-#[derive(Serialize)]
-struct ConfigReloaded<'a> {
-    agent: AgentInfo,
-    config_path: &'a Path,
-    outcome: ReloadOutcome,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    drills: Option<BTreeMap<&'a str, DrillPlan<'a>>>,
-}
-
-impl Body for ConfigReloaded<'_> {
-    const KIND: EventKind = EventKind::ConfigReloaded;
 }
 
 /// Sends a state to systemd when it is listening (`NOTIFY_SOCKET`).

@@ -172,7 +172,7 @@ impl Event {
     }
 
     /// A new event of `kind` whose body is already JSON (an object).
-    pub fn with_value(kind: EventKind, run_id: Option<String>, body: Value) -> Self {
+    pub(crate) fn with_value(kind: EventKind, run_id: Option<String>, body: Value) -> Self {
         Self {
             seq: 0,
             id: uuid::Uuid::now_v7().to_string(),

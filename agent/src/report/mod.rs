@@ -14,6 +14,7 @@
 //! - newest verified recovery point age (an RPO indicator): now minus the
 //!   last-modified time of the newest recovery point verified in the period.
 
+pub mod html;
 pub mod render;
 
 mod controls;

@@ -1,0 +1,268 @@
+//! `restoreproof drill`: one restore drill now, with a progress bar on a
+//! terminal, a summary table for people and `--json` for machines
+//! (`output`), or with `--plan` what it would restore (`plan`).
+
+mod output;
+mod plan;
+
+use output::{print_human, Both, Output, Progress};
+
+use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
+use crate::cli::{Cli, DrillArgs};
+use crate::config::{Config, DrillConfig, RawDrill};
+use crate::drill::{Drill, DrillError, Observer, Quiet, Stop};
+use crate::ledger::recorder::Recorder;
+use crate::outcome::RunOutcome;
+use crate::source::{self, BuildOptions};
+use anyhow::{anyhow, Context};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::signal::unix::{signal, SignalKind};
+
+/// Runs one drill.
+///
+/// # Errors
+/// When the config is invalid, the drill or source is unknown, or the drill
+/// could not run (listing, ledger or evidence failures).
+pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
+    let (config, drill) = load(cli, args)?;
+    let source_config = config.sources.get(&drill.source).ok_or_else(|| {
+        anyhow!(
+            "the drill names source `{}`, which is not configured",
+            drill.source
+        )
+    })?;
+    let source = source::build(
+        &drill.source,
+        source_config,
+        BuildOptions::for_drill(&drill),
+    )
+    .await
+    .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
+    if args.plan {
+        return plan::plan(&config, &drill, &*source, args).await;
+    }
+    let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
+    let creates_key =
+        matches!(&config.signing_key, crate::config::SecretSource::File(p) if !p.exists());
+    let signer = crate::evidence::chain::load_signer(&config.signing_key)
+        .map_err(|e| anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential"))?;
+    if creates_key {
+        // Once, when it is created: the public key belongs off this host.
+        eprintln!(
+            "Created the evidence signing key. Keep its public key off this host (e.g. with your SIEM) to verify checkpoints with `restoreproof evidence verify --public-key KEY`:\n{}",
+            signer.vkey()
+        );
+    }
+    opened.signer = Some(signer);
+    let recorder = std::sync::Mutex::new(opened);
+
+    let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
+    let progress: Arc<dyn Observer> = if show_progress {
+        Arc::new(Progress::new())
+    } else {
+        Arc::new(Quiet)
+    };
+    // Results are written out (JSON) or kept for the table (bounded) as
+    // they finish; the drill itself keeps none.
+    let output = Arc::new(Output::new(args.json, args.only_failures));
+    let observer: Arc<dyn Observer> = Arc::new(Both(progress, output.clone()));
+    // SIGINT/SIGTERM/SIGHUP (Ctrl-C, `systemctl stop`, a closed terminal):
+    // cancel the restores in flight, record them as `aborted` and end the
+    // run; a second signal exits at once.
+    let stop = Stop::new();
+    let signals = {
+        let stop = stop.clone();
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+        AbortOnDrop(tokio::spawn(async move {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
+            eprintln!(
+                "\nStopping: restores in flight are recorded as aborted (again to quit at once)."
+            );
+            stop.cancel();
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
+            std::process::exit(130);
+        }))
+    };
+    let outcome = Drill {
+        config: &drill,
+        recorder: &recorder,
+        stop,
+        trigger: crate::drill::Trigger::Manual,
+    }
+    .run(source, observer.clone())
+    .await;
+    drop(observer);
+    drop(signals);
+    let shipping = if args.no_ship || config.sinks.is_empty() {
+        Vec::new()
+    } else {
+        ship_evidence(&config, &recorder).await
+    };
+    let summary = match outcome {
+        Ok(r) => r,
+        Err(DrillError::Listing { source_name, error }) => {
+            output.error(serde_json::json!({"error": error.to_string(), "error_class": error.class, "source": source_name}));
+            return Err(anyhow!("cannot list the source `{source_name}`: {error}"));
+        }
+        Err(DrillError::Host(why)) => {
+            output.error(serde_json::json!({"error": why, "error_class": "host"}));
+            return Err(anyhow!("the drill stopped: {why}"));
+        }
+        Err(e) => {
+            output.error(serde_json::json!({"error": e.to_string()}));
+            return Err(e.into());
+        }
+    };
+    if args.json {
+        output.end(serde_json::json!({
+            "summary": summary,
+            "ledger": config.ledger_path,
+            "evidence": config.evidence_path,
+            "shipping": shipping,
+        }));
+    } else {
+        print_human(&summary, &output, &config);
+    }
+    Ok(ExitCode::from(match summary.outcome {
+        Some(RunOutcome::Passed) => EXIT_OK,
+        Some(RunOutcome::Failed) => {
+            if summary.sampled == 0 {
+                eprintln!("error: {}", summary.reason.as_deref().unwrap_or_default());
+            }
+            EXIT_FAILED
+        }
+        Some(RunOutcome::Aborted) => {
+            eprintln!(
+                "error: the drill was stopped before it finished; {} recovery point(s) were cancelled and {} not started",
+                summary.counts.aborted, summary.not_started
+            );
+            EXIT_ERROR
+        }
+        Some(RunOutcome::Error) | None => EXIT_ERROR,
+    }))
+}
+
+/// Applies the outbox bounds and delivers the evidence to every sink, for
+/// at most 30 s; what is not delivered stays in the outbox for the service
+/// or `restoreproof ship`.
+async fn ship_evidence(
+    config: &Config,
+    recorder: &std::sync::Mutex<Recorder>,
+) -> Vec<crate::sink::shipper::ShipReport> {
+    if let Err(e) = crate::sink::outbox::prune(recorder, config) {
+        eprintln!("warning: cannot apply the outbox bounds: {e}");
+    }
+    let shippers = match super::ship::open(config, None) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("warning: evidence not shipped: {e:#}; it stays in the outbox");
+            return Vec::new();
+        }
+    };
+    let reports = match tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        super::ship::drain_all(shippers),
+    )
+    .await
+    {
+        Ok(r) => r,
+        Err(_) => {
+            eprintln!("warning: shipping evidence took longer than 30 s; the rest stays in the outbox for `restoreproof ship`");
+            return Vec::new();
+        }
+    };
+    for r in &reports {
+        if let Some(e) = &r.error {
+            eprintln!(
+                "warning: sink {}: {e}; {} event(s) wait in the outbox for `restoreproof ship` or the service",
+                r.sink, r.backlog
+            );
+        }
+    }
+    reports
+}
+
+/// A task that ends when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// The config and the drill to run: a configured one with flag overrides,
+/// or an ad-hoc one against a configured source. The flags are a patch on
+/// the drill as written, which then passes the same validation as the file
+/// (so `--mode undelete` needs `allow_undelete` exactly as `mode` does).
+fn load(cli: &Cli, args: &DrillArgs) -> anyhow::Result<(Config, DrillConfig)> {
+    let name = match (&args.name, &args.source) {
+        (Some(name), _) => name.clone(),
+        (None, Some(src)) => format!("adhoc-{src}"),
+        (None, None) => {
+            return Err(anyhow!(
+                "name a drill, or use --source NAME for an ad-hoc drill"
+            ))
+        }
+    };
+    let listed = |keys: Vec<&String>| {
+        if keys.is_empty() {
+            "none".to_owned()
+        } else {
+            keys.iter()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let mut unknown: Option<anyhow::Error> = None;
+    let loaded = Config::load_patched(&cli.config, |raw| {
+        let drill = match &args.source {
+            Some(src) if args.name.is_none() => {
+                if !raw.sources.contains_key(src) {
+                    unknown = Some(anyhow!(
+                        "no source named `{src}` in the config; configured sources: {}",
+                        listed(raw.sources.keys().collect())
+                    ));
+                    return;
+                }
+                raw.drills.insert(
+                    name.clone(),
+                    RawDrill {
+                        source: src.clone(),
+                        ..RawDrill::default()
+                    },
+                );
+                raw.drills.get_mut(&name)
+            }
+            _ => raw.drills.get_mut(&name),
+        };
+        let Some(d) = drill else {
+            unknown = Some(anyhow!(
+                "no drill named `{name}` in the config; configured drills: {} (or use --source NAME for an ad-hoc drill)",
+                listed(raw.drills.keys().collect())
+            ));
+            return;
+        };
+        d.sample = args.sample.or(d.sample);
+        d.strategy = args.strategy.or(d.strategy);
+        d.seed = args.seed.or(d.seed);
+        d.mode = args.mode.or(d.mode);
+        d.verify = args.verify.or(d.verify);
+        d.concurrency = args.concurrency.map(usize::from).or(d.concurrency);
+    });
+    if let Some(e) = unknown {
+        return Err(e);
+    }
+    let config = loaded?;
+    let drill = config
+        .drills
+        .get(&name)
+        .cloned()
+        .ok_or_else(|| anyhow!("no drill named `{name}` in the config"))?;
+    Ok((config, drill))
+}

@@ -1,0 +1,102 @@
+//! `restoreproof drill --plan`.
+
+use super::output::{truncate, Progress, TABLE_ROWS_PLAN};
+use super::EXIT_OK;
+use crate::cli::DrillArgs;
+use crate::config::{human_bytes, Config, DrillConfig};
+use crate::drill::{Observer, Quiet};
+use anyhow::anyhow;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+/// `drill --plan`: what a run would restore, without restoring or recording.
+pub(super) async fn plan(
+    config: &Config,
+    drill: &DrillConfig,
+    source: &dyn crate::source::RecoverySource,
+    args: &DrillArgs,
+) -> anyhow::Result<ExitCode> {
+    let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
+    let progress: Box<dyn Observer> = if show_progress {
+        Box::new(Progress::new())
+    } else {
+        Box::new(Quiet)
+    };
+    let p = crate::drill::plan(drill, source, &*progress)
+        .await
+        .map_err(|e| anyhow!("cannot list the source `{}`: {e}", drill.source))?;
+    drop(progress);
+    // The time is estimated from the last finished run's throughput, when
+    // the ledger has one.
+    let throughput = config
+        .ledger_path
+        .exists()
+        .then(|| crate::ledger::Ledger::open_read_only(&config.ledger_path).ok())
+        .flatten()
+        .and_then(|l| l.last_finished_runs().ok())
+        .and_then(|mut runs| runs.remove(&drill.name))
+        .and_then(|r| r.throughput_bytes_per_sec)
+        .filter(|t| *t > 0);
+    let estimated_secs = throughput.map(|t| p.sampled_bytes.div_ceil(t));
+    if args.json {
+        crate::commands::out::json(&serde_json::json!({
+            "schema": crate::commands::out::schema::DRILL_PLAN,
+            "plan": p,
+            "estimated_secs": estimated_secs,
+            "estimated_from_bytes_per_sec": throughput,
+        }));
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    let pop = &p.population;
+    crate::outln!(
+        "Plan for drill {} (source {}, strategy {}{}), nothing restored:",
+        p.drill,
+        p.source.name,
+        p.strategy,
+        p.seed.map(|s| format!(", seed {s}")).unwrap_or_default()
+    );
+    crate::outln!(
+        "  population: {} version(s) listed, {} delete marker(s), {} filtered out, {} candidate(s) ({})",
+        pop.versions_listed,
+        pop.delete_markers,
+        pop.filtered_out,
+        pop.candidates,
+        human_bytes(pop.candidate_bytes)
+    );
+    crate::outln!(
+        "  sample: {} recovery point(s), {} ({} mode)",
+        p.sampled,
+        human_bytes(p.sampled_bytes),
+        p.mode
+    );
+    match (estimated_secs, throughput) {
+        (Some(s), Some(t)) => crate::outln!(
+            "  estimated restore time: {s} s at the last run's {}/s",
+            human_bytes(t)
+        ),
+        _ => crate::outln!(
+            "  estimated restore time: unknown until a run of this drill has finished"
+        ),
+    }
+    for c in p.sample.iter().take(TABLE_ROWS_PLAN) {
+        crate::outln!(
+            "  {:<60}  {:<38}  {:>10}",
+            truncate(&c.key, 60),
+            truncate(&c.point_id(), 38),
+            human_bytes(c.size)
+        );
+    }
+    if p.sample.len() > TABLE_ROWS_PLAN {
+        crate::outln!(
+            "  … and {} more (`--json` lists them all)",
+            p.sample.len() - TABLE_ROWS_PLAN
+        );
+    }
+    if let Some(seed) = p.seed {
+        crate::outln!(
+            "Run `restoreproof drill {} --seed {seed}` to restore exactly this sample.",
+            p.drill
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
