@@ -51,6 +51,29 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
         .await;
     assert_eq!(json.code, 0, "{}", json.stderr);
     let r: Value = serde_json::from_str(&json.stdout).expect("json");
+    // The uniform samples bound the failing share per source: src had
+    // 8 (one mismatch), az 3 (none).
+    let conf = r["confidence"].as_array().expect("confidence");
+    let src = conf.iter().find(|c| c["source"] == "src").expect("src");
+    assert_eq!(
+        (src["samples"].as_u64(), src["failures"].as_u64()),
+        (Some(8), Some(1))
+    );
+    let bound = src["upper_bound"].as_f64().expect("bound");
+    assert!((0.40..0.50).contains(&bound), "{bound}");
+    let az = conf.iter().find(|c| c["source"] == "az").expect("az");
+    assert_eq!(
+        (az["samples"].as_u64(), az["failures"].as_u64()),
+        (Some(3), Some(0))
+    );
+    assert_eq!(az["samples_for_target"], 299);
+    let text = agent.run(&["report", "--since", "1d"]).await;
+    assert!(
+        text.stdout.contains("with 95 % confidence, at most ")
+            && text.stdout.contains("(8 uniform samples, 1 failure(s))"),
+        "{}",
+        text.stdout
+    );
     let drills = r["drills"].as_array().expect("drills");
     assert_eq!(drills.len(), 2);
     let a = &drills[0];

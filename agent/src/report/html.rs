@@ -337,6 +337,13 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         }
         o.push_str("</table>");
     }
+    if !r.confidence.is_empty() {
+        o.push_str("<h2>Confidence</h2><p>From uniform samples only (one-sided exact Clopper–Pearson bound):</p><ul id=\"confidence\">");
+        for c in &r.confidence {
+            let _ = write!(o, "<li>{}</li>", esc(&c.statement()));
+        }
+        o.push_str("</ul>");
+    }
     o.push_str("<h2>ISO/IEC 27001 controls</h2><table id=\"controls\"><tr><th>2013</th><th>2022</th><th>control</th><th>status</th><th>explanation</th><th>evidence</th></tr>");
     for c in &r.controls {
         let class = match c.status {

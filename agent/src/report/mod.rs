@@ -14,6 +14,7 @@
 //! - newest verified recovery point age (an RPO indicator): now minus the
 //!   last-modified time of the newest recovery point verified in the period.
 
+pub mod confidence;
 pub mod html;
 pub mod render;
 
@@ -175,6 +176,9 @@ pub struct Report {
     pub posture: Vec<PostureRow>,
     pub sinks: Vec<String>,
     pub controls: Vec<ControlRow>,
+    /// Per source, what the period's uniform samples bound (see
+    /// [`confidence`]).
+    pub confidence: Vec<confidence::SourceConfidence>,
 }
 
 /// A drill's runs and verdicts in the period.
@@ -389,10 +393,47 @@ impl Report {
             posture: latest.into_values().collect(),
             sinks: config.sinks.keys().cloned().collect(),
             controls: Vec::new(),
+            confidence: uniform_confidence(&runs, &samples),
         };
         report.controls = controls(config, &report, &runs, &samples);
         Ok(report)
     }
+}
+
+/// Per source, the bound the period's uniform samples give: only samples of
+/// runs whose strategy was `uniform`, and only verdicts about the bytes.
+fn uniform_confidence(
+    runs: &[RunRecord],
+    samples: &[SampleRecord],
+) -> Vec<confidence::SourceConfidence> {
+    let uniform: BTreeSet<&str> = runs
+        .iter()
+        .filter(|r| {
+            r.summary
+                .as_ref()
+                .is_some_and(|s| s["strategy"] == "uniform")
+        })
+        .map(|r| r.run_id.as_str())
+        .collect();
+    let mut by_source: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    for s in samples {
+        let counted = by_source.entry(s.source.as_str()).or_default();
+        if !uniform.contains(s.run_id.as_str()) {
+            continue;
+        }
+        match s.verdict.as_str() {
+            "verified" => counted.0 += 1,
+            "mismatch" | "unrecoverable" => {
+                counted.0 += 1;
+                counted.1 += 1;
+            }
+            _ => {}
+        }
+    }
+    by_source
+        .into_iter()
+        .map(|(source, (n, k))| confidence::SourceConfidence::new(source, n, k))
+        .collect()
 }
 
 /// `s3://bucket/prefix` or `azure://container/prefix`, and the endpoint

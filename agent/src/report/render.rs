@@ -111,6 +111,15 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
+    if !r.confidence.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nConfidence (from uniform samples, one-sided Clopper–Pearson):"
+        );
+        for c in &r.confidence {
+            let _ = writeln!(o, "  {}", visible(&c.statement()));
+        }
+    }
     let _ = writeln!(o, "\nISO/IEC 27001 controls (2013 / 2022):");
     for c in &r.controls {
         let _ = writeln!(
@@ -203,6 +212,16 @@ pub fn markdown(r: &Report) -> String {
                 md(&p.observed),
                 md(&p.required)
             );
+        }
+        let _ = writeln!(o);
+    }
+    if !r.confidence.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Confidence\n\nFrom uniform samples only (one-sided exact Clopper–Pearson bound):\n"
+        );
+        for c in &r.confidence {
+            let _ = writeln!(o, "- {}", md(&c.statement()));
         }
         let _ = writeln!(o);
     }
