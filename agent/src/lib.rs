@@ -13,6 +13,7 @@ pub mod controls;
 pub mod daemon;
 pub mod drill;
 pub mod evidence;
+pub mod gate;
 pub mod host;
 pub mod ledger;
 pub mod outcome;

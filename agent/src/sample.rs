@@ -15,9 +15,18 @@
 //! With a byte budget the sample stops *before* the first candidate (in
 //! priority order) that would exceed it; candidates larger than the whole
 //! budget can never fit and are counted apart.
+//!
+//! With rotating coverage (`coverage = "30d"`), what the ledger knows of
+//! each candidate ([`PointState`], joined by the drill as the listing
+//! streams) ranks a second prefix first: recovery points whose last verdict
+//! was `mismatch`/`unrecoverable` (retried first), then those not verified
+//! within the period, never-verified before verified-longest-ago. The
+//! strategy's own prefix fills what budget is left. Both prefixes are
+//! bounded by the budget, so memory stays O(sample).
 
 use crate::config::{Filter, Strategy};
 use crate::source::{Candidate, ListItem};
+use crate::verify::Verdict;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -51,9 +60,79 @@ pub struct Population {
     pub larger_than_budget: u64,
 }
 
+/// What the ledger knows of one recovery point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointState {
+    /// When its bytes last got a verdict (other than `aborted`).
+    pub last_checked: DateTime<Utc>,
+    pub last_verdict: Verdict,
+    /// When it was last `verified`.
+    pub last_verified: Option<DateTime<Utc>>,
+}
+
+/// Why a recovery point is in the sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pick {
+    /// The seeded uniform draw.
+    Uniform,
+    Newest,
+    Oldest,
+    /// Rotating coverage: due (not verified within the period, or failing).
+    Coverage,
+    /// A coverage pick the uniform draw took too: it counts as a uniform
+    /// sample as well.
+    CoverageUniform,
+}
+
+impl Pick {
+    /// Whether the pick belongs to the uniform random draw (what confidence
+    /// bounds may rest on).
+    pub fn is_uniform(self) -> bool {
+        matches!(self, Pick::Uniform | Pick::CoverageUniform)
+    }
+
+    fn of(strategy: Strategy) -> Self {
+        match strategy {
+            Strategy::Uniform => Pick::Uniform,
+            Strategy::Newest => Pick::Newest,
+            Strategy::Oldest => Pick::Oldest,
+        }
+    }
+}
+
+/// One recovery point of the sample.
+#[derive(Debug, Clone)]
+pub struct Drawn {
+    pub candidate: Candidate,
+    pub pick: Pick,
+    /// It had been verified within the coverage period before this run.
+    pub covered: bool,
+}
+
+/// The candidates as rotating coverage sees them when the sample is drawn.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CoverageCount {
+    /// Candidates (after filters), and their bytes.
+    pub population: u64,
+    pub population_bytes: u64,
+    /// Of them, verified within the period (and not failing since).
+    pub covered: u64,
+    pub covered_bytes: u64,
+    /// Never given a verdict about their bytes.
+    pub never_checked: u64,
+    /// Last verdict `mismatch` or `unrecoverable`: retried first.
+    pub failing: u64,
+    /// Points the ledger knew that the listing no longer holds (expired or
+    /// deleted versions); `None` when the listing was not in key order.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub departed: Option<u64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Priority {
     primary: i128,
+    secondary: u64,
     key: String,
     version: String,
 }
@@ -62,6 +141,7 @@ struct Priority {
 struct Entry {
     priority: Priority,
     candidate: Candidate,
+    covered: bool,
 }
 
 impl PartialEq for Entry {
@@ -81,6 +161,60 @@ impl Ord for Entry {
     }
 }
 
+/// The prefix, in priority order, of everything offered that fits the
+/// limits: a bounded max-heap.
+#[derive(Debug)]
+struct Prefix {
+    limits: Limits,
+    heap: BinaryHeap<Entry>,
+    bytes: u64,
+    /// Lowest priority evicted so far: nothing at or above it is in the prefix.
+    cutoff: Option<Priority>,
+}
+
+impl Prefix {
+    fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            heap: BinaryHeap::new(),
+            bytes: 0,
+            cutoff: None,
+        }
+    }
+
+    fn over_limits(&self) -> bool {
+        let n = self.heap.len() as u64;
+        n > self.limits.max_samples
+            || self.limits.count.is_some_and(|k| n > k)
+            || self.limits.bytes.is_some_and(|b| self.bytes > b)
+    }
+
+    fn offer(&mut self, entry: Entry) {
+        if self.cutoff.as_ref().is_some_and(|cut| entry.priority >= *cut) {
+            return;
+        }
+        self.bytes += entry.candidate.size;
+        self.heap.push(entry);
+        while self.over_limits() {
+            let Some(evicted) = self.heap.pop() else {
+                break;
+            };
+            self.bytes -= evicted.candidate.size;
+            if self
+                .cutoff
+                .as_ref()
+                .is_none_or(|cut| evicted.priority < *cut)
+            {
+                self.cutoff = Some(evicted.priority);
+            }
+        }
+    }
+
+    fn finish(self) -> Vec<Entry> {
+        self.heap.into_sorted_vec()
+    }
+}
+
 /// Draws one sample from a streamed listing.
 #[derive(Debug)]
 pub struct Sampler {
@@ -89,10 +223,10 @@ pub struct Sampler {
     limits: Limits,
     filter: Filter,
     now: DateTime<Utc>,
-    heap: BinaryHeap<Entry>,
-    heap_bytes: u64,
-    /// Lowest priority evicted so far: nothing at or above it is in the prefix.
-    cutoff: Option<Priority>,
+    main: Prefix,
+    /// Rotating coverage: the period and the prefix of due points.
+    coverage: Option<(std::time::Duration, Prefix)>,
+    count: CoverageCount,
     population: Population,
 }
 
@@ -110,11 +244,19 @@ impl Sampler {
             limits,
             filter,
             now,
-            heap: BinaryHeap::new(),
-            heap_bytes: 0,
-            cutoff: None,
+            main: Prefix::new(limits),
+            coverage: None,
+            count: CoverageCount::default(),
             population: Population::default(),
         }
+    }
+
+    /// Turns on rotating coverage over `period`: candidates are then offered
+    /// with what the ledger knows of them ([`Sampler::offer_known`]).
+    #[must_use]
+    pub fn with_coverage(mut self, period: std::time::Duration) -> Self {
+        self.coverage = Some((period, Prefix::new(self.limits)));
+        self
     }
 
     /// Whether the drill's filters admit a candidate.
@@ -146,40 +288,40 @@ impl Sampler {
         true
     }
 
-    fn priority(&self, c: &Candidate) -> Priority {
-        let version = c.point_id();
-        let nanos = c.last_modified.timestamp_nanos_opt().unwrap_or(i64::MAX) as i128;
+    fn hash(&self, c: &Candidate, version: &str) -> u64 {
+        let mut h = Sha256::new();
+        h.update(self.seed.to_le_bytes());
+        h.update(c.key.as_bytes());
+        h.update([0]);
+        h.update(version.as_bytes());
+        let d = h.finalize();
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&d[..8]);
+        u64::from_be_bytes(b)
+    }
+
+    fn priority(&self, c: &Candidate, version: String) -> Priority {
+        let nanos = nanos(c.last_modified);
         let primary = match self.strategy {
-            Strategy::Uniform => {
-                let mut h = Sha256::new();
-                h.update(self.seed.to_le_bytes());
-                h.update(c.key.as_bytes());
-                h.update([0]);
-                h.update(version.as_bytes());
-                let d = h.finalize();
-                let mut b = [0u8; 8];
-                b.copy_from_slice(&d[..8]);
-                i128::from(u64::from_be_bytes(b))
-            }
+            Strategy::Uniform => i128::from(self.hash(c, &version)),
             Strategy::Newest => -nanos,
             Strategy::Oldest => nanos,
         };
         Priority {
             primary,
+            secondary: 0,
             key: c.key.clone(),
             version,
         }
     }
 
-    fn over_limits(&self) -> bool {
-        let n = self.heap.len() as u64;
-        n > self.limits.max_samples
-            || self.limits.count.is_some_and(|k| n > k)
-            || self.limits.bytes.is_some_and(|b| self.heap_bytes > b)
+    /// Offers one listed item the ledger knows nothing of.
+    pub fn offer(&mut self, item: ListItem) {
+        self.offer_known(item, None);
     }
 
-    /// Offers one listed item.
-    pub fn offer(&mut self, item: ListItem) {
+    /// Offers one listed item with what the ledger knows of it.
+    pub fn offer_known(&mut self, item: ListItem, known: Option<&PointState>) {
         let c = match item {
             ListItem::DeleteMarker { .. } => {
                 self.population.delete_markers += 1;
@@ -194,32 +336,55 @@ impl Sampler {
         }
         self.population.candidates += 1;
         self.population.candidate_bytes += c.size;
+        let (due, covered) = match &self.coverage {
+            Some((period, _)) => (
+                due(known, self.now, *period),
+                is_covered(known, self.now, *period),
+            ),
+            None => (None, false),
+        };
+        if self.coverage.is_some() {
+            self.count.population += 1;
+            self.count.population_bytes += c.size;
+            match known {
+                None => self.count.never_checked += 1,
+                Some(k) if k.last_verdict.is_failure() => self.count.failing += 1,
+                Some(_) => {}
+            }
+            if covered {
+                self.count.covered += 1;
+                self.count.covered_bytes += c.size;
+            }
+        }
         if self.limits.bytes.is_some_and(|b| c.size > b) {
             self.population.larger_than_budget += 1;
             return;
         }
-        let priority = self.priority(&c);
-        if self.cutoff.as_ref().is_some_and(|cut| priority >= *cut) {
-            return;
-        }
-        self.heap_bytes += c.size;
-        self.heap.push(Entry {
-            priority,
-            candidate: c,
-        });
-        while self.over_limits() {
-            let Some(evicted) = self.heap.pop() else {
-                break;
+        let version = c.point_id();
+        if let Some((rank, at)) = due {
+            let hash = self.hash(&c, &version);
+            // Never (`None`) ranks before any time.
+            let at = at.map_or(0, |t| nanos(t) + (1i128 << 63) + 1);
+            let priority = Priority {
+                primary: (i128::from(rank) << 65) | at,
+                secondary: hash,
+                key: c.key.clone(),
+                version: version.clone(),
             };
-            self.heap_bytes -= evicted.candidate.size;
-            if self
-                .cutoff
-                .as_ref()
-                .is_none_or(|cut| evicted.priority < *cut)
-            {
-                self.cutoff = Some(evicted.priority);
+            if let Some((_, prefix)) = &mut self.coverage {
+                prefix.offer(Entry {
+                    priority,
+                    candidate: c.clone(),
+                    covered,
+                });
             }
         }
+        let priority = self.priority(&c, version);
+        self.main.offer(Entry {
+            priority,
+            candidate: c,
+            covered,
+        });
     }
 
     /// What the sample was drawn from so far.
@@ -227,16 +392,118 @@ impl Sampler {
         self.population
     }
 
-    /// The sample, in priority order (the order restores start in).
-    pub fn finish(self) -> (Vec<Candidate>, Population) {
-        let sample = self
-            .heap
-            .into_sorted_vec()
+    /// The sample, in the order restores start in (coverage picks first,
+    /// then the strategy's), what it was drawn from and, with rotating
+    /// coverage, how covered the candidates were.
+    pub fn finish(self) -> (Vec<Drawn>, Population, Option<CoverageCount>) {
+        let own = Pick::of(self.strategy);
+        let Some((_, prefix)) = self.coverage else {
+            let sample = self
+                .main
+                .finish()
+                .into_iter()
+                .map(|e| Drawn {
+                    candidate: e.candidate,
+                    pick: own,
+                    covered: e.covered,
+                })
+                .collect();
+            return (sample, self.population, None);
+        };
+        let mut sample: Vec<Drawn> = prefix
+            .finish()
             .into_iter()
-            .map(|e| e.candidate)
+            .map(|e| Drawn {
+                candidate: e.candidate,
+                pick: Pick::Coverage,
+                covered: e.covered,
+            })
             .collect();
-        (sample, self.population)
+        let taken: std::collections::HashMap<(String, String), usize> = sample
+            .iter()
+            .enumerate()
+            .map(|(i, d)| ((d.candidate.key.clone(), d.candidate.point_id()), i))
+            .collect();
+        // The strategy's own prefix fills what is left of the budget; a
+        // point it shares with the coverage picks costs nothing more (and,
+        // for `uniform`, counts as a uniform sample too), so the uniform
+        // picks stay a prefix of the seeded random order.
+        let mut count = taken.len() as u64;
+        let mut bytes: u64 = sample.iter().map(|d| d.candidate.size).sum();
+        let mut fill = Vec::new();
+        for e in self.main.finish() {
+            if let Some(&i) = taken.get(&(e.priority.key.clone(), e.priority.version.clone())) {
+                if own == Pick::Uniform {
+                    sample[i].pick = Pick::CoverageUniform;
+                }
+                continue;
+            }
+            let n = count + 1;
+            let b = bytes + e.candidate.size;
+            if n > self.limits.max_samples
+                || self.limits.count.is_some_and(|k| n > k)
+                || self.limits.bytes.is_some_and(|l| b > l)
+            {
+                break;
+            }
+            (count, bytes) = (n, b);
+            fill.push(Drawn {
+                candidate: e.candidate,
+                pick: own,
+                covered: e.covered,
+            });
+        }
+        sample.extend(fill);
+        (sample, self.population, Some(self.count))
     }
+}
+
+fn nanos(t: DateTime<Utc>) -> i128 {
+    i128::from(t.timestamp_nanos_opt().unwrap_or(i64::MAX))
+}
+
+/// Whether rotating coverage takes a recovery point this run, and ranked how
+/// (lower first): `Some((0, last checked))` when its last verdict was a
+/// failure, `Some((1, last verified))` when it was not verified within the
+/// period (`None` inside: never, first of all), `None` when it is not due.
+/// An archived point (`skipped`) checked within the period waits for the
+/// next.
+fn due(
+    known: Option<&PointState>,
+    now: DateTime<Utc>,
+    period: std::time::Duration,
+) -> Option<(u8, Option<DateTime<Utc>>)> {
+    let Some(k) = known else {
+        return Some((1, None));
+    };
+    if k.last_verdict.is_failure() {
+        return Some((0, Some(k.last_checked)));
+    }
+    let recent = |t: DateTime<Utc>| t >= period_start(now, period);
+    if k.last_verified.is_some_and(recent)
+        || k.last_verdict == Verdict::Skipped && recent(k.last_checked)
+    {
+        return None;
+    }
+    Some((1, k.last_verified))
+}
+
+/// Whether a recovery point counts as covered: verified within the period
+/// and not failing since.
+fn is_covered(known: Option<&PointState>, now: DateTime<Utc>, period: std::time::Duration) -> bool {
+    known.is_some_and(|k| {
+        !k.last_verdict.is_failure()
+            && k.last_verified
+                .is_some_and(|t| t >= period_start(now, period))
+    })
+}
+
+/// The start of the coverage period that ends `now`.
+pub fn period_start(now: DateTime<Utc>, period: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(period)
+        .ok()
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
 #[cfg(test)]
@@ -268,7 +535,7 @@ mod tests {
         for i in items {
             s.offer(i);
         }
-        s.finish().0.into_iter().map(|c| c.key).collect()
+        s.finish().0.into_iter().map(|d| d.candidate.key).collect()
     }
 
     fn count(k: u64) -> Limits {
@@ -343,8 +610,8 @@ mod tests {
         for i in items {
             s.offer(i);
         }
-        let (sample, pop) = s.finish();
-        let keys: Vec<&str> = sample.iter().map(|c| c.key.as_str()).collect();
+        let (sample, pop, _) = s.finish();
+        let keys: Vec<&str> = sample.iter().map(|d| d.candidate.key.as_str()).collect();
         // a + b = 80; c would make 120 > 100, so the prefix stops there (d is
         // after c in priority order and is not taken either).
         assert_eq!(keys, ["a", "b"]);
@@ -363,9 +630,9 @@ mod tests {
         s.offer(c("current", 10, 0, true));
         s.offer(c("tiny", 1, 0, false));
         s.offer(c("old", 10, 0, false));
-        let (sample, pop) = s.finish();
+        let (sample, pop, _) = s.finish();
         assert_eq!(sample.len(), 1);
-        assert_eq!(sample[0].key, "old");
+        assert_eq!(sample[0].candidate.key, "old");
         assert_eq!(
             (
                 pop.delete_markers,

@@ -25,7 +25,7 @@ mod validate;
 
 pub use choice::{Choice, Choices};
 pub use secret::Secret;
-pub use units::{human_bytes, Age, ByteSize, SampleSize};
+pub use units::{human_bytes, Age, ByteSize, Percent, SampleSize};
 
 pub use raw::*;
 pub use schedule::{parse_schedule, Missed, Schedule, ScheduleError};
@@ -72,6 +72,8 @@ pub mod defaults {
     pub const HEARTBEAT_SECS: u64 = 30;
     /// Time zone of drill schedules.
     pub const TIMEZONE: &str = "UTC";
+    /// The staleness gate's maximum age of a drill's last passed run.
+    pub const GATE_MAX_AGE_SECS: u64 = 7 * 86_400;
 
     /// `[sinks.NAME]`.
     pub mod sink {
@@ -421,6 +423,19 @@ pub struct DrillConfig {
     /// When `restoreproof run` runs this drill; `None`: only on demand.
     pub schedule: Option<Schedule>,
     pub filter: Filter,
+    /// Rotating coverage: the period every recovery point is verified in.
+    pub coverage: Option<std::time::Duration>,
+    /// The staleness gate of this drill.
+    pub gate: GateConfig,
+}
+
+/// The staleness gate of one drill, validated.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateConfig {
+    /// A passed run must have finished within this age.
+    pub max_age: std::time::Duration,
+    /// Minimum rotating coverage, in percent.
+    pub min_coverage: Option<f64>,
 }
 
 impl Config {

@@ -1,7 +1,7 @@
 //! The config file as written: serde types, unknown keys refused. Closed
 //! sets (strategy, restore mode, verify policy) are enums here already.
 
-use super::{posture, sink, Age, ByteSize, Missed, SampleSize, Secret};
+use super::{posture, sink, Age, ByteSize, Missed, Percent, SampleSize, Secret};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
@@ -25,6 +25,9 @@ pub struct RawConfig {
     pub outbox: RawOutbox,
     #[serde(default)]
     pub posture: RawPostureRun,
+    /// `[gate]`: the staleness gate's defaults for every drill.
+    #[serde(default)]
+    pub gate: RawGate,
     #[serde(default)]
     pub sinks: BTreeMap<String, sink::RawSink>,
     #[serde(default)]
@@ -41,6 +44,19 @@ pub struct RawPostureRun {
     pub schedule: Option<String>,
     /// IANA time zone of the schedule (default UTC).
     pub timezone: Option<String>,
+}
+
+/// `[gate]` and `[drills.NAME.gate]`: when a drill's evidence is too old
+/// or covers too little.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawGate {
+    /// A passed run (at least one `verified`, no failure) must have finished
+    /// within this age.
+    pub max_age: Option<Age>,
+    /// Rotating coverage must be at least this share (drills with
+    /// `coverage` only).
+    pub min_coverage: Option<Percent>,
 }
 
 /// `[outbox]`: how long the ledger keeps evidence events for the sinks.
@@ -239,6 +255,11 @@ pub struct RawDrill {
     pub missed: Option<Missed>,
     #[serde(default)]
     pub filter: RawFilter,
+    /// Rotating coverage: every recovery point verified at least once per
+    /// this period, as far as the budget allows.
+    pub coverage: Option<Age>,
+    /// This drill's staleness gate (over `[gate]`).
+    pub gate: Option<RawGate>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]

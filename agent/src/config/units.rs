@@ -208,6 +208,55 @@ text_or_int!(
     "write a count (`50`), a percentage (`\"2%\"`) or a byte budget with its unit (`\"10GiB\"`)"
 );
 
+/// A share in percent, 0 to 100 (`"90%"` or `90`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Percent(pub f64);
+
+impl FromStr for Percent {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        let n = t.strip_suffix('%').unwrap_or(t).trim();
+        match n.parse::<f64>() {
+            Ok(p) if (0.0..=100.0).contains(&p) => Ok(Percent(p)),
+            Ok(_) => Err(format!("`{s}`: a percentage is between 0% and 100%")),
+            Err(_) => Err(format!("`{s}` is not a percentage; write e.g. `\"90%\"`")),
+        }
+    }
+}
+
+impl fmt::Display for Percent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}%", self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Percent {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Percent;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a percentage, e.g. `\"90%\"`")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Percent, E> {
+                n.to_string().parse().map_err(E::custom)
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Percent, E> {
+                n.to_string().parse().map_err(E::custom)
+            }
+            fn visit_f64<E: de::Error>(self, n: f64) -> Result<Percent, E> {
+                n.to_string().parse().map_err(E::custom)
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Percent, E> {
+                s.parse().map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl<'de> Deserialize<'de> for Age {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         String::deserialize(d)?.parse().map_err(de::Error::custom)
@@ -223,6 +272,14 @@ impl Serialize for SampleSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentages_are_between_0_and_100() {
+        assert_eq!("90%".parse::<Percent>(), Ok(Percent(90.0)));
+        assert_eq!("99.5".parse::<Percent>(), Ok(Percent(99.5)));
+        assert!("101%".parse::<Percent>().unwrap_err().contains("between"));
+        assert!("most".parse::<Percent>().unwrap_err().contains("90%"));
+    }
 
     #[test]
     fn byte_sizes_parse_binary_and_decimal_units() {

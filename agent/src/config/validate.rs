@@ -282,6 +282,37 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 );
             }
         }
+        let coverage = d.coverage.map(|a| a.0);
+        if coverage.is_some_and(|c| c < std::time::Duration::from_secs(3600)) {
+            problem(
+                at("coverage"),
+                "must be at least 1h: it is the period every recovery point is verified in, e.g. \"30d\"",
+            );
+        }
+        let gate = {
+            let own = d.gate.clone().unwrap_or_default();
+            let max_age = own
+                .max_age
+                .or(raw.gate.max_age)
+                .map_or(std::time::Duration::from_secs(defaults::GATE_MAX_AGE_SECS), |a| a.0);
+            if max_age.is_zero() {
+                problem(at("gate.max_age"), "must be longer than 0s");
+            }
+            if own.min_coverage.is_some() && coverage.is_none() {
+                problem(
+                    at("gate.min_coverage"),
+                    "needs rotating coverage: set `coverage = \"30d\"` on the drill, or remove it",
+                );
+            }
+            GateConfig {
+                max_age,
+                // `[gate] min_coverage` applies to the drills that track it.
+                min_coverage: own
+                    .min_coverage
+                    .or(raw.gate.min_coverage.filter(|_| coverage.is_some()))
+                    .map(|p| p.0),
+            }
+        };
         let include_current = f.include_current.unwrap_or(true);
         let include_noncurrent = f.include_noncurrent.unwrap_or(true);
         if !include_current && !include_noncurrent {
@@ -320,6 +351,8 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     exclude_prefix: None,
                     deleted_only: false,
                 },
+                coverage,
+                gate,
             },
         );
     }

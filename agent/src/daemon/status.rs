@@ -72,6 +72,12 @@ pub struct DrillStatus {
     /// Every finished run by outcome and every verdict, over the ledger's
     /// history.
     pub history: DrillHistory,
+    /// The staleness gate (configured drills only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<crate::gate::DrillGate>,
+    /// Rotating coverage as the last run that ended left it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<serde_json::Value>,
 }
 
 /// Everything `status` shows.
@@ -100,6 +106,7 @@ impl StatusReport {
         let mut last = ledger.last_runs()?;
         let mut finished = ledger.last_finished_runs()?;
         let mut histories = ledger.drill_histories()?;
+        let facts = ledger.gate_facts()?;
         // A run still marked running whose process is gone (killed, crashed,
         // host restarted) is over: shown as aborted, as the next drill
         // would record it.
@@ -144,7 +151,10 @@ impl StatusReport {
                 });
             let ended = ended_run(last_run.as_ref(), finished.remove(name));
             let history = histories.remove(name).unwrap_or_default();
+            let gate = crate::gate::evaluate([d], &facts, Default::default(), now).pop();
             drills.push(DrillStatus {
+                gate,
+                coverage: ended.as_ref().and_then(|r| r.coverage.clone()),
                 name: name.clone(),
                 source: d.source.clone(),
                 schedule: d.schedule.as_ref().map(|s| s.expr().to_owned()),
@@ -163,6 +173,8 @@ impl StatusReport {
             let ended = ended_run(Some(&run), finished.remove(&name));
             let history = histories.remove(&name).unwrap_or_default();
             drills.push(DrillStatus {
+                gate: None,
+                coverage: ended.as_ref().and_then(|r| r.coverage.clone()),
                 name,
                 source: run.source.clone(),
                 schedule: None,
@@ -279,6 +291,48 @@ impl StatusReport {
                         .map(|t| (label(&d.name), t))
                 })
                 .collect(),
+        );
+        family(
+            "restoreproof_gate_ok",
+            "gauge",
+            "1 while the drill's staleness gate is green: a run that verified a recovery point without a failure finished within gate.max_age, and rotating coverage is at least gate.min_coverage.",
+            self.drills
+                .iter()
+                .filter_map(|d| {
+                    d.gate
+                        .as_ref()
+                        .map(|g| (label(&d.name), f64::from(u8::from(g.ok))))
+                })
+                .collect(),
+        );
+        let coverage = |field: &str, scale: f64| -> Vec<(String, f64)> {
+            self.drills
+                .iter()
+                .filter_map(|d| {
+                    d.coverage
+                        .as_ref()
+                        .and_then(|c| c[field].as_f64())
+                        .map(|v| (label(&d.name), v * scale))
+                })
+                .collect()
+        };
+        family(
+            "restoreproof_drill_coverage_ratio",
+            "gauge",
+            "Share (0 to 1) of the drill's recovery points verified within its coverage period, as its last run left it.",
+            coverage("percent", 0.01),
+        );
+        family(
+            "restoreproof_drill_coverage_population",
+            "gauge",
+            "Recovery points (candidates after filters) the drill's last run listed.",
+            coverage("population", 1.0),
+        );
+        family(
+            "restoreproof_drill_coverage_verified",
+            "gauge",
+            "Of them, verified within the coverage period.",
+            coverage("verified_within_period", 1.0),
         );
         family(
             "restoreproof_drill_runs_total",
@@ -526,6 +580,27 @@ impl StatusReport {
                 "{:<20} {:<10} {:<21} {:>8} {:>8} {:>8} {:>6} {:>8}  {}",
                 d.name, status, started, v, m, u, o, b, next
             );
+        }
+        for d in &self.drills {
+            if let Some(c) = &d.coverage {
+                let _ = writeln!(
+                    out,
+                    "{}: coverage {:.1} % ({} of {} recovery points verified within {}){}",
+                    d.name,
+                    c["percent"].as_f64().unwrap_or(0.0),
+                    c["verified_within_period"].as_u64().unwrap_or(0),
+                    c["population"].as_u64().unwrap_or(0),
+                    c["period"].as_str().unwrap_or("?"),
+                    match (c["warning"].as_str(), c["full_coverage_at"].as_str()) {
+                        (Some(w), _) => format!("; WARNING: {w}"),
+                        (None, Some(at)) => format!("; full at {at}"),
+                        _ => String::new(),
+                    }
+                );
+            }
+            if let Some(g) = d.gate.as_ref().filter(|g| !g.ok) {
+                let _ = writeln!(out, "{}: GATE RED: {}", d.name, g.reasons.join("; "));
+            }
         }
         if !self.sinks.is_empty() {
             let _ = writeln!(

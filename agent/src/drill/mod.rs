@@ -21,7 +21,7 @@ use crate::ledger::evidence_file::EvidenceFileError;
 use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::{LedgerError, RunRow, SampleRow};
 use crate::outcome::RunOutcome;
-use crate::sample::{Limits, Population, Sampler};
+use crate::sample::{CoverageCount, Drawn, Limits, Pick, Population, Sampler};
 use crate::source::retry::{bounded, with_retries};
 use crate::source::{
     Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoreCapability,
@@ -37,12 +37,14 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+mod coverage;
 mod record;
 mod restore;
 mod summary;
 mod undelete;
 
 pub use crate::shutdown::Stop;
+pub use coverage::{age_text, Coverage, NeededPerRun, NoPoints, Points};
 use restore::RestoreEnv;
 pub use summary::{CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
 use undelete::MutationRequest;
@@ -185,6 +187,7 @@ impl Drill<'_> {
             throughput_bytes_per_sec: 0,
             clock: crate::host::clock_status(),
             store: Vec::new(),
+            coverage: None,
         };
 
         let stop = self.stop.clone();
@@ -198,12 +201,12 @@ impl Drill<'_> {
             self.finish(&mut summary, &agent, started)?;
             return Ok(summary);
         };
-        let sample = match drawn {
-            Ok((sample, population)) => {
-                summary.population = population;
-                sample
+        let (sample, coverage_count) = match drawn {
+            Ok(d) => {
+                summary.population = d.population;
+                (d.sample, d.coverage)
             }
-            Err(error) => {
+            Err(DrawError::Source(error)) => {
                 summary.status = RunStatus::Error;
                 summary.error = Some(error.to_string());
                 self.finish(&mut summary, &agent, started)?;
@@ -212,9 +215,26 @@ impl Drill<'_> {
                     error,
                 });
             }
+            Err(DrawError::Ledger(error)) => {
+                summary.status = RunStatus::Error;
+                summary.error = Some(format!("cannot read what the ledger knows of the recovery points: {error}"));
+                self.finish(&mut summary, &agent, started)?;
+                return Err(DrillError::Ledger(error));
+            }
         };
         summary.sampled = sample.len() as u64;
-        summary.sampled_bytes = sample.iter().map(|c| c.size).sum();
+        summary.sampled_bytes = sample.iter().map(|d| d.candidate.size).sum();
+        // Why each sampled point was picked and whether it was covered, by
+        // its place in the sample.
+        let picks: Vec<(Pick, bool)> = sample.iter().map(|d| (d.pick, d.covered)).collect();
+        let coverage_picks = sample
+            .iter()
+            .filter(|d| matches!(d.pick, Pick::Coverage | Pick::CoverageUniform))
+            .count() as u64;
+        // Recovery points (and bytes) this run verified that were not
+        // covered, and covered ones it saw fail.
+        let mut newly = (0u64, 0u64);
+        let mut lost = (0u64, 0u64);
         observer.sampled(summary.sampled, summary.sampled_bytes);
         tracing::info!(
             candidates = summary.population.candidates,
@@ -228,7 +248,8 @@ impl Drill<'_> {
         let mut jobs = Vec::with_capacity(sample.len());
         {
             let r = lock(self.recorder);
-            for c in sample {
+            for d in sample {
+                let c = d.candidate;
                 let b = r.ledger.baseline(&info.name, &c.key, &c.point_id())?;
                 jobs.push((c, b));
             }
@@ -341,7 +362,16 @@ impl Drill<'_> {
                     commit_by = None;
                 }
                 next = restores.next() => {
-                    let Some((i, (result, new_baseline))) = next else { break };
+                    let Some((i, (mut result, new_baseline))) = next else { break };
+                    if let Some(&(pick, covered)) = picks.get(i) {
+                        result.pick = Some(pick);
+                        let size = result.recovery_point.size;
+                        if result.verdict == Verdict::Verified && !covered {
+                            newly = (newly.0 + 1, newly.1 + size);
+                        } else if result.verdict.is_failure() && covered {
+                            lost = (lost.0 + 1, lost.1 + size);
+                        }
+                    }
                     in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&i);
                     if result.error_class == Some(ErrorClass::Host) && host_error.is_none() {
                         host_error.clone_from(&result.reason);
@@ -374,8 +404,9 @@ impl Drill<'_> {
                 .drain()
                 .collect();
             left.sort_by_key(|(i, _)| *i);
-            for (_, c) in left {
+            for (i, c) in left {
                 let mut r = SampleResult::unrecoverable(c);
+                r.pick = picks.get(i).map(|p| p.0);
                 r.verdict = Verdict::Aborted;
                 r.reason = Some("the restore was cancelled: the agent was stopping and the shutdown deadline passed before it finished".into());
                 summary.counts.add(r.verdict);
@@ -406,6 +437,14 @@ impl Drill<'_> {
             let _ = std::fs::remove_dir(&env.scratch);
         }
         summary.store = env.source.capabilities();
+        if let (Some(period), Some(count)) = (cfg.coverage, coverage_count) {
+            let c = Coverage::new(cfg, period, &count, coverage_picks, newly, lost, chrono::Utc::now());
+            if let Some(warning) = &c.warning {
+                tracing::warn!(warning, "Rotating coverage cannot keep up.");
+                self.record_coverage_finding(&info, &agent, &c)?;
+            }
+            summary.coverage = Some(c);
+        }
         self.finish(&mut summary, &agent, started)?;
         if let Some(why) = summary.error.clone().filter(|_| host_error.is_some()) {
             return Err(DrillError::Host(why));
@@ -420,9 +459,26 @@ impl Drill<'_> {
         source: &dyn RecoverySource,
         seed: u64,
         observer: &dyn Observer,
-    ) -> Result<(Vec<Candidate>, Population), SourceError> {
-        draw(self.config, source, seed, observer).await
+    ) -> Result<Drawing, DrawError> {
+        draw(self.config, source, seed, observer, self.recorder).await
     }
+}
+
+/// A drawn sample and what it was drawn from.
+struct Drawing {
+    sample: Vec<Drawn>,
+    population: Population,
+    /// With rotating coverage: how covered the candidates were.
+    coverage: Option<CoverageCount>,
+}
+
+/// Why a sample could not be drawn.
+#[derive(Debug, thiserror::Error)]
+enum DrawError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 /// The seed a run of `cfg` uses: the configured one, or a fresh random one
@@ -449,21 +505,50 @@ pub struct DrillPlan {
     pub population: Population,
     pub sampled: u64,
     pub sampled_bytes: u64,
-    pub sample: Vec<Candidate>,
+    pub sample: Vec<PlannedPoint>,
+    /// With rotating coverage: the figures as they stand before the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
+}
+
+/// One recovery point of a plan, and why it would be restored.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlannedPoint {
+    #[serde(flatten)]
+    pub candidate: Candidate,
+    pub pick: Pick,
 }
 
 /// Lists the source and draws the sample a run of `cfg` would restore,
-/// without restoring or recording anything.
+/// without restoring or recording anything; `points` is what the ledger
+/// knows of the recovery points.
 ///
 /// # Errors
-/// When the source cannot be listed.
+/// When the source cannot be listed or the ledger read.
 pub async fn plan(
     cfg: &DrillConfig,
     source: &dyn RecoverySource,
     observer: &dyn Observer,
-) -> Result<DrillPlan, SourceError> {
+    points: &dyn Points,
+) -> Result<DrillPlan, DrillError> {
     let seed = seed_for(cfg);
-    let (sample, population) = draw(cfg, source, seed.unwrap_or(0), observer).await?;
+    let d = draw(cfg, source, seed.unwrap_or(0), observer, points)
+        .await
+        .map_err(|e| match e {
+            DrawError::Source(error) => DrillError::Listing {
+                source_name: cfg.source.clone(),
+                error,
+            },
+            DrawError::Ledger(e) => DrillError::Ledger(e),
+        })?;
+    let coverage = cfg.coverage.zip(d.coverage).map(|(period, count)| {
+        let picks = d
+            .sample
+            .iter()
+            .filter(|s| matches!(s.pick, Pick::Coverage | Pick::CoverageUniform))
+            .count() as u64;
+        Coverage::new(cfg, period, &count, picks, (0, 0), (0, 0), chrono::Utc::now())
+    });
     Ok(DrillPlan {
         drill: cfg.name.clone(),
         source: source.describe(),
@@ -471,20 +556,30 @@ pub async fn plan(
         seed,
         mode: cfg.mode,
         sample_size: cfg.sample,
-        population,
-        sampled: sample.len() as u64,
-        sampled_bytes: sample.iter().map(|c| c.size).sum(),
-        sample,
+        population: d.population,
+        sampled: d.sample.len() as u64,
+        sampled_bytes: d.sample.iter().map(|s| s.candidate.size).sum(),
+        sample: d
+            .sample
+            .into_iter()
+            .map(|s| PlannedPoint {
+                candidate: s.candidate,
+                pick: s.pick,
+            })
+            .collect(),
+        coverage,
     })
 }
 
-/// Draws the sample of `cfg` from the listing of `source`.
+/// Draws the sample of `cfg` from the listing of `source`, joined (with
+/// rotating coverage) with what `points` knows of each recovery point.
 async fn draw(
     cfg: &DrillConfig,
     source: &dyn RecoverySource,
     seed: u64,
     observer: &dyn Observer,
-) -> Result<(Vec<Candidate>, Population), SourceError> {
+    points: &dyn Points,
+) -> Result<Drawing, DrawError> {
     let now = chrono::Utc::now();
     // The drill's own copies are never candidates, even when a failed
     // clean-up left one behind.
@@ -517,18 +612,42 @@ async fn draw(
         bytes,
         max_samples: cfg.max_samples,
     };
+    let info = source.describe();
+    let source_name = info.name.as_str();
     let mut sampler = Sampler::new(cfg.strategy, seed, limits, filter, now);
+    let mut join = None;
+    if let Some(period) = cfg.coverage {
+        sampler = sampler.with_coverage(period);
+        join = Some(coverage::Join::new(points, source_name));
+    }
     let mut list = source.list();
     let mut seen = 0u64;
     while let Some(item) = list.next().await {
-        sampler.offer(item?);
+        let item = item?;
+        let known = match (&mut join, &item) {
+            (Some(j), crate::source::ListItem::Version(c)) => j.state(&c.key, &c.point_id())?,
+            _ => None,
+        };
+        sampler.offer_known(item, known.as_ref());
         seen += 1;
         if seen.is_multiple_of(1000) {
             observer.listed(seen);
         }
     }
     observer.listed(seen);
-    Ok(sampler.finish())
+    let (sample, population, coverage) = sampler.finish();
+    let coverage = match (coverage, join) {
+        (Some(mut count), Some(join)) => {
+            count.departed = join.departed()?;
+            Some(count)
+        }
+        (c, _) => c,
+    };
+    Ok(Drawing {
+        sample,
+        population,
+        coverage,
+    })
 }
 
 /// Sleeps until `at`; never resolves for `None`.

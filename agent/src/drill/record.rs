@@ -122,6 +122,43 @@ impl Drill<'_> {
         }
     }
 
+    /// Records that rotating coverage cannot keep up with the population as
+    /// a posture-style finding about the drill's source (check
+    /// `coverage.budget`), before the run summary.
+    pub(super) fn record_coverage_finding(
+        &mut self,
+        info: &SourceInfo,
+        agent: &AgentInfo,
+        c: &Coverage,
+    ) -> Result<(), DrillError> {
+        let finding = crate::posture::Finding {
+            source: info.name.clone(),
+            check: "coverage.budget",
+            status: crate::posture::Status::Fail,
+            observed: format!(
+                "drill {}: sample = \"{}\" per run, {} runs in {}; {} of {} recovery points verified within the period ({:.1} %)",
+                self.config.name,
+                self.config.sample,
+                c.runs_per_period.unwrap_or(0),
+                c.period,
+                c.verified_within_period,
+                c.population,
+                c.percent
+            ),
+            required: match c.needed_per_run {
+                Some(n) if matches!(self.config.sample, crate::config::SampleSize::Bytes(_)) => {
+                    format!("≥ {} per run", crate::config::human_bytes(n.bytes))
+                }
+                Some(n) => format!("≥ {} recovery points per run", n.recovery_points),
+                None => "a schedule that fires within the coverage period".into(),
+            },
+            reason: c.warning.clone(),
+            controls: vec![crate::controls::BACKUP],
+        };
+        crate::posture::record_one(&mut lock(self.recorder), agent, &finding)?;
+        Ok(())
+    }
+
     /// Records one step of a change to the live container as its own
     /// evidence event.
     pub(super) fn record_mutation(
@@ -209,6 +246,7 @@ fn sample_event(
             verdict: r.verdict,
             reason: r.reason.as_deref(),
             error_class: r.error_class,
+            pick: r.pick,
             checks: &r.checks,
             restore: RestoreFacts {
                 mode: cfg.mode,
@@ -237,6 +275,9 @@ struct SampleVerdict<'a> {
     verdict: Verdict,
     reason: Option<&'a str>,
     error_class: Option<ErrorClass>,
+    /// Why it was in the sample (`uniform`, `coverage`, ...): confidence
+    /// bounds rest on uniform picks only.
+    pick: Option<Pick>,
     checks: &'a [Check],
     restore: RestoreFacts<'a>,
 }

@@ -27,6 +27,9 @@ pub struct SampleResult {
     /// `copy` mode: where the copy was made and whether it was removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub copy: Option<CopyRecord>,
+    /// Why the recovery point was in the sample.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pick: Option<Pick>,
 }
 
 /// The server-side copy a `copy`-mode restore made and verified.
@@ -65,6 +68,7 @@ impl SampleResult {
             attempts: 0,
             server_side_encryption: None,
             copy: None,
+            pick: None,
         }
     }
 }
@@ -181,4 +185,7 @@ pub struct RunSummary {
     /// drill did instead.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub store: Vec<StoreCapability>,
+    /// Rotating coverage, for a drill that sets `coverage`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<Coverage>,
 }

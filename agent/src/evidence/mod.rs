@@ -43,11 +43,13 @@ pub enum EventKind {
     DaemonStopped,
     /// A configuration reload was applied or refused.
     ConfigReloaded,
+    /// A drill's staleness gate turned red, or green again.
+    GateChanged,
 }
 
 impl EventKind {
     /// Every kind, in the order above.
-    pub const ALL: [EventKind; 10] = [
+    pub const ALL: [EventKind; 11] = [
         Self::SampleVerdict,
         Self::RunSummary,
         Self::RunAborted,
@@ -58,6 +60,7 @@ impl EventKind {
         Self::DaemonStarted,
         Self::DaemonStopped,
         Self::ConfigReloaded,
+        Self::GateChanged,
     ];
 
     /// The `kind` string of the record.
@@ -73,6 +76,7 @@ impl EventKind {
             Self::DaemonStarted => "daemon_started",
             Self::DaemonStopped => "daemon_stopped",
             Self::ConfigReloaded => "config_reloaded",
+            Self::GateChanged => "gate_changed",
         }
     }
 

@@ -14,14 +14,16 @@
 mod daemon_state;
 mod events;
 pub mod evidence_file;
+mod points;
 pub mod recorder;
 mod runs;
 mod schema;
 mod sinks;
 
 pub use daemon_state::DaemonState;
+pub use points::PointRow;
 use events::append_event;
-pub use runs::{DrillHistory, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
+pub use runs::{DrillHistory, GateFacts, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
 use schema::MIGRATIONS;
 pub use sinks::SinkState;
 

@@ -59,6 +59,9 @@ pub struct LastRun {
     pub throughput_bytes_per_sec: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Rotating coverage as the run's summary states it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<serde_json::Value>,
 }
 
 /// A run as the report reads it.
@@ -252,6 +255,7 @@ impl Ledger {
                 ],
             )
             .map_err(LedgerError::Write)?;
+            super::points::note_verdict(&tx, s, &event.time)?;
             if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
                 tx.execute(
                     "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
@@ -338,6 +342,7 @@ impl Ledger {
                         duration_ms: None,
                         throughput_bytes_per_sec: None,
                         error: None,
+                        coverage: None,
                     },
                     r.get::<_, Option<String>>(6)?,
                 ))
@@ -352,6 +357,7 @@ impl Ledger {
                 run.duration_ms = v["duration_ms"].as_u64();
                 run.throughput_bytes_per_sec = v["throughput_bytes_per_sec"].as_u64();
                 run.error = v["error"].as_str().map(str::to_owned);
+                run.coverage = Some(v["coverage"].clone()).filter(|c| c.is_object());
             }
             run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
             run.outcome = match &summary_value {
@@ -545,4 +551,134 @@ pub struct DrillHistory {
     pub last_at: std::collections::BTreeMap<RunOutcome, Option<String>>,
     /// Verdicts of every run, by verdict.
     pub samples: std::collections::BTreeMap<String, u64>,
+}
+
+/// What the staleness gate judges a drill by.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateFacts {
+    /// When the drill's last run that verified at least one recovery point
+    /// and had no failure finished.
+    pub last_passed_at: Option<String>,
+    /// The last finished run: when, and how it ended.
+    pub last_finished_at: Option<String>,
+    pub last_outcome: Option<RunOutcome>,
+    /// Rotating coverage in percent as the last finished run that tracked
+    /// it left it, and when that run finished.
+    pub coverage_percent: Option<f64>,
+    pub coverage_at: Option<String>,
+}
+
+impl Ledger {
+    /// Per drill, what the staleness gate judges it by.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn gate_facts(&self) -> Result<std::collections::BTreeMap<String, GateFacts>, LedgerError> {
+        let mut out: std::collections::BTreeMap<String, GateFacts> = Default::default();
+        // Judged by counts (which every release's summaries carry), not by
+        // the stated outcome: the gate asks for a `verified`, not only for
+        // no failure.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT drill, MAX(finished_at) FROM runs
+                 WHERE status = 'completed'
+                   AND COALESCE(json_extract(summary, '$.counts.verified'), 0) > 0
+                   AND COALESCE(json_extract(summary, '$.counts.mismatch'), 0)
+                     + COALESCE(json_extract(summary, '$.counts.unrecoverable'), 0) = 0
+                 GROUP BY drill",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))
+            .map_err(LedgerError::Read)?;
+        for row in rows {
+            let (drill, at) = row.map_err(LedgerError::Read)?;
+            out.entry(drill).or_default().last_passed_at = at;
+        }
+        for (drill, run) in self.last_finished_runs()? {
+            let f = out.entry(drill).or_default();
+            f.last_finished_at = run.finished_at;
+            f.last_outcome = run.outcome;
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT drill, json_extract(summary, '$.coverage.percent'), finished_at FROM runs
+                 WHERE rowid IN (SELECT MAX(rowid) FROM runs
+                                 WHERE status != 'running' AND json_extract(summary, '$.coverage') IS NOT NULL
+                                 GROUP BY drill)",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<f64>>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        for row in rows {
+            let (drill, percent, at) = row.map_err(LedgerError::Read)?;
+            let f = out.entry(drill).or_default();
+            f.coverage_percent = percent;
+            f.coverage_at = at;
+        }
+        Ok(out)
+    }
+
+    /// The gate as the service last recorded it, per drill: (ok, since).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn gate_states(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, (bool, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT drill, ok, since FROM gate_state")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, (r.get::<_, bool>(1)?, r.get::<_, String>(2)?)))
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// Records a drill's gate and, when it changed, its evidence event, in
+    /// one transaction (`event` is `None` when only the state is new).
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn record_gate(
+        &mut self,
+        drill: &str,
+        ok: bool,
+        reasons: &[String],
+        event: Option<&mut Event>,
+    ) -> Result<Option<String>, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "INSERT INTO gate_state (drill, ok, since, reasons) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (drill) DO UPDATE SET ok = excluded.ok, since = excluded.since, reasons = excluded.reasons",
+            params![
+                drill,
+                ok,
+                crate::evidence::now_rfc3339(),
+                serde_json::to_string(reasons).unwrap_or_else(|_| "[]".into())
+            ],
+        )
+        .map_err(LedgerError::Write)?;
+        let line = match event {
+            Some(e) => Some(append_event(&tx, e)?),
+            None => None,
+        };
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
 }

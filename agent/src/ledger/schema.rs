@@ -115,4 +115,34 @@ CREATE TABLE chain_anchor (
 -- `restoreproof status`: a JSON array of messages.
 ALTER TABLE daemon_state ADD COLUMN problems TEXT NOT NULL DEFAULT '[]';
 "#,
+    r#"
+-- Per recovery point, what its last restore said, for rotating coverage:
+-- keyed (and so stored) in the order listings come in, so a drill joins
+-- its listing with it as a stream.
+CREATE TABLE points (
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    last_checked_at TEXT NOT NULL,          -- the last verdict about its bytes
+    last_verdict    TEXT NOT NULL,
+    last_verified_at TEXT,                  -- the last `verified`, if any
+    last_run_id     TEXT NOT NULL,
+    PRIMARY KEY (source, key, version_id)
+) WITHOUT ROWID;
+INSERT INTO points (source, key, version_id, last_checked_at, last_verdict, last_run_id)
+    SELECT source, key, version_id, MAX(recorded_at), verdict, run_id
+    FROM samples WHERE verdict != 'aborted' GROUP BY source, key, version_id;
+UPDATE points SET last_verified_at = (
+    SELECT MAX(s.recorded_at) FROM samples s
+    WHERE s.source = points.source AND s.key = points.key
+      AND s.version_id = points.version_id AND s.verdict = 'verified');
+-- The staleness gate as the service last judged it, per drill, so a
+-- change (red or green again) is recorded once, across restarts.
+CREATE TABLE gate_state (
+    drill           TEXT PRIMARY KEY,
+    ok              INTEGER NOT NULL,
+    since           TEXT NOT NULL,
+    reasons         TEXT NOT NULL           -- JSON array of messages
+);
+"#,
 ];

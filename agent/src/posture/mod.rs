@@ -171,10 +171,24 @@ pub fn record(
     let agent = AgentInfo::current();
     let mut ids = Vec::new();
     for f in findings {
-        let mut event = Event::new(None, &FindingBody::new(&agent, f));
-        ids.push(event.id.clone());
-        recorder.commit(&mut event, |l, e| l.record_event(e))?;
+        ids.push(record_one(recorder, &agent, f)?);
     }
     recorder.checkpoint("posture")?;
     Ok(ids)
+}
+
+/// Records one finding as a `posture_finding` event (no checkpoint: the
+/// caller's next one covers it); returns the event id.
+///
+/// # Errors
+/// When the ledger or evidence file cannot be written.
+pub fn record_one(
+    recorder: &mut Recorder,
+    agent: &AgentInfo,
+    f: &Finding,
+) -> Result<String, EvidenceFileError> {
+    let mut event = Event::new(None, &FindingBody::new(agent, f));
+    let id = event.id.clone();
+    recorder.commit(&mut event, |l, e| l.record_event(e))?;
+    Ok(id)
 }

@@ -54,6 +54,7 @@ pub fn syslog_severity(e: &Value) -> u8 {
             "unknown" => 5,
             _ => 6,
         },
+        Some(K::GateChanged) if e["ok"] == false => 4,
         Some(K::RunAborted | K::ConfigReloaded) if str_of(e, "outcome") == "refused" => 4,
         Some(K::RunAborted) => 4,
         Some(
@@ -61,7 +62,8 @@ pub fn syslog_severity(e: &Value) -> u8 {
             | K::RestoreMutation
             | K::Checkpoint
             | K::DaemonStarted
-            | K::DaemonStopped,
+            | K::DaemonStopped
+            | K::GateChanged,
         )
         | None => 5,
     }
@@ -181,6 +183,25 @@ pub fn message(e: &Value) -> String {
             str_of(e, "observed"),
             str_of(e, "required")
         ),
+        Some(K::GateChanged) => {
+            let reasons: Vec<&str> = e["reasons"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            if e["ok"] == true {
+                format!(
+                    "Staleness gate of drill {} is green again (max age {})",
+                    str_of(e, "drill"),
+                    str_of(e, "max_age")
+                )
+            } else {
+                format!(
+                    "Staleness gate of drill {} turned red: {}",
+                    str_of(e, "drill"),
+                    reasons.join("; ")
+                )
+            }
+        }
         Some(K::EvidenceDropped) => format!(
             "{} undelivered evidence event(s) dropped for sink {}: {}",
             e["count"].as_u64().unwrap_or(0),
@@ -227,6 +248,8 @@ fn ocsf(e: &Value) -> Value {
             Some(K::SampleVerdict | K::PostureFinding) => {
                 (2003, "Compliance Finding", 2, "Findings", 1, "Create")
             }
+            // The gate's finding about a drill changes state.
+            Some(K::GateChanged) => (2003, "Compliance Finding", 2, "Findings", 2, "Update"),
             Some(K::RunSummary) => {
                 let (id, name) = match str_of(e, "status") {
                     "completed" => (2, "Completed"),
@@ -386,6 +409,37 @@ fn ocsf(e: &Value) -> Value {
             o["status_id"] = json!(1);
             o["status"] = json!("New");
         }
+        Some(K::GateChanged) => {
+            let ok = e["ok"] == true;
+            let reasons: Vec<&str> = e["reasons"]
+                .as_array()
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            o["compliance"] = json!({
+                "status_id": if ok { 1 } else { 3 },
+                "status": if ok { "Pass" } else { "Fail" },
+                "control": "gate",
+                "standards": ["ISO/IEC 27001:2013", "ISO/IEC 27001:2022"],
+                "requirements": [format!(
+                    "ISO/IEC 27001:2013 {} / 2022 {}",
+                    crate::controls::BACKUP.iso_2013,
+                    crate::controls::BACKUP.iso_2022
+                )],
+                "status_detail": if ok {
+                    format!("a passed run within {}", str_of(e, "max_age"))
+                } else {
+                    reasons.join("; ")
+                },
+            });
+            o["finding_info"] = json!({
+                "uid": format!("gate:{}", str_of(e, "drill")),
+                "title": message(e),
+                "types": ["Backup Staleness Gate"],
+                "data_sources": ["restoreproof"],
+            });
+            o["status_id"] = json!(if ok { 4 } else { 1 });
+            o["status"] = json!(if ok { "Resolved" } else { "New" });
+        }
         Some(K::RunSummary | K::RunAborted) => {
             let ok = RunOutcome::of_summary(e).is_some_and(RunOutcome::passed);
             let (type_id, typ) = match str_of(e, "trigger") {
@@ -456,7 +510,7 @@ fn ecs(e: &Value) -> Value {
         Some(K::DaemonStarted) => ("process", "start"),
         Some(K::DaemonStopped) => ("process", "end"),
         Some(K::ConfigReloaded) => ("configuration", "change"),
-        Some(K::PostureFinding) | None => ("configuration", "info"),
+        Some(K::PostureFinding | K::GateChanged) | None => ("configuration", "info"),
     };
     let outcome = match k {
         Some(K::SampleVerdict) => match str_of(e, "verdict") {
@@ -475,7 +529,10 @@ fn ecs(e: &Value) -> Value {
             "fail" => "failure",
             _ => "unknown",
         },
+        Some(K::GateChanged) if e["ok"] == false => "failure",
         Some(
+            K::GateChanged
+            | 
             K::ConfigReloaded
             | K::RestoreMutation
             | K::Checkpoint

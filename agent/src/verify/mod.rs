@@ -55,6 +55,20 @@ impl Verdict {
         matches!(self, Verdict::Mismatch | Verdict::Unrecoverable)
     }
 
+    /// The verdict a stored word names.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Verdict::Verified,
+            Verdict::Mismatch,
+            Verdict::Unrecoverable,
+            Verdict::NoReference,
+            Verdict::Skipped,
+            Verdict::Aborted,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Verified => "verified",

@@ -296,6 +296,9 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         s.duration_ms as f64 / 1000.0,
         human_bytes(s.throughput_bytes_per_sec)
     );
+    if let Some(cov) = &s.coverage {
+        coverage_lines(cov);
+    }
     crate::outln!(
         "Evidence: {}  Ledger: {}",
         config.evidence_path.display(),
@@ -306,6 +309,48 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         (Some(RunOutcome::Failed), Some(why)) => crate::outln!("RESULT: FAILED — {why}"),
         (Some(o), _) => crate::outln!("RESULT: {}", o.as_str().to_uppercase()),
         (None, _) => {}
+    }
+}
+
+/// Rotating coverage in a few lines: where it stands, when it is full, and
+/// the warning when the budget cannot keep it.
+pub(super) fn coverage_lines(c: &crate::drill::Coverage) {
+    crate::outln!(
+        "Coverage ({}): {} of {} recovery points verified within the period ({:.1} %, {} of {}); {} coverage pick(s) this run{}",
+        c.period,
+        c.verified_within_period,
+        c.population,
+        c.percent,
+        human_bytes(c.verified_within_period_bytes),
+        human_bytes(c.population_bytes),
+        c.coverage_picks,
+        c.departed
+            .filter(|d| *d > 0)
+            .map(|d| format!("; {d} recovery point(s) verified before have left the population"))
+            .unwrap_or_default()
+    );
+    match (&c.warning, c.runs_to_full, &c.full_coverage_at) {
+        (Some(w), _, _) => crate::outln!("WARNING: coverage: {w}"),
+        (None, 0, _) => crate::outln!("  every recovery point is verified within the period"),
+        (None, n, Some(at)) => {
+            crate::outln!("  full coverage after {n} more run(s) at this budget: the scheduled run at {at}")
+        }
+        (None, n, None) => crate::outln!(
+            "  full coverage after {n} more run(s) at this budget (no schedule: run them within {})",
+            c.period
+        ),
+    }
+}
+
+/// Why a planned recovery point would be restored, for the plan's table.
+pub(super) fn pick_text(p: crate::sample::Pick) -> &'static str {
+    use crate::sample::Pick;
+    match p {
+        Pick::Uniform => "uniform",
+        Pick::Newest => "newest",
+        Pick::Oldest => "oldest",
+        Pick::Coverage => "coverage",
+        Pick::CoverageUniform => "coverage+uniform",
     }
 }
 

@@ -22,17 +22,26 @@ pub(super) async fn plan(
     } else {
         Box::new(Quiet)
     };
-    let p = crate::drill::plan(drill, source, &*progress)
-        .await
-        .map_err(|e| anyhow!("cannot list the source `{}`: {e}", drill.source))?;
-    drop(progress);
-    // The time is estimated from the last finished run's throughput, when
-    // the ledger has one.
-    let throughput = config
+    let ledger = config
         .ledger_path
         .exists()
         .then(|| crate::ledger::Ledger::open_read_only(&config.ledger_path).ok())
         .flatten()
+        .map(std::sync::Mutex::new);
+    // Rotating coverage ranks by what the ledger knows; without a ledger,
+    // nothing was verified yet.
+    let points: &dyn crate::drill::Points = match &ledger {
+        Some(l) => l,
+        None => &crate::drill::NoPoints,
+    };
+    let p = crate::drill::plan(drill, source, &*progress, points)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    drop(progress);
+    // The time is estimated from the last finished run's throughput, when
+    // the ledger has one.
+    let throughput = ledger
+        .and_then(|l| l.into_inner().ok())
         .and_then(|l| l.last_finished_runs().ok())
         .and_then(|mut runs| runs.remove(&drill.name))
         .and_then(|r| r.throughput_bytes_per_sec)
@@ -69,6 +78,9 @@ pub(super) async fn plan(
         human_bytes(p.sampled_bytes),
         p.mode
     );
+    if let Some(c) = &p.coverage {
+        super::output::coverage_lines(c);
+    }
     match (estimated_secs, throughput) {
         (Some(s), Some(t)) => crate::outln!(
             "  estimated restore time: {s} s at the last run's {}/s",
@@ -78,12 +90,14 @@ pub(super) async fn plan(
             "  estimated restore time: unknown until a run of this drill has finished"
         ),
     }
-    for c in p.sample.iter().take(TABLE_ROWS_PLAN) {
+    for s in p.sample.iter().take(TABLE_ROWS_PLAN) {
+        let c = &s.candidate;
         crate::outln!(
-            "  {:<60}  {:<38}  {:>10}",
+            "  {:<60}  {:<38}  {:>10}  {}",
             truncate(&c.key, 60),
             truncate(&c.point_id(), 38),
-            human_bytes(c.size)
+            human_bytes(c.size),
+            super::output::pick_text(s.pick)
         );
     }
     if p.sample.len() > TABLE_ROWS_PLAN {
