@@ -58,6 +58,15 @@ pub enum Command {
     /// Exit codes: 0 healthy, 1 stale heartbeat, a failing sink, or a drill
     /// whose last finished run did not pass, 2 the ledger could not be read.
     Status(StatusArgs),
+    /// The staleness gate: is every drill's evidence recent and broad
+    /// enough? For CI pipelines and monitors.
+    ///
+    /// A drill is red when no run that verified at least one recovery point
+    /// without a failure finished within --max-age (default: its
+    /// `gate.max_age`, else 7d), or when its rotating coverage is below
+    /// --min-coverage (default: its `gate.min_coverage`). Exit codes: 0
+    /// every drill judged is green, 1 one is red, 2 could not judge.
+    Gate(GateArgs),
     /// Evidence signing keys and tamper checks.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -99,6 +108,7 @@ impl Command {
         match self {
             Command::Drill(a) => a.json,
             Command::Status(a) => a.json,
+            Command::Gate(a) => a.json,
             Command::Evidence(EvidenceCommand::Verify(a)) => a.json,
             Command::Evidence(EvidenceCommand::Keygen(_)) => false,
             Command::Posture(a) => a.json,
@@ -209,6 +219,28 @@ pub struct ShipArgs {
 
     /// Print the per-sink report as JSON (with --once).
     #[arg(long, requires = "once")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    /// A passed run must have finished within this age (e.g. `7d`, `36h`),
+    /// over each drill's `gate.max_age`.
+    #[arg(long, value_name = "AGE")]
+    pub max_age: Option<crate::config::Age>,
+    /// Rotating coverage must be at least this share (e.g. `90%`), over each
+    /// drill's `gate.min_coverage`; drills without `coverage` are not
+    /// judged by it.
+    #[arg(long, value_name = "PERCENT")]
+    pub min_coverage: Option<crate::config::Percent>,
+    /// Only this drill.
+    #[arg(long, conflicts_with = "source")]
+    pub drill: Option<String>,
+    /// Only the drills of this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Print the judgement as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -3,6 +3,7 @@
 
 pub mod drill;
 pub mod evidence;
+pub mod gate;
 pub mod out;
 pub mod posture;
 pub mod report;
@@ -94,6 +95,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(cli, args),
         Command::Ship(args) => ship::run(cli, args).await,
         Command::Status(args) => status::run(cli, args),
+        Command::Gate(args) => gate::run(cli, args),
         Command::Validate(args) => validate::run(cli, args).await,
         Command::Completions(args) => {
             let mut text = Vec::new();

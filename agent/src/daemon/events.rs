@@ -89,3 +89,30 @@ pub(super) struct ConfigReloaded<'a> {
 impl Body for ConfigReloaded<'_> {
     const KIND: EventKind = EventKind::ConfigReloaded;
 }
+
+/// The body of a `gate_changed` event: a drill's staleness gate turned red,
+/// or green again (`previous` is `null` for a drill's first judgement).
+#[derive(Serialize)]
+pub(super) struct GateChanged<'a> {
+    pub(super) agent: AgentInfo,
+    pub(super) drill: &'a str,
+    pub(super) source: SourceName<'a>,
+    pub(super) ok: bool,
+    pub(super) previous: Option<bool>,
+    pub(super) max_age: &'a str,
+    pub(super) max_age_secs: u64,
+    pub(super) min_coverage: Option<f64>,
+    pub(super) last_passed_at: Option<&'a str>,
+    pub(super) coverage_percent: Option<f64>,
+    pub(super) reasons: &'a [String],
+}
+
+/// A source, named as other evidence names it (`source.name`).
+#[derive(Serialize)]
+pub(super) struct SourceName<'a> {
+    pub(super) name: &'a str,
+}
+
+impl Body for GateChanged<'_> {
+    const KIND: EventKind = EventKind::GateChanged;
+}

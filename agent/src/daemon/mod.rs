@@ -18,7 +18,10 @@ mod events;
 pub mod scheduler;
 pub mod status;
 
-use events::{drill_plans, ConfigReloaded, DaemonStarted, DaemonStopped, ReloadOutcome};
+use events::{
+    drill_plans, ConfigReloaded, DaemonStarted, DaemonStopped, GateChanged, ReloadOutcome,
+    SourceName,
+};
 
 use crate::config::{Config, DrillConfig};
 use crate::drill::{Drill, Quiet, Stop};
@@ -332,6 +335,53 @@ impl Agent {
         Ok(())
     }
 
+    /// Judges every drill's staleness gate and records each change (red, or
+    /// green again) as a `gate_changed` event, once: the state is kept in
+    /// the ledger, so a restart does not repeat it. A drill's first
+    /// judgement is an event only when it is red.
+    fn judge_gates(&self, config: &Config) -> Result<(), DaemonError> {
+        let mut r = lock(&self.recorder);
+        let facts = r.ledger.gate_facts()?;
+        let states = r.ledger.gate_states()?;
+        let gates = crate::gate::evaluate(config.drills.values(), &facts, Default::default(), Utc::now());
+        for g in gates {
+            let previous = states.get(&g.drill).map(|(ok, _)| *ok);
+            if previous == Some(g.ok) {
+                continue;
+            }
+            if previous.is_none() && g.ok {
+                r.ledger.record_gate(&g.drill, true, &[], None)?;
+                continue;
+            }
+            let mut event = Event::new(
+                None,
+                &GateChanged {
+                    agent: AgentInfo::current(),
+                    drill: &g.drill,
+                    source: SourceName { name: &g.source },
+                    ok: g.ok,
+                    previous,
+                    max_age: &g.max_age,
+                    max_age_secs: g.max_age_secs,
+                    min_coverage: g.min_coverage,
+                    last_passed_at: g.last_passed_at.as_deref(),
+                    coverage_percent: g.coverage_percent,
+                    reasons: &g.reasons,
+                },
+            );
+            r.commit(&mut event, |l, e| {
+                l.record_gate(&g.drill, g.ok, &g.reasons, Some(e))
+                    .map(Option::unwrap_or_default)
+            })?;
+            if g.ok {
+                tracing::info!(drill = %g.drill, "The drill's staleness gate is green again.");
+            } else {
+                tracing::warn!(drill = %g.drill, reasons = %g.reasons.join("; "), "The drill's staleness gate turned red.");
+            }
+        }
+        Ok(())
+    }
+
     /// Records the heartbeat, then rewrites the metrics file.
     fn heartbeat(&self, state: &str) -> Result<(), DaemonError> {
         let config = self.config();
@@ -371,6 +421,9 @@ impl Agent {
                 .collect(),
         })?;
         self.daily_checkpoint()?;
+        if let Err(e) = self.judge_gates(&config) {
+            tracing::error!(error = %e, "Cannot judge the staleness gates.");
+        }
         if let Err(e) = crate::sink::outbox::prune(&self.recorder, &config) {
             tracing::error!(error = %e, "Cannot apply the outbox bounds.");
         }
@@ -547,8 +600,12 @@ impl Runner for Agent {
             ),
             Err(e) => tracing::error!(drill = %drill.name, error = %e, "Drill could not run."),
         }
+        if let Err(e) = self.judge_gates(&config) {
+            tracing::error!(error = %e, "Cannot judge the staleness gates.");
+        }
         self.write_metrics(&config);
     }
+
 
     fn next_run(&self, drill: &str, at: Option<DateTime<Utc>>) {
         self.next_runs

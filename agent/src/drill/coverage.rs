@@ -232,7 +232,7 @@ impl<'a> Join<'a> {
 }
 
 /// Rotating coverage as a run summary states it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Coverage {
     /// The period, as configured (e.g. `30d`), and in seconds.
     pub period: String,
@@ -277,7 +277,7 @@ pub struct Coverage {
 }
 
 /// The budget a run needs to cover the population once per period.
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct NeededPerRun {
     pub recovery_points: u64,
     pub bytes: u64,

@@ -93,6 +93,9 @@ pub struct SampleRecord {
     pub recorded_at: String,
     pub last_modified: Option<String>,
     pub server_side_encryption: Option<String>,
+    /// Why it was sampled (`uniform`, `coverage`, ...), when its evidence
+    /// event says (releases before rotating coverage did not).
+    pub pick: Option<String>,
 }
 
 /// This process as the `runs` table records it.
@@ -444,6 +447,9 @@ impl Ledger {
                             .as_str()
                             .map(str::to_owned)
                     }),
+                    pick: body
+                        .as_ref()
+                        .and_then(|b| b["pick"].as_str().map(str::to_owned)),
                 })
             })
             .map_err(LedgerError::Read)?;

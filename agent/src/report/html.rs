@@ -337,6 +337,14 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         }
         o.push_str("</table>");
     }
+    let coverage: Vec<String> = r.drills.iter().filter_map(|d| d.coverage_statement()).collect();
+    if !coverage.is_empty() {
+        o.push_str("<h2>Rotating coverage</h2><p>As each drill's last run in the period left it:</p><ul id=\"rotating-coverage\">");
+        for c in &coverage {
+            let _ = write!(o, "<li>{}</li>", esc(c));
+        }
+        o.push_str("</ul>");
+    }
     if !r.confidence.is_empty() {
         o.push_str("<h2>Confidence</h2><p>From uniform samples only (one-sided exact Clopper–Pearson bound):</p><ul id=\"confidence\">");
         for c in &r.confidence {

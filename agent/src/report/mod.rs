@@ -60,6 +60,34 @@ pub struct DrillReport {
     /// endpoint, when one is configured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// Rotating coverage as the drill's last run in the period left it (for
+    /// drills that set `coverage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotating_coverage: Option<crate::drill::Coverage>,
+}
+
+impl DrillReport {
+    /// Rotating coverage in one sentence, for drills that track it.
+    pub fn coverage_statement(&self) -> Option<String> {
+        let c = self.rotating_coverage.as_ref()?;
+        let outlook = match (&c.warning, c.runs_to_full, &c.full_coverage_at) {
+            (Some(w), _, _) => format!("WARNING: {w}"),
+            (None, 0, _) => "every recovery point was verified within the period".into(),
+            (None, n, Some(at)) => format!("full coverage after {n} more run(s), at {at}"),
+            (None, n, None) => format!("full coverage after {n} more run(s) at this budget"),
+        };
+        Some(format!(
+            "drill {} (source {}): {} of {} recovery points verified within {} ({:.1} %, {} of {}); {outlook}",
+            self.drill,
+            self.source,
+            c.verified_within_period,
+            c.population,
+            c.period,
+            c.percent,
+            crate::config::human_bytes(c.verified_within_period_bytes),
+            crate::config::human_bytes(c.population_bytes),
+        ))
+    }
 }
 
 /// A verdict that failed.
@@ -306,6 +334,11 @@ impl Report {
                     .iter()
                     .rev()
                     .find_map(|r| r.summary.as_ref().map(|s| location(&s["source"]))),
+                rotating_coverage: rs.iter().rev().find_map(|r| {
+                    r.summary
+                        .as_ref()
+                        .and_then(|s| serde_json::from_value(s["coverage"].clone()).ok())
+                }),
                 verdicts,
             });
         }
@@ -400,8 +433,10 @@ impl Report {
     }
 }
 
-/// Per source, the bound the period's uniform samples give: only samples of
-/// runs whose strategy was `uniform`, and only verdicts about the bytes.
+/// Per source, the bound the period's uniform samples give: only uniform
+/// picks (a sample's `pick`; for evidence without one, samples of runs whose
+/// strategy was `uniform` without rotating coverage), and only verdicts
+/// about the bytes.
 fn uniform_confidence(
     runs: &[RunRecord],
     samples: &[SampleRecord],
@@ -411,14 +446,18 @@ fn uniform_confidence(
         .filter(|r| {
             r.summary
                 .as_ref()
-                .is_some_and(|s| s["strategy"] == "uniform")
+                .is_some_and(|s| s["strategy"] == "uniform" && s["coverage"].is_null())
         })
         .map(|r| r.run_id.as_str())
         .collect();
     let mut by_source: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for s in samples {
         let counted = by_source.entry(s.source.as_str()).or_default();
-        if !uniform.contains(s.run_id.as_str()) {
+        let random = match s.pick.as_deref() {
+            Some(p) => p == "uniform" || p == "coverage_uniform",
+            None => uniform.contains(s.run_id.as_str()),
+        };
+        if !random {
             continue;
         }
         match s.verdict.as_str() {

@@ -111,6 +111,13 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
+    let coverage: Vec<String> = r.drills.iter().filter_map(|d| d.coverage_statement()).collect();
+    if !coverage.is_empty() {
+        let _ = writeln!(o, "\nRotating coverage (as each drill's last run left it):");
+        for c in &coverage {
+            let _ = writeln!(o, "  {}", visible(c));
+        }
+    }
     if !r.confidence.is_empty() {
         let _ = writeln!(
             o,
@@ -212,6 +219,14 @@ pub fn markdown(r: &Report) -> String {
                 md(&p.observed),
                 md(&p.required)
             );
+        }
+        let _ = writeln!(o);
+    }
+    let coverage: Vec<String> = r.drills.iter().filter_map(|d| d.coverage_statement()).collect();
+    if !coverage.is_empty() {
+        let _ = writeln!(o, "## Rotating coverage\n\nAs each drill's last run in the period left it:\n");
+        for c in &coverage {
+            let _ = writeln!(o, "- {}", md(c));
         }
         let _ = writeln!(o);
     }
