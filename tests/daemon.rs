@@ -550,3 +550,68 @@ async fn a_secret_on_a_broken_line_never_reaches_evidence_or_logs() {
         "{refused}"
     );
 }
+
+/// The `gate_changed` events of the evidence file, as (ok, previous).
+fn gate_events(agent: &Agent) -> Vec<(Value, Value)> {
+    agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "gate_changed")
+        .map(|e| (e["ok"].clone(), e["previous"].clone()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_records_each_gate_change_once_and_exposes_the_gate() {
+    let b = Bucket::new("daemon-gate").await;
+    for i in 0..3u8 {
+        b.put(&format!("obj-{i}"), &data(i, 1000), None).await;
+    }
+    // Runs every 2 s; the gate wants a passed run within 5 s.
+    let drill = format!(
+        "sample = 3\nschedule = \"*/2 * * * * *\"\n[drills.d.gate]\nmax_age = \"5s\"\n{DAEMON}"
+    );
+    let agent = Agent::new(&b.proxy.url(), &b.name, &drill);
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+
+    // Before any run: red (the drill has no evidence yet).
+    wait_for("the first judgement (red)", 30, || !gate_events(&agent).is_empty()).await;
+    // A passed run turns it green.
+    wait_for("green", 30, || gate_events(&agent).len() >= 2).await;
+    // Every restore now fails: after 5 s without a passed run it turns red.
+    b.proxy.add(Rule::get("obj-", Fault::FlipByte(3)));
+    wait_for("red again", 40, || gate_events(&agent).len() >= 3).await;
+    let m = agent.run(&["status", "--prometheus"]).await;
+    assert!(m.stdout.contains("restoreproof_gate_ok{drill=\"d\"} 0"), "{}", m.stdout);
+    let status = agent.run(&["status"]).await;
+    assert!(status.stdout.contains("d: GATE RED: no passed run within 5s"), "{}", status.stdout);
+    // Restores pass again: green once more.
+    b.proxy.clear();
+    wait_for("green again", 40, || gate_events(&agent).len() >= 4).await;
+    // Several heartbeats later, nothing more was recorded: once per change.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    signal(&child, "TERM");
+    let _ = child.wait().await;
+    let events = gate_events(&agent);
+    assert_eq!(
+        events,
+        vec![
+            (Value::Bool(false), Value::Null),
+            (Value::Bool(true), Value::Bool(false)),
+            (Value::Bool(false), Value::Bool(true)),
+            (Value::Bool(true), Value::Bool(false)),
+        ],
+        "{}",
+        log(&agent)
+    );
+    let m = agent.run(&["status", "--prometheus"]).await;
+    assert!(m.stdout.contains("restoreproof_gate_ok{drill=\"d\"} 1"), "{}", m.stdout);
+    // Each change reads as a Compliance Finding in OCSF 1.3.0.
+    let records: Vec<Value> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "gate_changed")
+        .collect();
+    crate::util::assert_ocsf_conforms(&records);
+}

@@ -19,6 +19,9 @@
 //!   a corrupted recovery point each and the requests each one cost;
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
+//! - `coverage`: rotating coverage over runs (count and byte budgets, a
+//!   corrupted version retried first, expired versions leaving the count)
+//!   and `restoreproof gate`;
 //! - `crash`: a drill killed with SIGKILL keeps every completed verdict;
 //! - `host`: a full or unusable scratch disk is the host's fault, never a
 //!   verdict about the backup; scratch of dead runs is removed;
@@ -45,6 +48,7 @@ mod azure;
 mod checksums;
 mod cli;
 mod config_files;
+mod coverage;
 mod crash;
 mod daemon;
 mod host;
