@@ -614,4 +614,7 @@ async fn the_daemon_records_each_gate_change_once_and_exposes_the_gate() {
         .filter(|e| e["kind"] == "gate_changed")
         .collect();
     crate::util::assert_ocsf_conforms(&records);
+    // And matches the published schema of the native record.
+    let docs: Vec<(&str, Value)> = records.into_iter().map(|e| ("evidence", e)).collect();
+    crate::schemas::assert_valid(&docs);
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 /// Validates each `(schema file, document)` with `jsonschema`; panics with
 /// every error. `RESTOREPROOF_TEST_DUMP=DIR` also writes the documents
 /// there (to look at when a schema changes).
-fn assert_valid(docs: &[(&str, Value)]) {
+pub fn assert_valid(docs: &[(&str, Value)]) {
     if let Ok(dir) = std::env::var("RESTOREPROOF_TEST_DUMP") {
         for (i, (schema, doc)) in docs.iter().enumerate() {
             let name = format!("{dir}/{i:02}-{schema}.json");
@@ -76,7 +76,7 @@ async fn every_json_document_and_evidence_record_matches_its_published_schema() 
     let agent = Agent::new(
         &b.proxy.url(),
         &b.name,
-        "sample = 4\n[sinks.file]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n",
+        "sample = 4\ncoverage = \"30d\"\n[sinks.file]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n",
     );
     let mut docs: Vec<(&str, Value)> = Vec::new();
     let plan = agent.run(&["drill", "d", "--plan", "--json"]).await;
@@ -86,6 +86,7 @@ async fn every_json_document_and_evidence_record_matches_its_published_schema() 
     docs.push(("drill", drill.json()));
     for (schema, args) in [
         ("status", &["status", "--json"][..]),
+        ("gate", &["gate", "--json"]),
         ("report", &["report", "--format", "json"]),
         ("validate", &["validate", "--json"]),
         ("ship", &["ship", "--once", "--json"]),
