@@ -49,7 +49,10 @@ impl RecoverySource for Synthetic {
         let base = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
         Box::pin(futures::stream::iter((0..KEYS * VERSIONS_PER_KEY).map(
             move |i| {
-                let (k, v) = (i / VERSIONS_PER_KEY, VERSIONS_PER_KEY - 1 - i % VERSIONS_PER_KEY);
+                let (k, v) = (
+                    i / VERSIONS_PER_KEY,
+                    VERSIONS_PER_KEY - 1 - i % VERSIONS_PER_KEY,
+                );
                 Ok(ListItem::Version(Candidate {
                     key: key(k),
                     version_id: Some(format!("v{v}")),

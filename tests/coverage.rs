@@ -53,7 +53,9 @@ async fn two_hundred_versions(test: &str) -> (Bucket, BTreeSet<Point>) {
     for v in 0..4u8 {
         for k in 0..50u8 {
             let key = format!("db/part-{k:02}.sql");
-            let id = b.put(&key, &data(k.wrapping_mul(7).wrapping_add(v), 100), None).await;
+            let id = b
+                .put(&key, &data(k.wrapping_mul(7).wrapping_add(v), 100), None)
+                .await;
             all.insert((key, id));
         }
     }
@@ -77,7 +79,10 @@ async fn every_version_once_in_ten_runs_then_the_oldest_again(test: &str, sample
         assert_eq!(picks.len(), 20, "run {k}: {picks:?}");
         for (point, verdict, pick) in &picks {
             assert_eq!(verdict, "verified", "run {k}: {point:?}");
-            assert!(pick.starts_with("coverage"), "run {k}: {point:?} was a {pick} pick while unverified ones remained");
+            assert!(
+                pick.starts_with("coverage"),
+                "run {k}: {point:?} was a {pick} pick while unverified ones remained"
+            );
             *seen.entry(point.clone()).or_default() += 1;
         }
         let c = &run.json()["summary"]["coverage"];
@@ -90,7 +95,11 @@ async fn every_version_once_in_ten_runs_then_the_oldest_again(test: &str, sample
     }
     // Every version verified exactly once, none repeated.
     assert_eq!(seen.len(), 200, "{} of 200 verified", seen.len());
-    assert!(seen.values().all(|n| *n == 1), "repeated: {:?}", seen.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>());
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "repeated: {:?}",
+        seen.iter().filter(|(_, n)| **n > 1).collect::<Vec<_>>()
+    );
     assert_eq!(seen.keys().cloned().collect::<BTreeSet<_>>(), all);
 
     // Run 1's verdicts are now older than the period: the 11th run starts
@@ -98,9 +107,16 @@ async fn every_version_once_in_ten_runs_then_the_oldest_again(test: &str, sample
     let eleventh = agent.drill(&[]).await;
     assert_eq!(eleventh.code, 0, "{}", eleventh.stderr);
     let again: BTreeSet<Point> = sampled(&eleventh).into_iter().map(|(p, ..)| p).collect();
-    assert_eq!(again, runs[0], "the 11th run takes the versions verified longest ago");
+    assert_eq!(
+        again, runs[0],
+        "the 11th run takes the versions verified longest ago"
+    );
     let c = &eleventh.json()["summary"]["coverage"];
-    assert_eq!((c["verified_within_period"].as_u64(), c["percent"].as_f64()), (Some(200), Some(100.0)), "{c}");
+    assert_eq!(
+        (c["verified_within_period"].as_u64(), c["percent"].as_f64()),
+        (Some(200), Some(100.0)),
+        "{c}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,7 +138,10 @@ async fn a_corrupted_version_is_retried_first_and_expired_versions_leave_the_cou
         let key = format!("k{k:02}");
         ids.push((key.clone(), b.put(&key, &data(k, 100), None).await));
     }
-    let bad = ("bad".to_owned(), b.put_with_wrong_sha256("bad", &data(99, 100)).await);
+    let bad = (
+        "bad".to_owned(),
+        b.put_with_wrong_sha256("bad", &data(99, 100)).await,
+    );
     let agent = Agent::new(
         &b.proxy.url(),
         &b.name,
@@ -140,16 +159,25 @@ async fn a_corrupted_version_is_retried_first_and_expired_versions_leave_the_cou
         }
         assert_eq!(run.code, 0, "{}", run.stderr);
     }
-    assert!(found_in.is_some(), "60 versions at 10 per run: found within 6 runs");
+    assert!(
+        found_in.is_some(),
+        "60 versions at 10 per run: found within 6 runs"
+    );
     // The next run retries it first (and takes 9 never-verified ones).
     let next = agent.drill(&["--plan"]).await;
     let plan = &next.json()["plan"];
     assert_eq!(plan["sample"][0]["key"], "bad", "{plan}");
-    assert!(plan["sample"][0]["pick"].as_str().unwrap_or_default().starts_with("coverage"));
+    assert!(plan["sample"][0]["pick"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("coverage"));
     assert_eq!(plan["coverage"]["failing"], 1);
     let retry = agent.drill(&[]).await;
     let picks = sampled(&retry);
-    assert!(picks.iter().any(|(p, v, _)| *p == bad && v == "mismatch"), "{picks:?}");
+    assert!(
+        picks.iter().any(|(p, v, _)| *p == bad && v == "mismatch"),
+        "{picks:?}"
+    );
     assert_eq!(retry.json()["summary"]["coverage"]["failing"], 1);
 
     // Lifecycle expiry removes five versions the drill had verified: they
@@ -179,7 +207,10 @@ async fn a_corrupted_version_is_retried_first_and_expired_versions_leave_the_cou
     assert_eq!(c["departed"], 5, "{c}");
     let n = |v: &Value| v["verified_within_period"].as_u64().unwrap_or(0);
     // The five expired ones no longer count; this run verified up to 9 more.
-    assert!(n(c) >= n(&before) - 5 && n(c) <= n(&before) - 5 + 9, "before {before}, after {c}");
+    assert!(
+        n(c) >= n(&before) - 5 && n(c) <= n(&before) - 5 + 9,
+        "before {before}, after {c}"
+    );
     let _ = ids;
 }
 
@@ -208,7 +239,13 @@ async fn the_gate_fails_stale_or_uncovered_drills_and_passes_fresh_ones() {
     let j = never.json();
     assert_eq!(j["schema"], "restoreproof.gate/v1");
     assert_eq!(j["ok"], false);
-    assert!(j["drills"][0]["reasons"][0].as_str().unwrap_or_default().contains("no run of this drill ever"), "{j}");
+    assert!(
+        j["drills"][0]["reasons"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("no run of this drill ever"),
+        "{j}"
+    );
 
     let run = agent.drill(&[]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -219,7 +256,10 @@ async fn the_gate_fails_stale_or_uncovered_drills_and_passes_fresh_ones() {
     // Coverage below a stricter minimum.
     let uncovered = gate(&["--min-coverage", "90%"]).await;
     assert_eq!(uncovered.code, 1);
-    assert!(uncovered.json()["drills"][0]["reasons"][0].as_str().unwrap_or_default().contains("25.0 % is below the minimum 90 %"));
+    assert!(uncovered.json()["drills"][0]["reasons"][0]
+        .as_str()
+        .unwrap_or_default()
+        .contains("25.0 % is below the minimum 90 %"));
     // The last verified run is older than max_age: the run is moved 3 days
     // back (the configured max_age is 2d).
     agent
@@ -231,17 +271,32 @@ async fn the_gate_fails_stale_or_uncovered_drills_and_passes_fresh_ones() {
         .expect("age the run");
     let stale = gate(&[]).await;
     assert_eq!(stale.code, 1, "{}", stale.stdout);
-    assert!(stale.json()["drills"][0]["reasons"][0].as_str().unwrap_or_default().contains("3d ago"), "{}", stale.stdout);
+    assert!(
+        stale.json()["drills"][0]["reasons"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("3d ago"),
+        "{}",
+        stale.stdout
+    );
     // A longer max-age on the command line passes it again.
     assert_eq!(gate(&["--max-age", "4d"]).await.code, 0);
     // The text form names the drill and the reason.
     let text = agent.run(&["gate"]).await;
     assert_eq!(text.code, 1);
-    assert!(text.stdout.contains("RED") && text.stdout.contains("d: no passed run within 2d"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("RED") && text.stdout.contains("d: no passed run within 2d"),
+        "{}",
+        text.stdout
+    );
     // Bad input is named with the fix.
     let bad = agent.run(&["gate", "--drill", "nope"]).await;
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("no drill `nope`") && bad.stderr.contains("the drills are: d"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("no drill `nope`") && bad.stderr.contains("the drills are: d"),
+        "{}",
+        bad.stderr
+    );
     let bad = agent.run(&["gate", "--max-age", "soon"]).await;
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("90d"), "{}", bad.stderr);

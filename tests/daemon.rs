@@ -576,16 +576,29 @@ async fn the_daemon_records_each_gate_change_once_and_exposes_the_gate() {
     let mut child = start(&agent, &notify);
 
     // Before any run: red (the drill has no evidence yet).
-    wait_for("the first judgement (red)", 30, || !gate_events(&agent).is_empty()).await;
+    wait_for("the first judgement (red)", 30, || {
+        !gate_events(&agent).is_empty()
+    })
+    .await;
     // A passed run turns it green.
     wait_for("green", 30, || gate_events(&agent).len() >= 2).await;
     // Every restore now fails: after 5 s without a passed run it turns red.
     b.proxy.add(Rule::get("obj-", Fault::FlipByte(3)));
     wait_for("red again", 40, || gate_events(&agent).len() >= 3).await;
     let m = agent.run(&["status", "--prometheus"]).await;
-    assert!(m.stdout.contains("restoreproof_gate_ok{drill=\"d\"} 0"), "{}", m.stdout);
+    assert!(
+        m.stdout.contains("restoreproof_gate_ok{drill=\"d\"} 0"),
+        "{}",
+        m.stdout
+    );
     let status = agent.run(&["status"]).await;
-    assert!(status.stdout.contains("d: GATE RED: no passed run within 5s"), "{}", status.stdout);
+    assert!(
+        status
+            .stdout
+            .contains("d: GATE RED: no passed run within 5s"),
+        "{}",
+        status.stdout
+    );
     // Restores pass again: green once more.
     b.proxy.clear();
     wait_for("green again", 40, || gate_events(&agent).len() >= 4).await;
@@ -606,7 +619,11 @@ async fn the_daemon_records_each_gate_change_once_and_exposes_the_gate() {
         log(&agent)
     );
     let m = agent.run(&["status", "--prometheus"]).await;
-    assert!(m.stdout.contains("restoreproof_gate_ok{drill=\"d\"} 1"), "{}", m.stdout);
+    assert!(
+        m.stdout.contains("restoreproof_gate_ok{drill=\"d\"} 1"),
+        "{}",
+        m.stdout
+    );
     // Each change reads as a Compliance Finding in OCSF 1.3.0.
     let records: Vec<Value> = agent
         .evidence()

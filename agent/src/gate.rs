@@ -186,10 +186,16 @@ source = "s"
         let judge = |f: &BTreeMap<String, GateFacts>, o: Overrides| {
             evaluate(c.drills.values(), f, o, now()).remove(0)
         };
-        let fresh = judge(&facts(Some("2026-12-05T12:00:00.000Z"), None), Overrides::default());
+        let fresh = judge(
+            &facts(Some("2026-12-05T12:00:00.000Z"), None),
+            Overrides::default(),
+        );
         assert!(fresh.ok, "{fresh:?}");
         assert_eq!(fresh.max_age, "7d", "the default");
-        let stale = judge(&facts(Some("2026-11-28T12:00:00.000Z"), None), Overrides::default());
+        let stale = judge(
+            &facts(Some("2026-11-28T12:00:00.000Z"), None),
+            Overrides::default(),
+        );
         assert!(!stale.ok);
         assert!(stale.reasons[0].contains("8d ago"), "{:?}", stale.reasons);
         let tighter = judge(
@@ -202,17 +208,33 @@ source = "s"
         assert!(!tighter.ok);
         let never = judge(&BTreeMap::new(), Overrides::default());
         assert!(!never.ok);
-        assert!(never.reasons[0].contains("no run of this drill ever"), "{:?}", never.reasons);
+        assert!(
+            never.reasons[0].contains("no run of this drill ever"),
+            "{:?}",
+            never.reasons
+        );
     }
 
     #[test]
     fn coverage_below_the_minimum_is_red_and_only_drills_that_track_it_are_judged() {
         let c = drills("coverage = \"30d\"\ngate = { min_coverage = \"90%\" }");
-        let judge = |cov| evaluate(c.drills.values(), &facts(Some("2026-12-06T11:00:00Z"), cov), Overrides::default(), now()).remove(0);
+        let judge = |cov| {
+            evaluate(
+                c.drills.values(),
+                &facts(Some("2026-12-06T11:00:00Z"), cov),
+                Overrides::default(),
+                now(),
+            )
+            .remove(0)
+        };
         assert!(judge(Some(95.0)).ok);
         let low = judge(Some(45.5));
         assert!(!low.ok);
-        assert!(low.reasons[0].contains("45.5 % is below the minimum 90 %"), "{:?}", low.reasons);
+        assert!(
+            low.reasons[0].contains("45.5 % is below the minimum 90 %"),
+            "{:?}",
+            low.reasons
+        );
         assert!(!judge(None).ok, "unknown coverage does not pass a minimum");
 
         let untracked = drills("");

@@ -190,7 +190,11 @@ impl Prefix {
     }
 
     fn offer(&mut self, entry: Entry) {
-        if self.cutoff.as_ref().is_some_and(|cut| entry.priority >= *cut) {
+        if self
+            .cutoff
+            .as_ref()
+            .is_some_and(|cut| entry.priority >= *cut)
+        {
             return;
         }
         self.bytes += entry.candidate.size;
@@ -691,25 +695,45 @@ mod tests {
     }
 
     #[test]
-    fn coverage_takes_failing_then_never_verified_then_oldest_verified_and_the_strategy_fills_the_rest() {
+    fn coverage_takes_failing_then_never_verified_then_oldest_verified_and_the_strategy_fills_the_rest(
+    ) {
         let now = DateTime::from_timestamp(100 * 86_400, 0).unwrap_or_default();
         let day = 86_400;
         let period = std::time::Duration::from_secs(30 * day as u64);
-        let mut s = Sampler::new(Strategy::Uniform, 1, count(4), filter(), now).with_coverage(period);
+        let mut s =
+            Sampler::new(Strategy::Uniform, 1, count(4), filter(), now).with_coverage(period);
         let states = [
-            ("covered-a", Some(known(Verdict::Verified, 95 * day, Some(95 * day)))),
-            ("covered-b", Some(known(Verdict::Verified, 90 * day, Some(90 * day)))),
-            ("stale-40d", Some(known(Verdict::Verified, 60 * day, Some(60 * day)))),
-            ("stale-50d", Some(known(Verdict::Verified, 50 * day, Some(50 * day)))),
+            (
+                "covered-a",
+                Some(known(Verdict::Verified, 95 * day, Some(95 * day))),
+            ),
+            (
+                "covered-b",
+                Some(known(Verdict::Verified, 90 * day, Some(90 * day))),
+            ),
+            (
+                "stale-40d",
+                Some(known(Verdict::Verified, 60 * day, Some(60 * day))),
+            ),
+            (
+                "stale-50d",
+                Some(known(Verdict::Verified, 50 * day, Some(50 * day))),
+            ),
             ("never", None),
-            ("failing", Some(known(Verdict::Mismatch, 99 * day, Some(98 * day)))),
+            (
+                "failing",
+                Some(known(Verdict::Mismatch, 99 * day, Some(98 * day))),
+            ),
             ("archived", Some(known(Verdict::Skipped, 99 * day, None))),
         ];
         for (key, st) in &states {
             s.offer_known(c(key, 10, 0, true), st.as_ref());
         }
         let (sample, pop, count) = s.finish();
-        let picked: Vec<(&str, Pick)> = sample.iter().map(|d| (d.candidate.key.as_str(), d.pick)).collect();
+        let picked: Vec<(&str, Pick)> = sample
+            .iter()
+            .map(|d| (d.candidate.key.as_str(), d.pick))
+            .collect();
         // Failing first (retried), then never verified, then verified
         // longest ago; the fourth place is the uniform draw's.
         assert_eq!(picked.len(), 4, "{picked:?}");
@@ -717,13 +741,24 @@ mod tests {
         assert_eq!(picked[1].0, "never");
         assert_eq!(picked[2].0, "stale-50d");
         assert_eq!(picked[3].0, "stale-40d");
-        assert!(picked.iter().all(|(_, p)| matches!(p, Pick::Coverage | Pick::CoverageUniform)));
+        assert!(picked
+            .iter()
+            .all(|(_, p)| matches!(p, Pick::Coverage | Pick::CoverageUniform)));
         let count = count.unwrap_or_default();
         assert_eq!(pop.candidates, 7);
-        assert_eq!((count.population, count.covered, count.never_checked, count.failing), (7, 2, 1, 1));
+        assert_eq!(
+            (
+                count.population,
+                count.covered,
+                count.never_checked,
+                count.failing
+            ),
+            (7, 2, 1, 1)
+        );
 
         // With fewer due points than the budget, the uniform draw fills it.
-        let mut s = Sampler::new(Strategy::Uniform, 1, count_limits(5), filter(), now).with_coverage(period);
+        let mut s = Sampler::new(Strategy::Uniform, 1, count_limits(5), filter(), now)
+            .with_coverage(period);
         for (key, st) in &states[..2] {
             s.offer_known(c(key, 10, 0, true), st.as_ref());
         }
@@ -735,8 +770,16 @@ mod tests {
         let (sample, _, _) = s.finish();
         assert_eq!(sample.len(), 5);
         assert_eq!(sample[0].candidate.key, "never");
-        assert!(matches!(sample[0].pick, Pick::Coverage | Pick::CoverageUniform));
-        assert!(sample[1..].iter().all(|d| d.pick == Pick::Uniform && d.covered), "{sample:?}");
+        assert!(matches!(
+            sample[0].pick,
+            Pick::Coverage | Pick::CoverageUniform
+        ));
+        assert!(
+            sample[1..]
+                .iter()
+                .all(|d| d.pick == Pick::Uniform && d.covered),
+            "{sample:?}"
+        );
     }
 
     #[test]

@@ -62,7 +62,12 @@ fn select<'a>(config: &'a Config, args: &GateArgs) -> anyhow::Result<Vec<&'a Dri
             if !config.sources.contains_key(source) {
                 return Err(anyhow!(
                     "no source `{source}` in the configuration; the sources are: {}",
-                    config.sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                    config
+                        .sources
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             config
@@ -98,7 +103,11 @@ fn print_text(gates: &[DrillGate]) {
             (Some(at), Some(age)) => format!(
                 "{} ({} ago)",
                 at.chars().take(19).collect::<String>(),
-                crate::drill::age_text(std::time::Duration::from_secs(if age >= 3600 { age - age % 3600 } else { age - age % 60 }))
+                crate::drill::age_text(std::time::Duration::from_secs(if age >= 3600 {
+                    age - age % 3600
+                } else {
+                    age - age % 60
+                }))
             ),
             _ => "never".into(),
         };

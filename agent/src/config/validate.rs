@@ -291,10 +291,10 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         }
         let gate = {
             let own = d.gate.clone().unwrap_or_default();
-            let max_age = own
-                .max_age
-                .or(raw.gate.max_age)
-                .map_or(std::time::Duration::from_secs(defaults::GATE_MAX_AGE_SECS), |a| a.0);
+            let max_age = own.max_age.or(raw.gate.max_age).map_or(
+                std::time::Duration::from_secs(defaults::GATE_MAX_AGE_SECS),
+                |a| a.0,
+            );
             if max_age.is_zero() {
                 problem(at("gate.max_age"), "must be longer than 0s");
             }

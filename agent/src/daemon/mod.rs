@@ -343,7 +343,12 @@ impl Agent {
         let mut r = lock(&self.recorder);
         let facts = r.ledger.gate_facts()?;
         let states = r.ledger.gate_states()?;
-        let gates = crate::gate::evaluate(config.drills.values(), &facts, Default::default(), Utc::now());
+        let gates = crate::gate::evaluate(
+            config.drills.values(),
+            &facts,
+            Default::default(),
+            Utc::now(),
+        );
         for g in gates {
             let previous = states.get(&g.drill).map(|(ok, _)| *ok);
             if previous == Some(g.ok) {
@@ -605,7 +610,6 @@ impl Runner for Agent {
         }
         self.write_metrics(&config);
     }
-
 
     fn next_run(&self, drill: &str, at: Option<DateTime<Utc>>) {
         self.next_runs

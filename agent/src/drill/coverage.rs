@@ -39,8 +39,12 @@ pub trait Points: Send + Sync {
     ///
     /// # Errors
     /// [`LedgerError::Read`].
-    fn one(&self, source: &str, key: &str, version: &str)
-        -> Result<Option<PointState>, LedgerError>;
+    fn one(
+        &self,
+        source: &str,
+        key: &str,
+        version: &str,
+    ) -> Result<Option<PointState>, LedgerError>;
 }
 
 /// A ledger of its own (`drill --plan` reads one read-only).
@@ -197,10 +201,7 @@ impl<'a> Join<'a> {
         if self.exhausted {
             return Ok(false);
         }
-        let after = self
-            .read_to
-            .as_ref()
-            .map(|(k, v)| (k.as_str(), v.as_str()));
+        let after = self.read_to.as_ref().map(|(k, v)| (k.as_str(), v.as_str()));
         let rows = self.points.after(self.source, after, PAGE)?;
         if rows.len() < PAGE {
             self.exhausted = true;
@@ -308,11 +309,16 @@ impl Coverage {
         };
         let fires = fire_times(cfg, now, period);
         let runs_per_period = fires.as_ref().map(|f| f.len() as u64);
-        let left = (count.population - verified.min(count.population), count.population_bytes.saturating_sub(verified_bytes));
+        let left = (
+            count.population - verified.min(count.population),
+            count.population_bytes.saturating_sub(verified_bytes),
+        );
         let (per_run_points, per_run_bytes) = budget(cfg, count.population);
         let runs_to_full = match (left, per_run_bytes) {
             ((0, _), _) => 0,
-            ((_, bytes), Some(b)) => bytes.div_ceil(b.max(1)).max(left.0.div_ceil(per_run_points.max(1))),
+            ((_, bytes), Some(b)) => bytes
+                .div_ceil(b.max(1))
+                .max(left.0.div_ceil(per_run_points.max(1))),
             ((points, _), None) => points.div_ceil(per_run_points.max(1)),
         };
         let mut needed_per_run = None;
@@ -421,7 +427,7 @@ fn fire_times(
 pub fn age_text(d: std::time::Duration) -> String {
     let s = d.as_secs();
     for (unit, secs) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s >= secs && s % secs == 0 {
+        if s >= secs && s.is_multiple_of(secs) {
             return format!("{}{unit}", s / secs);
         }
     }
@@ -446,13 +452,20 @@ mod tests {
             Ok(self
                 .0
                 .iter()
-                .filter(|r| after.is_none_or(|(k, v)| (r.key.as_str(), r.version_id.as_str()) > (k, v)))
+                .filter(|r| {
+                    after.is_none_or(|(k, v)| (r.key.as_str(), r.version_id.as_str()) > (k, v))
+                })
                 .take(limit)
                 .cloned()
                 .collect())
         }
 
-        fn one(&self, _: &str, key: &str, version: &str) -> Result<Option<PointState>, LedgerError> {
+        fn one(
+            &self,
+            _: &str,
+            key: &str,
+            version: &str,
+        ) -> Result<Option<PointState>, LedgerError> {
             Ok(self
                 .0
                 .iter()
@@ -505,7 +518,10 @@ mod tests {
         let points = Rows(vec![row("a", "1"), row("b", "1"), row("c", "1")]);
         let mut join = Join::new(&points, "s");
         assert!(join.state("b", "1").ok().flatten().is_some());
-        assert!(join.state("a", "1").ok().flatten().is_some(), "looked up despite the order");
+        assert!(
+            join.state("a", "1").ok().flatten().is_some(),
+            "looked up despite the order"
+        );
         assert!(join.state("c", "1").ok().flatten().is_some());
         assert_eq!(join.departed().ok(), Some(None));
     }

@@ -217,7 +217,9 @@ impl Drill<'_> {
             }
             Err(DrawError::Ledger(error)) => {
                 summary.status = RunStatus::Error;
-                summary.error = Some(format!("cannot read what the ledger knows of the recovery points: {error}"));
+                summary.error = Some(format!(
+                    "cannot read what the ledger knows of the recovery points: {error}"
+                ));
                 self.finish(&mut summary, &agent, started)?;
                 return Err(DrillError::Ledger(error));
             }
@@ -438,7 +440,15 @@ impl Drill<'_> {
         }
         summary.store = env.source.capabilities();
         if let (Some(period), Some(count)) = (cfg.coverage, coverage_count) {
-            let c = Coverage::new(cfg, period, &count, coverage_picks, newly, lost, chrono::Utc::now());
+            let c = Coverage::new(
+                cfg,
+                period,
+                &count,
+                coverage_picks,
+                newly,
+                lost,
+                chrono::Utc::now(),
+            );
             if let Some(warning) = &c.warning {
                 tracing::warn!(warning, "Rotating coverage cannot keep up.");
                 self.record_coverage_finding(&info, &agent, &c)?;
@@ -547,7 +557,15 @@ pub async fn plan(
             .iter()
             .filter(|s| matches!(s.pick, Pick::Coverage | Pick::CoverageUniform))
             .count() as u64;
-        Coverage::new(cfg, period, &count, picks, (0, 0), (0, 0), chrono::Utc::now())
+        Coverage::new(
+            cfg,
+            period,
+            &count,
+            picks,
+            (0, 0),
+            (0, 0),
+            chrono::Utc::now(),
+        )
     });
     Ok(DrillPlan {
         drill: cfg.name.clone(),

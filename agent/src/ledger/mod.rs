@@ -21,8 +21,8 @@ mod schema;
 mod sinks;
 
 pub use daemon_state::DaemonState;
-pub use points::PointRow;
 use events::append_event;
+pub use points::PointRow;
 pub use runs::{DrillHistory, GateFacts, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
 use schema::MIGRATIONS;
 pub use sinks::SinkState;

@@ -26,11 +26,7 @@ fn time(s: &str) -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn state(
-    checked: &str,
-    verdict: &str,
-    verified: Option<&str>,
-) -> PointState {
+fn state(checked: &str, verdict: &str, verified: Option<&str>) -> PointState {
     PointState {
         last_checked: time(checked),
         // A word from a newer release says nothing this one can rank by.

@@ -596,7 +596,9 @@ impl Ledger {
             )
             .map_err(LedgerError::Read)?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)))
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })
             .map_err(LedgerError::Read)?;
         for row in rows {
             let (drill, at) = row.map_err(LedgerError::Read)?;
@@ -647,7 +649,10 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, (r.get::<_, bool>(1)?, r.get::<_, String>(2)?)))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    (r.get::<_, bool>(1)?, r.get::<_, String>(2)?),
+                ))
             })
             .map_err(LedgerError::Read)?;
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)

@@ -337,7 +337,11 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         }
         o.push_str("</table>");
     }
-    let coverage: Vec<String> = r.drills.iter().filter_map(|d| d.coverage_statement()).collect();
+    let coverage: Vec<String> = r
+        .drills
+        .iter()
+        .filter_map(|d| d.coverage_statement())
+        .collect();
     if !coverage.is_empty() {
         o.push_str("<h2>Rotating coverage</h2><p>As each drill's last run in the period left it:</p><ul id=\"rotating-coverage\">");
         for c in &coverage {

@@ -111,7 +111,11 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
-    let coverage: Vec<String> = r.drills.iter().filter_map(|d| d.coverage_statement()).collect();
+    let coverage: Vec<String> = r
+        .drills
+        .iter()
+        .filter_map(|d| d.coverage_statement())
+        .collect();
     if !coverage.is_empty() {
         let _ = writeln!(o, "\nRotating coverage (as each drill's last run left it):");
         for c in &coverage {
@@ -222,9 +226,16 @@ pub fn markdown(r: &Report) -> String {
         }
         let _ = writeln!(o);
     }
-    let coverage: Vec<String> = r.drills.iter().filter_map(|d| d.coverage_statement()).collect();
+    let coverage: Vec<String> = r
+        .drills
+        .iter()
+        .filter_map(|d| d.coverage_statement())
+        .collect();
     if !coverage.is_empty() {
-        let _ = writeln!(o, "## Rotating coverage\n\nAs each drill's last run in the period left it:\n");
+        let _ = writeln!(
+            o,
+            "## Rotating coverage\n\nAs each drill's last run in the period left it:\n"
+        );
         for c in &coverage {
             let _ = writeln!(o, "- {}", md(c));
         }

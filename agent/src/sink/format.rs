@@ -532,8 +532,7 @@ fn ecs(e: &Value) -> Value {
         Some(K::GateChanged) if e["ok"] == false => "failure",
         Some(
             K::GateChanged
-            | 
-            K::ConfigReloaded
+            | K::ConfigReloaded
             | K::RestoreMutation
             | K::Checkpoint
             | K::DaemonStarted
