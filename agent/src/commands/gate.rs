@@ -59,17 +59,7 @@ fn select<'a>(config: &'a Config, args: &GateArgs) -> anyhow::Result<Vec<&'a Dri
             )
         })?],
         (None, Some(source)) => {
-            if !config.sources.contains_key(source) {
-                return Err(anyhow!(
-                    "no source `{source}` in the configuration; the sources are: {}",
-                    config
-                        .sources
-                        .keys()
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ));
-            }
+            super::known_source(config, source)?;
             config
                 .drills
                 .values()

@@ -47,41 +47,38 @@ pub trait Points: Send + Sync {
     ) -> Result<Option<PointState>, LedgerError>;
 }
 
-/// A ledger of its own (`drill --plan` reads one read-only).
-impl Points for Mutex<Ledger> {
-    fn after(
-        &self,
-        source: &str,
-        after: Option<(&str, &str)>,
-        limit: usize,
-    ) -> Result<Vec<PointRow>, LedgerError> {
-        self.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .points_after(source, after, limit)
-    }
+/// Lends its ledger for one read (locked for that read only, so other
+/// drills of the process commit in between).
+pub trait LendsLedger: Send + Sync {
+    fn with_ledger<R>(&self, read: impl FnOnce(&Ledger) -> R) -> R;
+}
 
-    fn one(
-        &self,
-        source: &str,
-        key: &str,
-        version: &str,
-    ) -> Result<Option<PointState>, LedgerError> {
-        self.lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .point(source, key, version)
+/// A ledger of its own (`drill --plan` reads one read-only).
+impl LendsLedger for Mutex<Ledger> {
+    fn with_ledger<R>(&self, read: impl FnOnce(&Ledger) -> R) -> R {
+        read(
+            &self
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 }
 
-/// The recorder's ledger, locked for each page only (other drills of the
-/// process commit in between).
-impl Points for Mutex<Recorder> {
+/// The recorder's ledger, as drills and the service share it.
+impl LendsLedger for Mutex<Recorder> {
+    fn with_ledger<R>(&self, read: impl FnOnce(&Ledger) -> R) -> R {
+        read(&lock(self).ledger)
+    }
+}
+
+impl<T: LendsLedger> Points for T {
     fn after(
         &self,
         source: &str,
         after: Option<(&str, &str)>,
         limit: usize,
     ) -> Result<Vec<PointRow>, LedgerError> {
-        lock(self).ledger.points_after(source, after, limit)
+        self.with_ledger(|l| l.points_after(source, after, limit))
     }
 
     fn one(
@@ -90,7 +87,7 @@ impl Points for Mutex<Recorder> {
         key: &str,
         version: &str,
     ) -> Result<Option<PointState>, LedgerError> {
-        lock(self).ledger.point(source, key, version)
+        self.with_ledger(|l| l.point(source, key, version))
     }
 }
 

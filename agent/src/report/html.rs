@@ -337,11 +337,7 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         }
         o.push_str("</table>");
     }
-    let coverage: Vec<String> = r
-        .drills
-        .iter()
-        .filter_map(|d| d.coverage_statement())
-        .collect();
+    let coverage = r.coverage_statements();
     if !coverage.is_empty() {
         o.push_str("<h2>Rotating coverage</h2><p>As each drill's last run in the period left it:</p><ul id=\"rotating-coverage\">");
         for c in &coverage {

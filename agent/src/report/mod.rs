@@ -66,6 +66,16 @@ pub struct DrillReport {
     pub rotating_coverage: Option<crate::drill::Coverage>,
 }
 
+impl Report {
+    /// Rotating coverage, one sentence per drill that tracks it.
+    pub fn coverage_statements(&self) -> Vec<String> {
+        self.drills
+            .iter()
+            .filter_map(DrillReport::coverage_statement)
+            .collect()
+    }
+}
+
 impl DrillReport {
     /// Rotating coverage in one sentence, for drills that track it.
     pub fn coverage_statement(&self) -> Option<String> {

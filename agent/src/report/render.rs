@@ -111,11 +111,7 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
-    let coverage: Vec<String> = r
-        .drills
-        .iter()
-        .filter_map(|d| d.coverage_statement())
-        .collect();
+    let coverage = r.coverage_statements();
     if !coverage.is_empty() {
         let _ = writeln!(o, "\nRotating coverage (as each drill's last run left it):");
         for c in &coverage {
@@ -226,11 +222,7 @@ pub fn markdown(r: &Report) -> String {
         }
         let _ = writeln!(o);
     }
-    let coverage: Vec<String> = r
-        .drills
-        .iter()
-        .filter_map(|d| d.coverage_statement())
-        .collect();
+    let coverage = r.coverage_statements();
     if !coverage.is_empty() {
         let _ = writeln!(
             o,
