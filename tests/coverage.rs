@@ -301,3 +301,83 @@ async fn the_gate_fails_stale_or_uncovered_drills_and_passes_fresh_ones() {
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("90d"), "{}", bad.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_that_cannot_cover_the_period_says_what_it_needs_and_records_a_finding() {
+    let b = Bucket::new("coverage-budget").await;
+    for k in 0..40u8 {
+        b.put(&format!("k{k:02}"), &data(k, 100), None).await;
+    }
+    // A daily schedule gives 10 runs in a 10-day period: 40 recovery
+    // points need 4 per run.
+    let short = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "sample = 3\ncoverage = \"10d\"\nschedule = \"0 3 * * *\"",
+    );
+    let run = short.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let c = &run.json()["summary"]["coverage"];
+    assert_eq!(c["runs_per_period"], 10, "{c}");
+    assert_eq!(c["needed_per_run"]["recovery_points"], 4, "{c}");
+    assert!(c["full_coverage_at"].is_null(), "{c}");
+    let warning = c["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("needs ≥ 4 recovery points per run"),
+        "{warning}"
+    );
+    let findings: Vec<Value> = short
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "posture_finding" && e["check"] == "coverage.budget")
+        .collect();
+    assert_eq!(findings.len(), 1, "one finding per run that cannot keep up");
+    assert_eq!(findings[0]["status"], "fail");
+    assert_eq!(findings[0]["required"], "≥ 4 recovery points per run");
+    // Shown by status and the report.
+    let status = short.run(&["status"]).await;
+    assert!(
+        status
+            .stdout
+            .contains("d: coverage 7.5 % (3 of 40 recovery points verified within 10d); WARNING"),
+        "{}",
+        status.stdout
+    );
+    let report = short.run(&["report"]).await;
+    assert!(
+        report.stdout.contains("Rotating coverage")
+            && report.stdout.contains("needs ≥ 4 recovery points per run"),
+        "{}",
+        report.stdout
+    );
+    assert!(
+        report.stdout.contains("coverage.budget"),
+        "listed with the posture findings: {}",
+        report.stdout
+    );
+
+    // Enough budget: no warning, and the date of full coverage is the
+    // scheduled run that reaches it (9 more runs of 4).
+    let enough = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "sample = 4\ncoverage = \"10d\"\nschedule = \"0 3 * * *\"",
+    );
+    let run = enough.drill(&[]).await;
+    let c = &run.json()["summary"]["coverage"];
+    assert!(c["warning"].is_null(), "{c}");
+    assert_eq!(c["runs_to_full"], 9, "{c}");
+    let at = c["full_coverage_at"].as_str().unwrap_or_default();
+    assert!(at.ends_with("T03:00:00Z"), "{c}");
+    let days = chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours())
+        .unwrap_or(0);
+    assert!(
+        (8 * 24..=9 * 24).contains(&days),
+        "the 9th daily run from now: {at}"
+    );
+    assert!(!enough
+        .evidence()
+        .iter()
+        .any(|e| e["check"] == "coverage.budget"));
+}

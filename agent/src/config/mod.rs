@@ -643,6 +643,36 @@ mod tests {
     }
 
     #[test]
+    fn coverage_and_the_gate_are_checked() {
+        let base = "[sources.s]\nkind = \"s3\"\nbucket = \"backups\"\n[drills.d]\nsource = \"s\"\n";
+        let p = problems(&format!("{base}coverage = \"30m\"\n"));
+        assert!(
+            p.iter()
+                .any(|m| m.contains("drills.d.coverage") && m.contains("at least 1h")),
+            "{p:?}"
+        );
+        let p = problems(&format!("{base}[drills.d.gate]\nmin_coverage = \"90%\"\n"));
+        assert!(
+            p.iter()
+                .any(|m| m.contains("drills.d.gate.min_coverage") && m.contains("coverage = ")),
+            "{p:?}"
+        );
+        let p = problems(&format!("{base}[drills.d.gate]\nmax_age = \"0s\"\n"));
+        assert!(
+            p.iter().any(|m| m.contains("drills.d.gate.max_age")),
+            "{p:?}"
+        );
+        let p = problems(&format!(
+            "{base}coverage = \"30d\"\n[drills.d.gate]\nmin_coverage = \"120%\"\n"
+        ));
+        assert!(p.iter().any(|m| m.contains("between 0% and 100%")), "{p:?}");
+        let p = problems(&format!(
+            "[gate]\nmin_coverage = \"80%\"\n{base}coverage = \"30d\"\n"
+        ));
+        assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
     fn parse_errors_quote_no_text_and_name_the_line_and_key() {
         let syntax = problems(
             "[sources.s]\nkind = \"s3\"\nbucket = \"b\"\n[sources.s.credentials]\naccess_key_id = \"AKIA\"\nsecret_access_key = \"TOPSECRET\n",

@@ -56,6 +56,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "daemon" => raw.daemon = take(&mut problems, &key, v),
             "outbox" => raw.outbox = take(&mut problems, &key, v),
             "posture" => raw.posture = take(&mut problems, &key, v),
+            "gate" => raw.gate = take(&mut problems, &key, v),
             "sinks" => raw.sinks = entries(&mut problems, &key, v),
             "sources" => {
                 // By `kind` here rather than through serde's tagged enum,
@@ -104,7 +105,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "drills" => raw.drills = entries(&mut problems, &key, v),
             _ => problems.push(Problem {
                 path: key.clone(),
-                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, sinks, sources, drills (and `example`)".into(),
+                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, sinks, sources, drills (and `example`)".into(),
             }),
         }
     }
