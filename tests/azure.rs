@@ -381,7 +381,7 @@ async fn copy_mode_copies_snapshots_server_side_and_removes_the_copies() {
 
 /// A source on the documented-responses responder (SAS auth; the responder
 /// does not check it).
-fn docs_source(docs: &restoreproof_testkit::azure_docs::AzureDocs, extra: &str) -> String {
+pub fn docs_source(docs: &restoreproof_testkit::azure_docs::AzureDocs, extra: &str) -> String {
     format!(
         "[sources.docs]\nkind = \"azure_blob\"\naccount_url = \"{}\"\ncontainer = \"docs\"\n{extra}[sources.docs.auth]\nmethod = \"sas\"\nsas_env = \"RP_TEST_AZURE_SAS\"\n",
         docs.account_url()

@@ -19,6 +19,8 @@
 //!   a corrupted recovery point each and the requests each one cost;
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
+//! - `protection`: Object Lock and Azure immutability on each sampled
+//!   recovery point, judged against the source's protection policy;
 //! - `coverage`: rotating coverage over runs (count and byte budgets, a
 //!   corrupted version retried first, expired versions leaving the count)
 //!   and `restoreproof gate`;
@@ -54,6 +56,7 @@ mod daemon;
 mod host;
 mod packages;
 mod posture;
+mod protection;
 mod profiles;
 mod reports;
 mod sampling;

@@ -31,6 +31,12 @@ pub struct DocBlob {
     pub content_md5_override: Option<Vec<u8>>,
     /// `Hot`, `Cool`, `Cold` or `Archive`.
     pub access_tier: &'static str,
+    /// Version-level immutability, as Get Blob Properties documents it:
+    /// `x-ms-immutability-policy-mode` (`locked`/`unlocked`) and
+    /// `x-ms-immutability-policy-until-date` (RFC 1123).
+    pub immutability: Option<(&'static str, String)>,
+    /// `x-ms-legal-hold`.
+    pub legal_hold: Option<bool>,
 }
 
 impl DocBlob {
@@ -43,6 +49,8 @@ impl DocBlob {
             body: body.to_vec(),
             content_md5_override: None,
             access_tier: "Hot",
+            immutability: None,
+            legal_hold: None,
         }
     }
 
@@ -203,6 +211,13 @@ impl AzureDocs {
                     ("x-ms-server-encrypted", "true".into()),
                     ("accept-ranges", "bytes".into()),
                 ];
+                if let Some((mode, until)) = &b.immutability {
+                    headers.push(("x-ms-immutability-policy-mode", (*mode).into()));
+                    headers.push(("x-ms-immutability-policy-until-date", until.clone()));
+                }
+                if let Some(hold) = b.legal_hold {
+                    headers.push(("x-ms-legal-hold", hold.to_string()));
+                }
                 if let Some(v) = &b.version_id {
                     headers.push(("x-ms-version-id", v.clone()));
                     headers.push(("x-ms-is-current-version", b.is_current_version.to_string()));

@@ -127,6 +127,7 @@ pub struct FaultProxy {
     hits: Arc<Mutex<Vec<String>>>,
     requests: Arc<Mutex<Vec<SeenRequest>>>,
     strip_checksums: Arc<std::sync::atomic::AtomicBool>,
+    strip_lock: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// One request the proxy received, as the agent sent it.
@@ -138,8 +139,8 @@ pub struct SeenRequest {
 }
 
 impl SeenRequest {
-    /// What S3 call this is: `GetObjectAttributes`, `HeadObject`,
-    /// `GetObject`, `ListObjectVersions` or `other`.
+    /// What S3 call this is: `GetObjectAttributes`, `GetObjectRetention`,
+    /// `HeadObject`, `GetObject`, `ListObjectVersions` or `other`.
     pub fn call(&self) -> &'static str {
         let q = self.target.split_once('?').map(|(_, q)| q).unwrap_or("");
         let has = |k: &str| {
@@ -148,6 +149,7 @@ impl SeenRequest {
         };
         match self.method.as_str() {
             "GET" if has("attributes") => "GetObjectAttributes",
+            "GET" if has("retention") => "GetObjectRetention",
             "GET" if has("versions") => "ListObjectVersions",
             "HEAD" => "HeadObject",
             "GET" if !has("list-type") && self.target.trim_start_matches('/').contains('/') => {
@@ -174,6 +176,7 @@ impl FaultProxy {
             hits: Arc::default(),
             requests: Arc::default(),
             strip_checksums: Arc::default(),
+            strip_lock: Arc::default(),
         };
         let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build_http();
         let me = proxy.clone();
@@ -213,6 +216,14 @@ impl FaultProxy {
     /// checksums, or does not return them on GET/HEAD.
     pub fn strip_checksums(&self, on: bool) {
         self.strip_checksums
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Removes the `x-amz-object-lock-*` headers from every answer, as S3
+    /// does for an identity without `s3:GetObjectRetention` and
+    /// `s3:GetObjectLegalHold`.
+    pub fn strip_object_lock(&self, on: bool) {
+        self.strip_lock
             .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
@@ -309,14 +320,18 @@ impl FaultProxy {
             .map_err(std::io::Error::other)?
             .to_bytes()
             .to_vec();
-        if self
+        let strip_sums = self
             .strip_checksums
-            .load(std::sync::atomic::Ordering::SeqCst)
-        {
+            .load(std::sync::atomic::Ordering::SeqCst);
+        let strip_lock = self.strip_lock.load(std::sync::atomic::Ordering::SeqCst);
+        if strip_sums || strip_lock {
             let names: Vec<_> = parts
                 .headers
                 .keys()
-                .filter(|k| k.as_str().starts_with("x-amz-checksum"))
+                .filter(|k| {
+                    strip_sums && k.as_str().starts_with("x-amz-checksum")
+                        || strip_lock && k.as_str().starts_with("x-amz-object-lock")
+                })
                 .cloned()
                 .collect();
             for n in names {

@@ -243,7 +243,12 @@ pub(super) fn validate_azure(
         );
     }
     let posture = a.posture.validate(&at("posture"), "azure_blob", problem);
+    let protection = a
+        .protection
+        .as_ref()
+        .map(|p| p.validate(&at("protection"), problem));
     AzureSourceConfig {
+        protection,
         account_url,
         container: a.container,
         prefix,

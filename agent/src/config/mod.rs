@@ -16,6 +16,7 @@ mod azure;
 mod choice;
 mod parse;
 pub mod posture;
+pub mod protection;
 mod raw;
 pub mod schedule;
 mod secret;
@@ -25,7 +26,7 @@ mod validate;
 
 pub use choice::{Choice, Choices};
 pub use secret::Secret;
-pub use units::{human_bytes, Age, ByteSize, Percent, SampleSize};
+pub use units::{age_text, human_bytes, Age, ByteSize, Percent, SampleSize};
 
 pub use raw::*;
 pub use schedule::{parse_schedule, Missed, Schedule, ScheduleError};
@@ -277,6 +278,8 @@ pub struct AzureSourceConfig {
     pub auth: AzureAuth,
     /// What `restoreproof posture` requires of the account and container.
     pub posture: posture::Policy,
+    /// What every sampled recovery point's immutability must be.
+    pub protection: Option<protection::ProtectionPolicy>,
 }
 
 /// Where a secret comes from; read when the source is built.
@@ -379,6 +382,8 @@ pub struct S3SourceConfig {
     pub credentials: Option<S3StaticCredentials>,
     /// What `restoreproof posture` requires of the bucket.
     pub posture: posture::Policy,
+    /// What every sampled recovery point's lock must be.
+    pub protection: Option<protection::ProtectionPolicy>,
 }
 
 #[derive(Debug, Clone)]
@@ -427,6 +432,8 @@ pub struct DrillConfig {
     pub coverage: Option<std::time::Duration>,
     /// The staleness gate of this drill.
     pub gate: GateConfig,
+    /// The source's protection policy (`[sources.NAME.protection]`).
+    pub protection: Option<protection::ProtectionPolicy>,
 }
 
 /// The staleness gate of one drill, validated.

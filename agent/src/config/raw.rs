@@ -131,6 +131,8 @@ pub struct RawAzureSource {
     /// Required settings for `restoreproof posture`.
     #[serde(default)]
     pub posture: posture::RawPosture,
+    /// What every sampled recovery point's immutability must be.
+    pub protection: Option<super::protection::RawProtection>,
 }
 
 /// How the agent signs in to Azure Storage.
@@ -217,6 +219,8 @@ pub struct RawS3Source {
     /// Required settings for `restoreproof posture`.
     #[serde(default)]
     pub posture: posture::RawPosture,
+    /// What every sampled recovery point's immutability must be.
+    pub protection: Option<super::protection::RawProtection>,
 }
 
 #[derive(Debug, Deserialize)]

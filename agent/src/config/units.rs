@@ -208,6 +208,17 @@ text_or_int!(
     "write a count (`50`), a percentage (`\"2%\"`) or a byte budget with its unit (`\"10GiB\"`)"
 );
 
+/// `30d`, `12h`, `90m` or `45s`: the largest unit that divides the period.
+pub fn age_text(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    for (unit, secs) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if s >= secs && s.is_multiple_of(secs) {
+            return format!("{}{unit}", s / secs);
+        }
+    }
+    format!("{s}s")
+}
+
 /// A share in percent, 0 to 100 (`"90%"` or `90`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Percent(pub f64);
@@ -272,6 +283,15 @@ impl Serialize for SampleSize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_are_written_in_their_largest_unit() {
+        use std::time::Duration;
+        assert_eq!(age_text(Duration::from_secs(30 * 86_400)), "30d");
+        assert_eq!(age_text(Duration::from_secs(14 * 86_400)), "14d");
+        assert_eq!(age_text(Duration::from_secs(90 * 60)), "90m");
+        assert_eq!(age_text(Duration::from_secs(61)), "61s");
+    }
 
     #[test]
     fn percentages_are_between_0_and_100() {

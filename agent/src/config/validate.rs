@@ -144,10 +144,15 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     );
                 }
                 let posture = s.posture.validate(&at("posture"), "s3", &mut problem);
+                let protection = s
+                    .protection
+                    .as_ref()
+                    .map(|p| p.validate(&at("protection"), &mut problem));
                 sources.insert(
                     name.clone(),
                     SourceConfig::S3(S3SourceConfig {
                         posture,
+                        protection,
                         force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
                         bucket: s.bucket,
                         prefix,
@@ -313,6 +318,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     .map(|p| p.0),
             }
         };
+        let protection = match sources.get(&d.source) {
+            Some(SourceConfig::S3(s)) => s.protection,
+            Some(SourceConfig::AzureBlob(a)) => a.protection,
+            None => None,
+        };
         let include_current = f.include_current.unwrap_or(true);
         let include_noncurrent = f.include_noncurrent.unwrap_or(true);
         if !include_current && !include_noncurrent {
@@ -353,6 +363,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 },
                 coverage,
                 gate,
+                protection,
             },
         );
     }

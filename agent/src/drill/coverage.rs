@@ -10,7 +10,7 @@
 //! from then on (slower), and the points that left the population are then
 //! not counted.
 
-use crate::config::{DrillConfig, SampleSize};
+use crate::config::{age_text, DrillConfig, SampleSize};
 use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::{Ledger, LedgerError, PointRow};
 use crate::sample::{CoverageCount, PointState};
@@ -420,17 +420,6 @@ fn fire_times(
     Some(out)
 }
 
-/// `30d`, `12h`, `90m` or `45s`: the largest unit that divides the period.
-pub fn age_text(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    for (unit, secs) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if s >= secs && s.is_multiple_of(secs) {
-            return format!("{}{unit}", s / secs);
-        }
-    }
-    format!("{s}s")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,12 +512,4 @@ mod tests {
         assert_eq!(join.departed().ok(), Some(None));
     }
 
-    #[test]
-    fn periods_are_written_in_their_largest_unit() {
-        use std::time::Duration;
-        assert_eq!(age_text(Duration::from_secs(30 * 86_400)), "30d");
-        assert_eq!(age_text(Duration::from_secs(14 * 86_400)), "14d");
-        assert_eq!(age_text(Duration::from_secs(90 * 60)), "90m");
-        assert_eq!(age_text(Duration::from_secs(61)), "61s");
-    }
 }

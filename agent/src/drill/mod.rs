@@ -44,7 +44,8 @@ mod summary;
 mod undelete;
 
 pub use crate::shutdown::Stop;
-pub use coverage::{age_text, Coverage, NeededPerRun, NoPoints, Points};
+pub use crate::config::age_text;
+pub use coverage::{Coverage, NeededPerRun, NoPoints, Points};
 use restore::RestoreEnv;
 pub use summary::{CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
 use undelete::MutationRequest;
@@ -293,6 +294,7 @@ impl Drill<'_> {
             copy_base: format!("{}{run_id}/", cfg.copy_prefix),
             observer: observer.clone(),
             mutations: mutation_tx,
+            protection: cfg.protection,
         });
         // Restores started and not yet recorded, so a cancelled one is
         // recorded as `aborted` rather than forgotten.

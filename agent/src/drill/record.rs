@@ -247,6 +247,7 @@ fn sample_event(
             reason: r.reason.as_deref(),
             error_class: r.error_class,
             pick: r.pick,
+            protection: r.protection.as_ref(),
             checks: &r.checks,
             restore: RestoreFacts {
                 mode: cfg.mode,
@@ -278,6 +279,9 @@ struct SampleVerdict<'a> {
     /// Why it was in the sample (`uniform`, `coverage`, ...): confidence
     /// bounds rest on uniform picks only.
     pick: Option<Pick>,
+    /// Its immutability and whether it meets the source's protection
+    /// policy; `null` when nothing was stated and no policy asks.
+    protection: Option<&'a crate::verify::protection::Protection>,
     checks: &'a [Check],
     restore: RestoreFacts<'a>,
 }

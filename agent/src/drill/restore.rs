@@ -18,6 +18,8 @@ pub(super) struct RestoreEnv {
     pub(super) observer: Arc<dyn Observer>,
     /// Records changes to the live container before they are made.
     pub(super) mutations: tokio::sync::mpsc::UnboundedSender<MutationRequest>,
+    /// The source's protection policy.
+    pub(super) protection: Option<crate::config::protection::ProtectionPolicy>,
 }
 
 /// The bytes of one successful restore attempt, and the references they
@@ -31,6 +33,31 @@ struct Restored {
 }
 
 impl RestoreEnv {
+    /// The recovery point's protection: its lock state as the response
+    /// stated it, judged against the source's policy. Without a policy a
+    /// response that states nothing says nothing (no request is made); with
+    /// one, the store is asked once per run whether "nothing" means no lock
+    /// or no permission to see it.
+    async fn protection(
+        &self,
+        c: &Candidate,
+        lock: &crate::source::LockFacts,
+    ) -> Option<crate::verify::protection::Protection> {
+        if self.protection.is_none() && !lock.stated() {
+            return None;
+        }
+        let readable = match (&self.protection, lock.stated()) {
+            (Some(_), false) => Some(self.source.lock_readable(c).await),
+            _ => None,
+        };
+        Some(crate::verify::protection::judge(
+            self.protection.as_ref(),
+            lock,
+            readable.as_ref(),
+            chrono::Utc::now(),
+        ))
+    }
+
     /// Restores and verifies one recovery point; never fails, every problem
     /// becomes a verdict. Also says whether to record a new baseline.
     pub(super) async fn restore_and_verify(
@@ -67,6 +94,9 @@ impl RestoreEnv {
         } else {
             None
         };
+        if let Some(attrs) = &pre {
+            result.protection = self.protection(&c, &attrs.lock).await;
+        }
         if let Some(why) = pre.as_ref().and_then(|a| a.archived.as_ref()) {
             result.verdict = Verdict::Skipped;
             result.reason = Some(why.clone());
@@ -111,6 +141,7 @@ impl RestoreEnv {
                 }
             }
         }
+        result.protection = self.protection(&c, &restored.attrs.lock).await;
         let d = &restored.digests;
         result.verdict = verdict(&result.checks);
         result.bytes = d.bytes;

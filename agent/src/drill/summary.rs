@@ -30,6 +30,9 @@ pub struct SampleResult {
     /// Why the recovery point was in the sample.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pick: Option<Pick>,
+    /// Its immutability, judged against the source's protection policy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub protection: Option<crate::verify::protection::Protection>,
 }
 
 /// The server-side copy a `copy`-mode restore made and verified.
@@ -69,6 +72,7 @@ impl SampleResult {
             server_side_encryption: None,
             copy: None,
             pick: None,
+            protection: None,
         }
     }
 }

@@ -96,6 +96,8 @@ pub struct SampleRecord {
     /// Why it was sampled (`uniform`, `coverage`, ...), when its evidence
     /// event says (releases before rotating coverage did not).
     pub pick: Option<String>,
+    /// Its protection as the evidence event recorded it.
+    pub protection: Option<serde_json::Value>,
 }
 
 /// This process as the `runs` table records it.
@@ -450,6 +452,10 @@ impl Ledger {
                     pick: body
                         .as_ref()
                         .and_then(|b| b["pick"].as_str().map(str::to_owned)),
+                    protection: body
+                        .as_ref()
+                        .map(|b| b["protection"].clone())
+                        .filter(serde_json::Value::is_object),
                 })
             })
             .map_err(LedgerError::Read)?;

@@ -337,6 +337,13 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         }
         o.push_str("</table>");
     }
+    if !r.protection.is_empty() {
+        o.push_str("<h2>Protection</h2><p>Immutability of the sampled recovery points against each source's policy:</p><ul id=\"protection\">");
+        for p in &r.protection {
+            let _ = write!(o, "<li>{}</li>", esc(&p.statement()));
+        }
+        o.push_str("</ul>");
+    }
     let coverage = r.coverage_statements();
     if !coverage.is_empty() {
         o.push_str("<h2>Rotating coverage</h2><p>As each drill's last run in the period left it:</p><ul id=\"rotating-coverage\">");

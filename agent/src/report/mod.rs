@@ -217,6 +217,93 @@ pub struct Report {
     /// Per source, what the period's uniform samples bound (see
     /// [`confidence`]).
     pub confidence: Vec<confidence::SourceConfidence>,
+    /// Per source with a protection policy (or stated lock state), how the
+    /// sampled recovery points' immutability measured up.
+    pub protection: Vec<SourceProtection>,
+}
+
+/// The immutability of a source's sampled recovery points in the period.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SourceProtection {
+    pub source: String,
+    /// Samples judged against the policy, or whose lock state could not be
+    /// read.
+    pub sampled: u64,
+    pub meeting: u64,
+    pub not_meeting: u64,
+    /// The identity may not read the lock state, or the store could not say.
+    pub not_readable: u64,
+    /// Up to 20 that do not meet the policy: key, version, why.
+    pub failures: Vec<ProtectionFailure>,
+}
+
+/// A sampled recovery point that does not meet its source's protection
+/// policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProtectionFailure {
+    pub key: String,
+    pub version_id: String,
+    pub reason: String,
+    pub event_id: String,
+}
+
+impl SourceProtection {
+    /// The source's protection in one sentence.
+    pub fn statement(&self) -> String {
+        let mut s = format!(
+            "source {}: {} of {} sampled recovery points meet the protection policy",
+            self.source, self.meeting, self.sampled
+        );
+        if self.not_readable > 0 {
+            s.push_str(&format!(
+                "; {} could not be read (see the samples' reasons)",
+                self.not_readable
+            ));
+        }
+        if !self.failures.is_empty() {
+            let list: Vec<String> = self
+                .failures
+                .iter()
+                .map(|f| format!("{} ({}): {}", f.key, f.version_id, f.reason))
+                .collect();
+            s.push_str(&format!("; not meeting it: {}", list.join("; ")));
+        }
+        s
+    }
+}
+
+/// Per source, the period's sampled recovery points by protection.
+fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
+    let mut by: BTreeMap<&str, SourceProtection> = BTreeMap::new();
+    for s in samples {
+        let Some(p) = &s.protection else { continue };
+        let unreadable = matches!(p["visibility"].as_str(), Some("not_readable" | "unknown"));
+        let meets = p["meets_policy"].as_bool();
+        if meets.is_none() && !unreadable {
+            continue;
+        }
+        let e = by.entry(s.source.as_str()).or_insert_with(|| SourceProtection {
+            source: s.source.clone(),
+            ..Default::default()
+        });
+        e.sampled += 1;
+        match meets {
+            Some(true) => e.meeting += 1,
+            Some(false) => {
+                e.not_meeting += 1;
+                if e.failures.len() < 20 {
+                    e.failures.push(ProtectionFailure {
+                        key: s.key.clone(),
+                        version_id: s.version_id.clone(),
+                        reason: p["reason"].as_str().unwrap_or_default().to_owned(),
+                        event_id: s.event_id.clone(),
+                    });
+                }
+            }
+            None => e.not_readable += 1,
+        }
+    }
+    by.into_values().collect()
 }
 
 /// A drill's runs and verdicts in the period.
@@ -437,6 +524,7 @@ impl Report {
             sinks: config.sinks.keys().cloned().collect(),
             controls: Vec::new(),
             confidence: uniform_confidence(&runs, &samples),
+            protection: protection(&samples),
         };
         report.controls = controls(config, &report, &runs, &samples);
         Ok(report)

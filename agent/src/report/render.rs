@@ -111,6 +111,12 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
+    if !r.protection.is_empty() {
+        let _ = writeln!(o, "\nProtection (immutability of the sampled recovery points):");
+        for p in &r.protection {
+            let _ = writeln!(o, "  {}", visible(&p.statement()));
+        }
+    }
     let coverage = r.coverage_statements();
     if !coverage.is_empty() {
         let _ = writeln!(o, "\nRotating coverage (as each drill's last run left it):");
@@ -219,6 +225,13 @@ pub fn markdown(r: &Report) -> String {
                 md(&p.observed),
                 md(&p.required)
             );
+        }
+        let _ = writeln!(o);
+    }
+    if !r.protection.is_empty() {
+        let _ = writeln!(o, "## Protection\n\nImmutability of the sampled recovery points against each source's policy:\n");
+        for p in &r.protection {
+            let _ = writeln!(o, "- {}", md(&p.statement()));
         }
         let _ = writeln!(o);
     }

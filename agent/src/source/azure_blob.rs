@@ -472,6 +472,18 @@ impl RecoverySource for AzureBlobSource {
             storage_class: props.access_tier().map_err(header)?,
             ..Default::default()
         };
+        // Version-level immutability (documented Get Blob Properties
+        // headers): `x-ms-immutability-policy-mode` unlocked/locked,
+        // `x-ms-immutability-policy-until-date`, `x-ms-legal-hold`.
+        attrs.lock = crate::source::LockFacts {
+            mode: props
+                .immutability_policy_mode()
+                .map_err(header)?
+                .map(|m| m.as_ref().to_owned()),
+            retain_until: to_utc(props.immutability_policy_expires_on().map_err(header)?)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            legal_hold: props.legal_hold().map_err(header)?,
+        };
         if let Some(md5) = props.content_md5().map_err(header)? {
             attrs.checksums.push(StoredChecksum {
                 name: "azure.content_md5".into(),

@@ -151,6 +151,42 @@ pub struct StoredAttributes {
     /// Set when the object sits in an archive tier that needs a restore
     /// request before it can be read; says why.
     pub archived: Option<String>,
+    /// What the response said of the recovery point's immutability.
+    pub lock: LockFacts,
+}
+
+/// A recovery point's immutability as the store stated it (S3 Object Lock
+/// headers on GET/HEAD; Azure version-level immutability on Get Blob
+/// Properties). Every member is `None` when the response said nothing of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LockFacts {
+    /// `COMPLIANCE` / `GOVERNANCE` (S3); `locked` / `unlocked` (Azure).
+    pub mode: Option<String>,
+    /// RFC 3339.
+    pub retain_until: Option<String>,
+    pub legal_hold: Option<bool>,
+}
+
+impl LockFacts {
+    /// Whether the response stated anything at all.
+    pub fn stated(&self) -> bool {
+        self.mode.is_some() || self.retain_until.is_some() || self.legal_hold.is_some()
+    }
+}
+
+/// Whether the agent may read a recovery point's lock state, as far as the
+/// store can tell: when a response states nothing, that is either no lock
+/// or an identity that may not see it (S3 omits the headers without
+/// `s3:GetObjectRetention` / `s3:GetObjectLegalHold`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "state", content = "detail")]
+pub enum LockReadable {
+    /// Said nothing because there is nothing: no retention, no hold.
+    Readable,
+    /// The identity may not read it: the message says which permission.
+    Denied(String),
+    /// The store could not say (the call failed or is missing).
+    Unknown(String),
 }
 
 /// How the part sizes of a multipart recovery point were learned.
@@ -321,6 +357,13 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
         _parts: u32,
     ) -> Result<Option<Vec<u64>>, SourceError> {
         Ok(None)
+    }
+
+    /// Whether a response that stated no lock state means "no lock" for
+    /// `rp` (asked once per run, only for a recovery point whose response
+    /// stated nothing).
+    async fn lock_readable(&self, _rp: &Candidate) -> LockReadable {
+        LockReadable::Readable
     }
 
     /// What this source learned about its store so far (calls it lacks),

@@ -22,6 +22,7 @@
 //! is the only stored reference. `thorough` computes every reference.
 
 mod hash;
+pub mod protection;
 
 pub use crate::config::VerifyPolicy;
 use crate::source::{Candidate, ChecksumAlgorithm, ChecksumScope, PartSizesFrom, StoredAttributes};

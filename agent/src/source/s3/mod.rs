@@ -21,7 +21,7 @@
 use super::{
     BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, PartSizesFrom,
     RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability, StoredAttributes,
-    StoredChecksum, MAX_PROBED_PARTS,
+    StoredChecksum, MAX_PROBED_PARTS, LockReadable,
 };
 use crate::config::S3SourceConfig;
 use aws_config::retry::RetryConfig;
@@ -88,6 +88,9 @@ struct Caps {
     attributes_gate: tokio::sync::Mutex<()>,
     no_part_head: AtomicBool,
     learned: Mutex<Vec<StoreCapability>>,
+    /// GetObjectRetention's answer about whether lock state is readable,
+    /// asked once per run.
+    lock_readable: tokio::sync::OnceCell<LockReadable>,
 }
 
 impl Caps {
@@ -330,6 +333,15 @@ macro_rules! header_attributes {
             stored_values!(out),
         );
         attrs.parts_count = parts_count(&attrs);
+        attrs.lock = crate::source::LockFacts {
+            mode: out.object_lock_mode().map(|m| m.as_str().to_owned()),
+            retain_until: out
+                .object_lock_retain_until_date()
+                .and_then(|t| t.fmt(aws_smithy_types::date_time::Format::DateTime).ok()),
+            legal_hold: out
+                .object_lock_legal_hold_status()
+                .map(|h| h.as_str().eq_ignore_ascii_case("ON")),
+        };
         attrs
     }};
 }
@@ -454,6 +466,44 @@ impl RecoverySource for S3Source {
             .await
             .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
         Ok(())
+    }
+
+    /// S3 omits the Object Lock headers both when a version has no lock
+    /// and when the identity lacks `s3:GetObjectRetention`: one
+    /// GetObjectRetention per run tells which (`NoSuchObjectLockConfiguration`
+    /// or `InvalidRequest` for a bucket without Object Lock: nothing to read;
+    /// `AccessDenied`: not readable).
+    async fn lock_readable(&self, rp: &Candidate) -> LockReadable {
+        self.caps
+            .lock_readable
+            .get_or_init(|| async {
+                let what = self.what("GetObjectRetention on", Some(&rp.key));
+                let answer = self
+                    .client
+                    .get_object_retention()
+                    .bucket(&self.bucket)
+                    .key(&rp.key)
+                    .set_version_id(rp.version_id.clone())
+                    .send()
+                    .await;
+                match answer {
+                    Ok(_) => LockReadable::Readable,
+                    Err(e) => match e.code() {
+                        Some("NoSuchObjectLockConfiguration" | "ObjectLockConfigurationNotFoundError" | "InvalidRequest") => {
+                            LockReadable::Readable
+                        }
+                        Some("AccessDenied") => LockReadable::Denied(
+                            "the identity may not read Object Lock state (GetObjectRetention: AccessDenied); grant s3:GetObjectRetention and s3:GetObjectLegalHold to judge protection".into(),
+                        ),
+                        _ => LockReadable::Unknown(format!(
+                            "the store did not say whether this version has Object Lock state: {}",
+                            classify(&e, &what, Some(&self.bucket)).message
+                        )),
+                    },
+                }
+            })
+            .await
+            .clone()
     }
 
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
