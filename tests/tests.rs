@@ -21,6 +21,8 @@
 //!   markers, filters;
 //! - `protection`: Object Lock and Azure immutability on each sampled
 //!   recovery point, judged against the source's protection policy;
+//! - `ransomware`: entropy and content-type changes between versions, and
+//!   delete-marker bursts, flagged without false alarms on ordinary backups;
 //! - `coverage`: rotating coverage over runs (count and byte budgets, a
 //!   corrupted version retried first, expired versions leaving the count)
 //!   and `restoreproof gate`;
@@ -56,8 +58,9 @@ mod daemon;
 mod host;
 mod packages;
 mod posture;
-mod protection;
 mod profiles;
+mod protection;
+mod ransomware;
 mod reports;
 mod sampling;
 mod schemas;

@@ -129,6 +129,78 @@ pub struct CoverageCount {
     pub departed: Option<u64>,
 }
 
+/// How much of a listing changed recently: the raw material of the burst
+/// signal (ransomware rewrites or deletes many keys at once).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Activity {
+    /// The window "recently" means, ending when the listing was taken.
+    pub window_secs: u64,
+    /// Keys with at least one version.
+    pub keys: u64,
+    /// Keys with a version written within the window.
+    pub keys_with_new_versions: u64,
+    /// Delete markers written within the window.
+    pub recent_delete_markers: u64,
+}
+
+impl Activity {
+    fn shares(&self) -> Option<(f64, f64)> {
+        (self.keys > 0).then(|| {
+            let k = self.keys as f64;
+            (
+                self.recent_delete_markers as f64 / k,
+                self.keys_with_new_versions as f64 / k,
+            )
+        })
+    }
+
+    /// Why this listing's changes look like a burst against the same
+    /// source's `previous` listings (newest first): a share of keys of at
+    /// least [`BURST_SHARE`] that is also at least [`BURST_FACTOR`] times
+    /// their median. Without a previous listing nothing is claimed (a first
+    /// listing has nothing to be compared with).
+    pub fn burst(&self, previous: &[Activity]) -> Vec<String> {
+        let Some((markers, versions)) = self.shares() else {
+            return Vec::new();
+        };
+        let before: Vec<(f64, f64)> = previous.iter().filter_map(Activity::shares).collect();
+        if before.is_empty() {
+            return Vec::new();
+        }
+        let median = |pick: fn(&(f64, f64)) -> f64| {
+            let mut v: Vec<f64> = before.iter().map(pick).collect();
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let mut why = Vec::new();
+        for (share, usual, what) in [
+            (markers, median(|s| s.0), "delete markers"),
+            (versions, median(|s| s.1), "new versions"),
+        ] {
+            if share >= BURST_SHARE && share >= BURST_FACTOR * usual {
+                why.push(format!(
+                    "{what} on {:.0} % of the keys ({} of {}) within {}; the previous {} listing(s) of this source had a median of {:.0} %",
+                    share * 100.0,
+                    if what == "delete markers" { self.recent_delete_markers } else { self.keys_with_new_versions },
+                    self.keys,
+                    crate::config::age_text(std::time::Duration::from_secs(self.window_secs)),
+                    before.len(),
+                    usual * 100.0
+                ));
+            }
+        }
+        why
+    }
+}
+
+/// The share of keys a burst reaches at least.
+pub const BURST_SHARE: f64 = 0.3;
+/// How many times the usual share a burst is at least.
+pub const BURST_FACTOR: f64 = 3.0;
+
+/// The window of [`Activity`].
+pub const ACTIVITY_WINDOW: std::time::Duration = std::time::Duration::from_secs(86_400);
+
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Priority {
     primary: i128,
@@ -232,6 +304,9 @@ pub struct Sampler {
     coverage: Option<(std::time::Duration, Prefix)>,
     count: CoverageCount,
     population: Population,
+    activity: Activity,
+    /// The key the listing is at, and whether it had a recent version.
+    activity_key: Option<(String, bool)>,
 }
 
 impl Sampler {
@@ -252,6 +327,11 @@ impl Sampler {
             coverage: None,
             count: CoverageCount::default(),
             population: Population::default(),
+            activity: Activity {
+                window_secs: ACTIVITY_WINDOW.as_secs(),
+                ..Activity::default()
+            },
+            activity_key: None,
         }
     }
 
@@ -326,14 +406,31 @@ impl Sampler {
 
     /// Offers one listed item with what the ledger knows of it.
     pub fn offer_known(&mut self, item: ListItem, known: Option<&PointState>) {
+        let recent = period_start(self.now, ACTIVITY_WINDOW);
         let c = match item {
-            ListItem::DeleteMarker { .. } => {
+            ListItem::DeleteMarker { last_modified, .. } => {
                 self.population.delete_markers += 1;
+                if last_modified >= recent {
+                    self.activity.recent_delete_markers += 1;
+                }
                 return;
             }
             ListItem::Version(c) => c,
         };
         self.population.versions_listed += 1;
+        // Versions come in key order: a key is counted when the listing
+        // moves past it.
+        let fresh = c.last_modified >= recent;
+        match &mut self.activity_key {
+            Some((k, any)) if *k == c.key => *any |= fresh,
+            slot => {
+                if let Some((_, any)) = slot.take() {
+                    self.activity.keys += 1;
+                    self.activity.keys_with_new_versions += u64::from(any);
+                }
+                *slot = Some((c.key.clone(), fresh));
+            }
+        }
         if !Self::admits(&self.filter, &c, self.now) {
             self.population.filtered_out += 1;
             return;
@@ -399,6 +496,16 @@ impl Sampler {
     /// The sample, in the order restores start in (coverage picks first,
     /// then the strategy's), what it was drawn from and, with rotating
     /// coverage, how covered the candidates were.
+    /// How much of the listing changed within [`ACTIVITY_WINDOW`].
+    pub fn activity(&self) -> Activity {
+        let mut a = self.activity;
+        if let Some((_, any)) = &self.activity_key {
+            a.keys += 1;
+            a.keys_with_new_versions += u64::from(*any);
+        }
+        a
+    }
+
     pub fn finish(self) -> (Vec<Drawn>, Population, Option<CoverageCount>) {
         let own = Pick::of(self.strategy);
         let Some((_, prefix)) = self.coverage else {
@@ -634,7 +741,10 @@ mod tests {
         f.include_current = false;
         f.min_size = Some(5);
         let mut s = Sampler::new(Strategy::Uniform, 1, count(10), f, Utc::now());
-        s.offer(ListItem::DeleteMarker { key: "x".into() });
+        s.offer(ListItem::DeleteMarker {
+            key: "x".into(),
+            last_modified: Utc::now(),
+        });
         s.offer(c("current", 10, 0, true));
         s.offer(c("tiny", 1, 0, false));
         s.offer(c("old", 10, 0, false));

@@ -63,8 +63,13 @@ mod secs {
 impl RawProtection {
     /// Validates; problems go to `problem` with their key paths under `at`.
     pub fn validate(&self, at: &str, problem: &mut dyn FnMut(String, &str)) -> ProtectionPolicy {
-        let mode = choose(self.mode.as_ref(), LockMode::None, &format!("{at}.mode"), problem)
-            .unwrap_or(LockMode::None);
+        let mode = choose(
+            self.mode.as_ref(),
+            LockMode::None,
+            &format!("{at}.mode"),
+            problem,
+        )
+        .unwrap_or(LockMode::None);
         let min_retention = self.min_retention.map(|a| a.0);
         if min_retention.is_some() && mode == LockMode::None {
             problem(

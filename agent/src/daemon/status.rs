@@ -598,6 +598,13 @@ impl StatusReport {
                     }
                 );
             }
+            if let Some(n) = d.last_run.as_ref().and_then(|r| r.suspicious_changes) {
+                let _ = writeln!(
+                    out,
+                    "{}: {n} suspicious change(s) in the last run (ransomware signals; see `restoreproof report`)",
+                    d.name
+                );
+            }
             if let Some(g) = d.gate.as_ref().filter(|g| !g.ok) {
                 let _ = writeln!(out, "{}: GATE RED: {}", d.name, g.reasons.join("; "));
             }

@@ -511,5 +511,4 @@ mod tests {
         assert!(join.state("c", "1").ok().flatten().is_some());
         assert_eq!(join.departed().ok(), Some(None));
     }
-
 }

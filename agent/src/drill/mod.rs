@@ -43,8 +43,8 @@ mod restore;
 mod summary;
 mod undelete;
 
-pub use crate::shutdown::Stop;
 pub use crate::config::age_text;
+pub use crate::shutdown::Stop;
 pub use coverage::{Coverage, NeededPerRun, NoPoints, Points};
 use restore::RestoreEnv;
 pub use summary::{CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
@@ -189,6 +189,8 @@ impl Drill<'_> {
             clock: crate::host::clock_status(),
             store: Vec::new(),
             coverage: None,
+            suspicious_changes: 0,
+            activity: None,
         };
 
         let stop = self.stop.clone();
@@ -205,6 +207,7 @@ impl Drill<'_> {
         let (sample, coverage_count) = match drawn {
             Ok(d) => {
                 summary.population = d.population;
+                summary.activity = Some(d.activity);
                 (d.sample, d.coverage)
             }
             Err(DrawError::Source(error)) => {
@@ -238,6 +241,10 @@ impl Drill<'_> {
         // covered, and covered ones it saw fail.
         let mut newly = (0u64, 0u64);
         let mut lost = (0u64, 0u64);
+        // Restored versions and what their bytes looked like, compared with
+        // their predecessors once the run's verdicts are committed.
+        let mut restored_content: Vec<(Candidate, crate::verify::content::ContentFacts)> =
+            Vec::new();
         observer.sampled(summary.sampled, summary.sampled_bytes);
         tracing::info!(
             candidates = summary.population.candidates,
@@ -384,6 +391,9 @@ impl Drill<'_> {
                     }
                     summary.counts.add(result.verdict);
                     summary.bytes_restored += result.bytes;
+                    if let Some(content) = &result.content {
+                        restored_content.push((result.recovery_point.clone(), content.clone()));
+                    }
                     pending.push((result, new_baseline));
                     if pending.len() >= GROUP_COMMIT_SAMPLES {
                         self.record_batch(&run_id, &info, &agent, cfg, &mut pending, &*observer)?;
@@ -441,6 +451,11 @@ impl Drill<'_> {
             let _ = std::fs::remove_dir(&env.scratch);
         }
         summary.store = env.source.capabilities();
+        summary.suspicious_changes =
+            self.record_suspicious_changes(&run_id, &info, &agent, &restored_content)?;
+        if let Some(activity) = summary.activity {
+            summary.suspicious_changes += self.record_burst(&run_id, &info, &agent, &activity)?;
+        }
         if let (Some(period), Some(count)) = (cfg.coverage, coverage_count) {
             let c = Coverage::new(
                 cfg,
@@ -482,6 +497,8 @@ struct Drawing {
     population: Population,
     /// With rotating coverage: how covered the candidates were.
     coverage: Option<CoverageCount>,
+    /// How much of the listing changed recently.
+    activity: crate::sample::Activity,
 }
 
 /// Why a sample could not be drawn.
@@ -655,6 +672,7 @@ async fn draw(
         }
     }
     observer.listed(seen);
+    let activity = sampler.activity();
     let (sample, population, coverage) = sampler.finish();
     let coverage = match (coverage, join) {
         (Some(mut count), Some(join)) => {
@@ -667,6 +685,7 @@ async fn draw(
         sample,
         population,
         coverage,
+        activity,
     })
 }
 

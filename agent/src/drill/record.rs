@@ -3,6 +3,7 @@
 
 use super::undelete::MutationStep;
 use super::*;
+use crate::verify::content::ContentFacts;
 
 impl Drill<'_> {
     /// Commits finished verdicts in one transaction (each with its evidence
@@ -25,32 +26,39 @@ impl Drill<'_> {
             .iter()
             .map(|(r, _)| sample_event(run_id, info, agent, cfg, r))
             .collect();
-        let owned: Vec<(String, String)> = pending
+        let owned: Vec<(String, String, String)> = pending
             .iter()
             .map(|(r, _)| {
                 (
                     serde_json::to_string(&r.checks).unwrap_or_else(|_| "[]".into()),
                     r.recovery_point.point_id(),
+                    r.recovery_point
+                        .last_modified
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 )
             })
             .collect();
         let rows: Vec<SampleRow<'_>> = pending
             .iter()
             .zip(&owned)
-            .map(|((r, new_baseline), (checks_json, point_id))| SampleRow {
-                run_id,
-                source: &info.name,
-                key: &r.recovery_point.key,
-                version_id: point_id,
-                size: r.recovery_point.size,
-                verdict: r.verdict.as_str(),
-                reason: r.reason.as_deref(),
-                sha256: r.sha256.as_deref(),
-                bytes: r.bytes,
-                duration_ms: r.duration_ms,
-                checks_json,
-                new_baseline: *new_baseline,
-            })
+            .map(
+                |((r, new_baseline), (checks_json, point_id, last_modified))| SampleRow {
+                    run_id,
+                    source: &info.name,
+                    key: &r.recovery_point.key,
+                    version_id: point_id,
+                    size: r.recovery_point.size,
+                    verdict: r.verdict.as_str(),
+                    reason: r.reason.as_deref(),
+                    sha256: r.sha256.as_deref(),
+                    bytes: r.bytes,
+                    duration_ms: r.duration_ms,
+                    checks_json,
+                    new_baseline: *new_baseline,
+                    last_modified: Some(last_modified.clone()),
+                    content: r.content.as_ref(),
+                },
+            )
             .collect();
         lock(self.recorder).commit_many(&mut events, |ledger, events| {
             ledger.record_samples(&rows, events)
@@ -159,6 +167,97 @@ impl Drill<'_> {
         Ok(())
     }
 
+    /// Compares each restored version with the nearest older version of the
+    /// same key whose content the ledger knows (this run's included: its
+    /// verdicts are committed by now) and records a `suspicious_change`
+    /// finding for each that changed the way encryption changes bytes.
+    /// Returns how many were found.
+    pub(super) fn record_suspicious_changes(
+        &mut self,
+        run_id: &str,
+        info: &SourceInfo,
+        agent: &AgentInfo,
+        restored: &[(Candidate, ContentFacts)],
+    ) -> Result<u64, DrillError> {
+        let mut found = 0;
+        for (c, facts) in restored {
+            let at = c
+                .last_modified
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let previous = lock(self.recorder)
+                .ledger
+                .previous_content(&info.name, &c.key, &at)?;
+            let Some((previous_version, before)) = previous else {
+                continue;
+            };
+            let signals = crate::verify::content::suspicious(&c.key, facts, &before);
+            if signals.is_empty() {
+                continue;
+            }
+            let point_id = c.point_id();
+            let mut event = Event::new(
+                Some(run_id.to_owned()),
+                &SuspiciousChange {
+                    agent,
+                    drill: &self.config.name,
+                    source: info,
+                    recovery_point: Some(PointRef {
+                        key: &c.key,
+                        version_id: &point_id,
+                        last_modified: &at,
+                    }),
+                    content: Some(facts),
+                    previous: Some(Previous {
+                        version_id: &previous_version,
+                        entropy: before.entropy,
+                        content_type: before.content_type,
+                    }),
+                    activity: None,
+                    signals: &signals,
+                },
+            );
+            lock(self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
+            tracing::warn!(key = %c.key, version = %point_id, signals = %signals.join("; "), "Suspicious change between versions.");
+            found += 1;
+        }
+        Ok(found)
+    }
+
+    /// Records a `suspicious_change` finding when the listing's recent
+    /// changes are a burst against the source's previous listings; returns
+    /// 1 when it did.
+    pub(super) fn record_burst(
+        &mut self,
+        run_id: &str,
+        info: &SourceInfo,
+        agent: &AgentInfo,
+        activity: &crate::sample::Activity,
+    ) -> Result<u64, DrillError> {
+        let previous = lock(self.recorder)
+            .ledger
+            .previous_activity(&info.name, 10)?;
+        let signals = activity.burst(&previous);
+        if signals.is_empty() {
+            return Ok(0);
+        }
+        let mut event = Event::new(
+            Some(run_id.to_owned()),
+            &SuspiciousChange {
+                agent,
+                drill: &self.config.name,
+                source: info,
+                recovery_point: None,
+                content: None,
+                previous: None,
+                activity: Some(activity),
+                signals: &signals,
+            },
+        );
+        lock(self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
+        tracing::warn!(signals = %signals.join("; "), "A burst of changes across the source's keys.");
+        Ok(1)
+    }
+
     /// Records one step of a change to the live container as its own
     /// evidence event.
     pub(super) fn record_mutation(
@@ -258,6 +357,7 @@ fn sample_event(
                 sha256: r.sha256.as_deref(),
                 server_side_encryption: r.server_side_encryption.as_deref(),
                 copy: r.copy.as_ref(),
+                content: r.content.as_ref(),
             },
         },
     );
@@ -301,6 +401,9 @@ struct RestoreFacts<'a> {
     sha256: Option<&'a str>,
     server_side_encryption: Option<&'a str>,
     copy: Option<&'a CopyRecord>,
+    /// Entropy and content type of the restored bytes (`null` when nothing
+    /// was restored).
+    content: Option<&'a crate::verify::content::ContentFacts>,
 }
 
 /// The body of a `run_summary` event: the summary and who wrote it.
@@ -342,4 +445,40 @@ struct RestoreMutation<'a> {
 
 impl Body for RestoreMutation<'_> {
     const KIND: EventKind = EventKind::RestoreMutation;
+}
+
+/// The body of a `suspicious_change` event: a ransomware signal, about one
+/// version against its predecessor, or about a listing's burst of changes.
+/// Never a byte verdict.
+#[derive(Serialize)]
+pub(super) struct SuspiciousChange<'a> {
+    pub(super) agent: &'a AgentInfo,
+    pub(super) drill: &'a str,
+    pub(super) source: &'a SourceInfo,
+    /// The version that changed; `null` for a listing burst.
+    pub(super) recovery_point: Option<PointRef<'a>>,
+    pub(super) content: Option<&'a ContentFacts>,
+    /// The nearest older version it was compared with.
+    pub(super) previous: Option<Previous<'a>>,
+    /// The listing's activity, for a burst.
+    pub(super) activity: Option<&'a crate::sample::Activity>,
+    pub(super) signals: &'a [String],
+}
+
+impl Body for SuspiciousChange<'_> {
+    const KIND: EventKind = EventKind::SuspiciousChange;
+}
+
+#[derive(Serialize)]
+pub(super) struct PointRef<'a> {
+    pub(super) key: &'a str,
+    pub(super) version_id: &'a str,
+    pub(super) last_modified: &'a str,
+}
+
+#[derive(Serialize)]
+pub(super) struct Previous<'a> {
+    pub(super) version_id: &'a str,
+    pub(super) entropy: f64,
+    pub(super) content_type: &'a str,
 }

@@ -146,6 +146,7 @@ impl RestoreEnv {
         result.verdict = verdict(&result.checks);
         result.bytes = d.bytes;
         result.sha256 = Some(d.sha256_hex.clone());
+        result.content = Some(d.content.clone());
         result.server_side_encryption = restored.sse.clone();
         result.copy = restored.copy.take();
         result.duration_ms = started.elapsed().as_millis() as u64;

@@ -33,6 +33,9 @@ pub struct SampleResult {
     /// Its immutability, judged against the source's protection policy.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub protection: Option<crate::verify::protection::Protection>,
+    /// Entropy and content type of the restored bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<crate::verify::content::ContentFacts>,
 }
 
 /// The server-side copy a `copy`-mode restore made and verified.
@@ -73,6 +76,7 @@ impl SampleResult {
             copy: None,
             pick: None,
             protection: None,
+            content: None,
         }
     }
 }
@@ -192,4 +196,10 @@ pub struct RunSummary {
     /// Rotating coverage, for a drill that sets `coverage`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<Coverage>,
+    /// Ransomware signals this run recorded (`suspicious_change` events).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub suspicious_changes: u64,
+    /// What the listing saw change recently, across keys.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<crate::sample::Activity>,
 }

@@ -45,11 +45,15 @@ pub enum EventKind {
     ConfigReloaded,
     /// A drill's staleness gate turned red, or green again.
     GateChanged,
+    /// A ransomware signal: a version whose bytes or type changed the way
+    /// encryption changes them, or a burst of new versions or delete
+    /// markers in a listing.
+    SuspiciousChange,
 }
 
 impl EventKind {
     /// Every kind, in the order above.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         Self::SampleVerdict,
         Self::RunSummary,
         Self::RunAborted,
@@ -61,6 +65,7 @@ impl EventKind {
         Self::DaemonStopped,
         Self::ConfigReloaded,
         Self::GateChanged,
+        Self::SuspiciousChange,
     ];
 
     /// The `kind` string of the record.
@@ -77,6 +82,7 @@ impl EventKind {
             Self::DaemonStopped => "daemon_stopped",
             Self::ConfigReloaded => "config_reloaded",
             Self::GateChanged => "gate_changed",
+            Self::SuspiciousChange => "suspicious_change",
         }
     }
 

@@ -266,6 +266,8 @@ mod tests {
                     duration_ms: 1,
                     checks_json: "[]",
                     new_baseline: true,
+                    last_modified: None,
+                    content: None,
                 }],
                 &mut ev,
             )

@@ -8,6 +8,7 @@
 
 use super::*;
 use crate::sample::PointState;
+use crate::verify::content::ContentFacts;
 use crate::verify::Verdict;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -100,6 +101,40 @@ impl Ledger {
             .map_err(LedgerError::Read)
     }
 
+    /// The nearest version of `key` older than `before` (RFC 3339) whose
+    /// restored content the ledger knows: (version id, its content).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn previous_content(
+        &self,
+        source: &str,
+        key: &str,
+        before: &str,
+    ) -> Result<Option<(String, ContentFacts)>, LedgerError> {
+        self.conn
+            .prepare_cached(
+                "SELECT version_id, entropy, content_type FROM points
+                 WHERE source = ?1 AND key = ?2 AND last_modified < ?3 AND entropy IS NOT NULL
+                 ORDER BY last_modified DESC LIMIT 1",
+            )
+            .map_err(LedgerError::Read)?
+            .query_row(params![source, key, before], |r| {
+                let kind: Option<String> = r.get(2)?;
+                Ok((
+                    r.get(0)?,
+                    ContentFacts {
+                        entropy: r.get(1)?,
+                        // Stored only for analysed restores.
+                        analysed_bytes: crate::verify::content::ANALYSED_BYTES,
+                        content_type: crate::verify::content::known_type(kind.as_deref()),
+                    },
+                ))
+            })
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
     /// Rows of `source` after `key` (all of its versions excluded): what a
     /// listing that ended at `key` no longer holds.
     ///
@@ -129,15 +164,30 @@ pub(super) fn note_verdict(
     }
     let verified = (s.verdict == Verdict::Verified.as_str()).then_some(at);
     tx.prepare_cached(
-        "INSERT INTO points (source, key, version_id, last_checked_at, last_verdict, last_verified_at, last_run_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO points (source, key, version_id, last_checked_at, last_verdict, last_verified_at, last_run_id,
+                             last_modified, entropy, content_type)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (source, key, version_id) DO UPDATE SET
            last_checked_at = excluded.last_checked_at, last_verdict = excluded.last_verdict,
            last_verified_at = COALESCE(excluded.last_verified_at, points.last_verified_at),
-           last_run_id = excluded.last_run_id",
+           last_run_id = excluded.last_run_id,
+           last_modified = COALESCE(excluded.last_modified, points.last_modified),
+           entropy = COALESCE(excluded.entropy, points.entropy),
+           content_type = COALESCE(excluded.content_type, points.content_type)",
     )
     .map_err(LedgerError::Write)?
-    .execute(params![s.source, s.key, s.version_id, at, s.verdict, verified, s.run_id])
+    .execute(params![
+        s.source,
+        s.key,
+        s.version_id,
+        at,
+        s.verdict,
+        verified,
+        s.run_id,
+        s.last_modified,
+        s.content.map(|c| c.entropy),
+        s.content.map(|c| c.content_type)
+    ])
     .map_err(LedgerError::Write)?;
     Ok(())
 }

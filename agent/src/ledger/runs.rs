@@ -34,6 +34,10 @@ pub struct SampleRow<'a> {
     pub checks_json: &'a str,
     /// Record this SHA-256 as the first-seen baseline when none exists.
     pub new_baseline: bool,
+    /// The version's time in the listing (RFC 3339, seconds).
+    pub last_modified: Option<String>,
+    /// What the restored bytes looked like.
+    pub content: Option<&'a crate::verify::content::ContentFacts>,
 }
 
 /// A drill's most recent run, as the ledger has it.
@@ -62,6 +66,9 @@ pub struct LastRun {
     /// Rotating coverage as the run's summary states it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub coverage: Option<serde_json::Value>,
+    /// Ransomware signals the run recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspicious_changes: Option<u64>,
 }
 
 /// A run as the report reads it.
@@ -348,6 +355,7 @@ impl Ledger {
                         throughput_bytes_per_sec: None,
                         error: None,
                         coverage: None,
+                        suspicious_changes: None,
                     },
                     r.get::<_, Option<String>>(6)?,
                 ))
@@ -363,6 +371,7 @@ impl Ledger {
                 run.throughput_bytes_per_sec = v["throughput_bytes_per_sec"].as_u64();
                 run.error = v["error"].as_str().map(str::to_owned);
                 run.coverage = Some(v["coverage"].clone()).filter(|c| c.is_object());
+                run.suspicious_changes = v["suspicious_changes"].as_u64().filter(|n| *n > 0);
             }
             run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
             run.outcome = match &summary_value {
@@ -697,5 +706,37 @@ impl Ledger {
         };
         tx.commit().map_err(LedgerError::Write)?;
         Ok(line)
+    }
+}
+
+impl Ledger {
+    /// The listing activity of the source's last `n` completed runs,
+    /// newest first.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn previous_activity(
+        &self,
+        source: &str,
+        n: usize,
+    ) -> Result<Vec<crate::sample::Activity>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT json_extract(summary, '$.activity') FROM runs
+                 WHERE source = ?1 AND status = 'completed' AND json_extract(summary, '$.activity') IS NOT NULL
+                 ORDER BY rowid DESC LIMIT ?2",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map(params![source, n as i64], |r| r.get::<_, String>(0))
+            .map_err(LedgerError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            if let Ok(a) = serde_json::from_str(&row.map_err(LedgerError::Read)?) {
+                out.push(a);
+            }
+        }
+        Ok(out)
     }
 }

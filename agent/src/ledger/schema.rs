@@ -145,4 +145,12 @@ CREATE TABLE gate_state (
     reasons         TEXT NOT NULL           -- JSON array of messages
 );
 "#,
+    r#"
+-- What the last restore of each recovery point looked like, for
+-- ransomware signals between versions: its time in the listing, the byte
+-- entropy of its first MiB and the content type its first bytes announce.
+ALTER TABLE points ADD COLUMN last_modified TEXT;
+ALTER TABLE points ADD COLUMN entropy REAL;
+ALTER TABLE points ADD COLUMN content_type TEXT;
+"#,
 ];

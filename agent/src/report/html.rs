@@ -337,6 +337,13 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         }
         o.push_str("</table>");
     }
+    if !r.signals.is_empty() {
+        o.push_str("<h2>Ransomware signals</h2><p>Suspicious changes (not byte verdicts):</p><ul id=\"signals\">");
+        for sig in &r.signals {
+            let _ = write!(o, "<li>{}</li>", esc(&sig.statement()));
+        }
+        o.push_str("</ul>");
+    }
     if !r.protection.is_empty() {
         o.push_str("<h2>Protection</h2><p>Immutability of the sampled recovery points against each source's policy:</p><ul id=\"protection\">");
         for p in &r.protection {

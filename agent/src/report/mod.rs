@@ -220,6 +220,39 @@ pub struct Report {
     /// Per source with a protection policy (or stated lock state), how the
     /// sampled recovery points' immutability measured up.
     pub protection: Vec<SourceProtection>,
+    /// Ransomware signals recorded in the period (`suspicious_change`).
+    pub signals: Vec<SignalRow>,
+}
+
+/// One ransomware signal: a version against its predecessor (`key` set),
+/// or a burst across a listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalRow {
+    pub time: String,
+    pub drill: String,
+    pub source: String,
+    pub key: Option<String>,
+    pub version_id: Option<String>,
+    pub signals: Vec<String>,
+    pub event_id: String,
+}
+
+impl SignalRow {
+    /// The signal in one sentence.
+    pub fn statement(&self) -> String {
+        let at = match (&self.key, &self.version_id) {
+            (Some(k), Some(v)) => format!("{k} ({v})"),
+            (Some(k), None) => k.clone(),
+            _ => "the listing".into(),
+        };
+        format!(
+            "{} source {} drill {}: {at}: {}",
+            self.time,
+            self.source,
+            self.drill,
+            self.signals.join("; ")
+        )
+    }
 }
 
 /// The immutability of a source's sampled recovery points in the period.
@@ -282,10 +315,12 @@ fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
         if meets.is_none() && !unreadable {
             continue;
         }
-        let e = by.entry(s.source.as_str()).or_insert_with(|| SourceProtection {
-            source: s.source.clone(),
-            ..Default::default()
-        });
+        let e = by
+            .entry(s.source.as_str())
+            .or_insert_with(|| SourceProtection {
+                source: s.source.clone(),
+                ..Default::default()
+            });
         e.sampled += 1;
         match meets {
             Some(true) => e.meeting += 1,
@@ -505,7 +540,32 @@ impl Report {
                 },
             );
         }
+        let mut signals = Vec::new();
+        for (_, e) in ledger.events_since(EventKind::SuspiciousChange, &since_s)? {
+            let src = e["source"]["name"].as_str().unwrap_or_default().to_owned();
+            if !keep(&src) {
+                continue;
+            }
+            let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+            signals.push(SignalRow {
+                time: text(&e["time"]).unwrap_or_default(),
+                drill: text(&e["drill"]).unwrap_or_default(),
+                source: src,
+                key: text(&e["recovery_point"]["key"]),
+                version_id: text(&e["recovery_point"]["version_id"]),
+                signals: e["signals"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                event_id: text(&e["event_id"]).unwrap_or_default(),
+            });
+        }
         let mut report = Self {
+            signals,
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
             until: now.to_rfc3339_opts(SecondsFormat::Secs, true),

@@ -111,8 +111,20 @@ pub fn text(r: &Report) -> String {
             );
         }
     }
+    if !r.signals.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nRansomware signals (suspicious changes; not byte verdicts):"
+        );
+        for sig in &r.signals {
+            let _ = writeln!(o, "  {}", visible(&sig.statement()));
+        }
+    }
     if !r.protection.is_empty() {
-        let _ = writeln!(o, "\nProtection (immutability of the sampled recovery points):");
+        let _ = writeln!(
+            o,
+            "\nProtection (immutability of the sampled recovery points):"
+        );
         for p in &r.protection {
             let _ = writeln!(o, "  {}", visible(&p.statement()));
         }
@@ -225,6 +237,16 @@ pub fn markdown(r: &Report) -> String {
                 md(&p.observed),
                 md(&p.required)
             );
+        }
+        let _ = writeln!(o);
+    }
+    if !r.signals.is_empty() {
+        let _ = writeln!(
+            o,
+            "## Ransomware signals\n\nSuspicious changes (not byte verdicts):\n"
+        );
+        for sig in &r.signals {
+            let _ = writeln!(o, "- {}", md(&sig.statement()));
         }
         let _ = writeln!(o);
     }

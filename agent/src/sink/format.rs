@@ -55,6 +55,7 @@ pub fn syslog_severity(e: &Value) -> u8 {
             _ => 6,
         },
         Some(K::GateChanged) if e["ok"] == false => 4,
+        Some(K::SuspiciousChange) => 4,
         Some(K::RunAborted | K::ConfigReloaded) if str_of(e, "outcome") == "refused" => 4,
         Some(K::RunAborted) => 4,
         Some(
@@ -183,6 +184,22 @@ pub fn message(e: &Value) -> String {
             str_of(e, "observed"),
             str_of(e, "required")
         ),
+        Some(K::SuspiciousChange) => format!(
+            "Suspicious change in source {}{}: {}",
+            str_of(&e["source"], "name"),
+            match e["recovery_point"]["key"].as_str() {
+                Some(_) => format!(" at {}", resource_url(e)),
+                None => String::new(),
+            },
+            e["signals"]
+                .as_array()
+                .map(|r| r
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect::<Vec<_>>()
+                    .join("; "))
+                .unwrap_or_default()
+        ),
         Some(K::GateChanged) => {
             let reasons: Vec<&str> = e["reasons"]
                 .as_array()
@@ -250,6 +267,7 @@ fn ocsf(e: &Value) -> Value {
             }
             // The gate's finding about a drill changes state.
             Some(K::GateChanged) => (2003, "Compliance Finding", 2, "Findings", 2, "Update"),
+            Some(K::SuspiciousChange) => (2004, "Detection Finding", 2, "Findings", 1, "Create"),
             Some(K::RunSummary) => {
                 let (id, name) = match str_of(e, "status") {
                     "completed" => (2, "Completed"),
@@ -409,6 +427,26 @@ fn ocsf(e: &Value) -> Value {
             o["status_id"] = json!(1);
             o["status"] = json!("New");
         }
+        Some(K::SuspiciousChange) => {
+            o["finding_info"] = json!({
+                "uid": e["event_id"],
+                "title": message(e),
+                "types": ["Ransomware Signal"],
+                "data_sources": ["restoreproof"],
+            });
+            if let Some(key) = e["recovery_point"]["key"].as_str() {
+                let version = e["recovery_point"]["version_id"].as_str();
+                o["resources"] = json!([{
+                    "uid": match version {
+                        Some(v) => format!("{}#{v}", resource_url(e)),
+                        None => resource_url(e),
+                    },
+                    "name": key,
+                }]);
+            }
+            o["status_id"] = json!(1);
+            o["status"] = json!("New");
+        }
         Some(K::GateChanged) => {
             let ok = e["ok"] == true;
             let reasons: Vec<&str> = e["reasons"]
@@ -511,6 +549,8 @@ fn ecs(e: &Value) -> Value {
         Some(K::DaemonStopped) => ("process", "end"),
         Some(K::ConfigReloaded) => ("configuration", "change"),
         Some(K::PostureFinding | K::GateChanged) | None => ("configuration", "info"),
+        // Bytes of a file changed the way encryption changes them.
+        Some(K::SuspiciousChange) => ("file", "change"),
     };
     let outcome = match k {
         Some(K::SampleVerdict) => match str_of(e, "verdict") {
@@ -530,6 +570,7 @@ fn ecs(e: &Value) -> Value {
             _ => "unknown",
         },
         Some(K::GateChanged) if e["ok"] == false => "failure",
+        Some(K::SuspiciousChange) => "unknown",
         Some(
             K::GateChanged
             | K::ConfigReloaded

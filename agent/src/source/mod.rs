@@ -74,7 +74,11 @@ impl Candidate {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ListItem {
     Version(Candidate),
-    DeleteMarker { key: String },
+    DeleteMarker {
+        key: String,
+        /// When the marker was written.
+        last_modified: DateTime<Utc>,
+    },
 }
 
 /// How a stored checksum covers the object.

@@ -152,6 +152,7 @@ pub struct Hasher {
     full: Vec<(ChecksumAlgorithm, Algo)>,
     layout: Option<Layout>,
     part_algorithms: Vec<ChecksumAlgorithm>,
+    content: super::content::Analyser,
 }
 
 impl fmt::Debug for Hasher {
@@ -289,6 +290,7 @@ impl Hasher {
             full: plan.full.iter().map(|a| (*a, Algo::new(*a))).collect(),
             layout,
             part_algorithms: plan.parts,
+            content: super::content::Analyser::default(),
         }
     }
 
@@ -302,6 +304,7 @@ impl Hasher {
         if let Some(l) = &mut self.layout {
             l.hasher.update(data);
         }
+        self.content.update(data);
     }
 
     /// Bytes seen so far.
@@ -318,6 +321,7 @@ impl Hasher {
             .map(|(a, d)| (*a, d.finish_reset()))
             .collect();
         Digests {
+            content: self.content.finish(),
             bytes: self.bytes,
             sha256_hex: hex::encode(&sha256),
             sha256,
@@ -331,6 +335,8 @@ impl Hasher {
 /// What one pass computed.
 pub struct Digests {
     pub bytes: u64,
+    /// Entropy and content type of the restored bytes.
+    pub content: super::content::ContentFacts,
     pub sha256: Vec<u8>,
     pub sha256_hex: String,
     full: Vec<(ChecksumAlgorithm, Vec<u8>)>,

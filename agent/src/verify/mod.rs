@@ -21,6 +21,7 @@
 //! nothing full-object exists; MD5 (the slowest hash here) only when an MD5
 //! is the only stored reference. `thorough` computes every reference.
 
+pub mod content;
 mod hash;
 pub mod protection;
 

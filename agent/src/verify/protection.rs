@@ -74,7 +74,10 @@ pub fn judge(
         reason: None,
     };
     match (visibility, readable) {
-        (Visibility::NotReadable | Visibility::Unknown, Some(LockReadable::Denied(why) | LockReadable::Unknown(why))) => {
+        (
+            Visibility::NotReadable | Visibility::Unknown,
+            Some(LockReadable::Denied(why) | LockReadable::Unknown(why)),
+        ) => {
             p.reason = Some(format!("not readable: {why}"));
             return p;
         }
@@ -133,7 +136,9 @@ mod tests {
     fn lock(mode: &str, days: i64, now: DateTime<Utc>) -> LockFacts {
         LockFacts {
             mode: Some(mode.into()),
-            retain_until: Some((now + chrono::Duration::days(days) + chrono::Duration::hours(1)).to_rfc3339()),
+            retain_until: Some(
+                (now + chrono::Duration::days(days) + chrono::Duration::hours(1)).to_rfc3339(),
+            ),
             legal_hold: None,
         }
     }
@@ -143,17 +148,46 @@ mod tests {
         let now = Utc::now();
         let p = policy(LockMode::Compliance, 30);
         let ok = judge(Some(&p), &lock("COMPLIANCE", 40, now), None, now);
-        assert_eq!((ok.meets_policy, ok.retention_days_left), (Some(true), Some(40)));
+        assert_eq!(
+            (ok.meets_policy, ok.retention_days_left),
+            (Some(true), Some(40))
+        );
         let short = judge(Some(&p), &lock("COMPLIANCE", 10, now), None, now);
         assert_eq!(short.meets_policy, Some(false));
-        assert!(short.reason.unwrap_or_default().contains("10 day(s) of retention left; the policy requires 30d"));
+        assert!(short
+            .reason
+            .unwrap_or_default()
+            .contains("10 day(s) of retention left; the policy requires 30d"));
         let governance = judge(Some(&p), &lock("GOVERNANCE", 40, now), None, now);
-        assert!(governance.reason.unwrap_or_default().contains("mode GOVERNANCE can be lifted"));
-        assert_eq!(judge(Some(&policy(LockMode::Governance, 30)), &lock("GOVERNANCE", 40, now), None, now).meets_policy, Some(true));
+        assert!(governance
+            .reason
+            .unwrap_or_default()
+            .contains("mode GOVERNANCE can be lifted"));
+        assert_eq!(
+            judge(
+                Some(&policy(LockMode::Governance, 30)),
+                &lock("GOVERNANCE", 40, now),
+                None,
+                now
+            )
+            .meets_policy,
+            Some(true)
+        );
         // Azure's locked policy counts as compliance.
-        assert_eq!(judge(Some(&p), &lock("locked", 40, now), None, now).meets_policy, Some(true));
-        let none = judge(Some(&p), &LockFacts::default(), Some(&LockReadable::Readable), now);
-        assert_eq!((none.visibility, none.meets_policy), (Visibility::None, Some(false)));
+        assert_eq!(
+            judge(Some(&p), &lock("locked", 40, now), None, now).meets_policy,
+            Some(true)
+        );
+        let none = judge(
+            Some(&p),
+            &LockFacts::default(),
+            Some(&LockReadable::Readable),
+            now,
+        );
+        assert_eq!(
+            (none.visibility, none.meets_policy),
+            (Visibility::None, Some(false))
+        );
         assert!(none.reason.unwrap_or_default().starts_with("no retention"));
     }
 
@@ -168,7 +202,10 @@ mod tests {
         );
         assert_eq!(denied.visibility, Visibility::NotReadable);
         assert_eq!(denied.meets_policy, None);
-        assert!(denied.reason.unwrap_or_default().starts_with("not readable: grant"));
+        assert!(denied
+            .reason
+            .unwrap_or_default()
+            .starts_with("not readable: grant"));
     }
 
     #[test]

@@ -19,9 +19,9 @@
 //! - SDK retries are off; [`crate::source::retry`] is the one retry policy.
 
 use super::{
-    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, PartSizesFrom,
-    RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability, StoredAttributes,
-    StoredChecksum, MAX_PROBED_PARTS, LockReadable,
+    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, LockReadable,
+    PartSizesFrom, RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability,
+    StoredAttributes, StoredChecksum, MAX_PROBED_PARTS,
 };
 use crate::config::S3SourceConfig;
 use aws_config::retry::RetryConfig;
@@ -248,7 +248,11 @@ impl S3Source {
             if dm.is_latest() == Some(true) {
                 latest_dm.insert(key.clone());
             }
-            items.push(ListItem::DeleteMarker { key });
+            let last_modified = dm
+                .last_modified()
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+                .unwrap_or_default();
+            items.push(ListItem::DeleteMarker { key, last_modified });
         }
         let mut versions = Vec::with_capacity(out.versions().len());
         for v in out.versions() {
