@@ -73,15 +73,13 @@ pub fn judge(
         meets_policy: None,
         reason: None,
     };
-    match (visibility, readable) {
-        (
-            Visibility::NotReadable | Visibility::Unknown,
-            Some(LockReadable::Denied(why) | LockReadable::Unknown(why)),
-        ) => {
-            p.reason = Some(format!("not readable: {why}"));
-            return p;
-        }
-        _ => {}
+    if let (
+        Visibility::NotReadable | Visibility::Unknown,
+        Some(LockReadable::Denied(why) | LockReadable::Unknown(why)),
+    ) = (visibility, readable)
+    {
+        p.reason = Some(format!("not readable: {why}"));
+        return p;
     }
     let Some(policy) = policy else {
         return p;
