@@ -19,6 +19,8 @@
 //!   a corrupted recovery point each and the requests each one cost;
 //! - `sampling`: seeded reproducibility, byte budgets, percentages, delete
 //!   markers, filters;
+//! - `canaries`: canaries written and deleted under their prefix only,
+//!   restored at each age, a too-short retention found with its age;
 //! - `protection`: Object Lock and Azure immutability on each sampled
 //!   recovery point, judged against the source's protection policy;
 //! - `ransomware`: entropy and content-type changes between versions, and
@@ -49,6 +51,7 @@
 mod util;
 
 mod azure;
+mod canaries;
 mod checksums;
 mod cli;
 mod config_files;

@@ -67,6 +67,13 @@ pub enum Command {
     /// --min-coverage (default: its `gate.min_coverage`). Exit codes: 0
     /// every drill judged is green, 1 one is red, 2 could not judge.
     Gate(GateArgs),
+    /// Write one canary now: random content under the canary prefix, then
+    /// deleted as an accidental deletion would be; drills of the source
+    /// restore it at the configured ages. (The service writes canaries on
+    /// their `schedule`.)
+    ///
+    /// Exit codes: 0 written and deleted, 2 could not.
+    Canary(CanaryArgs),
     /// Evidence signing keys and tamper checks.
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -109,6 +116,7 @@ impl Command {
             Command::Drill(a) => a.json,
             Command::Status(a) => a.json,
             Command::Gate(a) => a.json,
+            Command::Canary(a) => a.json,
             Command::Evidence(EvidenceCommand::Verify(a)) => a.json,
             Command::Evidence(EvidenceCommand::Keygen(_)) => false,
             Command::Posture(a) => a.json,
@@ -219,6 +227,15 @@ pub struct ShipArgs {
 
     /// Print the per-sink report as JSON (with --once).
     #[arg(long, requires = "once")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// The canary, as named under `[canaries]` in the config.
+    pub name: String,
+    /// Print what was written as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 

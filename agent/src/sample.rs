@@ -348,11 +348,7 @@ impl Sampler {
         if c.is_latest && !filter.include_current || !c.is_latest && !filter.include_noncurrent {
             return false;
         }
-        if filter
-            .exclude_prefix
-            .as_deref()
-            .is_some_and(|p| c.key.starts_with(p))
-        {
+        if filter.exclude_prefixes.iter().any(|p| c.key.starts_with(p)) {
             return false;
         }
         if filter.deleted_only && c.deleted.is_none() {

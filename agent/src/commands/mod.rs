@@ -1,6 +1,7 @@
 //! Subcommands. Each returns the process exit code or an error that means
 //! "could not run" (exit 2).
 
+pub mod canary;
 pub mod drill;
 pub mod evidence;
 pub mod gate;
@@ -96,6 +97,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Ship(args) => ship::run(cli, args).await,
         Command::Status(args) => status::run(cli, args),
         Command::Gate(args) => gate::run(cli, args),
+        Command::Canary(args) => canary::run(cli, args).await,
         Command::Validate(args) => validate::run(cli, args).await,
         Command::Completions(args) => {
             let mut text = Vec::new();

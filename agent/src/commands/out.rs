@@ -36,6 +36,7 @@ pub mod schema {
     pub const DRILL_PLAN: &str = "restoreproof.drill-plan/v1";
     pub const STATUS: &str = "restoreproof.status/v1";
     pub const GATE: &str = "restoreproof.gate/v1";
+    pub const CANARY: &str = "restoreproof.canary/v1";
     pub const REPORT: &str = "restoreproof.report/v1";
     pub const VALIDATE: &str = "restoreproof.validate/v1";
     pub const SHIP: &str = "restoreproof.ship/v1";

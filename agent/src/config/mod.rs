@@ -55,6 +55,10 @@ pub mod defaults {
     pub const ATTEMPTS: u32 = 4;
     /// Where `copy` mode writes its copies.
     pub const COPY_PREFIX: &str = "restoreproof-drill/";
+    /// Where canaries live, under the source's prefix.
+    pub const CANARY_PREFIX: &str = "restoreproof-canary/";
+    /// Bytes of random content per canary.
+    pub const CANARY_SIZE: u64 = 4096;
     /// Hard cap on the recovery points one drill holds in its sample, whatever
     /// the sample size says: keeps memory bounded for byte budgets over many
     /// tiny objects.
@@ -231,6 +235,23 @@ pub struct Config {
     pub sinks: BTreeMap<String, sink::SinkConfig>,
     pub sources: BTreeMap<String, SourceConfig>,
     pub drills: BTreeMap<String, DrillConfig>,
+    pub canaries: BTreeMap<String, CanaryConfig>,
+}
+
+/// `[canaries.NAME]`, validated.
+#[derive(Debug, Clone)]
+pub struct CanaryConfig {
+    pub name: String,
+    pub source: String,
+    pub schedule: Option<Schedule>,
+    /// How long deleted recovery points must stay restorable.
+    pub retention: std::time::Duration,
+    /// Ages restored by each drill of the source, shortest first, each at
+    /// most `retention`.
+    pub ages: Vec<std::time::Duration>,
+    /// Where canaries live: the source's prefix, then the canary prefix.
+    pub key_prefix: String,
+    pub size: u64,
 }
 
 /// `[outbox]`, validated: `None` keeps events for ever.
@@ -402,7 +423,7 @@ pub struct Filter {
     pub include_current: bool,
     pub include_noncurrent: bool,
     /// Keys under this prefix are never candidates (the drill's own copies).
-    pub exclude_prefix: Option<String>,
+    pub exclude_prefixes: Vec<String>,
     /// Only soft-deleted recovery points (`undelete` drills).
     pub deleted_only: bool,
 }
@@ -434,6 +455,8 @@ pub struct DrillConfig {
     pub gate: GateConfig,
     /// The source's protection policy (`[sources.NAME.protection]`).
     pub protection: Option<protection::ProtectionPolicy>,
+    /// Canaries of the source: checked by every run, never sampled.
+    pub canaries: Vec<CanaryConfig>,
 }
 
 /// The staleness gate of one drill, validated.
@@ -677,6 +700,36 @@ mod tests {
             "[gate]\nmin_coverage = \"80%\"\n{base}coverage = \"30d\"\n"
         ));
         assert!(p.is_empty(), "{p:?}");
+    }
+
+    #[test]
+    fn canaries_are_checked_and_live_under_their_source_prefix() {
+        let base = "[sources.s]\nkind = \"s3\"\nbucket = \"backups\"\nprefix = \"pg/\"\n[drills.d]\nsource = \"s\"\n";
+        let ok = Config::from_toml(
+            &format!("{base}[canaries.c]\nsource = \"s\"\nretention = \"30d\"\n"),
+            Path::new("/etc/restoreproof"),
+        );
+        let Ok(ok) = ok else { panic!("{ok:?}") };
+        let c = &ok.canaries["c"];
+        assert_eq!(c.key_prefix, "pg/restoreproof-canary/");
+        let days: Vec<u64> = c.ages.iter().map(|a| a.as_secs() / 86_400).collect();
+        assert_eq!(days, [1, 7, 30], "the default ages");
+        assert_eq!(
+            ok.drills["d"].canaries.len(),
+            1,
+            "drills of the source check it"
+        );
+        let p = problems(&format!(
+            "{base}[canaries.c]\nsource = \"nope\"\nretention = \"12h\"\nages = [\"40d\"]\nprefix = \"x\"\n"
+        ));
+        for key in [
+            "canaries.c.source",
+            "canaries.c.retention",
+            "canaries.c.ages",
+            "canaries.c.prefix",
+        ] {
+            assert!(p.iter().any(|m| m.starts_with(key)), "{key}: {p:?}");
+        }
     }
 
     #[test]

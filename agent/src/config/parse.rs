@@ -103,9 +103,10 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
                 raw.sources = tagged;
             }
             "drills" => raw.drills = entries(&mut problems, &key, v),
+            "canaries" => raw.canaries = entries(&mut problems, &key, v),
             _ => problems.push(Problem {
                 path: key.clone(),
-                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, sinks, sources, drills (and `example`)".into(),
+                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, sinks, sources, drills, canaries (and `example`)".into(),
             }),
         }
     }

@@ -34,6 +34,30 @@ pub struct RawConfig {
     pub sources: BTreeMap<String, RawSource>,
     #[serde(default)]
     pub drills: BTreeMap<String, RawDrill>,
+    #[serde(default)]
+    pub canaries: BTreeMap<String, RawCanary>,
+}
+
+/// `[canaries.NAME]`: canary recovery points that prove a source's
+/// retention of deleted data end to end.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawCanary {
+    /// An S3 source.
+    pub source: String,
+    /// When the service writes (and deletes) a canary.
+    pub schedule: Option<String>,
+    /// IANA time zone of the schedule (default UTC).
+    pub timezone: Option<String>,
+    /// How long the policy claims deleted recovery points stay restorable.
+    pub retention: Age,
+    /// Canary ages each drill of the source restores (default 1d, 7d and
+    /// `retention`).
+    pub ages: Option<Vec<Age>>,
+    /// Under the source's prefix; every write stays under it.
+    pub prefix: Option<String>,
+    /// Size of each canary's random content.
+    pub size: Option<ByteSize>,
 }
 
 /// `[posture]`: when the service runs posture checks.

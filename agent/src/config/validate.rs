@@ -174,6 +174,92 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         }
     }
 
+    let mut canaries: BTreeMap<String, CanaryConfig> = BTreeMap::new();
+    for (name, c) in raw.canaries {
+        let at = |k: &str| format!("canaries.{name}.{k}");
+        let source_prefix = match sources.get(&c.source) {
+            Some(SourceConfig::S3(s)) => Some(s.prefix.clone()),
+            Some(SourceConfig::AzureBlob(_)) => {
+                problem(
+                    at("source"),
+                    &format!("`{}` is an Azure Blob source; canaries are written to S3 sources in this release", c.source),
+                );
+                None
+            }
+            None => {
+                problem(
+                    at("source"),
+                    &format!(
+                        "`{}` is not a configured source; configured sources: {}",
+                        c.source,
+                        sources.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+                None
+            }
+        };
+        let retention = c.retention.0;
+        if retention < std::time::Duration::from_secs(86_400) {
+            problem(
+                at("retention"),
+                "must be at least 1d: it is how long deleted recovery points must stay restorable",
+            );
+        }
+        let mut ages: Vec<std::time::Duration> = match &c.ages {
+            Some(a) => a.iter().map(|a| a.0).collect(),
+            None => [86_400, 7 * 86_400]
+                .into_iter()
+                .map(std::time::Duration::from_secs)
+                .filter(|a| *a < retention)
+                .chain([retention])
+                .collect(),
+        };
+        ages.sort();
+        ages.dedup();
+        if ages.iter().any(|a| *a > retention || a.is_zero()) {
+            problem(at("ages"), "each age must be above 0 and at most `retention`: a canary older than the claimed retention proves nothing");
+        }
+        let prefix = c
+            .prefix
+            .clone()
+            .unwrap_or_else(|| defaults::CANARY_PREFIX.into());
+        if prefix.is_empty() || prefix.starts_with('/') || !prefix.ends_with('/') {
+            problem(
+                at("prefix"),
+                "must be a non-empty prefix ending in `/` (every canary write stays under it)",
+            );
+        }
+        let size = c.size.map_or(defaults::CANARY_SIZE, |b| b.0);
+        if !(1..=(16 << 20)).contains(&size) {
+            problem(at("size"), "must be between 1B and 16MiB");
+        }
+        let schedule = match &c.schedule {
+            Some(expr) => {
+                let tz = c.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
+                match Schedule::new(expr, tz, std::time::Duration::ZERO, Missed::Skip) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        problem(at("schedule"), &e.to_string());
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        canaries.insert(
+            name.clone(),
+            CanaryConfig {
+                name,
+                source: c.source,
+                schedule,
+                retention,
+                ages,
+                key_prefix: format!("{}{prefix}", source_prefix.unwrap_or_default()),
+                size,
+            },
+        );
+    }
+
     let mut drills = BTreeMap::new();
     for (name, d) in raw.drills {
         let at = |k: &str| format!("drills.{name}.{k}");
@@ -323,6 +409,11 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             Some(SourceConfig::AzureBlob(a)) => a.protection,
             None => None,
         };
+        let source_canaries: Vec<CanaryConfig> = canaries
+            .values()
+            .filter(|c| c.source == d.source)
+            .cloned()
+            .collect();
         let include_current = f.include_current.unwrap_or(true);
         let include_noncurrent = f.include_noncurrent.unwrap_or(true);
         if !include_current && !include_noncurrent {
@@ -358,12 +449,13 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     max_age: f.max_age.map(|a| a.0),
                     include_current,
                     include_noncurrent,
-                    exclude_prefix: None,
+                    exclude_prefixes: Vec::new(),
                     deleted_only: false,
                 },
                 coverage,
                 gate,
                 protection,
+                canaries: source_canaries,
             },
         );
     }
@@ -481,6 +573,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         sinks,
         sources,
         drills,
+        canaries,
     };
     distinct_paths(&mut problems, config.agent_paths().into_iter());
     if problems.is_empty() {

@@ -109,6 +109,7 @@ pub async fn run(
     );
     scheduler.apply(&config.drills);
     let posture = tokio::spawn(posture_loop(agent.clone(), stop.clone()));
+    let canaries = tokio::spawn(canary_loop(agent.clone(), stop.clone()));
     agent.record(&DaemonStarted {
         agent: AgentInfo::current(),
         config_path,
@@ -207,6 +208,7 @@ pub async fn run(
         }
     };
     let _ = posture.await;
+    let _ = canaries.await;
     agent.record(&DaemonStopped {
         agent: AgentInfo::current(),
         restores_cancelled: cancelled,
@@ -261,6 +263,46 @@ impl Shipping {
 /// Runs posture checks on `[posture] schedule` until the daemon stops. The
 /// schedule is read from the configuration in force each time the next run
 /// is computed.
+/// Writes (and deletes) each canary on its schedule; the config is read
+/// again for every fire time, so a reload takes effect.
+async fn canary_loop(agent: Arc<Agent>, stop: Stop) {
+    loop {
+        let config = agent.config();
+        let now = agent.clock.now();
+        let next =
+            |c: &crate::config::CanaryConfig| c.schedule.as_ref().and_then(|s| s.next_after(now));
+        let Some(fire) = config.canaries.values().filter_map(next).min() else {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                () = stop.finishing() => return,
+            }
+        };
+        tokio::select! {
+            () = scheduler::sleep_until(&*agent.clock, fire) => {}
+            () = stop.finishing() => return,
+        }
+        for c in config.canaries.values().filter(|c| next(c) == Some(fire)) {
+            let Some(source_config) = config.sources.get(&c.source) else {
+                continue;
+            };
+            let options = BuildOptions {
+                attempts: crate::config::defaults::ATTEMPTS,
+                timeout: Duration::from_secs(300),
+            };
+            match source::build(&c.source, source_config, options).await {
+                Ok(s) => {
+                    if let Err(e) = crate::canary::write(c, &*s, &agent.recorder).await {
+                        tracing::error!(canary = %c.name, error = %e, "Cannot write the canary.");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(canary = %c.name, error = %e, "Cannot set up the canary's source.");
+                }
+            }
+        }
+    }
+}
+
 async fn posture_loop(agent: Arc<Agent>, stop: Stop) {
     loop {
         let config = agent.config();

@@ -191,6 +191,7 @@ impl Drill<'_> {
             coverage: None,
             suspicious_changes: 0,
             activity: None,
+            canaries: Vec::new(),
         };
 
         let stop = self.stop.clone();
@@ -456,6 +457,24 @@ impl Drill<'_> {
         if let Some(activity) = summary.activity {
             summary.suspicious_changes += self.record_burst(&run_id, &info, &agent, &activity)?;
         }
+        if !cancelled && host_error.is_none() {
+            for c in &cfg.canaries {
+                let checks = crate::canary::check(
+                    c,
+                    &*env.source,
+                    self.recorder,
+                    &agent,
+                    chrono::Utc::now(),
+                )
+                .await
+                .map_err(|e| match e {
+                    crate::canary::CanaryError::Ledger(e) => DrillError::Ledger(e),
+                    crate::canary::CanaryError::Evidence(e) => DrillError::Evidence(e),
+                    other => DrillError::Host(other.to_string()),
+                })?;
+                summary.canaries.extend(checks);
+            }
+        }
         if let (Some(period), Some(count)) = (cfg.coverage, coverage_count) {
             let c = Coverage::new(
                 cfg,
@@ -621,7 +640,10 @@ async fn draw(
     // The drill's own copies are never candidates, even when a failed
     // clean-up left one behind.
     let mut filter = cfg.filter.clone();
-    filter.exclude_prefix = Some(cfg.copy_prefix.clone());
+    // Nor are canaries, which the run checks on their own.
+    filter.exclude_prefixes = std::iter::once(cfg.copy_prefix.clone())
+        .chain(cfg.canaries.iter().map(|c| c.key_prefix.clone()))
+        .collect();
     filter.deleted_only = cfg.mode == RestoreMode::Undelete;
     let (count, bytes) = match cfg.sample {
         SampleSize::Count(k) => (Some(k), None),

@@ -202,4 +202,7 @@ pub struct RunSummary {
     /// What the listing saw change recently, across keys.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub activity: Option<crate::sample::Activity>,
+    /// The source's canaries this run restored, one per configured age.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<crate::canary::Check>,
 }

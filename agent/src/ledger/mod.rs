@@ -11,6 +11,7 @@
 //! - the schema moves forward only through numbered migrations
 //!   (`PRAGMA user_version`).
 
+mod canaries;
 mod daemon_state;
 mod events;
 pub mod evidence_file;
@@ -20,6 +21,7 @@ mod runs;
 mod schema;
 mod sinks;
 
+pub use canaries::CanaryRow;
 pub use daemon_state::DaemonState;
 use events::append_event;
 pub use points::PointRow;

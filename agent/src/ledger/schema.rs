@@ -153,4 +153,22 @@ ALTER TABLE points ADD COLUMN last_modified TEXT;
 ALTER TABLE points ADD COLUMN entropy REAL;
 ALTER TABLE points ADD COLUMN content_type TEXT;
 "#,
+    r#"
+-- Canaries: recovery points the agent writes and deletes itself, then
+-- restores at increasing ages to prove retention end to end.
+CREATE TABLE canaries (
+    canary          TEXT NOT NULL,          -- [canaries.NAME]
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    written_at      TEXT NOT NULL,
+    deleted_at      TEXT,
+    last_checked_at TEXT,
+    last_outcome    TEXT,                   -- restored | gone | mismatch | error
+    PRIMARY KEY (source, key, version_id)
+);
+CREATE INDEX canaries_by_age ON canaries(canary, written_at);
+"#,
 ];

@@ -415,6 +415,30 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
         ))
     }
 
+    /// Canaries: writes `body` at `key` (always under a canary prefix, as
+    /// the caller checks) and returns the new version's id.
+    ///
+    /// # Errors
+    /// `Config` when the source cannot write canaries.
+    async fn put_canary(&self, _key: &str, _body: Bytes) -> Result<Option<String>, SourceError> {
+        Err(SourceError::new(
+            ErrorClass::Config,
+            "this source cannot write canaries",
+        ))
+    }
+
+    /// Canaries: deletes the current version of `key` the way an accidental
+    /// deletion does (S3: a delete marker; the version stays behind it).
+    ///
+    /// # Errors
+    /// `Config` when the source cannot delete canaries.
+    async fn delete_canary(&self, _key: &str) -> Result<(), SourceError> {
+        Err(SourceError::new(
+            ErrorClass::Config,
+            "this source cannot delete canaries",
+        ))
+    }
+
     /// Removes a copy made by [`RecoverySource::copy`], leaving no trace in a
     /// versioned bucket (the copy's own version is deleted).
     ///

@@ -510,6 +510,38 @@ impl RecoverySource for S3Source {
             .clone()
     }
 
+    async fn put_canary(
+        &self,
+        key: &str,
+        body: bytes::Bytes,
+    ) -> Result<Option<String>, SourceError> {
+        let what = self.what("PutObject on", Some(key));
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            // Buckets with Object Lock require an integrity header.
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
+        Ok(out.version_id().map(str::to_owned))
+    }
+
+    async fn delete_canary(&self, key: &str) -> Result<(), SourceError> {
+        let what = self.what("DeleteObject on", Some(key));
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
+        Ok(())
+    }
+
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
         let what = self.what("GetObject on", Some(&rp.key));
         let out = self

@@ -1,0 +1,103 @@
+//! The `canaries` table: canaries written, deleted and checked.
+
+use super::*;
+use rusqlite::{params, OptionalExtension};
+
+/// One canary as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CanaryRow {
+    pub canary: String,
+    pub source: String,
+    pub key: String,
+    pub version_id: String,
+    pub sha256: String,
+    pub size: u64,
+    pub written_at: String,
+    pub deleted_at: Option<String>,
+}
+
+impl Ledger {
+    /// Records a canary that was written.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn add_canary(&mut self, c: &CanaryRow) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO canaries (canary, source, key, version_id, sha256, size, written_at, deleted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![c.canary, c.source, c.key, c.version_id, c.sha256, c.size as i64, c.written_at, c.deleted_at],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// Records that a canary was deleted (its version now behind a delete
+    /// marker).
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn canary_deleted(&mut self, c: &CanaryRow, at: &str) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE canaries SET deleted_at = ?4 WHERE source = ?1 AND key = ?2 AND version_id = ?3",
+                params![c.source, c.key, c.version_id, at],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+
+    /// The youngest deleted canary of `canary` written at or before
+    /// `written_by` and not before `not_before` (RFC 3339).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn canary_at_age(
+        &self,
+        canary: &str,
+        written_by: &str,
+        not_before: &str,
+    ) -> Result<Option<CanaryRow>, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT canary, source, key, version_id, sha256, size, written_at, deleted_at FROM canaries
+                 WHERE canary = ?1 AND deleted_at IS NOT NULL AND written_at <= ?2 AND written_at >= ?3
+                 ORDER BY written_at DESC LIMIT 1",
+                params![canary, written_by, not_before],
+                |r| {
+                    Ok(CanaryRow {
+                        canary: r.get(0)?,
+                        source: r.get(1)?,
+                        key: r.get(2)?,
+                        version_id: r.get(3)?,
+                        sha256: r.get(4)?,
+                        size: r.get::<_, i64>(5)? as u64,
+                        written_at: r.get(6)?,
+                        deleted_at: r.get(7)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(LedgerError::Read)
+    }
+
+    /// Records a canary's check.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn canary_checked(
+        &mut self,
+        c: &CanaryRow,
+        at: &str,
+        outcome: &str,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "UPDATE canaries SET last_checked_at = ?4, last_outcome = ?5
+                 WHERE source = ?1 AND key = ?2 AND version_id = ?3",
+                params![c.source, c.key, c.version_id, at, outcome],
+            )
+            .map_err(LedgerError::Write)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,214 @@
+//! Canaries against moto: written and deleted under their prefix only,
+//! restored from behind their delete markers at each configured age, and a
+//! retention shorter than the policy claims found with its age.
+//!
+//! Time: moto applies lifecycle rules only when time is driven, so the test
+//! injects the canaries' ages instead — it moves the ledger's record of when
+//! each canary was written into the past, and removes the versions that a
+//! lifecycle rule expiring noncurrent versions after 6 days would have
+//! removed by then (DeleteObject with the version id, which is what such a
+//! rule does).
+
+use crate::util::{data, read_jsonl, Agent, Bucket};
+use serde_json::Value;
+use std::time::Duration;
+
+const CANARY: &str = "[canaries.retention]\nsource = \"src\"\nretention = \"30d\"\nages = [\"1d\", \"7d\", \"30d\"]\n";
+
+async fn listed_keys(b: &Bucket) -> Vec<String> {
+    let out =
+        b.s3.list_object_versions()
+            .bucket(&b.name)
+            .send()
+            .await
+            .expect("list");
+    out.versions()
+        .iter()
+        .filter_map(|v| v.key())
+        .chain(out.delete_markers().iter().filter_map(|m| m.key()))
+        .map(str::to_owned)
+        .collect()
+}
+
+fn canary_checks(run: &crate::util::Run) -> Vec<Value> {
+    run.json()["summary"]["canaries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canaries_prove_retention_and_a_shorter_one_fails_with_its_age() {
+    let b = Bucket::new("canaries").await;
+    for k in 0..6u8 {
+        b.put(&format!("db/dump-{k}.sql"), &data(k, 2000), None)
+            .await;
+    }
+    let agent = Agent::new(&b.proxy.url(), &b.name, &format!("sample = 100\n{CANARY}"));
+    // Three canaries, each written and deleted, every step recorded.
+    let mut written = Vec::new();
+    for _ in 0..3 {
+        let run = agent.run(&["canary", "retention", "--json"]).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+        let w: Value = serde_json::from_str(&run.stdout).expect("json");
+        assert_eq!(w["schema"], "restoreproof.canary/v1");
+        assert!(
+            w["key"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("restoreproof-canary/canary-"),
+            "{w}"
+        );
+        written.push(w);
+    }
+    let steps: Vec<(String, String)> = read_jsonl(&agent.path("log/evidence.jsonl"))
+        .into_iter()
+        .filter(|e| e["kind"] == "restore_mutation")
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap_or_default().to_owned(),
+                e["phase"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps.len(),
+        12,
+        "intent and done for each write and delete: {steps:?}"
+    );
+    assert_eq!(
+        steps[..4],
+        [
+            ("canary_write".to_owned(), "intent".to_owned()),
+            ("canary_write".to_owned(), "done".to_owned()),
+            ("canary_delete".to_owned(), "intent".to_owned()),
+            ("canary_delete".to_owned(), "done".to_owned()),
+        ]
+    );
+    // No write landed outside the canary prefix (the server's own list).
+    for key in listed_keys(&b).await {
+        assert!(
+            key.starts_with("db/") || key.starts_with("restoreproof-canary/"),
+            "{key}"
+        );
+    }
+    // The canaries were written 2 days, 8 days and 30 days and 2 hours ago.
+    let ledger = agent.ledger();
+    for (w, hours) in written.iter().zip([48, 8 * 24, 30 * 24 + 2]) {
+        ledger
+            .execute(
+                "UPDATE canaries SET written_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', ?1) WHERE key = ?2",
+                rusqlite::params![format!("-{hours} hours"), w["key"].as_str()],
+            )
+            .expect("age a canary");
+    }
+    // Retention intact: each age restores its canary from behind its delete
+    // marker, and the drill never samples the canary prefix.
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let checks = canary_checks(&run);
+    let outcomes: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|c| {
+            (
+                c["target"].as_str().unwrap_or(""),
+                c["outcome"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("1d", "restored"), ("7d", "restored"), ("30d", "restored")],
+        "{checks:#?}"
+    );
+    assert_eq!(
+        run.json()["summary"]["sampled"],
+        6,
+        "only the backups are sampled"
+    );
+    assert!(run.verdicts().iter().all(|(k, _)| k.starts_with("db/")));
+
+    // A lifecycle rule expiring noncurrent versions after 6 days removes the
+    // 8-day and the 30-day canaries.
+    for w in &written[1..] {
+        b.s3.delete_object()
+            .bucket(&b.name)
+            .key(w["key"].as_str().unwrap_or_default())
+            .version_id(w["version_id"].as_str().unwrap_or_default())
+            .send()
+            .await
+            .expect("expire");
+    }
+    let run = agent.drill(&[]).await;
+    let checks = canary_checks(&run);
+    assert_eq!(checks[0]["outcome"], "restored", "{checks:#?}");
+    assert_eq!(checks[1]["outcome"], "gone");
+    let detail = checks[1]["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("written 8d ago")
+            && detail.contains("kept less than 8d; the policy claims 30d"),
+        "{detail}"
+    );
+    assert_eq!(checks[2]["outcome"], "gone");
+    // Each result is a finding an auditor and the SIEM see.
+    let findings: Vec<Value> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "posture_finding" && e["check"] == "canary.retention")
+        .collect();
+    assert_eq!(findings.len(), 6);
+    assert_eq!(findings.iter().filter(|f| f["status"] == "fail").count(), 2);
+    crate::util::assert_ocsf_conforms(&findings);
+    let report = agent.run(&["report"]).await;
+    assert!(
+        report.stdout.contains("canary.retention"),
+        "{}",
+        report.stdout
+    );
+    let docs: Vec<(&str, Value)> = agent
+        .evidence()
+        .into_iter()
+        .map(|e| ("evidence", e))
+        .chain([("drill", run.json())])
+        .collect();
+    crate::schemas::assert_valid(&docs);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_writes_canaries_on_their_schedule() {
+    let b = Bucket::new("canary-daemon").await;
+    b.put("db/a.sql", &data(1, 100), None).await;
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        &format!("schedule = \"0 0 1 1 *\"\n{CANARY}schedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\n"),
+    );
+    let mut child = agent
+        .command(&["run"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run");
+    let count = || -> i64 {
+        if !agent.path("state/ledger.sqlite3").exists() {
+            return 0;
+        }
+        agent
+            .ledger()
+            .query_row(
+                "SELECT COUNT(*) FROM canaries WHERE deleted_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(0)
+    };
+    crate::util::wait_for("two canaries written and deleted", 30, || count() >= 2).await;
+    crate::daemon::signal(&child, "TERM");
+    let _ = tokio::time::timeout(Duration::from_secs(20), child.wait()).await;
+    for key in listed_keys(&b).await {
+        assert!(
+            key == "db/a.sql" || key.starts_with("restoreproof-canary/"),
+            "{key}"
+        );
+    }
+}
