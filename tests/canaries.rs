@@ -212,3 +212,88 @@ async fn the_service_writes_canaries_on_their_schedule() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_responses_an_azure_canary_is_restored_from_soft_delete() {
+    use restoreproof_testkit::azure_docs::{AzureDocs, DocBlob};
+    // Azurite implements neither soft delete nor undelete: the documented
+    // responses of Put Blob, Snapshot Blob, Delete Blob, Undelete Blob and
+    // Get Blob stand in, for a container without versioning.
+    let docs = AzureDocs::start(vec![DocBlob::new("db/a.bak", &data(1, 500))])
+        .await
+        .expect("responder");
+    let agent = Agent::from_toml(&format!(
+        "{}[drills.d]\nsource = \"docs\"\nsample = 100\n[canaries.c]\nsource = \"docs\"\nretention = \"7d\"\nages = [\"1d\", \"7d\"]\n",
+        crate::azure::docs_source(&docs, "")
+    ));
+    let run = agent.run(&["canary", "c", "--json"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    let w: Value = serde_json::from_str(&run.stdout).expect("json");
+    let key = w["key"].as_str().unwrap_or_default().to_owned();
+    assert!(w["snapshot"].is_string() && w["version_id"] == "", "{w}");
+    // Written under the prefix, snapshot taken, both soft-deleted.
+    let entries: Vec<DocBlob> = docs.blobs().into_iter().filter(|b| b.name == key).collect();
+    assert_eq!(entries.len(), 2, "the blob and its snapshot");
+    assert!(entries.iter().all(|b| b.deleted));
+    agent
+        .ledger()
+        .execute(
+            "UPDATE canaries SET written_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-50 hours')",
+            [],
+        )
+        .expect("age the canary");
+    // The drill undeletes its own canary (no allow_undelete needed), reads
+    // the snapshot and deletes it again, each step recorded.
+    let drill = agent.drill(&[]).await;
+    assert_eq!(drill.code, 0, "{}\n{}", drill.stdout, drill.stderr);
+    let checks = canary_checks(&drill);
+    assert_eq!(checks[0]["outcome"], "restored", "{checks:#?}");
+    assert_eq!(checks[1]["outcome"], "pending");
+    assert!(
+        docs.blobs()
+            .iter()
+            .filter(|b| b.name == key)
+            .all(|b| b.deleted),
+        "deleted again"
+    );
+    let steps: Vec<String> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "restore_mutation")
+        .map(|e| {
+            format!(
+                "{}:{}",
+                e["action"].as_str().unwrap_or(""),
+                e["phase"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    assert!(
+        steps.ends_with(&[
+            "canary_undelete:intent".to_owned(),
+            "canary_undelete:done".to_owned(),
+            "canary_redelete:intent".to_owned(),
+            "canary_redelete:done".to_owned(),
+        ]),
+        "{steps:?}"
+    );
+    // No write touched anything but the canary.
+    assert!(
+        docs.requests()
+            .iter()
+            .filter(|r| r.starts_with("PUT") || r.starts_with("DELETE"))
+            .all(|r| r.contains("/docs/restoreproof-canary%2F")
+                || r.contains("/docs/restoreproof-canary/")),
+        "{:#?}",
+        docs.requests()
+    );
+    // Soft delete's retention ended early: the canary is gone.
+    docs.expire(&key);
+    let drill = agent.drill(&[]).await;
+    let checks = canary_checks(&drill);
+    assert_eq!(checks[0]["outcome"], "gone", "{checks:#?}");
+    assert!(checks[0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("the policy claims 7d"));
+}

@@ -67,7 +67,10 @@ impl Body for CanaryMutation<'_> {
 pub struct Written {
     pub canary: String,
     pub key: String,
+    /// Empty when the store keeps no versions (then `snapshot` is set).
     pub version_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<String>,
     pub sha256: String,
     pub size: u64,
     pub written_at: String,
@@ -131,12 +134,12 @@ pub async fn write(
     };
 
     record(&point, "canary_write", "intent", "absent", None)?;
-    let version = match source.put_canary(&key, bytes::Bytes::from(body)).await {
-        Ok(Some(v)) => v,
-        Ok(None) => {
+    let written = match source.put_canary(&key, bytes::Bytes::from(body)).await {
+        Ok(w) if w.version_id.is_some() || w.snapshot.is_some() => w,
+        Ok(_) => {
             let e = SourceError::new(
                 ErrorClass::Config,
-                "the store gave the canary no version id: enable versioning on the bucket",
+                "the store kept neither a version nor a snapshot of the canary: enable versioning on the bucket (or soft delete and snapshots on the container)",
             );
             record(
                 &point,
@@ -158,13 +161,16 @@ pub async fn write(
             return Err(failed(e));
         }
     };
-    point.version_id = Some(version.clone());
+    point.version_id.clone_from(&written.version_id);
+    point.snapshot.clone_from(&written.snapshot);
     record(&point, "canary_write", "done", "absent", None)?;
+    let version = written.version_id.clone().unwrap_or_default();
     let mut row = CanaryRow {
         canary: cfg.name.clone(),
         source: info.name.clone(),
         key: key.clone(),
         version_id: version.clone(),
+        snapshot: written.snapshot.clone(),
         sha256: sha256.clone(),
         size: cfg.size,
         written_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -190,6 +196,7 @@ pub async fn write(
     tracing::info!(canary = %cfg.name, key, version, "Canary written and deleted.");
     Ok(Written {
         canary: row.canary,
+        snapshot: row.snapshot,
         key,
         version_id: version,
         sha256,
@@ -262,7 +269,7 @@ pub async fn check(
         let age_said = age_text(std::time::Duration::from_secs(
             canary_age.as_secs() - canary_age.as_secs() % 3600,
         ));
-        let (outcome, detail, status) = match restore_sha256(source, &row).await {
+        let (outcome, detail, status) = match restore_canary(cfg, source, recorder, agent, &row).await? {
             Ok(sha) if sha == row.sha256 => (
                 "restored",
                 format!(
@@ -326,18 +333,84 @@ pub async fn check(
     Ok(out)
 }
 
-/// Restores a canary's version and hashes it.
-async fn restore_sha256(
+/// Restores a canary and hashes it: by its version id from behind its
+/// delete marker (S3, versioned Azure containers), or — for a soft-deleted
+/// Azure canary without versions — by undeleting it, reading its snapshot
+/// and deleting it again, each step recorded before and after it is taken.
+/// The outer error is the agent's (recording failed); the inner is the
+/// store's answer.
+async fn restore_canary(
+    cfg: &CanaryConfig,
     source: &dyn RecoverySource,
+    recorder: &Mutex<Recorder>,
+    agent: &AgentInfo,
     row: &CanaryRow,
-) -> Result<String, SourceError> {
+) -> Result<Result<String, SourceError>, CanaryError> {
     let point = Candidate {
         key: row.key.clone(),
-        version_id: Some(row.version_id.clone()),
+        version_id: Some(row.version_id.clone()).filter(|v| !v.is_empty()),
+        snapshot: row.snapshot.clone(),
         size: row.size,
         ..Candidate::default()
     };
-    let mut body = source.restore(&point).await?;
+    if point.version_id.is_some() || point.snapshot.is_none() {
+        let by_version = Candidate {
+            snapshot: None,
+            ..point
+        };
+        return Ok(restore_sha256(source, &by_version).await);
+    }
+    if !row.key.starts_with(&cfg.key_prefix) {
+        return Err(CanaryError::OutsidePrefix(
+            cfg.name.clone(),
+            row.key.clone(),
+        ));
+    }
+    let info = source.describe();
+    let operation = uuid::Uuid::now_v7().to_string();
+    let record = |action, phase, prior, error: Option<String>| {
+        let mut event = Event::new(
+            Some(operation.clone()),
+            &CanaryMutation {
+                agent,
+                drill: &cfg.name,
+                source: &info,
+                recovery_point: &point,
+                action,
+                phase,
+                prior_state: prior,
+                error,
+                sha256: &row.sha256,
+            },
+        );
+        lock(recorder).commit(&mut event, |l, e| l.record_event(e))
+    };
+    record("canary_undelete", "intent", "soft_deleted", None)?;
+    if let Err(e) = source.undelete_canary(&point).await {
+        record(
+            "canary_undelete",
+            "failed",
+            "soft_deleted",
+            Some(e.to_string()),
+        )?;
+        return Ok(Err(e));
+    }
+    record("canary_undelete", "done", "soft_deleted", None)?;
+    let read = restore_sha256(source, &point).await;
+    record("canary_redelete", "intent", "live", None)?;
+    match source.delete_canary(&row.key).await {
+        Ok(()) => record("canary_redelete", "done", "live", None)?,
+        Err(e) => record("canary_redelete", "failed", "live", Some(e.to_string()))?,
+    }
+    Ok(read)
+}
+
+/// Restores a canary's recovery point and hashes it.
+async fn restore_sha256(
+    source: &dyn RecoverySource,
+    point: &Candidate,
+) -> Result<String, SourceError> {
+    let mut body = source.restore(point).await?;
     let mut h = Sha256::new();
     while let Some(chunk) = body.body.next().await {
         h.update(&chunk?);

@@ -37,6 +37,8 @@ pub struct DocBlob {
     pub immutability: Option<(&'static str, String)>,
     /// `x-ms-legal-hold`.
     pub legal_hold: Option<bool>,
+    /// The snapshot's time, for a snapshot of the blob.
+    pub snapshot: Option<String>,
 }
 
 impl DocBlob {
@@ -51,6 +53,7 @@ impl DocBlob {
             access_tier: "Hot",
             immutability: None,
             legal_hold: None,
+            snapshot: None,
         }
     }
 
@@ -122,7 +125,7 @@ impl AzureDocs {
             tokio_util::sync::CancellationToken::new(),
             move |req| {
                 let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(server.handle(req)) }
+                async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
             },
         );
         Ok(me)
@@ -143,24 +146,89 @@ impl AzureDocs {
         self.blobs.lock().map(|b| b.clone()).unwrap_or_default()
     }
 
-    fn handle(&self, req: Request<Incoming>) -> Resp {
-        let path = req.uri().path().to_owned();
-        let query = req.uri().query().unwrap_or("").to_owned();
+    /// Removes every entry of `name` (base, versions, snapshots), as the
+    /// end of a soft-delete retention period does.
+    pub fn expire(&self, name: &str) {
+        if let Ok(mut b) = self.blobs.lock() {
+            b.retain(|b| b.name != name);
+        }
+    }
+
+    async fn handle(&self, req: Request<Incoming>) -> Resp {
+        use http_body_util::BodyExt;
+        let (head, body) = req.into_parts();
+        let content = body
+            .collect()
+            .await
+            .map(|c| c.to_bytes())
+            .unwrap_or_default();
+        let path = head.uri.path().to_owned();
+        let query = head.uri.query().unwrap_or("").to_owned();
         if let Ok(mut l) = self.log.lock() {
-            l.push(format!("{} {path}?{query}", req.method()));
+            l.push(format!("{} {path}?{query}", head.method));
         }
         let mut parts = path.trim_start_matches('/').splitn(3, '/');
         let (_account, _container, blob) = (parts.next(), parts.next(), parts.next());
         let Ok(mut blobs) = self.blobs.lock() else {
             return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalError");
         };
-        match (req.method(), blob) {
+        match (&head.method, blob) {
             (&Method::GET, None) if param(&query, "comp") == Some("list") => {
                 self.list(&blobs, &query)
             }
             (m, Some(name)) => {
                 let name = name.replace("%2F", "/");
                 let version = param(&query, "versionid").map(|v| v.replace("%3A", ":"));
+                let snapshot = param(&query, "snapshot").map(|v| v.replace("%3A", ":"));
+                if m == Method::PUT && param(&query, "comp").is_none() {
+                    // Put Blob (a container without versioning): replaces
+                    // the live blob.
+                    blobs.retain(|b| b.name != name || b.deleted || b.snapshot.is_some());
+                    let b = DocBlob::new(&name, &content);
+                    let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
+                    blobs.push(b);
+                    return reply(
+                        StatusCode::CREATED,
+                        &[
+                            ("etag", "\"0x8DC0000000000001\"".into()),
+                            ("last-modified", "Sun, 06 Dec 2026 12:00:00 GMT".into()),
+                            ("content-md5", md5),
+                            ("x-ms-request-server-encrypted", "true".into()),
+                        ],
+                        vec![],
+                    );
+                }
+                if m == Method::PUT && param(&query, "comp") == Some("snapshot") {
+                    let Some(base) = blobs
+                        .iter()
+                        .find(|b| {
+                            b.name == name
+                                && !b.deleted
+                                && b.snapshot.is_none()
+                                && b.version_id.is_none()
+                        })
+                        .cloned()
+                    else {
+                        return error(StatusCode::NOT_FOUND, "BlobNotFound");
+                    };
+                    let at = format!(
+                        "2026-12-06T12:00:{:02}.{:07}Z",
+                        blobs.len() % 60,
+                        blobs.len()
+                    );
+                    let mut snap = base;
+                    snap.snapshot = Some(at.clone());
+                    blobs.push(snap);
+                    return reply(
+                        StatusCode::CREATED,
+                        &[
+                            ("x-ms-snapshot", at),
+                            ("etag", "\"0x8DC0000000000002\"".into()),
+                            ("last-modified", "Sun, 06 Dec 2026 12:00:00 GMT".into()),
+                        ],
+                        vec![],
+                    );
+                }
                 if m == Method::PUT && param(&query, "comp") == Some("undelete") {
                     let mut found = false;
                     for b in blobs.iter_mut().filter(|b| b.name == name && b.deleted) {
@@ -192,9 +260,14 @@ impl AzureDocs {
                 // a soft-deleted base blob is not.
                 let Some(b) = blobs.iter().find(|b| {
                     b.name == name
-                        && match &version {
-                            Some(v) => b.version_id.as_deref() == Some(v.as_str()),
-                            None => !b.deleted && (b.version_id.is_none() || b.is_current_version),
+                        && match (&snapshot, &version) {
+                            (Some(s), _) => b.snapshot.as_deref() == Some(s.as_str()) && !b.deleted,
+                            (None, Some(v)) => b.version_id.as_deref() == Some(v.as_str()),
+                            (None, None) => {
+                                !b.deleted
+                                    && b.snapshot.is_none()
+                                    && (b.version_id.is_none() || b.is_current_version)
+                            }
                         }
                 }) else {
                     return error(StatusCode::NOT_FOUND, "BlobNotFound");
@@ -244,6 +317,10 @@ impl AzureDocs {
             self.addr
         );
         for b in blobs {
+            // Snapshots are served, not listed.
+            if b.snapshot.is_some() {
+                continue;
+            }
             if b.deleted && !deleted || b.version_id.is_some() && !b.is_current_version && !versions
             {
                 continue;

@@ -43,7 +43,7 @@ pub struct RawConfig {
 #[derive(Debug, Deserialize, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct RawCanary {
-    /// An S3 source.
+    /// An S3 or Azure Blob source.
     pub source: String,
     /// When the service writes (and deletes) a canary.
     pub schedule: Option<String>,

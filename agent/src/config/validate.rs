@@ -179,13 +179,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         let at = |k: &str| format!("canaries.{name}.{k}");
         let source_prefix = match sources.get(&c.source) {
             Some(SourceConfig::S3(s)) => Some(s.prefix.clone()),
-            Some(SourceConfig::AzureBlob(_)) => {
-                problem(
-                    at("source"),
-                    &format!("`{}` is an Azure Blob source; canaries are written to S3 sources in this release", c.source),
-                );
-                None
-            }
+            Some(SourceConfig::AzureBlob(a)) => Some(a.prefix.clone()),
             None => {
                 problem(
                     at("source"),

@@ -9,7 +9,10 @@ pub struct CanaryRow {
     pub canary: String,
     pub source: String,
     pub key: String,
+    /// Empty when the store keeps no versions.
     pub version_id: String,
+    /// Azure: the snapshot taken before the canary was deleted.
+    pub snapshot: Option<String>,
     pub sha256: String,
     pub size: u64,
     pub written_at: String,
@@ -24,9 +27,9 @@ impl Ledger {
     pub fn add_canary(&mut self, c: &CanaryRow) -> Result<(), LedgerError> {
         self.conn
             .execute(
-                "INSERT INTO canaries (canary, source, key, version_id, sha256, size, written_at, deleted_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![c.canary, c.source, c.key, c.version_id, c.sha256, c.size as i64, c.written_at, c.deleted_at],
+                "INSERT INTO canaries (canary, source, key, version_id, snapshot, sha256, size, written_at, deleted_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![c.canary, c.source, c.key, c.version_id, c.snapshot, c.sha256, c.size as i64, c.written_at, c.deleted_at],
             )
             .map_err(LedgerError::Write)?;
         Ok(())
@@ -60,7 +63,7 @@ impl Ledger {
     ) -> Result<Option<CanaryRow>, LedgerError> {
         self.conn
             .query_row(
-                "SELECT canary, source, key, version_id, sha256, size, written_at, deleted_at FROM canaries
+                "SELECT canary, source, key, version_id, snapshot, sha256, size, written_at, deleted_at FROM canaries
                  WHERE canary = ?1 AND deleted_at IS NOT NULL AND written_at <= ?2 AND written_at >= ?3
                  ORDER BY written_at DESC LIMIT 1",
                 params![canary, written_by, not_before],
@@ -70,10 +73,11 @@ impl Ledger {
                         source: r.get(1)?,
                         key: r.get(2)?,
                         version_id: r.get(3)?,
-                        sha256: r.get(4)?,
-                        size: r.get::<_, i64>(5)? as u64,
-                        written_at: r.get(6)?,
-                        deleted_at: r.get(7)?,
+                        snapshot: r.get(4)?,
+                        sha256: r.get(5)?,
+                        size: r.get::<_, i64>(6)? as u64,
+                        written_at: r.get(7)?,
+                        deleted_at: r.get(8)?,
                     })
                 },
             )

@@ -160,7 +160,8 @@ CREATE TABLE canaries (
     canary          TEXT NOT NULL,          -- [canaries.NAME]
     source          TEXT NOT NULL,
     key             TEXT NOT NULL,
-    version_id      TEXT NOT NULL,
+    version_id      TEXT NOT NULL,          -- '' when the store keeps no versions
+    snapshot        TEXT,                   -- Azure: the snapshot soft delete keeps
     sha256          TEXT NOT NULL,
     size            INTEGER NOT NULL,
     written_at      TEXT NOT NULL,

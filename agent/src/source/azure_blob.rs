@@ -599,6 +599,59 @@ impl RecoverySource for AzureBlobSource {
         Ok(())
     }
 
+    /// Put Blob, then a snapshot of it: the snapshot is the recovery point
+    /// soft delete keeps when the canary is deleted.
+    async fn put_canary(&self, key: &str, body: bytes::Bytes) -> Result<Candidate, SourceError> {
+        use azure_storage_blob::models::BlobClientCreateSnapshotResultHeaders;
+        let size = body.len() as u64;
+        let point = Candidate {
+            key: key.to_owned(),
+            size,
+            ..Candidate::default()
+        };
+        let what = self.what("Put Blob on", Some(&point));
+        let blob = self.client.blob_client(key);
+        let uploaded = blob
+            .upload(azure_core::http::RequestContent::from(body.to_vec()), None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        let version_id = uploaded.version_id;
+        let what = self.what("Snapshot Blob on", Some(&point));
+        let snap = blob
+            .create_snapshot(None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        let snapshot = snap.snapshot().map_err(|e| classify(e, &what))?;
+        Ok(Candidate {
+            version_id,
+            snapshot,
+            last_modified: Utc::now(),
+            is_latest: true,
+            ..point
+        })
+    }
+
+    /// Delete Blob with its snapshots: soft delete keeps them.
+    async fn delete_canary(&self, key: &str) -> Result<(), SourceError> {
+        self.redelete(&Candidate {
+            key: key.to_owned(),
+            ..Candidate::default()
+        })
+        .await
+    }
+
+    /// Undelete Blob for the agent's own canary (no `allow_undelete`
+    /// needed: the caller checked the key is under the canary prefix).
+    async fn undelete_canary(&self, rp: &Candidate) -> Result<(), SourceError> {
+        let what = self.what("Undelete Blob on", Some(rp));
+        self.client
+            .blob_client(&rp.key)
+            .undelete(None)
+            .await
+            .map_err(|e| classify(e, &what))?;
+        Ok(())
+    }
+
     async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError> {
         let what = self.what("Delete Blob on", Some(copy));
         self.client

@@ -416,11 +416,12 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     }
 
     /// Canaries: writes `body` at `key` (always under a canary prefix, as
-    /// the caller checks) and returns the new version's id.
+    /// the caller checks) and returns the recovery point it left: the new
+    /// version (S3, versioned Azure containers) and, on Azure, a snapshot.
     ///
     /// # Errors
     /// `Config` when the source cannot write canaries.
-    async fn put_canary(&self, _key: &str, _body: Bytes) -> Result<Option<String>, SourceError> {
+    async fn put_canary(&self, _key: &str, _body: Bytes) -> Result<Candidate, SourceError> {
         Err(SourceError::new(
             ErrorClass::Config,
             "this source cannot write canaries",
@@ -436,6 +437,19 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
         Err(SourceError::new(
             ErrorClass::Config,
             "this source cannot delete canaries",
+        ))
+    }
+
+    /// Canaries: makes the agent's own soft-deleted canary live again to
+    /// read it (Azure Undelete Blob); the caller deletes it again. Only for
+    /// keys under a canary prefix, which the caller checks.
+    ///
+    /// # Errors
+    /// `Config` when the source has no soft delete.
+    async fn undelete_canary(&self, _rp: &Candidate) -> Result<(), SourceError> {
+        Err(SourceError::new(
+            ErrorClass::Config,
+            "this source has no soft delete to undo",
         ))
     }
 

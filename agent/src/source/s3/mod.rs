@@ -510,11 +510,8 @@ impl RecoverySource for S3Source {
             .clone()
     }
 
-    async fn put_canary(
-        &self,
-        key: &str,
-        body: bytes::Bytes,
-    ) -> Result<Option<String>, SourceError> {
+    async fn put_canary(&self, key: &str, body: bytes::Bytes) -> Result<Candidate, SourceError> {
+        let size = body.len() as u64;
         let what = self.what("PutObject on", Some(key));
         let out = self
             .client
@@ -527,7 +524,14 @@ impl RecoverySource for S3Source {
             .send()
             .await
             .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
-        Ok(out.version_id().map(str::to_owned))
+        Ok(Candidate {
+            key: key.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            size,
+            last_modified: Utc::now(),
+            is_latest: true,
+            ..Candidate::default()
+        })
     }
 
     async fn delete_canary(&self, key: &str) -> Result<(), SourceError> {
