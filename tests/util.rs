@@ -53,35 +53,15 @@ pub struct Bucket {
 
 impl Bucket {
     pub async fn new(test: &str) -> Self {
-        let name = format!(
-            "{}-{}",
-            test.replace('_', "-"),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
-        let s3 = client().await;
-        s3.create_bucket()
-            .bucket(&name)
-            .send()
-            .await
-            .expect("create bucket");
-        s3.put_bucket_versioning()
-            .bucket(&name)
-            .versioning_configuration(
-                VersioningConfiguration::builder()
-                    .status(BucketVersioningStatus::Enabled)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("enable versioning");
-        let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), upstream_addr())
-            .await
-            .expect("proxy");
-        Self { name, s3, proxy }
+        Self::create(test, false).await
     }
 
     /// A bucket created with Object Lock enabled (versioning comes with it).
     pub async fn new_locked(test: &str) -> Self {
+        Self::create(test, true).await
+    }
+
+    async fn create(test: &str, object_lock: bool) -> Self {
         let name = format!(
             "{}-{}",
             test.replace('_', "-"),
@@ -90,10 +70,22 @@ impl Bucket {
         let s3 = client().await;
         s3.create_bucket()
             .bucket(&name)
-            .object_lock_enabled_for_bucket(true)
+            .set_object_lock_enabled_for_bucket(object_lock.then_some(true))
             .send()
             .await
-            .expect("create a bucket with Object Lock");
+            .expect("create bucket");
+        if !object_lock {
+            s3.put_bucket_versioning()
+                .bucket(&name)
+                .versioning_configuration(
+                    VersioningConfiguration::builder()
+                        .status(BucketVersioningStatus::Enabled)
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("enable versioning");
+        }
         let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), upstream_addr())
             .await
             .expect("proxy");

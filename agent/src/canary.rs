@@ -134,22 +134,21 @@ pub async fn write(
     };
 
     record(&point, "canary_write", "intent", "absent", None)?;
-    let written = match source.put_canary(&key, bytes::Bytes::from(body)).await {
-        Ok(w) if w.version_id.is_some() || w.snapshot.is_some() => w,
-        Ok(_) => {
-            let e = SourceError::new(
-                ErrorClass::Config,
-                "the store kept neither a version nor a snapshot of the canary: enable versioning on the bucket (or soft delete and snapshots on the container)",
-            );
-            record(
-                &point,
-                "canary_write",
-                "failed",
-                "absent",
-                Some(e.to_string()),
-            )?;
-            return Err(failed(e));
-        }
+    let written = source
+        .put_canary(&key, bytes::Bytes::from(body))
+        .await
+        .and_then(|w| {
+            if w.version_id.is_some() || w.snapshot.is_some() {
+                Ok(w)
+            } else {
+                Err(SourceError::new(
+                    ErrorClass::Config,
+                    "the store kept neither a version nor a snapshot of the canary: enable versioning on the bucket (or soft delete and snapshots on the container)",
+                ))
+            }
+        });
+    let written = match written {
+        Ok(w) => w,
         Err(e) => {
             record(
                 &point,

@@ -567,22 +567,17 @@ impl RecoverySource for AzureBlobSource {
     }
 
     async fn undelete(&self, rp: &Candidate) -> Result<(), SourceError> {
-        let what = self.what("Undelete Blob on", Some(rp));
         if !self.allow_undelete {
             return Err(SourceError::new(
                 ErrorClass::Config,
                 format!(
-                    "{what} refused: undelete changes the live container; allow it with sources.{}.allow_undelete = true",
+                    "{} refused: undelete changes the live container; allow it with sources.{}.allow_undelete = true",
+                    self.what("Undelete Blob on", Some(rp)),
                     self.name
                 ),
             ));
         }
-        self.client
-            .blob_client(&rp.key)
-            .undelete(None)
-            .await
-            .map_err(|e| classify(e, &what))?;
-        Ok(())
+        self.undelete_canary(rp).await
     }
 
     async fn redelete(&self, rp: &Candidate) -> Result<(), SourceError> {
@@ -640,8 +635,9 @@ impl RecoverySource for AzureBlobSource {
         .await
     }
 
-    /// Undelete Blob for the agent's own canary (no `allow_undelete`
-    /// needed: the caller checked the key is under the canary prefix).
+    /// Undelete Blob: for the agent's own canary (no `allow_undelete`
+    /// needed: the caller checked the key is under the canary prefix), and
+    /// for `undelete` drills once they were allowed.
     async fn undelete_canary(&self, rp: &Candidate) -> Result<(), SourceError> {
         let what = self.what("Undelete Blob on", Some(rp));
         self.client
