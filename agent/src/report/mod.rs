@@ -268,6 +268,9 @@ pub struct SourceProtection {
     pub not_readable: u64,
     /// Up to 20 that do not meet the policy: key, version, why.
     pub failures: Vec<ProtectionFailure>,
+    /// The policy, in words, as the latest judged sample quoted it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// A sampled recovery point that does not meet its source's protection
@@ -284,8 +287,14 @@ impl SourceProtection {
     /// The source's protection in one sentence.
     pub fn statement(&self) -> String {
         let mut s = format!(
-            "source {}: {} of {} sampled recovery points meet the protection policy",
-            self.source, self.meeting, self.sampled
+            "source {}: {} of {} sampled recovery points meet the protection policy{}",
+            self.source,
+            self.meeting,
+            self.sampled,
+            self.policy
+                .as_deref()
+                .map(|p| format!(" ({p})"))
+                .unwrap_or_default()
         );
         if self.not_readable > 0 {
             s.push_str(&format!(
@@ -322,6 +331,9 @@ fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
                 ..Default::default()
             });
         e.sampled += 1;
+        if let Some(p) = p["policy"].as_str() {
+            e.policy = Some(p.to_owned());
+        }
         match meets {
             Some(true) => e.meeting += 1,
             Some(false) => {

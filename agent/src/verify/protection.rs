@@ -35,6 +35,30 @@ pub struct Protection {
     pub meets_policy: Option<bool>,
     /// Why it does not meet the policy, or why it could not be judged.
     pub reason: Option<String>,
+    /// The policy it was judged against, in words (`compliance, ≥ 30d of
+    /// retention left`); `None` without one.
+    pub policy: Option<String>,
+}
+
+/// A policy in words, as reports quote it.
+pub fn describe(p: &ProtectionPolicy) -> String {
+    let mode = match p.mode {
+        LockMode::Compliance => "compliance mode",
+        LockMode::Governance => "governance or compliance mode",
+        LockMode::Any => "any retention",
+        LockMode::None => "no lock required",
+    };
+    let mut s = mode.to_owned();
+    if let Some(min) = p.min_retention {
+        s.push_str(&format!(
+            ", ≥ {} of retention left",
+            crate::config::age_text(min)
+        ));
+    }
+    if p.legal_hold {
+        s.push_str(", a legal hold");
+    }
+    s
 }
 
 /// `locked` Azure policies and S3 `COMPLIANCE` cannot be shortened by
@@ -72,6 +96,7 @@ pub fn judge(
         retention_days_left,
         meets_policy: None,
         reason: None,
+        policy: policy.map(describe),
     };
     if let (
         Visibility::NotReadable | Visibility::Unknown,
