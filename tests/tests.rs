@@ -8,6 +8,7 @@
 //! Modules:
 //! - `util`: the harness — per-test versioned buckets, seeding, the proxy, and
 //!   running the real `restoreproof` binary with a generated config;
+//! - `attest`: in-toto/DSSE attestations verified by securesystemslib;
 //! - `cli`: exit codes when stdout's reader goes away, `--json` errors on
 //!   stdout;
 //! - `config_files`: every example config parses, bad configs give the
@@ -50,6 +51,7 @@
 
 mod util;
 
+mod attest;
 mod azure;
 mod canaries;
 mod checksums;

@@ -118,7 +118,7 @@ impl Command {
             Command::Gate(a) => a.json,
             Command::Canary(a) => a.json,
             Command::Evidence(EvidenceCommand::Verify(a)) => a.json,
-            Command::Evidence(EvidenceCommand::Keygen(_)) => false,
+            Command::Evidence(EvidenceCommand::Keygen(_) | EvidenceCommand::Attest(_)) => false,
             Command::Posture(a) => a.json,
             Command::Report(a) => a.format == ReportFormat::Json && a.output.is_none(),
             Command::Ship(a) => a.json,
@@ -180,6 +180,23 @@ pub enum EvidenceCommand {
     /// Check the hash chain and checkpoint signatures of evidence files and
     /// the ledger. Exit 0 intact, 1 tampered, 2 unreadable.
     Verify(VerifyArgs),
+    /// Write in-toto attestations (Statement v1, SLSA Verification Summary
+    /// predicate) of drill runs in DSSE envelopes signed with the evidence
+    /// signing key, one JSON line per run, for tools that verify DSSE.
+    Attest(AttestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Only this run.
+    #[arg(long, conflicts_with = "since")]
+    pub run: Option<String>,
+    /// Runs that started within this age (default 30d).
+    #[arg(long, value_name = "AGE")]
+    pub since: Option<crate::config::Age>,
+    /// Write the envelopes here (JSON Lines) instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

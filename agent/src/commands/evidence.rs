@@ -21,7 +21,70 @@ pub fn run(cli: &Cli, cmd: &EvidenceCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         EvidenceCommand::Keygen(a) => keygen(cli, a),
         EvidenceCommand::Verify(a) => verify(cli, a),
+        EvidenceCommand::Attest(a) => attest(cli, a),
     }
+}
+
+/// `evidence attest`: one signed in-toto statement per finished run.
+fn attest(cli: &Cli, a: &crate::cli::AttestArgs) -> anyhow::Result<ExitCode> {
+    use crate::evidence::attest::{envelope, statement, Line as AttestLine};
+    let config = Config::load(&cli.config)?;
+    if let SecretSource::File(p) = &config.signing_key {
+        if !p.exists() {
+            return Err(anyhow!(
+                "no evidence signing key at {}: run a drill (which creates it) or `restoreproof evidence keygen` first",
+                p.display()
+            ));
+        }
+    }
+    let key = crate::evidence::chain::load_signer(&config.signing_key)
+        .map_err(|e| anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential"))?;
+    if !config.ledger_path.exists() {
+        return Err(anyhow!(
+            "no ledger at {}: no drill has run with this configuration yet",
+            config.ledger_path.display()
+        ));
+    }
+    let ledger = Ledger::open_read_only(&config.ledger_path)?;
+    let since = chrono::Utc::now()
+        - chrono::Duration::from_std(a.since.map_or(std::time::Duration::from_secs(30 * 86_400), |s| s.0))
+            .unwrap_or_default();
+    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let runs: Vec<_> = ledger
+        .runs_since(if a.run.is_some() { "" } else { &since })?
+        .into_iter()
+        .filter(|r| r.status != "running")
+        .filter(|r| a.run.as_deref().is_none_or(|id| r.run_id == id))
+        .collect();
+    if let (Some(id), true) = (&a.run, runs.is_empty()) {
+        return Err(anyhow!(
+            "no finished run {id} in the ledger; `restoreproof status` lists the drills' last runs"
+        ));
+    }
+    let mut out = String::new();
+    for r in &runs {
+        let lines: Vec<AttestLine> = ledger
+            .events_of_run(&r.run_id)?
+            .into_iter()
+            .map(|(seq, text)| AttestLine { seq, text })
+            .collect();
+        let summary = r.summary.clone().unwrap_or(serde_json::Value::Null);
+        let env = envelope(&statement(&r.run_id, &r.drill, &summary, &lines), &key);
+        out.push_str(&env.to_string());
+        out.push('\n');
+    }
+    match &a.output {
+        Some(path) => std::fs::write(path, &out)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => super::out::write(&out),
+    }
+    eprintln!(
+        "{} attestation(s) signed with key {} (Ed25519 public key {})",
+        runs.len(),
+        key.fingerprint(),
+        hex::encode(key.public_key())
+    );
+    Ok(ExitCode::from(EXIT_OK))
 }
 
 fn keygen(cli: &Cli, a: &KeygenArgs) -> anyhow::Result<ExitCode> {

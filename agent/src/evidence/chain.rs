@@ -152,6 +152,23 @@ impl NoteKey {
         })
     }
 
+    /// The raw 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The key's fingerprint: hex SHA-256 of its raw public key (the
+    /// `keyid` of DSSE signatures).
+    pub fn fingerprint(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.public_key()))
+    }
+
+    /// An Ed25519 signature over `message`.
+    pub fn sign_bytes(&self, message: &[u8]) -> [u8; 64] {
+        self.key.sign(message).to_bytes()
+    }
+
     /// Signs a checkpoint: the full note text.
     pub fn sign_note(&self, origin: &str, size: u64, head_hex: &str) -> String {
         let head = hex::decode(head_hex).unwrap_or_default();

@@ -8,6 +8,7 @@
 //! So a kill at any point loses nothing that was committed, and duplicates
 //! nothing that reached the file.
 
+pub mod attest;
 pub mod chain;
 
 use chrono::{SecondsFormat, Utc};

@@ -193,6 +193,21 @@ impl Ledger {
             .map_err(LedgerError::Read)
     }
 
+    /// The evidence lines of one run, in order: (sequence number, line).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_of_run(&self, run_id: &str) -> Result<Vec<(u64, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, body FROM events WHERE run_id = ?1 ORDER BY seq")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)))
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
     /// Evidence events of `kind` recorded at or after `since`.
     ///
     /// # Errors

@@ -1,0 +1,118 @@
+//! Attestations other tools verify: one in-toto Statement v1 per drill run,
+//! in a DSSE envelope signed with the evidence signing key (Ed25519).
+//!
+//! - subject: every evidence line of the run, named `evidence/SEQ`, by the
+//!   SHA-256 of the line exactly as the evidence file and the sinks hold it;
+//! - predicate: the SLSA Verification Summary Attestation v1
+//!   (`https://slsa.dev/verification_summary/v1`): `verifier`,
+//!   `timeVerified`, `resourceUri` (bucket or container and prefix),
+//!   `policy` (the drill), `verificationResult` (`PASSED` when the run's
+//!   outcome is `passed`), plus `restoreproof` with the run's verdict
+//!   counts, coverage, seed and outcome;
+//! - envelope: DSSE v1, `payloadType` `application/vnd.in-toto+json`, the
+//!   signature over PAE(type, payload), `keyid` = the key's fingerprint
+//!   (hex SHA-256 of the raw public key).
+
+use super::chain::NoteKey;
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+/// The DSSE payload type of in-toto statements.
+pub const PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// The predicate type.
+pub const VSA: &str = "https://slsa.dev/verification_summary/v1";
+
+/// DSSE's pre-authentication encoding of a payload.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = format!(
+        "DSSEv1 {} {payload_type} {} ",
+        payload_type.len(),
+        payload.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(payload);
+    out
+}
+
+/// One evidence line of a run: its sequence number and the line.
+#[derive(Debug, Clone)]
+pub struct Line {
+    pub seq: u64,
+    pub text: String,
+}
+
+/// The in-toto statement of one run from its summary (the `run_summary`
+/// record's JSON, `null` for a run that ended without one) and its
+/// evidence lines.
+pub fn statement(run_id: &str, drill: &str, summary: &Value, lines: &[Line]) -> Value {
+    let subject: Vec<Value> = lines
+        .iter()
+        .map(|l| {
+            json!({
+                "name": format!("evidence/{}", l.seq),
+                "digest": { "sha256": super::sha256_hex(l.text.as_bytes()) },
+            })
+        })
+        .collect();
+    let src = &summary["source"];
+    let scheme = if src["kind"] == "azure_blob" { "azure" } else { "s3" };
+    let passed = summary["outcome"] == "passed";
+    json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subject,
+        "predicateType": VSA,
+        "predicate": {
+            "verifier": {
+                "id": "https://restoreproof.invalid/agent",
+                "version": { "restoreproof": env!("CARGO_PKG_VERSION") },
+            },
+            "timeVerified": summary["finished_at"],
+            "resourceUri": format!(
+                "{scheme}://{}/{}",
+                src["bucket"].as_str().unwrap_or_default(),
+                src["prefix"].as_str().unwrap_or_default()
+            ),
+            "policy": { "uri": format!("restoreproof:drill/{drill}") },
+            "verificationResult": if passed { "PASSED" } else { "FAILED" },
+            "verifiedLevels": [],
+            "restoreproof": {
+                "run_id": run_id,
+                "drill": drill,
+                "outcome": summary["outcome"],
+                "reason": summary["reason"],
+                "counts": summary["counts"],
+                "sampled": summary["sampled"],
+                "strategy": summary["strategy"],
+                "seed": summary["seed"],
+                "coverage": summary["coverage"],
+                "endpoint": src["endpoint"],
+            },
+        },
+    })
+}
+
+/// `statement` in a DSSE envelope signed with `key`.
+pub fn envelope(statement: &Value, key: &NoteKey) -> Value {
+    let payload = serde_json::to_vec(statement).unwrap_or_default();
+    let sig = key.sign_bytes(&pae(PAYLOAD_TYPE, &payload));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    json!({
+        "payloadType": PAYLOAD_TYPE,
+        "payload": b64.encode(&payload),
+        "signatures": [{ "keyid": key.fingerprint(), "sig": b64.encode(sig) }],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pae_is_as_dsse_specifies() {
+        // The example of the DSSE protocol document.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+}
