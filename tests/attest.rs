@@ -51,7 +51,11 @@ for line in open(path):
         .arg(mode)
         .output()
         .expect("python");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
@@ -74,9 +78,22 @@ async fn attestations_verify_with_securesystemslib_and_a_changed_byte_or_another
     assert_eq!(agent.drill(&[]).await.code, 1);
 
     let file = agent.path("attestations.jsonl");
-    let run = agent.run(&["evidence", "attest", "--since", "1d", "-o", file.to_str().unwrap_or_default()]).await;
+    let run = agent
+        .run(&[
+            "evidence",
+            "attest",
+            "--since",
+            "1d",
+            "-o",
+            file.to_str().unwrap_or_default(),
+        ])
+        .await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("2 attestation(s) signed with key"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 attestation(s) signed with key"),
+        "{}",
+        run.stderr
+    );
 
     let results = verify_with_securesystemslib(&file, &vkey, "plain");
     assert_eq!(results.len(), 2);
@@ -90,7 +107,10 @@ async fn attestations_verify_with_securesystemslib_and_a_changed_byte_or_another
         assert_eq!(r["verified"], true, "{r}");
         let st = &r["statement"];
         assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
-        assert_eq!(st["predicateType"], "https://slsa.dev/verification_summary/v1");
+        assert_eq!(
+            st["predicateType"],
+            "https://slsa.dev/verification_summary/v1"
+        );
         let p = &st["predicate"];
         let run_id = p["restoreproof"]["run_id"].as_str().unwrap_or_default();
         assert_eq!(p["resourceUri"], format!("s3://{}/", b.name));
@@ -105,28 +125,53 @@ async fn attestations_verify_with_securesystemslib_and_a_changed_byte_or_another
             .as_array()
             .expect("subjects")
             .iter()
-            .map(|s| s["digest"]["sha256"].as_str().unwrap_or_default().to_owned())
+            .map(|s| {
+                s["digest"]["sha256"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .collect();
         assert!(!mine.is_empty());
         assert_eq!(subjects, mine, "run {run_id}");
-        let expected = if p["restoreproof"]["outcome"] == "passed" { "PASSED" } else { "FAILED" };
+        let expected = if p["restoreproof"]["outcome"] == "passed" {
+            "PASSED"
+        } else {
+            "FAILED"
+        };
         assert_eq!(p["verificationResult"], expected);
     }
     let verdicts: Vec<&str> = results
         .iter()
-        .map(|r| r["statement"]["predicate"]["verificationResult"].as_str().unwrap_or(""))
+        .map(|r| {
+            r["statement"]["predicate"]["verificationResult"]
+                .as_str()
+                .unwrap_or("")
+        })
         .collect();
     assert_eq!(verdicts, ["PASSED", "FAILED"]);
-    assert_eq!(results[1]["statement"]["predicate"]["restoreproof"]["coverage"]["population"], 5);
+    assert_eq!(
+        results[1]["statement"]["predicate"]["restoreproof"]["coverage"]["population"],
+        5
+    );
 
     // A changed byte, or another key: securesystemslib refuses.
     for mode in ["tamper", "other-key"] {
         let refused = verify_with_securesystemslib(&file, &vkey, mode);
-        assert!(refused.iter().all(|r| r["verified"] == false), "{mode}: {refused:?}");
+        assert!(
+            refused.iter().all(|r| r["verified"] == false),
+            "{mode}: {refused:?}"
+        );
     }
 
     // One run by id; a run that does not exist is an error with the fix.
-    let one = agent.run(&["evidence", "attest", "--run", "no-such-run"]).await;
+    let one = agent
+        .run(&["evidence", "attest", "--run", "no-such-run"])
+        .await;
     assert_eq!(one.code, 2);
-    assert!(one.stderr.contains("no finished run no-such-run"), "{}", one.stderr);
+    assert!(
+        one.stderr.contains("no finished run no-such-run"),
+        "{}",
+        one.stderr
+    );
 }

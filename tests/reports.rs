@@ -536,3 +536,80 @@ async fn hostile_keys_are_escaped_in_every_report_format() {
     let text = render("text").await;
     assert!(text.contains(KEY), "plain text shows the key as it is");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_control_matrix_is_crossed_with_the_frameworks_asked_for() {
+    let b = crate::util::Bucket::new("crosswalk").await;
+    b.put("k", &crate::util::data(1, 1000), None).await;
+    let agent = crate::util::Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "sample = 10\n[sinks.f]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n",
+    );
+    assert_eq!(agent.drill(&[]).await.code, 0);
+    let r = agent
+        .run(&[
+            "report",
+            "--format",
+            "json",
+            "--framework",
+            "iso27001-2022,soc2,nist-800-53",
+        ])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    crate::schemas::assert_valid(&[("report", j.clone())]);
+    assert_eq!(
+        j["frameworks"],
+        serde_json::json!(["iso27001-2022", "soc2", "nist-800-53"])
+    );
+    let backup = j["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["iso_2022"] == "8.13")
+        .cloned()
+        .unwrap_or_default();
+    let cw: Vec<&str> = backup["crosswalk"]
+        .as_array()
+        .expect("crosswalk")
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        cw.contains(&"NIST SP 800-53 Rev. 5 CP-9(1)")
+            && cw.contains(&"SOC 2 (TSC 2017) A1.3 (partly)"),
+        "{cw:?}"
+    );
+    assert!(
+        !cw.iter()
+            .any(|c| c.starts_with("DORA") || c.starts_with("BSI")),
+        "only the frameworks asked for: {cw:?}"
+    );
+    // Without --framework: ISO/IEC 27001 only, as before.
+    let plain = agent.run(&["report", "--format", "json"]).await;
+    let j: serde_json::Value = serde_json::from_str(&plain.stdout).expect("json");
+    assert!(j["controls"][0].get("crosswalk").is_none());
+    let text = agent.run(&["report", "--framework", "dora,nis2,c5"]).await;
+    assert!(text.stdout.contains("also serves: BSI C5:2020 OPS-07 (partly); BSI C5:2020 OPS-08 (partly); DORA (EU) 2022/2554 Art. 12(2) (partly)"), "{}", text.stdout);
+    let bad = agent.run(&["report", "--framework", "pci"]).await;
+    assert_eq!(bad.code, 2);
+    assert!(
+        bad.stderr.contains("`pci` is not a framework") && bad.stderr.contains("nist-800-53"),
+        "{}",
+        bad.stderr
+    );
+    // OCSF records list the mapped requirements.
+    assert_eq!(agent.run(&["ship", "--once"]).await.code, 0);
+    let ocsf = crate::util::read_jsonl(&agent.path("log/ocsf.jsonl"));
+    let verdict = ocsf
+        .iter()
+        .find(|e| e["class_uid"] == 2003)
+        .expect("a verdict");
+    let reqs = verdict["compliance"]["requirements"].to_string();
+    assert!(
+        reqs.contains("NIST SP 800-53 Rev. 5 CP-9(1)")
+            && reqs.contains("NIS2 (EU) 2022/2555 Art. 21(2)(c) (partly)"),
+        "{reqs}"
+    );
+}

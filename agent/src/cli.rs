@@ -156,6 +156,11 @@ pub struct ReportArgs {
     /// Replace an existing output file.
     #[arg(long, requires = "output")]
     pub force: bool,
+    /// Cross the ISO/IEC 27001 control matrix with these frameworks
+    /// (comma-separated: iso27001-2013, iso27001-2022, soc2, nist-800-53,
+    /// c5, dora, nis2); see docs/crosswalk.md.
+    #[arg(long, value_name = "LIST", value_parser = parse_frameworks)]
+    pub framework: Option<Frameworks>,
 }
 
 /// Report formats.
@@ -166,6 +171,14 @@ pub enum ReportFormat {
     Html,
     Json,
     Csv,
+}
+
+/// A `--framework` list.
+#[derive(Debug, Clone)]
+pub struct Frameworks(pub Vec<crate::controls::Framework>);
+
+fn parse_frameworks(s: &str) -> Result<Frameworks, String> {
+    crate::controls::Framework::parse_list(s).map(Frameworks)
 }
 
 fn parse_age(s: &str) -> Result<crate::config::Age, String> {

@@ -47,8 +47,11 @@ fn attest(cli: &Cli, a: &crate::cli::AttestArgs) -> anyhow::Result<ExitCode> {
     }
     let ledger = Ledger::open_read_only(&config.ledger_path)?;
     let since = chrono::Utc::now()
-        - chrono::Duration::from_std(a.since.map_or(std::time::Duration::from_secs(30 * 86_400), |s| s.0))
-            .unwrap_or_default();
+        - chrono::Duration::from_std(
+            a.since
+                .map_or(std::time::Duration::from_secs(30 * 86_400), |s| s.0),
+        )
+        .unwrap_or_default();
     let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let runs: Vec<_> = ledger
         .runs_since(if a.run.is_some() { "" } else { &since })?

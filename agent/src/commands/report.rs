@@ -62,7 +62,10 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now();
     let since =
         now - chrono::Duration::from_std(a.since.0).map_err(|_| anyhow!("--since is too long"))?;
-    let report = Report::build(&config, &ledger, since, now, a.source.as_deref())?;
+    let mut report = Report::build(&config, &ledger, since, now, a.source.as_deref())?;
+    if let Some(frameworks) = &a.framework {
+        report.select_frameworks(&frameworks.0);
+    }
     let text = match a.format {
         ReportFormat::Text => render::text(&report),
         ReportFormat::Md => render::markdown(&report),

@@ -55,7 +55,11 @@ pub fn statement(run_id: &str, drill: &str, summary: &Value, lines: &[Line]) -> 
         })
         .collect();
     let src = &summary["source"];
-    let scheme = if src["kind"] == "azure_blob" { "azure" } else { "s3" };
+    let scheme = if src["kind"] == "azure_blob" {
+        "azure"
+    } else {
+        "s3"
+    };
     let passed = summary["outcome"] == "passed";
     json!({
         "_type": "https://in-toto.io/Statement/v1",

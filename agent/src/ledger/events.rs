@@ -203,7 +203,9 @@ impl Ledger {
             .prepare("SELECT seq, body FROM events WHERE run_id = ?1 ORDER BY seq")
             .map_err(LedgerError::Read)?;
         let rows = stmt
-            .query_map([run_id], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?)))
+            .query_map([run_id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
             .map_err(LedgerError::Read)?;
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }

@@ -58,6 +58,7 @@ pub(super) fn controls(
         title: controls::BACKUP.title,
         status,
         explanation,
+        crosswalk: Vec::new(),
         evidence: first_ids(runs.iter().map(|x| &x.run_id)),
     });
     // Logging and protection of log information.
@@ -99,6 +100,7 @@ pub(super) fn controls(
         status,
         explanation,
         evidence: Vec::new(),
+        crosswalk: Vec::new(),
     });
     // Clock synchronisation.
     let clocks: Vec<Option<bool>> = runs
@@ -138,6 +140,7 @@ pub(super) fn controls(
         status,
         explanation,
         evidence: Vec::new(),
+        crosswalk: Vec::new(),
     });
     // Redundancy, from the latest posture findings: S3 replication rules,
     // Azure redundancy SKUs (anything but locally redundant).
@@ -201,6 +204,7 @@ pub(super) fn controls(
         title: controls::REDUNDANCY.title,
         status,
         explanation,
+        crosswalk: Vec::new(),
         evidence: first_ids(replication.iter().map(|p| &p.event_id)),
     });
     // Cryptography: encryption at rest reported per restored object.
@@ -246,6 +250,7 @@ pub(super) fn controls(
         title: controls::CRYPTO.title,
         status,
         explanation,
+        crosswalk: Vec::new(),
         evidence: first_ids(encrypted.iter().map(|s| &s.event_id)),
     });
     // Access: the identity used and the permissions exercised.
@@ -265,6 +270,7 @@ pub(super) fn controls(
             if methods.is_empty() { "none configured".into() } else { methods.join("; ") }
         ),
         evidence: Vec::new(),
+        crosswalk: Vec::new(),
     });
     rows
 }

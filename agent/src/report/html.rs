@@ -375,12 +375,17 @@ rect,circle,i{{-webkit-print-color-adjust:exact;print-color-adjust:exact}}}}</st
         };
         let _ = write!(
             o,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td class=\"{class}\">{}</td><td>{}{}</td><td><code>{}</code></td></tr>",
             c.iso_2013,
             c.iso_2022,
             c.title,
             c.status.as_str(),
             esc(&c.explanation),
+            if c.crosswalk.is_empty() {
+                String::new()
+            } else {
+                format!("<br><small>also serves: {}</small>", esc(&c.crosswalk.join("; ")))
+            },
             esc(&c.evidence.join(" "))
         );
     }

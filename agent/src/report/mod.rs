@@ -67,6 +67,15 @@ pub struct DrillReport {
 }
 
 impl Report {
+    /// Crosses the control matrix with `frameworks` (ISO/IEC 27001's own
+    /// columns are always there).
+    pub fn select_frameworks(&mut self, frameworks: &[crate::controls::Framework]) {
+        self.frameworks = frameworks.to_vec();
+        for row in &mut self.controls {
+            row.crosswalk = crate::controls::crosswalk_text(row.iso_2022, frameworks);
+        }
+    }
+
     /// Rotating coverage, one sentence per drill that tracks it.
     pub fn coverage_statements(&self) -> Vec<String> {
         self.drills
@@ -168,6 +177,10 @@ pub struct ControlRow {
     pub explanation: String,
     /// Up to 20 evidence ids (event ids or run ids).
     pub evidence: Vec<String>,
+    /// Requirements of the selected frameworks beyond ISO/IEC 27001 this
+    /// row's evidence serves (`--framework`; see docs/crosswalk.md).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub crosswalk: Vec<String>,
 }
 
 /// The latest posture finding of a source's check in the period.
@@ -222,6 +235,9 @@ pub struct Report {
     pub protection: Vec<SourceProtection>,
     /// Ransomware signals recorded in the period (`suspicious_change`).
     pub signals: Vec<SignalRow>,
+    /// Frameworks the control matrix is crossed with (`--framework`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub frameworks: Vec<crate::controls::Framework>,
 }
 
 /// One ransomware signal: a version against its predecessor (`key` set),
@@ -577,6 +593,7 @@ impl Report {
             });
         }
         let mut report = Self {
+            frameworks: Vec::new(),
             signals,
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             since: since.to_rfc3339_opts(SecondsFormat::Secs, true),

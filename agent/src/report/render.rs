@@ -156,6 +156,9 @@ pub fn text(r: &Report) -> String {
             c.status.as_str()
         );
         let _ = writeln!(o, "      {}", c.explanation);
+        if !c.crosswalk.is_empty() {
+            let _ = writeln!(o, "      also serves: {}", c.crosswalk.join("; "));
+        }
         if !c.evidence.is_empty() {
             let _ = writeln!(o, "      evidence: {}", c.evidence.join(", "));
         }
@@ -278,16 +281,17 @@ pub fn markdown(r: &Report) -> String {
         }
         let _ = writeln!(o);
     }
-    let _ = writeln!(o, "## ISO/IEC 27001 controls\n\n| 2013 | 2022 | control | status | explanation |\n|---|---|---|---|---|");
+    let _ = writeln!(o, "## ISO/IEC 27001 controls\n\n| 2013 | 2022 | control | status | explanation | also serves |\n|---|---|---|---|---|---|");
     for c in &r.controls {
         let _ = writeln!(
             o,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             c.iso_2013,
             c.iso_2022,
             md(c.title),
             c.status.as_str(),
-            md(&c.explanation)
+            md(&c.explanation),
+            md(&c.crosswalk.join("; "))
         );
     }
     o
@@ -363,17 +367,18 @@ pub fn csv(r: &Report) -> String {
             q(&f.event_id)
         );
     }
-    o.push_str("\ncontrol_2013,control_2022,title,status,explanation,evidence\n");
+    o.push_str("\ncontrol_2013,control_2022,title,status,explanation,evidence,also_serves\n");
     for c in &r.controls {
         let _ = writeln!(
             o,
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             q(c.iso_2013),
             q(c.iso_2022),
             q(c.title),
             q(c.status.as_str()),
             q(&c.explanation),
-            q(&c.evidence.join(" "))
+            q(&c.evidence.join(" ")),
+            q(&c.crosswalk.join("; "))
         );
     }
     o

@@ -368,7 +368,14 @@ fn ocsf(e: &Value) -> Value {
                 "status": status,
                 "control": crate::controls::BACKUP.iso_2013,
                 "standards": CONTROLS.iter().map(|(s, _, _)| *s).collect::<Vec<_>>(),
-                "requirements": CONTROLS.iter().map(|(s, c, n)| format!("{s} {c} {n}")).collect::<Vec<_>>(),
+                "requirements": CONTROLS
+                    .iter()
+                    .map(|(s, c, n)| format!("{s} {c} {n}"))
+                    .chain(crate::controls::crosswalk_text(
+                        crate::controls::BACKUP.iso_2022,
+                        &crate::controls::CROSSWALK,
+                    ))
+                    .collect::<Vec<_>>(),
             });
             if let Some(r) = e["reason"].as_str() {
                 compliance["status_detail"] = json!(r);
@@ -410,11 +417,14 @@ fn ocsf(e: &Value) -> Value {
                 "status": status,
                 "control": str_of(e, "check"),
                 "standards": ["ISO/IEC 27001:2013", "ISO/IEC 27001:2022"],
-                "requirements": controls.iter().map(|c| format!(
-                    "ISO/IEC 27001:2013 {} / 2022 {}",
-                    c["iso_2013"].as_str().unwrap_or_default(),
-                    c["iso_2022"].as_str().unwrap_or_default()
-                )).collect::<Vec<_>>(),
+                "requirements": controls.iter().flat_map(|c| {
+                    let iso_2022 = c["iso_2022"].as_str().unwrap_or_default();
+                    std::iter::once(format!(
+                        "ISO/IEC 27001:2013 {} / 2022 {iso_2022}",
+                        c["iso_2013"].as_str().unwrap_or_default(),
+                    ))
+                    .chain(crate::controls::crosswalk_text(iso_2022, &crate::controls::CROSSWALK))
+                }).collect::<Vec<_>>(),
                 "status_detail": format!("observed: {}; required: {}{}", str_of(e, "observed"), str_of(e, "required"),
                     e["reason"].as_str().map(|r| format!("; {r}")).unwrap_or_default()),
             });
