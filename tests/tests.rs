@@ -8,6 +8,8 @@
 //! Modules:
 //! - `util`: the harness — per-test versioned buckets, seeding, the proxy, and
 //!   running the real `restoreproof` binary with a generated config;
+//! - `anchor`: checkpoints in an Object Lock bucket catch a rewritten local
+//!   history; an anchor without Object Lock is a finding;
 //! - `attest`: in-toto/DSSE attestations verified by securesystemslib;
 //! - `cli`: exit codes when stdout's reader goes away, `--json` errors on
 //!   stdout;
@@ -51,6 +53,7 @@
 
 mod util;
 
+mod anchor;
 mod attest;
 mod azure;
 mod canaries;

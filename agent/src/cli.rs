@@ -240,6 +240,11 @@ pub struct VerifyArgs {
     /// evidence must reach at least as far.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
+    /// Also check the evidence against every checkpoint anchored in
+    /// write-once storage (`[evidence.anchor]`): a rewritten local history
+    /// fails against what the host cannot change.
+    #[arg(long)]
+    pub anchor: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -6,6 +6,7 @@
 //! live) → [`sample`] (which to restore) → [`verify`] (hashing and references)
 //! → [`drill`] (one run) → [`ledger`] and [`evidence`] (what is recorded).
 
+pub mod anchor;
 pub mod canary;
 pub mod cli;
 pub mod commands;

@@ -17,10 +17,10 @@ use std::process::ExitCode;
 ///
 /// # Errors
 /// What kept it from running (exit 2).
-pub fn run(cli: &Cli, cmd: &EvidenceCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(cli: &Cli, cmd: &EvidenceCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         EvidenceCommand::Keygen(a) => keygen(cli, a),
-        EvidenceCommand::Verify(a) => verify(cli, a),
+        EvidenceCommand::Verify(a) => verify(cli, a).await,
         EvidenceCommand::Attest(a) => attest(cli, a),
     }
 }
@@ -202,7 +202,7 @@ fn with_rotations(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     let key = match (&a.public_key, &a.public_key_file) {
         (Some(k), _) => Some(NoteVerifier::parse(k).map_err(|e| anyhow!("--public-key: {e}"))?),
         (None, Some(f)) => {
@@ -244,7 +244,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         let ledger = Ledger::open_read_only(&p)?;
         let anchor = ledger.chain_anchor()?;
         let anchor = (anchor.0 > 0).then_some(anchor);
-        let mut lr = verify_lines(ledger.evidence_lines()?, anchor, key.as_ref());
+        let lr = verify_lines(ledger.evidence_lines()?, anchor, key.as_ref());
         // The files must hold what the ledger holds, unchanged.
         let ledger_hashes: std::collections::BTreeMap<u64, &String> =
             lr.hashes.iter().map(|(s, h)| (*s, h)).collect();
@@ -274,8 +274,40 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        lr.hashes.clear();
         reports.push((format!("ledger {}", p.display()), lr));
+    }
+    let mut anchored = None;
+    if a.anchor {
+        let c = Config::load(&cli.config)?;
+        let ac = c.anchor.as_ref().ok_or_else(|| {
+            anyhow!("--anchor: the configuration has no [evidence.anchor]; name an S3 source with Object Lock there")
+        })?;
+        let notes = crate::anchor::Anchor::open(ac)
+            .await
+            .read_all()
+            .await
+            .map_err(|e| anyhow!("cannot read the anchored checkpoints: {e}"))?;
+        for n in &notes {
+            let location = format!("s3://{}/{}", ac.s3.bucket, n.key);
+            let Ok(cp) = Checkpoint::parse(&n.note) else {
+                for (_, r) in &mut reports {
+                    r.findings.push(Finding {
+                        kind: "bad_anchor",
+                        location: location.clone(),
+                        seq: None,
+                        message: "the anchored object is not a checkpoint note".into(),
+                    });
+                }
+                continue;
+            };
+            for (_, r) in &mut reports {
+                crate::evidence::chain::check_anchored(r, &cp, key.as_ref(), &location);
+            }
+        }
+        anchored = Some(notes.len());
+    }
+    for (_, r) in &mut reports {
+        r.hashes.clear();
     }
     if let Some(note_path) = &a.checkpoint {
         let note = std::fs::read_to_string(note_path)
@@ -293,7 +325,7 @@ fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             .collect();
         super::out::json_doc(
             super::out::schema::VERIFY,
-            &serde_json::json!({ "intact": intact, "checked": doc }),
+            &serde_json::json!({ "intact": intact, "checked": doc, "anchored_checkpoints": anchored }),
         );
     } else {
         for (what, r) in &reports {

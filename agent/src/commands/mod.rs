@@ -91,7 +91,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Drill(args) => drill::run(cli, args).await,
         Command::Run => run::run(cli).await,
-        Command::Evidence(cmd) => evidence::run(cli, cmd),
+        Command::Evidence(cmd) => evidence::run(cli, cmd).await,
         Command::Posture(args) => posture::run(cli, args).await,
         Command::Report(args) => report::run(cli, args),
         Command::Ship(args) => ship::run(cli, args).await,

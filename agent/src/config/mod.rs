@@ -59,6 +59,10 @@ pub mod defaults {
     pub const CANARY_PREFIX: &str = "restoreproof-canary/";
     /// Bytes of random content per canary.
     pub const CANARY_SIZE: u64 = 4096;
+    /// Where anchored checkpoints live, under the anchor source's prefix.
+    pub const ANCHOR_PREFIX: &str = "restoreproof-checkpoints/";
+    /// How long an anchored checkpoint is locked by default.
+    pub const ANCHOR_RETENTION_SECS: u64 = 400 * 86_400;
     /// Hard cap on the recovery points one drill holds in its sample, whatever
     /// the sample size says: keeps memory bounded for byte budgets over many
     /// tiny objects.
@@ -236,6 +240,20 @@ pub struct Config {
     pub sources: BTreeMap<String, SourceConfig>,
     pub drills: BTreeMap<String, DrillConfig>,
     pub canaries: BTreeMap<String, CanaryConfig>,
+    /// Write-once storage signed checkpoints are anchored in.
+    pub anchor: Option<AnchorConfig>,
+}
+
+/// `[evidence.anchor]`, validated.
+#[derive(Debug, Clone)]
+pub struct AnchorConfig {
+    /// The S3 source whose bucket holds the anchored checkpoints.
+    pub source: String,
+    pub s3: S3SourceConfig,
+    /// Each checkpoint's COMPLIANCE-mode retention.
+    pub retention: std::time::Duration,
+    /// Where checkpoints are written: the source's prefix, then this.
+    pub key_prefix: String,
 }
 
 /// `[canaries.NAME]`, validated.

@@ -125,6 +125,22 @@ pub struct RawEvidence {
     pub signing_key: Option<PathBuf>,
     /// A systemd credential holding the signing key instead.
     pub signing_key_credential: Option<String>,
+    /// `[evidence.anchor]`: write-once storage every signed checkpoint is
+    /// also written to.
+    pub anchor: Option<RawAnchor>,
+}
+
+/// `[evidence.anchor]`.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAnchor {
+    /// An S3 source whose bucket has Object Lock enabled.
+    pub source: String,
+    /// How long each anchored checkpoint is locked (COMPLIANCE mode); at
+    /// least as long as evidence is kept.
+    pub retention: Option<Age>,
+    /// Under the source's prefix.
+    pub prefix: Option<String>,
 }
 
 /// A source, tagged by `kind`.

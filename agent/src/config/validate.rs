@@ -174,6 +174,55 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         }
     }
 
+    let anchor = raw.evidence.anchor.as_ref().and_then(|a| {
+        let retention = a
+            .retention
+            .map_or(std::time::Duration::from_secs(defaults::ANCHOR_RETENTION_SECS), |r| r.0);
+        if retention < std::time::Duration::from_secs(86_400) {
+            problem(
+                "evidence.anchor.retention".into(),
+                "must be at least 1d (and as long as evidence is kept)",
+            );
+        }
+        if let Some(keep) = raw.outbox.max_age.map(|a| a.0).filter(|k| *k > retention) {
+            problem(
+                "evidence.anchor.retention".into(),
+                &format!(
+                    "is shorter than outbox.max_age ({}): an anchored checkpoint must stay locked as long as the evidence it covers is kept",
+                    age_text(keep)
+                ),
+            );
+        }
+        let prefix = a.prefix.clone().unwrap_or_else(|| defaults::ANCHOR_PREFIX.into());
+        if prefix.is_empty() || prefix.starts_with('/') || !prefix.ends_with('/') {
+            problem("evidence.anchor.prefix".into(), "must be a non-empty prefix ending in `/`");
+        }
+        match sources.get(&a.source) {
+            Some(SourceConfig::S3(s)) => Some(AnchorConfig {
+                source: a.source.clone(),
+                key_prefix: format!("{}{prefix}", s.prefix),
+                s3: s.clone(),
+                retention,
+            }),
+            Some(SourceConfig::AzureBlob(_)) => {
+                problem(
+                    "evidence.anchor.source".into(),
+                    "must be an S3 source with Object Lock in this release",
+                );
+                None
+            }
+            None => {
+                problem(
+                    "evidence.anchor.source".into(),
+                    &format!(
+                        "`{}` is not a configured source; add it under [sources] (an S3 bucket with Object Lock)",
+                        a.source
+                    ),
+                );
+                None
+            }
+        }
+    });
     let mut canaries: BTreeMap<String, CanaryConfig> = BTreeMap::new();
     for (name, c) in raw.canaries {
         let at = |k: &str| format!("canaries.{name}.{k}");
@@ -568,6 +617,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         sources,
         drills,
         canaries,
+        anchor,
     };
     distinct_paths(&mut problems, config.agent_paths().into_iter());
     if problems.is_empty() {

@@ -110,6 +110,7 @@ pub async fn run(
     scheduler.apply(&config.drills);
     let posture = tokio::spawn(posture_loop(agent.clone(), stop.clone()));
     let canaries = tokio::spawn(canary_loop(agent.clone(), stop.clone()));
+    let anchoring = tokio::spawn(anchor_loop(agent.clone(), stop.clone()));
     agent.record(&DaemonStarted {
         agent: AgentInfo::current(),
         config_path,
@@ -209,6 +210,7 @@ pub async fn run(
     };
     let _ = posture.await;
     let _ = canaries.await;
+    let _ = anchoring.await;
     agent.record(&DaemonStopped {
         agent: AgentInfo::current(),
         restores_cancelled: cancelled,
@@ -263,6 +265,56 @@ impl Shipping {
 /// Runs posture checks on `[posture] schedule` until the daemon stops. The
 /// schedule is read from the configuration in force each time the next run
 /// is computed.
+/// Checks at start that the anchor is write-once (a finding when it is
+/// not), then writes new checkpoints there at every heartbeat interval.
+async fn anchor_loop(agent: Arc<Agent>, stop: Stop) {
+    if let Some(a) = agent.config().anchor.clone() {
+        let locked = crate::anchor::Anchor::open(&a).await.locked().await;
+        let (status, observed, reason) = match locked {
+            Ok(true) => (crate::posture::Status::Pass, "Object Lock enabled".to_owned(), None),
+            Ok(false) => (
+                crate::posture::Status::Fail,
+                "Object Lock is not enabled".to_owned(),
+                Some("checkpoints written there can be changed or deleted: create the anchor bucket with Object Lock enabled".to_owned()),
+            ),
+            Err(e) => (
+                crate::posture::Status::Unknown,
+                "not readable".to_owned(),
+                Some(format!("cannot read the bucket's Object Lock configuration: {e}")),
+            ),
+        };
+        let finding = crate::posture::Finding {
+            source: a.source.clone(),
+            check: "anchor.object_lock",
+            status,
+            observed,
+            required: "Object Lock enabled; checkpoints are written in COMPLIANCE mode".into(),
+            reason,
+            controls: vec![crate::controls::LOGGING_AND_PROTECTION],
+        };
+        if let Err(e) =
+            crate::posture::record_one(&mut lock(&agent.recorder), &AgentInfo::current(), &finding)
+        {
+            tracing::error!(error = %e, "Cannot record the anchor's check.");
+        }
+        if status != crate::posture::Status::Pass {
+            tracing::warn!(bucket = %a.s3.bucket, "The evidence anchor is not write-once.");
+        }
+    }
+    loop {
+        let config = agent.config();
+        tokio::select! {
+            () = tokio::time::sleep(config.daemon.heartbeat_interval) => {}
+            () = stop.finishing() => return,
+        }
+        if let Some(a) = &config.anchor {
+            if let Err(e) = crate::anchor::sync(a, &agent.recorder).await {
+                tracing::warn!(error = %e, "Cannot anchor checkpoints; trying again at the next heartbeat.");
+            }
+        }
+    }
+}
+
 /// Writes (and deletes) each canary on its schedule; the config is read
 /// again for every fire time, so a reload takes effect.
 async fn canary_loop(agent: Arc<Agent>, stop: Stop) {

@@ -568,6 +568,35 @@ pub fn verify_lines(
     r
 }
 
+/// Checks the verified chain against a checkpoint anchored in write-once
+/// storage: the events it covers must be present, and the chain's hash at
+/// its size must be the head it commits to (a rewritten history is not).
+pub fn check_anchored(
+    r: &mut ChainReport,
+    c: &Checkpoint,
+    key: Option<&NoteVerifier>,
+    location: &str,
+) {
+    let findings = r.findings.len();
+    check_against(r, c, key, location);
+    if r.findings.len() > findings {
+        return;
+    }
+    if let Some((_, h)) = r.hashes.iter().find(|(seq, _)| *seq == c.size) {
+        if *h != c.head {
+            r.findings.push(Finding {
+                kind: "rewritten",
+                location: location.to_owned(),
+                seq: Some(c.size),
+                message: format!(
+                    "the checkpoint anchored in write-once storage commits to head {} at event {}, but the evidence has {h} there: the history up to event {} was rewritten",
+                    c.head, c.size, c.size
+                ),
+            });
+        }
+    }
+}
+
 /// Checks the end of the verified chain against a checkpoint kept
 /// elsewhere (a note from the SIEM): events it covers must be present.
 pub fn check_against(

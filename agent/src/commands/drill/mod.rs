@@ -102,6 +102,12 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         ship_evidence(&config, &recorder).await
     };
+    // The run's checkpoint goes to write-once storage too.
+    if let Some(anchor) = config.anchor.as_ref().filter(|_| !args.no_ship) {
+        if let Err(e) = crate::anchor::sync(anchor, &recorder).await {
+            tracing::warn!(error = %e, "Cannot anchor the checkpoint; the next run or the service tries again.");
+        }
+    }
     let summary = match outcome {
         Ok(r) => r,
         Err(DrillError::Listing { source_name, error }) => {
