@@ -613,3 +613,134 @@ async fn the_control_matrix_is_crossed_with_the_frameworks_asked_for() {
         "{reqs}"
     );
 }
+
+/// Validates an OSCAL document against the NIST OSCAL 1.0.4
+/// assessment-results JSON schema (vendored in tests/fixtures/oscal-1.0.4)
+/// with Python's `jsonschema`, and round-trips it through JSON. The schema's
+/// `\p{L}`/`\p{N}` patterns are Unicode-property classes Python's `re` lacks;
+/// they are translated to their `re` equivalents first, and said so here.
+fn validate_oscal(doc: &str) -> Result<(), String> {
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/oscal-1.0.4/oscal_assessment-results_schema.json");
+    let script = r#"
+import json, sys
+from jsonschema import Draft7Validator
+text = open(sys.argv[1]).read()
+text = text.replace("\\\\p{L}", "[^\\\\W\\\\d_]").replace("\\\\p{N}", "\\\\d")
+schema = json.loads(text)
+doc = json.loads(sys.stdin.read())
+errors = sorted(Draft7Validator(schema).iter_errors(doc), key=lambda e: list(e.path))
+for e in errors[:20]:
+    print("/".join(map(str, e.path)) + ": " + e.message)
+again = json.loads(json.dumps(doc))
+if again != doc:
+    print("the document does not round-trip")
+sys.exit(1 if errors or again != doc else 0)
+"#;
+    let mut child = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .arg(schema)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(doc.as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("python");
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oscal_assessment_results_of_real_drills_on_s3_and_azure_validate_against_the_nist_schema()
+{
+    let c = crate::azure::Container::new("oscal").await;
+    c.put("a.txt", b"azure bytes").await;
+    let b = crate::util::Bucket::new("oscal").await;
+    b.put("b.txt", &crate::util::data(1, 500), None).await;
+    b.put_with_wrong_sha256("bad.txt", &crate::util::data(2, 500))
+        .await;
+    let agent = crate::util::Agent::from_toml(&format!(
+        "{}[sources.s3]\nkind = \"s3\"\nbucket = \"{}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\n\
+         [drills.az]\nsource = \"az\"\n[drills.s3]\nsource = \"s3\"\n",
+        c.source_toml("az"),
+        b.name,
+        b.proxy.url()
+    ));
+    assert_eq!(agent.run(&["drill", "az"]).await.code, 0);
+    assert_eq!(agent.run(&["drill", "s3"]).await.code, 1);
+    let r = agent
+        .run(&["report", "--format", "oscal", "--framework", "nist-800-53"])
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    if let Err(problems) = validate_oscal(&r.stdout) {
+        panic!("OSCAL output does not validate:\n{problems}\n{}", r.stdout);
+    }
+    let j: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let ar = &j["assessment-results"];
+    assert_eq!(ar["metadata"]["oscal-version"], "1.0.4");
+    let plan = ar["import-ap"]["href"]
+        .as_str()
+        .unwrap_or_default()
+        .trim_start_matches('#')
+        .to_owned();
+    assert_eq!(
+        ar["back-matter"]["resources"][0]["uuid"],
+        plan.as_str(),
+        "the imported plan is in the document"
+    );
+    let result = &ar["results"][0];
+    let observations = result["observations"].as_array().expect("observations");
+    assert!(observations
+        .iter()
+        .any(|o| o["title"] == "Restore drill az on source az"));
+    let s3 = observations
+        .iter()
+        .find(|o| o["title"] == "Restore drill s3 on source s3")
+        .expect("s3 drill");
+    assert!(s3["relevant-evidence"][0]["href"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("urn:uuid:"));
+    let backup = result["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["target"]["target-id"] == "iso27001-2022_8.13")
+        .cloned()
+        .unwrap_or_default();
+    // A mismatch in the period: the backup control is not satisfied.
+    assert_eq!(
+        backup["target"]["status"]["state"], "not-satisfied",
+        "{backup}"
+    );
+    assert_eq!(
+        backup["related-observations"].as_array().map(Vec::len),
+        Some(2)
+    );
+    assert!(backup["remarks"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("CP-9(1)"));
+    // The validator is not vacuous: a finding without its target is refused.
+    let mut broken = j.clone();
+    broken["assessment-results"]["results"][0]["findings"][0]
+        .as_object_mut()
+        .expect("finding")
+        .remove("target");
+    let refused = validate_oscal(&broken.to_string()).expect_err("refused");
+    assert!(
+        refused.contains("'target' is a required property"),
+        "{refused}"
+    );
+}

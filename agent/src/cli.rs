@@ -171,6 +171,8 @@ pub enum ReportFormat {
     Html,
     Json,
     Csv,
+    /// OSCAL 1.0.4 assessment results (JSON), for GRC tools.
+    Oscal,
 }
 
 /// A `--framework` list.

@@ -71,6 +71,7 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         ReportFormat::Md => render::markdown(&report),
         ReportFormat::Html => crate::report::html::html(&report),
         ReportFormat::Csv => render::csv(&report),
+        ReportFormat::Oscal => crate::report::oscal::render(&report),
         ReportFormat::Json => {
             let mut doc = serde_json::Map::new();
             doc.insert("schema".into(), super::out::schema::REPORT.into());

@@ -16,6 +16,7 @@
 
 pub mod confidence;
 pub mod html;
+pub mod oscal;
 pub mod render;
 
 mod controls;
