@@ -19,7 +19,7 @@ from securesystemslib.dsse import Envelope
 from securesystemslib.signer import SSlibKey
 from securesystemslib.exceptions import VerificationError
 path, vkey, mode = sys.argv[1], sys.argv[2], sys.argv[3]
-raw = base64.b64decode(vkey.split("+")[2])
+raw = base64.b64decode(vkey.split("+", 2)[2])
 assert raw[0] == 1 and len(raw) == 33, "an Ed25519 signed-note key"
 public = raw[1:]
 if mode == "other-key":
