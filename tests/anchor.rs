@@ -154,12 +154,7 @@ async fn an_anchor_without_object_lock_is_a_finding() {
             anchor_toml(&plain.name)
         ),
     );
-    let mut child = agent
-        .command(&["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run");
+    let mut child = agent.spawn_service();
     let finding = || {
         agent
             .evidence()

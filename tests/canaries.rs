@@ -183,12 +183,7 @@ async fn the_service_writes_canaries_on_their_schedule() {
         &b.name,
         &format!("schedule = \"0 0 1 1 *\"\n{CANARY}schedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\n"),
     );
-    let mut child = agent
-        .command(&["run"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("run");
+    let mut child = agent.spawn_service();
     let count = || -> i64 {
         if !agent.path("state/ledger.sqlite3").exists() {
             return 0;

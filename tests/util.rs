@@ -384,6 +384,15 @@ impl Agent {
         c
     }
 
+    /// Starts `restoreproof run` (the service) with its output discarded.
+    pub fn spawn_service(&self) -> tokio::process::Child {
+        self.command(&["run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn restoreproof run")
+    }
+
     /// `drill d --json` plus extra arguments.
     pub async fn drill(&self, extra: &[&str]) -> Run {
         let mut args = vec!["drill", "d", "--json"];
