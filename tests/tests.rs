@@ -65,6 +65,7 @@ mod crash;
 mod daemon;
 mod host;
 mod packages;
+mod patch;
 mod posture;
 mod profiles;
 mod protection;

@@ -67,6 +67,12 @@ pub enum Command {
     /// --min-coverage (default: its `gate.min_coverage`). Exit codes: 0
     /// every drill judged is green, 1 one is red, 2 could not judge.
     Gate(GateArgs),
+    /// Record this host's patch state (OS, kernel, pending security and
+    /// other updates, automatic updates, pending reboot) as findings judged
+    /// against `[patch.policy]`. Nothing is installed or changed.
+    ///
+    /// Exit codes: 0 compliant, 1 a requirement fails, 2 could not check.
+    Patch(PatchArgs),
     /// Write one canary now: random content under the canary prefix, then
     /// deleted as an accidental deletion would be; drills of the source
     /// restore it at the configured ages. (The service writes canaries on
@@ -117,6 +123,7 @@ impl Command {
             Command::Status(a) => a.json,
             Command::Gate(a) => a.json,
             Command::Canary(a) => a.json,
+            Command::Patch(a) => a.json,
             Command::Evidence(EvidenceCommand::Verify(a)) => a.json,
             Command::Evidence(EvidenceCommand::Keygen(_) | EvidenceCommand::Attest(_)) => false,
             Command::Posture(a) => a.json,
@@ -264,6 +271,13 @@ pub struct ShipArgs {
 
     /// Print the per-sink report as JSON (with --once).
     #[arg(long, requires = "once")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PatchArgs {
+    /// Print the state and findings as JSON.
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -19,6 +19,7 @@ pub mod gate;
 pub mod host;
 pub mod ledger;
 pub mod outcome;
+pub mod patch;
 pub mod posture;
 pub mod report;
 pub mod sample;

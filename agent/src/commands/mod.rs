@@ -6,6 +6,7 @@ pub mod drill;
 pub mod evidence;
 pub mod gate;
 pub mod out;
+pub mod patch;
 pub mod posture;
 pub mod report;
 pub mod run;
@@ -98,6 +99,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(cli, args),
         Command::Gate(args) => gate::run(cli, args),
         Command::Canary(args) => canary::run(cli, args).await,
+        Command::Patch(args) => patch::run(cli, args),
         Command::Validate(args) => validate::run(cli, args).await,
         Command::Completions(args) => {
             let mut text = Vec::new();

@@ -37,6 +37,7 @@ pub mod schema {
     pub const STATUS: &str = "restoreproof.status/v1";
     pub const GATE: &str = "restoreproof.gate/v1";
     pub const CANARY: &str = "restoreproof.canary/v1";
+    pub const PATCH: &str = "restoreproof.patch/v1";
     pub const REPORT: &str = "restoreproof.report/v1";
     pub const VALIDATE: &str = "restoreproof.validate/v1";
     pub const SHIP: &str = "restoreproof.ship/v1";

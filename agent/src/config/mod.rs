@@ -242,6 +242,31 @@ pub struct Config {
     pub canaries: BTreeMap<String, CanaryConfig>,
     /// Write-once storage signed checkpoints are anchored in.
     pub anchor: Option<AnchorConfig>,
+    /// When the service records the host's patch state; `None`: on demand.
+    pub patch_schedule: Option<Schedule>,
+    /// What the host's patch state must be.
+    pub patch_policy: PatchPolicy,
+}
+
+/// `[patch.policy]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PatchPolicy {
+    /// A pending security update older than this fails (by its release
+    /// date where the package manager gives one, else since the agent
+    /// first saw it pending).
+    pub max_security_age: std::time::Duration,
+    pub automatic_updates: bool,
+    pub max_reboot_pending: std::time::Duration,
+}
+
+impl Default for PatchPolicy {
+    fn default() -> Self {
+        Self {
+            max_security_age: std::time::Duration::from_secs(14 * 86_400),
+            automatic_updates: false,
+            max_reboot_pending: std::time::Duration::from_secs(7 * 86_400),
+        }
+    }
 }
 
 /// `[evidence.anchor]`, validated.

@@ -57,6 +57,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "outbox" => raw.outbox = take(&mut problems, &key, v),
             "posture" => raw.posture = take(&mut problems, &key, v),
             "gate" => raw.gate = take(&mut problems, &key, v),
+            "patch" => raw.patch = take(&mut problems, &key, v),
             "sinks" => raw.sinks = entries(&mut problems, &key, v),
             "sources" => {
                 // By `kind` here rather than through serde's tagged enum,
@@ -106,7 +107,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "canaries" => raw.canaries = entries(&mut problems, &key, v),
             _ => problems.push(Problem {
                 path: key.clone(),
-                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, sinks, sources, drills, canaries (and `example`)".into(),
+                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, patch, sinks, sources, drills, canaries (and `example`)".into(),
             }),
         }
     }

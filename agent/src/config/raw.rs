@@ -28,6 +28,9 @@ pub struct RawConfig {
     /// `[gate]`: the staleness gate's defaults for every drill.
     #[serde(default)]
     pub gate: RawGate,
+    /// `[patch]`: the host's patch state, on a schedule and by policy.
+    #[serde(default)]
+    pub patch: RawPatch,
     #[serde(default)]
     pub sinks: BTreeMap<String, sink::RawSink>,
     #[serde(default)]
@@ -81,6 +84,29 @@ pub struct RawGate {
     /// Rotating coverage must be at least this share (drills with
     /// `coverage` only).
     pub min_coverage: Option<Percent>,
+}
+
+/// `[patch]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPatch {
+    /// When the service records the host's patch state (cron).
+    pub schedule: Option<String>,
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub policy: RawPatchPolicy,
+}
+
+/// `[patch.policy]`.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawPatchPolicy {
+    /// A security update pending longer than this fails (default 14d).
+    pub max_security_age: Option<Age>,
+    /// Automatic security updates must be enabled (default false).
+    pub automatic_updates: Option<bool>,
+    /// A reboot pending longer than this fails (default 7d).
+    pub max_reboot_pending: Option<Age>,
 }
 
 /// `[outbox]`: how long the ledger keeps evidence events for the sinks.

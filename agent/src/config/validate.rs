@@ -606,7 +606,27 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         });
     }
 
+    let patch_schedule = raw.patch.schedule.as_ref().and_then(|expr| {
+        let tz = raw.patch.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
+        Schedule::new(expr, tz, std::time::Duration::ZERO, Missed::Skip)
+            .map_err(|e| {
+                problems.push(Problem {
+                    path: "patch.schedule".into(),
+                    message: e.to_string(),
+                })
+            })
+            .ok()
+    });
+    let pp = &raw.patch.policy;
+    let d = PatchPolicy::default();
+    let patch_policy = PatchPolicy {
+        max_security_age: pp.max_security_age.map_or(d.max_security_age, |a| a.0),
+        automatic_updates: pp.automatic_updates.unwrap_or(d.automatic_updates),
+        max_reboot_pending: pp.max_reboot_pending.map_or(d.max_reboot_pending, |a| a.0),
+    };
     let config = Config {
+        patch_schedule,
+        patch_policy,
         ledger_path,
         evidence_path,
         signing_key,

@@ -111,6 +111,7 @@ pub async fn run(
     let posture = tokio::spawn(posture_loop(agent.clone(), stop.clone()));
     let canaries = tokio::spawn(canary_loop(agent.clone(), stop.clone()));
     let anchoring = tokio::spawn(anchor_loop(agent.clone(), stop.clone()));
+    let patching = tokio::spawn(patch_loop(agent.clone(), stop.clone()));
     agent.record(&DaemonStarted {
         agent: AgentInfo::current(),
         config_path,
@@ -211,6 +212,7 @@ pub async fn run(
     let _ = posture.await;
     let _ = canaries.await;
     let _ = anchoring.await;
+    let _ = patching.await;
     agent.record(&DaemonStopped {
         agent: AgentInfo::current(),
         restores_cancelled: cancelled,
@@ -265,6 +267,42 @@ impl Shipping {
 /// Runs posture checks on `[posture] schedule` until the daemon stops. The
 /// schedule is read from the configuration in force each time the next run
 /// is computed.
+/// Records the host's patch state on `[patch] schedule`; the config is
+/// read again for every fire time.
+async fn patch_loop(agent: Arc<Agent>, stop: Stop) {
+    loop {
+        let config = agent.config();
+        let Some(fire) = config
+            .patch_schedule
+            .as_ref()
+            .and_then(|s| s.next_after(agent.clock.now()))
+        else {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                () = stop.finishing() => return,
+            }
+        };
+        tokio::select! {
+            () = scheduler::sleep_until(&*agent.clock, fire) => {}
+            () = stop.finishing() => return,
+        }
+        let policy = config.patch_policy;
+        let recorded = tokio::task::block_in_place(|| {
+            crate::patch::check_and_record(&mut lock(&agent.recorder), &policy)
+        });
+        match recorded {
+            Ok((_, findings)) => tracing::info!(
+                failed = findings
+                    .iter()
+                    .filter(|f| f.status == crate::posture::Status::Fail)
+                    .count(),
+                "Patch state recorded."
+            ),
+            Err(e) => tracing::error!(error = %e, "Cannot record the patch state."),
+        }
+    }
+}
+
 /// Checks at start that the anchor is write-once (a finding when it is
 /// not), then writes new checkpoints there at every heartbeat interval.
 async fn anchor_loop(agent: Arc<Agent>, stop: Stop) {

@@ -93,3 +93,57 @@ impl Ledger {
             .map_err(LedgerError::Read)
     }
 }
+
+impl Ledger {
+    /// Records the pending security updates (package, version) seen now and
+    /// returns since when each has been seen pending; updates no longer
+    /// pending are forgotten.
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn patch_seen(
+        &mut self,
+        pending: &[(String, String)],
+        now: &str,
+    ) -> Result<std::collections::BTreeMap<(String, String), String>, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        let mut out = std::collections::BTreeMap::new();
+        for (p, v) in pending {
+            tx.execute(
+                "INSERT OR IGNORE INTO patch_seen (package, version, first_seen_at) VALUES (?1, ?2, ?3)",
+                params![p, v, now],
+            )
+            .map_err(LedgerError::Write)?;
+            let at: String = tx
+                .query_row(
+                    "SELECT first_seen_at FROM patch_seen WHERE package = ?1 AND version = ?2",
+                    params![p, v],
+                    |r| r.get(0),
+                )
+                .map_err(LedgerError::Write)?;
+            out.insert((p.clone(), v.clone()), at);
+        }
+        let keep: std::collections::BTreeSet<&(String, String)> = pending.iter().collect();
+        let known: Vec<(String, String)> = {
+            let mut stmt = tx
+                .prepare("SELECT package, version FROM patch_seen")
+                .map_err(LedgerError::Write)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(LedgerError::Write)?;
+            rows.collect::<Result<_, _>>().map_err(LedgerError::Write)?
+        };
+        for k in known.iter().filter(|k| !keep.contains(k)) {
+            tx.execute(
+                "DELETE FROM patch_seen WHERE package = ?1 AND version = ?2",
+                params![k.0, k.1],
+            )
+            .map_err(LedgerError::Write)?;
+        }
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(out)
+    }
+}

@@ -172,4 +172,14 @@ CREATE TABLE canaries (
 );
 CREATE INDEX canaries_by_age ON canaries(canary, written_at);
 "#,
+    r#"
+-- Since when each pending security update has been seen pending, for
+-- package managers that give no release date (apt).
+CREATE TABLE patch_seen (
+    package         TEXT NOT NULL,
+    version         TEXT NOT NULL,
+    first_seen_at   TEXT NOT NULL,
+    PRIMARY KEY (package, version)
+);
+"#,
 ];

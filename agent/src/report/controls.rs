@@ -272,6 +272,54 @@ pub(super) fn controls(
         evidence: Vec::new(),
         crosswalk: Vec::new(),
     });
+    // Patch state of the agent's host: technical vulnerabilities and
+    // software on operational systems.
+    let patch: Vec<&super::PostureRow> = r
+        .posture
+        .iter()
+        .filter(|p| p.check.starts_with("patch."))
+        .collect();
+    for (control, checks) in [
+        (
+            crate::patch::VULNERABILITIES,
+            &["patch.security_updates", "patch.reboot"][..],
+        ),
+        (
+            crate::patch::SOFTWARE,
+            &["patch.security_updates", "patch.automatic_updates"][..],
+        ),
+    ] {
+        let mine: Vec<&&super::PostureRow> = patch
+            .iter()
+            .filter(|p| checks.contains(&p.check.as_str()))
+            .collect();
+        let (status, explanation) = if mine.is_empty() {
+            (
+                ControlStatus::NoEvidence,
+                "no patch check ran in the period (`restoreproof patch`, or [patch] schedule in the service)".to_owned(),
+            )
+        } else {
+            let text = mine
+                .iter()
+                .map(|p| format!("{} {} on {}: {}", p.check, p.status, p.source, p.observed))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if mine.iter().all(|p| p.status == "pass") {
+                (ControlStatus::Evidenced, text)
+            } else {
+                (ControlStatus::Partly, text)
+            }
+        };
+        rows.push(ControlRow {
+            iso_2013: control.iso_2013,
+            iso_2022: control.iso_2022,
+            title: control.title,
+            status,
+            explanation,
+            evidence: mine.iter().map(|p| p.event_id.clone()).take(20).collect(),
+            crosswalk: Vec::new(),
+        });
+    }
     rows
 }
 

@@ -1,0 +1,115 @@
+//! `restoreproof patch` on the test machine itself: its real OS, its real
+//! apt state (simulated, nothing changed), judged by policy, recorded as
+//! evidence, shipped as OCSF and counted in the report's control matrix.
+//! Parsing of apt and dnf outputs (security and other updates, none, held
+//! packages, dated advisories) is unit-tested on fixtures in
+//! agent/src/patch.
+
+use crate::util::{read_jsonl, Agent};
+use serde_json::Value;
+
+fn apt_security_pending() -> Option<usize> {
+    let out = std::process::Command::new("apt-get")
+        .args(["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"])
+        .env("LC_ALL", "C")
+        .output()
+        .ok()?;
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with("Inst ") && l.contains("-security"))
+            .count()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
+    let Some(security) = apt_security_pending() else {
+        panic!("the test machine is Debian: apt-get -s must work here");
+    };
+    let agent = Agent::from_toml("[sinks.f]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n");
+    let run = agent.run(&["patch", "--json"]).await;
+    assert_eq!(
+        run.code, 0,
+        "the default policy: nothing pending for 14 days yet\n{}\n{}",
+        run.stdout, run.stderr
+    );
+    let j: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(j["schema"], "restoreproof.patch/v1");
+    crate::schemas::assert_valid(&[("patch", j.clone())]);
+    let os = std::fs::read_to_string("/etc/os-release").expect("os-release");
+    let pretty = os
+        .lines()
+        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+        .unwrap_or_default()
+        .trim_matches('"');
+    assert_eq!(j["host"]["os"], pretty);
+    assert_eq!(j["host"]["package_manager"], "apt");
+    assert_eq!(
+        j["host"]["pending_security"], security as u64,
+        "as apt-get -s counts them"
+    );
+    assert!(j["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+    let enabled = std::fs::read_to_string("/etc/apt/apt.conf.d/20auto-upgrades")
+        .is_ok_and(|t| t.contains("Unattended-Upgrade \"1\""))
+        && std::path::Path::new("/usr/bin/unattended-upgrade").exists();
+    assert_eq!(j["host"]["automatic_updates"]["enabled"], enabled);
+
+    // A policy that requires automatic security updates fails on a host
+    // without them (and passes with them).
+    let strict = Agent::from_toml("[patch.policy]\nautomatic_updates = true\n");
+    let r = strict.run(&["patch"]).await;
+    assert_eq!(r.code, if enabled { 0 } else { 1 }, "{}", r.stdout);
+    if !enabled {
+        assert!(
+            r.stdout.contains("FAIL") && r.stdout.contains("patch.automatic_updates"),
+            "{}",
+            r.stdout
+        );
+    }
+
+    // Findings are evidence: in the chain, shipped as OCSF Compliance
+    // Findings naming A.12.6.1 / 8.8, and in the control matrix.
+    let findings: Vec<Value> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| {
+            e["kind"] == "posture_finding"
+                && e["check"].as_str().is_some_and(|c| c.starts_with("patch."))
+        })
+        .collect();
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    assert!(findings
+        .iter()
+        .all(|f| f["controls"][0]["iso_2022"] == "8.8"));
+    assert_eq!(agent.run(&["evidence", "verify"]).await.code, 0);
+    assert_eq!(agent.run(&["ship", "--once"]).await.code, 0);
+    let ocsf = read_jsonl(&agent.path("log/ocsf.jsonl"));
+    let patch: Vec<&Value> = ocsf
+        .iter()
+        .filter(|e| {
+            e["compliance"]["control"]
+                .as_str()
+                .is_some_and(|c| c.starts_with("patch."))
+        })
+        .collect();
+    assert_eq!(patch.len(), 3);
+    assert!(patch[0]["compliance"]["requirements"]
+        .to_string()
+        .contains("ISO/IEC 27001:2013 A.12.6.1 / 2022 8.8"));
+    crate::util::assert_ocsf_conforms(&findings);
+    let report = agent.run(&["report", "--format", "json"]).await;
+    let r: Value = serde_json::from_str(&report.stdout).expect("report");
+    let row = r["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .find(|c| c["iso_2022"] == "8.8")
+        .cloned()
+        .unwrap_or_default();
+    assert_ne!(row["status"], "no_evidence", "{row}");
+    assert!(row["explanation"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("patch.security_updates"));
+}
