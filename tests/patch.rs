@@ -113,3 +113,69 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
         .unwrap_or_default()
         .contains("patch.security_updates"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_responses_the_cloud_view_of_systems_manager_sits_beside_the_hosts() {
+    use restoreproof_testkit::aws_docs::AwsDocs;
+    let docs = AwsDocs::start(3, 0).await.expect("responder");
+    let agent = Agent::from_toml(&format!(
+        "[patch]\ncloud = \"aws\"\naws_imds_endpoint = \"{0}\"\naws_ssm_endpoint = \"{0}\"\n",
+        docs.url()
+    ));
+    let run = |agent: &Agent| {
+        let mut c = agent.command(&["patch", "--json"]);
+        c.env_remove("AWS_EC2_METADATA_DISABLED");
+        async move { crate::util::Run::from(c.output().await.expect("patch")) }
+    };
+    let r = run(&agent).await;
+    let j: Value = serde_json::from_str(&r.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+    let find = |j: &Value, check: &str| {
+        j["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["check"] == check)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "fail", "{cloud}");
+    assert!(cloud["observed"].as_str().unwrap_or_default().contains("Systems Manager (i-0123456789abcdef0 in eu-central-1, baseline pb-0c10e65780EXAMPLE): 3 missing, 0 failed"), "{cloud}");
+    let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
+    let agreement = find(&j, "patch.agreement");
+    assert_eq!(
+        agreement["status"],
+        if host_pending > 0 { "pass" } else { "fail" },
+        "{agreement}"
+    );
+    assert_eq!(r.code, 1, "a cloud that reports missing patches fails");
+    // IMDSv2: a token first, then the instance and its region.
+    let requests = docs.requests();
+    assert!(
+        requests[0].starts_with("PUT /latest/api/token"),
+        "{requests:?}"
+    );
+    assert!(requests
+        .iter()
+        .any(|q| q.ends_with("AmazonSSM.DescribeInstancePatchStates")));
+
+    // A denied call is `unknown` with the permission to grant.
+    docs.deny(true);
+    let r = run(&agent).await;
+    let j: Value = serde_json::from_str(&r.stdout).expect("json");
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "unknown", "{cloud}");
+    assert!(
+        cloud["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("grant it to the instance's role"),
+        "{cloud}"
+    );
+    assert!(cloud["reason"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("ssm:DescribeInstancePatchStates"));
+    assert_eq!(r.code, 2, "could not check");
+}

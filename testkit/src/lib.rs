@@ -7,6 +7,7 @@
 //! to corrupt what it serves, so this is the one in-process stand-in the
 //! tests use; everything else talks to the real server through it.
 
+pub mod aws_docs;
 pub mod azure_docs;
 pub mod bench_s3;
 pub mod siem;

@@ -99,7 +99,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(cli, args),
         Command::Gate(args) => gate::run(cli, args),
         Command::Canary(args) => canary::run(cli, args).await,
-        Command::Patch(args) => patch::run(cli, args),
+        Command::Patch(args) => patch::run(cli, args).await,
         Command::Validate(args) => validate::run(cli, args).await,
         Command::Completions(args) => {
             let mut text = Vec::new();

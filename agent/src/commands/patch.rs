@@ -12,13 +12,24 @@ use std::process::ExitCode;
 ///
 /// # Errors
 /// When the config, ledger or evidence file cannot be used.
-pub fn run(cli: &Cli, args: &PatchArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(cli: &Cli, args: &PatchArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
+    let cloud = match &config.patch_aws {
+        Some((imds, ssm)) => Some(
+            crate::patch::cloud::aws(&crate::patch::cloud::AwsEndpoints {
+                imds: imds.clone(),
+                ssm: ssm.clone(),
+            })
+            .await,
+        ),
+        None => None,
+    };
     let mut recorder = Recorder::open(&config.ledger_path, &config.evidence_path)?;
     if let Ok(k) = crate::evidence::chain::load_signer(&config.signing_key) {
         recorder.signer = Some(k);
     }
-    let (state, findings) = crate::patch::check_and_record(&mut recorder, &config.patch_policy)?;
+    let (state, findings) =
+        crate::patch::check_and_record(&mut recorder, &config.patch_policy, cloud)?;
     let unknown = findings.iter().any(|f| f.status == Status::Unknown);
     let failed = findings.iter().any(|f| f.status == Status::Fail);
     if args.json {

@@ -246,6 +246,8 @@ pub struct Config {
     pub patch_schedule: Option<Schedule>,
     /// What the host's patch state must be.
     pub patch_policy: PatchPolicy,
+    /// The cloud's view to ask for: `Some((imds, ssm))` endpoints for AWS.
+    pub patch_aws: Option<(Option<String>, Option<String>)>,
 }
 
 /// `[patch.policy]`, validated.

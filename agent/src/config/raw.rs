@@ -93,6 +93,13 @@ pub struct RawPatch {
     /// When the service records the host's patch state (cron).
     pub schedule: Option<String>,
     pub timezone: Option<String>,
+    /// The cloud's view beside the host's: `aws` (Systems Manager) or
+    /// `none` (the default).
+    pub cloud: Option<String>,
+    /// Where the instance metadata service and Systems Manager answer
+    /// (defaults: the link-local IMDS and the region's endpoint).
+    pub aws_imds_endpoint: Option<String>,
+    pub aws_ssm_endpoint: Option<String>,
     #[serde(default)]
     pub policy: RawPatchPolicy,
 }

@@ -624,7 +624,27 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         automatic_updates: pp.automatic_updates.unwrap_or(d.automatic_updates),
         max_reboot_pending: pp.max_reboot_pending.map_or(d.max_reboot_pending, |a| a.0),
     };
+    let patch_aws = match raw.patch.cloud.as_deref() {
+        None | Some("none") => None,
+        Some("aws") => Some((
+            raw.patch.aws_imds_endpoint.clone(),
+            raw.patch.aws_ssm_endpoint.clone(),
+        )),
+        Some(other) => {
+            let shown = if other.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                format!("`{other}` is not a cloud; ")
+            } else {
+                String::new()
+            };
+            problems.push(Problem {
+                path: "patch.cloud".into(),
+                message: format!("{shown}write \"aws\" or \"none\""),
+            });
+            None
+        }
+    };
     let config = Config {
+        patch_aws,
         patch_schedule,
         patch_policy,
         ledger_path,

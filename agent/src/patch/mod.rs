@@ -5,6 +5,7 @@
 //! only queried, and files are only read.
 
 pub mod apt;
+pub mod cloud;
 pub mod dnf;
 
 use crate::controls::Control;
@@ -73,6 +74,10 @@ pub struct HostState {
     /// Why something could not be read (the check is then `unknown`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
+    /// The cloud's view of the same instance, when asked for: its state, or
+    /// why it is unknown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud: Option<Result<cloud::AwsPatchState, String>>,
 }
 
 pub use crate::config::PatchPolicy as Policy;
@@ -220,6 +225,7 @@ pub fn gather() -> HostState {
         reboot_required_since: reboot_since.map(rfc3339),
         last_package_change: last_change.map(rfc3339),
         problems,
+        cloud: None,
     }
 }
 
@@ -231,8 +237,10 @@ pub fn gather() -> HostState {
 pub fn check_and_record(
     recorder: &mut crate::ledger::recorder::Recorder,
     policy: &Policy,
+    cloud: Option<Result<cloud::AwsPatchState, String>>,
 ) -> Result<(HostState, Vec<Finding>), crate::ledger::evidence_file::EvidenceFileError> {
-    let state = gather();
+    let mut state = gather();
+    state.cloud = cloud;
     let now = Utc::now();
     let pending: Vec<(String, String)> = state
         .pending
@@ -389,6 +397,47 @@ pub fn judge(
             Some("no package manager restoreproof reads".into()),
         )),
     }
+    match &state.cloud {
+        None => {}
+        Some(Err(why)) => out.push(finding(
+            "patch.cloud",
+            Status::Unknown,
+            "not readable".into(),
+            "Systems Manager reports no missing or failed patches".into(),
+            Some(why.clone()),
+        )),
+        Some(Ok(c)) => {
+            out.push(finding(
+                "patch.cloud",
+                if c.missing == 0 && c.failed == 0 { Status::Pass } else { Status::Fail },
+                format!(
+                    "Systems Manager ({} in {}, baseline {}): {} missing, {} failed, {} installed pending reboot; last {} ended {}",
+                    c.instance_id,
+                    c.region,
+                    c.baseline_id.as_deref().unwrap_or("?"),
+                    c.missing,
+                    c.failed,
+                    c.installed_pending_reboot,
+                    c.operation.as_deref().unwrap_or("operation"),
+                    c.operation_end.as_deref().unwrap_or("?")
+                ),
+                "Systems Manager reports no missing or failed patches".into(),
+                None,
+            ));
+            let host_clean = state.pending_security == 0;
+            let cloud_clean = c.missing == 0;
+            out.push(finding(
+                "patch.agreement",
+                if host_clean == cloud_clean { Status::Pass } else { Status::Fail },
+                format!(
+                    "the host sees {} pending security update(s), Systems Manager {} missing patch(es)",
+                    state.pending_security, c.missing
+                ),
+                "the host's and the cloud's views agree".into(),
+                (host_clean != cloud_clean).then(|| "the host and Systems Manager disagree: check the patch baseline and the host's package sources".to_owned()),
+            ));
+        }
+    }
     let pending_for = state
         .reboot_required_since
         .as_deref()
@@ -441,6 +490,7 @@ mod tests {
             reboot_required_since: None,
             last_package_change: None,
             problems: Vec::new(),
+            cloud: None,
         }
     }
 
