@@ -287,16 +287,7 @@ async fn patch_loop(agent: Arc<Agent>, stop: Stop) {
             () = stop.finishing() => return,
         }
         let policy = config.patch_policy;
-        let cloud = match &config.patch_aws {
-            Some((imds, ssm)) => Some(
-                crate::patch::cloud::aws(&crate::patch::cloud::AwsEndpoints {
-                    imds: imds.clone(),
-                    ssm: ssm.clone(),
-                })
-                .await,
-            ),
-            None => None,
-        };
+        let cloud = crate::patch::cloud::view(&config).await;
         let recorded = tokio::task::block_in_place(|| {
             crate::patch::check_and_record(&mut lock(&agent.recorder), &policy, cloud)
         });

@@ -26,6 +26,12 @@ pub struct AwsEndpoints {
     pub ssm: Option<String>,
 }
 
+/// The cloud's view `config` asks for (`[patch] cloud`), or `None`.
+pub async fn view(config: &crate::config::Config) -> Option<Result<AwsPatchState, String>> {
+    let (imds, ssm) = config.patch_aws.clone()?;
+    Some(aws(&AwsEndpoints { imds, ssm }).await)
+}
+
 /// The permission a denied call needs.
 pub const SSM_PERMISSION: &str = "ssm:DescribeInstancePatchStates";
 
