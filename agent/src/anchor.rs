@@ -202,9 +202,9 @@ pub async fn sync(cfg: &AnchorConfig, recorder: &Mutex<Recorder>) -> Result<u64,
     let after = lock(recorder).ledger.sink_cursor(CURSOR)?;
     let pending: Vec<(u64, serde_json::Value)> = lock(recorder)
         .ledger
-        .events_since(EventKind::Checkpoint, "")?
+        .events_of_kind_after(EventKind::Checkpoint, after)?
         .into_iter()
-        .filter(|(seq, e)| *seq > after && e["key"].is_string())
+        .filter(|(_, e)| e["key"].is_string())
         .collect();
     if pending.is_empty() {
         return Ok(0);

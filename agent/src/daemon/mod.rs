@@ -267,24 +267,42 @@ impl Shipping {
 /// Runs posture checks on `[posture] schedule` until the daemon stops. The
 /// schedule is read from the configuration in force each time the next run
 /// is computed.
+/// What waiting for a fire time ended with.
+enum Wait {
+    Fired,
+    /// No fire time: the config is read again (a reload may bring one).
+    LookAgain,
+    Stopping,
+}
+
+/// Sleeps until `fire`, or a minute when there is none, unless the agent
+/// stops first.
+async fn wait_for(agent: &Agent, stop: &Stop, fire: Option<DateTime<Utc>>) -> Wait {
+    let Some(fire) = fire else {
+        return tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(60)) => Wait::LookAgain,
+            () = stop.finishing() => Wait::Stopping,
+        };
+    };
+    tokio::select! {
+        () = scheduler::sleep_until(&*agent.clock, fire) => Wait::Fired,
+        () = stop.finishing() => Wait::Stopping,
+    }
+}
+
 /// Records the host's patch state on `[patch] schedule`; the config is
 /// read again for every fire time.
 async fn patch_loop(agent: Arc<Agent>, stop: Stop) {
     loop {
         let config = agent.config();
-        let Some(fire) = config
+        let fire = config
             .patch_schedule
             .as_ref()
-            .and_then(|s| s.next_after(agent.clock.now()))
-        else {
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(60)) => continue,
-                () = stop.finishing() => return,
-            }
-        };
-        tokio::select! {
-            () = scheduler::sleep_until(&*agent.clock, fire) => {}
-            () = stop.finishing() => return,
+            .and_then(|s| s.next_after(agent.clock.now()));
+        match wait_for(&agent, &stop, fire).await {
+            Wait::Fired => {}
+            Wait::LookAgain => continue,
+            Wait::Stopping => return,
         }
         let policy = config.patch_policy;
         let cloud = crate::patch::cloud::view(&config).await;
@@ -362,17 +380,13 @@ async fn canary_loop(agent: Arc<Agent>, stop: Stop) {
         let now = agent.clock.now();
         let next =
             |c: &crate::config::CanaryConfig| c.schedule.as_ref().and_then(|s| s.next_after(now));
-        let Some(fire) = config.canaries.values().filter_map(next).min() else {
-            tokio::select! {
-                () = tokio::time::sleep(Duration::from_secs(60)) => continue,
-                () = stop.finishing() => return,
-            }
-        };
-        tokio::select! {
-            () = scheduler::sleep_until(&*agent.clock, fire) => {}
-            () = stop.finishing() => return,
+        let fire = config.canaries.values().filter_map(next).min();
+        match wait_for(&agent, &stop, fire).await {
+            Wait::Fired => {}
+            Wait::LookAgain => continue,
+            Wait::Stopping => return,
         }
-        for c in config.canaries.values().filter(|c| next(c) == Some(fire)) {
+        for c in config.canaries.values().filter(|c| next(c) == fire) {
             let Some(source_config) = config.sources.get(&c.source) else {
                 continue;
             };

@@ -210,6 +210,32 @@ impl Ledger {
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }
 
+    /// Evidence events of `kind` after sequence number `after`, in order.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn events_of_kind_after(
+        &self,
+        kind: crate::evidence::EventKind,
+        after: u64,
+    ) -> Result<Vec<(u64, serde_json::Value)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, body FROM events WHERE kind = ?1 AND seq > ?2 ORDER BY seq")
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map(rusqlite::params![kind.as_str(), after as i64], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, body) = row.map_err(LedgerError::Read)?;
+            out.push((seq, serde_json::from_str(&body).unwrap_or_default()));
+        }
+        Ok(out)
+    }
+
     /// Evidence events of `kind` recorded at or after `since`.
     ///
     /// # Errors
