@@ -179,3 +179,176 @@ async fn documented_responses_the_cloud_view_of_systems_manager_sits_beside_the_
         .contains("ssm:DescribeInstancePatchStates"));
     assert_eq!(r.code, 2, "could not check");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts() {
+    use restoreproof_testkit::azure_mgmt::{AzureMgmt, MgmtState, IDENTITY_HEADER, VM};
+    let docs = AzureMgmt::start(MgmtState {
+        patch_mode: Some("AutomaticByPlatform"),
+        assessment: Some(("Succeeded", 2, 1, 5)),
+        deny_vm: false,
+        deny_graph: false,
+    })
+    .await
+    .expect("responder");
+    let config = |extra: &str| {
+        format!(
+            "[patch]\ncloud = \"azure\"\nazure_imds_endpoint = \"{0}\"\nazure_management_endpoint = \"{0}\"\n{extra}\n[sinks.f]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n",
+            docs.url()
+        )
+    };
+    let agent = Agent::from_toml(&config(""));
+    // The managed identity answers as App Service's identity endpoint does
+    // (azure_identity picks it from these variables; on a VM it asks IMDS).
+    let run = |agent: &Agent| {
+        let mut c = agent.command(&["patch", "--json"]);
+        c.env("IDENTITY_ENDPOINT", docs.identity_endpoint())
+            .env("IDENTITY_HEADER", IDENTITY_HEADER);
+        async move {
+            let r = crate::util::Run::from(c.output().await.expect("patch"));
+            let j: Value = serde_json::from_str(&r.stdout)
+                .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+            crate::schemas::assert_valid(&[("patch", j.clone())]);
+            (r.code, j)
+        }
+    };
+    let find = |j: &Value, check: &str| {
+        j["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .find(|f| f["check"] == check)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let text = |f: &Value, k: &str| f[k].as_str().unwrap_or_default().to_owned();
+
+    // Three security/critical updates available: the cloud's view fails.
+    let (code, j) = run(&agent).await;
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "fail", "{cloud}");
+    assert!(
+        text(&cloud, "observed").contains(
+            "Azure Update Manager (backup-vm-01): 3 security/critical and 5 other update(s) available; assessed 2026-12-05T04:12:09.8321451Z (Succeeded)"
+        ),
+        "{cloud}"
+    );
+    assert_eq!(j["host"]["cloud"]["azure"]["vm"], VM);
+    assert_eq!(j["host"]["cloud"]["azure"]["assessment"]["patch_service"], "APT");
+    let mode = find(&j, "patch.cloud_patch_mode");
+    assert_eq!(mode["status"], "pass", "{mode}");
+    assert!(text(&mode, "observed").starts_with("patchMode AutomaticByPlatform (Azure installs updates"));
+    let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
+    let agreement = find(&j, "patch.agreement");
+    assert_eq!(
+        agreement["status"],
+        if host_pending > 0 { "pass" } else { "fail" },
+        "{agreement}"
+    );
+    assert_eq!(code, 1, "a cloud that sees security updates fails");
+    // IMDS with its header, a token for Resource Manager, the VM, then one
+    // Resource Graph query for this VM's assessment summary.
+    let requests = docs.requests();
+    assert_eq!(requests.len(), 4, "{requests:#?}");
+    assert_eq!(requests[0], "GET /metadata/instance/compute");
+    assert_eq!(requests[1], "GET /msi/token");
+    assert_eq!(requests[2], format!("GET {VM}"));
+    assert!(requests[3].starts_with("POST /providers/Microsoft.ResourceGraph/resources patchassessmentresources"), "{}", requests[3]);
+
+    // Nothing security-relevant pending, the image's default patch mode,
+    // and a policy that requires automatic updates.
+    docs.set(|s| {
+        s.assessment = Some(("Succeeded", 0, 0, 4));
+        s.patch_mode = None;
+    });
+    let strict = Agent::from_toml(&config("[patch.policy]\nautomatic_updates = true\n"));
+    let (_, j) = run(&strict).await;
+    assert_eq!(find(&j, "patch.cloud")["status"], "pass");
+    let mode = find(&j, "patch.cloud_patch_mode");
+    let host_automatic = j["host"]["automatic_updates"]["enabled"] == true;
+    assert_eq!(
+        mode["status"],
+        if host_automatic { "pass" } else { "fail" },
+        "ImageDefault patches automatically only through the host's own tool: {mode}"
+    );
+    assert!(text(&mode, "observed").starts_with("patchMode ImageDefault"), "{mode}");
+    assert_eq!(
+        find(&j, "patch.agreement")["status"],
+        if host_pending == 0 { "pass" } else { "fail" }
+    );
+
+    // An assessment that failed says nothing about the VM: unknown.
+    docs.set(|s| s.assessment = Some(("Failed", 0, 0, 0)));
+    let (code, j) = run(&agent).await;
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "unknown", "{cloud}");
+    assert!(text(&cloud, "reason").contains("did not complete (status Failed): Failed to assess the machine"), "{cloud}");
+    assert!(j["findings"].as_array().is_some_and(|f| f.iter().all(|f| f["check"] != "patch.agreement")));
+    assert_eq!(code, 2);
+
+    // No assessment in the last 7 days: unknown, with what to turn on.
+    docs.set(|s| s.assessment = None);
+    let (_, j) = run(&agent).await;
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "unknown");
+    assert!(text(&cloud, "reason").contains("turn on periodic assessment (assessmentMode AutomaticByPlatform)"), "{cloud}");
+
+    // Denied calls are unknown with the permission to grant.
+    docs.set(|s| {
+        s.assessment = Some(("Succeeded", 0, 0, 0));
+        s.deny_vm = true;
+        s.deny_graph = true;
+    });
+    let (code, j) = run(&agent).await;
+    let mode = find(&j, "patch.cloud_patch_mode");
+    assert_eq!(mode["status"], "unknown", "{mode}");
+    assert!(text(&mode, "reason").contains("Resource Manager refused Microsoft.Compute/virtualMachines/read: grant it to the VM's managed identity (packaging/azure/role-patch.json)"), "{mode}");
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "unknown");
+    assert!(text(&cloud, "reason").contains("Azure Resource Graph refused Microsoft.ResourceGraph/resources/read"), "{cloud}");
+    assert_eq!(code, 2, "could not check");
+
+    // No identity at all (not an Azure VM's managed identity): unknown,
+    // and the findings are evidence like the rest, shipped as OCSF.
+    let mut c = agent.command(&["patch", "--json"]);
+    c.env("IDENTITY_ENDPOINT", format!("{}/msi/token", docs.url()))
+        .env("IDENTITY_HEADER", "wrong");
+    let r = crate::util::Run::from(c.output().await.expect("patch"));
+    let j: Value = serde_json::from_str(&r.stdout).expect("json");
+    let cloud = find(&j, "patch.cloud");
+    assert_eq!(cloud["status"], "unknown");
+    assert!(text(&cloud, "reason").contains("the managed identity gave no token for Azure Resource Manager"), "{cloud}");
+    assert!(!r.stdout.contains("documented.token") && !r.stderr.contains("documented.token"), "no token in the output");
+    let findings: Vec<Value> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "posture_finding" && e["check"].as_str().is_some_and(|c| c.starts_with("patch.cloud")))
+        .collect();
+    assert!(findings.len() >= 8, "{findings:#?}");
+    crate::util::assert_ocsf_conforms(&findings);
+    assert_eq!(agent.run(&["ship", "--once"]).await.code, 0);
+    assert_eq!(agent.run(&["evidence", "verify"]).await.code, 0);
+}
+
+#[test]
+fn the_least_privilege_azure_role_grants_what_the_agent_names() {
+    use restoreproof::patch::azure;
+    let role: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/azure/role-patch.json"))
+            .expect("role"),
+    )
+    .expect("json");
+    let actions: Vec<&str> = role["Actions"]
+        .as_array()
+        .expect("Actions")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut expected = vec![azure::VM_READ, azure::ASSESSMENT_READ, azure::GRAPH_READ];
+    expected.sort_unstable();
+    let mut got = actions.clone();
+    got.sort_unstable();
+    assert_eq!(got, expected, "exactly the read permissions the agent names");
+    assert!(role["DataActions"].as_array().is_some_and(Vec::is_empty));
+    assert!(role["NotActions"].as_array().is_some_and(Vec::is_empty));
+}

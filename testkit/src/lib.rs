@@ -9,6 +9,7 @@
 
 pub mod aws_docs;
 pub mod azure_docs;
+pub mod azure_mgmt;
 pub mod bench_s3;
 pub mod siem;
 

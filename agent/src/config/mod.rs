@@ -246,8 +246,26 @@ pub struct Config {
     pub patch_schedule: Option<Schedule>,
     /// What the host's patch state must be.
     pub patch_policy: PatchPolicy,
-    /// The cloud's view to ask for: `Some((imds, ssm))` endpoints for AWS.
-    pub patch_aws: Option<(Option<String>, Option<String>)>,
+    /// The cloud's view to ask for beside the host's.
+    pub patch_cloud: Option<PatchCloud>,
+}
+
+/// `[patch] cloud`, validated: where the cloud's view of this machine's
+/// patch state is asked for (`None` endpoints: the cloud's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatchCloud {
+    /// AWS Systems Manager Patch Manager.
+    Aws {
+        imds: Option<String>,
+        ssm: Option<String>,
+    },
+    /// Azure Update Manager.
+    Azure {
+        imds: Option<String>,
+        management: Option<String>,
+        /// A user-assigned managed identity's client id.
+        client_id: Option<String>,
+    },
 }
 
 /// `[patch.policy]`, validated.
@@ -715,6 +733,42 @@ mod tests {
             Err(Ok(p)) => p.iter().map(ToString::to_string).collect(),
             Err(Err(syntax)) => vec![syntax],
         }
+    }
+
+    #[test]
+    fn the_patch_cloud_and_its_endpoints_are_checked() {
+        let p = problems("[patch]\ncloud = \"gcp\"\n");
+        assert!(
+            p.iter().any(|m| m.contains("patch.cloud")
+                && m.contains("`gcp` is not a cloud; write \"aws\", \"azure\" or \"none\"")),
+            "{p:?}"
+        );
+        let p = problems("[patch]\ncloud = \"aws\"\nazure_client_id = \"x\"\n");
+        assert!(
+            p.iter().any(|m| m.contains("patch.azure_client_id")
+                && m.contains("applies only with cloud = \"azure\"")),
+            "{p:?}"
+        );
+        let p = problems("[patch]\ncloud = \"azure\"\nazure_management_endpoint = \"management.azure.com\"\n");
+        assert!(
+            p.iter()
+                .any(|m| m.contains("patch.azure_management_endpoint") && m.contains("must be a URL")),
+            "{p:?}"
+        );
+        // The managed identity a Blob source already uses is the default.
+        let c = Config::from_toml(
+            "[sources.b]\nkind = \"azure_blob\"\naccount_url = \"https://acct.blob.core.windows.net\"\ncontainer = \"backups\"\n[sources.b.auth]\nmethod = \"managed_identity\"\nclient_id = \"11111111-2222-3333-4444-555555555555\"\n[patch]\ncloud = \"azure\"\n",
+            Path::new("/etc/restoreproof"),
+        );
+        assert_eq!(
+            c.map_err(|e| format!("{e:?}")).map(|c| c.patch_cloud),
+            Ok(
+            Some(PatchCloud::Azure {
+                imds: None,
+                management: None,
+                client_id: Some("11111111-2222-3333-4444-555555555555".into())
+            }))
+        );
     }
 
     #[test]

@@ -93,13 +93,20 @@ pub struct RawPatch {
     /// When the service records the host's patch state (cron).
     pub schedule: Option<String>,
     pub timezone: Option<String>,
-    /// The cloud's view beside the host's: `aws` (Systems Manager) or
-    /// `none` (the default).
+    /// The cloud's view beside the host's: `aws` (Systems Manager),
+    /// `azure` (Update Manager) or `none` (the default).
     pub cloud: Option<String>,
     /// Where the instance metadata service and Systems Manager answer
     /// (defaults: the link-local IMDS and the region's endpoint).
     pub aws_imds_endpoint: Option<String>,
     pub aws_ssm_endpoint: Option<String>,
+    /// Where Azure's instance metadata service and Resource Manager answer
+    /// (defaults: the link-local IMDS and `https://management.azure.com`).
+    pub azure_imds_endpoint: Option<String>,
+    pub azure_management_endpoint: Option<String>,
+    /// The user-assigned managed identity's client id (default: the one an
+    /// Azure source's `managed_identity` auth names, else system-assigned).
+    pub azure_client_id: Option<String>,
     #[serde(default)]
     pub policy: RawPatchPolicy,
 }

@@ -624,27 +624,9 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         automatic_updates: pp.automatic_updates.unwrap_or(d.automatic_updates),
         max_reboot_pending: pp.max_reboot_pending.map_or(d.max_reboot_pending, |a| a.0),
     };
-    let patch_aws = match raw.patch.cloud.as_deref() {
-        None | Some("none") => None,
-        Some("aws") => Some((
-            raw.patch.aws_imds_endpoint.clone(),
-            raw.patch.aws_ssm_endpoint.clone(),
-        )),
-        Some(other) => {
-            let shown = if other.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-                format!("`{other}` is not a cloud; ")
-            } else {
-                String::new()
-            };
-            problems.push(Problem {
-                path: "patch.cloud".into(),
-                message: format!("{shown}write \"aws\" or \"none\""),
-            });
-            None
-        }
-    };
+    let patch_cloud = patch_cloud(&raw.patch, &sources, &mut problems);
     let config = Config {
-        patch_aws,
+        patch_cloud,
         patch_schedule,
         patch_policy,
         ledger_path,
@@ -726,4 +708,77 @@ fn valid_bucket_name(b: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
         && b.starts_with(|c: char| c.is_ascii_alphanumeric())
         && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// `[patch] cloud` and the endpoints and identity that go with it.
+fn patch_cloud(
+    p: &super::raw::RawPatch,
+    sources: &BTreeMap<String, SourceConfig>,
+    problems: &mut Vec<Problem>,
+) -> Option<super::PatchCloud> {
+    let mut problem = |key: &str, message: String| {
+        problems.push(Problem {
+            path: format!("patch.{key}"),
+            message,
+        })
+    };
+    let cloud = p.cloud.as_deref().unwrap_or("none");
+    let endpoints = [
+        ("aws_imds_endpoint", &p.aws_imds_endpoint, "aws"),
+        ("aws_ssm_endpoint", &p.aws_ssm_endpoint, "aws"),
+        ("azure_imds_endpoint", &p.azure_imds_endpoint, "azure"),
+        ("azure_management_endpoint", &p.azure_management_endpoint, "azure"),
+        ("azure_client_id", &p.azure_client_id, "azure"),
+    ];
+    for (key, value, applies) in endpoints {
+        let Some(v) = value else { continue };
+        if cloud != applies {
+            problem(
+                key,
+                format!("applies only with cloud = \"{applies}\"; set that, or remove {key}"),
+            );
+        } else if key.ends_with("_endpoint")
+            && !(url::Url::parse(v).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+            }))
+        {
+            problem(
+                key,
+                "must be a URL such as `https://management.azure.com` (or `http://127.0.0.1:PORT` for a local test server)".into(),
+            );
+        }
+    }
+    match cloud {
+        "none" => None,
+        "aws" => Some(super::PatchCloud::Aws {
+            imds: p.aws_imds_endpoint.clone(),
+            ssm: p.aws_ssm_endpoint.clone(),
+        }),
+        "azure" => Some(super::PatchCloud::Azure {
+            imds: p.azure_imds_endpoint.clone(),
+            management: p
+                .azure_management_endpoint
+                .as_ref()
+                .map(|m| m.trim_end_matches('/').to_owned()),
+            // The managed identity the agent already uses for Blob.
+            client_id: p.azure_client_id.clone().or_else(|| {
+                sources.values().find_map(|s| match s {
+                    SourceConfig::AzureBlob(a) => match &a.auth {
+                        super::AzureAuth::ManagedIdentity { client_id } => client_id.clone(),
+                        _ => None,
+                    },
+                    SourceConfig::S3(_) => None,
+                })
+            }),
+        }),
+        other => {
+            let shown = if other.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+                format!("`{other}` is not a cloud; ")
+            } else {
+                String::new()
+            };
+            problem("cloud", format!("{shown}write \"aws\", \"azure\" or \"none\""));
+            None
+        }
+    }
 }

@@ -1,9 +1,57 @@
 //! The cloud's view of this instance's patch state, beside the host's own:
 //! AWS Systems Manager Patch Manager (`DescribeInstancePatchStates` for the
 //! instance id from the instance metadata service, IMDSv2), with the AWS
-//! credential chain the agent already uses.
+//! credential chain the agent already uses; Azure Update Manager in
+//! [`super::azure`].
 
+use super::azure::AzurePatchState;
+use crate::config::PatchCloud;
 use serde::Serialize;
+
+/// What a cloud says of this machine, or why it could not be asked.
+#[derive(Debug, Clone, Serialize)]
+pub struct CloudView {
+    /// `aws` or `azure`.
+    pub provider: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws: Option<AwsPatchState>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub azure: Option<AzurePatchState>,
+    /// Why the cloud's view is unknown, with what to grant or fix.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<String>,
+}
+
+impl CloudView {
+    fn new(provider: &'static str) -> Self {
+        Self {
+            provider,
+            aws: None,
+            azure: None,
+            unknown: None,
+        }
+    }
+
+    /// AWS's answer.
+    pub fn aws(r: Result<AwsPatchState, String>) -> Self {
+        let mut v = Self::new("aws");
+        match r {
+            Ok(s) => v.aws = Some(s),
+            Err(e) => v.unknown = Some(e),
+        }
+        v
+    }
+
+    /// Azure's answer.
+    pub fn azure(r: Result<AzurePatchState, String>) -> Self {
+        let mut v = Self::new("azure");
+        match r {
+            Ok(s) => v.azure = Some(s),
+            Err(e) => v.unknown = Some(e),
+        }
+        v
+    }
+}
 
 /// What Systems Manager says of the instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,9 +75,22 @@ pub struct AwsEndpoints {
 }
 
 /// The cloud's view `config` asks for (`[patch] cloud`), or `None`.
-pub async fn view(config: &crate::config::Config) -> Option<Result<AwsPatchState, String>> {
-    let (imds, ssm) = config.patch_aws.clone()?;
-    Some(aws(&AwsEndpoints { imds, ssm }).await)
+pub async fn view(config: &crate::config::Config) -> Option<CloudView> {
+    Some(match config.patch_cloud.clone()? {
+        PatchCloud::Aws { imds, ssm } => CloudView::aws(aws(&AwsEndpoints { imds, ssm }).await),
+        PatchCloud::Azure {
+            imds,
+            management,
+            client_id,
+        } => CloudView::azure(
+            super::azure::view(&super::azure::AzureEndpoints {
+                imds,
+                management,
+                client_id,
+            })
+            .await,
+        ),
+    })
 }
 
 /// The permission a denied call needs.

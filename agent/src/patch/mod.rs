@@ -5,6 +5,7 @@
 //! only queried, and files are only read.
 
 pub mod apt;
+pub mod azure;
 pub mod cloud;
 pub mod dnf;
 
@@ -68,16 +69,18 @@ pub struct HostState {
     pub held: Vec<String>,
     pub automatic_updates: Option<AutoUpdates>,
     pub reboot_required: bool,
+    /// A kernel newer than the running one is installed (it runs only
+    /// after a reboot).
+    pub newer_kernel: Option<String>,
     /// Since when a reboot is pending, when known.
     pub reboot_required_since: Option<String>,
     pub last_package_change: Option<String>,
     /// Why something could not be read (the check is then `unknown`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
-    /// The cloud's view of the same instance, when asked for: its state, or
-    /// why it is unknown.
+    /// The cloud's view of the same machine, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cloud: Option<Result<cloud::AwsPatchState, String>>,
+    pub cloud: Option<cloud::CloudView>,
 }
 
 pub use crate::config::PatchPolicy as Policy;
@@ -118,6 +121,59 @@ fn run(program: &str, args: &[&str]) -> Result<String, String> {
 fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(program).is_file()))
+}
+
+/// The newest kernel installed in `boot` (`vmlinuz-RELEASE`) when it is
+/// newer than `running`, with when it was installed. `None` also when
+/// `boot` holds no kernel (a container runs its host's kernel).
+fn newer_kernel(boot: &Path, running: &str) -> Option<(String, DateTime<Utc>)> {
+    let newest = std::fs::read_dir(boot)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let release = name.strip_prefix("vmlinuz-")?.to_owned();
+            // Rescue images are not kernels a reboot would pick.
+            (!release.contains("rescue")).then(|| {
+                let when = e.metadata().and_then(|m| m.modified()).ok();
+                (release, when)
+            })
+        })
+        .max_by(|a, b| compare_versions(&a.0, &b.0))?;
+    (compare_versions(&newest.0, running) == std::cmp::Ordering::Greater).then(|| {
+        let when = newest.1.map_or_else(Utc::now, DateTime::<Utc>::from);
+        (newest.0, when)
+    })
+}
+
+/// Orders kernel releases (`6.1.0-28-amd64`, `5.14.0-427.13.1.el9_4.x86_64`)
+/// as rpm and dpkg order versions: separators split, runs of digits compare
+/// as numbers and rank above runs of letters.
+fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    enum Part<'a> {
+        Text(&'a str),
+        Number(u64),
+    }
+    fn parts(s: &str) -> Vec<Part<'_>> {
+        let mut out = Vec::new();
+        let mut rest = s.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        while let Some(c) = rest.chars().next() {
+            let digit = c.is_ascii_digit();
+            let end = rest
+                .find(|c: char| !c.is_ascii_alphanumeric() || c.is_ascii_digit() != digit)
+                .unwrap_or(rest.len());
+            let (run, tail) = rest.split_at(end);
+            out.push(if digit {
+                Part::Number(run.parse().unwrap_or(u64::MAX))
+            } else {
+                Part::Text(run)
+            });
+            rest = tail.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+        }
+        out
+    }
+    parts(a).cmp(&parts(b))
 }
 
 /// Reads this host's patch state.
@@ -211,7 +267,12 @@ pub fn gather() -> HostState {
         problems.push("neither apt nor dnf is on this host: its package manager is not one restoreproof reads".into());
         ("unknown", Vec::new(), Vec::new(), None, None)
     };
-    let reboot_since = mtime("/var/run/reboot-required");
+    let flagged = mtime("/var/run/reboot-required");
+    let newer = newer_kernel(Path::new("/boot"), &kernel);
+    let reboot_since = match (flagged, newer.as_ref().map(|n| n.1)) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
     HostState {
         os,
         kernel,
@@ -222,6 +283,7 @@ pub fn gather() -> HostState {
         held,
         automatic_updates: auto,
         reboot_required: reboot_since.is_some(),
+        newer_kernel: newer.map(|n| n.0),
         reboot_required_since: reboot_since.map(rfc3339),
         last_package_change: last_change.map(rfc3339),
         problems,
@@ -237,7 +299,7 @@ pub fn gather() -> HostState {
 pub fn check_and_record(
     recorder: &mut crate::ledger::recorder::Recorder,
     policy: &Policy,
-    cloud: Option<Result<cloud::AwsPatchState, String>>,
+    cloud: Option<cloud::CloudView>,
 ) -> Result<(HostState, Vec<Finding>), crate::ledger::evidence_file::EvidenceFileError> {
     let mut state = gather();
     state.cloud = cloud;
@@ -397,46 +459,8 @@ pub fn judge(
             Some("no package manager restoreproof reads".into()),
         )),
     }
-    match &state.cloud {
-        None => {}
-        Some(Err(why)) => out.push(finding(
-            "patch.cloud",
-            Status::Unknown,
-            "not readable".into(),
-            "Systems Manager reports no missing or failed patches".into(),
-            Some(why.clone()),
-        )),
-        Some(Ok(c)) => {
-            out.push(finding(
-                "patch.cloud",
-                if c.missing == 0 && c.failed == 0 { Status::Pass } else { Status::Fail },
-                format!(
-                    "Systems Manager ({} in {}, baseline {}): {} missing, {} failed, {} installed pending reboot; last {} ended {}",
-                    c.instance_id,
-                    c.region,
-                    c.baseline_id.as_deref().unwrap_or("?"),
-                    c.missing,
-                    c.failed,
-                    c.installed_pending_reboot,
-                    c.operation.as_deref().unwrap_or("operation"),
-                    c.operation_end.as_deref().unwrap_or("?")
-                ),
-                "Systems Manager reports no missing or failed patches".into(),
-                None,
-            ));
-            let host_clean = state.pending_security == 0;
-            let cloud_clean = c.missing == 0;
-            out.push(finding(
-                "patch.agreement",
-                if host_clean == cloud_clean { Status::Pass } else { Status::Fail },
-                format!(
-                    "the host sees {} pending security update(s), Systems Manager {} missing patch(es)",
-                    state.pending_security, c.missing
-                ),
-                "the host's and the cloud's views agree".into(),
-                (host_clean != cloud_clean).then(|| "the host and Systems Manager disagree: check the patch baseline and the host's package sources".to_owned()),
-            ));
-        }
+    if let Some(view) = &state.cloud {
+        out.extend(judge_cloud(state, view, policy, &finding));
     }
     let pending_for = state
         .reboot_required_since
@@ -451,10 +475,15 @@ pub fn judge(
         },
         match pending_for {
             Some(d) => format!(
-                "a reboot is pending since {} ({} ago); running kernel {}",
+                "a reboot is pending since {} ({} ago); running kernel {}{}",
                 state.reboot_required_since.as_deref().unwrap_or("?"),
                 days(Duration::from_secs(d.as_secs() - d.as_secs() % 3600)),
-                state.kernel
+                state.kernel,
+                state
+                    .newer_kernel
+                    .as_deref()
+                    .map(|k| format!(", {k} installed"))
+                    .unwrap_or_default()
             ),
             None => format!("no reboot pending; running kernel {}", state.kernel),
         },
@@ -464,6 +493,148 @@ pub fn judge(
         ),
         None,
     ));
+    out
+}
+
+/// The cloud's findings: `patch.cloud` (the cloud's own verdict),
+/// `patch.cloud_patch_mode` (Azure: who patches the VM) and
+/// `patch.agreement` (the host's and the cloud's views agree).
+fn judge_cloud(
+    state: &HostState,
+    view: &cloud::CloudView,
+    policy: &Policy,
+    finding: &dyn Fn(&'static str, Status, String, String, Option<String>) -> Finding,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let (service, required) = match view.provider {
+        "azure" => (
+            "Azure Update Manager",
+            "Update Manager's latest assessment finds no security or critical update",
+        ),
+        _ => (
+            "Systems Manager",
+            "Systems Manager reports no missing or failed patches",
+        ),
+    };
+    let unknown = |why: &str| {
+        finding(
+            "patch.cloud",
+            Status::Unknown,
+            "not readable".into(),
+            required.into(),
+            Some(why.to_owned()),
+        )
+    };
+    // Whether the cloud sees security patches missing, when it says.
+    let mut cloud_missing: Option<u64> = None;
+    if let Some(why) = &view.unknown {
+        out.push(unknown(why));
+    }
+    if let Some(c) = &view.aws {
+        cloud_missing = Some(c.missing);
+        out.push(finding(
+            "patch.cloud",
+            if c.missing == 0 && c.failed == 0 { Status::Pass } else { Status::Fail },
+            format!(
+                "Systems Manager ({} in {}, baseline {}): {} missing, {} failed, {} installed pending reboot; last {} ended {}",
+                c.instance_id,
+                c.region,
+                c.baseline_id.as_deref().unwrap_or("?"),
+                c.missing,
+                c.failed,
+                c.installed_pending_reboot,
+                c.operation.as_deref().unwrap_or("operation"),
+                c.operation_end.as_deref().unwrap_or("?")
+            ),
+            required.into(),
+            None,
+        ));
+    }
+    if let Some(z) = &view.azure {
+        match (&z.assessment, &z.assessment_unknown) {
+            (Some(a), _) if matches!(a.status.as_str(), "Succeeded" | "CompletedWithWarnings") => {
+                cloud_missing = Some(a.security);
+                out.push(finding(
+                    "patch.cloud",
+                    if a.security == 0 { Status::Pass } else { Status::Fail },
+                    format!(
+                        "Azure Update Manager ({}): {} security/critical and {} other update(s) available{}; assessed {} ({})",
+                        z.vm.rsplit('/').next().unwrap_or(&z.vm),
+                        a.security,
+                        a.other,
+                        if a.reboot_pending == Some(true) { ", reboot pending" } else { "" },
+                        a.assessed_at.as_deref().unwrap_or("?"),
+                        a.status
+                    ),
+                    required.into(),
+                    None,
+                ));
+            }
+            (Some(a), _) => out.push(unknown(&format!(
+                "Update Manager's latest assessment did not complete (status {}){}",
+                a.status,
+                a.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+            ))),
+            (None, why) => out.push(unknown(why.as_deref().unwrap_or("no assessment"))),
+        }
+        let automatic = matches!(
+            z.patch_mode.as_deref(),
+            Some("AutomaticByPlatform" | "AutomaticByOS")
+        );
+        let host_automatic = state.automatic_updates.as_ref().is_some_and(|a| a.enabled);
+        let required = if policy.automatic_updates {
+            "security updates installed automatically (patchMode AutomaticByPlatform, or the host's own tool)"
+        } else {
+            "recorded (not required by the policy)"
+        };
+        out.push(match (&z.patch_mode, &z.patch_mode_unknown) {
+            (Some(mode), _) => finding(
+                "patch.cloud_patch_mode",
+                if automatic || host_automatic || !policy.automatic_updates {
+                    Status::Pass
+                } else {
+                    Status::Fail
+                },
+                format!(
+                    "patchMode {mode}{}, assessmentMode {}",
+                    match mode.as_str() {
+                        "AutomaticByPlatform" => " (Azure installs updates in the VM's maintenance window)",
+                        "AutomaticByOS" => " (Windows Automatic Updates)",
+                        "Manual" => " (nobody installs updates automatically)",
+                        _ => " (the image's own configuration decides)",
+                    },
+                    z.assessment_mode.as_deref().unwrap_or("ImageDefault")
+                ),
+                required.into(),
+                (!automatic && host_automatic && policy.automatic_updates).then(|| {
+                    "Azure does not patch this VM, but the host's own automatic updates do".to_owned()
+                }),
+            ),
+            (None, why) => finding(
+                "patch.cloud_patch_mode",
+                Status::Unknown,
+                "not readable".into(),
+                required.into(),
+                why.clone(),
+            ),
+        });
+    }
+    if let Some(missing) = cloud_missing {
+        let host_clean = state.pending_security == 0;
+        let cloud_clean = missing == 0;
+        out.push(finding(
+            "patch.agreement",
+            if host_clean == cloud_clean { Status::Pass } else { Status::Fail },
+            format!(
+                "the host sees {} pending security update(s), {service} {missing} missing",
+                state.pending_security
+            ),
+            "the host's and the cloud's views agree".into(),
+            (host_clean != cloud_clean).then(|| {
+                format!("the host and {service} disagree: check the patch baseline or classification and the host's package sources")
+            }),
+        ));
+    }
     out
 }
 
@@ -487,6 +658,7 @@ mod tests {
                 last_run: None,
             }),
             reboot_required: false,
+            newer_kernel: None,
             reboot_required_since: None,
             last_package_change: None,
             problems: Vec::new(),
@@ -534,6 +706,30 @@ mod tests {
             judge(&s, &Policy::default(), &|_| Some(now), now)[0].status,
             Status::Pass
         );
+    }
+
+    #[test]
+    fn a_newer_installed_kernel_means_a_reboot_is_pending() {
+        use std::cmp::Ordering::*;
+        assert_eq!(compare_versions("6.1.0-28-amd64", "6.1.0-25-amd64"), Greater);
+        assert_eq!(compare_versions("6.1.0-9-amd64", "6.1.0-25-amd64"), Less);
+        assert_eq!(
+            compare_versions("5.14.0-427.13.1.el9_4.x86_64", "5.14.0-427.el9.x86_64"),
+            Greater
+        );
+        assert_eq!(compare_versions("6.1.0-25-amd64", "6.1.0-25-amd64"), Equal);
+        let boot = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for k in ["vmlinuz-6.1.0-25-amd64", "vmlinuz-6.1.0-28-amd64", "config-6.1.0-30-amd64"] {
+            std::fs::write(boot.path().join(k), b"").unwrap_or_else(|e| panic!("{e}"));
+        }
+        assert_eq!(
+            newer_kernel(boot.path(), "6.1.0-25-amd64").map(|n| n.0),
+            Some("6.1.0-28-amd64".into())
+        );
+        assert_eq!(newer_kernel(boot.path(), "6.1.0-28-amd64"), None);
+        // A container: no kernel of its own, no claim.
+        let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(newer_kernel(empty.path(), "6.18.44"), None);
     }
 
     #[test]
