@@ -112,6 +112,39 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
         .as_str()
         .unwrap_or_default()
         .contains("patch.security_updates"));
+
+    // `status` and the metrics show the latest check (this agent's ledger
+    // holds one; a second check replaces it, not adds to it).
+    assert_eq!(agent.run(&["patch"]).await.code, 0);
+    let status = agent.run(&["status", "--json"]).await;
+    let st: Value = serde_json::from_str(&status.stdout).expect("status");
+    crate::schemas::assert_valid(&[("status", st.clone())]);
+    let checks: Vec<&str> = st["patch"]["findings"]
+        .as_array()
+        .expect("patch in status")
+        .iter()
+        .filter_map(|f| f["check"].as_str())
+        .collect();
+    assert_eq!(
+        checks,
+        ["patch.security_updates", "patch.automatic_updates", "patch.reboot"]
+    );
+    assert_eq!(st["patch"]["compliant"], true, "{}", st["patch"]);
+    let text = agent.run(&["status"]).await.stdout;
+    assert!(text.contains("patch: checked ") && text.contains("all 3 check(s) pass"), "{text}");
+    let metrics = agent.run(&["status", "--prometheus"]).await.stdout;
+    assert!(
+        metrics.contains("restoreproof_patch_check_passing{check=\"patch.security_updates\"} 1")
+            && metrics.contains("restoreproof_patch_last_check_timestamp_seconds "),
+        "{metrics}"
+    );
+    let strict_status = strict.run(&["status"]).await.stdout;
+    if !enabled {
+        assert!(
+            strict_status.contains("1 of 3 check(s) not passing: patch.automatic_updates FAIL"),
+            "{strict_status}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

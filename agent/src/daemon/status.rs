@@ -90,6 +90,52 @@ pub struct StatusReport {
     pub drills: Vec<DrillStatus>,
     /// Each configured evidence sink's backlog and last error.
     pub sinks: Vec<SinkState>,
+    /// The latest patch check, when one was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<PatchStatus>,
+}
+
+/// The latest patch check's findings.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchStatus {
+    pub checked_at: String,
+    /// No finding failed or was unknown.
+    pub compliant: bool,
+    pub findings: Vec<PatchCheck>,
+}
+
+/// One finding of the latest patch check.
+#[derive(Debug, Clone, Serialize)]
+pub struct PatchCheck {
+    pub check: String,
+    /// `pass`, `fail` or `unknown`.
+    pub status: String,
+    pub observed: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl PatchStatus {
+    fn from_findings(findings: Vec<serde_json::Value>) -> Option<Self> {
+        let checked_at = findings.last()?["time"].as_str()?.to_owned();
+        let findings: Vec<PatchCheck> = findings
+            .iter()
+            .map(|f| {
+                let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
+                PatchCheck {
+                    check: text("check"),
+                    status: text("status"),
+                    observed: text("observed"),
+                    reason: f["reason"].as_str().map(str::to_owned),
+                }
+            })
+            .collect();
+        Some(Self {
+            checked_at,
+            compliant: findings.iter().all(|f| f.status == "pass"),
+            findings,
+        })
+    }
 }
 
 impl StatusReport {
@@ -189,7 +235,9 @@ impl StatusReport {
             });
         }
         let sinks = ledger.sink_states(&config.sinks.keys().cloned().collect::<Vec<_>>())?;
+        let patch = PatchStatus::from_findings(ledger.latest_patch_findings()?);
         Ok(Self {
+            patch,
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             ledger: ledger.path().display().to_string(),
             daemon,
@@ -303,6 +351,30 @@ impl StatusReport {
                         .as_ref()
                         .map(|g| (label(&d.name), f64::from(u8::from(g.ok))))
                 })
+                .collect(),
+        );
+        family(
+            "restoreproof_patch_check_passing",
+            "gauge",
+            "1 while the latest patch check's finding passes (0: fail or unknown), per check (patch.security_updates, patch.automatic_updates, patch.reboot, patch.cloud, ...).",
+            self.patch
+                .iter()
+                .flat_map(|p| &p.findings)
+                .map(|f| {
+                    (
+                        format!("{{check=\"{}\"}}", escape(&f.check)),
+                        f64::from(u8::from(f.status == "pass")),
+                    )
+                })
+                .collect(),
+        );
+        family(
+            "restoreproof_patch_last_check_timestamp_seconds",
+            "gauge",
+            "When the host's patch state was last recorded.",
+            self.patch
+                .iter()
+                .filter_map(|p| ts(&p.checked_at).map(|t| (String::new(), t)))
                 .collect(),
         );
         let coverage = |field: &str, scale: f64| -> Vec<(String, f64)> {
@@ -608,6 +680,29 @@ impl StatusReport {
             if let Some(g) = d.gate.as_ref().filter(|g| !g.ok) {
                 let _ = writeln!(out, "{}: GATE RED: {}", d.name, g.reasons.join("; "));
             }
+        }
+        if let Some(p) = &self.patch {
+            let failing: Vec<String> = p
+                .findings
+                .iter()
+                .filter(|f| f.status != "pass")
+                .map(|f| format!("{} {} ({})", f.check, f.status.to_uppercase(), f.observed))
+                .collect();
+            let _ = writeln!(
+                out,
+                "patch: checked {}: {}",
+                p.checked_at,
+                if failing.is_empty() {
+                    format!("all {} check(s) pass", p.findings.len())
+                } else {
+                    format!(
+                        "{} of {} check(s) not passing: {}",
+                        failing.len(),
+                        p.findings.len(),
+                        failing.join("; ")
+                    )
+                }
+            );
         }
         if !self.sinks.is_empty() {
             let _ = writeln!(

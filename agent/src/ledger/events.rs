@@ -263,6 +263,39 @@ impl Ledger {
         }
         Ok(out)
     }
+
+    /// The findings of the latest patch check: the newest `patch.*`
+    /// posture findings recorded together (one per check, newest first
+    /// until a check repeats), oldest first.
+    ///
+    /// # Errors
+    /// When the ledger cannot be read.
+    pub fn latest_patch_findings(&self) -> Result<Vec<serde_json::Value>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT body FROM events WHERE kind = ?1 AND json_extract(body, '$.check') LIKE 'patch.%' ORDER BY seq DESC LIMIT 64",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([crate::evidence::EventKind::PostureFinding.as_str()], |r| {
+                r.get::<_, String>(0)
+            })
+            .map_err(LedgerError::Read)?;
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for row in rows {
+            let body: serde_json::Value =
+                serde_json::from_str(&row.map_err(LedgerError::Read)?).unwrap_or_default();
+            let check = body["check"].as_str().unwrap_or_default().to_owned();
+            if !seen.insert(check) {
+                break;
+            }
+            out.push(body);
+        }
+        out.reverse();
+        Ok(out)
+    }
 }
 
 /// The chain hash of a stored event: its `hash` column, or for an event
