@@ -127,11 +127,18 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
         .collect();
     assert_eq!(
         checks,
-        ["patch.security_updates", "patch.automatic_updates", "patch.reboot"]
+        [
+            "patch.security_updates",
+            "patch.automatic_updates",
+            "patch.reboot"
+        ]
     );
     assert_eq!(st["patch"]["compliant"], true, "{}", st["patch"]);
     let text = agent.run(&["status"]).await.stdout;
-    assert!(text.contains("patch: checked ") && text.contains("all 3 check(s) pass"), "{text}");
+    assert!(
+        text.contains("patch: checked ") && text.contains("all 3 check(s) pass"),
+        "{text}"
+    );
     let metrics = agent.run(&["status", "--prometheus"]).await.stdout;
     assert!(
         metrics.contains("restoreproof_patch_check_passing{check=\"patch.security_updates\"} 1")
@@ -267,10 +274,14 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         "{cloud}"
     );
     assert_eq!(j["host"]["cloud"]["azure"]["vm"], VM);
-    assert_eq!(j["host"]["cloud"]["azure"]["assessment"]["patch_service"], "APT");
+    assert_eq!(
+        j["host"]["cloud"]["azure"]["assessment"]["patch_service"],
+        "APT"
+    );
     let mode = find(&j, "patch.cloud_patch_mode");
     assert_eq!(mode["status"], "pass", "{mode}");
-    assert!(text(&mode, "observed").starts_with("patchMode AutomaticByPlatform (Azure installs updates"));
+    assert!(text(&mode, "observed")
+        .starts_with("patchMode AutomaticByPlatform (Azure installs updates"));
     let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
     let agreement = find(&j, "patch.agreement");
     assert_eq!(
@@ -286,7 +297,13 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     assert_eq!(requests[0], "GET /metadata/instance/compute");
     assert_eq!(requests[1], "GET /msi/token");
     assert_eq!(requests[2], format!("GET {VM}"));
-    assert!(requests[3].starts_with("POST /providers/Microsoft.ResourceGraph/resources patchassessmentresources"), "{}", requests[3]);
+    assert!(
+        requests[3].starts_with(
+            "POST /providers/Microsoft.ResourceGraph/resources patchassessmentresources"
+        ),
+        "{}",
+        requests[3]
+    );
 
     // Nothing security-relevant pending, the image's default patch mode,
     // and a policy that requires automatic updates.
@@ -304,7 +321,10 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         if host_automatic { "pass" } else { "fail" },
         "ImageDefault patches automatically only through the host's own tool: {mode}"
     );
-    assert!(text(&mode, "observed").starts_with("patchMode ImageDefault"), "{mode}");
+    assert!(
+        text(&mode, "observed").starts_with("patchMode ImageDefault"),
+        "{mode}"
+    );
     assert_eq!(
         find(&j, "patch.agreement")["status"],
         if host_pending == 0 { "pass" } else { "fail" }
@@ -315,8 +335,14 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let (code, j) = run(&agent).await;
     let cloud = find(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown", "{cloud}");
-    assert!(text(&cloud, "reason").contains("did not complete (status Failed): Failed to assess the machine"), "{cloud}");
-    assert!(j["findings"].as_array().is_some_and(|f| f.iter().all(|f| f["check"] != "patch.agreement")));
+    assert!(
+        text(&cloud, "reason")
+            .contains("did not complete (status Failed): Failed to assess the machine"),
+        "{cloud}"
+    );
+    assert!(j["findings"]
+        .as_array()
+        .is_some_and(|f| f.iter().all(|f| f["check"] != "patch.agreement")));
     assert_eq!(code, 2);
 
     // No assessment in the last 7 days: unknown, with what to turn on.
@@ -324,7 +350,11 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let (_, j) = run(&agent).await;
     let cloud = find(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
-    assert!(text(&cloud, "reason").contains("turn on periodic assessment (assessmentMode AutomaticByPlatform)"), "{cloud}");
+    assert!(
+        text(&cloud, "reason")
+            .contains("turn on periodic assessment (assessmentMode AutomaticByPlatform)"),
+        "{cloud}"
+    );
 
     // Denied calls are unknown with the permission to grant.
     docs.set(|s| {
@@ -338,7 +368,11 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     assert!(text(&mode, "reason").contains("Resource Manager refused Microsoft.Compute/virtualMachines/read: grant it to the VM's managed identity (packaging/azure/role-patch.json)"), "{mode}");
     let cloud = find(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
-    assert!(text(&cloud, "reason").contains("Azure Resource Graph refused Microsoft.ResourceGraph/resources/read"), "{cloud}");
+    assert!(
+        text(&cloud, "reason")
+            .contains("Azure Resource Graph refused Microsoft.ResourceGraph/resources/read"),
+        "{cloud}"
+    );
     assert_eq!(code, 2, "could not check");
 
     // No identity at all (not an Azure VM's managed identity): unknown,
@@ -350,12 +384,24 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let j: Value = serde_json::from_str(&r.stdout).expect("json");
     let cloud = find(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
-    assert!(text(&cloud, "reason").contains("the managed identity gave no token for Azure Resource Manager"), "{cloud}");
-    assert!(!r.stdout.contains("documented.token") && !r.stderr.contains("documented.token"), "no token in the output");
+    assert!(
+        text(&cloud, "reason")
+            .contains("the managed identity gave no token for Azure Resource Manager"),
+        "{cloud}"
+    );
+    assert!(
+        !r.stdout.contains("documented.token") && !r.stderr.contains("documented.token"),
+        "no token in the output"
+    );
     let findings: Vec<Value> = agent
         .evidence()
         .into_iter()
-        .filter(|e| e["kind"] == "posture_finding" && e["check"].as_str().is_some_and(|c| c.starts_with("patch.cloud")))
+        .filter(|e| {
+            e["kind"] == "posture_finding"
+                && e["check"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("patch.cloud"))
+        })
         .collect();
     assert!(findings.len() >= 8, "{findings:#?}");
     crate::util::assert_ocsf_conforms(&findings);
@@ -367,8 +413,11 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
 fn the_least_privilege_azure_role_grants_what_the_agent_names() {
     use restoreproof::patch::azure;
     let role: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/azure/role-patch.json"))
-            .expect("role"),
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/packaging/azure/role-patch.json"
+        ))
+        .expect("role"),
     )
     .expect("json");
     let actions: Vec<&str> = role["Actions"]
@@ -381,7 +430,45 @@ fn the_least_privilege_azure_role_grants_what_the_agent_names() {
     expected.sort_unstable();
     let mut got = actions.clone();
     got.sort_unstable();
-    assert_eq!(got, expected, "exactly the read permissions the agent names");
+    assert_eq!(
+        got, expected,
+        "exactly the read permissions the agent names"
+    );
     assert!(role["DataActions"].as_array().is_some_and(Vec::is_empty));
     assert!(role["NotActions"].as_array().is_some_and(Vec::is_empty));
+}
+
+/// The machine's real apt, pointed (through `APT_CONFIG`, which apt reads)
+/// at a corrupted dpkg status file: the check is `unknown` with apt's own
+/// error, never compliant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_package_database_is_unknown_with_apts_own_error() {
+    let agent = Agent::from_toml("");
+    let broken = agent.path("dpkg-status");
+    std::fs::write(
+        &broken,
+        b"Package: bash\nStatus: install ok installed\nVersion 5.2\n\x00\x01garbage\nPackage\n",
+    )
+    .expect("status");
+    let conf = agent.path("apt.conf");
+    std::fs::write(
+        &conf,
+        format!("Dir::State::status \"{}\";\n", broken.display()),
+    )
+    .expect("apt.conf");
+    let mut c = agent.command(&["patch", "--json"]);
+    c.env("APT_CONFIG", &conf);
+    let r = crate::util::Run::from(c.output().await.expect("patch"));
+    assert_eq!(r.code, 2, "could not check\n{}\n{}", r.stdout, r.stderr);
+    let j: Value = serde_json::from_str(&r.stdout).expect("json");
+    let f = &j["findings"][0];
+    assert_eq!(f["check"], "patch.security_updates");
+    assert_eq!(f["status"], "unknown", "{f}");
+    let reason = f["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("apt-get -s -o Debug::NoLocking=1 dist-upgrade failed")
+            && reason.contains("Unable to parse package file"),
+        "{reason}"
+    );
+    assert_eq!(j["compliant"], false);
 }

@@ -749,10 +749,13 @@ mod tests {
                 && m.contains("applies only with cloud = \"azure\"")),
             "{p:?}"
         );
-        let p = problems("[patch]\ncloud = \"azure\"\nazure_management_endpoint = \"management.azure.com\"\n");
+        let p = problems(
+            "[patch]\ncloud = \"azure\"\nazure_management_endpoint = \"management.azure.com\"\n",
+        );
         assert!(
             p.iter()
-                .any(|m| m.contains("patch.azure_management_endpoint") && m.contains("must be a URL")),
+                .any(|m| m.contains("patch.azure_management_endpoint")
+                    && m.contains("must be a URL")),
             "{p:?}"
         );
         // The managed identity a Blob source already uses is the default.
@@ -762,8 +765,7 @@ mod tests {
         );
         assert_eq!(
             c.map_err(|e| format!("{e:?}")).map(|c| c.patch_cloud),
-            Ok(
-            Some(PatchCloud::Azure {
+            Ok(Some(PatchCloud::Azure {
                 imds: None,
                 management: None,
                 client_id: Some("11111111-2222-3333-4444-555555555555".into())

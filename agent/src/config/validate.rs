@@ -727,7 +727,11 @@ fn patch_cloud(
         ("aws_imds_endpoint", &p.aws_imds_endpoint, "aws"),
         ("aws_ssm_endpoint", &p.aws_ssm_endpoint, "aws"),
         ("azure_imds_endpoint", &p.azure_imds_endpoint, "azure"),
-        ("azure_management_endpoint", &p.azure_management_endpoint, "azure"),
+        (
+            "azure_management_endpoint",
+            &p.azure_management_endpoint,
+            "azure",
+        ),
         ("azure_client_id", &p.azure_client_id, "azure"),
     ];
     for (key, value, applies) in endpoints {
@@ -739,7 +743,8 @@ fn patch_cloud(
             );
         } else if key.ends_with("_endpoint")
             && !(url::Url::parse(v).is_ok_and(|u| {
-                matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some_and(|h| !h.is_empty())
             }))
         {
             problem(
@@ -777,7 +782,10 @@ fn patch_cloud(
             } else {
                 String::new()
             };
-            problem("cloud", format!("{shown}write \"aws\", \"azure\" or \"none\""));
+            problem(
+                "cloud",
+                format!("{shown}write \"aws\", \"azure\" or \"none\""),
+            );
             None
         }
     }

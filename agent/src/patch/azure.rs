@@ -102,7 +102,11 @@ pub async fn view(endpoints: &AzureEndpoints) -> Result<AzurePatchState, String>
         .no_proxy()
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
-    let imds = endpoints.imds.as_deref().unwrap_or(IMDS).trim_end_matches('/');
+    let imds = endpoints
+        .imds
+        .as_deref()
+        .unwrap_or(IMDS)
+        .trim_end_matches('/');
     let compute: Value = imds_http
         .get(format!(
             "{imds}/metadata/instance/compute?api-version={IMDS_API}&format=json"

@@ -573,7 +573,10 @@ fn judge_cloud(
             (Some(a), _) => out.push(unknown(&format!(
                 "Update Manager's latest assessment did not complete (status {}){}",
                 a.status,
-                a.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
+                a.error
+                    .as_deref()
+                    .map(|e| format!(": {e}"))
+                    .unwrap_or_default()
             ))),
             (None, why) => out.push(unknown(why.as_deref().unwrap_or("no assessment"))),
         }
@@ -598,7 +601,8 @@ fn judge_cloud(
                 format!(
                     "patchMode {mode}{}, assessmentMode {}",
                     match mode.as_str() {
-                        "AutomaticByPlatform" => " (Azure installs updates in the VM's maintenance window)",
+                        "AutomaticByPlatform" =>
+                            " (Azure installs updates in the VM's maintenance window)",
                         "AutomaticByOS" => " (Windows Automatic Updates)",
                         "Manual" => " (nobody installs updates automatically)",
                         _ => " (the image's own configuration decides)",
@@ -607,7 +611,8 @@ fn judge_cloud(
                 ),
                 required.into(),
                 (!automatic && host_automatic && policy.automatic_updates).then(|| {
-                    "Azure does not patch this VM, but the host's own automatic updates do".to_owned()
+                    "Azure does not patch this VM, but the host's own automatic updates do"
+                        .to_owned()
                 }),
             ),
             (None, why) => finding(
@@ -711,7 +716,10 @@ mod tests {
     #[test]
     fn a_newer_installed_kernel_means_a_reboot_is_pending() {
         use std::cmp::Ordering::*;
-        assert_eq!(compare_versions("6.1.0-28-amd64", "6.1.0-25-amd64"), Greater);
+        assert_eq!(
+            compare_versions("6.1.0-28-amd64", "6.1.0-25-amd64"),
+            Greater
+        );
         assert_eq!(compare_versions("6.1.0-9-amd64", "6.1.0-25-amd64"), Less);
         assert_eq!(
             compare_versions("5.14.0-427.13.1.el9_4.x86_64", "5.14.0-427.el9.x86_64"),
@@ -719,7 +727,11 @@ mod tests {
         );
         assert_eq!(compare_versions("6.1.0-25-amd64", "6.1.0-25-amd64"), Equal);
         let boot = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        for k in ["vmlinuz-6.1.0-25-amd64", "vmlinuz-6.1.0-28-amd64", "config-6.1.0-30-amd64"] {
+        for k in [
+            "vmlinuz-6.1.0-25-amd64",
+            "vmlinuz-6.1.0-28-amd64",
+            "config-6.1.0-30-amd64",
+        ] {
             std::fs::write(boot.path().join(k), b"").unwrap_or_else(|e| panic!("{e}"));
         }
         assert_eq!(
