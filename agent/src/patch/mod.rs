@@ -247,14 +247,35 @@ pub fn gather() -> HostState {
                 Vec::new()
             }
         };
+        // dnf-automatic's timers (dnf 4: dnf-automatic*.timer; dnf 5:
+        // dnf5-automatic.timer): enabled when the timers target wants one;
+        // a persistent timer's stamp file is its last run.
+        let timers = |dir: &str| -> Vec<std::path::PathBuf> {
+            std::fs::read_dir(dir)
+                .map(|d| {
+                    d.filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| {
+                            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                                n.contains("dnf")
+                                    && n.contains("automatic")
+                                    && n.ends_with(".timer")
+                            })
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         let auto = AutoUpdates {
             tool: "dnf-automatic",
-            installed: Path::new("/usr/bin/dnf-automatic").exists(),
-            enabled: Path::new("/etc/systemd/system/timers.target.wants/dnf-automatic.timer")
-                .exists()
-                || Path::new("/etc/systemd/system/timers.target.wants/dnf-automatic-install.timer")
-                    .exists(),
-            last_run: None,
+            installed: Path::new("/usr/bin/dnf-automatic").exists()
+                || Path::new("/usr/lib/systemd/system/dnf5-automatic.timer").exists(),
+            enabled: !timers("/etc/systemd/system/timers.target.wants").is_empty(),
+            last_run: timers("/var/lib/systemd/timers")
+                .iter()
+                .filter_map(|p| p.to_str().and_then(mtime))
+                .max()
+                .map(rfc3339),
         };
         (
             "dnf",
