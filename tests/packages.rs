@@ -133,9 +133,14 @@ fn the_deb_installs_the_binary_units_config_user_and_directories() {
         assert_eq!(mode_owner(&r.join(d)), (0o750, uid, gid), "{d}");
     }
     assert!(r.join("usr/share/doc/restoreproof/copyright").exists());
-    assert!(r
-        .join("usr/share/doc/restoreproof/examples/cronjob.yaml")
-        .exists());
+    for example in ["cronjob.yaml", "iam-policy-patch.json", "role-patch.json"] {
+        assert!(
+            r.join("usr/share/doc/restoreproof/examples")
+                .join(example)
+                .exists(),
+            "{example}"
+        );
+    }
     // The man page the unit's Documentation= names, and completions.
     let man = r.join("usr/share/man/man1/restoreproof.1.gz");
     let page = run(Command::new("sh").arg("-c").arg(format!(
