@@ -340,7 +340,12 @@ async fn run_refuses_a_config_without_schedules_and_status_names_a_missing_ledge
     let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 1");
     let r = agent.run(&["run"]).await;
     assert_eq!(r.code, 2, "{}", r.stderr);
-    assert!(r.stderr.contains("no drill has a schedule"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("nothing has a schedule (no drill, [posture], [patch] or canary)"),
+        "{}",
+        r.stderr
+    );
     assert!(
         r.stderr.contains("schedule = \\\"0 3 * * *\\\"")
             || r.stderr.contains("schedule = \"0 3 * * *\""),

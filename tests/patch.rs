@@ -472,3 +472,32 @@ async fn a_broken_package_database_is_unknown_with_apts_own_error() {
     );
     assert_eq!(j["compliant"], false);
 }
+
+/// The service records the patch state on `[patch] schedule` (nothing else
+/// scheduled) and writes it to its metrics.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_records_the_patch_state_on_its_schedule() {
+    let agent = Agent::from_toml(
+        "[patch]\nschedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\nmetrics_file = \"metrics/restoreproof.prom\"\n",
+    );
+    std::fs::create_dir_all(agent.path("metrics")).expect("metrics dir");
+    let mut child = agent.spawn_service();
+    let checks = || {
+        agent
+            .evidence()
+            .iter()
+            .filter(|e| e["kind"] == "posture_finding" && e["check"] == "patch.security_updates")
+            .count()
+    };
+    crate::util::wait_for("two scheduled patch checks", 30, || checks() >= 2).await;
+    let metrics = agent.path("metrics/restoreproof.prom");
+    crate::util::wait_for("the patch check in the metrics", 10, || {
+        std::fs::read_to_string(&metrics).is_ok_and(|m| {
+            m.contains("restoreproof_patch_check_passing{check=\"patch.security_updates\"} 1")
+        })
+    })
+    .await;
+    crate::daemon::signal(&child, "TERM");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait()).await;
+    assert_eq!(agent.run(&["evidence", "verify"]).await.code, 0);
+}

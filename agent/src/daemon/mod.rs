@@ -56,7 +56,7 @@ pub enum Control {
 pub enum DaemonError {
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
-    #[error("{}: no drill has a schedule, so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]", .0.display())]
+    #[error("{}: nothing has a schedule (no drill, [posture], [patch] or canary), so `restoreproof run` would do nothing; add e.g. `schedule = \"0 3 * * *\"` to a drill under [drills]", .0.display())]
     NothingScheduled(std::path::PathBuf),
     #[error("{0}; set evidence.signing_key or evidence.signing_key_credential")]
     SigningKey(#[from] crate::evidence::chain::NoteError),
@@ -79,7 +79,11 @@ pub async fn run(
     mut controls: mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
     let config = Config::load(config_path)?;
-    if !config.drills.values().any(|d| d.schedule.is_some()) && config.posture_schedule.is_none() {
+    if !config.drills.values().any(|d| d.schedule.is_some())
+        && config.posture_schedule.is_none()
+        && config.patch_schedule.is_none()
+        && !config.canaries.values().any(|c| c.schedule.is_some())
+    {
         return Err(DaemonError::NothingScheduled(config_path.to_owned()));
     }
     let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)?;
