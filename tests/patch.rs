@@ -50,8 +50,13 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
         "as apt-get -s counts them"
     );
     assert!(j["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
-    let enabled = std::fs::read_to_string("/etc/apt/apt.conf.d/20auto-upgrades")
-        .is_ok_and(|t| t.contains("Unattended-Upgrade \"1\""))
+    let periodic = std::process::Command::new("apt-config")
+        .args(["dump", "APT::Periodic::Unattended-Upgrade"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let enabled = !periodic.is_empty()
+        && !periodic.contains("\"0\"")
         && std::path::Path::new("/usr/bin/unattended-upgrade").exists();
     assert_eq!(j["host"]["automatic_updates"]["enabled"], enabled);
 

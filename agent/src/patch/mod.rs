@@ -202,18 +202,20 @@ pub fn gather() -> HostState {
             }
         };
         let installed = Path::new("/usr/bin/unattended-upgrade").exists();
-        let enabled = [
-            "/etc/apt/apt.conf.d/20auto-upgrades",
-            "/etc/apt/apt.conf.d/50unattended-upgrades",
-        ]
-        .iter()
-        .filter_map(|p| read(p))
-        .any(|t| {
-            t.lines().any(|l| {
-                let l = l.trim();
-                l.starts_with("APT::Periodic::Unattended-Upgrade") && l.contains("\"1\"")
-            })
-        });
+        // apt's effective configuration (every file in apt.conf.d, as apt
+        // itself reads it): the interval in days, 0 or unset is off.
+        let enabled = run(
+            "apt-config",
+            &["shell", "UU", "APT::Periodic::Unattended-Upgrade"],
+        )
+        .ok()
+        .and_then(|out| {
+            out.trim()
+                .strip_prefix("UU='")
+                .and_then(|v| v.strip_suffix('\''))
+                .and_then(|v| v.parse::<u32>().ok())
+        })
+        .is_some_and(|days| days > 0);
         let auto = AutoUpdates {
             tool: "unattended-upgrades",
             installed,
