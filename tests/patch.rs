@@ -22,6 +22,17 @@ fn apt_security_pending() -> Option<usize> {
     })
 }
 
+/// The finding of `check` in `patch --json` output (null when absent).
+fn finding(j: &Value, check: &str) -> Value {
+    j["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["check"] == check)
+        .cloned()
+        .unwrap_or_default()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
     let Some(security) = apt_security_pending() else {
@@ -175,20 +186,11 @@ async fn documented_responses_the_cloud_view_of_systems_manager_sits_beside_the_
     let r = run(&agent).await;
     let j: Value = serde_json::from_str(&r.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
-    let find = |j: &Value, check: &str| {
-        j["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .find(|f| f["check"] == check)
-            .cloned()
-            .unwrap_or_default()
-    };
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "fail", "{cloud}");
     assert!(cloud["observed"].as_str().unwrap_or_default().contains("Systems Manager (i-0123456789abcdef0 in eu-central-1, baseline pb-0c10e65780EXAMPLE): 3 missing, 0 failed"), "{cloud}");
     let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
-    let agreement = find(&j, "patch.agreement");
+    let agreement = finding(&j, "patch.agreement");
     assert_eq!(
         agreement["status"],
         if host_pending > 0 { "pass" } else { "fail" },
@@ -209,7 +211,7 @@ async fn documented_responses_the_cloud_view_of_systems_manager_sits_beside_the_
     docs.deny(true);
     let r = run(&agent).await;
     let j: Value = serde_json::from_str(&r.stdout).expect("json");
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown", "{cloud}");
     assert!(
         cloud["reason"]
@@ -257,20 +259,11 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
             (r.code, j)
         }
     };
-    let find = |j: &Value, check: &str| {
-        j["findings"]
-            .as_array()
-            .expect("findings")
-            .iter()
-            .find(|f| f["check"] == check)
-            .cloned()
-            .unwrap_or_default()
-    };
     let text = |f: &Value, k: &str| f[k].as_str().unwrap_or_default().to_owned();
 
     // Three security/critical updates available: the cloud's view fails.
     let (code, j) = run(&agent).await;
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "fail", "{cloud}");
     assert!(
         text(&cloud, "observed").contains(
@@ -283,12 +276,12 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         j["host"]["cloud"]["azure"]["assessment"]["patch_service"],
         "APT"
     );
-    let mode = find(&j, "patch.cloud_patch_mode");
+    let mode = finding(&j, "patch.cloud_patch_mode");
     assert_eq!(mode["status"], "pass", "{mode}");
     assert!(text(&mode, "observed")
         .starts_with("patchMode AutomaticByPlatform (Azure installs updates"));
     let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
-    let agreement = find(&j, "patch.agreement");
+    let agreement = finding(&j, "patch.agreement");
     assert_eq!(
         agreement["status"],
         if host_pending > 0 { "pass" } else { "fail" },
@@ -318,8 +311,8 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     });
     let strict = Agent::from_toml(&config("[patch.policy]\nautomatic_updates = true\n"));
     let (_, j) = run(&strict).await;
-    assert_eq!(find(&j, "patch.cloud")["status"], "pass");
-    let mode = find(&j, "patch.cloud_patch_mode");
+    assert_eq!(finding(&j, "patch.cloud")["status"], "pass");
+    let mode = finding(&j, "patch.cloud_patch_mode");
     let host_automatic = j["host"]["automatic_updates"]["enabled"] == true;
     assert_eq!(
         mode["status"],
@@ -331,14 +324,14 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         "{mode}"
     );
     assert_eq!(
-        find(&j, "patch.agreement")["status"],
+        finding(&j, "patch.agreement")["status"],
         if host_pending == 0 { "pass" } else { "fail" }
     );
 
     // An assessment that failed says nothing about the VM: unknown.
     docs.set(|s| s.assessment = Some(("Failed", 0, 0, 0)));
     let (code, j) = run(&agent).await;
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown", "{cloud}");
     assert!(
         text(&cloud, "reason")
@@ -353,7 +346,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     // No assessment in the last 7 days: unknown, with what to turn on.
     docs.set(|s| s.assessment = None);
     let (_, j) = run(&agent).await;
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
     assert!(
         text(&cloud, "reason")
@@ -368,10 +361,10 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         s.deny_graph = true;
     });
     let (code, j) = run(&agent).await;
-    let mode = find(&j, "patch.cloud_patch_mode");
+    let mode = finding(&j, "patch.cloud_patch_mode");
     assert_eq!(mode["status"], "unknown", "{mode}");
     assert!(text(&mode, "reason").contains("Resource Manager refused Microsoft.Compute/virtualMachines/read: grant it to the VM's managed identity (packaging/azure/role-patch.json)"), "{mode}");
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
     assert!(
         text(&cloud, "reason")
@@ -387,7 +380,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         .env("IDENTITY_HEADER", "wrong");
     let r = crate::util::Run::from(c.output().await.expect("patch"));
     let j: Value = serde_json::from_str(&r.stdout).expect("json");
-    let cloud = find(&j, "patch.cloud");
+    let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
     assert!(
         text(&cloud, "reason")

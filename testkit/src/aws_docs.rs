@@ -49,15 +49,9 @@ impl AwsDocs {
             denied: Arc::default(),
             log: Arc::default(),
         };
-        let server = me.clone();
-        crate::serve(
-            listener,
-            tokio_util::sync::CancellationToken::new(),
-            move |req| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(server.handle(req)) }
-            },
-        );
+        crate::serve_docs(listener, me.clone(), |server: Self, req| async move {
+            server.handle(req)
+        });
         Ok(me)
     }
 

@@ -119,15 +119,9 @@ impl AzureDocs {
             blobs: Arc::new(Mutex::new(blobs)),
             log: Arc::default(),
         };
-        let server = me.clone();
-        crate::serve(
-            listener,
-            tokio_util::sync::CancellationToken::new(),
-            move |req| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-            },
-        );
+        crate::serve_docs(listener, me.clone(), |server: Self, req| async move {
+            server.handle(req).await
+        });
         Ok(me)
     }
 

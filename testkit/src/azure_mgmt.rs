@@ -81,15 +81,9 @@ impl AzureMgmt {
             state: Arc::new(Mutex::new(state)),
             log: Arc::default(),
         };
-        let server = me.clone();
-        crate::serve(
-            listener,
-            tokio_util::sync::CancellationToken::new(),
-            move |req| {
-                let server = server.clone();
-                async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-            },
-        );
+        crate::serve_docs(listener, me.clone(), |server: Self, req| async move {
+            server.handle(req).await
+        });
         Ok(me)
     }
 

@@ -65,6 +65,24 @@ pub(crate) fn serve<F, Fut, B, E>(
     });
 }
 
+/// Serves a documented-responses responder until the process ends: each
+/// request goes to `handle` with a clone of `server` (its shared state).
+pub(crate) fn serve_docs<S, H, Fut>(listener: TcpListener, server: S, handle: H)
+where
+    S: Clone + Send + Sync + 'static,
+    H: Fn(S, Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
+{
+    serve(
+        listener,
+        tokio_util::sync::CancellationToken::new(),
+        move |req| {
+            let reply = handle(server.clone(), req);
+            async move { Ok::<_, std::convert::Infallible>(reply.await) }
+        },
+    );
+}
+
 /// What the proxy does to a matching request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fault {

@@ -182,4 +182,10 @@ CREATE TABLE patch_seen (
     PRIMARY KEY (package, version)
 );
 "#,
+    r#"
+-- Events by kind, newest last: `status` reads the latest patch check at
+-- every heartbeat, and reports read one kind over a period, without
+-- scanning the whole chain.
+CREATE INDEX events_by_kind ON events(kind, seq);
+"#,
 ];
