@@ -103,8 +103,6 @@ fn parse_5424(line: &str) -> Option<Syslog> {
     })
 }
 
-/// The lines of an rsyslog output file that carry one of `ids`, waiting
-/// until all have arrived (rsyslog writes asynchronously).
 /// The end of the receiver's own log, for a failure message.
 fn rsyslog_said() -> String {
     let log = std::fs::read_to_string(tls_dir().join("rsyslog.log")).unwrap_or_default();
@@ -112,9 +110,17 @@ fn rsyslog_said() -> String {
     lines[lines.len().saturating_sub(20)..].join("\n")
 }
 
+/// How long an rsyslog output file may take to show what rsyslog
+/// acknowledged: it writes from its main queue, asynchronously, and on a
+/// loaded 2-core CI machine (deb/rpm builds beside it) that has been seen
+/// to take more than 20 s. A miss prints what is missing and rsyslog's log.
+const RSYSLOG_WRITE_WAIT: u64 = 60;
+
+/// The lines of an rsyslog output file that carry one of `ids`, waiting
+/// until all have arrived (rsyslog writes asynchronously).
 async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
     let path = tls_dir().join(file);
-    poll(20, || {
+    poll(RSYSLOG_WRITE_WAIT, || {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let lines: Vec<Syslog> = text
             .lines()
@@ -144,7 +150,7 @@ async fn wait_syslog(file: &str, ids: &BTreeSet<String>) -> Vec<Syslog> {
 /// (for text formats), waiting until all have arrived.
 async fn wait_syslog_text(file: &str, ids: &BTreeSet<String>) -> Vec<String> {
     let path = tls_dir().join(file);
-    poll(20, || {
+    poll(RSYSLOG_WRITE_WAIT, || {
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         let mut got = BTreeSet::new();
         let mut msgs = Vec::new();
@@ -167,9 +173,12 @@ async fn wait_syslog_text(file: &str, ids: &BTreeSet<String>) -> Vec<String> {
             Ok(msgs)
         } else {
             Err(format!(
-                "{file}: {} of {} events arrived",
+                "{file}: {} of {} events arrived; missing {:?}; the file has {} line(s); rsyslog said: {}",
                 got.len(),
-                ids.len()
+                ids.len(),
+                ids.difference(&got).collect::<Vec<_>>(),
+                text.lines().count(),
+                rsyslog_said()
             ))
         }
     })
