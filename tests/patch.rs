@@ -2,8 +2,9 @@
 //! apt state (simulated, nothing changed), judged by policy, recorded as
 //! evidence, shipped as OCSF and counted in the report's control matrix.
 //! Parsing of apt and dnf outputs (security and other updates, none, held
-//! packages, dated advisories) is unit-tested on fixtures in
-//! agent/src/patch.
+//! packages, dated advisories, dnf 4 and dnf 5) is unit-tested on fixtures
+//! in agent/src/patch; the dnf path runs end to end here with a fixture
+//! `dnf` program, as this machine has no dnf.
 
 use crate::util::{read_jsonl, Agent};
 use serde_json::Value;
@@ -498,4 +499,84 @@ async fn the_service_records_the_patch_state_on_its_schedule() {
     crate::daemon::signal(&child, "TERM");
     let _ = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait()).await;
     assert_eq!(agent.run(&["evidence", "verify"]).await.code, 0);
+}
+
+/// The dnf path end to end. This Debian machine has no dnf, so a fixture
+/// program named `dnf` (a shell script printing dnf 5's documented output
+/// for the commands the agent runs, and exiting as dnf does) stands in for
+/// it, on a PATH without apt: one security advisory older than the
+/// policy's 14 days, one from today, two other updates (`check-update`
+/// exits 100 when updates are pending). A failing `check-update` (a repo
+/// that cannot be reached) makes the check `unknown`, never compliant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixture_dnf_security_advisories_and_other_updates_are_judged_by_age() {
+    use std::os::unix::fs::PermissionsExt;
+    let agent = Agent::from_toml("");
+    let bin = agent.path("fixture-bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let today = chrono::Utc::now().format("%Y-%m-%d");
+    let script = |check_update_exit: u8| {
+        format!(
+            "#!/bin/sh\n\
+             case \"$*\" in\n\
+             *'updateinfo list'*)\n\
+               echo 'Name                    Type     Severity  Package                             Issued'\n\
+               echo 'FEDORA-2026-1a2b3c4d5e  security Important openssl-libs-1:3.2.4-1.fc43.x86_64  2026-10-01 01:02:03'\n\
+               echo 'FEDORA-2026-9f8e7d6c5b  security Moderate  curl-8.11.1-3.fc43.x86_64           {today} 10:00:00' ;;\n\
+             *check-update*)\n\
+               [ {check_update_exit} = 1 ] && {{ echo 'Error: Failed to download metadata for repo updates' >&2; exit 1; }}\n\
+               echo 'openssl-libs.x86_64   1:3.2.4-1.fc43   updates'\n\
+               echo 'curl.x86_64           8.11.1-3.fc43    updates'\n\
+               echo 'tzdata.noarch         2026b-1.fc43     updates'\n\
+               echo 'vim-minimal.x86_64    2:9.1.866-1.fc43 updates'\n\
+               exit {check_update_exit} ;;\n\
+             *) echo \"unexpected: dnf $*\" >&2; exit 2 ;;\n\
+             esac\n"
+        )
+    };
+    let write = |exit: u8| {
+        let dnf = bin.join("dnf");
+        std::fs::write(&dnf, script(exit)).expect("dnf");
+        std::fs::set_permissions(&dnf, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    write(100);
+    let run = || async {
+        let mut c = agent.command(&["patch", "--json"]);
+        c.env("PATH", &bin);
+        let r = crate::util::Run::from(c.output().await.expect("patch"));
+        let j: Value = serde_json::from_str(&r.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+        (r, j)
+    };
+    let (r, j) = run().await;
+    assert_eq!(r.code, 1, "not compliant\n{}\n{}", r.stdout, r.stderr);
+    let host = &j["host"];
+    assert_eq!(host["package_manager"], "dnf", "{host}");
+    assert_eq!(host["pending_security"], 2, "{host}");
+    assert_eq!(
+        host["pending_other"], 2,
+        "openssl and curl counted once: {host}"
+    );
+    assert_eq!(host["pending"][0]["severity"], "Important");
+    assert_eq!(host["pending"][0]["released"], "2026-10-01");
+    let f = finding(&j, "patch.security_updates");
+    assert_eq!(f["status"], "fail", "{f}");
+    let reason = f["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("openssl-libs") && !reason.contains("curl"),
+        "only the advisory older than 14 days fails: {reason}"
+    );
+
+    write(1);
+    let (r, j) = run().await;
+    assert_eq!(r.code, 2, "could not check\n{}\n{}", r.stdout, r.stderr);
+    let f = finding(&j, "patch.security_updates");
+    assert_eq!(f["status"], "unknown", "{f}");
+    assert!(
+        f["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Failed to download metadata"),
+        "{f}"
+    );
 }

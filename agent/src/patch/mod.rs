@@ -101,12 +101,18 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 }
 
 fn run(program: &str, args: &[&str]) -> Result<String, String> {
+    run_accepting(program, args, &[0])
+}
+
+/// [`run`] for a program whose exit codes in `ok` all mean success (`dnf
+/// check-update` exits 100 when updates are pending).
+fn run_accepting(program: &str, args: &[&str], ok: &[i32]) -> Result<String, String> {
     let out = std::process::Command::new(program)
         .args(args)
         .env("LC_ALL", "C")
         .output()
         .map_err(|e| format!("cannot run {program}: {e}"))?;
-    if out.status.success() {
+    if out.status.code().is_some_and(|c| ok.contains(&c)) {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
         Err(format!(
@@ -230,17 +236,20 @@ pub fn gather() -> HostState {
             mtime("/var/lib/dpkg/status"),
         )
     } else if on_path("dnf") {
-        let pending = match run(
+        let security = match run(
             "dnf",
             &["-q", "updateinfo", "list", "--updates", "--security"],
         ) {
             Ok(out) => {
                 let mut p = dnf::parse_list(&out);
-                if let Ok(info) = run(
-                    "dnf",
-                    &["-q", "updateinfo", "info", "--updates", "--security"],
-                ) {
-                    dnf::add_dates(&mut p, &info);
+                // dnf 5's list carries the dates; dnf 4's info does.
+                if p.iter().any(|p| p.released.is_none()) {
+                    if let Ok(info) = run(
+                        "dnf",
+                        &["-q", "updateinfo", "info", "--updates", "--security"],
+                    ) {
+                        dnf::add_dates(&mut p, &info);
+                    }
                 }
                 p
             }
@@ -249,6 +258,15 @@ pub fn gather() -> HostState {
                 Vec::new()
             }
         };
+        // Every pending update: exit 100 means "some are pending".
+        let all = match run_accepting("dnf", &["-q", "check-update"], &[0, 100]) {
+            Ok(out) => dnf::parse_check_update(&out),
+            Err(e) => {
+                problems.push(e);
+                Vec::new()
+            }
+        };
+        let pending = dnf::merge(security, all);
         // dnf-automatic's timers (dnf 4: dnf-automatic*.timer; dnf 5:
         // dnf5-automatic.timer): enabled when the timers target wants one;
         // a persistent timer's stamp file is its last run.
