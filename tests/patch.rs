@@ -23,6 +23,14 @@ fn apt_security_pending() -> Option<usize> {
     })
 }
 
+/// `[patch.policy]` for the real-host tests: the test machine's apt lists
+/// are as old as its image (a CI machine that finds everything installed
+/// runs no `apt-get update`), so their age is not judged here, except where
+/// a test says so.
+fn any_lists_age(policy: &str) -> String {
+    format!("[patch.policy]\nmax_package_lists_age = \"36500d\"\n{policy}")
+}
+
 /// The finding of `check` in `patch --json` output (null when absent).
 fn finding(j: &Value, check: &str) -> Value {
     j["findings"]
@@ -39,7 +47,10 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
     let Some(security) = apt_security_pending() else {
         panic!("the test machine is Debian: apt-get -s must work here");
     };
-    let agent = Agent::from_toml("[sinks.f]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n");
+    let agent = Agent::from_toml(&format!(
+        "[sinks.f]\nkind = \"file\"\npath = \"log/ocsf.jsonl\"\n{}",
+        any_lists_age("")
+    ));
     let run = agent.run(&["patch", "--json"]).await;
     assert_eq!(
         run.code, 0,
@@ -62,6 +73,31 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
         "as apt-get -s counts them"
     );
     assert!(j["host"]["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+    let lists = j["host"]["package_lists_updated"]
+        .as_str()
+        .expect("apt works here, so it has package lists")
+        .to_owned();
+
+    // Lists older than the policy allows (every real list is older than a
+    // second) fail the security check, whatever is pending: apt cannot see
+    // what was published since.
+    let fresh_only = Agent::from_toml("[patch.policy]\nmax_package_lists_age = \"1s\"\n");
+    let r = fresh_only.run(&["patch", "--json"]).await;
+    assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+    let jf: Value = serde_json::from_str(&r.stdout).expect("json");
+    let f = finding(&jf, "patch.security_updates");
+    assert_eq!(f["status"], "fail", "{f}");
+    assert!(
+        f["observed"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with(&format!("package lists updated {lists}"))
+            && f["reason"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("so updates published since are not seen"),
+        "{f}"
+    );
     let periodic = std::process::Command::new("apt-config")
         .args(["dump", "APT::Periodic::Unattended-Upgrade"])
         .output()
@@ -74,7 +110,7 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
 
     // A policy that requires automatic security updates fails on a host
     // without them (and passes with them).
-    let strict = Agent::from_toml("[patch.policy]\nautomatic_updates = true\n");
+    let strict = Agent::from_toml(&any_lists_age("automatic_updates = true\n"));
     let r = strict.run(&["patch"]).await;
     assert_eq!(r.code, if enabled { 0 } else { 1 }, "{}", r.stdout);
     if !enabled {
@@ -477,7 +513,7 @@ async fn a_broken_package_database_is_unknown_with_apts_own_error() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_records_the_patch_state_on_its_schedule() {
     let agent = Agent::from_toml(
-        "[patch]\nschedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\nmetrics_file = \"metrics/restoreproof.prom\"\n",
+        &format!("[patch]\nschedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\nmetrics_file = \"metrics/restoreproof.prom\"\n{}", any_lists_age("")),
     );
     std::fs::create_dir_all(agent.path("metrics")).expect("metrics dir");
     let mut child = agent.spawn_service();

@@ -277,6 +277,8 @@ pub struct PatchPolicy {
     pub max_security_age: std::time::Duration,
     pub automatic_updates: bool,
     pub max_reboot_pending: std::time::Duration,
+    /// apt's package lists must have been updated within this.
+    pub max_package_lists_age: std::time::Duration,
 }
 
 impl Default for PatchPolicy {
@@ -285,6 +287,7 @@ impl Default for PatchPolicy {
             max_security_age: std::time::Duration::from_secs(14 * 86_400),
             automatic_updates: false,
             max_reboot_pending: std::time::Duration::from_secs(7 * 86_400),
+            max_package_lists_age: std::time::Duration::from_secs(7 * 86_400),
         }
     }
 }

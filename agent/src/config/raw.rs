@@ -121,6 +121,9 @@ pub struct RawPatchPolicy {
     pub automatic_updates: Option<bool>,
     /// A reboot pending longer than this fails (default 7d).
     pub max_reboot_pending: Option<Age>,
+    /// apt's package lists older than this fail the security check: updates
+    /// published since are not seen (default 7d).
+    pub max_package_lists_age: Option<Age>,
 }
 
 /// `[outbox]`: how long the ledger keeps evidence events for the sinks.

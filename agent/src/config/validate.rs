@@ -623,6 +623,9 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         max_security_age: pp.max_security_age.map_or(d.max_security_age, |a| a.0),
         automatic_updates: pp.automatic_updates.unwrap_or(d.automatic_updates),
         max_reboot_pending: pp.max_reboot_pending.map_or(d.max_reboot_pending, |a| a.0),
+        max_package_lists_age: pp
+            .max_package_lists_age
+            .map_or(d.max_package_lists_age, |a| a.0),
     };
     let patch_cloud = patch_cloud(&raw.patch, &sources, &mut problems);
     let config = Config {

@@ -75,6 +75,10 @@ pub struct HostState {
     /// Since when a reboot is pending, when known.
     pub reboot_required_since: Option<String>,
     pub last_package_change: Option<String>,
+    /// When apt last updated its package lists (what it knows to be
+    /// available); `None` under dnf, which fetches expired metadata itself
+    /// when asked, and when apt has no lists at all.
+    pub package_lists_updated: Option<String>,
     /// Why something could not be read (the check is then `unknown`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub problems: Vec<String>,
@@ -182,6 +186,37 @@ fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
     parts(a).cmp(&parts(b))
 }
 
+/// When apt last updated its package lists under `var_lib_apt`
+/// (`/var/lib/apt`): the newest of the `lists` directory's time (files are
+/// renamed into it when an update changes them), its `*Release` files'
+/// times (a suite's signed index, republished by the archive several times
+/// a day; apt keeps the server's time) and `periodic/update-success-stamp`
+/// (apt-daily's and Ubuntu's record of a successful update). `None` when
+/// there are no lists at all (a container image cleaned of them).
+fn apt_lists_updated(var_lib_apt: &Path) -> Option<DateTime<Utc>> {
+    let lists = var_lib_apt.join("lists");
+    let modified = |p: &Path| {
+        std::fs::metadata(p)
+            .and_then(|m| m.modified())
+            .ok()
+            .map(DateTime::<Utc>::from)
+    };
+    let releases: Vec<DateTime<Utc>> = std::fs::read_dir(&lists)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with("Release"))
+        .filter_map(|e| modified(&e.path()))
+        .collect();
+    if releases.is_empty() {
+        return None;
+    }
+    releases
+        .into_iter()
+        .chain(modified(&lists))
+        .chain(modified(&var_lib_apt.join("periodic/update-success-stamp")))
+        .max()
+}
+
 /// Reads this host's patch state.
 pub fn gather() -> HostState {
     let os = read("/etc/os-release")
@@ -196,7 +231,9 @@ pub fn gather() -> HostState {
         .to_string_lossy()
         .into_owned();
     let mut problems = Vec::new();
+    let mut lists_updated = None;
     let (package_manager, pending, held, auto, last_change) = if on_path("apt-get") {
+        lists_updated = apt_lists_updated(Path::new("/var/lib/apt"));
         let (pending, held) = match run(
             "apt-get",
             &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
@@ -327,6 +364,7 @@ pub fn gather() -> HostState {
         newer_kernel: newer.map(|n| n.0),
         reboot_required_since: reboot_since.map(rfc3339),
         last_package_change: last_change.map(rfc3339),
+        package_lists_updated: lists_updated.map(rfc3339),
         problems,
         cloud: None,
     }
@@ -429,39 +467,79 @@ pub fn judge(
                 })
             })
             .collect();
+        // apt sees only what its package lists hold: old lists hide every
+        // update published since, and no lists hide all of them.
+        let apt = state.package_manager == "apt";
+        let lists_age = state
+            .package_lists_updated
+            .as_deref()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default());
+        let stale = apt && lists_age.is_some_and(|a| a > policy.max_package_lists_age);
+        let no_lists = apt && lists_age.is_none();
+        let mut reasons = Vec::new();
+        if !overdue.is_empty() {
+            let shown: Vec<&str> = overdue.iter().take(10).map(String::as_str).collect();
+            reasons.push(format!(
+                "pending longer than allowed: {}{}",
+                shown.join(", "),
+                if overdue.len() > 10 {
+                    format!(" and {} more", overdue.len() - 10)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if stale {
+            reasons.push(format!(
+                "apt's package lists were last updated {} ago, so updates published since are not seen: let apt-daily.timer run (APT::Periodic::Update-Package-Lists) or run apt-get update regularly",
+                days(Duration::from_secs(
+                    lists_age.map_or(0, |a| a.as_secs() - a.as_secs() % 86_400)
+                ))
+            ));
+        }
+        if no_lists {
+            reasons.push("apt has no package lists (/var/lib/apt/lists holds no Release file), so it sees no update at all: run apt-get update (in a container image, whose lists are usually removed, patching is the image rebuild's)".into());
+        }
+        let mut observed = format!(
+            "{} security and {} other update(s) pending{}",
+            state.pending_security,
+            state.pending_other,
+            if state.held.is_empty() {
+                String::new()
+            } else {
+                format!("; {} held back", state.held.len())
+            }
+        );
+        if apt {
+            observed.push_str(&match &state.package_lists_updated {
+                Some(t) => format!("; package lists updated {t}"),
+                None => "; no package lists".into(),
+            });
+        }
         out.push(finding(
             "patch.security_updates",
-            if overdue.is_empty() {
-                Status::Pass
-            } else {
+            if !overdue.is_empty() || stale {
                 Status::Fail
+            } else if no_lists {
+                Status::Unknown
+            } else {
+                Status::Pass
             },
+            observed,
             format!(
-                "{} security and {} other update(s) pending{}",
-                state.pending_security,
-                state.pending_other,
-                if state.held.is_empty() {
-                    String::new()
+                "no security update pending longer than {}{}",
+                days(policy.max_security_age),
+                if apt {
+                    format!(
+                        ", package lists at most {} old",
+                        days(policy.max_package_lists_age)
+                    )
                 } else {
-                    format!("; {} held back", state.held.len())
+                    String::new()
                 }
             ),
-            format!(
-                "no security update pending longer than {}",
-                days(policy.max_security_age)
-            ),
-            (!overdue.is_empty()).then(|| {
-                let shown: Vec<&str> = overdue.iter().take(10).map(String::as_str).collect();
-                format!(
-                    "pending longer than allowed: {}{}",
-                    shown.join(", "),
-                    if overdue.len() > 10 {
-                        format!(" and {} more", overdue.len() - 10)
-                    } else {
-                        String::new()
-                    }
-                )
-            }),
+            (!reasons.is_empty()).then(|| reasons.join("; ")),
         ));
     }
     match &state.automatic_updates {
@@ -707,6 +785,7 @@ mod tests {
             newer_kernel: None,
             reboot_required_since: None,
             last_package_change: None,
+            package_lists_updated: None,
             problems: Vec::new(),
             cloud: None,
         }
@@ -743,6 +822,7 @@ mod tests {
             apt::parse("Inst libssl3 [1] (2 Debian-Security:12/stable-security [amd64])\n");
         let mut s = state(apt);
         s.package_manager = "apt";
+        s.package_lists_updated = Some(rfc3339(now - chrono::Duration::hours(6)));
         let seen = now - chrono::Duration::days(20);
         assert_eq!(
             judge(&s, &Policy::default(), &|_| Some(seen), now)[0].status,
@@ -752,6 +832,59 @@ mod tests {
             judge(&s, &Policy::default(), &|_| Some(now), now)[0].status,
             Status::Pass
         );
+    }
+
+    #[test]
+    fn old_or_missing_apt_package_lists_are_not_a_pass() {
+        let now = Utc::now();
+        let mut s = state(vec![]);
+        s.package_manager = "apt";
+        let policy = Policy::default();
+        s.package_lists_updated = Some(rfc3339(now - chrono::Duration::days(2)));
+        let f = judge(&s, &policy, &|_| None, now);
+        assert_eq!(f[0].status, Status::Pass, "{:?}", f[0]);
+        assert!(f[0].required.contains("package lists at most 7d old"));
+        // 30 days old: nothing pending is seen, which proves nothing.
+        s.package_lists_updated = Some(rfc3339(now - chrono::Duration::days(30)));
+        let f = judge(&s, &policy, &|_| None, now);
+        assert_eq!(f[0].status, Status::Fail);
+        let why = f[0].reason.clone().unwrap_or_default();
+        assert!(
+            why.contains("last updated 30d ago") && why.contains("apt-get update"),
+            "{why}"
+        );
+        // No lists at all (a cleaned container image): cannot tell.
+        s.package_lists_updated = None;
+        let f = judge(&s, &policy, &|_| None, now);
+        assert_eq!(f[0].status, Status::Unknown);
+        assert!(f[0].observed.contains("no package lists"));
+        // dnf fetches expired metadata itself: no lists claim.
+        s.package_manager = "dnf";
+        assert_eq!(judge(&s, &policy, &|_| None, now)[0].status, Status::Pass);
+
+        // Read from /var/lib/apt: the newest of the lists directory, its
+        // Release files and apt-daily's stamp; nothing without a Release file.
+        let apt = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let lists = apt.path().join("lists");
+        std::fs::create_dir_all(lists.join("partial")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(apt_lists_updated(apt.path()), None);
+        let release = lists.join("deb.debian.org_debian_dists_bookworm_InRelease");
+        std::fs::write(&release, b"").unwrap_or_else(|e| panic!("{e}"));
+        let old = std::time::SystemTime::now() - Duration::from_secs(40 * 86_400);
+        for p in [&release, &lists] {
+            std::fs::File::options()
+                .read(true)
+                .open(p)
+                .and_then(|f| f.set_modified(old))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let t = apt_lists_updated(apt.path()).unwrap_or_default();
+        assert!((Utc::now() - t).num_days() >= 39, "{t}");
+        std::fs::create_dir_all(apt.path().join("periodic")).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(apt.path().join("periodic/update-success-stamp"), b"")
+            .unwrap_or_else(|e| panic!("{e}"));
+        let t = apt_lists_updated(apt.path()).unwrap_or_default();
+        assert!((Utc::now() - t).num_minutes() < 5, "{t}");
     }
 
     #[test]
