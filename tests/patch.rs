@@ -587,7 +587,13 @@ async fn fixture_dnf_security_advisories_and_other_updates_are_judged_by_age() {
     let (r, j) = run().await;
     assert_eq!(r.code, 1, "not compliant\n{}\n{}", r.stdout, r.stderr);
     let host = &j["host"];
+    crate::schemas::assert_valid(&[("patch", j.clone())]);
     assert_eq!(host["package_manager"], "dnf", "{host}");
+    assert_eq!(
+        host["package_lists_updated"],
+        Value::Null,
+        "dnf fetches its own"
+    );
     assert_eq!(host["pending_security"], 2, "{host}");
     assert_eq!(
         host["pending_other"], 2,
