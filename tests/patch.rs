@@ -31,6 +31,11 @@ fn any_lists_age(policy: &str) -> String {
     format!("[patch.policy]\nmax_package_lists_age = \"36500d\"\n{policy}")
 }
 
+/// A text field of a finding (empty when absent).
+fn field(f: &Value, key: &str) -> String {
+    f[key].as_str().unwrap_or_default().to_owned()
+}
+
 /// The finding of `check` in `patch --json` output (null when absent).
 fn finding(j: &Value, check: &str) -> Value {
     j["findings"]
@@ -88,14 +93,8 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
     let f = finding(&jf, "patch.security_updates");
     assert_eq!(f["status"], "fail", "{f}");
     assert!(
-        f["observed"]
-            .as_str()
-            .unwrap_or_default()
-            .ends_with(&format!("package lists updated {lists}"))
-            && f["reason"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("so updates published since are not seen"),
+        field(&f, "observed").ends_with(&format!("package lists updated {lists}"))
+            && field(&f, "reason").contains("so updates published since are not seen"),
         "{f}"
     );
     let periodic = std::process::Command::new("apt-config")
@@ -161,10 +160,7 @@ async fn the_hosts_real_patch_state_is_recorded_judged_and_reported() {
         .cloned()
         .unwrap_or_default();
     assert_ne!(row["status"], "no_evidence", "{row}");
-    assert!(row["explanation"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("patch.security_updates"));
+    assert!(field(&row, "explanation").contains("patch.security_updates"));
 
     // `status` and the metrics show the latest check (this agent's ledger
     // holds one; a second check replaces it, not adds to it).
@@ -225,7 +221,7 @@ async fn documented_responses_the_cloud_view_of_systems_manager_sits_beside_the_
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "fail", "{cloud}");
-    assert!(cloud["observed"].as_str().unwrap_or_default().contains("Systems Manager (i-0123456789abcdef0 in eu-central-1, baseline pb-0c10e65780EXAMPLE): 3 missing, 0 failed"), "{cloud}");
+    assert!(field(&cloud, "observed").contains("Systems Manager (i-0123456789abcdef0 in eu-central-1, baseline pb-0c10e65780EXAMPLE): 3 missing, 0 failed"), "{cloud}");
     let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
     let agreement = finding(&j, "patch.agreement");
     assert_eq!(
@@ -251,16 +247,10 @@ async fn documented_responses_the_cloud_view_of_systems_manager_sits_beside_the_
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown", "{cloud}");
     assert!(
-        cloud["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("grant it to the instance's role"),
+        field(&cloud, "reason").contains("grant it to the instance's role"),
         "{cloud}"
     );
-    assert!(cloud["reason"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("ssm:DescribeInstancePatchStates"));
+    assert!(field(&cloud, "reason").contains("ssm:DescribeInstancePatchStates"));
     assert_eq!(r.code, 2, "could not check");
 }
 
@@ -296,14 +286,12 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
             (r.code, j)
         }
     };
-    let text = |f: &Value, k: &str| f[k].as_str().unwrap_or_default().to_owned();
-
     // Three security/critical updates available: the cloud's view fails.
     let (code, j) = run(&agent).await;
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "fail", "{cloud}");
     assert!(
-        text(&cloud, "observed").contains(
+        field(&cloud, "observed").contains(
             "Azure Update Manager (backup-vm-01): 3 security/critical and 5 other update(s) available; assessed 2026-12-05T04:12:09.8321451Z (Succeeded)"
         ),
         "{cloud}"
@@ -315,7 +303,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     );
     let mode = finding(&j, "patch.cloud_patch_mode");
     assert_eq!(mode["status"], "pass", "{mode}");
-    assert!(text(&mode, "observed")
+    assert!(field(&mode, "observed")
         .starts_with("patchMode AutomaticByPlatform (Azure installs updates"));
     let host_pending = j["host"]["pending_security"].as_u64().unwrap_or(0);
     let agreement = finding(&j, "patch.agreement");
@@ -357,7 +345,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
         "ImageDefault patches automatically only through the host's own tool: {mode}"
     );
     assert!(
-        text(&mode, "observed").starts_with("patchMode ImageDefault"),
+        field(&mode, "observed").starts_with("patchMode ImageDefault"),
         "{mode}"
     );
     assert_eq!(
@@ -371,7 +359,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown", "{cloud}");
     assert!(
-        text(&cloud, "reason")
+        field(&cloud, "reason")
             .contains("did not complete (status Failed): Failed to assess the machine"),
         "{cloud}"
     );
@@ -386,7 +374,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
     assert!(
-        text(&cloud, "reason")
+        field(&cloud, "reason")
             .contains("turn on periodic assessment (assessmentMode AutomaticByPlatform)"),
         "{cloud}"
     );
@@ -400,11 +388,11 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let (code, j) = run(&agent).await;
     let mode = finding(&j, "patch.cloud_patch_mode");
     assert_eq!(mode["status"], "unknown", "{mode}");
-    assert!(text(&mode, "reason").contains("Resource Manager refused Microsoft.Compute/virtualMachines/read: grant it to the VM's managed identity (packaging/azure/role-patch.json)"), "{mode}");
+    assert!(field(&mode, "reason").contains("Resource Manager refused Microsoft.Compute/virtualMachines/read: grant it to the VM's managed identity (packaging/azure/role-patch.json)"), "{mode}");
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
     assert!(
-        text(&cloud, "reason")
+        field(&cloud, "reason")
             .contains("Azure Resource Graph refused Microsoft.ResourceGraph/resources/read"),
         "{cloud}"
     );
@@ -420,7 +408,7 @@ async fn documented_responses_azure_update_managers_view_sits_beside_the_hosts()
     let cloud = finding(&j, "patch.cloud");
     assert_eq!(cloud["status"], "unknown");
     assert!(
-        text(&cloud, "reason")
+        field(&cloud, "reason")
             .contains("the managed identity gave no token for Azure Resource Manager"),
         "{cloud}"
     );
@@ -499,7 +487,7 @@ async fn a_broken_package_database_is_unknown_with_apts_own_error() {
     let f = &j["findings"][0];
     assert_eq!(f["check"], "patch.security_updates");
     assert_eq!(f["status"], "unknown", "{f}");
-    let reason = f["reason"].as_str().unwrap_or_default();
+    let reason = field(f, "reason");
     assert!(
         reason.contains("apt-get -s -o Debug::NoLocking=1 dist-upgrade failed")
             && reason.contains("Unable to parse package file"),
@@ -603,7 +591,7 @@ async fn fixture_dnf_security_advisories_and_other_updates_are_judged_by_age() {
     assert_eq!(host["pending"][0]["released"], "2026-10-01");
     let f = finding(&j, "patch.security_updates");
     assert_eq!(f["status"], "fail", "{f}");
-    let reason = f["reason"].as_str().unwrap_or_default();
+    let reason = field(&f, "reason");
     assert!(
         reason.contains("openssl-libs") && !reason.contains("curl"),
         "only the advisory older than 14 days fails: {reason}"
@@ -615,10 +603,7 @@ async fn fixture_dnf_security_advisories_and_other_updates_are_judged_by_age() {
     let f = finding(&j, "patch.security_updates");
     assert_eq!(f["status"], "unknown", "{f}");
     assert!(
-        f["reason"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("Failed to download metadata"),
+        field(&f, "reason").contains("Failed to download metadata"),
         "{f}"
     );
 }
