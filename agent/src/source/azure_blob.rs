@@ -3,11 +3,14 @@
 //!
 //! - Candidates come from List Blobs with `include=snapshots,versions,deleted`,
 //!   one page at a time, each page retried on its own.
-//! - Stored references come from Get Blob Properties of the exact snapshot or
-//!   version: `Content-MD5` when present — a *claim*, since Azure does not
-//!   validate it on Put Block List — and the size. Azure ETags are opaque, so
-//!   they are not compared.
-//! - The body comes from Get Blob of the exact snapshot or version.
+//! - The reference is the `Content-MD5` the listing reports for the exact
+//!   snapshot or version — a *claim*, since Azure does not validate it on
+//!   Put Block List. Get Blob of that snapshot or version brings the bytes
+//!   together with what the response says of itself (version id, ETag,
+//!   Content-MD5, size, lock state), which is bound to the listing's entry
+//!   before anything in it counts: one request per recovery point. Azure
+//!   ETags are opaque: they bind identity and are never compared with the
+//!   bytes.
 //! - A soft-deleted blob or snapshot can only be read after Undelete Blob,
 //!   which changes the live container: it is `skipped` with that reason.
 //!   Archive-tier recovery points are `skipped` (rehydration needed).
@@ -20,8 +23,8 @@
 //! account key is not accepted: create a SAS from it instead.
 
 use super::{
-    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, Deleted, ErrorClass, ListItem,
-    RecoverySource, RestoreBody, SourceError, SourceInfo, StoredAttributes, StoredChecksum,
+    BuildOptions, Candidate, Deleted, ErrorClass, ListItem, RecoverySource, RestoreBody,
+    SourceError, SourceInfo, StoredAttributes, StoredChecksum,
 };
 use crate::config::{AzureAuth, AzureSourceConfig, SecretSource};
 use azure_core::credentials::TokenCredential;
@@ -232,10 +235,17 @@ impl AzureBlobSource {
                 is_latest,
                 behind_delete_marker: false,
                 storage_class: props.access_tier.map(|t| t.to_string()),
-                etag: None,
+                etag: props
+                    .etag
+                    .map(|e| e.to_string().trim_matches('"').to_owned()),
                 snapshot: b.snapshot,
                 deleted,
                 checksum_algorithms: Vec::new(),
+                checksum_type: None,
+                content_md5: props
+                    .content_md5
+                    .filter(|m| !m.is_empty())
+                    .map(|m| B64.encode(m)),
             }));
         }
         Ok((items, body.next_marker.filter(|m| !m.is_empty()).map(Some)))
@@ -380,6 +390,10 @@ pub(crate) fn classify(err: azure_core::Error, what: &str) -> SourceError {
                 ),
                 ("BlobArchived", _) => (ErrorClass::Archived, "; the blob is in the Archive tier and needs rehydration"),
                 (_, 404) => (ErrorClass::NotFound, ""),
+                ("AuthenticationFailed", _) => (
+                    ErrorClass::Credentials,
+                    "; the service could not authenticate the request: check the SAS token (its signature, start and expiry) or the credential, and this host's clock",
+                ),
                 (_, 401 | 403) => (
                     ErrorClass::AccessDenied,
                     "; the agent's identity needs the Storage Blob Data Reader role on this container (Storage Blob Data Contributor for copy and undelete drills), or a SAS with read and list permissions",
@@ -484,14 +498,15 @@ impl RecoverySource for AzureBlobSource {
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
             legal_hold: props.legal_hold().map_err(header)?,
         };
+        attrs.version_id = props.version_id().map_err(header)?;
+        attrs.etag = props
+            .etag()
+            .map_err(header)?
+            .map(|e| e.to_string().trim_matches('"').to_owned());
         if let Some(md5) = props.content_md5().map_err(header)? {
-            attrs.checksums.push(StoredChecksum {
-                name: "azure.content_md5".into(),
-                algorithm: ChecksumAlgorithm::Md5,
-                scope: ChecksumScope::FullObject,
-                value: B64.encode(md5),
-                note: Some("a claim: Azure does not validate Content-MD5 on Put Block List".into()),
-            });
+            attrs
+                .checksums
+                .push(StoredChecksum::azure_content_md5(B64.encode(md5)));
         }
         let scope = props.encryption_scope().map_err(header)?;
         attrs.server_side_encryption = match (props.is_server_encrypted().map_err(header)?, scope) {
@@ -515,6 +530,18 @@ impl RecoverySource for AzureBlobSource {
             ));
         }
         Ok(attrs)
+    }
+
+    /// Get Blob alone carries the bytes, the identity and Content-MD5 of
+    /// what it served, and the lock state: Get Blob Properties is asked
+    /// first only for what must be `skipped` with its reason (a
+    /// soft-deleted blob without a version, the Archive tier as listed).
+    fn attributes_before_restore(&self, rp: &Candidate) -> bool {
+        (rp.deleted.is_some() && rp.version_id.is_none())
+            || rp
+                .storage_class
+                .as_deref()
+                .is_some_and(|t| t.eq_ignore_ascii_case("archive"))
     }
 
     async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
@@ -669,8 +696,54 @@ impl RecoverySource for AzureBlobSource {
             .download(Some(options))
             .await
             .map_err(|e| classify(e, &what))?;
-        let content_length = result.properties.content_length;
-        let version_id = result.properties.version_id.clone();
+        let p = &result.properties;
+        // The download's first response may be ranged (the SDK fetches
+        // large blobs in partitions): the blob's size is Content-Range's
+        // total, and its Content-MD5 is `x-ms-blob-content-md5`.
+        let content_length = result
+            .headers
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                "content-range",
+            ))
+            .and_then(|r| r.rsplit_once('/'))
+            .and_then(|(_, total)| total.parse::<u64>().ok())
+            .or(p.content_length);
+        let md5 = p.blob_content_md5.as_ref().or(p.content_md5.as_ref());
+        let version_id = p.version_id.clone();
+        let server_encrypted = result
+            .headers
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                "x-ms-server-encrypted",
+            ))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let sse = match (&p.encryption_scope, server_encrypted) {
+            (Some(scope), _) => Some(format!("encryption scope {scope}")),
+            (None, true) => Some("server-encrypted".to_owned()),
+            _ => None,
+        };
+        let attributes = StoredAttributes {
+            version_id: version_id.clone(),
+            etag: p
+                .etag
+                .as_ref()
+                .map(|e| e.to_string().trim_matches('"').to_owned()),
+            checksums: md5
+                .filter(|m| !m.is_empty())
+                .map(|m| StoredChecksum::azure_content_md5(B64.encode(m)))
+                .into_iter()
+                .collect(),
+            server_side_encryption: sse.clone(),
+            lock: crate::source::LockFacts {
+                mode: p
+                    .immutability_policy_mode
+                    .as_ref()
+                    .map(|m| m.as_ref().to_owned()),
+                retain_until: to_utc(p.immutability_policy_expires_on)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                legal_hold: p.legal_hold,
+            },
+            ..StoredAttributes::default()
+        };
         let what2 = what.clone();
         let body = result
             .body
@@ -686,8 +759,8 @@ impl RecoverySource for AzureBlobSource {
         Ok(RestoreBody {
             content_length,
             version_id,
-            server_side_encryption: None,
-            attributes: None,
+            server_side_encryption: sse,
+            attributes: Some(attributes),
             body,
         })
     }

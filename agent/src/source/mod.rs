@@ -45,6 +45,14 @@ pub struct Candidate {
     /// version (empty when the store does not say).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checksum_algorithms: Vec<ChecksumAlgorithm>,
+    /// S3: how the listing says the additional checksum covers the object
+    /// (`ChecksumType`), when it says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checksum_type: Option<ChecksumScope>,
+    /// Azure: the `Content-MD5` the listing reported (base64), a reference
+    /// that needs no request of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_md5: Option<String>,
 }
 
 /// When a soft-deleted recovery point was deleted and how long it stays.
@@ -131,12 +139,32 @@ pub struct StoredChecksum {
     pub value: String,
 }
 
+impl StoredChecksum {
+    /// Azure's `Content-MD5` (base64) as a reference.
+    pub fn azure_content_md5(value: String) -> Self {
+        Self {
+            name: "azure.content_md5".into(),
+            algorithm: ChecksumAlgorithm::Md5,
+            scope: ChecksumScope::FullObject,
+            value,
+            note: Some("a claim: Azure does not validate Content-MD5 on Put Block List".into()),
+        }
+    }
+}
+
 /// Everything the provider says about one recovery point, fetched before the
 /// bytes: these are the provider-side references the restored bytes are
 /// compared with.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct StoredAttributes {
     pub size: Option<u64>,
+    /// The version id the response named (S3 `x-amz-version-id`, Azure
+    /// `x-ms-version-id`), when it named one: part of the response's
+    /// identity, bound to the listing before its references count.
+    pub version_id: Option<String>,
+    /// How the response said its additional checksum covers the object
+    /// (S3 `x-amz-checksum-type`), when it said.
+    pub checksum_type: Option<ChecksumScope>,
     /// Without quotes.
     pub etag: Option<String>,
     pub checksums: Vec<StoredChecksum>,
@@ -245,6 +273,11 @@ pub enum ErrorClass {
     Protocol,
     /// Configuration or credential problems that no retry fixes.
     Config,
+    /// The store refused the request's signature or key (S3
+    /// `SignatureDoesNotMatch`, `InvalidAccessKeyId`; Azure
+    /// `AuthenticationFailed`): a wrong secret or a skewed clock, not a
+    /// missing permission.
+    Credentials,
     /// The store does not implement the call (HTTP 501 `NotImplemented`,
     /// 405 `MethodNotAllowed`): a capability of the store, not a fault of
     /// the recovery point, and never retried.
@@ -278,6 +311,7 @@ impl fmt::Display for ErrorClass {
             ErrorClass::Server => "server",
             ErrorClass::Protocol => "protocol",
             ErrorClass::Config => "config",
+            ErrorClass::Credentials => "credentials",
             ErrorClass::NotImplemented => "not_implemented",
             ErrorClass::Archived => "archived",
             ErrorClass::Host => "host",

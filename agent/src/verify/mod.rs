@@ -23,6 +23,7 @@
 
 pub mod content;
 mod hash;
+pub mod identity;
 pub mod protection;
 
 pub use crate::config::VerifyPolicy;
@@ -101,6 +102,18 @@ pub enum ReferenceKind {
     Baseline,
     /// A size the provider reported; never makes a verdict of `verified`.
     Size,
+    /// What a response said about which object it is (version id, ETag,
+    /// size, checksum algorithm and type, Content-MD5) against the listing
+    /// ([`identity`]); a disagreement is a mismatch, agreement never makes a
+    /// verdict of `verified`.
+    Identity,
+}
+
+impl ReferenceKind {
+    /// Whether a match of this kind proves the bytes.
+    pub fn proves_content(self) -> bool {
+        !matches!(self, ReferenceKind::Size | ReferenceKind::Identity)
+    }
 }
 
 /// How one comparison came out.
@@ -295,13 +308,13 @@ pub fn compare(
 
 /// The verdict for a completed restore: `mismatch` when any reference
 /// disagrees, `verified` when at least one content reference (not just a size)
-/// agrees, `no_reference` otherwise.
+/// agrees (never a size or an identity field), `no_reference` otherwise.
 pub fn verdict(checks: &[Check]) -> Verdict {
     if checks.iter().any(|c| c.outcome == Outcome::Mismatch) {
         Verdict::Mismatch
     } else if checks
         .iter()
-        .any(|c| c.outcome == Outcome::Match && c.kind != ReferenceKind::Size)
+        .any(|c| c.outcome == Outcome::Match && c.kind.proves_content())
     {
         Verdict::Verified
     } else {

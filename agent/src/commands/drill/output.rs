@@ -254,9 +254,7 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
                 let refs: Vec<&str> = r
                     .checks
                     .iter()
-                    .filter(|c| {
-                        c.outcome == Outcome::Match && c.kind != crate::verify::ReferenceKind::Size
-                    })
+                    .filter(|c| c.outcome == Outcome::Match && c.kind.proves_content())
                     .map(|c| c.name.as_str())
                     .collect();
                 format!("matched {}", refs.join(", "))

@@ -42,7 +42,23 @@ where
                 ErrorClass::Archived,
                 "; the version is in an archive storage class and needs a restore request first".to_owned(),
             ),
-            (Some("AccessDenied" | "AllAccessDisabled" | "InvalidAccessKeyId" | "SignatureDoesNotMatch"), _) | (_, Some(401 | 403)) => (
+            (Some("SignatureDoesNotMatch"), _) => (
+                ErrorClass::Credentials,
+                "; the store refused the request's signature: check the secret access key the agent uses (source `credentials`, AWS_SECRET_ACCESS_KEY or the profile) and this host's clock (signatures older than 15 minutes are refused; run chrony or systemd-timesyncd)".to_owned(),
+            ),
+            (Some("InvalidAccessKeyId"), _) => (
+                ErrorClass::Credentials,
+                "; the store does not know the access key id: check the access key the agent uses (source `credentials`, AWS_ACCESS_KEY_ID or the profile) and, for temporary credentials, this host's clock".to_owned(),
+            ),
+            (Some("RequestTimeTooSkewed"), _) => (
+                ErrorClass::Credentials,
+                "; this host's clock differs from the store's by more than 15 minutes: synchronise it (chrony or systemd-timesyncd)".to_owned(),
+            ),
+            (Some("ExpiredToken" | "TokenRefreshRequired"), _) => (
+                ErrorClass::Credentials,
+                "; the session token has expired: renew the temporary credentials, and check this host's clock".to_owned(),
+            ),
+            (Some("AccessDenied" | "AllAccessDisabled"), _) | (_, Some(401 | 403)) => (
                 ErrorClass::AccessDenied,
                 "; the agent's identity needs s3:ListBucketVersions, s3:GetObjectVersion and s3:GetObjectVersionAttributes on this bucket".to_owned(),
             ),

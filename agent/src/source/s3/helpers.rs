@@ -37,6 +37,15 @@ pub(super) fn algorithm(name: &str) -> Option<ChecksumAlgorithm> {
     })
 }
 
+/// The scope an S3 `ChecksumType` (`FULL_OBJECT`, `COMPOSITE`) names.
+pub(super) fn scope(name: &str) -> Option<ChecksumScope> {
+    match name {
+        "FULL_OBJECT" => Some(ChecksumScope::FullObject),
+        "COMPOSITE" => Some(ChecksumScope::Composite),
+        _ => None,
+    }
+}
+
 /// Adds the stored checksums a response reported (skipping any already
 /// known); `declared` is its `ChecksumType`.
 pub(super) fn push_checksums(

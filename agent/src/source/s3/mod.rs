@@ -277,6 +277,8 @@ impl S3Source {
                     .iter()
                     .filter_map(|a| algorithm(a.as_str()))
                     .collect(),
+                checksum_type: v.checksum_type().and_then(|t| scope(t.as_str())),
+                content_md5: None,
             });
         }
         let carried = marker.latest_delete_marker_key.clone();
@@ -325,6 +327,8 @@ macro_rules! header_attributes {
         let out = &$out;
         let mut attrs = StoredAttributes {
             etag: out.e_tag().map(unquote),
+            version_id: out.version_id().map(str::to_owned),
+            checksum_type: out.checksum_type().and_then(|t| scope(t.as_str())),
             storage_class: out.storage_class().map(|s| s.as_str().to_owned()),
             server_side_encryption: out.server_side_encryption().map(|s| s.as_str().to_owned()),
             // SSE-C: the ETag is not an MD5 of the content.

@@ -133,8 +133,17 @@ impl S3Source {
             };
             // Released only once a missing call is remembered.
             drop(first);
+            let other_object = |found: &StoredAttributes| match (&found.etag, &rp.etag) {
+                (Some(f), Some(l)) => !f.eq_ignore_ascii_case(l),
+                _ => false,
+            };
             match asked {
                 None => {}
+                // An answer about another object than the listing named
+                // (a store that ignores versionId): nothing in it counts.
+                Some(Ok((found, _))) if other_object(&found) => {
+                    tracing::warn!(key = %rp.key, listed = rp.etag.as_deref().unwrap_or(""), answered = found.etag.as_deref().unwrap_or(""), "GetObjectAttributes answered with another object's ETag than the listing's; its parts and checksums are not used.");
+                }
                 Some(Ok((found, sizes))) => {
                     for c in found.checksums {
                         if !attrs
