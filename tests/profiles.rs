@@ -459,6 +459,18 @@ fn sample_of(run: &Run, key: &str, version: &str) -> serde_json::Value {
         .clone()
 }
 
+/// What the `identity` check of a sample compared (the fields, as listed).
+fn identity_of(s: &serde_json::Value) -> String {
+    s["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "identity")
+        .and_then(|c| c["expected"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
@@ -502,7 +514,8 @@ async fn versions_behind_a_delete_marker_under_compliance_lock_verify_and_a_flip
         assert_eq!(s["sha256"], sha256_hex(&data(seed, 40_000)));
         assert_eq!(s["protection"]["mode"], "COMPLIANCE", "{s}");
         assert!(identity_with(&s, "mismatch").is_empty(), "{s}");
-        assert!(identity_with(&s, "match").contains(&"identity.version_id".to_owned()));
+        assert_eq!(identity_with(&s, "match"), ["identity"], "{s}");
+        assert!(identity_of(&s).starts_with(&format!("version_id {v}, etag ")), "{s}");
     }
     assert_eq!(
         checks_with(&run.sample("flipped.bin"), "mismatch"),
@@ -633,8 +646,10 @@ async fn a_gateway_stripping_every_reference_header_verifies_by_the_listed_etag(
             ["size.listing", "size.content_length", "s3.etag"],
             "{s}"
         );
-        // Bound by the version id the answer still named.
-        assert_eq!(identity_with(&s, "match")[0], "identity.version_id");
+        // Bound by the version id the answer still named (its ETag is gone).
+        assert_eq!(identity_with(&s, "match"), ["identity"], "{s}");
+        assert!(identity_of(&s).starts_with("version_id "), "{s}");
+        assert!(!identity_of(&s).contains("etag"), "{s}");
     }
     assert_eq!(checks_with(&run.sample("bad.bin"), "mismatch"), ["s3.etag"]);
     assert!(

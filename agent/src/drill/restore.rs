@@ -370,7 +370,7 @@ impl RestoreEnv {
                     &served,
                     body.content_length,
                 );
-                (a.clone(), checks)
+                (a.clone(), identity::compact(Responder::Body, checks))
             }
             None => {
                 let bound = identity::bind(Responder::Body, target, served, body.content_length);
