@@ -223,7 +223,10 @@ async fn snapshots_restore_and_content_md5_is_compared() {
                 .iter()
                 .any(|c| c["name"] == "identity"
                     && c["outcome"] == "match"
-                    && c["expected"].as_str().unwrap_or_default().contains("content_md5")),
+                    && c["expected"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .contains("content_md5")),
             "{s}"
         );
     }

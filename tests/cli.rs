@@ -95,3 +95,39 @@ async fn json_errors_answer_on_stdout() {
         );
     }
 }
+
+/// Ages beyond 100 years are refused where they are read, with the
+/// longest accepted: before, `report --since 100000000w` panicked
+/// (exit 101) and such a filter passed `validate` and then panicked the
+/// drill, leaving its run `running`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ages_too_long_for_the_calendar_are_refused_with_the_longest_accepted() {
+    let agent = crate::util::Agent::new(
+        "http://127.0.0.1:9",
+        "bkt",
+        "[drills.d.filter]\nmax_age = \"100000000w\"\n",
+    );
+    let validate = agent.run(&["validate"]).await;
+    assert_eq!(validate.code, 2, "{}{}", validate.stdout, validate.stderr);
+    let said = format!("{}{}", validate.stdout, validate.stderr);
+    assert!(
+        said.contains("drills.d.filter.max_age") && said.contains("longest age"),
+        "{said}"
+    );
+    let fine = crate::util::Agent::new("http://127.0.0.1:9", "bkt", "");
+    let cases: [&[&str]; 3] = [
+        &["report", "--since", "100000000w"],
+        &["report", "--since", "99999999d"],
+        &["evidence", "attest", "--since", "100000000w"],
+    ];
+    for args in cases {
+        let run = fine.run(args).await;
+        assert_eq!(run.code, 2, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("longest age"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+}

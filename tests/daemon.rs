@@ -640,3 +640,68 @@ async fn the_daemon_records_each_gate_change_once_and_exposes_the_gate() {
     let docs: Vec<(&str, Value)> = records.into_iter().map(|e| ("evidence", e)).collect();
     crate::schemas::assert_valid(&docs);
 }
+
+/// A scheduled fire whose source cannot be set up (here the SAS file was
+/// removed after the service started) is a run of its own with status
+/// `error` and the reason — in the ledger, the evidence chain and
+/// `status` (exit 1) — never a silent skip that status, the gate and the
+/// metrics would not see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
+    let c = crate::azure::Container::new("unrunnable").await;
+    c.put("x.bin", &data(1, 1000)).await;
+    let source = c
+        .source_toml("az")
+        .replace("sas_env = \"RP_TEST_AZURE_SAS\"", "sas_file = \"sas.txt\"");
+    let agent = Agent::from_toml(&format!(
+        "{source}[drills.d]\nsource = \"az\"\nschedule = \"*/2 * * * * *\"\n{DAEMON}"
+    ));
+    std::fs::write(agent.path("sas.txt"), crate::azure::account_sas()).expect("sas");
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+    wait_for("a completed run", 30, || {
+        runs(&agent, "d", "completed") >= 1
+    })
+    .await;
+    std::fs::remove_file(agent.path("sas.txt")).expect("remove the SAS file");
+    wait_for("a run with status error", 30, || {
+        runs(&agent, "d", "error") >= 1
+    })
+    .await;
+    signal(&child, "TERM");
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+
+    let summary: String = agent
+        .ledger()
+        .query_row(
+            "SELECT summary FROM runs WHERE drill = 'd' AND status = 'error' LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .expect("the error run's summary");
+    let summary: Value = serde_json::from_str(&summary).expect("json");
+    let error = summary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("cannot set up the source `az`") && error.contains("sas.txt"),
+        "{summary}"
+    );
+    assert_eq!(summary["outcome"], "error", "{summary}");
+    // In the hash-chained evidence, and the chain is intact.
+    let recorded = agent.evidence().into_iter().any(|e| {
+        e["kind"] == "run_summary"
+            && e["status"] == "error"
+            && e["error"]
+                .as_str()
+                .is_some_and(|m| m.contains("cannot set up the source"))
+    });
+    assert!(recorded, "{:?}", agent.evidence());
+    let verify = agent.run(&["evidence", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let status = agent.run(&["status"]).await;
+    assert_eq!(status.code, 1, "{}", status.stdout);
+    assert!(status.stdout.contains("error"), "{}", status.stdout);
+    // No secret in the reason or the log.
+    let sig = crate::azure::account_sas();
+    let sig = sig.split("sig=").nth(1).unwrap_or_default();
+    assert!(!log(&agent).contains(sig) && !error.contains(sig));
+}

@@ -515,7 +515,10 @@ async fn versions_behind_a_delete_marker_under_compliance_lock_verify_and_a_flip
         assert_eq!(s["protection"]["mode"], "COMPLIANCE", "{s}");
         assert!(identity_with(&s, "mismatch").is_empty(), "{s}");
         assert_eq!(identity_with(&s, "match"), ["identity"], "{s}");
-        assert!(identity_of(&s).starts_with(&format!("version_id {v}, etag ")), "{s}");
+        assert!(
+            identity_of(&s).starts_with(&format!("version_id {v}, etag ")),
+            "{s}"
+        );
     }
     assert_eq!(
         checks_with(&run.sample("flipped.bin"), "mismatch"),

@@ -16,6 +16,8 @@ mod azure;
 mod choice;
 mod parse;
 pub mod posture;
+#[cfg(test)]
+mod proptests;
 pub mod protection;
 mod raw;
 pub mod schedule;

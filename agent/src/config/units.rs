@@ -71,9 +71,15 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// An age or period, written as `90d`, `12h`, `30m`, `45s` or `2w`.
+/// An age or period, written as `90d`, `12h`, `30m`, `45s` or `2w`; at
+/// most [`MAX_AGE_DAYS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Age(pub std::time::Duration);
+
+/// The longest age the agent accepts (100 years): every age is added to or
+/// taken from a calendar time somewhere, and a bound at parse time keeps
+/// that arithmetic from overflowing, whatever was written.
+pub const MAX_AGE_DAYS: u64 = 36_525;
 
 impl FromStr for Age {
     type Err = String;
@@ -92,9 +98,12 @@ impl FromStr for Age {
             "w" => 7 * 86_400,
             _ => return Err(bad()),
         };
-        n.checked_mul(secs)
-            .map(|s| Age(std::time::Duration::from_secs(s)))
-            .ok_or_else(bad)
+        match n.checked_mul(secs) {
+            Some(s) if s <= MAX_AGE_DAYS * 86_400 => Ok(Age(std::time::Duration::from_secs(s))),
+            _ => Err(format!(
+                "`{s}` is longer than {MAX_AGE_DAYS}d (100 years), the longest age the agent accepts; write a shorter one, e.g. `3650d`"
+            )),
+        }
     }
 }
 
@@ -373,6 +382,12 @@ mod tests {
         assert_eq!("90d".parse::<Age>().map(|a| a.0.as_secs()), Ok(90 * 86_400));
         assert!("90".parse::<Age>().unwrap_err().contains("`90d`"));
         assert!("d".parse::<Age>().is_err());
+        // Ages that would overflow calendar arithmetic are refused by name.
+        for long in ["100000000w", "99999999d", "36526d", "18446744073709551615s"] {
+            let e = long.parse::<Age>().unwrap_err();
+            assert!(e.contains("longest age") && e.contains(long), "{long}: {e}");
+        }
+        assert!("36525d".parse::<Age>().is_ok());
     }
 
     #[test]

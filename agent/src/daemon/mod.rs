@@ -718,31 +718,47 @@ impl Runner for Agent {
 
     async fn run(&self, drill: Arc<DrillConfig>, stop: Stop) {
         let config = self.config();
-        let Some(source_config) = config.sources.get(&drill.source) else {
-            tracing::error!(drill = %drill.name, source = %drill.source, "The drill names a source that is not configured; the run is skipped.");
-            return;
-        };
-        let source = match source::build(
-            &drill.source,
-            source_config,
-            BuildOptions::for_drill(&drill),
-        )
-        .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(drill = %drill.name, source = %drill.source, error = %e, "Cannot set up the source; the run is skipped.");
-                return;
-            }
-        };
-        let outcome = Drill {
+        let mut run = Drill {
             config: &drill,
             recorder: &self.recorder,
             stop,
             trigger: crate::drill::Trigger::Schedule,
-        }
-        .run(source, Arc::new(Quiet))
-        .await;
+        };
+        // Validation guarantees the source is configured; a fire whose
+        // source cannot be set up is a run that could not run, recorded
+        // with the reason (never a silent skip).
+        let built = match config.sources.get(&drill.source) {
+            Some(c) => source::build(&drill.source, c, BuildOptions::for_drill(&drill))
+                .await
+                .map_err(|e| {
+                    (
+                        source::SourceInfo::of_config(&drill.source, c),
+                        e.to_string(),
+                    )
+                }),
+            None => Err((
+                source::SourceInfo {
+                    name: drill.source.clone(),
+                    kind: "s3",
+                    bucket: String::new(),
+                    prefix: String::new(),
+                    endpoint: None,
+                },
+                format!(
+                    "the drill names source `{}`, which is not configured",
+                    drill.source
+                ),
+            )),
+        };
+        let outcome = match built {
+            Ok(source) => run.run(source, Arc::new(Quiet)).await,
+            Err((info, why)) => {
+                let reason = format!("cannot set up the source `{}`: {why}", drill.source);
+                tracing::error!(drill = %drill.name, source = %drill.source, reason, "The drill could not run; recorded as a run with status error.");
+                run.record_error(None, info, &reason)
+                    .and_then(|_| Err(crate::drill::DrillError::Unrunnable(reason)))
+            }
+        };
         match outcome {
             Ok(s) if s.counts.any_failure() => tracing::warn!(
                 drill = %drill.name, run_id = %s.run_id, status = %s.status,

@@ -69,6 +69,10 @@ pub enum DrillError {
     /// the run is recorded as `error`, restores in flight as `aborted`.
     #[error("{0}")]
     Host(String),
+    /// The drill could not run at all (its source could not be set up) or
+    /// ended in an internal error: recorded as a run with status `error`.
+    #[error("{0}")]
+    Unrunnable(String),
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -135,39 +139,116 @@ impl Drill<'_> {
     /// written; verdicts recorded before that stay recorded.
     // The spans are at ERROR level so that they exist (and give context)
     // whenever any event is logged, whatever the verbosity.
-    #[tracing::instrument(level = "error", skip_all, fields(drill = %self.config.name, source = %self.config.source, run_id = tracing::field::Empty))]
+    ///
+    /// A panic inside the run (a bug of the agent) is caught: the run is
+    /// recorded with status `error` and the reason, its verdicts so far
+    /// stand, and [`DrillError::Unrunnable`] is returned — never a run left
+    /// `running`.
     pub async fn run(
         &mut self,
         source: Arc<dyn RecoverySource>,
         observer: Arc<dyn Observer>,
     ) -> Result<RunSummary, DrillError> {
-        let cfg = self.config;
-        let info = source.describe();
-        let agent = AgentInfo::current();
+        use futures::FutureExt as _;
         let run_id = uuid::Uuid::now_v7().to_string();
-        tracing::Span::current().record("run_id", run_id.as_str());
+        let info = source.describe();
+        let caught = std::panic::AssertUnwindSafe(self.run_as(&run_id, source, observer))
+            .catch_unwind()
+            .await;
+        match caught {
+            Ok(done) => done,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into());
+                let reason = format!(
+                    "the agent hit an internal error, not a fault of the backup: {what}; the verdicts recorded before it stand; report this as a bug"
+                );
+                tracing::error!(run_id, reason, "The drill ended in an internal error.");
+                self.record_error(Some(&run_id), info, &reason)?;
+                Err(DrillError::Unrunnable(reason))
+            }
+        }
+    }
+
+    /// Records a run of this drill that could not run at all (`run_id`
+    /// `None`: e.g. its source could not be set up), or that ended in an
+    /// internal error (`run_id` of the run it started): a run with status
+    /// `error` and `reason`, its summary in the evidence chain, so that
+    /// `status`, the gate and the metrics see it.
+    ///
+    /// # Errors
+    /// When the ledger or the evidence file cannot be written.
+    pub fn record_error(
+        &mut self,
+        run_id: Option<&str>,
+        info: SourceInfo,
+        reason: &str,
+    ) -> Result<RunSummary, DrillError> {
+        let agent = AgentInfo::current();
         let started = Instant::now();
-        let started_at = now_rfc3339();
-        self.close_orphaned_runs(&agent)?;
-        self.remove_dead_scratch();
-        let seed = seed_for(cfg);
-        let sample_spec = cfg.sample.to_string();
+        let (run_id, started_at) = match run_id {
+            Some(id) => (id.to_owned(), now_rfc3339()),
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                let at = now_rfc3339();
+                self.start_run_row(&id, &info, &at, self.config.seed)?;
+                (id, at)
+            }
+        };
+        if lock(self.recorder).ledger.run_status(&run_id)?.is_none() {
+            self.start_run_row(&run_id, &info, &started_at, self.config.seed)?;
+        }
+        let mut summary = self.new_summary(&run_id, info, started_at, self.config.seed);
+        for (verdict, n) in lock(self.recorder).ledger.verdict_counts(&run_id)? {
+            if let Some(v) = Verdict::parse(&verdict) {
+                for _ in 0..n {
+                    summary.counts.add(v);
+                }
+            }
+        }
+        summary.status = RunStatus::Error;
+        summary.error = Some(reason.to_owned());
+        self.finish(&mut summary, &agent, started)?;
+        Ok(summary)
+    }
+
+    fn start_run_row(
+        &self,
+        run_id: &str,
+        info: &SourceInfo,
+        started_at: &str,
+        seed: Option<u64>,
+    ) -> Result<(), DrillError> {
+        let cfg = self.config;
         lock(self.recorder).ledger.start_run(&RunRow {
-            run_id: &run_id,
+            run_id,
             drill: &cfg.name,
             source: &info.name,
-            started_at: &started_at,
+            started_at,
             strategy: &cfg.strategy.to_string(),
             seed,
             mode: &cfg.mode.to_string(),
-            sample_spec: &sample_spec,
+            sample_spec: &cfg.sample.to_string(),
         })?;
-        tracing::info!(run_id, seed, strategy = %cfg.strategy, sample = %sample_spec, "Drill started.");
+        Ok(())
+    }
 
-        let mut summary = RunSummary {
-            run_id: run_id.clone(),
+    /// A run summary before anything happened.
+    fn new_summary(
+        &self,
+        run_id: &str,
+        info: SourceInfo,
+        started_at: String,
+        seed: Option<u64>,
+    ) -> RunSummary {
+        let cfg = self.config;
+        RunSummary {
+            run_id: run_id.to_owned(),
             drill: cfg.name.clone(),
-            source: info.clone(),
+            source: info,
             status: RunStatus::Completed,
             trigger: self.trigger,
             outcome: None,
@@ -194,7 +275,30 @@ impl Drill<'_> {
             suspicious_changes: 0,
             activity: None,
             canaries: Vec::new(),
-        };
+        }
+    }
+
+    #[tracing::instrument(level = "error", skip_all, fields(drill = %self.config.name, source = %self.config.source, run_id = %run_id))]
+    async fn run_as(
+        &mut self,
+        run_id: &str,
+        source: Arc<dyn RecoverySource>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<RunSummary, DrillError> {
+        let cfg = self.config;
+        let info = source.describe();
+        let agent = AgentInfo::current();
+        let run_id = run_id.to_owned();
+        let started = Instant::now();
+        let started_at = now_rfc3339();
+        self.close_orphaned_runs(&agent)?;
+        self.remove_dead_scratch();
+        let seed = seed_for(cfg);
+        let sample_spec = cfg.sample.to_string();
+        self.start_run_row(&run_id, &info, &started_at, seed)?;
+        tracing::info!(run_id, seed, strategy = %cfg.strategy, sample = %sample_spec, "Drill started.");
+
+        let mut summary = self.new_summary(&run_id, info.clone(), started_at, seed);
 
         let stop = self.stop.clone();
         let drawn = tokio::select! {
@@ -740,4 +844,87 @@ fn is_zero(n: &u64) -> bool {
 fn per_second(bytes: u64, ms: u64) -> u64 {
     let scaled = bytes.saturating_mul(1000);
     scaled.checked_div(ms).unwrap_or(scaled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{ListItem, RestoreBody};
+    use futures::stream::BoxStream;
+
+    /// A source whose listing panics: a bug of the agent, as far as the run
+    /// can tell.
+    #[derive(Debug)]
+    struct Panics;
+
+    #[async_trait::async_trait]
+    impl RecoverySource for Panics {
+        fn describe(&self) -> SourceInfo {
+            SourceInfo {
+                name: "s".into(),
+                kind: "s3",
+                bucket: "bkt".into(),
+                prefix: String::new(),
+                endpoint: None,
+            }
+        }
+        fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
+            panic!("an internal error while listing")
+        }
+        async fn attributes(&self, _rp: &Candidate) -> Result<StoredAttributes, SourceError> {
+            unreachable!("never asked")
+        }
+        async fn restore(&self, _rp: &Candidate) -> Result<RestoreBody, SourceError> {
+            unreachable!("never asked")
+        }
+        async fn copy(&self, _rp: &Candidate, _dest: &str) -> Result<Candidate, SourceError> {
+            unreachable!("never asked")
+        }
+        async fn remove_copy(&self, _copy: &Candidate) -> Result<(), SourceError> {
+            unreachable!("never asked")
+        }
+    }
+
+    /// A panic inside a run is caught: the run is recorded `error` with the
+    /// panic's message, in the ledger and the evidence chain, and never left
+    /// `running` (before, a scheduled drill that panicked stayed `running`
+    /// forever and was never scheduled again).
+    #[tokio::test]
+    async fn a_panic_inside_a_run_is_recorded_as_an_error_run() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = crate::config::Config::from_toml(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\n",
+            dir.path(),
+        )
+        .expect("config");
+        let recorder = Mutex::new(
+            Recorder::open(
+                &dir.path().join("ledger"),
+                &dir.path().join("evidence.jsonl"),
+            )
+            .expect("recorder"),
+        );
+        let mut drill = Drill {
+            config: &config.drills["d"],
+            recorder: &recorder,
+            stop: Stop::new(),
+            trigger: Trigger::Schedule,
+        };
+        let ran = drill.run(Arc::new(Panics), Arc::new(Quiet)).await;
+        let Err(DrillError::Unrunnable(why)) = ran else {
+            panic!("an internal error: {ran:?}");
+        };
+        assert!(why.contains("an internal error while listing"), "{why}");
+        let runs = lock(&recorder).ledger.last_runs().expect("runs");
+        let run = &runs["d"];
+        assert_eq!(run.status, "error", "{run:?}");
+        let evidence =
+            std::fs::read_to_string(dir.path().join("evidence.jsonl")).expect("evidence");
+        assert!(
+            evidence.lines().any(|l| l.contains("\"run_summary\"")
+                && l.contains("\"status\":\"error\"")
+                && l.contains("an internal error while listing")),
+            "{evidence}"
+        );
+    }
 }

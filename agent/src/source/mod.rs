@@ -579,6 +579,29 @@ pub struct SourceInfo {
     pub endpoint: Option<String>,
 }
 
+impl SourceInfo {
+    /// How evidence names a configured source that could not be built (its
+    /// credentials or settings failed before any request).
+    pub fn of_config(name: &str, config: &SourceConfig) -> Self {
+        match config {
+            SourceConfig::S3(c) => Self {
+                name: name.to_owned(),
+                kind: "s3",
+                bucket: c.bucket.clone(),
+                prefix: c.prefix.clone(),
+                endpoint: c.endpoint.clone(),
+            },
+            SourceConfig::AzureBlob(c) => Self {
+                name: name.to_owned(),
+                kind: "azure_blob",
+                bucket: c.container.clone(),
+                prefix: c.prefix.clone(),
+                endpoint: Some(c.account_url.clone()),
+            },
+        }
+    }
+}
+
 /// Settings a drill hands to the source it builds.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildOptions {
