@@ -398,3 +398,30 @@ pub struct ValidateArgs {
 fn parse_sample(s: &str) -> Result<SampleSize, String> {
     s.parse()
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Every subcommand with arbitrary values for its flags: clap and the
+    /// value parsers answer with an error or a parse, never a panic.
+    #[test]
+    fn command_lines_never_panic(args in prop::collection::vec(prop_oneof![
+        prop::sample::select(vec![
+            "drill", "d", "--plan", "--json", "--sample", "--seed", "--verify", "--mode",
+            "report", "--since", "--until", "--format", "--framework", "-o",
+            "evidence", "verify", "attest", "--public-key", "gate", "--max-age",
+            "--min-coverage", "--drill", "--source", "status", "--prometheus", "validate",
+            "--connect", "ship", "--once", "patch", "posture", "canary", "run", "completions",
+        ]).prop_map(str::to_owned),
+        crate::config::proptests::operator_text(),
+    ], 0..8)) {
+        use clap::Parser as _;
+        let argv = std::iter::once("restoreproof".to_owned()).chain(args);
+        let _ = crate::cli::Cli::try_parse_from(argv);
+    }
+    }
+}

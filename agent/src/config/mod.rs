@@ -17,7 +17,7 @@ mod choice;
 mod parse;
 pub mod posture;
 #[cfg(test)]
-mod proptests;
+pub(crate) mod proptests;
 pub mod protection;
 mod raw;
 pub mod schedule;

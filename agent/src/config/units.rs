@@ -72,7 +72,7 @@ pub fn human_bytes(n: u64) -> String {
 }
 
 /// An age or period, written as `90d`, `12h`, `30m`, `45s` or `2w`; at
-/// most [`MAX_AGE_DAYS`].
+/// most 100 years (`MAX_AGE_DAYS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Age(pub std::time::Duration);
 
