@@ -211,3 +211,39 @@ async fn static_credentials_never_reach_logs_evidence_or_the_ledger() {
         assert!(!haystack.contains(key_id), "key id leaked");
     }
 }
+
+/// A SAS token pasted where the setting names a file or a variable, or a
+/// token in any other setting, is refused without repeating it: before,
+/// `validate` printed `cannot read sv=…&sig=…` and a `sas_env` holding the
+/// token passed `validate` and the drill printed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_the_wrong_setting_is_refused_and_never_repeated() {
+    let sas = "sv=2024-11-04&ss=b&srt=sco&sp=rl&se=2027-01-01T00:00:00Z&sig=AbCdEf0123456789xYzQ";
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVlLWhlcmU";
+    let azure = |auth: &str| {
+        format!(
+            "[sources.az]\nkind = \"azure_blob\"\naccount_url = \"http://127.0.0.1:9/devstoreaccount1\"\ncontainer = \"c\"\n[sources.az.auth]\nmethod = \"sas\"\n{auth}\n[drills.d]\nsource = \"az\"\n"
+        )
+    };
+    for (what, toml, secret) in [
+        ("sas_file", azure(&format!("sas_file = \"{sas}\"")), sas),
+        ("sas_env", azure(&format!("sas_env = \"{sas}\"")), sas),
+        (
+            "sample",
+            format!("[sources.s]\nkind = \"s3\"\nbucket = \"b\"\n[drills.d]\nsource = \"s\"\nsample = \"{jwt}\"\n"),
+            jwt,
+        ),
+    ] {
+        let agent = crate::util::Agent::from_toml(&toml);
+        for args in [&["validate"][..], &["validate", "--json"], &["drill", "d"]] {
+            let run = agent.run(args).await;
+            assert_eq!(run.code, 2, "{what} {args:?}: {}{}", run.stdout, run.stderr);
+            let said = format!("{}{}", run.stdout, run.stderr);
+            assert!(
+                !said.contains(secret) && !said.contains("sig=") && !said.contains("eyJhbGci"),
+                "{what} {args:?} repeats the token: {said}"
+            );
+            assert!(said.contains("not shown"), "{what} {args:?}: {said}");
+        }
+    }
+}

@@ -215,3 +215,34 @@ async fn a_burst_of_delete_markers_over_half_the_keys_is_flagged() {
     assert_eq!(run.json()["summary"]["suspicious_changes"], 1);
     crate::util::assert_ocsf_conforms(&found);
 }
+
+/// The agent's own canaries (written and deleted under their prefix) are no
+/// activity of the backups: they never count towards the delete-marker or
+/// new-version burst, as they never are sampled. Before, six canaries over
+/// four backup keys raised "delete markers on 60 % of the keys".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_own_canaries_raise_no_burst_signal() {
+    let b = Bucket::new("canary-burst").await;
+    for k in 0..4u8 {
+        b.put(&format!("db/dump-{k}.sql"), &data(k, 200), None)
+            .await;
+    }
+    let canary = "[canaries.retention]\nsource = \"src\"\nretention = \"30d\"\nages = [\"1d\"]\n";
+    let agent = Agent::new(&b.proxy.url(), &b.name, &format!("sample = 2\n{canary}"));
+    let first = agent.drill(&[]).await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for _ in 0..6 {
+        let run = agent.run(&["canary", "retention"]).await;
+        assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    }
+    let run = agent.drill(&[]).await;
+    let a = &run.json()["summary"]["activity"];
+    assert_eq!(
+        (a["keys"].as_u64(), a["recent_delete_markers"].as_u64()),
+        (Some(4), Some(0)),
+        "only the backups' keys count: {a}"
+    );
+    assert!(suspicious(&agent).is_empty(), "{:#?}", suspicious(&agent));
+    // The canaries are still there, behind their delete markers.
+    assert_eq!(run.json()["summary"]["population"]["delete_markers"], 6);
+}

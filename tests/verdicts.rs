@@ -529,3 +529,45 @@ async fn json_output_streams_each_verdict_as_it_finishes() {
     assert_eq!(doc["samples"].as_array().map(Vec::len), Some(2));
     assert_eq!(doc["summary"]["counts"]["verified"], 2);
 }
+
+/// A key with a bidi override (U+202E) or a zero-width character can
+/// disguise its own line on a screen or a page ("invoice\u{202e}fdp.exe" reads
+/// "invoiceexe.pdf"): tables, plans and reports show such characters as
+/// `\u{..}`, as they show control characters; the evidence keeps the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_with_bidi_and_format_characters_are_shown_escaped() {
+    let b = Bucket::new("bidi-keys").await;
+    let keys = ["invoice\u{202e}fdp.exe", "zero\u{200b}width.bin"];
+    for (i, k) in keys.iter().enumerate() {
+        b.put(k, &data(i as u8, 2000), None).await;
+    }
+    // A failure, so that the key is in every report's failures table.
+    b.proxy.add(Rule::get("fdp.exe", Fault::FlipByte(10)));
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 10");
+    let table = agent.run(&["drill", "d", "--no-ship"]).await;
+    assert_eq!(table.code, 1, "{}{}", table.stdout, table.stderr);
+    let plan = agent.run(&["drill", "d", "--plan"]).await;
+    let mut shown = vec![("drill", table.stdout), ("plan", plan.stdout)];
+    for format in ["text", "md", "html", "csv"] {
+        let r = agent
+            .run(&["report", "--since", "1d", "--format", format])
+            .await;
+        assert!(r.code <= 1, "{format}: {}", r.stderr);
+        shown.push((format, r.stdout));
+    }
+    for (what, out) in &shown {
+        for raw in ['\u{202e}', '\u{200b}'] {
+            assert!(
+                !out.contains(raw),
+                "{what} shows U+{:04X} raw:\n{out}",
+                raw as u32
+            );
+        }
+        assert!(out.contains("invoice\\u{202e}fdp"), "{what}:\n{out}");
+    }
+    // The evidence keeps the real key.
+    assert!(agent
+        .evidence()
+        .iter()
+        .any(|e| e["recovery_point"]["key"] == keys[0]));
+}

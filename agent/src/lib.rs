@@ -26,4 +26,5 @@ pub mod sample;
 pub mod shutdown;
 pub mod sink;
 pub mod source;
+pub mod text;
 pub mod verify;

@@ -395,6 +395,15 @@ impl Sampler {
         }
     }
 
+    /// Whether `key` is one of the agent's own objects (a drill copy or a
+    /// canary: the filter's excluded prefixes).
+    fn agents_own(&self, key: &str) -> bool {
+        self.filter
+            .exclude_prefixes
+            .iter()
+            .any(|p| !p.is_empty() && key.starts_with(p.as_str()))
+    }
+
     /// Offers one listed item the ledger knows nothing of.
     pub fn offer(&mut self, item: ListItem) {
         self.offer_known(item, None);
@@ -404,9 +413,9 @@ impl Sampler {
     pub fn offer_known(&mut self, item: ListItem, known: Option<&PointState>) {
         let recent = period_start(self.now, ACTIVITY_WINDOW);
         let c = match item {
-            ListItem::DeleteMarker { last_modified, .. } => {
+            ListItem::DeleteMarker { last_modified, key } => {
                 self.population.delete_markers += 1;
-                if last_modified >= recent {
+                if last_modified >= recent && !self.agents_own(&key) {
                     self.activity.recent_delete_markers += 1;
                 }
                 return;
@@ -414,6 +423,12 @@ impl Sampler {
             ListItem::Version(c) => c,
         };
         self.population.versions_listed += 1;
+        if self.agents_own(&c.key) {
+            // The agent's own copies and canaries: no activity of the
+            // backups, and never candidates.
+            self.population.filtered_out += 1;
+            return;
+        }
         // Versions come in key order: a key is counted when the listing
         // moves past it.
         let fresh = c.last_modified >= recent;

@@ -169,7 +169,10 @@ fn host_problems(c: &Config) -> Vec<crate::config::Problem> {
     use rustix::fs::{access, Access};
     let mut problems = Vec::new();
     let mut problem = |path: String, message: String| {
-        problems.push(crate::config::Problem { path, message });
+        problems.push(crate::config::Problem {
+            path,
+            message: crate::config::scrub(&message),
+        });
     };
     for (key, path) in c.read_paths() {
         if let Err(e) = std::fs::File::open(&path) {

@@ -94,6 +94,20 @@ pub(super) fn validate_azure(
         if given != 1 {
             problem(at("auth"), &format!("{what} needs exactly one source: a file, an environment variable or `credential` (a systemd credential name)"));
         }
+        // A setting that names where the secret lives, holding the secret
+        // itself: refused without repeating it.
+        let named = [
+            file.as_ref().map(|f| f.to_string_lossy().into_owned()),
+            env.cloned(),
+            auth.credential.clone(),
+        ];
+        if named
+            .iter()
+            .flatten()
+            .any(|v| super::secret::looks_like_credential(v))
+        {
+            problem(at("auth"), &format!("the setting that names where {what} lives holds what looks like {what} itself (not shown): put it in a file readable only by the agent, or in an environment variable or a systemd credential, and name that here"));
+        }
         if let Some(f) = file {
             SecretSource::File(resolve(base, f))
         } else if let Some(e) = env {

@@ -27,7 +27,7 @@ mod units;
 mod validate;
 
 pub use choice::{Choice, Choices};
-pub use secret::Secret;
+pub use secret::{looks_like_credential, scrub, Secret};
 pub use units::{age_text, human_bytes, Age, ByteSize, Percent, SampleSize};
 
 pub use raw::*;
@@ -184,7 +184,9 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.message)
+        // A value pasted into the wrong setting may be a credential: it is
+        // never repeated.
+        write!(f, "{}: {}", self.path, secret::scrub(&self.message))
     }
 }
 
@@ -196,7 +198,10 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path} is not a valid restoreproof config: {message}")]
+    #[error(
+        "{path} is not a valid restoreproof config: {}",
+        secret::scrub(message)
+    )]
     Parse { path: PathBuf, message: String },
     #[error("{path} has {} problem(s):\n{}", problems.len(), problems.iter().map(|p| format!("  {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
@@ -208,7 +213,7 @@ pub enum ConfigError {
 impl ConfigError {
     /// All problems, for `validate --json`.
     pub fn problems(&self) -> Vec<Problem> {
-        match self {
+        let problems = match self {
             ConfigError::Read { source, .. } => vec![Problem {
                 path: "(file)".into(),
                 message: source.to_string(),
@@ -218,7 +223,14 @@ impl ConfigError {
                 message: message.clone(),
             }],
             ConfigError::Invalid { problems, .. } => problems.clone(),
-        }
+        };
+        problems
+            .into_iter()
+            .map(|p| Problem {
+                message: secret::scrub(&p.message),
+                ..p
+            })
+            .collect()
     }
 }
 
@@ -421,13 +433,16 @@ impl SecretSource {
 /// Why a secret could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
-    #[error("cannot read {what} from {}: {source}", path.display())]
+    #[error("cannot read {what} from {}: {source}", secret::scrub(&path.display().to_string()))]
     Read {
         what: String,
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{what} is expected in the environment variable {var}, which is not set")]
+    #[error(
+        "{what} is expected in the environment variable {}, which is not set",
+        secret::scrub(var)
+    )]
     NoEnv { what: String, var: String },
     #[error("{what} is expected in the systemd credential `{name}`, but CREDENTIALS_DIRECTORY is not set; add LoadCredential={name}:/path to the unit")]
     NoCredentials { what: String, name: String },

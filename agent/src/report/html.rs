@@ -7,8 +7,11 @@ use crate::config::human_bytes;
 use crate::outcome::RunOutcome;
 use std::fmt::Write as _;
 
+/// Untrusted text as HTML: markup escaped, control and format characters
+/// (a bidi override could reorder a key on the page) shown as `\u{..}`.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
+    crate::text::shown(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")

@@ -309,6 +309,7 @@ pub fn csv(r: &Report) -> String {
     // Quoted; a value a spreadsheet would run as a formula (keys are
     // written by whoever writes the backups) starts with `'`.
     let q = |s: &str| {
+        let s = &crate::text::shown(s);
         let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
             format!("'{s}")
         } else {
@@ -397,7 +398,7 @@ fn md(s: &str) -> String {
                 o.push('\\');
                 o.push(c);
             }
-            c if c.is_control() => {
+            c if crate::text::hidden(c) => {
                 let _ = write!(o, "\\u{{{:x}}}", c as u32);
             }
             c => o.push(c),
@@ -406,19 +407,9 @@ fn md(s: &str) -> String {
     o
 }
 
-/// Untrusted text for a terminal: control characters (which could move
-/// the cursor or recolour the screen) shown as `\u{..}`.
+/// Untrusted text for a terminal: control and format characters (which
+/// could move the cursor, recolour the screen or reorder the line) shown as
+/// `\u{..}`.
 fn visible(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
-        return s.to_owned();
-    }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                format!("\\u{{{:x}}}", c as u32)
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::text::shown(s)
 }

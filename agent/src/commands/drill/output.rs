@@ -237,7 +237,7 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
     });
     let key_w = rows
         .iter()
-        .map(|r| r.recovery_point.key.chars().count())
+        .map(|r| crate::text::shown(&r.recovery_point.key).chars().count())
         .max()
         .unwrap_or(3)
         .clamp(3, 48);
@@ -259,7 +259,7 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
                     .collect();
                 format!("matched {}", refs.join(", "))
             }
-            _ => r.reason.clone().unwrap_or_default(),
+            _ => crate::text::shown(r.reason.as_deref().unwrap_or_default()),
         };
         crate::outln!(
             "{:<13}  {:<key_w$}  {:<38}  {:>10}  {}",
@@ -352,7 +352,11 @@ pub(super) fn pick_text(p: crate::sample::Pick) -> &'static str {
     }
 }
 
+/// Untrusted text for a table column of width `w`: control and format
+/// characters shown as `\u{..}` (a key cannot disguise its line), then
+/// cut with `…`.
 pub(super) fn truncate(s: &str, w: usize) -> String {
+    let s = &crate::text::shown(s);
     if s.chars().count() <= w {
         s.to_owned()
     } else {
