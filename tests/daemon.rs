@@ -361,13 +361,16 @@ async fn run_refuses_a_config_without_schedules_and_status_names_a_missing_ledge
 async fn a_metrics_file_the_daemon_cannot_write_shows_in_status() {
     let b = Bucket::new("daemon-metrics").await;
     b.put("k", b"x", None).await;
-    // The metrics file's directory is a regular file: no write can succeed.
     let drill = "sample = 1\nschedule = \"0 3 * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\nmetrics_file = \"blocker/restoreproof.prom\"\n";
     let agent = Agent::new(&b.proxy.url(), &b.name, drill);
-    std::fs::write(agent.path("blocker"), "not a directory").expect("blocker");
     let notify = Notifications::listen(agent.dir.path());
     let mut child = start(&agent, &notify);
     wait_for("READY=1", 30, || notify.has("READY=1")).await;
+    // Once running, the metrics file's directory becomes a regular file: no
+    // write can succeed (a service that starts with it is refused, as
+    // `validate` refuses it).
+    let _ = std::fs::remove_dir_all(agent.path("blocker"));
+    std::fs::write(agent.path("blocker"), "not a directory").expect("blocker");
     let mut last = String::new();
     wait_for("the problem in status", 20, || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_restoreproof"))
@@ -704,4 +707,58 @@ async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
     let sig = crate::azure::account_sas();
     let sig = sig.split("sig=").nth(1).unwrap_or_default();
     assert!(!log(&agent).contains(sig) && !error.contains(sig));
+}
+
+/// Reload takes the path `validate` takes: a SAS file that cannot be read
+/// is refused (recorded `config_reloaded` with outcome `refused` and the
+/// problem) and the running configuration keeps running; before, the
+/// reload was applied and every later fire was skipped without a record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_validate_refuses_is_refused_and_the_running_config_kept() {
+    let c = crate::azure::Container::new("reload-refused").await;
+    c.put("x.bin", &data(1, 1000)).await;
+    let source = c
+        .source_toml("az")
+        .replace("sas_env = \"RP_TEST_AZURE_SAS\"", "sas_file = \"sas.txt\"");
+    let text =
+        format!("{source}[drills.d]\nsource = \"az\"\nschedule = \"*/2 * * * * *\"\n{DAEMON}");
+    let agent = Agent::from_toml(&text);
+    std::fs::write(agent.path("sas.txt"), crate::azure::account_sas()).expect("sas");
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+    wait_for("a completed run", 30, || {
+        runs(&agent, "d", "completed") >= 1
+    })
+    .await;
+    let config = std::fs::read_to_string(&agent.config).expect("config");
+    std::fs::write(&agent.config, config.replace("sas.txt", "missing-sas.txt")).expect("edit");
+    let validate = agent.run(&["validate"]).await;
+    assert_eq!(validate.code, 2, "{}", validate.stdout);
+    signal(&child, "HUP");
+    wait_for("a refused reload", 20, || {
+        agent
+            .evidence()
+            .iter()
+            .any(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
+    })
+    .await;
+    let refused = agent
+        .evidence()
+        .into_iter()
+        .find(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
+        .expect("refused");
+    let why = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("sources.az.auth.sas_file") && why.contains("missing-sas.txt"),
+        "{refused}"
+    );
+    // The running configuration goes on: more completed runs, no error run.
+    let before = runs(&agent, "d", "completed");
+    wait_for("two more completed runs", 30, || {
+        runs(&agent, "d", "completed") >= before + 2
+    })
+    .await;
+    assert_eq!(runs(&agent, "d", "error"), 0);
+    signal(&child, "TERM");
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
 }

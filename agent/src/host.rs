@@ -4,9 +4,12 @@
 //! are only as good as the clock; recorded in every run summary — asks, in
 //! order, systemd-timesyncd's flag file, `timedatectl`, `chronyc`;
 //! `synchronized` is `null` when none can tell). Linux: liveness and the boot
-//! id come from /proc.
+//! id come from /proc. And whether this host, as this user, can use a
+//! config: the files it reads and the places it writes.
 
+use crate::config::{Config, ConfigError};
 use serde::Serialize;
+use std::path::Path;
 use std::process::Command;
 
 /// The host's name, when it can be read.
@@ -76,4 +79,104 @@ pub fn clock_status() -> ClockStatus {
         synchronized: None,
         source: "unknown: neither systemd-timesyncd, timedatectl nor chronyc could tell".into(),
     }
+}
+
+/// Loads the config and checks that this host, as this user, can use it
+/// (files it reads readable, places it writes writable or creatable): the
+/// one validation path of `validate`, the service's start and its reload,
+/// so the service never runs a config `validate` refuses.
+///
+/// # Errors
+/// [`ConfigError`] with every problem, the host's included.
+pub fn load_usable(path: &Path) -> Result<Config, ConfigError> {
+    let c = Config::load(path)?;
+    let problems = config_problems(&c);
+    if problems.is_empty() {
+        Ok(c)
+    } else {
+        Err(ConfigError::Invalid {
+            path: path.to_owned(),
+            problems,
+        })
+    }
+}
+
+/// What keeps this host, as the user running the agent, from using a
+/// sound config: a file to read that is missing or unreadable, a place to
+/// write that is neither writable nor creatable.
+pub fn config_problems(c: &Config) -> Vec<crate::config::Problem> {
+    use rustix::fs::{access, Access};
+    let mut problems = Vec::new();
+    let mut problem = |path: String, message: String| {
+        problems.push(crate::config::Problem {
+            path,
+            message: crate::config::scrub(&message),
+        });
+    };
+    for (key, path) in c.read_paths() {
+        if let Err(e) = std::fs::File::open(&path) {
+            problem(
+                key,
+                format!(
+                    "cannot read {}: {e}; create it or point the setting at the file",
+                    path.display()
+                ),
+            );
+        }
+    }
+    for (key, path) in c.agent_paths() {
+        let is_dir = key.ends_with(".scratch_dir");
+        if path.exists() {
+            let writable = access(&path, Access::WRITE_OK).is_ok();
+            // An existing signing key is only read.
+            let readable = key == "evidence.signing_key" && access(&path, Access::READ_OK).is_ok();
+            if !writable && !readable {
+                problem(
+                    key,
+                    format!("{} exists but is not writable by this user", path.display()),
+                );
+            }
+            continue;
+        }
+        // The nearest directory that exists must let this user create the rest.
+        let start = if is_dir {
+            Some(path.as_path())
+        } else {
+            path.parent()
+        };
+        let existing = start
+            .into_iter()
+            .flat_map(Path::ancestors)
+            .find(|a| a.as_os_str().is_empty() || a.exists());
+        let existing = existing.map_or_else(
+            || Path::new("."),
+            |a| {
+                if a.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    a
+                }
+            },
+        );
+        if !existing.is_dir() {
+            problem(
+                key,
+                format!(
+                    "cannot create {}: {} is not a directory",
+                    path.display(),
+                    existing.display()
+                ),
+            );
+        } else if access(existing, Access::WRITE_OK | Access::EXEC_OK).is_err() {
+            problem(
+                key,
+                format!(
+                    "cannot create {}: {} is not writable by this user; create the directory (the packaged service's StateDirectory/LogsDirectory do) or choose another path",
+                    path.display(),
+                    existing.display()
+                ),
+            );
+        }
+    }
+    problems
 }

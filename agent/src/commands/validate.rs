@@ -4,9 +4,7 @@
 
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::cli::{Cli, ValidateArgs};
-use crate::config::Config;
 use serde_json::json;
-use std::path::Path;
 use std::process::ExitCode;
 
 /// Validates the config and prints the result.
@@ -15,20 +13,8 @@ use std::process::ExitCode;
 /// Never; problems (and unreachable sinks with `--connect`) are printed
 /// and mapped to exit code 2.
 pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let loaded = Config::load(&cli.config).and_then(|c| {
-        // The config is sound; now whether this host (as this user) can
-        // use it: files it reads must be readable, places it writes must
-        // be writable or creatable.
-        let problems = host_problems(&c);
-        if problems.is_empty() {
-            Ok(c)
-        } else {
-            Err(crate::config::ConfigError::Invalid {
-                path: cli.config.clone(),
-                problems,
-            })
-        }
-    });
+    // The one validation path the service's start and reload take too.
+    let loaded = crate::host::load_usable(&cli.config);
     match loaded {
         Ok(c) => {
             let now = chrono::Utc::now();
@@ -160,84 +146,4 @@ async fn check_sink(
             }
         }
     }
-}
-
-/// What keeps this host, as the user running `validate`, from using a
-/// sound config: a file to read that is missing or unreadable, a place to
-/// write that is neither writable nor creatable.
-fn host_problems(c: &Config) -> Vec<crate::config::Problem> {
-    use rustix::fs::{access, Access};
-    let mut problems = Vec::new();
-    let mut problem = |path: String, message: String| {
-        problems.push(crate::config::Problem {
-            path,
-            message: crate::config::scrub(&message),
-        });
-    };
-    for (key, path) in c.read_paths() {
-        if let Err(e) = std::fs::File::open(&path) {
-            problem(
-                key,
-                format!(
-                    "cannot read {}: {e}; create it or point the setting at the file",
-                    path.display()
-                ),
-            );
-        }
-    }
-    for (key, path) in c.agent_paths() {
-        let is_dir = key.ends_with(".scratch_dir");
-        if path.exists() {
-            let writable = access(&path, Access::WRITE_OK).is_ok();
-            // An existing signing key is only read.
-            let readable = key == "evidence.signing_key" && access(&path, Access::READ_OK).is_ok();
-            if !writable && !readable {
-                problem(
-                    key,
-                    format!("{} exists but is not writable by this user", path.display()),
-                );
-            }
-            continue;
-        }
-        // The nearest directory that exists must let this user create the rest.
-        let start = if is_dir {
-            Some(path.as_path())
-        } else {
-            path.parent()
-        };
-        let existing = start
-            .into_iter()
-            .flat_map(Path::ancestors)
-            .find(|a| a.as_os_str().is_empty() || a.exists());
-        let existing = existing.map_or_else(
-            || Path::new("."),
-            |a| {
-                if a.as_os_str().is_empty() {
-                    Path::new(".")
-                } else {
-                    a
-                }
-            },
-        );
-        if !existing.is_dir() {
-            problem(
-                key,
-                format!(
-                    "cannot create {}: {} is not a directory",
-                    path.display(),
-                    existing.display()
-                ),
-            );
-        } else if access(existing, Access::WRITE_OK | Access::EXEC_OK).is_err() {
-            problem(
-                key,
-                format!(
-                    "cannot create {}: {} is not writable by this user; create the directory (the packaged service's StateDirectory/LogsDirectory do) or choose another path",
-                    path.display(),
-                    existing.display()
-                ),
-            );
-        }
-    }
-    problems
 }

@@ -78,7 +78,8 @@ pub async fn run(
     config_path: &Path,
     mut controls: mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
-    let config = Config::load(config_path)?;
+    // What `validate` (systemd's ExecStartPre=) accepts, and nothing else.
+    let config = crate::host::load_usable(config_path)?;
     if !config.drills.values().any(|d| d.schedule.is_some())
         && config.posture_schedule.is_none()
         && config.patch_schedule.is_none()
@@ -644,7 +645,7 @@ impl Agent {
                 drills: None,
             });
         };
-        let new = match Config::load(&self.config_path) {
+        let new = match crate::host::load_usable(&self.config_path) {
             Ok(c) => c,
             Err(e) => {
                 refused(e.to_string());
