@@ -292,3 +292,147 @@ async fn documented_responses_an_azure_canary_is_restored_from_soft_delete() {
         .unwrap_or_default()
         .contains("the policy claims 7d"));
 }
+
+/// Canary keys whose current version is live (not behind a delete marker).
+async fn live_canaries(b: &Bucket) -> Vec<String> {
+    let out =
+        b.s3.list_object_versions()
+            .bucket(&b.name)
+            .prefix("restoreproof-canary/")
+            .send()
+            .await
+            .expect("list");
+    out.versions()
+        .iter()
+        .filter(|v| v.is_latest() == Some(true))
+        .filter_map(|v| v.key().map(str::to_owned))
+        .collect()
+}
+
+/// `restoreproof canary` killed (SIGKILL) once after the store took the
+/// write and before the agent heard it, and once while its delete was on
+/// the way: each leaves a live canary, one never confirmed, one written
+/// but never deleted. The next canary run finds what the run before left
+/// and finishes it — deleted, every step recorded, the unconfirmed one
+/// never used for a retention check — and no canary of the agent stays
+/// live. Before, such canaries stayed live with only an intent recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canaries_a_killed_run_left_live_are_finished_by_the_next_run() {
+    use restoreproof_testkit::{Fault, Rule};
+    let b = Bucket::new("canary-kill").await;
+    let agent = Agent::new(&b.proxy.url(), &b.name, &format!("sample = 100\n{CANARY}"));
+    let stall = std::time::Duration::from_secs(60);
+    // Runs `canary retention` with `fault` on the first `method` request
+    // under the canary prefix, and kills it while that request hangs.
+    let killed_during = |method: &'static str, fault: Fault| {
+        let b = &b;
+        let agent = &agent;
+        async move {
+            b.proxy.clear();
+            let hits = b.proxy.hits().len();
+            b.proxy.add(
+                Rule::any("restoreproof-canary/", fault)
+                    .method(method)
+                    .times(1),
+            );
+            let mut child = agent
+                .command(&["canary", "retention"])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn");
+            crate::util::wait_for(&format!("the {method} in flight"), 30, || {
+                b.proxy.hits().len() > hits
+            })
+            .await;
+            // A stalled answer: the store has taken the request.
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            child.start_kill().expect("SIGKILL");
+            let _ = child.wait().await;
+            b.proxy.clear();
+        }
+    };
+    let steps = |agent: &Agent| -> Vec<(String, String, String)> {
+        agent
+            .evidence()
+            .iter()
+            .filter(|e| e["kind"] == "restore_mutation")
+            .map(|e| {
+                (
+                    e["recovery_point"]["key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    e["action"].as_str().unwrap_or_default().to_owned(),
+                    e["phase"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let step = |agent: &Agent, key: &str, action: &str, phase: &str| {
+        steps(agent)
+            .iter()
+            .any(|(k, a, p)| k == key && a == action && p == phase)
+    };
+
+    // Killed after the store took the write, before the agent heard it.
+    killed_during("PUT", Fault::StallAnswer(stall)).await;
+    let unconfirmed = live_canaries(&b).await;
+    assert_eq!(unconfirmed.len(), 1, "{unconfirmed:?}");
+    let unconfirmed = &unconfirmed[0];
+    assert!(!step(&agent, unconfirmed, "canary_write", "done"));
+    let run = agent.run(&["canary", "retention"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(
+        live_canaries(&b).await.is_empty(),
+        "the unconfirmed canary deleted"
+    );
+    assert!(
+        step(&agent, unconfirmed, "canary_write", "recovered"),
+        "{:?}",
+        steps(&agent)
+    );
+    assert!(
+        step(&agent, unconfirmed, "canary_delete", "done"),
+        "{:?}",
+        steps(&agent)
+    );
+
+    // Killed while the delete was on its way: written, never deleted.
+    killed_during("DELETE", Fault::Stall(stall)).await;
+    let undeleted = live_canaries(&b).await;
+    assert_eq!(undeleted.len(), 1, "{undeleted:?}");
+    let undeleted = &undeleted[0];
+    assert!(step(&agent, undeleted, "canary_write", "done"));
+    assert!(!step(&agent, undeleted, "canary_delete", "done"));
+    let run = agent.run(&["canary", "retention"]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert!(live_canaries(&b).await.is_empty(), "every canary deleted");
+    assert!(
+        step(&agent, undeleted, "canary_delete", "done"),
+        "{:?}",
+        steps(&agent)
+    );
+    let open: i64 = agent
+        .ledger()
+        .query_row(
+            "SELECT COUNT(*) FROM canaries WHERE deleted_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(open, 0, "every canary row says when it was deleted");
+    // The unconfirmed canary is not in the ledger's canaries, so no
+    // retention check ever restores it.
+    let known: i64 = agent
+        .ledger()
+        .query_row(
+            "SELECT COUNT(*) FROM canaries WHERE key = ?1",
+            [unconfirmed.as_str()],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(known, 0);
+    let verify = agent.run(&["evidence", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}

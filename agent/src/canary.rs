@@ -56,6 +56,10 @@ struct CanaryMutation<'a> {
     error: Option<String>,
     /// The canary content's SHA-256.
     sha256: &'a str,
+    /// The process that took the step and its boot: an intent whose
+    /// process still runs is in flight, not interrupted.
+    pid: u32,
+    boot_id: &'a str,
 }
 
 impl Body for CanaryMutation<'_> {
@@ -87,8 +91,10 @@ pub async fn write(
     source: &dyn RecoverySource,
     recorder: &Mutex<Recorder>,
 ) -> Result<Written, CanaryError> {
+    finish_interrupted(cfg, source, recorder).await?;
     let info = source.describe();
     let agent = AgentInfo::current();
+    let boot_id = crate::host::boot_id();
     let mut body = vec![0u8; cfg.size as usize];
     rand::Rng::fill(&mut rand::rng(), body.as_mut_slice());
     let sha256 = hex::encode(Sha256::digest(&body));
@@ -124,6 +130,8 @@ pub async fn write(
                 prior_state: prior,
                 error,
                 sha256: &sha256,
+                pid: std::process::id(),
+                boot_id: &boot_id,
             },
         );
         lock(recorder).commit(&mut event, |l, e| l.record_event(e))
@@ -205,6 +213,187 @@ pub async fn write(
     })
 }
 
+/// Finishes what an interrupted canary run (killed, crashed, the host
+/// restarted) left of `cfg`'s canaries on `source`, before anything else
+/// touches them: a write recorded as intended but never as done — the
+/// canary may be live, unconfirmed, so it is deleted and never used for a
+/// retention check — and a canary written but whose deletion was never
+/// recorded — deleted now, or found deleted. Every step is recorded
+/// (`phase` `recovered`, or the usual `intent`/`done`), so no canary of the
+/// agent stays live and the chain says what happened. Returns how many
+/// were finished; a store that cannot answer now leaves them for the next
+/// run.
+///
+/// # Errors
+/// When the ledger or the evidence file cannot be written.
+pub async fn finish_interrupted(
+    cfg: &CanaryConfig,
+    source: &dyn RecoverySource,
+    recorder: &Mutex<Recorder>,
+) -> Result<usize, CanaryError> {
+    let info = source.describe();
+    let agent = AgentInfo::current();
+    let boot_id = crate::host::boot_id();
+    // A step whose process still runs on this boot is in flight (the
+    // service and a command may share the ledger), not interrupted.
+    let in_flight = |pid: Option<i64>, boot: Option<&str>| {
+        pid.is_some_and(|p| boot.is_none_or(|b| b == boot_id) && crate::host::is_restoreproof(p))
+    };
+    let (writes, rows) = {
+        let r = lock(recorder);
+        (
+            r.ledger.canary_writes_unfinished(&cfg.name, &info.name)?,
+            r.ledger.canaries_not_deleted(&cfg.name, &info.name)?,
+        )
+    };
+    let record = |operation: &str,
+                  point: &Candidate,
+                  action: &'static str,
+                  phase: &'static str,
+                  prior: &'static str,
+                  note: Option<String>,
+                  sha256: &str|
+     -> Result<(), CanaryError> {
+        let mut event = Event::new(
+            Some(operation.to_owned()),
+            &CanaryMutation {
+                agent: &agent,
+                drill: &cfg.name,
+                source: &info,
+                recovery_point: point,
+                action,
+                phase,
+                prior_state: prior,
+                error: note,
+                sha256,
+                pid: std::process::id(),
+                boot_id: &boot_id,
+            },
+        );
+        lock(recorder).commit(&mut event, |l, e| l.record_event(e))?;
+        Ok(())
+    };
+    // The key's current state: live, or gone (a delete marker, soft
+    // deleted, never written); `None` when the store cannot say now.
+    let live = |key: &str| {
+        let key = key.to_owned();
+        async move {
+            let current = Candidate {
+                key: key.clone(),
+                ..Candidate::default()
+            };
+            match source.attributes(&current).await {
+                Ok(_) => Some(true),
+                Err(e) if e.class == ErrorClass::NotFound => Some(false),
+                Err(e) => {
+                    tracing::warn!(canary = %cfg.name, key, error = %e, "Cannot tell whether an interrupted canary is live; left for the next run.");
+                    None
+                }
+            }
+        }
+    };
+    let mut finished = 0;
+    for (operation, key, pid, boot) in writes {
+        if !key.starts_with(&cfg.key_prefix)
+            || cfg.key_prefix.is_empty()
+            || in_flight(pid, boot.as_deref())
+        {
+            continue;
+        }
+        let point = Candidate {
+            key: key.clone(),
+            ..Candidate::default()
+        };
+        let note = match live(&key).await {
+            None => continue,
+            Some(true) => {
+                record(
+                    &operation,
+                    &point,
+                    "canary_delete",
+                    "intent",
+                    "live",
+                    None,
+                    "",
+                )?;
+                if let Err(e) = source.delete_canary(&key).await {
+                    record(
+                        &operation,
+                        &point,
+                        "canary_delete",
+                        "failed",
+                        "live",
+                        Some(e.to_string()),
+                        "",
+                    )?;
+                    continue;
+                }
+                record(
+                    &operation,
+                    &point,
+                    "canary_delete",
+                    "done",
+                    "live",
+                    None,
+                    "",
+                )?;
+                "the agent was interrupted during this write and the canary was live: it was deleted now and is not used for a retention check (its write was never confirmed)"
+            }
+            Some(false) => {
+                "the agent was interrupted during this write; nothing is live under the key"
+            }
+        };
+        record(
+            &operation,
+            &point,
+            "canary_write",
+            "recovered",
+            "absent",
+            Some(note.into()),
+            "",
+        )?;
+        tracing::warn!(canary = %cfg.name, key, "Finished a canary write an interrupted run left.");
+        finished += 1;
+    }
+    for (row, (pid, boot)) in rows {
+        if in_flight(pid, boot.as_deref()) {
+            continue;
+        }
+        let point = Candidate {
+            key: row.key.clone(),
+            version_id: (!row.version_id.is_empty()).then(|| row.version_id.clone()),
+            snapshot: row.snapshot.clone(),
+            size: row.size,
+            ..Candidate::default()
+        };
+        let operation = uuid::Uuid::now_v7().to_string();
+        match live(&row.key).await {
+            None => continue,
+            Some(true) => {
+                record(&operation, &point, "canary_delete", "intent", "live", None, &row.sha256)?;
+                if let Err(e) = source.delete_canary(&row.key).await {
+                    record(&operation, &point, "canary_delete", "failed", "live", Some(e.to_string()), &row.sha256)?;
+                    continue;
+                }
+                record(&operation, &point, "canary_delete", "done", "live", None, &row.sha256)?;
+            }
+            Some(false) => record(
+                &operation,
+                &point,
+                "canary_delete",
+                "recovered",
+                "live",
+                Some("the agent was interrupted after deleting this canary and before recording it: found deleted".into()),
+                &row.sha256,
+            )?,
+        }
+        lock(recorder).ledger.canary_deleted(&row, &now_rfc3339())?;
+        tracing::warn!(canary = %cfg.name, key = %row.key, "Finished a canary deletion an interrupted run left.");
+        finished += 1;
+    }
+    Ok(finished)
+}
+
 /// One canary age checked by a drill.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Check {
@@ -236,6 +425,7 @@ pub async fn check(
     agent: &AgentInfo,
     now: DateTime<Utc>,
 ) -> Result<Vec<Check>, CanaryError> {
+    finish_interrupted(cfg, source, recorder).await?;
     let info = source.describe();
     let mut out = Vec::new();
     let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -367,6 +557,7 @@ async fn restore_canary(
     }
     let info = source.describe();
     let operation = uuid::Uuid::now_v7().to_string();
+    let boot_id = crate::host::boot_id();
     let record = |action, phase, prior, error: Option<String>| {
         let mut event = Event::new(
             Some(operation.clone()),
@@ -380,6 +571,8 @@ async fn restore_canary(
                 prior_state: prior,
                 error,
                 sha256: &row.sha256,
+                pid: std::process::id(),
+                boot_id: &boot_id,
             },
         );
         lock(recorder).commit(&mut event, |l, e| l.record_event(e))

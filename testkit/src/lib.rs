@@ -100,6 +100,10 @@ pub enum Fault {
     Reset,
     /// Wait this long before forwarding (a server that stalls).
     Stall(std::time::Duration),
+    /// Forward at once, then wait this long before answering: the store
+    /// has done what was asked while the client still waits (a slow
+    /// answer, or a client killed before it heard it).
+    StallAnswer(std::time::Duration),
     /// A caching gateway that ignores `versionId`: answers with the last
     /// successful answer the proxy saw for the same path under another
     /// query (another version of the same key), with that answer's own
@@ -119,6 +123,8 @@ pub struct Rule {
     pub fault: Fault,
     /// Fires this many times, then stops; `None` fires forever.
     pub remaining: Option<u32>,
+    /// Only requests of this method (`PUT`, `DELETE`, ...); `None`: any.
+    pub method: Option<String>,
 }
 
 impl Rule {
@@ -130,6 +136,7 @@ impl Rule {
             restores_only: true,
             fault,
             remaining: None,
+            method: None,
         }
     }
 
@@ -140,7 +147,14 @@ impl Rule {
             restores_only: false,
             fault,
             remaining: None,
+            method: None,
         }
+    }
+
+    /// Limits the rule to requests of `method`.
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_owned());
+        self
     }
 
     /// Limits the rule to the first `n` matching requests.
@@ -320,7 +334,10 @@ impl FaultProxy {
         let mut rules = self.rules.lock().ok()?;
         let restore = is_restore(method == hyper::Method::GET, target);
         let rule = rules.iter_mut().find(|r| {
-            target.contains(&r.needle) && (!r.restores_only || restore) && r.remaining != Some(0)
+            target.contains(&r.needle)
+                && (!r.restores_only || restore)
+                && r.remaining != Some(0)
+                && r.method.as_deref().is_none_or(|m| m == method.as_str())
         })?;
         if let Some(n) = rule.remaining.as_mut() {
             *n -= 1;
@@ -395,6 +412,9 @@ impl FaultProxy {
             .request(Request::from_parts(parts, body))
             .await
             .map_err(std::io::Error::other)?;
+        if let Some(Fault::StallAnswer(d)) = fault {
+            tokio::time::sleep(d).await;
+        }
         let (mut parts, body) = resp.into_parts();
         let mut bytes = body
             .collect()

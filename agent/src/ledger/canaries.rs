@@ -19,6 +19,14 @@ pub struct CanaryRow {
     pub deleted_at: Option<String>,
 }
 
+/// The process that took a canary's last recorded step: its pid and boot
+/// id, as the evidence says them.
+pub type StepProcess = (Option<i64>, Option<String>);
+
+/// A canary write recorded as intended only: (operation id, key), and its
+/// writer.
+pub type UnfinishedWrite = (String, String, Option<i64>, Option<String>);
+
 impl Ledger {
     /// Records a canary that was written.
     ///
@@ -48,6 +56,87 @@ impl Ledger {
             )
             .map_err(LedgerError::Write)?;
         Ok(())
+    }
+
+    /// Canaries of `canary` on `source` whose deletion was never recorded
+    /// (the agent stopped between writing and deleting one).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    /// With each, the process (pid, boot id) its last recorded step names.
+    pub fn canaries_not_deleted(
+        &self,
+        canary: &str,
+        source: &str,
+    ) -> Result<Vec<(CanaryRow, StepProcess)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT c.canary, c.source, c.key, c.version_id, c.snapshot, c.sha256, c.size, c.written_at, c.deleted_at,
+                        (SELECT json_extract(e.body, '$.pid') FROM events e WHERE e.kind = 'restore_mutation'
+                           AND json_extract(e.body, '$.recovery_point.key') = c.key ORDER BY e.seq DESC LIMIT 1),
+                        (SELECT json_extract(e.body, '$.boot_id') FROM events e WHERE e.kind = 'restore_mutation'
+                           AND json_extract(e.body, '$.recovery_point.key') = c.key ORDER BY e.seq DESC LIMIT 1)
+                 FROM canaries c
+                 WHERE c.canary = ?1 AND c.source = ?2 AND c.deleted_at IS NULL ORDER BY c.written_at",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map(params![canary, source], |r| {
+                Ok((
+                    CanaryRow {
+                        canary: r.get(0)?,
+                        source: r.get(1)?,
+                        key: r.get(2)?,
+                        version_id: r.get(3)?,
+                        snapshot: r.get(4)?,
+                        sha256: r.get(5)?,
+                        size: r.get::<_, i64>(6)? as u64,
+                        written_at: r.get(7)?,
+                        deleted_at: r.get(8)?,
+                    },
+                    (r.get(9)?, r.get(10)?),
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
+    }
+
+    /// Canary writes of `canary` on `source` recorded as intended and never
+    /// as done, failed or recovered (the agent stopped during the write):
+    /// (operation id, key, pid, boot id of the writer), from the evidence
+    /// chain.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn canary_writes_unfinished(
+        &self,
+        canary: &str,
+        source: &str,
+    ) -> Result<Vec<UnfinishedWrite>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT i.run_id, json_extract(i.body, '$.recovery_point.key'), json_extract(i.body, '$.pid'),
+                        json_extract(i.body, '$.boot_id') FROM events i
+                 WHERE i.kind = 'restore_mutation'
+                   AND json_extract(i.body, '$.action') = 'canary_write'
+                   AND json_extract(i.body, '$.phase') = 'intent'
+                   AND json_extract(i.body, '$.drill') = ?1
+                   AND json_extract(i.body, '$.source.name') = ?2
+                   AND NOT EXISTS (
+                     SELECT 1 FROM events e WHERE e.kind = 'restore_mutation' AND e.run_id = i.run_id
+                       AND json_extract(e.body, '$.action') = 'canary_write'
+                       AND json_extract(e.body, '$.phase') IN ('done', 'failed', 'recovered'))
+                 ORDER BY i.seq",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map(params![canary, source], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(LedgerError::Read)?;
+        rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }
 
     /// The youngest deleted canary of `canary` written at or before
