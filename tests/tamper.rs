@@ -348,3 +348,53 @@ async fn evidence_written_by_the_previous_release_still_verifies_and_continues()
     // Its verdict, run summary and checkpoint follow the old ten events.
     assert!(out.contains("intact — 13 event(s) (seq 1..13)"), "{out}");
 }
+
+/// Rows that reports read but the chain does not cover are held to it: a
+/// sample's verdict or a run's summary edited in SQLite is named by
+/// `evidence verify` (exit 1) and refused by `report`. Before, `verify`
+/// said intact and the report printed the edited verdict under "chain
+/// intact".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_rows_edited_behind_the_chain_are_named_and_no_report_is_made() {
+    let (_b, agent, _vkey) = evidence().await;
+    let (code, out) = verify(&agent, &[]).await;
+    assert_eq!(code, 0, "{out}");
+    let report = agent
+        .run(&["report", "--since", "1d", "--format", "json"])
+        .await;
+    assert_eq!(report.code, 0, "{}", report.stderr);
+
+    for (edit, names) in [
+        (
+            "UPDATE samples SET verdict = 'mismatch' WHERE rowid = (SELECT MIN(rowid) FROM samples)",
+            "verdict is mismatch in the row but verified in its event",
+        ),
+        (
+            "UPDATE runs SET summary = replace(summary, '\"outcome\":\"passed\"', '\"outcome\":\"failed\"') WHERE rowid = (SELECT MIN(rowid) FROM runs)",
+            "outcome is failed in the row's summary but passed in its event",
+        ),
+    ] {
+        let copy = tempfile::tempdir().expect("tempdir");
+        let ledger = agent.path("state/ledger.sqlite3");
+        let saved = copy.path().join("ledger");
+        std::fs::copy(&ledger, &saved).expect("save");
+        let changed = agent.ledger().execute(edit, []).expect("edit");
+        assert_eq!(changed, 1, "{edit}");
+        let (code, out) = verify(&agent, &[]).await;
+        assert_eq!(code, 1, "{edit}: {out}");
+        assert!(out.contains("row_disagrees") && out.contains(names), "{edit}: {out}");
+        for format in ["text", "json", "html"] {
+            let r = agent.run(&["report", "--since", "1d", "--format", format]).await;
+            assert_eq!(r.code, 2, "{edit} {format}: {}", r.stdout);
+            assert!(
+                r.stderr.contains("disagree with its hash-chained evidence") && r.stderr.contains(names),
+                "{edit}: {}",
+                r.stderr
+            );
+            assert!(!r.stdout.contains("\"intact\": true"), "{}", r.stdout);
+        }
+        std::fs::copy(&saved, &ledger).expect("restore");
+    }
+    let (code, out) = verify(&agent, &[]).await;
+    assert_eq!(code, 0, "restored: {out}");
+}

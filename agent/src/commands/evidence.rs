@@ -274,6 +274,17 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+        let mut lr = lr;
+        // What reports, status, the gate and the metrics read must say what
+        // the chain says.
+        for d in ledger.rows_disagreeing_with_chain()? {
+            lr.findings.push(Finding {
+                kind: "row_disagrees",
+                location: format!("ledger {} ({})", d.table, d.row),
+                seq: None,
+                message: d.message,
+            });
+        }
         reports.push((format!("ledger {}", p.display()), lr));
     }
     let mut anchored = None;

@@ -59,6 +59,21 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let ledger = Ledger::open_read_only(&config.ledger_path)?;
+    // The report reads the ledger's rows; they must say what the hash
+    // chain says, or nothing is reported.
+    let disagreements = ledger.rows_disagreeing_with_chain()?;
+    if !disagreements.is_empty() {
+        let shown: Vec<String> = disagreements
+            .iter()
+            .take(10)
+            .map(|d| format!("  {} row ({}): {}", d.table, d.row, d.message))
+            .collect();
+        return Err(anyhow!(
+            "the ledger's rows disagree with its hash-chained evidence in {} place(s), so no report is made from them:\n{}\nthe rows were changed after they were recorded; `restoreproof evidence verify` lists every one",
+            disagreements.len(),
+            shown.join("\n")
+        ));
+    }
     let now = chrono::Utc::now();
     let since =
         now - chrono::Duration::from_std(a.since.0).map_err(|_| anyhow!("--since is too long"))?;

@@ -349,3 +349,133 @@ pub(super) fn append_event(
     .map_err(LedgerError::Write)?;
     Ok(line)
 }
+
+/// A ledger row that says something its hash-chained event does not.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RowDisagreement {
+    /// `samples` or `runs`.
+    pub table: &'static str,
+    /// The row: run id, and key and version for a sample.
+    pub row: String,
+    /// What differs, the row's value and the event's.
+    pub message: String,
+}
+
+impl Ledger {
+    /// Rows of `samples` and `runs` that disagree with the hash-chained
+    /// event recorded in the same transaction (a sample's verdict, key,
+    /// version, reason and SHA-256; a run's status, outcome, reason and
+    /// verdict counts). Reports, `status`, the gate and the metrics read
+    /// these rows for speed: this is how they are held to the chain. A row
+    /// whose event the outbox bounds removed is not compared.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn rows_disagreeing_with_chain(&self) -> Result<Vec<RowDisagreement>, LedgerError> {
+        let mut out = Vec::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT s.run_id, s.key, s.version_id, s.event_id,
+                        s.verdict, json_extract(e.body, '$.verdict'),
+                        s.key, json_extract(e.body, '$.recovery_point.key'),
+                        s.sha256, json_extract(e.body, '$.restore.sha256'),
+                        s.reason, json_extract(e.body, '$.reason')
+                 FROM samples s JOIN events e ON e.event_id = s.event_id
+                 WHERE s.verdict IS NOT json_extract(e.body, '$.verdict')
+                    OR s.key IS NOT json_extract(e.body, '$.recovery_point.key')
+                    OR s.sha256 IS NOT json_extract(e.body, '$.restore.sha256')
+                    OR s.reason IS NOT json_extract(e.body, '$.reason')",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let mut fields = Vec::new();
+                for (i, name) in [(4, "verdict"), (6, "key"), (8, "sha256"), (10, "reason")] {
+                    let row: Option<String> = r.get(i)?;
+                    let event: Option<String> = r.get(i + 1)?;
+                    if row != event {
+                        fields.push(format!(
+                            "{name} is {} in the row but {} in its event",
+                            row.as_deref().unwrap_or("null"),
+                            event.as_deref().unwrap_or("null")
+                        ));
+                    }
+                }
+                Ok(RowDisagreement {
+                    table: "samples",
+                    row: format!(
+                        "run {}, key {}, version {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?
+                    ),
+                    message: format!("{} (event {})", fields.join("; "), r.get::<_, String>(3)?),
+                })
+            })
+            .map_err(LedgerError::Read)?;
+        for row in rows {
+            out.push(row.map_err(LedgerError::Read)?);
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT r.run_id, e.event_id,
+                        json_extract(r.summary, '$.status'), json_extract(e.body, '$.status'),
+                        json_extract(r.summary, '$.outcome'), json_extract(e.body, '$.outcome'),
+                        json_extract(r.summary, '$.reason'), json_extract(e.body, '$.reason'),
+                        json_object('verified', json_extract(r.summary, '$.counts.verified'),
+                                    'mismatch', json_extract(r.summary, '$.counts.mismatch'),
+                                    'unrecoverable', json_extract(r.summary, '$.counts.unrecoverable'),
+                                    'no_reference', json_extract(r.summary, '$.counts.no_reference'),
+                                    'skipped', json_extract(r.summary, '$.counts.skipped'),
+                                    'aborted', json_extract(r.summary, '$.counts.aborted')),
+                        json_object('verified', json_extract(e.body, '$.counts.verified'),
+                                    'mismatch', json_extract(e.body, '$.counts.mismatch'),
+                                    'unrecoverable', json_extract(e.body, '$.counts.unrecoverable'),
+                                    'no_reference', json_extract(e.body, '$.counts.no_reference'),
+                                    'skipped', json_extract(e.body, '$.counts.skipped'),
+                                    'aborted', json_extract(e.body, '$.counts.aborted')),
+                        r.status
+                 FROM runs r JOIN events e ON e.kind = 'run_summary' AND e.run_id = r.run_id
+                 WHERE r.summary IS NOT NULL",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                let mut fields = Vec::new();
+                for (i, name) in [(2, "status"), (4, "outcome"), (6, "reason"), (8, "counts")] {
+                    let row: Option<String> = r.get(i)?;
+                    let event: Option<String> = r.get(i + 1)?;
+                    if row != event {
+                        fields.push(format!(
+                            "{name} is {} in the row's summary but {} in its event",
+                            row.as_deref().unwrap_or("null"),
+                            event.as_deref().unwrap_or("null")
+                        ));
+                    }
+                }
+                let status: String = r.get(10)?;
+                let event_status: Option<String> = r.get(3)?;
+                if event_status.as_deref() != Some(status.as_str()) {
+                    fields.push(format!(
+                        "status is {status} in the row but {} in its event",
+                        event_status.as_deref().unwrap_or("null")
+                    ));
+                }
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, fields))
+            })
+            .map_err(LedgerError::Read)?;
+        for row in rows {
+            let (run_id, event_id, fields) = row.map_err(LedgerError::Read)?;
+            if !fields.is_empty() {
+                out.push(RowDisagreement {
+                    table: "runs",
+                    row: format!("run {run_id}"),
+                    message: format!("{} (event {event_id})", fields.join("; ")),
+                });
+            }
+        }
+        Ok(out)
+    }
+}

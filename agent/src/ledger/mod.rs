@@ -14,6 +14,7 @@
 mod canaries;
 mod daemon_state;
 mod events;
+pub use events::RowDisagreement;
 pub mod evidence_file;
 mod points;
 pub mod recorder;

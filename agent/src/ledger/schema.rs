@@ -188,4 +188,9 @@ CREATE TABLE patch_seen (
 -- scanning the whole chain.
 CREATE INDEX events_by_kind ON events(kind, seq);
 "#,
+    r#"
+-- Events by run: each run's summary row is checked against its
+-- hash-chained run_summary event (`evidence verify`, `report`).
+CREATE INDEX events_by_run ON events(run_id, kind);
+"#,
 ];
