@@ -163,3 +163,108 @@ async fn thirty_kills_leave_an_intact_ledger_chain_and_no_scratch() {
         .unwrap_or_default();
     assert!(left.is_empty(), "scratch left behind: {left:?}");
 }
+
+/// kill -9 of `restoreproof canary` at 30 random moments (requests under
+/// the canary prefix answer slowly, so kills land between every step),
+/// then of `evidence attest` at 30 more: the ledger passes
+/// `PRAGMA integrity_check`, the chain verifies, no canary of the agent is
+/// left live and every canary row says when it was deleted (the next
+/// canary run finishes what the killed ones left), and the attestations
+/// file is whole or absent, never half written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
+    use rand::{Rng, SeedableRng};
+    let b = Bucket::new("kill-canary").await;
+    b.put("db/dump.sql", &data(1, 1000), None).await;
+    b.proxy.add(restoreproof_testkit::Rule::any(
+        "restoreproof-canary/",
+        restoreproof_testkit::Fault::StallAnswer(Duration::from_millis(40)),
+    ));
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "sample = 1\n[canaries.c]\nsource = \"src\"\nretention = \"30d\"\nages = [\"1d\"]\n",
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x63616e61);
+    let mut kills = |args: Vec<String>, range_ms: u64| {
+        let agent = &agent;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(rng.random());
+        async move {
+            let (mut alive, mut tries) = (0, 0);
+            while alive < 30 && tries < 120 {
+                tries += 1;
+                let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+                let mut child = agent
+                    .command(&argv)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()
+                    .expect("spawn");
+                tokio::time::sleep(Duration::from_millis(rng.random_range(0..range_ms))).await;
+                if child.try_wait().expect("poll").is_none() {
+                    alive += 1;
+                }
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+            assert_eq!(alive, 30, "30 kills of a running {args:?} in {tries} tries");
+        }
+    };
+    kills(vec!["canary".into(), "c".into()], 400).await;
+    let last = agent.run(&["canary", "c"]).await;
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    let drill = agent.drill(&["--no-ship"]).await;
+    assert_eq!(drill.code, 0, "{}", drill.stderr);
+    let live = {
+        let out =
+            b.s3.list_object_versions()
+                .bucket(&b.name)
+                .prefix("restoreproof-canary/")
+                .send()
+                .await
+                .expect("list");
+        out.versions()
+            .iter()
+            .filter(|v| v.is_latest() == Some(true))
+            .count()
+    };
+    assert_eq!(live, 0, "no canary of the agent is live");
+    {
+        let ledger = agent.ledger();
+        let check: String = ledger
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        let open: i64 = ledger
+            .query_row(
+                "SELECT COUNT(*) FROM canaries WHERE deleted_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(open, 0);
+    }
+    let verify = agent.run(&["evidence", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+
+    // Attestations: one full run's time bounds the kill moments.
+    let out = agent.path("attestations.jsonl");
+    let attest: Vec<String> = ["evidence", "attest", "--since", "1d", "-o"]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .chain(std::iter::once(out.display().to_string()))
+        .collect();
+    let started = std::time::Instant::now();
+    let argv: Vec<&str> = attest.iter().map(String::as_str).collect();
+    let full = agent.run(&argv).await;
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let took = (started.elapsed().as_millis() as u64).max(2);
+    let whole = std::fs::read_to_string(&out).expect("attestations");
+    std::fs::remove_file(&out).expect("remove");
+    kills(attest.clone(), took).await;
+    if let Ok(text) = std::fs::read_to_string(&out) {
+        assert_eq!(text, whole, "the attestations file is whole");
+    }
+    let verify = agent.run(&["evidence", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}

@@ -170,7 +170,6 @@ pub async fn write(
     };
     point.version_id.clone_from(&written.version_id);
     point.snapshot.clone_from(&written.snapshot);
-    record(&point, "canary_write", "done", "absent", None)?;
     let version = written.version_id.clone().unwrap_or_default();
     let mut row = CanaryRow {
         canary: cfg.name.clone(),
@@ -183,7 +182,24 @@ pub async fn write(
         written_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         deleted_at: None,
     };
-    lock(recorder).ledger.add_canary(&row)?;
+    // The row and the write's `done` in one transaction.
+    let mut event = Event::new(
+        Some(operation.clone()),
+        &CanaryMutation {
+            agent: &agent,
+            drill: &cfg.name,
+            source: &info,
+            recovery_point: &point,
+            action: "canary_write",
+            phase: "done",
+            prior_state: "absent",
+            error: None,
+            sha256: &sha256,
+            pid: std::process::id(),
+            boot_id: &boot_id,
+        },
+    );
+    lock(recorder).commit(&mut event, |l, e| l.canary_written(&row, e))?;
 
     record(&point, "canary_delete", "intent", "live", None)?;
     if let Err(e) = source.delete_canary(&key).await {

@@ -71,14 +71,37 @@ fn attest(cli: &Cli, a: &crate::cli::AttestArgs) -> anyhow::Result<ExitCode> {
             .into_iter()
             .map(|(seq, text)| AttestLine { seq, text })
             .collect();
-        let summary = r.summary.clone().unwrap_or(serde_json::Value::Null);
+        // The run's summary as the hash chain holds it (its run_summary
+        // event), not the ledger row that reports read for speed.
+        let summary = lines
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l.text).ok())
+            .find(|e| e["kind"] == "run_summary")
+            .or_else(|| r.summary.clone())
+            .unwrap_or(serde_json::Value::Null);
         let env = envelope(&statement(&r.run_id, &r.drill, &summary, &lines), &key);
         out.push_str(&env.to_string());
         out.push('\n');
     }
     match &a.output {
-        Some(path) => std::fs::write(path, &out)
-            .with_context(|| format!("cannot write {}", path.display()))?,
+        // Whole or not at all: a temporary file beside it, fsynced, then
+        // renamed over it, so a kill mid-write never leaves half a file.
+        Some(path) => {
+            let mut tmp = path.clone().into_os_string();
+            tmp.push(".tmp");
+            let tmp = std::path::PathBuf::from(tmp);
+            let written = (|| {
+                use std::io::Write as _;
+                let mut f = std::fs::File::create(&tmp)?;
+                f.write_all(out.as_bytes())?;
+                f.sync_all()?;
+                std::fs::rename(&tmp, path)
+            })();
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(anyhow!("cannot write {}: {e}", path.display()));
+            }
+        }
         None => super::out::write(&out),
     }
     eprintln!(

@@ -43,6 +43,32 @@ impl Ledger {
         Ok(())
     }
 
+    /// Records a canary written and the evidence event saying so in one
+    /// transaction, so no interruption leaves a confirmed write without its
+    /// row (which the next run could not find to finish).
+    ///
+    /// # Errors
+    /// [`LedgerError::Write`].
+    pub fn canary_written(
+        &mut self,
+        c: &CanaryRow,
+        event: &mut Event,
+    ) -> Result<String, LedgerError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(LedgerError::Write)?;
+        tx.execute(
+            "INSERT INTO canaries (canary, source, key, version_id, snapshot, sha256, size, written_at, deleted_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![c.canary, c.source, c.key, c.version_id, c.snapshot, c.sha256, c.size as i64, c.written_at, c.deleted_at],
+        )
+        .map_err(LedgerError::Write)?;
+        let line = append_event(&tx, event)?;
+        tx.commit().map_err(LedgerError::Write)?;
+        Ok(line)
+    }
+
     /// Records that a canary was deleted (its version now behind a delete
     /// marker).
     ///
