@@ -370,7 +370,7 @@ async fn ledger_rows_edited_behind_the_chain_are_named_and_no_report_is_made() {
             "verdict is mismatch in the row but verified in its event",
         ),
         (
-            "UPDATE runs SET summary = replace(summary, '\"outcome\":\"passed\"', '\"outcome\":\"failed\"') WHERE rowid = (SELECT MIN(rowid) FROM runs)",
+            "UPDATE runs SET summary = replace(summary, '\"outcome\":\"passed\"', '\"outcome\":\"failed\"') WHERE rowid = (SELECT MAX(rowid) FROM runs)",
             "outcome is failed in the row's summary but passed in its event",
         ),
     ] {
@@ -392,6 +392,13 @@ async fn ledger_rows_edited_behind_the_chain_are_named_and_no_report_is_made() {
                 r.stderr
             );
             assert!(!r.stdout.contains("\"intact\": true"), "{}", r.stdout);
+        }
+        if edit.starts_with("UPDATE runs") {
+            // The drill's last run: status does not show the edited outcome
+            // as its health, and says why it exits 1.
+            let st = agent.run(&["status"]).await;
+            assert_eq!(st.code, 1, "{}", st.stdout);
+            assert!(st.stdout.contains("TAMPERED: drill d") && st.stdout.contains(names), "{}", st.stdout);
         }
         std::fs::copy(&saved, &ledger).expect("restore");
     }

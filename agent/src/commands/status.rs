@@ -2,8 +2,8 @@
 //! run, and whether the daemon's heartbeat is fresh. Reads the ledger only.
 //!
 //! Exit codes: 0 healthy; 1 the daemon's heartbeat is stale, a drill's
-//! last run failed or ended in error, or an evidence sink is failing; 2
-//! could not read.
+//! last run failed or ended in error, an evidence sink is failing, or a
+//! last run's summary disagrees with the hash chain; 2 could not read.
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, StatusArgs};
@@ -44,7 +44,12 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .any(|d| d.last_outcome.is_some_and(|o| !o.passed()));
     Ok(ExitCode::from(
-        if stale || failed || report.sinks_failing() || report.daemon_problems() {
+        if stale
+            || failed
+            || report.sinks_failing()
+            || report.daemon_problems()
+            || !report.tampered.is_empty()
+        {
             EXIT_FAILED
         } else {
             EXIT_OK

@@ -93,6 +93,11 @@ pub struct StatusReport {
     /// The latest patch check, when one was recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<PatchStatus>,
+    /// Drills' last run summaries that disagree with their hash-chained
+    /// event: the row was changed after it was recorded, so what it says is
+    /// not shown as the drill's health (`evidence verify` lists every row).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tampered: Vec<String>,
 }
 
 /// The latest patch check's findings.
@@ -180,6 +185,7 @@ impl StatusReport {
         });
         let live = daemon.as_ref().filter(|d| d.fresh);
         let mut drills = Vec::new();
+        let mut tampered = Vec::new();
         for (name, d) in &config.drills {
             let last_run = last.remove(name);
             let running = last_run.as_ref().is_some_and(|r| r.status == "running");
@@ -196,6 +202,11 @@ impl StatusReport {
                         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 });
             let ended = ended_run(last_run.as_ref(), finished.remove(name));
+            if let Some(r) = &ended {
+                for d in ledger.runs_disagreeing_with_chain(Some(&r.run_id))? {
+                    tampered.push(format!("drill {name}: {} ({})", d.message, d.row));
+                }
+            }
             let history = histories.remove(name).unwrap_or_default();
             let gate = crate::gate::evaluate([d], &facts, Default::default(), now).pop();
             drills.push(DrillStatus {
@@ -243,6 +254,7 @@ impl StatusReport {
             daemon,
             drills,
             sinks,
+            tampered,
         })
     }
 
@@ -574,6 +586,12 @@ impl StatusReport {
     /// The report for people.
     pub fn to_text(&self) -> String {
         let mut out = String::new();
+        for t in &self.tampered {
+            let _ = writeln!(
+                out,
+                "TAMPERED: {t}; the ledger row was changed after it was recorded, run `restoreproof evidence verify`"
+            );
+        }
         match &self.daemon {
             Some(d) if d.fresh => {
                 let _ = writeln!(

@@ -417,6 +417,20 @@ impl Ledger {
         for row in rows {
             out.push(row.map_err(LedgerError::Read)?);
         }
+        out.extend(self.runs_disagreeing_with_chain(None)?);
+        Ok(out)
+    }
+    /// Run summaries (all, or the run `only`) that disagree with their
+    /// hash-chained `run_summary` event: what `status`, the gate and the
+    /// metrics would show from the row.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn runs_disagreeing_with_chain(
+        &self,
+        only: Option<&str>,
+    ) -> Result<Vec<RowDisagreement>, LedgerError> {
+        let mut out = Vec::new();
         let mut stmt = self
             .conn
             .prepare(
@@ -438,11 +452,11 @@ impl Ledger {
                                     'aborted', json_extract(e.body, '$.counts.aborted')),
                         r.status
                  FROM runs r JOIN events e ON e.kind = 'run_summary' AND e.run_id = r.run_id
-                 WHERE r.summary IS NOT NULL",
+                 WHERE r.summary IS NOT NULL AND (?1 IS NULL OR r.run_id = ?1)",
             )
             .map_err(LedgerError::Read)?;
         let rows = stmt
-            .query_map([], |r| {
+            .query_map([only], |r| {
                 let mut fields = Vec::new();
                 for (i, name) in [(2, "status"), (4, "outcome"), (6, "reason"), (8, "counts")] {
                     let row: Option<String> = r.get(i)?;
