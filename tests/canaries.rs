@@ -294,7 +294,7 @@ async fn documented_responses_an_azure_canary_is_restored_from_soft_delete() {
 }
 
 /// Canary keys whose current version is live (not behind a delete marker).
-async fn live_canaries(b: &Bucket) -> Vec<String> {
+pub async fn live_canaries(b: &Bucket) -> Vec<String> {
     let out =
         b.s3.list_object_versions()
             .bucket(&b.name)

@@ -215,19 +215,7 @@ async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
     assert_eq!(last.code, 0, "{}", last.stderr);
     let drill = agent.drill(&["--no-ship"]).await;
     assert_eq!(drill.code, 0, "{}", drill.stderr);
-    let live = {
-        let out =
-            b.s3.list_object_versions()
-                .bucket(&b.name)
-                .prefix("restoreproof-canary/")
-                .send()
-                .await
-                .expect("list");
-        out.versions()
-            .iter()
-            .filter(|v| v.is_latest() == Some(true))
-            .count()
-    };
+    let live = crate::canaries::live_canaries(&b).await.len();
     assert_eq!(live, 0, "no canary of the agent is live");
     {
         let ledger = agent.ledger();

@@ -644,14 +644,17 @@ async fn the_daemon_records_each_gate_change_once_and_exposes_the_gate() {
     crate::schemas::assert_valid(&docs);
 }
 
-/// A scheduled fire whose source cannot be set up (here the SAS file was
-/// removed after the service started) is a run of its own with status
-/// `error` and the reason — in the ledger, the evidence chain and
-/// `status` (exit 1) — never a silent skip that status, the gate and the
-/// metrics would not see.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
-    let c = crate::azure::Container::new("unrunnable").await;
+/// The service over an Azurite container, its SAS read from `sas.txt`
+/// beside the config, a drill every 2 s; returns once a run completed.
+async fn azure_service_with_a_sas_file(
+    test: &str,
+) -> (
+    crate::azure::Container,
+    Agent,
+    Notifications,
+    tokio::process::Child,
+) {
+    let c = crate::azure::Container::new(test).await;
     c.put("x.bin", &data(1, 1000)).await;
     let source = c
         .source_toml("az")
@@ -661,11 +664,22 @@ async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
     ));
     std::fs::write(agent.path("sas.txt"), crate::azure::account_sas()).expect("sas");
     let notify = Notifications::listen(agent.dir.path());
-    let mut child = start(&agent, &notify);
+    let child = start(&agent, &notify);
     wait_for("a completed run", 30, || {
         runs(&agent, "d", "completed") >= 1
     })
     .await;
+    (c, agent, notify, child)
+}
+
+/// A scheduled fire whose source cannot be set up (here the SAS file was
+/// removed after the service started) is a run of its own with status
+/// `error` and the reason — in the ledger, the evidence chain and
+/// `status` (exit 1) — never a silent skip that status, the gate and the
+/// metrics would not see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
+    let (_c, agent, _notify, mut child) = azure_service_with_a_sas_file("unrunnable").await;
     std::fs::remove_file(agent.path("sas.txt")).expect("remove the SAS file");
     wait_for("a run with status error", 30, || {
         runs(&agent, "d", "error") >= 1
@@ -715,21 +729,7 @@ async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
 /// reload was applied and every later fire was skipped without a record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reload_that_validate_refuses_is_refused_and_the_running_config_kept() {
-    let c = crate::azure::Container::new("reload-refused").await;
-    c.put("x.bin", &data(1, 1000)).await;
-    let source = c
-        .source_toml("az")
-        .replace("sas_env = \"RP_TEST_AZURE_SAS\"", "sas_file = \"sas.txt\"");
-    let text =
-        format!("{source}[drills.d]\nsource = \"az\"\nschedule = \"*/2 * * * * *\"\n{DAEMON}");
-    let agent = Agent::from_toml(&text);
-    std::fs::write(agent.path("sas.txt"), crate::azure::account_sas()).expect("sas");
-    let notify = Notifications::listen(agent.dir.path());
-    let mut child = start(&agent, &notify);
-    wait_for("a completed run", 30, || {
-        runs(&agent, "d", "completed") >= 1
-    })
-    .await;
+    let (_c, agent, _notify, mut child) = azure_service_with_a_sas_file("reload-refused").await;
     let config = std::fs::read_to_string(&agent.config).expect("config");
     std::fs::write(&agent.config, config.replace("sas.txt", "missing-sas.txt")).expect("edit");
     let validate = agent.run(&["validate"]).await;

@@ -117,8 +117,8 @@ pub async fn write(
     };
     // One id correlates the four steps (as a run id does a drill's events).
     let operation = uuid::Uuid::now_v7().to_string();
-    let record = |point: &Candidate, action, phase, prior, error: Option<String>| {
-        let mut event = Event::new(
+    let event = |point: &Candidate, action, phase, prior, error: Option<String>| {
+        Event::new(
             Some(operation.clone()),
             &CanaryMutation {
                 agent: &agent,
@@ -133,8 +133,11 @@ pub async fn write(
                 pid: std::process::id(),
                 boot_id: &boot_id,
             },
-        );
-        lock(recorder).commit(&mut event, |l, e| l.record_event(e))
+        )
+    };
+    let record = |point: &Candidate, action, phase, prior, error: Option<String>| {
+        let mut e = event(point, action, phase, prior, error);
+        lock(recorder).commit(&mut e, |l, e| l.record_event(e))
     };
     let failed = |error: SourceError| CanaryError::Source {
         canary: cfg.name.clone(),
@@ -183,23 +186,8 @@ pub async fn write(
         deleted_at: None,
     };
     // The row and the write's `done` in one transaction.
-    let mut event = Event::new(
-        Some(operation.clone()),
-        &CanaryMutation {
-            agent: &agent,
-            drill: &cfg.name,
-            source: &info,
-            recovery_point: &point,
-            action: "canary_write",
-            phase: "done",
-            prior_state: "absent",
-            error: None,
-            sha256: &sha256,
-            pid: std::process::id(),
-            boot_id: &boot_id,
-        },
-    );
-    lock(recorder).commit(&mut event, |l, e| l.canary_written(&row, e))?;
+    let mut done = event(&point, "canary_write", "done", "absent", None);
+    lock(recorder).commit(&mut done, |l, e| l.canary_written(&row, e))?;
 
     record(&point, "canary_delete", "intent", "live", None)?;
     if let Err(e) = source.delete_canary(&key).await {

@@ -19,6 +19,24 @@ pub struct CanaryRow {
     pub deleted_at: Option<String>,
 }
 
+impl CanaryRow {
+    /// A row selected as `canary, source, key, version_id, snapshot,
+    /// sha256, size, written_at, deleted_at` (the first nine columns).
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            canary: r.get(0)?,
+            source: r.get(1)?,
+            key: r.get(2)?,
+            version_id: r.get(3)?,
+            snapshot: r.get(4)?,
+            sha256: r.get(5)?,
+            size: r.get::<_, i64>(6)? as u64,
+            written_at: r.get(7)?,
+            deleted_at: r.get(8)?,
+        })
+    }
+}
+
 /// The process that took a canary's last recorded step: its pid and boot
 /// id, as the evidence says them.
 pub type StepProcess = (Option<i64>, Option<String>);
@@ -109,20 +127,7 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         let rows = stmt
             .query_map(params![canary, source], |r| {
-                Ok((
-                    CanaryRow {
-                        canary: r.get(0)?,
-                        source: r.get(1)?,
-                        key: r.get(2)?,
-                        version_id: r.get(3)?,
-                        snapshot: r.get(4)?,
-                        sha256: r.get(5)?,
-                        size: r.get::<_, i64>(6)? as u64,
-                        written_at: r.get(7)?,
-                        deleted_at: r.get(8)?,
-                    },
-                    (r.get(9)?, r.get(10)?),
-                ))
+                Ok((CanaryRow::from_row(r)?, (r.get(9)?, r.get(10)?)))
             })
             .map_err(LedgerError::Read)?;
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
@@ -182,19 +187,7 @@ impl Ledger {
                  WHERE canary = ?1 AND deleted_at IS NOT NULL AND written_at <= ?2 AND written_at >= ?3
                  ORDER BY written_at DESC LIMIT 1",
                 params![canary, written_by, not_before],
-                |r| {
-                    Ok(CanaryRow {
-                        canary: r.get(0)?,
-                        source: r.get(1)?,
-                        key: r.get(2)?,
-                        version_id: r.get(3)?,
-                        snapshot: r.get(4)?,
-                        sha256: r.get(5)?,
-                        size: r.get::<_, i64>(6)? as u64,
-                        written_at: r.get(7)?,
-                        deleted_at: r.get(8)?,
-                    })
-                },
+                CanaryRow::from_row,
             )
             .optional()
             .map_err(LedgerError::Read)
