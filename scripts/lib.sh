@@ -215,9 +215,14 @@ rp_start_seaweedfs() { # dir
   cat >"$d/seaweed-s3.json" <<'JSON'
 {"identities":[{"name":"tests","credentials":[{"accessKey":"testing","secretKey":"testing"}],"actions":["Admin","Read","List","Tagging","Write"]}]}
 JSON
+  # Every bucket is a collection with volumes of its own: a fixed number
+  # of small (sparse) volumes, instead of as many 1 GiB ones as the free
+  # disk allows, keeps a machine with little free space from running out
+  # of writable volumes after a few buckets.
   local args=(-dir="$d/seaweed-data" -ip=127.0.0.1 -ip.bind=127.0.0.1
     -webdav=false -admin.ui=false -s3.port.iceberg=0 -s3.port.lance=0
-    -master.telemetry=false -s3.config="$d/seaweed-s3.json")
+    -master.telemetry=false -s3.config="$d/seaweed-s3.json"
+    -master.volumeSizeLimitMB=64 -volume.max=400)
   for p in master.port master.port.grpc volume.port volume.port.grpc filer.port filer.port.grpc \
     s3.port.grpc admin.port admin.port.grpc; do
     args+=("-$p=$(rp_free_port)")

@@ -762,3 +762,46 @@ async fn a_reload_that_validate_refuses_is_refused_and_the_running_config_kept()
     signal(&child, "TERM");
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
 }
+
+/// A token pasted into a setting of a reloaded config is never repeated in
+/// the refused reload's record (hash-chained and shipped) nor in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reload_never_repeats_a_token_from_the_config() {
+    let b = Bucket::new("reload-token").await;
+    b.put("k", b"x", None).await;
+    let drill = format!("sample = 1\nschedule = \"*/2 * * * * *\"\n{DAEMON}");
+    let agent = Agent::new(&b.proxy.url(), &b.name, &drill);
+    let notify = Notifications::listen(agent.dir.path());
+    let mut child = start(&agent, &notify);
+    wait_for("READY=1", 30, || notify.has("READY=1")).await;
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXZhbHVlLWhlcmU";
+    let config = std::fs::read_to_string(&agent.config).expect("config");
+    std::fs::write(
+        &agent.config,
+        config.replace("sample = 1", &format!("sample = \"{jwt}\"")),
+    )
+    .expect("edit");
+    signal(&child, "HUP");
+    wait_for("a refused reload", 20, || {
+        agent
+            .evidence()
+            .iter()
+            .any(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
+    })
+    .await;
+    signal(&child, "TERM");
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    let refused = agent
+        .evidence()
+        .into_iter()
+        .find(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
+        .expect("refused");
+    let why = refused["error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("drills.d.sample") && why.contains("not shown"),
+        "{refused}"
+    );
+    let evidence = std::fs::read_to_string(agent.path("log/evidence.jsonl")).expect("evidence");
+    assert!(!evidence.contains(jwt), "the token is in the evidence");
+    assert!(!log(&agent).contains(jwt), "the token is in the log");
+}

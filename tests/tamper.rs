@@ -399,6 +399,20 @@ async fn ledger_rows_edited_behind_the_chain_are_named_and_no_report_is_made() {
             let st = agent.run(&["status"]).await;
             assert_eq!(st.code, 1, "{}", st.stdout);
             assert!(st.stdout.contains("TAMPERED: drill d") && st.stdout.contains(names), "{}", st.stdout);
+            let metrics = agent.run(&["status", "--prometheus"]).await;
+            assert!(
+                metrics.stdout.contains("restoreproof_ledger_rows_disagreeing 1"),
+                "{}",
+                metrics.stdout
+            );
+            // The gate trusts no run of the drill while its rows disagree.
+            let gate = agent.run(&["gate", "--max-age", "7d"]).await;
+            assert_eq!(gate.code, 1, "{}", gate.stdout);
+            assert!(
+                gate.stdout.contains("disagree with their hash-chained events") && gate.stdout.contains(names),
+                "{}",
+                gate.stdout
+            );
         }
         std::fs::copy(&saved, &ledger).expect("restore");
     }

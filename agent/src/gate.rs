@@ -79,6 +79,12 @@ fn judge(
         .or(d.gate.min_coverage);
     let age = f.last_passed_at.as_deref().and_then(|t| age_at(t, now));
     let mut reasons = Vec::new();
+    if !f.tampered.is_empty() {
+        reasons.push(format!(
+            "the ledger's run summaries disagree with their hash-chained events ({}); no run of this drill is trusted until `restoreproof evidence verify` is clean",
+            f.tampered.join("; ")
+        ));
+    }
     match (age, &f.last_passed_at) {
         (Some(a), _) if a <= max_age.as_secs() => {}
         (Some(a), Some(at)) => reasons.push(format!(
@@ -176,6 +182,7 @@ source = "s"
                 last_outcome: passed.map(|_| RunOutcome::Passed),
                 coverage_percent: coverage,
                 coverage_at: coverage.map(|_| "2026-12-06T11:00:00Z".to_owned()),
+                tampered: Vec::new(),
             },
         )])
     }

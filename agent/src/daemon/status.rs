@@ -286,6 +286,12 @@ impl StatusReport {
             )],
         );
         family(
+            "restoreproof_ledger_rows_disagreeing",
+            "gauge",
+            "Drills' last run summaries that disagree with their hash-chained events (rows changed after they were recorded); 0 when the ledger matches its chain.",
+            vec![(String::new(), self.tampered.len() as f64)],
+        );
+        family(
             "restoreproof_daemon_up",
             "gauge",
             "1 while the daemon's heartbeat is fresh.",

@@ -359,6 +359,9 @@ pub struct RowDisagreement {
     pub row: String,
     /// What differs, the row's value and the event's.
     pub message: String,
+    /// The run's drill, for a `runs` row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drill: Option<String>,
 }
 
 impl Ledger {
@@ -403,6 +406,7 @@ impl Ledger {
                     }
                 }
                 Ok(RowDisagreement {
+                    drill: None,
                     table: "samples",
                     row: format!(
                         "run {}, key {}, version {}",
@@ -450,7 +454,7 @@ impl Ledger {
                                     'no_reference', json_extract(e.body, '$.counts.no_reference'),
                                     'skipped', json_extract(e.body, '$.counts.skipped'),
                                     'aborted', json_extract(e.body, '$.counts.aborted')),
-                        r.status
+                        r.status, r.drill
                  FROM runs r JOIN events e ON e.kind = 'run_summary' AND e.run_id = r.run_id
                  WHERE r.summary IS NOT NULL AND (?1 IS NULL OR r.run_id = ?1)",
             )
@@ -477,13 +481,19 @@ impl Ledger {
                         event_status.as_deref().unwrap_or("null")
                     ));
                 }
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, fields))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    fields,
+                    r.get::<_, String>(11)?,
+                ))
             })
             .map_err(LedgerError::Read)?;
         for row in rows {
-            let (run_id, event_id, fields) = row.map_err(LedgerError::Read)?;
+            let (run_id, event_id, fields, drill) = row.map_err(LedgerError::Read)?;
             if !fields.is_empty() {
                 out.push(RowDisagreement {
+                    drill: Some(drill),
                     table: "runs",
                     row: format!("run {run_id}"),
                     message: format!("{} (event {event_id})", fields.join("; ")),

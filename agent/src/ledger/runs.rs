@@ -587,6 +587,9 @@ pub struct GateFacts {
     /// it left it, and when that run finished.
     pub coverage_percent: Option<f64>,
     pub coverage_at: Option<String>,
+    /// The drill's run summaries that disagree with their hash-chained
+    /// events: the rows above are not to be trusted while any does.
+    pub tampered: Vec<String>,
 }
 
 impl Ledger {
@@ -647,6 +650,14 @@ impl Ledger {
             let f = out.entry(drill).or_default();
             f.coverage_percent = percent;
             f.coverage_at = at;
+        }
+        for d in self.runs_disagreeing_with_chain(None)? {
+            if let Some(drill) = &d.drill {
+                out.entry(drill.clone())
+                    .or_default()
+                    .tampered
+                    .push(format!("{}: {}", d.row, d.message));
+            }
         }
         Ok(out)
     }
