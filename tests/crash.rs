@@ -256,3 +256,85 @@ async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
     let verify = agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
 }
+
+/// kill -9 of the service (`restoreproof run`: a drill every second whose
+/// restores take a while, a canary every 2 s) at 30 random moments, then
+/// one more drill and canary: the ledger passes `PRAGMA integrity_check`,
+/// the chain verifies, every run is completed or aborted, no scratch is
+/// left and no canary of the agent is live.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_kills_of_the_service_leave_an_intact_ledger_and_no_canary_live() {
+    use rand::{Rng, SeedableRng};
+    let b = Bucket::new("kill-service").await;
+    for i in 0..6u8 {
+        b.put(&format!("obj-{i}"), &data(i, 20_000), None).await;
+    }
+    b.proxy.add(restoreproof_testkit::Rule::get(
+        "obj-",
+        restoreproof_testkit::Fault::Stall(Duration::from_millis(30)),
+    ));
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "sample = 6\nmode = \"local\"\nschedule = \"* * * * * *\"\n[canaries.c]\nsource = \"src\"\nretention = \"30d\"\nages = [\"1d\"]\nschedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\n",
+    );
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0x73657276);
+    let (mut alive, mut tries) = (0, 0);
+    while alive < 30 && tries < 60 {
+        tries += 1;
+        let mut child = agent
+            .command(&["run"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..2500))).await;
+        if child.try_wait().expect("poll").is_none() {
+            alive += 1;
+        }
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+    assert_eq!(alive, 30, "30 kills of a running service in {tries} tries");
+    let canary = agent.run(&["canary", "c"]).await;
+    assert_eq!(canary.code, 0, "{}", canary.stderr);
+    let last = agent.drill(&["--no-ship"]).await;
+    assert_eq!(last.code, 0, "{}", last.stderr);
+    {
+        let ledger = agent.ledger();
+        let check: String = ledger
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .expect("integrity_check");
+        assert_eq!(check, "ok");
+        let statuses: Vec<String> = ledger
+            .prepare("SELECT status FROM runs")
+            .expect("query")
+            .query_map([], |r| r.get(0))
+            .expect("rows")
+            .map(|r| r.expect("row"))
+            .collect();
+        assert!(statuses.len() > 1, "{statuses:?}");
+        assert!(
+            statuses.iter().all(|s| s == "completed" || s == "aborted"),
+            "{statuses:?}"
+        );
+        let open: i64 = ledger
+            .query_row(
+                "SELECT COUNT(*) FROM canaries WHERE deleted_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(open, 0);
+    }
+    assert!(
+        crate::canaries::live_canaries(&b).await.is_empty(),
+        "no canary live"
+    );
+    let verify = agent.run(&["evidence", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+    let left: Vec<_> = std::fs::read_dir(agent.path("scratch"))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "scratch left behind: {left:?}");
+}

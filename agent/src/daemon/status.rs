@@ -93,9 +93,9 @@ pub struct StatusReport {
     /// The latest patch check, when one was recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patch: Option<PatchStatus>,
-    /// Drills' last run summaries that disagree with their hash-chained
-    /// event: the row was changed after it was recorded, so what it says is
-    /// not shown as the drill's health (`evidence verify` lists every row).
+    /// Drills' run summaries that disagree with their hash-chained events:
+    /// the rows were changed after they were recorded, so what they say is
+    /// not to be trusted (`evidence verify` lists every row).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tampered: Vec<String>,
 }
@@ -202,10 +202,10 @@ impl StatusReport {
                         .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
                 });
             let ended = ended_run(last_run.as_ref(), finished.remove(name));
-            if let Some(r) = &ended {
-                for d in ledger.runs_disagreeing_with_chain(Some(&r.run_id))? {
-                    tampered.push(format!("drill {name}: {} ({})", d.message, d.row));
-                }
+            // Every run summary of the drill that disagrees with its event
+            // (the gate's facts hold them to the chain).
+            if let Some(f) = facts.get(name) {
+                tampered.extend(f.tampered.iter().map(|t| format!("drill {name}: {t}")));
             }
             let history = histories.remove(name).unwrap_or_default();
             let gate = crate::gate::evaluate([d], &facts, Default::default(), now).pop();
@@ -288,7 +288,7 @@ impl StatusReport {
         family(
             "restoreproof_ledger_rows_disagreeing",
             "gauge",
-            "Drills' last run summaries that disagree with their hash-chained events (rows changed after they were recorded); 0 when the ledger matches its chain.",
+            "Run summaries that disagree with their hash-chained events (rows changed after they were recorded); 0 when the ledger matches its chain.",
             vec![(String::new(), self.tampered.len() as f64)],
         );
         family(
