@@ -95,7 +95,6 @@ async fn a_killed_drill_keeps_every_completed_verdict() {
 /// is completed or aborted, and no scratch file is left.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_kills_leave_an_intact_ledger_chain_and_no_scratch() {
-    use rand::{Rng, SeedableRng};
     let b = Bucket::new("kill-loop").await;
     for i in 0..20u8 {
         b.put(&format!("obj-{i:02}"), &data(i, 60_000), None).await;
@@ -110,28 +109,16 @@ async fn thirty_kills_leave_an_intact_ledger_chain_and_no_scratch() {
         &b.name,
         "sample = 20\nmode = \"local\"\nconcurrency = 2",
     );
-    // Seeded, so a failure can be replayed; the moments range from before
-    // the ledger exists to after the last verdict.
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x6b696c6c);
-    let mut killed_alive = 0;
-    let mut tries = 0;
-    while killed_alive < 30 && tries < 60 {
-        tries += 1;
-        let mut child = agent
-            .command(&["drill", "d", "--quiet", "--no-ship"])
-            .spawn()
-            .expect("spawn");
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..700))).await;
-        if child.try_wait().expect("poll").is_none() {
-            killed_alive += 1;
-        }
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-    }
-    assert_eq!(
-        killed_alive, 30,
-        "30 kills of a running drill in {tries} tries"
-    );
+    // The moments range from before the ledger exists to after the last
+    // verdict.
+    kill_30_times(
+        &agent,
+        &["drill", "d", "--quiet", "--no-ship"],
+        700,
+        0x6b696c6c,
+        60,
+    )
+    .await;
 
     let last = agent.drill(&["--no-ship"]).await;
     assert_eq!(last.code, 0, "{}", last.stderr);
@@ -173,7 +160,6 @@ async fn thirty_kills_leave_an_intact_ledger_chain_and_no_scratch() {
 /// file is whole or absent, never half written.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
-    use rand::{Rng, SeedableRng};
     let b = Bucket::new("kill-canary").await;
     b.put("db/dump.sql", &data(1, 1000), None).await;
     b.proxy.add(restoreproof_testkit::Rule::any(
@@ -185,32 +171,7 @@ async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
         &b.name,
         "sample = 1\n[canaries.c]\nsource = \"src\"\nretention = \"30d\"\nages = [\"1d\"]\n",
     );
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x63616e61);
-    let mut kills = |args: Vec<String>, range_ms: u64| {
-        let agent = &agent;
-        let mut rng = rand::rngs::StdRng::seed_from_u64(rng.random());
-        async move {
-            let (mut alive, mut tries) = (0, 0);
-            while alive < 30 && tries < 120 {
-                tries += 1;
-                let argv: Vec<&str> = args.iter().map(String::as_str).collect();
-                let mut child = agent
-                    .command(&argv)
-                    .stdout(std::process::Stdio::null())
-                    .stderr(std::process::Stdio::null())
-                    .spawn()
-                    .expect("spawn");
-                tokio::time::sleep(Duration::from_millis(rng.random_range(0..range_ms))).await;
-                if child.try_wait().expect("poll").is_none() {
-                    alive += 1;
-                }
-                let _ = child.start_kill();
-                let _ = child.wait().await;
-            }
-            assert_eq!(alive, 30, "30 kills of a running {args:?} in {tries} tries");
-        }
-    };
-    kills(vec!["canary".into(), "c".into()], 400).await;
+    kill_30_times(&agent, &["canary", "c"], 400, 0x63616e61, 120).await;
     let last = agent.run(&["canary", "c"]).await;
     assert_eq!(last.code, 0, "{}", last.stderr);
     let drill = agent.drill(&["--no-ship"]).await;
@@ -249,7 +210,7 @@ async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
     let took = (started.elapsed().as_millis() as u64).max(2);
     let whole = std::fs::read_to_string(&out).expect("attestations");
     std::fs::remove_file(&out).expect("remove");
-    kills(attest.clone(), took).await;
+    kill_30_times(&agent, &argv, took, 0x61747465, 120).await;
     if let Ok(text) = std::fs::read_to_string(&out) {
         assert_eq!(text, whole, "the attestations file is whole");
     }
@@ -264,7 +225,6 @@ async fn thirty_kills_of_canary_and_of_attest_leave_nothing_half_done() {
 /// left and no canary of the agent is live.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_kills_of_the_service_leave_an_intact_ledger_and_no_canary_live() {
-    use rand::{Rng, SeedableRng};
     let b = Bucket::new("kill-service").await;
     for i in 0..6u8 {
         b.put(&format!("obj-{i}"), &data(i, 20_000), None).await;
@@ -278,24 +238,7 @@ async fn thirty_kills_of_the_service_leave_an_intact_ledger_and_no_canary_live()
         &b.name,
         "sample = 6\nmode = \"local\"\nschedule = \"* * * * * *\"\n[canaries.c]\nsource = \"src\"\nretention = \"30d\"\nages = [\"1d\"]\nschedule = \"*/2 * * * * *\"\n[daemon]\nheartbeat_interval = \"1s\"\n",
     );
-    let mut rng = rand::rngs::StdRng::seed_from_u64(0x73657276);
-    let (mut alive, mut tries) = (0, 0);
-    while alive < 30 && tries < 60 {
-        tries += 1;
-        let mut child = agent
-            .command(&["run"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
-        tokio::time::sleep(Duration::from_millis(rng.random_range(0..2500))).await;
-        if child.try_wait().expect("poll").is_none() {
-            alive += 1;
-        }
-        let _ = child.start_kill();
-        let _ = child.wait().await;
-    }
-    assert_eq!(alive, 30, "30 kills of a running service in {tries} tries");
+    kill_30_times(&agent, &["run"], 2500, 0x73657276, 60).await;
     let canary = agent.run(&["canary", "c"]).await;
     assert_eq!(canary.code, 0, "{}", canary.stderr);
     let last = agent.drill(&["--no-ship"]).await;
@@ -337,4 +280,29 @@ async fn thirty_kills_of_the_service_leave_an_intact_ledger_and_no_canary_live()
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "scratch left behind: {left:?}");
+}
+
+/// Runs `restoreproof ARGS` and kills it (SIGKILL) at a random moment in
+/// `0..range_ms`, until 30 kills landed while it was still running (at most
+/// `max_tries` starts); seeded, so a failure can be replayed.
+async fn kill_30_times(agent: &Agent, args: &[&str], range_ms: u64, seed: u64, max_tries: u32) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let (mut alive, mut tries) = (0, 0);
+    while alive < 30 && tries < max_tries {
+        tries += 1;
+        let mut child = agent
+            .command(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        tokio::time::sleep(Duration::from_millis(rng.random_range(0..range_ms))).await;
+        if child.try_wait().expect("poll").is_none() {
+            alive += 1;
+        }
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+    assert_eq!(alive, 30, "30 kills of a running {args:?} in {tries} tries");
 }
