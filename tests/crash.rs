@@ -122,27 +122,11 @@ async fn thirty_kills_leave_an_intact_ledger_chain_and_no_scratch() {
 
     let last = agent.drill(&["--no-ship"]).await;
     assert_eq!(last.code, 0, "{}", last.stderr);
-    let ledger = agent.ledger();
-    let check: String = ledger
-        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-        .expect("integrity_check");
-    assert_eq!(check, "ok");
-    let statuses: Vec<String> = ledger
-        .prepare("SELECT status FROM runs")
-        .expect("query")
-        .query_map([], |r| r.get(0))
-        .expect("rows")
-        .map(|r| r.expect("row"))
-        .collect();
-    assert!(
-        statuses.iter().all(|s| s == "completed" || s == "aborted"),
-        "{statuses:?}"
-    );
+    let statuses = sound_ledger_run_statuses(&agent);
     assert!(
         statuses.iter().filter(|s| *s == "aborted").count() >= 10,
         "{statuses:?}"
     );
-    drop(ledger);
     let verify = agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
     let left: Vec<_> = std::fs::read_dir(agent.path("scratch"))
@@ -243,24 +227,10 @@ async fn thirty_kills_of_the_service_leave_an_intact_ledger_and_no_canary_live()
     assert_eq!(canary.code, 0, "{}", canary.stderr);
     let last = agent.drill(&["--no-ship"]).await;
     assert_eq!(last.code, 0, "{}", last.stderr);
+    let statuses = sound_ledger_run_statuses(&agent);
+    assert!(statuses.len() > 1, "{statuses:?}");
     {
         let ledger = agent.ledger();
-        let check: String = ledger
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("integrity_check");
-        assert_eq!(check, "ok");
-        let statuses: Vec<String> = ledger
-            .prepare("SELECT status FROM runs")
-            .expect("query")
-            .query_map([], |r| r.get(0))
-            .expect("rows")
-            .map(|r| r.expect("row"))
-            .collect();
-        assert!(statuses.len() > 1, "{statuses:?}");
-        assert!(
-            statuses.iter().all(|s| s == "completed" || s == "aborted"),
-            "{statuses:?}"
-        );
         let open: i64 = ledger
             .query_row(
                 "SELECT COUNT(*) FROM canaries WHERE deleted_at IS NULL",
@@ -305,4 +275,26 @@ async fn kill_30_times(agent: &Agent, args: &[&str], range_ms: u64, seed: u64, m
         let _ = child.wait().await;
     }
     assert_eq!(alive, 30, "30 kills of a running {args:?} in {tries} tries");
+}
+
+/// Asserts that the ledger passes `PRAGMA integrity_check` and every run in
+/// it is completed or aborted; returns the runs' statuses.
+fn sound_ledger_run_statuses(agent: &Agent) -> Vec<String> {
+    let ledger = agent.ledger();
+    let check: String = ledger
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(check, "ok");
+    let statuses: Vec<String> = ledger
+        .prepare("SELECT status FROM runs")
+        .expect("query")
+        .query_map([], |r| r.get(0))
+        .expect("rows")
+        .map(|r| r.expect("row"))
+        .collect();
+    assert!(
+        statuses.iter().all(|s| s == "completed" || s == "aborted"),
+        "{statuses:?}"
+    );
+    statuses
 }

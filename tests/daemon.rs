@@ -735,18 +735,7 @@ async fn a_reload_that_validate_refuses_is_refused_and_the_running_config_kept()
     let validate = agent.run(&["validate"]).await;
     assert_eq!(validate.code, 2, "{}", validate.stdout);
     signal(&child, "HUP");
-    wait_for("a refused reload", 20, || {
-        agent
-            .evidence()
-            .iter()
-            .any(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
-    })
-    .await;
-    let refused = agent
-        .evidence()
-        .into_iter()
-        .find(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
-        .expect("refused");
+    let refused = refused_reload(&agent).await;
     let why = refused["error"].as_str().unwrap_or_default();
     assert!(
         why.contains("sources.az.auth.sas_file") && why.contains("missing-sas.txt"),
@@ -782,20 +771,9 @@ async fn a_refused_reload_never_repeats_a_token_from_the_config() {
     )
     .expect("edit");
     signal(&child, "HUP");
-    wait_for("a refused reload", 20, || {
-        agent
-            .evidence()
-            .iter()
-            .any(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
-    })
-    .await;
+    let refused = refused_reload(&agent).await;
     signal(&child, "TERM");
     let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
-    let refused = agent
-        .evidence()
-        .into_iter()
-        .find(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
-        .expect("refused");
     let why = refused["error"].as_str().unwrap_or_default();
     assert!(
         why.contains("drills.d.sample") && why.contains("not shown"),
@@ -804,4 +782,16 @@ async fn a_refused_reload_never_repeats_a_token_from_the_config() {
     let evidence = std::fs::read_to_string(agent.path("log/evidence.jsonl")).expect("evidence");
     assert!(!evidence.contains(jwt), "the token is in the evidence");
     assert!(!log(&agent).contains(jwt), "the token is in the log");
+}
+
+/// Waits for the service's first refused reload and returns its record.
+async fn refused_reload(agent: &Agent) -> Value {
+    let find = || {
+        agent
+            .evidence()
+            .into_iter()
+            .find(|e| e["kind"] == "config_reloaded" && e["outcome"] == "refused")
+    };
+    wait_for("a refused reload", 20, || find().is_some()).await;
+    find().expect("refused")
 }
