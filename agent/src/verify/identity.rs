@@ -249,6 +249,54 @@ pub fn listed_references(listed: &Candidate) -> StoredAttributes {
     refs
 }
 
+/// The references `served` carried that count for nothing because it was
+/// not bound to the listing (`binding` says why), as `not_comparable`
+/// checks named `….response`; what the listing itself states is not
+/// repeated.
+fn set_aside(
+    binding: Binding,
+    listed: &Candidate,
+    served: &StoredAttributes,
+    fallback: &StoredAttributes,
+) -> Vec<Check> {
+    let why = match binding {
+        Binding::Disagrees => {
+            "it arrived with a response that names another object than the listing"
+        }
+        _ => {
+            "it arrived with a response that names no version id or ETag to bind it to the listing"
+        }
+    };
+    let aside = |name: &str, expected: &str| Check {
+        name: name.to_owned(),
+        kind: if name.contains("etag") {
+            ReferenceKind::Etag
+        } else {
+            ReferenceKind::ProviderChecksum
+        },
+        expected: expected.to_owned(),
+        actual: String::new(),
+        outcome: Outcome::NotComparable,
+        note: Some(format!("not a reference for this recovery point: {why}")),
+    };
+    let mut out: Vec<Check> = served
+        .checksums
+        .iter()
+        .filter(|c| !fallback.checksums.iter().any(|f| f.value == c.value))
+        .map(|c| aside(&format!("{}.response", c.name), &c.value))
+        .collect();
+    if let Some(e) = served
+        .etag
+        .as_deref()
+        .filter(|e| fallback.etag.as_deref() != Some(*e))
+    {
+        if listed.content_md5.is_none() {
+            out.push(aside("s3.etag.response", e));
+        }
+    }
+    out
+}
+
 /// Binds a response to the listing and settles the references the bytes
 /// are compared with (see the module docs).
 pub fn bind(
@@ -295,41 +343,7 @@ pub fn bind(
             set_aside: Vec::new(),
         };
     }
-    let why = match binding {
-        Binding::Disagrees => {
-            "it arrived with a response that names another object than the listing"
-        }
-        _ => {
-            "it arrived with a response that names no version id or ETag to bind it to the listing"
-        }
-    };
-    let aside = |name: &str, expected: &str| Check {
-        name: name.to_owned(),
-        kind: if name.contains("etag") {
-            ReferenceKind::Etag
-        } else {
-            ReferenceKind::ProviderChecksum
-        },
-        expected: expected.to_owned(),
-        actual: String::new(),
-        outcome: Outcome::NotComparable,
-        note: Some(format!("not a reference for this recovery point: {why}")),
-    };
-    let mut set_aside: Vec<Check> = served
-        .checksums
-        .iter()
-        .filter(|c| !fallback.checksums.iter().any(|f| f.value == c.value))
-        .map(|c| aside(&format!("{}.response", c.name), &c.value))
-        .collect();
-    if let Some(e) = served
-        .etag
-        .as_deref()
-        .filter(|e| fallback.etag.as_deref() != Some(*e))
-    {
-        if listed.content_md5.is_none() {
-            set_aside.push(aside("s3.etag.response", e));
-        }
-    }
+    let set_aside = set_aside(binding, listed, &served, &fallback);
     // What the response says of the object's storage, encryption and lock
     // still describes the store's answer; the references are the listing's.
     let references = StoredAttributes {
