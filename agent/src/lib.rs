@@ -2,11 +2,12 @@
 //! points from versioned object storage, verifies them against independent
 //! references and records tamper-evident evidence of every attempt.
 //!
-//! Module map (see DESIGN.md): [`config`] → [`source`] (where recovery points
-//! live) → [`sample`] (which to restore) → [`verify`] (hashing and references)
-//! → [`drill`] (one run) → [`ledger`] and [`evidence`] (what is recorded).
+//! Module map (docs/architecture.md): [`config`] → [`source`] (where
+//! recovery points live, provider-neutral) ← [`providers`] (each cloud in
+//! one place) → [`sample`] (which to restore) → [`verify`] (hashing and
+//! references) → [`drill`] (one run) → [`ledger`] and [`evidence`] (what is
+//! recorded).
 
-pub mod anchor;
 pub mod canary;
 pub mod cli;
 pub mod commands;
@@ -21,6 +22,7 @@ pub mod ledger;
 pub mod outcome;
 pub mod patch;
 pub mod posture;
+pub mod providers;
 pub mod report;
 pub mod sample;
 pub mod shutdown;

@@ -4,7 +4,7 @@ use super::EXIT_OK;
 use crate::cli::{CanaryArgs, Cli};
 use crate::config::Config;
 use crate::ledger::recorder::Recorder;
-use crate::source::{self, BuildOptions};
+use crate::source::BuildOptions;
 use anyhow::anyhow;
 use std::process::ExitCode;
 
@@ -36,7 +36,7 @@ pub async fn run(cli: &Cli, args: &CanaryArgs) -> anyhow::Result<ExitCode> {
         attempts: crate::config::defaults::ATTEMPTS,
         timeout: std::time::Duration::from_secs(300),
     };
-    let source = source::build(&cfg.source, source_config, options)
+    let source = crate::providers::build(&cfg.source, source_config, options)
         .await
         .map_err(|e| anyhow!("cannot set up source `{}`: {e}", cfg.source))?;
     let recorder =

@@ -316,7 +316,7 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         let ac = c.anchor.as_ref().ok_or_else(|| {
             anyhow!("--anchor: the configuration has no [evidence.anchor]; name an S3 source with Object Lock there")
         })?;
-        let notes = crate::anchor::Anchor::open(ac)
+        let notes = crate::providers::s3::anchor::Anchor::open(ac)
             .await
             .read_all()
             .await

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 /// When the config, ledger or evidence file cannot be used.
 pub async fn run(cli: &Cli, args: &PatchArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(&cli.config)?;
-    let cloud = crate::patch::cloud::view(&config).await;
+    let cloud = crate::providers::patch::view(&config).await;
     let mut recorder = Recorder::open(&config.ledger_path, &config.evidence_path)?;
     if let Ok(k) = crate::evidence::chain::load_signer(&config.signing_key) {
         recorder.signer = Some(k);

@@ -20,7 +20,7 @@ pub async fn run(cli: &Cli, a: &PostureArgs) -> anyhow::Result<ExitCode> {
     if let Some(s) = &a.source {
         super::known_source(&config, s)?;
     }
-    let (findings, skipped) = crate::posture::check_sources(&config, a.source.as_deref()).await;
+    let (findings, skipped) = crate::providers::check_posture(&config, a.source.as_deref()).await;
     let mut recorder = Recorder::open(&config.ledger_path, &config.evidence_path)?;
     recorder.signer = Some(
         crate::evidence::chain::load_signer(&config.signing_key).map_err(|e| {

@@ -373,7 +373,7 @@ pub enum Strategy {
     Oldest,
 }
 
-/// How a recovery point is restored (see DESIGN.md, "Restore modes").
+/// How a recovery point is restored (docs/drills.md).
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum RestoreMode {

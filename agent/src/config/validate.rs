@@ -92,7 +92,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                     }
                 }
                 if let Some(e) = &s.endpoint {
-                    let parsed = azure_core::http::Url::parse(e);
+                    let parsed = url::Url::parse(e);
                     if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 10 {
                         problem(at("endpoint"), "must be a URL starting with `https://` (or `http://` for a local test server)");
                     } else if let Err(why) = &parsed {

@@ -310,7 +310,7 @@ async fn patch_loop(agent: Arc<Agent>, stop: Stop) {
             Wait::Stopping => return,
         }
         let policy = config.patch_policy;
-        let cloud = crate::patch::cloud::view(&config).await;
+        let cloud = crate::providers::patch::view(&config).await;
         let recorded = tokio::task::block_in_place(|| {
             crate::patch::check_and_record(&mut lock(&agent.recorder), &policy, cloud)
         });
@@ -331,7 +331,10 @@ async fn patch_loop(agent: Arc<Agent>, stop: Stop) {
 /// not), then writes new checkpoints there at every heartbeat interval.
 async fn anchor_loop(agent: Arc<Agent>, stop: Stop) {
     if let Some(a) = agent.config().anchor.clone() {
-        let locked = crate::anchor::Anchor::open(&a).await.locked().await;
+        let locked = crate::providers::s3::anchor::Anchor::open(&a)
+            .await
+            .locked()
+            .await;
         let (status, observed, reason) = match locked {
             Ok(true) => (crate::posture::Status::Pass, "Object Lock enabled".to_owned(), None),
             Ok(false) => (
@@ -370,7 +373,7 @@ async fn anchor_loop(agent: Arc<Agent>, stop: Stop) {
             () = stop.finishing() => return,
         }
         if let Some(a) = &config.anchor {
-            if let Err(e) = crate::anchor::sync(a, &agent.recorder).await {
+            if let Err(e) = crate::providers::s3::anchor::sync(a, &agent.recorder).await {
                 tracing::warn!(error = %e, "Cannot anchor checkpoints; trying again at the next heartbeat.");
             }
         }
@@ -399,7 +402,7 @@ async fn canary_loop(agent: Arc<Agent>, stop: Stop) {
                 attempts: crate::config::defaults::ATTEMPTS,
                 timeout: Duration::from_secs(300),
             };
-            match source::build(&c.source, source_config, options).await {
+            match crate::providers::build(&c.source, source_config, options).await {
                 Ok(s) => {
                     if let Err(e) = crate::canary::write(c, &*s, &agent.recorder).await {
                         tracing::error!(canary = %c.name, error = %e, "Cannot write the canary.");
@@ -431,7 +434,7 @@ async fn posture_loop(agent: Arc<Agent>, stop: Stop) {
             () = scheduler::sleep_until(&*agent.clock, fire) => {}
             () = stop.finishing() => return,
         }
-        let (findings, not_checked) = crate::posture::check_sources(&config, None).await;
+        let (findings, not_checked) = crate::providers::check_posture(&config, None).await;
         let recorded = crate::posture::record(&mut lock(&agent.recorder), &findings);
         let failed = findings
             .iter()
@@ -729,7 +732,7 @@ impl Runner for Agent {
         // source cannot be set up is a run that could not run, recorded
         // with the reason (never a silent skip).
         let built = match config.sources.get(&drill.source) {
-            Some(c) => source::build(&drill.source, c, BuildOptions::for_drill(&drill))
+            Some(c) => crate::providers::build(&drill.source, c, BuildOptions::for_drill(&drill))
                 .await
                 .map_err(|e| {
                     (

@@ -5,8 +5,8 @@
 //! only queried, and files are only read.
 
 pub mod apt;
-pub mod azure;
-pub mod cloud;
+pub use crate::providers::azure::update_manager as azure;
+pub use crate::providers::patch as cloud;
 pub mod dnf;
 
 use crate::controls::Control;

@@ -4,10 +4,6 @@
 //! controls it evidences, and is recorded as a `posture_finding` evidence
 //! event.
 
-pub mod azure;
-pub mod s3;
-
-use crate::config::{Config, SourceConfig};
 use crate::evidence::{AgentInfo, Body, Event, EventKind};
 use crate::ledger::evidence_file::EvidenceFileError;
 use crate::ledger::recorder::Recorder;
@@ -103,23 +99,6 @@ impl<'a> Out<'a> {
 }
 
 pub use crate::config::posture::{Encryption, Policy, RawPosture};
-
-/// Checks every source (or only `only`): the findings, and the sources
-/// that could not be checked.
-pub async fn check_sources(config: &Config, only: Option<&str>) -> (Vec<Finding>, Vec<String>) {
-    let mut findings = Vec::new();
-    let not_checked = Vec::new();
-    for (name, source) in &config.sources {
-        if only.is_some_and(|o| o != name) {
-            continue;
-        }
-        match source {
-            SourceConfig::S3(c) => findings.extend(s3::check(name, c, &c.posture).await),
-            SourceConfig::AzureBlob(c) => findings.extend(azure::check(name, c, &c.posture).await),
-        }
-    }
-    (findings, not_checked)
-}
 
 /// The body of a `posture_finding` event. `reason` is `null` when there is
 /// none (every finding record has the same members).

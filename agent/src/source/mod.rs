@@ -6,9 +6,7 @@
 //! once, where it enters ([`SourceError`]), so retries and verdicts never look
 //! at provider-specific codes.
 
-pub mod azure_blob;
 pub mod retry;
-pub mod s3;
 
 use crate::config::SourceConfig;
 use bytes::Bytes;
@@ -16,7 +14,6 @@ use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt};
 use serde::Serialize;
 use std::fmt;
-use std::sync::Arc;
 
 /// One restorable item seen in a listing, with what the provider says about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -619,22 +616,5 @@ impl BuildOptions {
             attempts: d.attempts,
             timeout: d.restore_timeout,
         }
-    }
-}
-
-/// Builds the source named `name` from its configuration.
-///
-/// # Errors
-/// A `Config`-class error when credentials or settings cannot be loaded.
-pub async fn build(
-    name: &str,
-    config: &SourceConfig,
-    options: BuildOptions,
-) -> Result<Arc<dyn RecoverySource>, SourceError> {
-    match config {
-        SourceConfig::S3(c) => Ok(Arc::new(s3::S3Source::build(name, c, options).await?)),
-        SourceConfig::AzureBlob(c) => Ok(Arc::new(
-            azure_blob::AzureBlobSource::build(name, c, options).await?,
-        )),
     }
 }

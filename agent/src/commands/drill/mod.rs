@@ -13,7 +13,7 @@ use crate::config::{Config, DrillConfig, RawDrill};
 use crate::drill::{Drill, DrillError, Observer, Quiet, Stop};
 use crate::ledger::recorder::Recorder;
 use crate::outcome::RunOutcome;
-use crate::source::{self, BuildOptions};
+use crate::source::BuildOptions;
 use anyhow::{anyhow, Context};
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -33,7 +33,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
             drill.source
         )
     })?;
-    let source = source::build(
+    let source = crate::providers::build(
         &drill.source,
         source_config,
         BuildOptions::for_drill(&drill),
@@ -104,7 +104,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     };
     // The run's checkpoint goes to write-once storage too.
     if let Some(anchor) = config.anchor.as_ref().filter(|_| !args.no_ship) {
-        if let Err(e) = crate::anchor::sync(anchor, &recorder).await {
+        if let Err(e) = crate::providers::s3::anchor::sync(anchor, &recorder).await {
             tracing::warn!(error = %e, "Cannot anchor the checkpoint; the next run or the service tries again.");
         }
     }

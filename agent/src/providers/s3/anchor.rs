@@ -51,7 +51,7 @@ pub struct Anchored {
 impl Anchor {
     pub async fn open(cfg: &AnchorConfig) -> Self {
         Self {
-            client: crate::source::s3::client(&cfg.s3).await,
+            client: super::client(&cfg.s3).await,
             cfg: cfg.clone(),
         }
     }
@@ -87,7 +87,7 @@ impl Anchor {
             .body(ByteStream::from(note.as_bytes().to_vec()))
             .send()
             .await
-            .map_err(|e| crate::source::s3::classify(&e, &what, Some(&self.cfg.s3.bucket)))?;
+            .map_err(|e| super::classify(&e, &what, Some(&self.cfg.s3.bucket)))?;
         Ok(key)
     }
 
@@ -114,11 +114,7 @@ impl Anchor {
                 if e.code() == Some("ObjectLockConfigurationNotFoundError") {
                     Ok(false)
                 } else {
-                    Err(crate::source::s3::classify(
-                        &e,
-                        &what,
-                        Some(&self.cfg.s3.bucket),
-                    ))
+                    Err(super::classify(&e, &what, Some(&self.cfg.s3.bucket)))
                 }
             }
         }
@@ -145,7 +141,7 @@ impl Anchor {
                 .send()
                 .await
                 .map_err(|e| {
-                    crate::source::s3::classify(&e, &self.at("ListObjectVersions on"), Some(bucket))
+                    super::classify(&e, &self.at("ListObjectVersions on"), Some(bucket))
                 })?;
             versions.extend(page.versions().iter().filter_map(|v| {
                 v.key()
@@ -168,9 +164,7 @@ impl Anchor {
                 .set_version_id(version)
                 .send()
                 .await
-                .map_err(|e| {
-                    crate::source::s3::classify(&e, &self.at("GetObject in"), Some(bucket))
-                })?;
+                .map_err(|e| super::classify(&e, &self.at("GetObject in"), Some(bucket)))?;
             let mode = obj.object_lock_mode().map(|m| m.as_str().to_owned());
             let retain_until = obj
                 .object_lock_retain_until_date()

@@ -4,11 +4,11 @@
 //! read: versioning is inferred from the listing, and the others are
 //! `unknown` with that reason.
 
-use super::{
+use super::{classify, service_client, AzureBlobSource};
+use crate::config::AzureSourceConfig;
+use crate::posture::{
     Encryption, Finding, Out, Policy, Status, ACCESS, BACKUP, CRYPTO, NETWORK, REDUNDANCY,
 };
-use crate::config::AzureSourceConfig;
-use crate::source::azure_blob::{classify, service_client, AzureBlobSource};
 use crate::source::{BuildOptions, ErrorClass, ListItem, RecoverySource, SourceError};
 use azure_storage_blob::models::BlobServiceClientGetAccountInfoResultHeaders;
 use futures::StreamExt;

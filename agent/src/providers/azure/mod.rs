@@ -22,11 +22,14 @@
 //! bearer token). `azure_storage_blob` 1.1 has no shared-key option, so an
 //! account key is not accepted: create a SAS from it instead.
 
-use super::{
+pub mod posture;
+pub mod update_manager;
+
+use crate::config::{AzureAuth, AzureSourceConfig, SecretSource};
+use crate::source::{
     BuildOptions, Candidate, Deleted, ErrorClass, ListItem, RecoverySource, RestoreBody,
     SourceError, SourceInfo, StoredAttributes, StoredChecksum,
 };
-use crate::config::{AzureAuth, AzureSourceConfig, SecretSource};
 use azure_core::credentials::TokenCredential;
 use azure_core::error::ErrorKind;
 use azure_core::http::{ClientOptions, RetryOptions, Url};
@@ -182,7 +185,7 @@ impl AzureBlobSource {
     async fn list_page(
         &self,
         marker: Option<String>,
-    ) -> Result<super::Page<Option<String>>, SourceError> {
+    ) -> Result<crate::source::Page<Option<String>>, SourceError> {
         let options = BlobContainerClientListBlobsOptions {
             include: Some(vec![
                 ListBlobsIncludeItem::Snapshots,
@@ -456,7 +459,7 @@ impl RecoverySource for AzureBlobSource {
     }
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-        super::paged(
+        crate::source::paged(
             self.attempts,
             self.timeout,
             None,

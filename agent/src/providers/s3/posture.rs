@@ -2,10 +2,10 @@
 //! finding. A call that is denied or that the endpoint does not implement
 //! gives `unknown` with the reason, never `pass`.
 
-use super::{
+use crate::config::S3SourceConfig;
+use crate::posture::{
     Encryption, Finding, Out, Policy, Status, ACCESS, BACKUP, CRYPTO, LOGGING, NETWORK, REDUNDANCY,
 };
-use crate::config::S3SourceConfig;
 use crate::source::ErrorClass;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::Client;
@@ -26,7 +26,7 @@ fn failed<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
         return Failed::NotConfigured;
     }
     // The one classifier of S3 errors, shared with the source.
-    let c = crate::source::s3::classify(e, "the call", None);
+    let c = super::classify(e, "the call", None);
     Failed::Unknown(match c.class {
         ErrorClass::AccessDenied => format!("access denied: the identity needs {permission}"),
         ErrorClass::NotImplemented => "not supported by this endpoint".into(),
@@ -44,7 +44,7 @@ fn verdict(ok: bool) -> Status {
 
 /// Checks one bucket against `p`.
 pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding> {
-    let client: Client = crate::source::s3::client(c).await;
+    let client: Client = super::client(c).await;
     let b = c.bucket.as_str();
     let mut o = Out::new(source);
 

@@ -18,12 +18,12 @@
 //!   rather than an SDK error.
 //! - SDK retries are off; [`crate::source::retry`] is the one retry policy.
 
-use super::{
+use crate::config::S3SourceConfig;
+use crate::source::{
     BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, LockReadable,
     PartSizesFrom, RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability,
     StoredAttributes, StoredChecksum, MAX_PROBED_PARTS,
 };
-use crate::config::S3SourceConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
@@ -59,9 +59,12 @@ macro_rules! stored_values {
 }
 
 // After the macro above, which `parts` uses.
+pub mod anchor;
 mod errors;
 mod helpers;
 mod parts;
+pub mod posture;
+pub mod ssm;
 
 /// One S3 bucket (and prefix) as a source of recovery points.
 #[derive(Debug)]
@@ -198,7 +201,7 @@ impl S3Source {
         }
     }
 
-    async fn list_page(&self, marker: &Marker) -> Result<super::Page<Marker>, SourceError> {
+    async fn list_page(&self, marker: &Marker) -> Result<crate::source::Page<Marker>, SourceError> {
         let mut req = self
             .client
             .list_object_versions()
@@ -367,7 +370,7 @@ impl RecoverySource for S3Source {
     }
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-        super::paged(
+        crate::source::paged(
             self.attempts,
             self.timeout,
             Marker::default(),
