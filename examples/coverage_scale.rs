@@ -15,10 +15,7 @@
 
 use futures::stream::BoxStream;
 use restoreproof::drill::{plan, Quiet};
-use restoreproof::source::{
-    Candidate, ErrorClass, ListItem, RecoverySource, RestoreBody, SourceError, SourceInfo,
-    StoredAttributes,
-};
+use restoreproof::source::{Candidate, ListItem, Lister, SourceError, SourceInfo};
 use std::path::Path;
 use std::time::Instant;
 
@@ -33,8 +30,7 @@ fn key(k: u64) -> String {
     format!("backups/db-{k:08}.dump")
 }
 
-#[async_trait::async_trait]
-impl RecoverySource for Synthetic {
+impl Lister for Synthetic {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: SOURCE.into(),
@@ -63,22 +59,6 @@ impl RecoverySource for Synthetic {
                 }))
             },
         )))
-    }
-
-    async fn attributes(&self, _: &Candidate) -> Result<StoredAttributes, SourceError> {
-        Err(SourceError::new(ErrorClass::Config, "a listing only"))
-    }
-
-    async fn restore(&self, _: &Candidate) -> Result<RestoreBody, SourceError> {
-        Err(SourceError::new(ErrorClass::Config, "a listing only"))
-    }
-
-    async fn copy(&self, _: &Candidate, _: &str) -> Result<Candidate, SourceError> {
-        Err(SourceError::new(ErrorClass::Config, "a listing only"))
-    }
-
-    async fn remove_copy(&self, _: &Candidate) -> Result<(), SourceError> {
-        Err(SourceError::new(ErrorClass::Config, "a listing only"))
     }
 }
 

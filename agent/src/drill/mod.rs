@@ -24,7 +24,7 @@ use crate::outcome::RunOutcome;
 use crate::sample::{CoverageCount, Drawn, Limits, Pick, Population, Sampler};
 use crate::source::retry::{bounded, with_retries};
 use crate::source::{
-    Candidate, ErrorClass, RecoverySource, SourceError, SourceInfo, StoreCapability,
+    Candidate, ErrorClass, Lister, RecoverySource, SourceError, SourceInfo, StoreCapability,
     StoredAttributes,
 };
 use crate::verify::{
@@ -563,7 +563,7 @@ impl Drill<'_> {
         if cfg.mode == RestoreMode::Local {
             let _ = std::fs::remove_dir(&env.scratch);
         }
-        summary.store = env.source.capabilities();
+        summary.store = env.source.learned();
         summary.store.extend(
             env.served_other
                 .lock()
@@ -620,7 +620,7 @@ impl Drill<'_> {
     /// sample.
     async fn draw(
         &self,
-        source: &dyn RecoverySource,
+        source: &dyn Lister,
         seed: u64,
         observer: &dyn Observer,
     ) -> Result<Drawing, DrawError> {
@@ -693,7 +693,7 @@ pub struct PlannedPoint {
 /// When the source cannot be listed or the ledger read.
 pub async fn plan(
     cfg: &DrillConfig,
-    source: &dyn RecoverySource,
+    source: &dyn Lister,
     observer: &dyn Observer,
     points: &dyn Points,
 ) -> Result<DrillPlan, DrillError> {
@@ -749,7 +749,7 @@ pub async fn plan(
 /// rotating coverage) with what `points` knows of each recovery point.
 async fn draw(
     cfg: &DrillConfig,
-    source: &dyn RecoverySource,
+    source: &dyn Lister,
     seed: u64,
     observer: &dyn Observer,
     points: &dyn Points,
@@ -849,41 +849,7 @@ fn per_second(bytes: u64, ms: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{ListItem, RestoreBody};
-    use futures::stream::BoxStream;
-
-    /// A source whose listing panics: a bug of the agent, as far as the run
-    /// can tell.
-    #[derive(Debug)]
-    struct Panics;
-
-    #[async_trait::async_trait]
-    impl RecoverySource for Panics {
-        fn describe(&self) -> SourceInfo {
-            SourceInfo {
-                name: "s".into(),
-                kind: "s3",
-                bucket: "bkt".into(),
-                prefix: String::new(),
-                endpoint: None,
-            }
-        }
-        fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
-            panic!("an internal error while listing")
-        }
-        async fn attributes(&self, _rp: &Candidate) -> Result<StoredAttributes, SourceError> {
-            unreachable!("never asked")
-        }
-        async fn restore(&self, _rp: &Candidate) -> Result<RestoreBody, SourceError> {
-            unreachable!("never asked")
-        }
-        async fn copy(&self, _rp: &Candidate, _dest: &str) -> Result<Candidate, SourceError> {
-            unreachable!("never asked")
-        }
-        async fn remove_copy(&self, _copy: &Candidate) -> Result<(), SourceError> {
-            unreachable!("never asked")
-        }
-    }
+    use crate::source::memory::{Fault, MemoryStore};
 
     /// A panic inside a run is caught: the run is recorded `error` with the
     /// panic's message, in the ledger and the evidence chain, and never left
@@ -910,7 +876,9 @@ mod tests {
             stop: Stop::new(),
             trigger: Trigger::Schedule,
         };
-        let ran = drill.run(Arc::new(Panics), Arc::new(Quiet)).await;
+        let store = MemoryStore::new("s");
+        store.fault_listing(Fault::Panic);
+        let ran = drill.run(Arc::new(store), Arc::new(Quiet)).await;
         let Err(DrillError::Unrunnable(why)) = ran else {
             panic!("an internal error: {ran:?}");
         };
@@ -926,5 +894,173 @@ mod tests {
                 && l.contains("an internal error while listing")),
             "{evidence}"
         );
+    }
+
+    /// Runs drill `d` of a config with `mode` over `store` in a fresh
+    /// ledger; the summary and the evidence file's text.
+    async fn drill_over(store: MemoryStore, mode: &str) -> (RunSummary, String) {
+        let (ran, evidence) = try_drill_over(store, mode).await;
+        (ran.expect("the drill runs"), evidence)
+    }
+
+    async fn try_drill_over(
+        store: MemoryStore,
+        mode: &str,
+    ) -> (Result<RunSummary, DrillError>, String) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = crate::config::Config::from_toml(
+            &format!("[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nmode = \"{mode}\"\n"),
+            dir.path(),
+        )
+        .expect("config");
+        let recorder = Mutex::new(
+            Recorder::open(
+                &dir.path().join("ledger"),
+                &dir.path().join("evidence.jsonl"),
+            )
+            .expect("recorder"),
+        );
+        let mut drill = Drill {
+            config: &config.drills["d"],
+            recorder: &recorder,
+            stop: Stop::new(),
+            trigger: Trigger::Manual,
+        };
+        let ran = drill.run(Arc::new(store), Arc::new(Quiet)).await;
+        let evidence =
+            std::fs::read_to_string(dir.path().join("evidence.jsonl")).expect("evidence");
+        (ran, evidence)
+    }
+
+    fn seeded() -> (MemoryStore, Vec<String>) {
+        let store = MemoryStore::new("s");
+        let ids = vec![
+            store.put("a.bin", vec![7u8; 200_000]),
+            store.put("a.bin", b"second version".to_vec()),
+            store.put("b.txt", b"b".to_vec()),
+        ];
+        store.delete("b.txt");
+        (store, ids)
+    }
+
+    /// Every version of a sound store is `verified` in every mode that
+    /// reads bytes; the delete marker is counted, never restored.
+    #[tokio::test]
+    async fn a_sound_store_is_verified_in_stream_local_and_copy_modes() {
+        for mode in ["stream", "local", "copy"] {
+            let (store, _) = seeded();
+            let (s, _) = drill_over(store, mode).await;
+            assert_eq!(s.counts.verified, 3, "{mode}: {:?}", s.counts);
+            assert_eq!(s.sampled, 3, "{mode}");
+        }
+    }
+
+    /// A flipped bit is a mismatch against the CRC64NVME checksum and the
+    /// MD5 ETag, whatever else is sound.
+    #[tokio::test]
+    async fn a_corrupted_version_is_a_mismatch() {
+        let (store, ids) = seeded();
+        store.fault(&ids[0], Fault::Corrupt { offset: 199_999 });
+        let (s, evidence) = drill_over(store, "stream").await;
+        assert_eq!(
+            (s.counts.verified, s.counts.mismatch),
+            (2, 1),
+            "{:?}",
+            s.counts
+        );
+        assert!(evidence.contains("s3.checksum.crc64nvme"), "{evidence}");
+    }
+
+    /// A store that serves another version with that version's own headers
+    /// is a mismatch by identity: its checksums never make `verified`.
+    #[tokio::test]
+    async fn a_store_serving_another_version_is_a_mismatch_by_identity() {
+        let (store, ids) = seeded();
+        store.fault(
+            &ids[1],
+            Fault::ServeOther {
+                version_id: ids[0].clone(),
+            },
+        );
+        let (s, evidence) = drill_over(store, "stream").await;
+        assert_eq!(
+            (s.counts.verified, s.counts.mismatch),
+            (2, 1),
+            "{:?}",
+            s.counts
+        );
+        assert!(
+            evidence.contains("the store served a different object than it listed"),
+            "{evidence}"
+        );
+        assert!(
+            s.store.iter().any(|c| c.call == "restore by version"),
+            "{:?}",
+            s.store
+        );
+    }
+
+    /// A refusal is `unrecoverable` for that point; the agent's own
+    /// credentials refused abort the run instead of judging the backup.
+    #[tokio::test]
+    async fn a_refused_read_is_unrecoverable_and_refused_credentials_abort() {
+        let (store, ids) = seeded();
+        store.fault(&ids[2], Fault::Fail(ErrorClass::AccessDenied));
+        let (s, evidence) = drill_over(store, "stream").await;
+        assert_eq!(
+            (s.counts.verified, s.counts.unrecoverable),
+            (2, 1),
+            "{:?}",
+            s.counts
+        );
+        assert!(
+            evidence.contains("\"verdict\":\"unrecoverable\""),
+            "{evidence}"
+        );
+
+        let (store, ids) = seeded();
+        store.fault(&ids[0], Fault::Fail(ErrorClass::Credentials));
+        let (ran, evidence) = try_drill_over(store, "stream").await;
+        let Err(DrillError::Host(why)) = ran else {
+            panic!("refused credentials stop the run: {ran:?}");
+        };
+        assert!(why.contains("credentials, not the backup"), "{why}");
+        assert!(
+            !evidence.contains("\"verdict\":\"unrecoverable\""),
+            "{evidence}"
+        );
+        assert!(!evidence.contains("\"verdict\":\"mismatch\""), "{evidence}");
+    }
+
+    /// `copy` mode leaves no copy behind.
+    #[tokio::test]
+    async fn copy_mode_removes_its_copies() {
+        let (store, _) = seeded();
+        let store = Arc::new(store);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = crate::config::Config::from_toml(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nmode = \"copy\"\n",
+            dir.path(),
+        )
+        .expect("config");
+        let recorder = Mutex::new(
+            Recorder::open(
+                &dir.path().join("ledger"),
+                &dir.path().join("evidence.jsonl"),
+            )
+            .expect("recorder"),
+        );
+        let mut drill = Drill {
+            config: &config.drills["d"],
+            recorder: &recorder,
+            stop: Stop::new(),
+            trigger: Trigger::Manual,
+        };
+        let before = store.live_versions();
+        drill
+            .run(store.clone(), Arc::new(Quiet))
+            .await
+            .expect("runs");
+        assert_eq!(store.live_versions(), before);
     }
 }

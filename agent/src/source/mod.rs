@@ -6,6 +6,7 @@
 //! once, where it enters ([`SourceError`]), so retries and verdicts never look
 //! at provider-specific codes.
 
+pub mod memory;
 pub mod retry;
 
 use crate::config::SourceConfig;
@@ -241,7 +242,7 @@ pub struct RestoreBody {
     /// The references the response itself carried (S3: the ETag and, with
     /// checksum mode, `x-amz-checksum-*`), so that a single-part recovery
     /// point needs no request besides its GET; `None` when the source reads
-    /// references with [`RecoverySource::attributes`] before the body.
+    /// references with [`Restorer::attributes`] before the body.
     pub attributes: Option<StoredAttributes>,
     pub body: BoxStream<'static, Result<Bytes, SourceError>>,
 }
@@ -333,10 +334,9 @@ impl SourceError {
     }
 }
 
-/// Where recovery points live (an S3 bucket and prefix, later an Azure
-/// container) and the way to bring them back.
-#[async_trait::async_trait]
-pub trait RecoverySource: Send + Sync + fmt::Debug {
+/// The population of a source: what a drill samples from. Today a paged
+/// listing; an inventory reader or a parallel listing is another lister.
+pub trait Lister: Send + Sync + fmt::Debug {
     /// A stable description for evidence: kind, location, no secrets.
     fn describe(&self) -> SourceInfo;
 
@@ -347,7 +347,13 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// Yields a [`SourceError`] when a page cannot be listed after retries;
     /// the stream ends after it.
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>>;
+}
 
+/// Brings recovery points back: the bytes of the exact recovery point
+/// together with what the store says about it, planned with the fewest
+/// requests the store allows.
+#[async_trait::async_trait]
+pub trait Restorer: Send + Sync + fmt::Debug {
     /// Fetches the provider's stored attributes of one recovery point
     /// without its bytes (S3: HeadObject with checksum mode; Azure: Get Blob
     /// Properties).
@@ -357,7 +363,7 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError>;
 
     /// Whether the references of `rp` must be read with
-    /// [`RecoverySource::attributes`] before its body: always for a source
+    /// [`Restorer::attributes`] before its body: always for a source
     /// whose restore response carries none, and for recovery points that may
     /// need a rehydration first (so that they are `skipped` with the reason).
     fn attributes_before_restore(&self, _rp: &Candidate) -> bool {
@@ -370,7 +376,7 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// tell; a store that lacks a call is remembered for the run.
     ///
     /// # Errors
-    /// As for [`RecoverySource::attributes`].
+    /// As for [`Restorer::attributes`].
     async fn part_sizes(
         &self,
         _rp: &Candidate,
@@ -385,7 +391,7 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// `None` when the store cannot tell.
     ///
     /// # Errors
-    /// As for [`RecoverySource::attributes`].
+    /// As for [`Restorer::attributes`].
     async fn probe_every_part(
         &self,
         _rp: &Candidate,
@@ -403,23 +409,29 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
 
     /// What this source learned about its store so far (calls it lacks),
     /// recorded in the run summary.
-    fn capabilities(&self) -> Vec<StoreCapability> {
+    fn learned(&self) -> Vec<StoreCapability> {
         Vec::new()
     }
 
     /// Starts restoring the exact recovery point and returns its body stream.
     ///
     /// # Errors
-    /// As for [`RecoverySource::attributes`]; errors while streaming arrive in
+    /// As for [`Restorer::attributes`]; errors while streaming arrive in
     /// the body stream.
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError>;
+}
 
+/// What changes the store: `copy` mode's copies, `undelete` mode, canaries.
+/// Every method but the copy's has a default that refuses with a `Config`
+/// error, for stores (or sources) that cannot do it.
+#[async_trait::async_trait]
+pub trait Mutator: Send + Sync + fmt::Debug {
     /// `copy` mode: copies the recovery point server-side to `dest_key` in
     /// the same bucket or container and returns the copy, to be restored
     /// and verified like any recovery point and then removed.
     ///
     /// # Errors
-    /// As for [`RecoverySource::restore`]; `Config` when the source cannot copy.
+    /// As for [`Restorer::restore`]; `Config` when the source cannot copy.
     async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError>;
 
     /// `undelete` mode: makes a soft-deleted recovery point live again
@@ -438,7 +450,7 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     /// soft-deleted state (Azure Delete Blob, snapshots included).
     ///
     /// # Errors
-    /// As for [`RecoverySource::undelete`].
+    /// As for [`Mutator::undelete`].
     async fn redelete(&self, _rp: &Candidate) -> Result<(), SourceError> {
         Err(SourceError::new(
             ErrorClass::Config,
@@ -484,7 +496,7 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
         ))
     }
 
-    /// Removes a copy made by [`RecoverySource::copy`], leaving no trace in a
+    /// Removes a copy made by [`Mutator::copy`], leaving no trace in a
     /// versioned bucket (the copy's own version is deleted).
     ///
     /// # Errors
@@ -492,7 +504,13 @@ pub trait RecoverySource: Send + Sync + fmt::Debug {
     async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError>;
 }
 
-/// The most parts [`RecoverySource::probe_every_part`] asks about one by one.
+/// A whole source: its population, its restores and its changes. Every
+/// provider implements the three roles; callers take the role they need.
+pub trait RecoverySource: Lister + Restorer + Mutator {}
+
+impl<T: Lister + Restorer + Mutator + ?Sized> RecoverySource for T {}
+
+/// The most parts [`Restorer::probe_every_part`] asks about one by one.
 pub const MAX_PROBED_PARTS: u32 = 64;
 
 /// A call the store turned out not to implement, learned during a run.

@@ -27,7 +27,7 @@ pub mod update_manager;
 
 use crate::config::{AzureAuth, AzureSourceConfig, SecretSource};
 use crate::source::{
-    BuildOptions, Candidate, Deleted, ErrorClass, ListItem, RecoverySource, RestoreBody,
+    BuildOptions, Candidate, Deleted, ErrorClass, ListItem, Lister, Mutator, RestoreBody, Restorer,
     SourceError, SourceInfo, StoredAttributes, StoredChecksum,
 };
 use azure_core::credentials::TokenCredential;
@@ -446,8 +446,7 @@ pub(crate) fn classify(err: azure_core::Error, what: &str) -> SourceError {
     )
 }
 
-#[async_trait::async_trait]
-impl RecoverySource for AzureBlobSource {
+impl Lister for AzureBlobSource {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: self.name.clone(),
@@ -466,7 +465,10 @@ impl RecoverySource for AzureBlobSource {
             move |m: Option<String>| self.list_page(m),
         )
     }
+}
 
+#[async_trait::async_trait]
+impl Restorer for AzureBlobSource {
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
         if rp.deleted.is_some() && rp.version_id.is_none() {
             return Ok(StoredAttributes {
@@ -547,6 +549,89 @@ impl RecoverySource for AzureBlobSource {
                 .is_some_and(|t| t.eq_ignore_ascii_case("archive"))
     }
 
+    async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
+        let what = self.what("Get Blob on", Some(rp));
+        let options = azure_storage_blob::models::BlobClientDownloadOptions {
+            parallel: std::num::NonZero::new(1),
+            ..Default::default()
+        };
+        let result = self
+            .blob(rp)?
+            .download(Some(options))
+            .await
+            .map_err(|e| classify(e, &what))?;
+        let p = &result.properties;
+        // The download's first response may be ranged (the SDK fetches
+        // large blobs in partitions): the blob's size is Content-Range's
+        // total, and its Content-MD5 is `x-ms-blob-content-md5`.
+        let content_length = result
+            .headers
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                "content-range",
+            ))
+            .and_then(|r| r.rsplit_once('/'))
+            .and_then(|(_, total)| total.parse::<u64>().ok())
+            .or(p.content_length);
+        let md5 = p.blob_content_md5.as_ref().or(p.content_md5.as_ref());
+        let version_id = p.version_id.clone();
+        let server_encrypted = result
+            .headers
+            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
+                "x-ms-server-encrypted",
+            ))
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let sse = match (&p.encryption_scope, server_encrypted) {
+            (Some(scope), _) => Some(format!("encryption scope {scope}")),
+            (None, true) => Some("server-encrypted".to_owned()),
+            _ => None,
+        };
+        let attributes = StoredAttributes {
+            version_id: version_id.clone(),
+            etag: p
+                .etag
+                .as_ref()
+                .map(|e| e.to_string().trim_matches('"').to_owned()),
+            checksums: md5
+                .filter(|m| !m.is_empty())
+                .map(|m| StoredChecksum::azure_content_md5(B64.encode(m)))
+                .into_iter()
+                .collect(),
+            server_side_encryption: sse.clone(),
+            lock: crate::source::LockFacts {
+                mode: p
+                    .immutability_policy_mode
+                    .as_ref()
+                    .map(|m| m.as_ref().to_owned()),
+                retain_until: to_utc(p.immutability_policy_expires_on)
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                legal_hold: p.legal_hold,
+            },
+            ..StoredAttributes::default()
+        };
+        let what2 = what.clone();
+        let body = result
+            .body
+            .map(move |chunk| {
+                chunk.map_err(|e| {
+                    SourceError::new(
+                        ErrorClass::Network,
+                        format!("{what2}: the body broke off: {e}"),
+                    )
+                })
+            })
+            .boxed();
+        Ok(RestoreBody {
+            content_length,
+            version_id,
+            server_side_encryption: sse,
+            attributes: Some(attributes),
+            body,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Mutator for AzureBlobSource {
     async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
         let what = self.what("Copy Blob from", Some(rp));
         // The source URL carries the snapshot or version id, and the SAS when
@@ -686,86 +771,6 @@ impl RecoverySource for AzureBlobSource {
             .await
             .map_err(|e| classify(e, &what))?;
         Ok(())
-    }
-
-    async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
-        let what = self.what("Get Blob on", Some(rp));
-        let options = azure_storage_blob::models::BlobClientDownloadOptions {
-            parallel: std::num::NonZero::new(1),
-            ..Default::default()
-        };
-        let result = self
-            .blob(rp)?
-            .download(Some(options))
-            .await
-            .map_err(|e| classify(e, &what))?;
-        let p = &result.properties;
-        // The download's first response may be ranged (the SDK fetches
-        // large blobs in partitions): the blob's size is Content-Range's
-        // total, and its Content-MD5 is `x-ms-blob-content-md5`.
-        let content_length = result
-            .headers
-            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
-                "content-range",
-            ))
-            .and_then(|r| r.rsplit_once('/'))
-            .and_then(|(_, total)| total.parse::<u64>().ok())
-            .or(p.content_length);
-        let md5 = p.blob_content_md5.as_ref().or(p.content_md5.as_ref());
-        let version_id = p.version_id.clone();
-        let server_encrypted = result
-            .headers
-            .get_optional_str(&azure_core::http::headers::HeaderName::from_static(
-                "x-ms-server-encrypted",
-            ))
-            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let sse = match (&p.encryption_scope, server_encrypted) {
-            (Some(scope), _) => Some(format!("encryption scope {scope}")),
-            (None, true) => Some("server-encrypted".to_owned()),
-            _ => None,
-        };
-        let attributes = StoredAttributes {
-            version_id: version_id.clone(),
-            etag: p
-                .etag
-                .as_ref()
-                .map(|e| e.to_string().trim_matches('"').to_owned()),
-            checksums: md5
-                .filter(|m| !m.is_empty())
-                .map(|m| StoredChecksum::azure_content_md5(B64.encode(m)))
-                .into_iter()
-                .collect(),
-            server_side_encryption: sse.clone(),
-            lock: crate::source::LockFacts {
-                mode: p
-                    .immutability_policy_mode
-                    .as_ref()
-                    .map(|m| m.as_ref().to_owned()),
-                retain_until: to_utc(p.immutability_policy_expires_on)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-                legal_hold: p.legal_hold,
-            },
-            ..StoredAttributes::default()
-        };
-        let what2 = what.clone();
-        let body = result
-            .body
-            .map(move |chunk| {
-                chunk.map_err(|e| {
-                    SourceError::new(
-                        ErrorClass::Network,
-                        format!("{what2}: the body broke off: {e}"),
-                    )
-                })
-            })
-            .boxed();
-        Ok(RestoreBody {
-            content_length,
-            version_id,
-            server_side_encryption: sse,
-            attributes: Some(attributes),
-            body,
-        })
     }
 }
 

@@ -9,7 +9,7 @@ use crate::config::AzureSourceConfig;
 use crate::posture::{
     Encryption, Finding, Out, Policy, Status, ACCESS, BACKUP, CRYPTO, NETWORK, REDUNDANCY,
 };
-use crate::source::{BuildOptions, ErrorClass, ListItem, RecoverySource, SourceError};
+use crate::source::{BuildOptions, ErrorClass, ListItem, Lister, SourceError};
 use azure_storage_blob::models::BlobServiceClientGetAccountInfoResultHeaders;
 use futures::StreamExt;
 

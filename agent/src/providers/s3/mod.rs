@@ -20,9 +20,9 @@
 
 use crate::config::S3SourceConfig;
 use crate::source::{
-    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, LockReadable,
-    PartSizesFrom, RecoverySource, RestoreBody, SourceError, SourceInfo, StoreCapability,
-    StoredAttributes, StoredChecksum, MAX_PROBED_PARTS,
+    BuildOptions, Candidate, ChecksumAlgorithm, ChecksumScope, ErrorClass, ListItem, Lister,
+    LockReadable, Mutator, PartSizesFrom, RestoreBody, Restorer, SourceError, SourceInfo,
+    StoreCapability, StoredAttributes, StoredChecksum, MAX_PROBED_PARTS,
 };
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
@@ -357,8 +357,7 @@ macro_rules! header_attributes {
     }};
 }
 
-#[async_trait::async_trait]
-impl RecoverySource for S3Source {
+impl Lister for S3Source {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: self.name.clone(),
@@ -377,7 +376,10 @@ impl RecoverySource for S3Source {
             move |m: Marker| async move { self.list_page(&m).await },
         )
     }
+}
 
+#[async_trait::async_trait]
+impl Restorer for S3Source {
     async fn attributes(&self, rp: &Candidate) -> Result<StoredAttributes, SourceError> {
         let what = self.what("HeadObject on", Some(&rp.key));
         let head = self
@@ -433,50 +435,12 @@ impl RecoverySource for S3Source {
         self.probe_parts(rp, parts).await
     }
 
-    fn capabilities(&self) -> Vec<StoreCapability> {
+    fn learned(&self) -> Vec<StoreCapability> {
         self.caps
             .learned
             .lock()
             .map(|l| l.clone())
             .unwrap_or_default()
-    }
-
-    async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
-        let what = self.what("CopyObject from", Some(&rp.key));
-        let source = match &rp.version_id {
-            Some(v) => format!("{}/{}?versionId={}", self.bucket, encode_key(&rp.key), v),
-            None => format!("{}/{}", self.bucket, encode_key(&rp.key)),
-        };
-        let out = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(dest_key)
-            .copy_source(source)
-            .send()
-            .await
-            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
-        Ok(Candidate {
-            key: dest_key.to_owned(),
-            version_id: out.version_id().map(str::to_owned),
-            size: rp.size,
-            last_modified: chrono::Utc::now(),
-            is_latest: true,
-            ..Candidate::default()
-        })
-    }
-
-    async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError> {
-        let what = self.what("DeleteObject on", Some(&copy.key));
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(&copy.key)
-            .set_version_id(copy.version_id.clone())
-            .send()
-            .await
-            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
-        Ok(())
     }
 
     /// S3 omits the Object Lock headers both when a version has no lock
@@ -515,42 +479,6 @@ impl RecoverySource for S3Source {
             })
             .await
             .clone()
-    }
-
-    async fn put_canary(&self, key: &str, body: bytes::Bytes) -> Result<Candidate, SourceError> {
-        let size = body.len() as u64;
-        let what = self.what("PutObject on", Some(key));
-        let out = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            // Buckets with Object Lock require an integrity header.
-            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
-            .body(aws_sdk_s3::primitives::ByteStream::from(body))
-            .send()
-            .await
-            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
-        Ok(Candidate {
-            key: key.to_owned(),
-            version_id: out.version_id().map(str::to_owned),
-            size,
-            last_modified: Utc::now(),
-            is_latest: true,
-            ..Candidate::default()
-        })
-    }
-
-    async fn delete_canary(&self, key: &str) -> Result<(), SourceError> {
-        let what = self.what("DeleteObject on", Some(key));
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
-        Ok(())
     }
 
     async fn restore(&self, rp: &Candidate) -> Result<RestoreBody, SourceError> {
@@ -592,6 +520,83 @@ impl RecoverySource for S3Source {
             attributes: Some(attributes),
             body,
         })
+    }
+}
+
+#[async_trait::async_trait]
+impl Mutator for S3Source {
+    async fn copy(&self, rp: &Candidate, dest_key: &str) -> Result<Candidate, SourceError> {
+        let what = self.what("CopyObject from", Some(&rp.key));
+        let source = match &rp.version_id {
+            Some(v) => format!("{}/{}?versionId={}", self.bucket, encode_key(&rp.key), v),
+            None => format!("{}/{}", self.bucket, encode_key(&rp.key)),
+        };
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(dest_key)
+            .copy_source(source)
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
+        Ok(Candidate {
+            key: dest_key.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            size: rp.size,
+            last_modified: chrono::Utc::now(),
+            is_latest: true,
+            ..Candidate::default()
+        })
+    }
+
+    async fn remove_copy(&self, copy: &Candidate) -> Result<(), SourceError> {
+        let what = self.what("DeleteObject on", Some(&copy.key));
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(&copy.key)
+            .set_version_id(copy.version_id.clone())
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
+        Ok(())
+    }
+
+    async fn put_canary(&self, key: &str, body: bytes::Bytes) -> Result<Candidate, SourceError> {
+        let size = body.len() as u64;
+        let what = self.what("PutObject on", Some(key));
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            // Buckets with Object Lock require an integrity header.
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .body(aws_sdk_s3::primitives::ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
+        Ok(Candidate {
+            key: key.to_owned(),
+            version_id: out.version_id().map(str::to_owned),
+            size,
+            last_modified: Utc::now(),
+            is_latest: true,
+            ..Candidate::default()
+        })
+    }
+
+    async fn delete_canary(&self, key: &str) -> Result<(), SourceError> {
+        let what = self.what("DeleteObject on", Some(key));
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| classify(&e, &what, Some(&self.bucket)))?;
+        Ok(())
     }
 }
 
