@@ -15,6 +15,8 @@
 //!   stdout;
 //! - `config_files`: every example config parses, bad configs give the
 //!   documented errors, secrets stay out of output;
+//! - `conformance`: the source conformance suite on moto, SeaweedFS and
+//!   Azurite (the in-memory store runs it in the unit tests);
 //! - `verdicts`: each verdict through the real restore path;
 //! - `checksums`: each stored checksum algorithm, multipart objects and ETags;
 //! - `profiles`: the store dialects (AWS default, SSE-KMS, no
@@ -60,6 +62,7 @@ mod canaries;
 mod checksums;
 mod cli;
 mod config_files;
+mod conformance;
 mod coverage;
 mod crash;
 mod daemon;

@@ -12,6 +12,7 @@ pub mod canary;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod conformance;
 pub mod controls;
 pub mod daemon;
 pub mod drill;

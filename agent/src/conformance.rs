@@ -1,0 +1,221 @@
+//! What every source must do, checked the same way on every store: the
+//! in-memory store in the unit tests, and moto, SeaweedFS and Azurite in
+//! the integration tests (`tests/conformance.rs`). A new provider passes
+//! this before anything else is tested on it.
+//!
+//! Given what a test wrote under `prefix`, the source must:
+//!
+//! 1. list every version written, each once, with its size, and exactly
+//!    one current version per key;
+//! 2. answer a metadata request for each listed recovery point with the
+//!    listed size and ETag;
+//! 3. restore each listed recovery point to bytes written under its key,
+//!    of the listed size, in a response whose identity agrees with the
+//!    listing, and that no reference contradicts (`verified`, or
+//!    `no_reference` only where the caller says the store keeps none);
+//! 4. answer a read of a key that does not exist with `not_found`.
+
+use crate::config::VerifyPolicy;
+use crate::source::{Candidate, ErrorClass, ListItem, RecoverySource};
+use crate::verify::identity::{self, Responder};
+use crate::verify::{compare, verdict, Hasher, Outcome, Verdict};
+use futures::StreamExt;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+
+/// What a test wrote: the bodies of each key, in the order written.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub prefix: String,
+    pub bodies: BTreeMap<String, Vec<Vec<u8>>>,
+    /// Every restored recovery point must be `verified` (the store keeps
+    /// a reference for each); otherwise `no_reference` is accepted too.
+    pub expect_verified: bool,
+}
+
+impl Written {
+    /// Notes a body written at `key` (a new version or snapshot of it).
+    pub fn wrote(&mut self, key: &str, body: &[u8]) {
+        self.bodies
+            .entry(key.to_owned())
+            .or_default()
+            .push(body.to_vec());
+    }
+}
+
+/// Checks `source` against what was written; every broken promise, named.
+pub async fn check(source: &dyn RecoverySource, written: &Written) -> Vec<String> {
+    let mut problems = Vec::new();
+    let listed = match listed(source, written).await {
+        Ok(l) => l,
+        Err(e) => return vec![format!("the listing failed: {e}")],
+    };
+    for (key, bodies) in &written.bodies {
+        let versions: Vec<&Candidate> = listed.iter().filter(|c| &c.key == key).collect();
+        let distinct: std::collections::BTreeSet<String> =
+            versions.iter().map(|c| c.point_id()).collect();
+        if distinct.len() != versions.len() {
+            problems.push(format!("{key}: a recovery point is listed twice"));
+        }
+        if versions.len() < bodies.len() {
+            problems.push(format!(
+                "{key}: {} recovery point(s) listed, {} written",
+                versions.len(),
+                bodies.len()
+            ));
+        }
+        if versions.iter().filter(|c| c.is_latest).count() != 1 {
+            problems.push(format!("{key}: not exactly one current version"));
+        }
+        let mut restored = Vec::new();
+        for c in versions {
+            match point(source, c, bodies, written.expect_verified).await {
+                Ok(sha) => restored.push(sha),
+                Err(e) => problems.push(format!("{key} {}: {e}", c.point_id())),
+            }
+        }
+        for (i, b) in bodies.iter().enumerate() {
+            if !restored.contains(&sha256(b)) {
+                problems.push(format!("{key}: body #{i} written was never restored"));
+            }
+        }
+    }
+    let absent = Candidate {
+        key: format!("{}conformance-absent", written.prefix),
+        version_id: listed.first().and_then(|c| c.version_id.clone()),
+        ..Candidate::default()
+    };
+    match source.restore(&absent).await {
+        Err(e) if e.class == ErrorClass::NotFound => {}
+        Err(e) => problems.push(format!("a missing key is {} ({e}), not not_found", e.class)),
+        Ok(_) => problems.push("a missing key was restored".into()),
+    }
+    problems
+}
+
+async fn listed(source: &dyn RecoverySource, w: &Written) -> Result<Vec<Candidate>, String> {
+    let mut out = Vec::new();
+    let mut list = source.list();
+    while let Some(item) = list.next().await {
+        if let ListItem::Version(c) = item.map_err(|e| e.to_string())? {
+            if c.key.starts_with(&w.prefix) {
+                out.push(c);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn sha256(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Checks one recovery point; the SHA-256 of its restored bytes.
+async fn point(
+    source: &dyn RecoverySource,
+    c: &Candidate,
+    bodies: &[Vec<u8>],
+    expect_verified: bool,
+) -> Result<String, String> {
+    let attrs = source.attributes(c).await.map_err(|e| e.to_string())?;
+    if attrs.size.is_some_and(|s| s != c.size) {
+        return Err(format!(
+            "metadata says {:?} bytes, listed {}",
+            attrs.size, c.size
+        ));
+    }
+    if let (Some(a), Some(l)) = (&attrs.etag, &c.etag) {
+        if a != l {
+            return Err(format!("metadata says ETag {a}, listed {l}"));
+        }
+    }
+    let mut body = source.restore(c).await.map_err(|e| e.to_string())?;
+    let mut served = body.attributes.take().unwrap_or(attrs);
+    if served.version_id.is_none() {
+        served.version_id.clone_from(&body.version_id);
+    }
+    let bound = identity::bind(Responder::Body, c, served, body.content_length);
+    if let Some(x) = bound.checks.iter().find(|x| x.outcome == Outcome::Mismatch) {
+        return Err(format!("the response is another object: {x:?}"));
+    }
+    let refs = bound.references;
+    let sse = body.server_side_encryption.clone();
+    let mut hasher = Hasher::plan(&refs, sse.as_deref(), VerifyPolicy::Thorough);
+    let mut bytes = Vec::new();
+    while let Some(chunk) = body.body.next().await {
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        hasher.update(&chunk);
+        bytes.extend_from_slice(&chunk);
+    }
+    if bytes.len() as u64 != c.size {
+        return Err(format!("restored {} bytes, listed {}", bytes.len(), c.size));
+    }
+    if !bodies.iter().any(|b| *b == bytes) {
+        return Err("the restored bytes are none of those written".into());
+    }
+    let digests = hasher.finish();
+    let checks = compare(
+        c,
+        &refs,
+        sse.as_deref(),
+        body.content_length,
+        &digests,
+        None,
+    );
+    match verdict(&checks) {
+        Verdict::Verified => {}
+        Verdict::NoReference if !expect_verified => {}
+        v => return Err(format!("the intact bytes are {v:?}: {checks:?}")),
+    }
+    Ok(sha256(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::memory::{Fault, MemoryStore};
+
+    fn seeded() -> (MemoryStore, Written) {
+        let store = MemoryStore::new("m");
+        let mut w = Written {
+            expect_verified: true,
+            ..Written::default()
+        };
+        for (key, body) in [("a", &b"one"[..]), ("a", b"two"), ("b", &[9u8; 100_000])] {
+            store.put(key, body.to_vec());
+            w.wrote(key, body);
+        }
+        (store, w)
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_conforms() {
+        let (store, w) = seeded();
+        let problems = check(&store, &w).await;
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    /// The suite catches what it promises to: corrupted bytes and a store
+    /// that serves another version.
+    #[tokio::test]
+    async fn a_store_that_breaks_a_promise_is_named() {
+        let (store, w) = seeded();
+        let ids: Vec<String> = ["v0000", "v0001"].map(String::from).into();
+        store.fault(&ids[0], Fault::Corrupt { offset: 1 });
+        store.fault(
+            &ids[1],
+            Fault::ServeOther {
+                version_id: ids[0].clone(),
+            },
+        );
+        let problems = check(&store, &w).await;
+        assert!(
+            problems.iter().any(|p| p.contains("none of those written")),
+            "{problems:#?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("another object")),
+            "{problems:#?}"
+        );
+    }
+}
