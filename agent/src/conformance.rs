@@ -150,7 +150,7 @@ async fn point(
     if bytes.len() as u64 != c.size {
         return Err(format!("restored {} bytes, listed {}", bytes.len(), c.size));
     }
-    if !bodies.iter().any(|b| *b == bytes) {
+    if !bodies.contains(&bytes) {
         return Err("the restored bytes are none of those written".into());
     }
     let digests = hasher.finish();
