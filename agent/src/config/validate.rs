@@ -8,13 +8,72 @@ use super::*;
 /// Pure: no file, network or environment access.
 pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let mut problems = Vec::new();
-    let mut problem = |path: String, message: &str| {
+    let (ledger_path, evidence_path, signing_key) =
+        storage(&raw, base, &mut reporter(&mut problems));
+    let sources = sources(raw.sources, base, &mut reporter(&mut problems));
+    let anchor = anchor(
+        raw.evidence.anchor.as_ref(),
+        raw.outbox.max_age,
+        &sources,
+        &mut reporter(&mut problems),
+    );
+    let canaries = canaries(raw.canaries, &sources, &mut reporter(&mut problems));
+    let drills = drills(
+        raw.drills,
+        &raw.gate,
+        &sources,
+        &canaries,
+        base,
+        &mut reporter(&mut problems),
+    );
+    let daemon = daemon(&raw.daemon, base, &mut problems);
+    let sinks = sinks(raw.sinks, base, &mut problems);
+    let posture_schedule = posture_schedule(&raw.posture, &mut problems);
+    let outbox = outbox(&raw.outbox, &mut problems);
+    let (patch_schedule, patch_policy) = patch(&raw.patch, &mut problems);
+    let patch_cloud = patch_cloud(&raw.patch, &sources, &mut problems);
+    let config = Config {
+        patch_cloud,
+        patch_schedule,
+        patch_policy,
+        ledger_path,
+        evidence_path,
+        signing_key,
+        daemon,
+        outbox,
+        posture_schedule,
+        sinks,
+        sources,
+        drills,
+        canaries,
+        anchor,
+    };
+    distinct_paths(&mut problems, config.agent_paths().into_iter());
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Reports problems into `problems`, for the sections that take a
+/// reporting function.
+fn reporter(problems: &mut Vec<Problem>) -> impl FnMut(String, &str) + '_ {
+    move |path, message| {
         problems.push(Problem {
             path,
             message: message.to_owned(),
-        })
-    };
+        });
+    }
+}
 
+/// `example`, `[ledger]` and `[evidence]`: where the ledger, the evidence
+/// file and the signing key live.
+fn storage(
+    raw: &RawConfig,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> (PathBuf, PathBuf, SecretSource) {
     if raw.example {
         problem(
             "example".into(),
@@ -67,114 +126,132 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             "must not be empty; remove the key to use the default",
         );
     }
+    (ledger_path, evidence_path, signing_key)
+}
 
+/// `[sources.*]`.
+fn sources(
+    raw: BTreeMap<String, RawSource>,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> BTreeMap<String, SourceConfig> {
     let mut sources = BTreeMap::new();
-    for (name, src) in raw.sources {
-        let at = |k: &str| format!("sources.{name}.{k}");
-        check_name(&mut problem, &format!("sources.{name}"), &name);
-        match src {
-            RawSource::S3(s) => {
-                if s.bucket.trim().is_empty() {
-                    problem(
-                        at("bucket"),
-                        "must not be empty; name the S3 bucket that holds the recovery points",
-                    );
-                } else if !valid_bucket_name(&s.bucket) {
-                    problem(at("bucket"), "is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, `.` and `-`); give the bucket name only, without `s3://` or a path");
-                }
-                if let Some(r) = &s.region {
-                    if r.trim().is_empty() || r.contains(char::is_whitespace) {
-                        problem(at("region"), "must be an AWS region such as `eu-central-1`, or be left out to use the environment's");
-                    } else if s.endpoint.is_none() && !super::AWS_REGIONS.contains(&r.as_str()) {
-                        // An S3-compatible store (endpoint set) names its
-                        // regions as it likes.
-                        problem(at("region"), "is not an AWS region this release knows; check the spelling (e.g. `eu-central-1`), or, for a region newer than this release, also set endpoint = \"https://s3.REGION.amazonaws.com\"");
-                    }
-                }
-                if let Some(e) = &s.endpoint {
-                    let parsed = url::Url::parse(e);
-                    if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 10 {
-                        problem(at("endpoint"), "must be a URL starting with `https://` (or `http://` for a local test server)");
-                    } else if let Err(why) = &parsed {
-                        problem(
-                            at("endpoint"),
-                            &format!("is not a valid URL ({why}); write e.g. `https://minio.internal:9000` or `http://[::1]:9000`"),
-                        );
-                    } else if parsed
-                        .as_ref()
-                        .is_ok_and(|u| u.host_str().is_none_or(str::is_empty))
-                    {
-                        problem(
-                            at("endpoint"),
-                            "has no host; write e.g. `https://minio.internal:9000`",
-                        );
-                    } else if super::plain_http_off_host(e) && s.allow_plain_http != Some(true) {
-                        problem(
-                            at("endpoint"),
-                            "is plain http to another host: restored data crosses the network unencrypted; use https://, or set allow_plain_http = true for a store on a trusted network",
-                        );
-                    }
-                }
-                if let Some(p) = &s.profile {
-                    if p.trim().is_empty() {
-                        problem(
-                            at("profile"),
-                            "must not be empty; remove it to use the default credential chain",
-                        );
-                    }
-                }
-                if let Some(c) = &s.credentials {
-                    if c.access_key_id.expose().is_empty()
-                        || c.secret_access_key.expose().is_empty()
-                    {
-                        problem(at("credentials"), "access_key_id and secret_access_key must both be set; better, remove the table and use the AWS credential chain (environment, profile, web identity, instance metadata)");
-                    }
-                    if s.profile.is_some() {
-                        problem(
-                            at("credentials"),
-                            "conflicts with `profile`; keep one of them",
-                        );
-                    }
-                }
-                let prefix = s.prefix.unwrap_or_default();
-                if prefix.starts_with('/') {
-                    problem(
-                        at("prefix"),
-                        "must not start with `/`: S3 keys have no leading slash",
-                    );
-                }
-                let posture = s.posture.validate(&at("posture"), "s3", &mut problem);
-                let protection = s
-                    .protection
-                    .as_ref()
-                    .map(|p| p.validate(&at("protection"), &mut problem));
-                sources.insert(
-                    name.clone(),
-                    SourceConfig::S3(S3SourceConfig {
-                        posture,
-                        protection,
-                        force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
-                        bucket: s.bucket,
-                        prefix,
-                        region: s.region,
-                        endpoint: s.endpoint,
-                        profile: s.profile,
-                        credentials: s.credentials.map(|c| S3StaticCredentials {
-                            access_key_id: c.access_key_id,
-                            secret_access_key: c.secret_access_key,
-                            session_token: c.session_token,
-                        }),
-                    }),
-                );
-            }
+    for (name, src) in raw {
+        check_name(&mut *problem, &format!("sources.{name}"), &name);
+        let source = match src {
+            RawSource::S3(s) => SourceConfig::S3(s3_source(&name, s, &mut *problem)),
             RawSource::AzureBlob(a) => {
-                let c = validate_azure(&name, a, base, &mut problem);
-                sources.insert(name, SourceConfig::AzureBlob(c));
+                SourceConfig::AzureBlob(validate_azure(&name, a, base, &mut *problem))
             }
+        };
+        sources.insert(name, source);
+    }
+    sources
+}
+
+/// One `[sources.NAME]` of kind `s3`.
+fn s3_source(name: &str, s: RawS3Source, problem: &mut impl FnMut(String, &str)) -> S3SourceConfig {
+    let at = |k: &str| format!("sources.{name}.{k}");
+    if s.bucket.trim().is_empty() {
+        problem(
+            at("bucket"),
+            "must not be empty; name the S3 bucket that holds the recovery points",
+        );
+    } else if !valid_bucket_name(&s.bucket) {
+        problem(at("bucket"), "is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, `.` and `-`); give the bucket name only, without `s3://` or a path");
+    }
+    if let Some(r) = &s.region {
+        if r.trim().is_empty() || r.contains(char::is_whitespace) {
+            problem(at("region"), "must be an AWS region such as `eu-central-1`, or be left out to use the environment's");
+        } else if s.endpoint.is_none() && !super::AWS_REGIONS.contains(&r.as_str()) {
+            // An S3-compatible store (endpoint set) names its
+            // regions as it likes.
+            problem(at("region"), "is not an AWS region this release knows; check the spelling (e.g. `eu-central-1`), or, for a region newer than this release, also set endpoint = \"https://s3.REGION.amazonaws.com\"");
         }
     }
+    if let Some(e) = &s.endpoint {
+        let parsed = url::Url::parse(e);
+        if !(e.starts_with("http://") || e.starts_with("https://")) || e.len() < 10 {
+            problem(
+                at("endpoint"),
+                "must be a URL starting with `https://` (or `http://` for a local test server)",
+            );
+        } else if let Err(why) = &parsed {
+            problem(
+                    at("endpoint"),
+                    &format!("is not a valid URL ({why}); write e.g. `https://minio.internal:9000` or `http://[::1]:9000`"),
+                );
+        } else if parsed
+            .as_ref()
+            .is_ok_and(|u| u.host_str().is_none_or(str::is_empty))
+        {
+            problem(
+                at("endpoint"),
+                "has no host; write e.g. `https://minio.internal:9000`",
+            );
+        } else if super::plain_http_off_host(e) && s.allow_plain_http != Some(true) {
+            problem(
+                    at("endpoint"),
+                    "is plain http to another host: restored data crosses the network unencrypted; use https://, or set allow_plain_http = true for a store on a trusted network",
+                );
+        }
+    }
+    if let Some(p) = &s.profile {
+        if p.trim().is_empty() {
+            problem(
+                at("profile"),
+                "must not be empty; remove it to use the default credential chain",
+            );
+        }
+    }
+    if let Some(c) = &s.credentials {
+        if c.access_key_id.expose().is_empty() || c.secret_access_key.expose().is_empty() {
+            problem(at("credentials"), "access_key_id and secret_access_key must both be set; better, remove the table and use the AWS credential chain (environment, profile, web identity, instance metadata)");
+        }
+        if s.profile.is_some() {
+            problem(
+                at("credentials"),
+                "conflicts with `profile`; keep one of them",
+            );
+        }
+    }
+    let prefix = s.prefix.unwrap_or_default();
+    if prefix.starts_with('/') {
+        problem(
+            at("prefix"),
+            "must not start with `/`: S3 keys have no leading slash",
+        );
+    }
+    let posture = s.posture.validate(&at("posture"), "s3", &mut *problem);
+    let protection = s
+        .protection
+        .as_ref()
+        .map(|p| p.validate(&at("protection"), &mut *problem));
+    S3SourceConfig {
+        posture,
+        protection,
+        force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
+        bucket: s.bucket,
+        prefix,
+        region: s.region,
+        endpoint: s.endpoint,
+        profile: s.profile,
+        credentials: s.credentials.map(|c| S3StaticCredentials {
+            access_key_id: c.access_key_id,
+            secret_access_key: c.secret_access_key,
+            session_token: c.session_token,
+        }),
+    }
+}
 
-    let anchor = raw.evidence.anchor.as_ref().and_then(|a| {
+/// `[evidence.anchor]`: an S3 source with Object Lock.
+fn anchor(
+    raw: Option<&RawAnchor>,
+    outbox_max_age: Option<Age>,
+    sources: &BTreeMap<String, SourceConfig>,
+    problem: &mut impl FnMut(String, &str),
+) -> Option<AnchorConfig> {
+    raw.and_then(|a| {
         let retention = a
             .retention
             .map_or(std::time::Duration::from_secs(defaults::ANCHOR_RETENTION_SECS), |r| r.0);
@@ -184,7 +261,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 "must be at least 1d (and as long as evidence is kept)",
             );
         }
-        if let Some(keep) = raw.outbox.max_age.map(|a| a.0).filter(|k| *k > retention) {
+        if let Some(keep) = outbox_max_age.map(|a| a.0).filter(|k| *k > retention) {
             problem(
                 "evidence.anchor.retention".into(),
                 &format!(
@@ -222,9 +299,17 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
                 None
             }
         }
-    });
+    })
+}
+
+/// `[canaries.*]`.
+fn canaries(
+    raw: BTreeMap<String, RawCanary>,
+    sources: &BTreeMap<String, SourceConfig>,
+    problem: &mut impl FnMut(String, &str),
+) -> BTreeMap<String, CanaryConfig> {
     let mut canaries: BTreeMap<String, CanaryConfig> = BTreeMap::new();
-    for (name, c) in raw.canaries {
+    for (name, c) in raw {
         let at = |k: &str| format!("canaries.{name}.{k}");
         let source_prefix = match sources.get(&c.source) {
             Some(SourceConfig::S3(s)) => Some(s.prefix.clone()),
@@ -302,221 +387,288 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             },
         );
     }
+    canaries
+}
 
+/// `[drills.*]`.
+fn drills(
+    raw: BTreeMap<String, RawDrill>,
+    raw_gate: &RawGate,
+    sources: &BTreeMap<String, SourceConfig>,
+    canaries: &BTreeMap<String, CanaryConfig>,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> BTreeMap<String, DrillConfig> {
     let mut drills = BTreeMap::new();
-    for (name, d) in raw.drills {
-        let at = |k: &str| format!("drills.{name}.{k}");
-        check_name(&mut problem, &format!("drills.{name}"), &name);
-        if d.source.is_empty() {
-            problem(at("source"), "must name a source from [sources]");
-        } else if !sources.contains_key(&d.source) {
-            let known: Vec<&str> = sources.keys().map(String::as_str).collect();
-            problem(
-                at("source"),
-                &format!(
-                    "names `{}`, which is not a configured source; configured: {}",
-                    d.source,
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ),
-            );
-        }
-        let concurrency = d.concurrency.unwrap_or(defaults::CONCURRENCY);
-        if !(1..=256).contains(&concurrency) {
-            problem(at("concurrency"), "must be between 1 and 256");
-        }
-        let attempts = d.attempts.unwrap_or(defaults::ATTEMPTS);
-        if !(1..=20).contains(&attempts) {
-            problem(at("attempts"), "must be between 1 and 20");
-        }
-        let max_samples = d.max_samples.unwrap_or(defaults::MAX_SAMPLES);
-        if max_samples == 0 {
-            problem(at("max_samples"), "must be at least 1");
-        }
-        let restore_timeout =
-            d.restore_timeout
-                .map(|a| a.0)
-                .unwrap_or(std::time::Duration::from_secs(
-                    defaults::RESTORE_TIMEOUT_SECS,
-                ));
-        if restore_timeout.is_zero() {
-            problem(at("restore_timeout"), "must be longer than 0s");
-        }
-        if d.copy_prefix
-            .as_deref()
-            .is_some_and(|p| p.is_empty() || p.starts_with('/') || !p.ends_with('/'))
-        {
-            problem(at("copy_prefix"), "must be a non-empty prefix ending in `/` (copies go under it and are deleted after the drill)");
-        }
-        if d.mode == Some(RestoreMode::Undelete) {
-            match sources.get(&d.source) {
-                Some(SourceConfig::AzureBlob(a)) if a.allow_undelete => {}
-                Some(SourceConfig::AzureBlob(_)) => problem(
-                    at("mode"),
-                    &format!("`undelete` changes the live container; allow it with sources.{}.allow_undelete = true", d.source),
-                ),
-                Some(other) => problem(
-                    at("mode"),
-                    &format!("`undelete` is for Azure soft delete; source `{}` is {}", d.source, other.kind()),
-                ),
-                None => {}
-            }
-        }
-        let strategy = d.strategy.unwrap_or(Strategy::Uniform);
-        if d.seed.is_some() && strategy != Strategy::Uniform {
-            problem(
-                at("seed"),
-                "only the `uniform` strategy uses a seed; remove it or set strategy = \"uniform\"",
-            );
-        }
-        let schedule = match &d.schedule {
-            Some(expr) => {
-                let tz = d.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
-                let jitter = d.jitter.map(|a| a.0).unwrap_or_default();
-                if jitter > std::time::Duration::from_secs(86_400) {
-                    problem(at("jitter"), "must be at most 1d");
-                }
-                match Schedule::new(expr, tz, jitter, d.missed.unwrap_or(Missed::Skip)) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        let key = match e {
-                            ScheduleError::TimeZone(_) => "timezone",
-                            _ => "schedule",
-                        };
-                        problem(at(key), &e.to_string());
-                        None
-                    }
-                }
-            }
-            None => {
-                for (key, set) in [
-                    ("timezone", d.timezone.is_some()),
-                    ("jitter", d.jitter.is_some()),
-                    ("missed", d.missed.is_some()),
-                ] {
-                    if set {
-                        problem(
-                            at(key),
-                            "applies to a schedule; add `schedule = \"...\"` (cron) or remove it",
-                        );
-                    }
-                }
-                None
-            }
-        };
-        let f = &d.filter;
-        if let (Some(min), Some(max)) = (f.min_size, f.max_size) {
-            if min > max {
-                problem(
-                    at("filter.min_size"),
-                    "is larger than filter.max_size, so nothing could be sampled",
-                );
-            }
-        }
-        let coverage = d.coverage.map(|a| a.0);
-        if coverage.is_some_and(|c| c < std::time::Duration::from_secs(3600)) {
-            problem(
-                at("coverage"),
-                "must be at least 1h: it is the period every recovery point is verified in, e.g. \"30d\"",
-            );
-        }
-        let gate = {
-            let own = d.gate.clone().unwrap_or_default();
-            let max_age = own.max_age.or(raw.gate.max_age).map_or(
-                std::time::Duration::from_secs(defaults::GATE_MAX_AGE_SECS),
-                |a| a.0,
-            );
-            if max_age.is_zero() {
-                problem(at("gate.max_age"), "must be longer than 0s");
-            }
-            if own.min_coverage.is_some() && coverage.is_none() {
-                problem(
-                    at("gate.min_coverage"),
-                    "needs rotating coverage: set `coverage = \"30d\"` on the drill, or remove it",
-                );
-            }
-            GateConfig {
-                max_age,
-                // `[gate] min_coverage` applies to the drills that track it.
-                min_coverage: own
-                    .min_coverage
-                    .or(raw.gate.min_coverage.filter(|_| coverage.is_some()))
-                    .map(|p| p.0),
-            }
-        };
-        let protection = match sources.get(&d.source) {
-            Some(SourceConfig::S3(s)) => s.protection,
-            Some(SourceConfig::AzureBlob(a)) => a.protection,
-            None => None,
-        };
-        let source_canaries: Vec<CanaryConfig> = canaries
-            .values()
-            .filter(|c| c.source == d.source)
-            .cloned()
-            .collect();
-        let include_current = f.include_current.unwrap_or(true);
-        let include_noncurrent = f.include_noncurrent.unwrap_or(true);
-        if !include_current && !include_noncurrent {
-            problem(at("filter"), "include_current and include_noncurrent are both false, so nothing could be sampled");
-        }
-        drills.insert(
-            name.clone(),
-            DrillConfig {
-                name,
-                source: d.source,
-                sample: d.sample.unwrap_or(SampleSize::Count(defaults::SAMPLE)),
-                strategy,
-                seed: d.seed,
-                mode: d.mode.unwrap_or(RestoreMode::Stream),
-                verify: d.verify.unwrap_or_default(),
-                concurrency,
-                attempts,
-                max_samples,
-                restore_timeout,
-                scratch_dir: resolve(
-                    base,
-                    d.scratch_dir
-                        .as_deref()
-                        .unwrap_or(Path::new(defaults::SCRATCH_DIR)),
-                ),
-                copy_prefix: d
-                    .copy_prefix
-                    .unwrap_or_else(|| defaults::COPY_PREFIX.into()),
-                schedule,
-                filter: Filter {
-                    min_size: f.min_size.map(|b| b.0),
-                    max_size: f.max_size.map(|b| b.0),
-                    max_age: f.max_age.map(|a| a.0),
-                    include_current,
-                    include_noncurrent,
-                    exclude_prefixes: Vec::new(),
-                    deleted_only: false,
-                },
-                coverage,
-                gate,
-                protection,
-                canaries: source_canaries,
-            },
+    for (name, d) in raw {
+        check_name(&mut *problem, &format!("drills.{name}"), &name);
+        let drill = drill(&name, d, raw_gate, sources, canaries, base, &mut *problem);
+        drills.insert(name, drill);
+    }
+    drills
+}
+
+/// One `[drills.NAME]`.
+fn drill(
+    name: &str,
+    d: RawDrill,
+    raw_gate: &RawGate,
+    sources: &BTreeMap<String, SourceConfig>,
+    canaries: &BTreeMap<String, CanaryConfig>,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> DrillConfig {
+    let at = |k: &str| format!("drills.{name}.{k}");
+    drill_source(&d, &at, sources, &mut *problem);
+    let (concurrency, attempts, max_samples, restore_timeout) =
+        drill_limits(&d, &at, &mut *problem);
+    if d.copy_prefix
+        .as_deref()
+        .is_some_and(|p| p.is_empty() || p.starts_with('/') || !p.ends_with('/'))
+    {
+        problem(at("copy_prefix"), "must be a non-empty prefix ending in `/` (copies go under it and are deleted after the drill)");
+    }
+    let strategy = d.strategy.unwrap_or(Strategy::Uniform);
+    if d.seed.is_some() && strategy != Strategy::Uniform {
+        problem(
+            at("seed"),
+            "only the `uniform` strategy uses a seed; remove it or set strategy = \"uniform\"",
         );
     }
+    let schedule = drill_schedule(&d, &at, &mut *problem);
+    let f = &d.filter;
+    if let (Some(min), Some(max)) = (f.min_size, f.max_size) {
+        if min > max {
+            problem(
+                at("filter.min_size"),
+                "is larger than filter.max_size, so nothing could be sampled",
+            );
+        }
+    }
+    let coverage = d.coverage.map(|a| a.0);
+    if coverage.is_some_and(|c| c < std::time::Duration::from_secs(3600)) {
+        problem(
+            at("coverage"),
+            "must be at least 1h: it is the period every recovery point is verified in, e.g. \"30d\"",
+        );
+    }
+    let gate = drill_gate(&d, raw_gate, coverage, &at, &mut *problem);
+    let protection = match sources.get(&d.source) {
+        Some(SourceConfig::S3(s)) => s.protection,
+        Some(SourceConfig::AzureBlob(a)) => a.protection,
+        None => None,
+    };
+    let source_canaries: Vec<CanaryConfig> = canaries
+        .values()
+        .filter(|c| c.source == d.source)
+        .cloned()
+        .collect();
+    let include_current = f.include_current.unwrap_or(true);
+    let include_noncurrent = f.include_noncurrent.unwrap_or(true);
+    if !include_current && !include_noncurrent {
+        problem(
+            at("filter"),
+            "include_current and include_noncurrent are both false, so nothing could be sampled",
+        );
+    }
+    DrillConfig {
+        name: name.to_owned(),
+        source: d.source,
+        sample: d.sample.unwrap_or(SampleSize::Count(defaults::SAMPLE)),
+        strategy,
+        seed: d.seed,
+        mode: d.mode.unwrap_or(RestoreMode::Stream),
+        verify: d.verify.unwrap_or_default(),
+        concurrency,
+        attempts,
+        max_samples,
+        restore_timeout,
+        scratch_dir: resolve(
+            base,
+            d.scratch_dir
+                .as_deref()
+                .unwrap_or(Path::new(defaults::SCRATCH_DIR)),
+        ),
+        copy_prefix: d
+            .copy_prefix
+            .unwrap_or_else(|| defaults::COPY_PREFIX.into()),
+        schedule,
+        filter: Filter {
+            min_size: f.min_size.map(|b| b.0),
+            max_size: f.max_size.map(|b| b.0),
+            max_age: f.max_age.map(|a| a.0),
+            include_current,
+            include_noncurrent,
+            exclude_prefixes: Vec::new(),
+            deleted_only: false,
+        },
+        coverage,
+        gate,
+        protection,
+        canaries: source_canaries,
+    }
+}
 
+/// A drill's `concurrency`, `attempts`, `max_samples` and `restore_timeout`.
+fn drill_limits(
+    d: &RawDrill,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> (usize, u32, u64, std::time::Duration) {
+    let concurrency = d.concurrency.unwrap_or(defaults::CONCURRENCY);
+    if !(1..=256).contains(&concurrency) {
+        problem(at("concurrency"), "must be between 1 and 256");
+    }
+    let attempts = d.attempts.unwrap_or(defaults::ATTEMPTS);
+    if !(1..=20).contains(&attempts) {
+        problem(at("attempts"), "must be between 1 and 20");
+    }
+    let max_samples = d.max_samples.unwrap_or(defaults::MAX_SAMPLES);
+    if max_samples == 0 {
+        problem(at("max_samples"), "must be at least 1");
+    }
+    let restore_timeout = d
+        .restore_timeout
+        .map(|a| a.0)
+        .unwrap_or(std::time::Duration::from_secs(
+            defaults::RESTORE_TIMEOUT_SECS,
+        ));
+    if restore_timeout.is_zero() {
+        problem(at("restore_timeout"), "must be longer than 0s");
+    }
+    (concurrency, attempts, max_samples, restore_timeout)
+}
+
+/// A drill's source: configured, and able to do what its mode asks.
+fn drill_source(
+    d: &RawDrill,
+    at: &impl Fn(&str) -> String,
+    sources: &BTreeMap<String, SourceConfig>,
+    problem: &mut impl FnMut(String, &str),
+) {
+    if d.source.is_empty() {
+        problem(at("source"), "must name a source from [sources]");
+    } else if !sources.contains_key(&d.source) {
+        let known: Vec<&str> = sources.keys().map(String::as_str).collect();
+        problem(
+            at("source"),
+            &format!(
+                "names `{}`, which is not a configured source; configured: {}",
+                d.source,
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            ),
+        );
+    }
+    if d.mode == Some(RestoreMode::Undelete) {
+        match sources.get(&d.source) {
+            Some(SourceConfig::AzureBlob(a)) if a.allow_undelete => {}
+            Some(SourceConfig::AzureBlob(_)) => problem(
+                at("mode"),
+                &format!("`undelete` changes the live container; allow it with sources.{}.allow_undelete = true", d.source),
+            ),
+            Some(other) => problem(
+                at("mode"),
+                &format!("`undelete` is for Azure soft delete; source `{}` is {}", d.source, other.kind()),
+            ),
+            None => {}
+        }
+    }
+}
+
+/// A drill's `schedule`, `timezone`, `jitter` and `missed`.
+fn drill_schedule(
+    d: &RawDrill,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> Option<Schedule> {
+    match &d.schedule {
+        Some(expr) => {
+            let tz = d.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
+            let jitter = d.jitter.map(|a| a.0).unwrap_or_default();
+            if jitter > std::time::Duration::from_secs(86_400) {
+                problem(at("jitter"), "must be at most 1d");
+            }
+            match Schedule::new(expr, tz, jitter, d.missed.unwrap_or(Missed::Skip)) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    let key = match e {
+                        ScheduleError::TimeZone(_) => "timezone",
+                        _ => "schedule",
+                    };
+                    problem(at(key), &e.to_string());
+                    None
+                }
+            }
+        }
+        None => {
+            for (key, set) in [
+                ("timezone", d.timezone.is_some()),
+                ("jitter", d.jitter.is_some()),
+                ("missed", d.missed.is_some()),
+            ] {
+                if set {
+                    problem(
+                        at(key),
+                        "applies to a schedule; add `schedule = \"...\"` (cron) or remove it",
+                    );
+                }
+            }
+            None
+        }
+    }
+}
+
+/// A drill's `[gate]`, over the global one.
+fn drill_gate(
+    d: &RawDrill,
+    raw_gate: &RawGate,
+    coverage: Option<std::time::Duration>,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> GateConfig {
+    let own = d.gate.clone().unwrap_or_default();
+    let max_age = own.max_age.or(raw_gate.max_age).map_or(
+        std::time::Duration::from_secs(defaults::GATE_MAX_AGE_SECS),
+        |a| a.0,
+    );
+    if max_age.is_zero() {
+        problem(at("gate.max_age"), "must be longer than 0s");
+    }
+    if own.min_coverage.is_some() && coverage.is_none() {
+        problem(
+            at("gate.min_coverage"),
+            "needs rotating coverage: set `coverage = \"30d\"` on the drill, or remove it",
+        );
+    }
+    GateConfig {
+        max_age,
+        // `[gate] min_coverage` applies to the drills that track it.
+        min_coverage: own
+            .min_coverage
+            .or(raw_gate.min_coverage.filter(|_| coverage.is_some()))
+            .map(|p| p.0),
+    }
+}
+
+/// `[daemon]`.
+fn daemon(raw: &RawDaemon, base: &Path, problems: &mut Vec<Problem>) -> DaemonConfig {
     let daemon = DaemonConfig {
         max_concurrent_drills: raw
-            .daemon
             .max_concurrent_drills
             .unwrap_or(defaults::MAX_CONCURRENT_DRILLS),
-        shutdown_timeout: raw.daemon.shutdown_timeout.map_or(
+        shutdown_timeout: raw.shutdown_timeout.map_or(
             std::time::Duration::from_secs(defaults::SHUTDOWN_TIMEOUT_SECS),
             |a| a.0,
         ),
-        heartbeat_interval: raw.daemon.heartbeat_interval.map_or(
+        heartbeat_interval: raw.heartbeat_interval.map_or(
             std::time::Duration::from_secs(defaults::HEARTBEAT_SECS),
             |a| a.0,
         ),
-        metrics_file: raw.daemon.metrics_file.as_deref().map(|p| resolve(base, p)),
+        metrics_file: raw.metrics_file.as_deref().map(|p| resolve(base, p)),
     };
     if !(1..=64).contains(&daemon.max_concurrent_drills) {
         problems.push(Problem {
@@ -532,15 +684,23 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             message: "must be between 1s and 1h".into(),
         });
     }
-    if raw.daemon.metrics_file.as_deref() == Some(Path::new("")) {
+    if raw.metrics_file.as_deref() == Some(Path::new("")) {
         problems.push(Problem {
             path: "daemon.metrics_file".into(),
             message: "must not be empty; remove it to write no metrics file".into(),
         });
     }
+    daemon
+}
 
+/// `[sinks.*]`.
+fn sinks(
+    raw: BTreeMap<String, sink::RawSink>,
+    base: &Path,
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, sink::SinkConfig> {
     let mut sinks = BTreeMap::new();
-    for (name, raw_sink) in raw.sinks {
+    for (name, raw_sink) in raw {
         let mut p = |path: String, message: &str| {
             problems.push(Problem {
                 path,
@@ -552,13 +712,14 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             sinks.insert(name, s);
         }
     }
-    let posture_schedule = match &raw.posture.schedule {
+    sinks
+}
+
+/// `[posture]`: when posture checks run.
+fn posture_schedule(raw: &RawPostureRun, problems: &mut Vec<Problem>) -> Option<Schedule> {
+    match &raw.schedule {
         Some(expr) => {
-            let tz = raw
-                .posture
-                .timezone
-                .as_deref()
-                .unwrap_or(defaults::TIMEZONE);
+            let tz = raw.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
             match Schedule::new(expr, tz, std::time::Duration::ZERO, Missed::Skip) {
                 Ok(s) => Some(s),
                 Err(e) => {
@@ -574,7 +735,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             }
         }
         None => {
-            if raw.posture.timezone.is_some() {
+            if raw.timezone.is_some() {
                 problems.push(Problem {
                     path: "posture.timezone".into(),
                     message: "applies to a schedule; add `schedule = \"...\"` (cron) or remove it"
@@ -583,10 +744,14 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             }
             None
         }
-    };
+    }
+}
+
+/// `[outbox]`: how long and how much the outbox keeps for a sink that is down.
+fn outbox(raw: &RawOutbox, problems: &mut Vec<Problem>) -> OutboxConfig {
     let outbox = OutboxConfig {
-        max_age: raw.outbox.max_age.map(|a| a.0),
-        max_bytes: raw.outbox.max_bytes.map(|b| b.0),
+        max_age: raw.max_age.map(|a| a.0),
+        max_bytes: raw.max_bytes.map(|b| b.0),
     };
     if outbox
         .max_age
@@ -605,9 +770,13 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             message: "must be at least 1MiB".into(),
         });
     }
+    outbox
+}
 
-    let patch_schedule = raw.patch.schedule.as_ref().and_then(|expr| {
-        let tz = raw.patch.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
+/// `[patch]`: when the patch check runs and its policy.
+fn patch(raw: &RawPatch, problems: &mut Vec<Problem>) -> (Option<Schedule>, PatchPolicy) {
+    let patch_schedule = raw.schedule.as_ref().and_then(|expr| {
+        let tz = raw.timezone.as_deref().unwrap_or(defaults::TIMEZONE);
         Schedule::new(expr, tz, std::time::Duration::ZERO, Missed::Skip)
             .map_err(|e| {
                 problems.push(Problem {
@@ -617,7 +786,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             })
             .ok()
     });
-    let pp = &raw.patch.policy;
+    let pp = &raw.policy;
     let d = PatchPolicy::default();
     let patch_policy = PatchPolicy {
         max_security_age: pp.max_security_age.map_or(d.max_security_age, |a| a.0),
@@ -627,29 +796,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             .max_package_lists_age
             .map_or(d.max_package_lists_age, |a| a.0),
     };
-    let patch_cloud = patch_cloud(&raw.patch, &sources, &mut problems);
-    let config = Config {
-        patch_cloud,
-        patch_schedule,
-        patch_policy,
-        ledger_path,
-        evidence_path,
-        signing_key,
-        daemon,
-        outbox,
-        posture_schedule,
-        sinks,
-        sources,
-        drills,
-        canaries,
-        anchor,
-    };
-    distinct_paths(&mut problems, config.agent_paths().into_iter());
-    if problems.is_empty() {
-        Ok(config)
-    } else {
-        Err(problems)
-    }
+    (patch_schedule, patch_policy)
 }
 
 /// Files and directories the agent writes must each be its own: the same
