@@ -14,6 +14,7 @@
 mod canaries;
 mod daemon_state;
 mod events;
+mod gate;
 pub use events::RowDisagreement;
 pub mod evidence_file;
 mod points;
@@ -25,8 +26,9 @@ mod sinks;
 pub use canaries::CanaryRow;
 pub use daemon_state::DaemonState;
 use events::append_event;
+pub use gate::GateFacts;
 pub use points::PointRow;
-pub use runs::{DrillHistory, GateFacts, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
+pub use runs::{DrillHistory, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
 use schema::MIGRATIONS;
 pub use sinks::SinkState;
 
