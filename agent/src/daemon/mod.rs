@@ -45,6 +45,9 @@ use tokio_util::sync::CancellationToken;
 mod loops;
 use loops::{anchor_loop, canary_loop, patch_loop, posture_loop};
 
+mod shipping;
+use shipping::{open_shippers, Shipping};
+
 /// What the process is asked to do (from signals).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
@@ -231,45 +234,6 @@ pub async fn run(
     agent.heartbeat("stopped")?;
     tracing::info!("Stopped.");
     Ok(())
-}
-
-/// How long shippers get to deliver what is pending when the daemon stops
-/// or the sinks change.
-const SHIP_FLUSH: Duration = Duration::from_secs(10);
-
-/// Opens a shipper for every sink (reading its secrets and certificates).
-///
-/// # Errors
-/// The first sink that cannot be set up.
-fn open_shippers(config: &Config) -> Result<Vec<Shipper>, ShipperError> {
-    config
-        .sinks
-        .values()
-        .map(|s| Shipper::open(s, &config.ledger_path))
-        .collect()
-}
-
-/// The running shippers.
-struct Shipping {
-    stop: CancellationToken,
-    tasks: tokio::task::JoinSet<()>,
-}
-
-impl Shipping {
-    fn spawn(shippers: Vec<Shipper>, wake: Arc<tokio::sync::Notify>) -> Self {
-        let stop = CancellationToken::new();
-        let mut tasks = tokio::task::JoinSet::new();
-        for s in shippers {
-            tasks.spawn(s.run(stop.clone(), wake.clone(), SHIP_FLUSH));
-        }
-        Self { stop, tasks }
-    }
-
-    /// Stops every shipper after a last delivery attempt.
-    async fn stop(&mut self) {
-        self.stop.cancel();
-        while self.tasks.join_next().await.is_some() {}
-    }
 }
 
 /// Sends a state to systemd when it is listening (`NOTIFY_SOCKET`).

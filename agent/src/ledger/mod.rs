@@ -11,6 +11,7 @@
 //! - the schema moves forward only through numbered migrations
 //!   (`PRAGMA user_version`).
 
+mod activity;
 mod canaries;
 mod daemon_state;
 mod events;

@@ -31,6 +31,14 @@ use controls::controls;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod protection;
+use protection::protection;
+pub use protection::{ProtectionFailure, SourceProtection};
+
+mod chain;
+use chain::chain_summary;
+pub use chain::ChainSummary;
+
 /// One drill over the period.
 #[derive(Debug, Clone, Serialize)]
 pub struct DrillReport {
@@ -196,20 +204,6 @@ pub struct PostureRow {
     pub event_id: String,
 }
 
-/// The ledger's chain as verified for the report.
-#[derive(Debug, Clone, Serialize)]
-pub struct ChainSummary {
-    pub intact: bool,
-    pub events: u64,
-    pub problems: Vec<String>,
-    pub checkpoints_in_period: u64,
-    pub signed_checkpoints_in_period: u64,
-    /// The public keys (`name+id+key`, as `evidence keygen` printed them)
-    /// that signed checkpoints in the period: check them against the key
-    /// kept off the host.
-    pub signers: Vec<String>,
-}
-
 /// The whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -270,104 +264,6 @@ impl SignalRow {
             self.signals.join("; ")
         )
     }
-}
-
-/// The immutability of a source's sampled recovery points in the period.
-#[derive(Debug, Clone, Serialize, Default)]
-pub struct SourceProtection {
-    pub source: String,
-    /// Samples judged against the policy, or whose lock state could not be
-    /// read.
-    pub sampled: u64,
-    pub meeting: u64,
-    pub not_meeting: u64,
-    /// The identity may not read the lock state, or the store could not say.
-    pub not_readable: u64,
-    /// Up to 20 that do not meet the policy: key, version, why.
-    pub failures: Vec<ProtectionFailure>,
-    /// The policy, in words, as the latest judged sample quoted it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub policy: Option<String>,
-}
-
-/// A sampled recovery point that does not meet its source's protection
-/// policy.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProtectionFailure {
-    pub key: String,
-    pub version_id: String,
-    pub reason: String,
-    pub event_id: String,
-}
-
-impl SourceProtection {
-    /// The source's protection in one sentence.
-    pub fn statement(&self) -> String {
-        let mut s = format!(
-            "source {}: {} of {} sampled recovery points meet the protection policy{}",
-            self.source,
-            self.meeting,
-            self.sampled,
-            self.policy
-                .as_deref()
-                .map(|p| format!(" ({p})"))
-                .unwrap_or_default()
-        );
-        if self.not_readable > 0 {
-            s.push_str(&format!(
-                "; {} could not be read (see the samples' reasons)",
-                self.not_readable
-            ));
-        }
-        if !self.failures.is_empty() {
-            let list: Vec<String> = self
-                .failures
-                .iter()
-                .map(|f| format!("{} ({}): {}", f.key, f.version_id, f.reason))
-                .collect();
-            s.push_str(&format!("; not meeting it: {}", list.join("; ")));
-        }
-        s
-    }
-}
-
-/// Per source, the period's sampled recovery points by protection.
-fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
-    let mut by: BTreeMap<&str, SourceProtection> = BTreeMap::new();
-    for s in samples {
-        let Some(p) = &s.protection else { continue };
-        let unreadable = matches!(p["visibility"].as_str(), Some("not_readable" | "unknown"));
-        let meets = p["meets_policy"].as_bool();
-        if meets.is_none() && !unreadable {
-            continue;
-        }
-        let e = by
-            .entry(s.source.as_str())
-            .or_insert_with(|| SourceProtection {
-                source: s.source.clone(),
-                ..Default::default()
-            });
-        e.sampled += 1;
-        if let Some(p) = p["policy"].as_str() {
-            e.policy = Some(p.to_owned());
-        }
-        match meets {
-            Some(true) => e.meeting += 1,
-            Some(false) => {
-                e.not_meeting += 1;
-                if e.failures.len() < 20 {
-                    e.failures.push(ProtectionFailure {
-                        key: s.key.clone(),
-                        version_id: s.version_id.clone(),
-                        reason: p["reason"].as_str().unwrap_or_default().to_owned(),
-                        event_id: s.event_id.clone(),
-                    });
-                }
-            }
-            None => e.not_readable += 1,
-        }
-    }
-    by.into_values().collect()
 }
 
 /// A drill's runs and verdicts in the period.
@@ -679,36 +575,4 @@ fn location(source: &serde_json::Value) -> String {
         l.push_str(&format!(" at {e}"));
     }
     l
-}
-
-fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerError> {
-    let lines = ledger.evidence_lines()?;
-    let anchor = ledger.chain_anchor()?;
-    let r = verify_lines(lines, (anchor.0 > 0).then_some(anchor), None);
-    let checkpoints = ledger.events_since(EventKind::Checkpoint, since)?;
-    let signed = checkpoints
-        .iter()
-        .filter(|(_, c)| {
-            c["note"]
-                .as_str()
-                .is_some_and(|n| n.contains("\n\u{2014} "))
-        })
-        .count() as u64;
-    Ok(ChainSummary {
-        intact: r.intact(),
-        events: r.events,
-        problems: r
-            .findings
-            .iter()
-            .map(|f| format!("{} at {}: {}", f.kind, f.location, f.message))
-            .collect(),
-        checkpoints_in_period: checkpoints.len() as u64,
-        signed_checkpoints_in_period: signed,
-        signers: checkpoints
-            .iter()
-            .filter_map(|(_, c)| c["key"].as_str().map(str::to_owned))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect(),
-    })
 }

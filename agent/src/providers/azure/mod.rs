@@ -43,6 +43,13 @@ use chrono::{DateTime, Utc};
 use futures::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 
+mod auth;
+use auth::credential;
+pub use auth::service_client;
+
+mod errors;
+pub(crate) use errors::classify;
+
 /// One Azure Blob container (and prefix) as a source of recovery points.
 pub struct AzureBlobSource {
     name: String,
@@ -67,13 +74,6 @@ impl std::fmt::Debug for AzureBlobSource {
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
     }
-}
-
-/// Reads a secret from where the config says it lives.
-fn read_secret(s: &SecretSource, what: &str) -> Result<String, SourceError> {
-    s.read(what)
-        .map(|v| v.expose().to_owned())
-        .map_err(|m| SourceError::new(ErrorClass::Config, m.to_string()))
 }
 
 /// Client options with the SDK's retries off: [`crate::source::retry`] is the one
@@ -253,197 +253,6 @@ impl AzureBlobSource {
         }
         Ok((items, body.next_marker.filter(|m| !m.is_empty()).map(Some)))
     }
-}
-
-/// Classifies an Azure SDK error once, where it enters.
-/// The credential a source's auth names; a SAS goes into `url`'s query.
-fn credential(
-    name: &str,
-    c: &AzureSourceConfig,
-    url: &mut Url,
-) -> Result<Option<Arc<dyn TokenCredential>>, SourceError> {
-    let config = |m: String| SourceError::new(ErrorClass::Config, m);
-    let sdk = |e: azure_core::Error| {
-        config(format!(
-            "cannot set up the Azure credential for source `{name}`: {e}"
-        ))
-    };
-    let credential: Option<Arc<dyn TokenCredential>> = match &c.auth {
-        AzureAuth::Sas(secret) => {
-            let sas = read_secret(secret, "the SAS token")?;
-            url.set_query(Some(sas.trim_start_matches('?')));
-            None
-        }
-        AzureAuth::ManagedIdentity { client_id } => {
-            let options = azure_identity::ManagedIdentityCredentialOptions {
-                user_assigned_id: client_id
-                    .clone()
-                    .map(azure_identity::UserAssignedId::ClientId),
-                client_options: no_retries(),
-            };
-            Some(azure_identity::ManagedIdentityCredential::new(Some(options)).map_err(sdk)?)
-        }
-        AzureAuth::WorkloadIdentity { client_id } => {
-            let options = azure_identity::WorkloadIdentityCredentialOptions {
-                client_id: client_id.clone(),
-                credential_options: azure_identity::ClientAssertionCredentialOptions {
-                    client_options: no_retries(),
-                },
-                ..Default::default()
-            };
-            Some(azure_identity::WorkloadIdentityCredential::new(Some(options)).map_err(sdk)?)
-        }
-        AzureAuth::ServicePrincipal {
-            tenant_id,
-            client_id,
-            secret,
-        } => {
-            let value = read_secret(secret, "the client secret")?;
-            Some(
-                azure_identity::ClientSecretCredential::new(
-                    tenant_id,
-                    client_id.clone(),
-                    value.into(),
-                    Some(azure_identity::ClientSecretCredentialOptions {
-                        client_options: no_retries(),
-                    }),
-                )
-                .map_err(sdk)?,
-            )
-        }
-        AzureAuth::ServicePrincipalCertificate {
-            tenant_id,
-            client_id,
-            certificate,
-            password,
-        } => {
-            let bytes = std::fs::read(certificate).map_err(|e| {
-                config(format!(
-                    "cannot read the client certificate from {}: {e}",
-                    certificate.display()
-                ))
-            })?;
-            let password = match password {
-                Some(p) => Some(
-                    read_secret(&SecretSource::File(p.clone()), "the certificate password")?.into(),
-                ),
-                None => None,
-            };
-            let options = azure_identity::ClientCertificateCredentialOptions {
-                password,
-                client_options: no_retries(),
-            };
-            Some(
-                    azure_identity::ClientCertificateCredential::new(
-                        tenant_id.clone(),
-                        client_id.clone(),
-                        bytes.into(),
-                        Some(options),
-                    )
-                    .map_err(|e| {
-                        config(format!(
-                            "the client certificate {} cannot be used: {e}; it must be a PKCS#12 (.pfx) file with the private key",
-                            certificate.display()
-                        ))
-                    })?,
-                )
-        }
-        AzureAuth::AzureCli => Some(azure_identity::AzureCliCredential::new(None).map_err(sdk)?),
-    };
-    Ok(credential)
-}
-
-/// A client for the account's Blob service (service properties, account
-/// information), with the source's credential.
-///
-/// # Errors
-/// As [`AzureBlobSource::build`].
-pub fn service_client(
-    name: &str,
-    c: &AzureSourceConfig,
-) -> Result<azure_storage_blob::BlobServiceClient, SourceError> {
-    let config = |m: String| SourceError::new(ErrorClass::Config, m);
-    let mut url = Url::parse(&format!("{}/", c.account_url.trim_end_matches('/')))
-        .map_err(|e| config(format!("sources.{name}.account_url is not a URL: {e}")))?;
-    let credential = credential(name, c, &mut url)?;
-    let options = azure_storage_blob::BlobServiceClientOptions {
-        client_options: no_retries(),
-        ..Default::default()
-    };
-    azure_storage_blob::BlobServiceClient::new(url, credential, Some(options)).map_err(|e| {
-        config(format!(
-            "cannot create the Azure client for source `{name}`: {e}"
-        ))
-    })
-}
-
-pub(crate) fn classify(err: azure_core::Error, what: &str) -> SourceError {
-    let (class, hint) = match err.kind() {
-        ErrorKind::HttpResponse { status, error_code, .. } => {
-            let code = error_code.as_deref().unwrap_or_default();
-            let status = u16::from(*status);
-            match (code, status) {
-                ("ContainerNotFound", _) => (
-                    ErrorClass::Config,
-                    "; the container does not exist: check `container` and `account_url` in the source",
-                ),
-                ("ResourceNotFound", _) if what.starts_with("List Blobs") => (
-                    ErrorClass::Config,
-                    "; the account or container does not exist: check `account_url` and `container`",
-                ),
-                ("BlobArchived", _) => (ErrorClass::Archived, "; the blob is in the Archive tier and needs rehydration"),
-                (_, 404) => (ErrorClass::NotFound, ""),
-                ("AuthenticationFailed", _) => (
-                    ErrorClass::Credentials,
-                    "; the service could not authenticate the request: check the SAS token (its signature, start and expiry) or the credential, and this host's clock",
-                ),
-                (_, 401 | 403) => (
-                    ErrorClass::AccessDenied,
-                    "; the agent's identity needs the Storage Blob Data Reader role on this container (Storage Blob Data Contributor for copy and undelete drills), or a SAS with read and list permissions",
-                ),
-                ("ServerBusy", _) | (_, 429 | 503) => (ErrorClass::Throttled, ""),
-                ("OperationTimedOut", _) | (_, 408) => (ErrorClass::Timeout, ""),
-                (_, s) if s >= 500 => (ErrorClass::Server, ""),
-                _ => (ErrorClass::Protocol, ""),
-            }
-        }
-        ErrorKind::Connection => (
-            ErrorClass::Network,
-            "; check `account_url` (the account name) and the network",
-        ),
-        ErrorKind::Io => (ErrorClass::Network, ""),
-        ErrorKind::Credential => (
-            ErrorClass::Config,
-            "; no usable Azure credential: check the source's auth settings (managed identity on this host, workload identity variables, the service principal secret, `az login`, or the SAS token)",
-        ),
-        ErrorKind::DataConversion => (ErrorClass::Protocol, ""),
-        _ => (ErrorClass::Server, ""),
-    };
-    let status = err
-        .http_status()
-        .map(|s| format!(" (HTTP {})", u16::from(s)))
-        .unwrap_or_default();
-    // The whole cause, its lines joined: the first line alone often says
-    // only "HttpResponse(...)" and drops the service's error code.
-    let mut cause: Vec<String> = Vec::new();
-    let mut at: Option<&(dyn std::error::Error + 'static)> = Some(&err);
-    while let Some(e) = at {
-        let m = e.to_string();
-        let m = m
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect::<Vec<_>>()
-            .join("; ");
-        if !m.is_empty() && !cause.iter().any(|c| c.contains(&m)) {
-            cause.push(m);
-        }
-        at = e.source();
-    }
-    SourceError::new(
-        class,
-        format!("{what} failed{status}: {}{hint}", cause.join(": ")),
-    )
 }
 
 impl Lister for AzureBlobSource {

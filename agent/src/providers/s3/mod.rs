@@ -66,6 +66,9 @@ mod parts;
 pub mod posture;
 pub mod ssm;
 
+mod caps;
+use caps::Caps;
+
 /// One S3 bucket (and prefix) as a source of recovery points.
 #[derive(Debug)]
 pub struct S3Source {
@@ -77,41 +80,6 @@ pub struct S3Source {
     attempts: u32,
     timeout: Duration,
     caps: Caps,
-}
-
-/// Calls the store turned out to lack; each is learned once and never
-/// asked again by this source.
-#[derive(Debug, Default)]
-struct Caps {
-    no_attributes: AtomicBool,
-    /// Set once GetObjectAttributes answered (or proved missing); until
-    /// then calls to it go one at a time, so that a store lacking it sees
-    /// exactly one.
-    attributes_known: AtomicBool,
-    attributes_gate: tokio::sync::Mutex<()>,
-    no_part_head: AtomicBool,
-    learned: Mutex<Vec<StoreCapability>>,
-    /// GetObjectRetention's answer about whether lock state is readable,
-    /// asked once per run.
-    lock_readable: tokio::sync::OnceCell<LockReadable>,
-}
-
-impl Caps {
-    /// Records that `call` is unusable (once), with what the store said.
-    fn lacks(&self, flag: &AtomicBool, call: &'static str, e: &SourceError, instead: &str) {
-        if flag.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        let detail = format!("{} ({}); {instead}", e.message, e.class);
-        tracing::warn!(call, detail, "The store does not answer this call; planning references without it for the rest of the run.");
-        if let Ok(mut l) = self.learned.lock() {
-            l.push(StoreCapability {
-                call,
-                supported: false,
-                detail,
-            });
-        }
-    }
 }
 
 /// Whether an error says the store cannot (or will not) answer a metadata
