@@ -13,6 +13,14 @@ use crate::source::{BuildOptions, ErrorClass, ListItem, Lister, SourceError};
 use azure_storage_blob::models::BlobServiceClientGetAccountInfoResultHeaders;
 use futures::StreamExt;
 
+fn verdict(ok: bool) -> Status {
+    if ok {
+        Status::Pass
+    } else {
+        Status::Fail
+    }
+}
+
 fn why(e: &SourceError, permission: &str) -> String {
     match e.class {
         ErrorClass::AccessDenied => format!("access denied: the identity needs {permission}"),
@@ -23,10 +31,24 @@ fn why(e: &SourceError, permission: &str) -> String {
 /// Checks one container and its account against `p`.
 pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Finding> {
     let mut o = Out::new(source);
-    let verdict = |ok: bool| if ok { Status::Pass } else { Status::Fail };
     let mut probes: Vec<String> = Vec::new();
+    https_only(c, p, &mut o);
+    soft_delete(source, c, p, &mut o, &mut probes).await;
+    versions_and_encryption(source, c, p, &mut o, &mut probes).await;
+    // What the identity could do, from the read-only probes above.
+    o.push(
+        "permissions",
+        Status::Pass,
+        probes.join("; "),
+        "read-only probes",
+        Some("only read calls were made; write and delete rights are not probed".into()),
+        &[ACCESS],
+    );
+    o.findings
+}
 
-    // HTTPS only.
+/// HTTPS only.
+fn https_only(c: &AzureSourceConfig, p: &Policy, o: &mut Out<'_>) {
     let https = c.account_url.starts_with("https://");
     o.push(
         "https_only",
@@ -40,8 +62,16 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
         None,
         &[NETWORK, CRYPTO],
     );
+}
 
-    // Blob soft delete, from the Blob service properties.
+/// Blob soft delete, from the Blob service properties.
+async fn soft_delete(
+    source: &str,
+    c: &AzureSourceConfig,
+    p: &Policy,
+    o: &mut Out<'_>,
+    probes: &mut Vec<String>,
+) {
     let req = format!("enabled, at least {} days", p.min_soft_delete_days);
     match service_client(source, c) {
         Ok(service) => {
@@ -127,8 +157,16 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
         }
     }
     o.unknown("container_soft_delete", "enabled", "set in the management plane (Azure Resource Manager), which the agent's data-plane identity does not read".into(), &[BACKUP]);
+}
 
-    // Versions, inferred from the listing; encryption at rest, from a blob.
+/// Versions, inferred from the listing; encryption at rest, from a blob.
+async fn versions_and_encryption(
+    source: &str,
+    c: &AzureSourceConfig,
+    p: &Policy,
+    o: &mut Out<'_>,
+    probes: &mut Vec<String>,
+) {
     let req_v = if p.versioning {
         "versions exist"
     } else {
@@ -152,37 +190,7 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
     .await
     {
         Ok(src) => {
-            let mut listed = 0u64;
-            let mut versions = 0u64;
-            let mut current = None;
-            let mut list = src.list();
-            let mut failed = None;
-            while let Some(item) = list.next().await {
-                match item {
-                    Ok(ListItem::Version(cand)) => {
-                        listed += 1;
-                        if cand.version_id.is_some() {
-                            versions += 1;
-                        }
-                        if current.is_none()
-                            && cand.is_latest
-                            && cand.snapshot.is_none()
-                            && cand.deleted.is_none()
-                        {
-                            current = Some(cand);
-                        }
-                    }
-                    Ok(_) => listed += 1,
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
-                }
-                if listed >= 5000 {
-                    break;
-                }
-            }
-            drop(list);
+            let (listed, versions, current, failed) = sample_listing(&src).await;
             match failed {
                 Some(e) => {
                     probes.push(format!("list blobs: {}", e.class));
@@ -211,44 +219,7 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
                             "no current blob to read the properties of".into(),
                             &[CRYPTO],
                         ),
-                        Some(cand) => match src.encryption(&cand).await {
-                            Ok((encrypted, scope, cpk)) => {
-                                probes.push("read blob properties: allowed".into());
-                                let observed = format!(
-                                    "{}{}{} (blob {})",
-                                    if encrypted {
-                                        "server-side encrypted"
-                                    } else {
-                                        "not encrypted"
-                                    },
-                                    scope
-                                        .as_deref()
-                                        .map(|s| format!(", encryption scope {s}"))
-                                        .unwrap_or_default(),
-                                    if cpk { ", customer-provided key" } else { "" },
-                                    cand.key
-                                );
-                                let ok = match p.encryption {
-                                    Encryption::None => true,
-                                    Encryption::Any => encrypted,
-                                    Encryption::Kms => scope.is_some() || cpk,
-                                };
-                                o.push(
-                                    "encryption_at_rest",
-                                    verdict(ok),
-                                    observed,
-                                    req_e,
-                                    None,
-                                    &[CRYPTO],
-                                );
-                            }
-                            Err(e) => o.unknown(
-                                "encryption_at_rest",
-                                req_e,
-                                why(&e, "read access to blobs"),
-                                &[CRYPTO],
-                            ),
-                        },
+                        Some(cand) => encryption(&src, &cand, p, req_e, o, probes).await,
                     }
                 }
             }
@@ -258,14 +229,97 @@ pub async fn check(source: &str, c: &AzureSourceConfig, p: &Policy) -> Vec<Findi
             o.unknown("encryption_at_rest", req_e, e.to_string(), &[CRYPTO]);
         }
     }
-    // What the identity could do, from the read-only probes above.
-    o.push(
-        "permissions",
-        Status::Pass,
-        probes.join("; "),
-        "read-only probes",
-        Some("only read calls were made; write and delete rights are not probed".into()),
-        &[ACCESS],
-    );
-    o.findings
+}
+
+/// Lists at most 5,000 items: how many, how many are versions, the first
+/// current base blob, and the error that ended the listing early.
+async fn sample_listing(
+    src: &AzureBlobSource,
+) -> (
+    u64,
+    u64,
+    Option<crate::source::Candidate>,
+    Option<SourceError>,
+) {
+    let mut listed = 0u64;
+    let mut versions = 0u64;
+    let mut current = None;
+    let mut list = src.list();
+    let mut failed = None;
+    while let Some(item) = list.next().await {
+        match item {
+            Ok(ListItem::Version(cand)) => {
+                listed += 1;
+                if cand.version_id.is_some() {
+                    versions += 1;
+                }
+                if current.is_none()
+                    && cand.is_latest
+                    && cand.snapshot.is_none()
+                    && cand.deleted.is_none()
+                {
+                    current = Some(cand);
+                }
+            }
+            Ok(_) => listed += 1,
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
+        if listed >= 5000 {
+            break;
+        }
+    }
+    drop(list);
+    (listed, versions, current, failed)
+}
+
+/// Encryption at rest, from one current blob's properties.
+async fn encryption(
+    src: &AzureBlobSource,
+    cand: &crate::source::Candidate,
+    p: &Policy,
+    req_e: String,
+    o: &mut Out<'_>,
+    probes: &mut Vec<String>,
+) {
+    match src.encryption(cand).await {
+        Ok((encrypted, scope, cpk)) => {
+            probes.push("read blob properties: allowed".into());
+            let observed = format!(
+                "{}{}{} (blob {})",
+                if encrypted {
+                    "server-side encrypted"
+                } else {
+                    "not encrypted"
+                },
+                scope
+                    .as_deref()
+                    .map(|s| format!(", encryption scope {s}"))
+                    .unwrap_or_default(),
+                if cpk { ", customer-provided key" } else { "" },
+                cand.key
+            );
+            let ok = match p.encryption {
+                Encryption::None => true,
+                Encryption::Any => encrypted,
+                Encryption::Kms => scope.is_some() || cpk,
+            };
+            o.push(
+                "encryption_at_rest",
+                verdict(ok),
+                observed,
+                req_e,
+                None,
+                &[CRYPTO],
+            );
+        }
+        Err(e) => o.unknown(
+            "encryption_at_rest",
+            req_e,
+            why(&e, "read access to blobs"),
+            &[CRYPTO],
+        ),
+    }
 }

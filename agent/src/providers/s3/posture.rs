@@ -48,7 +48,19 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
     let b = c.bucket.as_str();
     let mut o = Out::new(source);
 
-    // Versioning and MFA delete.
+    versioning(&client, b, p, &mut o).await;
+    object_lock(&client, b, p, &mut o).await;
+    encryption(&client, b, p, &mut o).await;
+    replication(&client, b, p, &mut o).await;
+    lifecycle(&client, b, p, &mut o).await;
+    public_access_block(&client, b, p, &mut o).await;
+    secure_transport(&client, b, p, &mut o).await;
+    access_logging(&client, b, p, &mut o).await;
+    o.findings
+}
+
+/// Versioning and MFA delete.
+async fn versioning(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req_v = if p.versioning { "enabled" } else { "any" };
     let req_mfa = if p.mfa_delete { "enabled" } else { "any" };
     match client.get_bucket_versioning().bucket(b).send().await {
@@ -79,8 +91,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             o.unknown("mfa_delete", req_mfa, why, &[BACKUP, ACCESS]);
         }
     }
+}
 
-    // Object Lock.
+/// Object Lock.
+async fn object_lock(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = if p.object_lock { "enabled" } else { "any" };
     match client
         .get_object_lock_configuration()
@@ -138,8 +152,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("object_lock", req, w, &[BACKUP]),
         },
     }
+}
 
-    // Default encryption.
+/// Default encryption.
+async fn encryption(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = match p.encryption {
         Encryption::None => "any",
         Encryption::Any => "SSE-S3, SSE-KMS or DSSE-KMS",
@@ -192,8 +208,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("default_encryption", req, w, &[CRYPTO]),
         },
     }
+}
 
-    // Replication.
+/// Replication.
+async fn replication(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = if p.replication {
         "at least one enabled rule"
     } else {
@@ -249,8 +267,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("replication", req, w, &[REDUNDANCY]),
         },
     }
+}
 
-    // Lifecycle: noncurrent versions must live long enough.
+/// Lifecycle: noncurrent versions must live long enough.
+async fn lifecycle(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = format!(
         "noncurrent versions kept at least {} days",
         p.min_noncurrent_retention_days
@@ -318,8 +338,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("noncurrent_retention", req, w, &[BACKUP]),
         },
     }
+}
 
-    // Public access block.
+/// Public access block.
+async fn public_access_block(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = if p.public_access_block {
         "all four settings on"
     } else {
@@ -359,8 +381,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("public_access_block", req, w, &[ACCESS]),
         },
     }
+}
 
-    // A bucket policy that denies requests without TLS.
+/// A bucket policy that denies requests without TLS.
+async fn secure_transport(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = if p.secure_transport {
         "a Deny on aws:SecureTransport = false"
     } else {
@@ -394,8 +418,10 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("secure_transport", req, w, &[NETWORK, CRYPTO]),
         },
     }
+}
 
-    // Server access logging.
+/// Server access logging.
+async fn access_logging(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     let req = if p.access_logging { "enabled" } else { "any" };
     match client.get_bucket_logging().bucket(b).send().await {
         Ok(l) => {
@@ -423,7 +449,6 @@ pub async fn check(source: &str, c: &S3SourceConfig, p: &Policy) -> Vec<Finding>
             Failed::Unknown(w) => o.unknown("access_logging", req, w, &[LOGGING]),
         },
     }
-    o.findings
 }
 
 /// Whether a bucket policy has a Deny statement conditioned on
