@@ -284,6 +284,10 @@ impl Report {
     ///
     /// # Errors
     /// When the ledger cannot be read.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "to be split into named steps, as drill/run.rs is"
+    )]
     pub fn build(
         config: &Config,
         ledger: &Ledger,

@@ -26,6 +26,10 @@ pub(super) fn rate(v: Option<u64>) -> String {
 }
 
 /// Plain text.
+#[expect(
+    clippy::too_many_lines,
+    reason = "to be split into named steps, as drill/run.rs is"
+)]
 pub fn text(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -167,6 +171,10 @@ pub fn text(r: &Report) -> String {
 }
 
 /// Markdown.
+#[expect(
+    clippy::too_many_lines,
+    reason = "to be split into named steps, as drill/run.rs is"
+)]
 pub fn markdown(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(

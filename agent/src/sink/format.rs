@@ -136,6 +136,10 @@ fn cloud_provider(e: &Value) -> Option<&'static str> {
 }
 
 /// A one-line description for people.
+#[expect(
+    clippy::too_many_lines,
+    reason = "to be split into named steps, as drill/run.rs is"
+)]
 pub fn message(e: &Value) -> String {
     match EventKind::of(e) {
         Some(K::SampleVerdict) => {
