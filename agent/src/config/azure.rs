@@ -5,10 +5,6 @@ use super::*;
 
 /// Validates an Azure Blob source; problems go to `problem`, and the returned
 /// config is only used when there were none.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub(super) fn validate_azure(
     name: &str,
     a: RawAzureSource,
@@ -16,7 +12,57 @@ pub(super) fn validate_azure(
     problem: &mut impl FnMut(String, &str),
 ) -> AzureSourceConfig {
     let at = |k: &str| format!("sources.{name}.{k}");
-    let account_url = match (&a.account_url, &a.account) {
+    let account_url = account_url(&a, &at, problem);
+    let c = &a.container;
+    let valid_container = (3..=63).contains(&c.len())
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && !c.starts_with('-')
+        && !c.ends_with('-')
+        && !c.contains("--");
+    if !valid_container {
+        problem(
+            at("container"),
+            "is not a valid container name (3-63 lowercase letters, digits and single hyphens)",
+        );
+    }
+    let prefix = a.prefix.unwrap_or_default();
+    if prefix.starts_with('/') {
+        problem(
+            at("prefix"),
+            "must not start with `/`: blob names have no leading slash",
+        );
+    }
+    let auth = auth(&a.auth, &at, base, problem);
+    if account_url.starts_with("http://") && !matches!(auth, AzureAuth::Sas(_)) {
+        problem(
+            at("account_url"),
+            "plain http works only with a SAS token: token credentials are sent over https only",
+        );
+    }
+    let posture = a.posture.validate(&at("posture"), "azure_blob", problem);
+    let protection = a
+        .protection
+        .as_ref()
+        .map(|p| p.validate(&at("protection"), problem));
+    AzureSourceConfig {
+        protection,
+        account_url,
+        container: a.container,
+        prefix,
+        allow_undelete: a.allow_undelete,
+        auth,
+        posture,
+    }
+}
+
+/// `account_url`, or `account` (with `cloud`) to make it from.
+fn account_url(
+    a: &RawAzureSource,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> String {
+    let url = match (&a.account_url, &a.account) {
         (Some(_), Some(_)) => {
             problem(
                 at("account"),
@@ -65,61 +111,17 @@ pub(super) fn validate_azure(
             "only applies with `account`; account_url already names the endpoint",
         );
     }
-    let c = &a.container;
-    let valid_container = (3..=63).contains(&c.len())
-        && c.chars()
-            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
-        && !c.starts_with('-')
-        && !c.ends_with('-')
-        && !c.contains("--");
-    if !valid_container {
-        problem(
-            at("container"),
-            "is not a valid container name (3-63 lowercase letters, digits and single hyphens)",
-        );
-    }
-    let prefix = a.prefix.unwrap_or_default();
-    if prefix.starts_with('/') {
-        problem(
-            at("prefix"),
-            "must not start with `/`: blob names have no leading slash",
-        );
-    }
-    let auth = &a.auth;
-    let secret = |file: &Option<PathBuf>,
-                  env: Option<&String>,
-                  what: &str,
-                  problem: &mut dyn FnMut(String, &str)|
-     -> SecretSource {
-        let given = [file.is_some(), env.is_some(), auth.credential.is_some()]
-            .iter()
-            .filter(|x| **x)
-            .count();
-        if given != 1 {
-            problem(at("auth"), &format!("{what} needs exactly one source: a file, an environment variable or `credential` (a systemd credential name)"));
-        }
-        // A setting that names where the secret lives, holding the secret
-        // itself: refused without repeating it.
-        let named = [
-            file.as_ref().map(|f| f.to_string_lossy().into_owned()),
-            env.cloned(),
-            auth.credential.clone(),
-        ];
-        if named
-            .iter()
-            .flatten()
-            .any(|v| super::secret::looks_like_credential(v))
-        {
-            problem(at("auth"), &format!("the setting that names where {what} lives holds what looks like {what} itself (not shown): put it in a file readable only by the agent, or in an environment variable or a systemd credential, and name that here"));
-        }
-        if let Some(f) = file {
-            SecretSource::File(resolve(base, f))
-        } else if let Some(e) = env {
-            SecretSource::Env(e.clone())
-        } else {
-            SecretSource::SystemdCredential(auth.credential.clone().unwrap_or_default())
-        }
-    };
+    url
+}
+
+/// `[sources.NAME.auth]`: the sign-in method and what it needs, nothing
+/// that another method would use.
+fn auth(
+    auth: &RawAzureAuth,
+    at: &impl Fn(&str) -> String,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> AzureAuth {
     let method = super::choice::choose(
         auth.method.as_ref(),
         AuthMethod::ManagedIdentity,
@@ -137,7 +139,7 @@ pub(super) fn validate_azure(
             }
         }
     };
-    let auth = match method {
+    match method {
         Some(method @ (AuthMethod::ManagedIdentity | AuthMethod::WorkloadIdentity)) => {
             unexpected(
                 &[
@@ -171,51 +173,7 @@ pub(super) fn validate_azure(
                 ],
                 problem,
             );
-            if auth.tenant_id.is_none() || auth.client_id.is_none() {
-                problem(
-                    at("auth"),
-                    "service_principal needs tenant_id and client_id",
-                );
-            }
-            let tenant_id = auth.tenant_id.clone().unwrap_or_default();
-            let client_id = auth.client_id.clone().unwrap_or_default();
-            match &auth.client_certificate_file {
-                Some(cert) => {
-                    if auth.client_secret_file.is_some() || auth.credential.is_some() {
-                        problem(
-                            at("auth"),
-                            "give either a client secret or a client certificate, not both",
-                        );
-                    }
-                    AzureAuth::ServicePrincipalCertificate {
-                        tenant_id,
-                        client_id,
-                        certificate: resolve(base, cert),
-                        password: auth
-                            .client_certificate_password_file
-                            .as_deref()
-                            .map(|p| resolve(base, p)),
-                    }
-                }
-                None => {
-                    if auth.client_certificate_password_file.is_some() {
-                        problem(
-                            at("auth.client_certificate_password_file"),
-                            "needs client_certificate_file",
-                        );
-                    }
-                    AzureAuth::ServicePrincipal {
-                        tenant_id,
-                        client_id,
-                        secret: secret(
-                            &auth.client_secret_file,
-                            None,
-                            "the client secret",
-                            problem,
-                        ),
-                    }
-                }
-            }
+            service_principal(auth, at, base, problem)
         }
         Some(AuthMethod::AzureCli) => {
             unexpected(
@@ -245,33 +203,111 @@ pub(super) fn validate_azure(
                 problem,
             );
             AzureAuth::Sas(secret(
+                auth,
                 &auth.sas_file,
                 auth.sas_env.as_ref(),
                 "the SAS token",
+                (at, base),
                 problem,
             ))
         }
         // Already reported; any placeholder will do, the config is refused.
         None => AzureAuth::AzureCli,
-    };
-    if account_url.starts_with("http://") && !matches!(auth, AzureAuth::Sas(_)) {
+    }
+}
+
+/// A service principal with a client secret or a client certificate.
+fn service_principal(
+    auth: &RawAzureAuth,
+    at: &impl Fn(&str) -> String,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> AzureAuth {
+    if auth.tenant_id.is_none() || auth.client_id.is_none() {
         problem(
-            at("account_url"),
-            "plain http works only with a SAS token: token credentials are sent over https only",
+            at("auth"),
+            "service_principal needs tenant_id and client_id",
         );
     }
-    let posture = a.posture.validate(&at("posture"), "azure_blob", problem);
-    let protection = a
-        .protection
-        .as_ref()
-        .map(|p| p.validate(&at("protection"), problem));
-    AzureSourceConfig {
-        protection,
-        account_url,
-        container: a.container,
-        prefix,
-        allow_undelete: a.allow_undelete,
-        auth,
-        posture,
+    let tenant_id = auth.tenant_id.clone().unwrap_or_default();
+    let client_id = auth.client_id.clone().unwrap_or_default();
+    match &auth.client_certificate_file {
+        Some(cert) => {
+            if auth.client_secret_file.is_some() || auth.credential.is_some() {
+                problem(
+                    at("auth"),
+                    "give either a client secret or a client certificate, not both",
+                );
+            }
+            AzureAuth::ServicePrincipalCertificate {
+                tenant_id,
+                client_id,
+                certificate: resolve(base, cert),
+                password: auth
+                    .client_certificate_password_file
+                    .as_deref()
+                    .map(|p| resolve(base, p)),
+            }
+        }
+        None => {
+            if auth.client_certificate_password_file.is_some() {
+                problem(
+                    at("auth.client_certificate_password_file"),
+                    "needs client_certificate_file",
+                );
+            }
+            AzureAuth::ServicePrincipal {
+                tenant_id,
+                client_id,
+                secret: secret(
+                    auth,
+                    &auth.client_secret_file,
+                    None,
+                    "the client secret",
+                    (at, base),
+                    problem,
+                ),
+            }
+        }
+    }
+}
+
+/// Where a secret lives: exactly one of a file, an environment variable or
+/// a systemd credential, none holding the secret itself.
+fn secret(
+    auth: &RawAzureAuth,
+    file: &Option<PathBuf>,
+    env: Option<&String>,
+    what: &str,
+    (at, base): (&impl Fn(&str) -> String, &Path),
+    problem: &mut dyn FnMut(String, &str),
+) -> SecretSource {
+    let given = [file.is_some(), env.is_some(), auth.credential.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if given != 1 {
+        problem(at("auth"), &format!("{what} needs exactly one source: a file, an environment variable or `credential` (a systemd credential name)"));
+    }
+    // A setting that names where the secret lives, holding the secret
+    // itself: refused without repeating it.
+    let named = [
+        file.as_ref().map(|f| f.to_string_lossy().into_owned()),
+        env.cloned(),
+        auth.credential.clone(),
+    ];
+    if named
+        .iter()
+        .flatten()
+        .any(|v| super::secret::looks_like_credential(v))
+    {
+        problem(at("auth"), &format!("the setting that names where {what} lives holds what looks like {what} itself (not shown): put it in a file readable only by the agent, or in an environment variable or a systemd credential, and name that here"));
+    }
+    if let Some(f) = file {
+        SecretSource::File(resolve(base, f))
+    } else if let Some(e) = env {
+        SecretSource::Env(e.clone())
+    } else {
+        SecretSource::SystemdCredential(auth.credential.clone().unwrap_or_default())
     }
 }
