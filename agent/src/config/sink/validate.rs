@@ -24,10 +24,6 @@ const FACILITIES: &[(&str, u8)] = &[
 
 /// Validates one sink. Every problem goes to `problem` with its key path —
 /// all of them, not only the first — and any problem means no sink.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub fn validate(
     name: &str,
     raw: RawSink,
@@ -39,45 +35,7 @@ pub fn validate(
         ok: true,
         problem,
     };
-    let r = &raw;
-    let set = |keys: &[(&'static str, bool)]| -> Vec<&'static str> {
-        keys.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect()
-    };
-    let syslog_keys = set(&[
-        ("address", r.address.is_some()),
-        ("transport", r.transport.is_some()),
-        ("app_name", r.app_name.is_some()),
-        ("facility", r.facility.is_some()),
-        ("sd_id", r.sd_id.is_some()),
-    ]);
-    let tls_keys = set(&[
-        ("ca_file", r.ca_file.is_some()),
-        ("client_cert_file", r.client_cert_file.is_some()),
-        ("client_key_file", r.client_key_file.is_some()),
-        ("server_name", r.server_name.is_some()),
-    ]);
-    let http_keys = set(&[
-        ("url", r.url.is_some()),
-        ("protocol", r.protocol.is_some()),
-        ("token_file", r.token_file.is_some()),
-        ("token_env", r.token_env.is_some()),
-        ("username", r.username.is_some()),
-        ("password_file", r.password_file.is_some()),
-        ("password_env", r.password_env.is_some()),
-        ("credential", r.credential.is_some()),
-        ("index", r.index.is_some()),
-        ("gzip", r.gzip.is_some()),
-        ("ack", r.ack.is_some()),
-        ("timeout", r.timeout.is_some()),
-        ("allow_plain_http", r.allow_plain_http.is_some()),
-    ]);
-    let file_keys = set(&[
-        ("path", r.path.is_some()),
-        ("max_size", r.max_size.is_some()),
-        ("keep", r.keep.is_some()),
-        ("fsync", r.fsync.is_some()),
-    ]);
-
+    let keys = Keys::of(&raw);
     let format = raw.format.unwrap_or(Format::Ocsf);
     let batch_events = raw.batch_events.unwrap_or(d::BATCH_EVENTS);
     if !(1..=10_000).contains(&batch_events) {
@@ -102,197 +60,14 @@ pub fn validate(
         }
     };
     let kind = kind?;
-    let name_of = kind.name();
-    let unexpected = |v: &mut Check<'_>, keys: &[&str]| {
-        for k in keys {
-            v.bad(k, &format!("does not apply to a `{name_of}` sink"));
-        }
-    };
     let sink_kind = match kind {
-        SinkType::Syslog => {
-            unexpected(&mut v, &http_keys);
-            unexpected(&mut v, &file_keys);
-            let transport = v.choose(raw.transport.as_ref(), Transport::Tcp, "transport");
-            if transport.is_some_and(|t| !t.is_tls()) {
-                unexpected(&mut v, &tls_keys);
-            }
-            let address = raw.address.as_deref().and_then(split_host_port);
-            if address.is_none() {
-                v.bad(
-                    "address",
-                    "must be HOST:PORT, e.g. `siem.example.com:6514` (`[::1]:514` for IPv6)",
-                );
-            }
-            let f = raw.facility.as_deref().unwrap_or(d::FACILITY);
-            let facility = FACILITIES.iter().find(|(n, _)| *n == f).map(|(_, n)| *n);
-            if facility.is_none() {
-                let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
-                v.bad(
-                    "facility",
-                    &format!("`{f}` is not a facility; write {}", one_of(&names)),
-                );
-            }
-            let app_name = raw.app_name.clone().unwrap_or_else(|| d::APP_NAME.into());
-            if app_name.is_empty()
-                || app_name.len() > 48
-                || !app_name.chars().all(|c| c.is_ascii_graphic())
-            {
-                v.bad(
-                    "app_name",
-                    "must be 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
-                );
-            }
-            let sd_id = raw.sd_id.clone().unwrap_or_else(|| d::SD_ID.into());
-            if sd_id.is_empty()
-                || sd_id.len() > 32
-                || !sd_id
-                    .chars()
-                    .all(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"' | ' '))
-            {
-                v.bad(
-                    "sd_id",
-                    "must be 1 to 32 printable ASCII characters without `=`, `]`, `\"` or spaces (RFC 5424 SD-ID), e.g. `restoreproof@32473`",
-                );
-            }
-            match (transport, address, facility) {
-                (Some(transport), Some((host, port)), Some(facility)) => SinkKind::Syslog {
-                    transport,
-                    host,
-                    port,
-                    tls: tls(&raw, base),
-                    app_name,
-                    facility,
-                    sd_id,
-                },
-                _ => return None,
-            }
-        }
-        SinkType::Http => {
-            unexpected(&mut v, &syslog_keys);
-            unexpected(&mut v, &file_keys);
-            let protocol = match &raw.protocol {
-                Some(p) => p.get(&v.key("protocol"), &mut *v.problem),
-                None => {
-                    v.bad(
-                        "protocol",
-                        &format!("is missing; write {}", one_of(HttpProtocol::NAMES)),
-                    );
-                    None
-                }
-            };
-            let url = raw.url.clone().unwrap_or_default();
-            let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
-            if !scheme_ok || url.len() < 10 {
-                v.bad(
-                    "url",
-                    "must be an http:// or https:// URL, e.g. `https://splunk.example.com:8088/services/collector/event`",
-                );
-            }
-            let authority = url
-                .split("://")
-                .nth(1)
-                .unwrap_or_default()
-                .split('/')
-                .next()
-                .unwrap_or_default();
-            if authority.contains('@') {
-                v.bad(
-                    "url",
-                    "must not carry credentials (`user:password@`): they would show in logs; use username with password_file, password_env or credential",
-                );
-            }
-            if url.starts_with("http://") {
-                unexpected(&mut v, &tls_keys);
-            }
-            if crate::config::plain_http_off_host(&url) && raw.allow_plain_http != Some(true) {
-                v.bad(
-                    "url",
-                    "is plain http to another host: evidence and any token cross the network unencrypted; use https://, or set allow_plain_http = true on a trusted network",
-                );
-            }
-            if format == Format::Cef {
-                v.bad(
-                    "format",
-                    "`cef` is a text line for syslog, file or stdout sinks; use `ocsf`, `ecs` or `native` over HTTP",
-                );
-            }
-            let auth = http_auth(&raw, base, &mut v);
-            let ack = raw.ack.unwrap_or(false);
-            if let Some(protocol) = protocol {
-                if protocol == HttpProtocol::SplunkHec && auth == Some(HttpAuth::None) {
-                    v.bad(
-                        "token_file",
-                        "Splunk HEC needs its token: token_file, token_env or credential",
-                    );
-                }
-                if ack && protocol != HttpProtocol::SplunkHec {
-                    v.bad("ack", "indexer acknowledgement is a Splunk HEC feature");
-                }
-                if raw.index.is_some() && protocol == HttpProtocol::Webhook {
-                    v.bad("index", "does not apply to a webhook");
-                }
-            }
-            let timeout = raw.timeout.map_or(d::HTTP_TIMEOUT, |a| a.0);
-            if timeout.is_zero() {
-                v.bad("timeout", "must be longer than 0s");
-            }
-            let (Some(protocol), Some(auth)) = (protocol, auth) else {
-                return None;
-            };
-            let index = match protocol {
-                HttpProtocol::ElasticsearchBulk => Some(
-                    raw.index
-                        .clone()
-                        .unwrap_or_else(|| d::ELASTICSEARCH_INDEX.into()),
-                ),
-                _ => raw.index.clone(),
-            };
-            SinkKind::Http {
-                protocol,
-                url,
-                auth,
-                tls: tls(&raw, base),
-                gzip: raw.gzip.unwrap_or(false),
-                index,
-                ack,
-                timeout,
-            }
-        }
-        SinkType::File => {
-            unexpected(&mut v, &syslog_keys);
-            unexpected(&mut v, &http_keys);
-            unexpected(&mut v, &tls_keys);
-            let path = raw.path.as_deref().filter(|p| !p.as_os_str().is_empty());
-            if path.is_none() {
-                v.bad(
-                    "path",
-                    "a file sink needs `path`, e.g. `/var/log/restoreproof/evidence-ocsf.jsonl`",
-                );
-            }
-            let max_size = raw.max_size.map_or(d::FILE_MAX_SIZE, |b| b.0);
-            if max_size < 4096 {
-                v.bad("max_size", "must be at least 4KiB");
-            }
-            let keep = raw.keep.unwrap_or(d::FILE_KEEP);
-            if keep > 1000 {
-                v.bad("keep", "must be at most 1000");
-            }
-            let fsync = v.choose(raw.fsync.as_ref(), Fsync::Always, "fsync");
-            let (Some(path), Some(fsync)) = (path, fsync) else {
-                return None;
-            };
-            SinkKind::File {
-                path: resolve_path(base, path),
-                max_size,
-                keep,
-                fsync: fsync == Fsync::Always,
-            }
-        }
+        SinkType::Syslog => syslog(&raw, base, &mut v, &keys)?,
+        SinkType::Http => http(&raw, base, &mut v, &keys, format)?,
+        SinkType::File => file(&raw, base, &mut v, &keys)?,
         SinkType::Stdout => {
-            unexpected(&mut v, &syslog_keys);
-            unexpected(&mut v, &http_keys);
-            unexpected(&mut v, &file_keys);
-            unexpected(&mut v, &tls_keys);
+            for k in [&keys.syslog, &keys.http, &keys.file, &keys.tls] {
+                v.not_for(kind, k);
+            }
             SinkKind::Stdout
         }
     };
@@ -306,6 +81,257 @@ pub fn validate(
     })
 }
 
+/// The keys each kind of sink takes that are set, to name those set on a
+/// sink of another kind.
+struct Keys {
+    syslog: Vec<&'static str>,
+    tls: Vec<&'static str>,
+    http: Vec<&'static str>,
+    file: Vec<&'static str>,
+}
+
+impl Keys {
+    fn of(raw: &RawSink) -> Self {
+        let r = raw;
+        let set = |keys: &[(&'static str, bool)]| -> Vec<&'static str> {
+            keys.iter().filter(|(_, s)| *s).map(|(k, _)| *k).collect()
+        };
+        let syslog_keys = set(&[
+            ("address", r.address.is_some()),
+            ("transport", r.transport.is_some()),
+            ("app_name", r.app_name.is_some()),
+            ("facility", r.facility.is_some()),
+            ("sd_id", r.sd_id.is_some()),
+        ]);
+        let tls_keys = set(&[
+            ("ca_file", r.ca_file.is_some()),
+            ("client_cert_file", r.client_cert_file.is_some()),
+            ("client_key_file", r.client_key_file.is_some()),
+            ("server_name", r.server_name.is_some()),
+        ]);
+        let http_keys = set(&[
+            ("url", r.url.is_some()),
+            ("protocol", r.protocol.is_some()),
+            ("token_file", r.token_file.is_some()),
+            ("token_env", r.token_env.is_some()),
+            ("username", r.username.is_some()),
+            ("password_file", r.password_file.is_some()),
+            ("password_env", r.password_env.is_some()),
+            ("credential", r.credential.is_some()),
+            ("index", r.index.is_some()),
+            ("gzip", r.gzip.is_some()),
+            ("ack", r.ack.is_some()),
+            ("timeout", r.timeout.is_some()),
+            ("allow_plain_http", r.allow_plain_http.is_some()),
+        ]);
+        let file_keys = set(&[
+            ("path", r.path.is_some()),
+            ("max_size", r.max_size.is_some()),
+            ("keep", r.keep.is_some()),
+            ("fsync", r.fsync.is_some()),
+        ]);
+        Self {
+            syslog: syslog_keys,
+            tls: tls_keys,
+            http: http_keys,
+            file: file_keys,
+        }
+    }
+}
+
+/// A `syslog` sink: transport, address, facility, APP-NAME and SD-ID.
+fn syslog(raw: &RawSink, base: &Path, v: &mut Check<'_>, keys: &Keys) -> Option<SinkKind> {
+    let kind = SinkType::Syslog;
+    v.not_for(kind, &keys.http);
+    v.not_for(kind, &keys.file);
+    let transport = v.choose(raw.transport.as_ref(), Transport::Tcp, "transport");
+    if transport.is_some_and(|t| !t.is_tls()) {
+        v.not_for(kind, &keys.tls);
+    }
+    let address = raw.address.as_deref().and_then(split_host_port);
+    if address.is_none() {
+        v.bad(
+            "address",
+            "must be HOST:PORT, e.g. `siem.example.com:6514` (`[::1]:514` for IPv6)",
+        );
+    }
+    let f = raw.facility.as_deref().unwrap_or(d::FACILITY);
+    let facility = FACILITIES.iter().find(|(n, _)| *n == f).map(|(_, n)| *n);
+    if facility.is_none() {
+        let names: Vec<&str> = FACILITIES.iter().map(|(n, _)| *n).collect();
+        v.bad(
+            "facility",
+            &format!("`{f}` is not a facility; write {}", one_of(&names)),
+        );
+    }
+    let app_name = raw.app_name.clone().unwrap_or_else(|| d::APP_NAME.into());
+    if app_name.is_empty() || app_name.len() > 48 || !app_name.chars().all(|c| c.is_ascii_graphic())
+    {
+        v.bad(
+            "app_name",
+            "must be 1 to 48 printable ASCII characters without spaces (RFC 5424 APP-NAME)",
+        );
+    }
+    let sd_id = raw.sd_id.clone().unwrap_or_else(|| d::SD_ID.into());
+    if sd_id.is_empty()
+        || sd_id.len() > 32
+        || !sd_id
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '=' | ']' | '"' | ' '))
+    {
+        v.bad(
+            "sd_id",
+            "must be 1 to 32 printable ASCII characters without `=`, `]`, `\"` or spaces (RFC 5424 SD-ID), e.g. `restoreproof@32473`",
+        );
+    }
+    match (transport, address, facility) {
+        (Some(transport), Some((host, port)), Some(facility)) => Some(SinkKind::Syslog {
+            transport,
+            host,
+            port,
+            tls: tls(raw, base),
+            app_name,
+            facility,
+            sd_id,
+        }),
+        _ => None,
+    }
+}
+
+/// An `http` sink: protocol, URL, authentication and what each protocol
+/// accepts.
+fn http(
+    raw: &RawSink,
+    base: &Path,
+    v: &mut Check<'_>,
+    keys: &Keys,
+    format: Format,
+) -> Option<SinkKind> {
+    let kind = SinkType::Http;
+    v.not_for(kind, &keys.syslog);
+    v.not_for(kind, &keys.file);
+    let protocol = match &raw.protocol {
+        Some(p) => p.get(&v.key("protocol"), &mut *v.problem),
+        None => {
+            v.bad(
+                "protocol",
+                &format!("is missing; write {}", one_of(HttpProtocol::NAMES)),
+            );
+            None
+        }
+    };
+    let url = raw.url.clone().unwrap_or_default();
+    let scheme_ok = url.starts_with("https://") || url.starts_with("http://");
+    if !scheme_ok || url.len() < 10 {
+        v.bad(
+            "url",
+            "must be an http:// or https:// URL, e.g. `https://splunk.example.com:8088/services/collector/event`",
+        );
+    }
+    let authority = url
+        .split("://")
+        .nth(1)
+        .unwrap_or_default()
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    if authority.contains('@') {
+        v.bad(
+            "url",
+            "must not carry credentials (`user:password@`): they would show in logs; use username with password_file, password_env or credential",
+        );
+    }
+    if url.starts_with("http://") {
+        v.not_for(kind, &keys.tls);
+    }
+    if crate::config::plain_http_off_host(&url) && raw.allow_plain_http != Some(true) {
+        v.bad(
+            "url",
+            "is plain http to another host: evidence and any token cross the network unencrypted; use https://, or set allow_plain_http = true on a trusted network",
+        );
+    }
+    if format == Format::Cef {
+        v.bad(
+            "format",
+            "`cef` is a text line for syslog, file or stdout sinks; use `ocsf`, `ecs` or `native` over HTTP",
+        );
+    }
+    let auth = http_auth(raw, base, v);
+    let ack = raw.ack.unwrap_or(false);
+    if let Some(protocol) = protocol {
+        if protocol == HttpProtocol::SplunkHec && auth == Some(HttpAuth::None) {
+            v.bad(
+                "token_file",
+                "Splunk HEC needs its token: token_file, token_env or credential",
+            );
+        }
+        if ack && protocol != HttpProtocol::SplunkHec {
+            v.bad("ack", "indexer acknowledgement is a Splunk HEC feature");
+        }
+        if raw.index.is_some() && protocol == HttpProtocol::Webhook {
+            v.bad("index", "does not apply to a webhook");
+        }
+    }
+    let timeout = raw.timeout.map_or(d::HTTP_TIMEOUT, |a| a.0);
+    if timeout.is_zero() {
+        v.bad("timeout", "must be longer than 0s");
+    }
+    let (Some(protocol), Some(auth)) = (protocol, auth) else {
+        return None;
+    };
+    let index = match protocol {
+        HttpProtocol::ElasticsearchBulk => Some(
+            raw.index
+                .clone()
+                .unwrap_or_else(|| d::ELASTICSEARCH_INDEX.into()),
+        ),
+        _ => raw.index.clone(),
+    };
+    Some(SinkKind::Http {
+        protocol,
+        url,
+        auth,
+        tls: tls(raw, base),
+        gzip: raw.gzip.unwrap_or(false),
+        index,
+        ack,
+        timeout,
+    })
+}
+
+/// A `file` sink: path, rotation and fsync.
+fn file(raw: &RawSink, base: &Path, v: &mut Check<'_>, keys: &Keys) -> Option<SinkKind> {
+    let kind = SinkType::File;
+    v.not_for(kind, &keys.syslog);
+    v.not_for(kind, &keys.http);
+    v.not_for(kind, &keys.tls);
+    let path = raw.path.as_deref().filter(|p| !p.as_os_str().is_empty());
+    if path.is_none() {
+        v.bad(
+            "path",
+            "a file sink needs `path`, e.g. `/var/log/restoreproof/evidence-ocsf.jsonl`",
+        );
+    }
+    let max_size = raw.max_size.map_or(d::FILE_MAX_SIZE, |b| b.0);
+    if max_size < 4096 {
+        v.bad("max_size", "must be at least 4KiB");
+    }
+    let keep = raw.keep.unwrap_or(d::FILE_KEEP);
+    if keep > 1000 {
+        v.bad("keep", "must be at most 1000");
+    }
+    let fsync = v.choose(raw.fsync.as_ref(), Fsync::Always, "fsync");
+    let (Some(path), Some(fsync)) = (path, fsync) else {
+        return None;
+    };
+    Some(SinkKind::File {
+        path: resolve_path(base, path),
+        max_size,
+        keep,
+        fsync: fsync == Fsync::Always,
+    })
+}
+
 /// Where a sink's problems go, and whether there was one.
 struct Check<'a> {
     at: String,
@@ -316,6 +342,13 @@ struct Check<'a> {
 impl Check<'_> {
     fn key(&self, k: &str) -> String {
         format!("{}.{k}", self.at)
+    }
+
+    /// Names every key in `keys` as one that does not apply to `kind`.
+    fn not_for(&mut self, kind: SinkType, keys: &[&str]) {
+        for k in keys {
+            self.bad(k, &format!("does not apply to a `{}` sink", kind.name()));
+        }
     }
 
     fn bad(&mut self, k: &str, message: &str) {
