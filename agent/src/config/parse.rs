@@ -10,48 +10,10 @@ use std::collections::BTreeMap;
 /// values and unknown keys are collected section by section, so every one
 /// is reported at once with its key path. No message quotes the file's
 /// text or a value (a broken line may hold a secret).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, String>> {
     let table: toml::Table = toml::from_str(text).map_err(|e| Err(syntax_message(text, &e)))?;
     let mut problems = Vec::new();
     let mut raw = RawConfig::default();
-    fn take<T: serde::de::DeserializeOwned + Default>(
-        problems: &mut Vec<Problem>,
-        at: &str,
-        v: toml::Value,
-    ) -> T {
-        v.try_into().unwrap_or_else(|e| {
-            problems.push(value_problem(at, &e));
-            T::default()
-        })
-    }
-    fn entries<T: serde::de::DeserializeOwned>(
-        problems: &mut Vec<Problem>,
-        at: &str,
-        v: toml::Value,
-    ) -> BTreeMap<String, T> {
-        let mut out = BTreeMap::new();
-        let toml::Value::Table(t) = v else {
-            problems.push(Problem {
-                path: at.to_owned(),
-                message: format!("must be a table of named entries, e.g. [{at}.NAME]"),
-            });
-            return out;
-        };
-        for (name, v) in t {
-            let here = format!("{at}.{name}");
-            match v.try_into() {
-                Ok(x) => {
-                    out.insert(name, x);
-                }
-                Err(e) => problems.push(value_problem(&here, &e)),
-            }
-        }
-        out
-    }
     for (key, v) in table {
         match key.as_str() {
             "example" => raw.example = take(&mut problems, &key, v),
@@ -63,50 +25,7 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "gate" => raw.gate = take(&mut problems, &key, v),
             "patch" => raw.patch = take(&mut problems, &key, v),
             "sinks" => raw.sinks = entries(&mut problems, &key, v),
-            "sources" => {
-                // By `kind` here rather than through serde's tagged enum,
-                // which loses the key path of a problem inside the source.
-                let mut tagged = BTreeMap::new();
-                for (name, v) in entries::<toml::Value>(&mut problems, &key, v) {
-                    let at = format!("sources.{name}");
-                    let mut t = match v {
-                        toml::Value::Table(t) => t,
-                        _ => {
-                            problems.push(Problem {
-                                path: at,
-                                message: "must be a table with `kind` = \"s3\" or \"azure_blob\"".into(),
-                            });
-                            continue;
-                        }
-                    };
-                    let kind = t.remove("kind");
-                    let source = match kind.as_ref().and_then(toml::Value::as_str) {
-                        Some("s3") => toml::Value::Table(t)
-                            .try_into()
-                            .map(RawSource::S3),
-                        Some("azure_blob") => toml::Value::Table(t)
-                            .try_into()
-                            .map(RawSource::AzureBlob),
-                        other => {
-                            problems.push(Problem {
-                                path: format!("{at}.kind"),
-                                message: match other {
-                                    Some(k) => format!("`{k}` is not a source kind; write \"s3\" or \"azure_blob\""),
-                                    None => "is missing; write kind = \"s3\" or \"azure_blob\"".into(),
-                                },
-                            });
-                            continue;
-                        }
-                    };
-                    match source {
-                        Ok(s) => {
-                            tagged.insert(name, s);
-                        }
-                        Err(e) => problems.push(value_problem(&at, &e)),
-                    }
-                }
-                raw.sources = tagged;
-            }
+            "sources" => raw.sources = sources(&mut problems, v),
             "drills" => raw.drills = entries(&mut problems, &key, v),
             "canaries" => raw.canaries = entries(&mut problems, &key, v),
             _ => problems.push(Problem {
@@ -122,29 +41,109 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
     }
 }
 
-/// A problem from deserializing the value at key path `at`: the message
-/// without the value it quotes, and the key path inside the value.
-fn value_problem(at: &str, e: &toml::de::Error) -> Problem {
-    // Without the input, the error renders as "message" and, when it knows
-    // them, "in `inner.keys`".
-    let mut e = e.clone();
-    e.set_input(None);
-    let shown = e.to_string();
-    let mut inner = None;
-    let mut message = Vec::new();
-    for line in shown.lines() {
-        match line.strip_prefix("in `").and_then(|l| l.strip_suffix('`')) {
-            Some(k) => inner = Some(k.to_owned()),
-            None if !line.trim().is_empty() => message.push(line.trim().to_owned()),
-            None => {}
+/// One section, as its type; a problem (and the type's default) when it
+/// does not fit.
+fn take<T: serde::de::DeserializeOwned + Default>(
+    problems: &mut Vec<Problem>,
+    at: &str,
+    v: toml::Value,
+) -> T {
+    typed(v).unwrap_or_else(|(inner, e)| {
+        problems.push(value_problem(at, &inner, &e));
+        T::default()
+    })
+}
+
+/// A table of named entries (`[drills.NAME]`), each as its type; a problem
+/// for each that does not fit.
+fn entries<T: serde::de::DeserializeOwned>(
+    problems: &mut Vec<Problem>,
+    at: &str,
+    v: toml::Value,
+) -> BTreeMap<String, T> {
+    let mut out = BTreeMap::new();
+    let toml::Value::Table(t) = v else {
+        problems.push(Problem {
+            path: at.to_owned(),
+            message: format!("must be a table of named entries, e.g. [{at}.NAME]"),
+        });
+        return out;
+    };
+    for (name, v) in t {
+        let here = format!("{at}.{name}");
+        match typed(v) {
+            Ok(x) => {
+                out.insert(name, x);
+            }
+            Err((inner, e)) => problems.push(value_problem(&here, &inner, &e)),
         }
     }
+    out
+}
+
+/// `[sources.NAME]` by its `kind`, rather than through serde's tagged enum,
+/// which loses the key path of a problem inside the source.
+fn sources(problems: &mut Vec<Problem>, v: toml::Value) -> BTreeMap<String, RawSource> {
+    let mut tagged = BTreeMap::new();
+    for (name, v) in entries::<toml::Value>(problems, "sources", v) {
+        let at = format!("sources.{name}");
+        let mut t = match v {
+            toml::Value::Table(t) => t,
+            _ => {
+                problems.push(Problem {
+                    path: at,
+                    message: "must be a table with `kind` = \"s3\" or \"azure_blob\"".into(),
+                });
+                continue;
+            }
+        };
+        let kind = t.remove("kind");
+        let source = match kind.as_ref().and_then(toml::Value::as_str) {
+            Some("s3") => typed(toml::Value::Table(t)).map(RawSource::S3),
+            Some("azure_blob") => typed(toml::Value::Table(t)).map(RawSource::AzureBlob),
+            other => {
+                problems.push(Problem {
+                    path: format!("{at}.kind"),
+                    message: match other {
+                        Some(k) => {
+                            format!("`{k}` is not a source kind; write \"s3\" or \"azure_blob\"")
+                        }
+                        None => "is missing; write kind = \"s3\" or \"azure_blob\"".into(),
+                    },
+                });
+                continue;
+            }
+        };
+        match source {
+            Ok(s) => {
+                tagged.insert(name, s);
+            }
+            Err((inner, e)) => problems.push(value_problem(&at, &inner, &e)),
+        }
+    }
+    tagged
+}
+
+/// Deserializes `v`; on failure, the key path inside it where the problem
+/// is and the error.
+fn typed<T: serde::de::DeserializeOwned>(v: toml::Value) -> Result<T, (String, toml::de::Error)> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let inner = e.path().to_string();
+        (inner, e.into_inner())
+    })
+}
+
+/// A problem from deserializing the value at key path `at`: the message
+/// without the value it quotes, at the key path `inner` inside the value
+/// (from `serde_path_to_error`).
+fn value_problem(at: &str, inner: &str, e: &toml::de::Error) -> Problem {
     Problem {
-        path: match inner {
-            Some(k) => format!("{at}.{k}"),
-            None => at.to_owned(),
+        path: if inner.is_empty() || inner == "." {
+            at.to_owned()
+        } else {
+            format!("{at}.{inner}")
         },
-        message: without_values(&message.join("; ")),
+        message: without_values(e.message()),
     }
 }
 
