@@ -4,7 +4,6 @@
 use super::{posture, sink, Age, ByteSize, Missed, Percent, SampleSize, Secret};
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::PathBuf;
 
 /// The config file as written.
@@ -364,6 +363,8 @@ pub struct RawFilter {
 /// How a drill picks its recovery points.
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum Strategy {
     /// Uniformly at random, reproducible from the recorded seed.
     Uniform,
@@ -376,6 +377,8 @@ pub enum Strategy {
 /// How a recovery point is restored (docs/drills.md).
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum RestoreMode {
     /// GET the exact version and hash the body as it streams; no side effects.
     Stream,
@@ -390,22 +393,14 @@ pub enum RestoreMode {
     Undelete,
 }
 
-impl fmt::Display for Strategy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Strategy::Uniform => "uniform",
-            Strategy::Newest => "newest",
-            Strategy::Oldest => "oldest",
-        })
-    }
-}
-
 /// Which references a drill hashes (`verify` in a drill; see
 /// [`crate::verify`]).
 #[derive(
     Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum,
 )]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum VerifyPolicy {
     /// SHA-256 (the baseline) plus the cheapest stored reference that proves
     /// the bytes; the others are listed as not computed.
@@ -413,24 +408,4 @@ pub enum VerifyPolicy {
     Efficient,
     /// Every reference that exists.
     Thorough,
-}
-
-impl fmt::Display for VerifyPolicy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            VerifyPolicy::Efficient => "efficient",
-            VerifyPolicy::Thorough => "thorough",
-        })
-    }
-}
-
-impl fmt::Display for RestoreMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            RestoreMode::Stream => "stream",
-            RestoreMode::Local => "local",
-            RestoreMode::Copy => "copy",
-            RestoreMode::Undelete => "undelete",
-        })
-    }
 }

@@ -114,6 +114,8 @@ impl Counts {
 /// say it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum RunStatus {
     /// Every sampled recovery point got its verdict.
     Completed,
@@ -128,17 +130,7 @@ pub enum RunStatus {
 impl RunStatus {
     /// The word the ledger stores.
     pub fn as_str(self) -> &'static str {
-        match self {
-            RunStatus::Completed => "completed",
-            RunStatus::Aborted => "aborted",
-            RunStatus::Error => "error",
-        }
-    }
-}
-
-impl std::fmt::Display for RunStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 

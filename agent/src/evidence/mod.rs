@@ -23,6 +23,8 @@ pub const SCHEMA: &str = "restoreproof.evidence/v1";
 /// instead of guessing ([`EventKind::parse`] gives `None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum EventKind {
     /// One restored recovery point and its verdict.
     SampleVerdict,
@@ -71,25 +73,12 @@ impl EventKind {
 
     /// The `kind` string of the record.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::SampleVerdict => "sample_verdict",
-            Self::RunSummary => "run_summary",
-            Self::RunAborted => "run_aborted",
-            Self::RestoreMutation => "restore_mutation",
-            Self::PostureFinding => "posture_finding",
-            Self::Checkpoint => "checkpoint",
-            Self::EvidenceDropped => "evidence_dropped",
-            Self::DaemonStarted => "daemon_started",
-            Self::DaemonStopped => "daemon_stopped",
-            Self::ConfigReloaded => "config_reloaded",
-            Self::GateChanged => "gate_changed",
-            Self::SuspiciousChange => "suspicious_change",
-        }
+        self.into()
     }
 
     /// The kind a record's `kind` string names, if this release knows it.
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
+        s.parse().ok()
     }
 
     /// The kind of a native record (a parsed evidence line).
@@ -98,12 +87,6 @@ impl EventKind {
             .get("kind")
             .and_then(Value::as_str)
             .and_then(Self::parse)
-    }
-}
-
-impl std::fmt::Display for EventKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -103,6 +103,8 @@ pub enum ChecksumScope {
 /// A checksum algorithm S3 (and later Azure) stores with an object.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "lowercase")]
 pub enum ChecksumAlgorithm {
     Crc64Nvme,
     Crc32,
@@ -110,19 +112,6 @@ pub enum ChecksumAlgorithm {
     Sha1,
     Sha256,
     Md5,
-}
-
-impl fmt::Display for ChecksumAlgorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ChecksumAlgorithm::Crc64Nvme => "crc64nvme",
-            ChecksumAlgorithm::Crc32 => "crc32",
-            ChecksumAlgorithm::Crc32c => "crc32c",
-            ChecksumAlgorithm::Sha1 => "sha1",
-            ChecksumAlgorithm::Sha256 => "sha256",
-            ChecksumAlgorithm::Md5 => "md5",
-        })
-    }
 }
 
 /// A checksum the provider stores for a recovery point, as the provider
@@ -261,6 +250,8 @@ impl fmt::Debug for RestoreBody {
 /// What kind of failure a provider error is, decided once where it enters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum ErrorClass {
     NotFound,
     AccessDenied,
@@ -298,25 +289,6 @@ impl ErrorClass {
             self,
             ErrorClass::Throttled | ErrorClass::Network | ErrorClass::Timeout | ErrorClass::Server
         )
-    }
-}
-
-impl fmt::Display for ErrorClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ErrorClass::NotFound => "not_found",
-            ErrorClass::AccessDenied => "access_denied",
-            ErrorClass::Throttled => "throttled",
-            ErrorClass::Network => "network",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Server => "server",
-            ErrorClass::Protocol => "protocol",
-            ErrorClass::Config => "config",
-            ErrorClass::Credentials => "credentials",
-            ErrorClass::NotImplemented => "not_implemented",
-            ErrorClass::Archived => "archived",
-            ErrorClass::Host => "host",
-        })
     }
 }
 

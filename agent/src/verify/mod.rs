@@ -41,6 +41,8 @@ use std::fmt;
 /// The outcome of one restore, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display, strum::EnumString, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum Verdict {
     Verified,
     Mismatch,
@@ -60,33 +62,11 @@ impl Verdict {
 
     /// The verdict a stored word names.
     pub fn parse(s: &str) -> Option<Self> {
-        [
-            Verdict::Verified,
-            Verdict::Mismatch,
-            Verdict::Unrecoverable,
-            Verdict::NoReference,
-            Verdict::Skipped,
-            Verdict::Aborted,
-        ]
-        .into_iter()
-        .find(|v| v.as_str() == s)
+        s.parse().ok()
     }
 
     pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Verified => "verified",
-            Verdict::Mismatch => "mismatch",
-            Verdict::Unrecoverable => "unrecoverable",
-            Verdict::NoReference => "no_reference",
-            Verdict::Skipped => "skipped",
-            Verdict::Aborted => "aborted",
-        }
-    }
-}
-
-impl fmt::Display for Verdict {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
