@@ -92,10 +92,6 @@ impl RestoreEnv {
 
     /// Restores and verifies one recovery point; never fails, every problem
     /// becomes a verdict. Also says whether to record a new baseline.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
     pub(super) async fn restore_and_verify(
         &self,
         index: usize,
@@ -115,36 +111,15 @@ impl RestoreEnv {
         // restore timeout.
         // They are bound to the listing like any response (see
         // `verify::identity`).
-        let mut pre_identity = Vec::new();
-        let pre = if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
-            let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
-                bounded(
-                    self.timeout,
-                    "reading the stored attributes",
-                    self.source.attributes(&c),
-                )
-            })
-            .await;
-            result.attempts = attempts;
-            match attrs {
-                Ok(a) => {
-                    let bound = identity::bind(Responder::Attributes, &c, a, None);
-                    self.noticed(&bound.checks);
-                    // Agreement is said by the response that carried the
-                    // bytes; a disagreement here is said here.
-                    pre_identity = bound
-                        .checks
-                        .into_iter()
-                        .filter(|ch| ch.outcome == Outcome::Mismatch)
-                        .chain(bound.set_aside)
-                        .collect();
-                    Some(bound.references)
+        let (pre, pre_identity) =
+            if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
+                match self.read_first(&c, &mut result).await {
+                    Ok((attrs, checks)) => (Some(attrs), checks),
+                    Err(e) => return (self.failed(result, e, started), false),
                 }
-                Err(e) => return (self.failed(result, e, started), false),
-            }
-        } else {
-            None
-        };
+            } else {
+                (None, Vec::new())
+            };
         if let Some(attrs) = &pre {
             result.protection = self.protection(&c, &attrs.lock).await;
         }
@@ -223,6 +198,38 @@ impl RestoreEnv {
         let new_baseline = baseline.is_none()
             && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
         (result, new_baseline)
+    }
+
+    /// Reads the stored attributes before the body (bounded by the restore
+    /// timeout, retried), bound to the listing like any response: the
+    /// references to use, and any disagreement (agreement is said by the
+    /// response that carries the bytes).
+    async fn read_first(
+        &self,
+        c: &Candidate,
+        result: &mut SampleResult,
+    ) -> Result<(StoredAttributes, Vec<Check>), SourceError> {
+        let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
+            bounded(
+                self.timeout,
+                "reading the stored attributes",
+                self.source.attributes(c),
+            )
+        })
+        .await;
+        result.attempts = attempts;
+        let a = attrs?;
+        let bound = identity::bind(Responder::Attributes, c, a, None);
+        self.noticed(&bound.checks);
+        // Agreement is said by the response that carried the
+        // bytes; a disagreement here is said here.
+        let pre_identity = bound
+            .checks
+            .into_iter()
+            .filter(|ch| ch.outcome == Outcome::Mismatch)
+            .chain(bound.set_aside)
+            .collect();
+        Ok((bound.references, pre_identity))
     }
 
     /// A composite value that did not reproduce over part sizes taken from
