@@ -493,43 +493,72 @@ mod tests {
     use super::*;
     use crate::source::memory::{Fault, MemoryStore};
 
+    /// A drill `d` over source `s` in a fresh ledger, in `mode`.
+    struct Harness {
+        dir: tempfile::TempDir,
+        config: crate::config::Config,
+        recorder: Mutex<Recorder>,
+    }
+
+    impl Harness {
+        fn new(mode: &str) -> Self {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let config = crate::config::Config::from_toml(
+                &format!("[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nmode = \"{mode}\"\n"),
+                dir.path(),
+            )
+            .expect("config");
+            let recorder = Mutex::new(
+                Recorder::open(
+                    &dir.path().join("ledger"),
+                    &dir.path().join("evidence.jsonl"),
+                )
+                .expect("recorder"),
+            );
+            Self {
+                dir,
+                config,
+                recorder,
+            }
+        }
+
+        async fn run(
+            &self,
+            source: Arc<dyn RecoverySource>,
+            trigger: Trigger,
+        ) -> Result<RunSummary, DrillError> {
+            let mut drill = Drill {
+                config: &self.config.drills["d"],
+                recorder: &self.recorder,
+                stop: Stop::new(),
+                trigger,
+            };
+            drill.run(source, Arc::new(Quiet)).await
+        }
+
+        fn evidence(&self) -> String {
+            std::fs::read_to_string(self.dir.path().join("evidence.jsonl")).expect("evidence")
+        }
+    }
+
     /// A panic inside a run is caught: the run is recorded `error` with the
     /// panic's message, in the ledger and the evidence chain, and never left
     /// `running` (before, a scheduled drill that panicked stayed `running`
     /// forever and was never scheduled again).
     #[tokio::test]
     async fn a_panic_inside_a_run_is_recorded_as_an_error_run() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = crate::config::Config::from_toml(
-            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\n",
-            dir.path(),
-        )
-        .expect("config");
-        let recorder = Mutex::new(
-            Recorder::open(
-                &dir.path().join("ledger"),
-                &dir.path().join("evidence.jsonl"),
-            )
-            .expect("recorder"),
-        );
-        let mut drill = Drill {
-            config: &config.drills["d"],
-            recorder: &recorder,
-            stop: Stop::new(),
-            trigger: Trigger::Schedule,
-        };
+        let h = Harness::new("stream");
         let store = MemoryStore::new("s");
         store.fault_listing(Fault::Panic);
-        let ran = drill.run(Arc::new(store), Arc::new(Quiet)).await;
+        let ran = h.run(Arc::new(store), Trigger::Schedule).await;
         let Err(DrillError::Unrunnable(why)) = ran else {
             panic!("an internal error: {ran:?}");
         };
         assert!(why.contains("an internal error while listing"), "{why}");
-        let runs = lock(&recorder).ledger.last_runs().expect("runs");
+        let runs = lock(&h.recorder).ledger.last_runs().expect("runs");
         let run = &runs["d"];
         assert_eq!(run.status, "error", "{run:?}");
-        let evidence =
-            std::fs::read_to_string(dir.path().join("evidence.jsonl")).expect("evidence");
+        let evidence = h.evidence();
         assert!(
             evidence.lines().any(|l| l.contains("\"run_summary\"")
                 && l.contains("\"status\":\"error\"")
@@ -549,29 +578,9 @@ mod tests {
         store: MemoryStore,
         mode: &str,
     ) -> (Result<RunSummary, DrillError>, String) {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = crate::config::Config::from_toml(
-            &format!("[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nmode = \"{mode}\"\n"),
-            dir.path(),
-        )
-        .expect("config");
-        let recorder = Mutex::new(
-            Recorder::open(
-                &dir.path().join("ledger"),
-                &dir.path().join("evidence.jsonl"),
-            )
-            .expect("recorder"),
-        );
-        let mut drill = Drill {
-            config: &config.drills["d"],
-            recorder: &recorder,
-            stop: Stop::new(),
-            trigger: Trigger::Manual,
-        };
-        let ran = drill.run(Arc::new(store), Arc::new(Quiet)).await;
-        let evidence =
-            std::fs::read_to_string(dir.path().join("evidence.jsonl")).expect("evidence");
-        (ran, evidence)
+        let h = Harness::new(mode);
+        let ran = h.run(Arc::new(store), Trigger::Manual).await;
+        (ran, h.evidence())
     }
 
     fn seeded() -> (MemoryStore, Vec<String>) {
@@ -679,30 +688,9 @@ mod tests {
     async fn copy_mode_removes_its_copies() {
         let (store, _) = seeded();
         let store = Arc::new(store);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = crate::config::Config::from_toml(
-            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nmode = \"copy\"\n",
-            dir.path(),
-        )
-        .expect("config");
-        let recorder = Mutex::new(
-            Recorder::open(
-                &dir.path().join("ledger"),
-                &dir.path().join("evidence.jsonl"),
-            )
-            .expect("recorder"),
-        );
-        let mut drill = Drill {
-            config: &config.drills["d"],
-            recorder: &recorder,
-            stop: Stop::new(),
-            trigger: Trigger::Manual,
-        };
+        let h = Harness::new("copy");
         let before = store.live_versions();
-        drill
-            .run(store.clone(), Arc::new(Quiet))
-            .await
-            .expect("runs");
+        h.run(store.clone(), Trigger::Manual).await.expect("runs");
         assert_eq!(store.live_versions(), before);
     }
 }
