@@ -12,44 +12,17 @@ use std::process::ExitCode;
 /// # Errors
 /// Never; problems (and unreachable sinks with `--connect`) are printed
 /// and mapped to exit code 2.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     // The one validation path the service's start and reload take too.
     let loaded = crate::host::load_usable(&cli.config);
     match loaded {
         Ok(c) => {
-            let now = chrono::Utc::now();
-            let schedules: Vec<_> = c
-                .drills
-                .values()
-                .filter_map(|d| d.schedule.as_ref().map(|s| (d, s)))
-                .map(|(d, s)| {
-                    let next = s
-                        .next_after(now)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                    json!({
-                        "drill": d.name,
-                        "schedule": s.expr(),
-                        "timezone": s.timezone(),
-                        "jitter_secs": s.jitter().as_secs(),
-                        "missed": s.missed(),
-                        "next_run": next,
-                    })
-                })
-                .collect();
-            let mut connect = Vec::new();
-            if args.connect {
-                for sink in c.sinks.values() {
-                    let result = check_sink(sink).await;
-                    connect.push(match result {
-                        Ok(detail) => json!({"sink": sink.name, "target": sink.target(), "ok": true, "detail": detail}),
-                        Err(e) => json!({"sink": sink.name, "target": sink.target(), "ok": false, "detail": e.message}),
-                    });
-                }
-            }
+            let schedules = schedules(&c);
+            let connect = if args.connect {
+                connect(&c).await
+            } else {
+                Vec::new()
+            };
             let unreachable = connect.iter().any(|c| c["ok"] == false);
             if args.json {
                 super::out::json(&json!({
@@ -62,36 +35,7 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                     "schedules": schedules,
                 }));
             } else {
-                crate::outln!(
-                    "{}: valid ({} source(s): {}; {} drill(s): {})",
-                    cli.config.display(),
-                    c.sources.len(),
-                    c.sources.keys().cloned().collect::<Vec<_>>().join(", "),
-                    c.drills.len(),
-                    c.drills.keys().cloned().collect::<Vec<_>>().join(", "),
-                );
-                for s in &schedules {
-                    crate::outln!(
-                        "  {}: `{}` in {}, next run {}",
-                        s["drill"].as_str().unwrap_or_default(),
-                        s["schedule"].as_str().unwrap_or_default(),
-                        s["timezone"].as_str().unwrap_or_default(),
-                        s["next_run"].as_str().unwrap_or("never"),
-                    );
-                }
-                for c in &connect {
-                    crate::outln!(
-                        "  sinks.{}: {} {}: {}",
-                        c["sink"].as_str().unwrap_or_default(),
-                        c["target"].as_str().unwrap_or_default(),
-                        if c["ok"] == true {
-                            "reachable"
-                        } else {
-                            "UNREACHABLE"
-                        },
-                        c["detail"].as_str().unwrap_or_default(),
-                    );
-                }
+                print_valid(cli, &c, &schedules, &connect);
             }
             Ok(ExitCode::from(if unreachable {
                 EXIT_ERROR
@@ -117,6 +61,80 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::from(EXIT_ERROR))
         }
+    }
+}
+
+/// Each scheduled drill with its schedule and next run.
+fn schedules(c: &crate::config::Config) -> Vec<serde_json::Value> {
+    let now = chrono::Utc::now();
+    c.drills
+        .values()
+        .filter_map(|d| d.schedule.as_ref().map(|s| (d, s)))
+        .map(|(d, s)| {
+            let next = s
+                .next_after(now)
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            json!({
+                "drill": d.name,
+                "schedule": s.expr(),
+                "timezone": s.timezone(),
+                "jitter_secs": s.jitter().as_secs(),
+                "missed": s.missed(),
+                "next_run": next,
+            })
+        })
+        .collect()
+}
+
+/// `--connect`: each sink reached as its shipper would reach it.
+async fn connect(c: &crate::config::Config) -> Vec<serde_json::Value> {
+    let mut connect = Vec::new();
+    for sink in c.sinks.values() {
+        let result = check_sink(sink).await;
+        connect.push(match result {
+            Ok(detail) => json!({"sink": sink.name, "target": sink.target(), "ok": true, "detail": detail}),
+            Err(e) => json!({"sink": sink.name, "target": sink.target(), "ok": false, "detail": e.message}),
+        });
+    }
+    connect
+}
+
+/// A valid config, for people: its sources, drills, schedules and sinks.
+fn print_valid(
+    cli: &Cli,
+    c: &crate::config::Config,
+    schedules: &[serde_json::Value],
+    connect: &[serde_json::Value],
+) {
+    crate::outln!(
+        "{}: valid ({} source(s): {}; {} drill(s): {})",
+        cli.config.display(),
+        c.sources.len(),
+        c.sources.keys().cloned().collect::<Vec<_>>().join(", "),
+        c.drills.len(),
+        c.drills.keys().cloned().collect::<Vec<_>>().join(", "),
+    );
+    for s in schedules {
+        crate::outln!(
+            "  {}: `{}` in {}, next run {}",
+            s["drill"].as_str().unwrap_or_default(),
+            s["schedule"].as_str().unwrap_or_default(),
+            s["timezone"].as_str().unwrap_or_default(),
+            s["next_run"].as_str().unwrap_or("never"),
+        );
+    }
+    for c in connect {
+        crate::outln!(
+            "  sinks.{}: {} {}: {}",
+            c["sink"].as_str().unwrap_or_default(),
+            c["target"].as_str().unwrap_or_default(),
+            if c["ok"] == true {
+                "reachable"
+            } else {
+                "UNREACHABLE"
+            },
+            c["detail"].as_str().unwrap_or_default(),
+        );
     }
 }
 
