@@ -169,10 +169,9 @@ impl S3Source {
         }
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
+    /// One page of ListObjectVersions from `marker`, keys URL-decoded, each
+    /// version marked when a delete marker hides it (on this page or, for
+    /// the key the last page ended on, the one before).
     async fn list_page(&self, marker: &Marker) -> Result<crate::source::Page<Marker>, SourceError> {
         let mut req = self
             .client
@@ -232,29 +231,7 @@ impl S3Source {
         let mut versions = Vec::with_capacity(out.versions().len());
         for v in out.versions() {
             let key = key_of(v.key())?;
-            let last_modified = v
-                .last_modified()
-                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
-                .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
-            versions.push(Candidate {
-                version_id: v.version_id().map(str::to_owned),
-                size: v.size().unwrap_or(0).max(0) as u64,
-                last_modified,
-                is_latest: v.is_latest() == Some(true),
-                behind_delete_marker: false,
-                storage_class: v.storage_class().map(|s| s.as_str().to_owned()),
-                etag: v.e_tag().map(unquote),
-                key,
-                snapshot: None,
-                deleted: None,
-                checksum_algorithms: v
-                    .checksum_algorithm()
-                    .iter()
-                    .filter_map(|a| algorithm(a.as_str()))
-                    .collect(),
-                checksum_type: v.checksum_type().and_then(|t| scope(t.as_str())),
-                content_md5: None,
-            });
+            versions.push(listed_version(v, key));
         }
         let carried = marker.latest_delete_marker_key.clone();
         for mut c in versions {
@@ -282,6 +259,34 @@ impl S3Source {
             None
         };
         Ok((items, next))
+    }
+}
+
+/// One version of a ListObjectVersions page as a recovery point (`key`
+/// already decoded); whether a delete marker hides it is set by the page.
+fn listed_version(v: &aws_sdk_s3::types::ObjectVersion, key: String) -> Candidate {
+    let last_modified = v
+        .last_modified()
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()))
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    Candidate {
+        version_id: v.version_id().map(str::to_owned),
+        size: v.size().unwrap_or(0).max(0) as u64,
+        last_modified,
+        is_latest: v.is_latest() == Some(true),
+        behind_delete_marker: false,
+        storage_class: v.storage_class().map(|s| s.as_str().to_owned()),
+        etag: v.e_tag().map(unquote),
+        key,
+        snapshot: None,
+        deleted: None,
+        checksum_algorithms: v
+            .checksum_algorithm()
+            .iter()
+            .filter_map(|a| algorithm(a.as_str()))
+            .collect(),
+        checksum_type: v.checksum_type().and_then(|t| scope(t.as_str())),
+        content_md5: None,
     }
 }
 
