@@ -34,7 +34,7 @@ impl Lister for Synthetic {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: SOURCE.into(),
-            kind: "s3",
+            kind: restoreproof::config::Provider::S3,
             bucket: "synthetic".into(),
             prefix: String::new(),
             endpoint: None,

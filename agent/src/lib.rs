@@ -64,5 +64,6 @@ mod names {
         same::<crate::config::Strategy>();
         same::<crate::config::VerifyPolicy>();
         same::<crate::config::RestoreMode>();
+        same::<crate::config::Provider>();
     }
 }

@@ -40,7 +40,9 @@ pub(super) fn validate_azure(
             "plain http works only with a SAS token: token credentials are sent over https only",
         );
     }
-    let posture = a.posture.validate(&at("posture"), "azure_blob", problem);
+    let posture = a
+        .posture
+        .validate(&at("posture"), Provider::AzureBlob, problem);
     let protection = a
         .protection
         .as_ref()

@@ -358,12 +358,67 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
-    /// The `kind` as written in the config.
-    pub fn kind(&self) -> &'static str {
+    /// The provider, as `kind` names it in the config.
+    pub fn kind(&self) -> Provider {
         match self {
-            SourceConfig::S3(_) => "s3",
-            SourceConfig::AzureBlob(_) => "azure_blob",
+            SourceConfig::S3(_) => Provider::S3,
+            SourceConfig::AzureBlob(_) => Provider::AzureBlob,
         }
+    }
+}
+
+/// A kind of source: where recovery points live. Named as a source's
+/// `kind` is in the config and in evidence (`source.kind`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumString,
+    strum::EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum Provider {
+    /// Amazon S3 and S3-compatible stores.
+    S3,
+    /// Azure Blob Storage.
+    AzureBlob,
+}
+
+impl Provider {
+    /// The scheme of a recovery point's URL: `s3://bucket/key`,
+    /// `azure://container/key`.
+    pub fn url_scheme(self) -> &'static str {
+        match self {
+            Provider::S3 => "s3",
+            Provider::AzureBlob => "azure",
+        }
+    }
+
+    /// The cloud, as OCSF's `cloud.provider` and ECS's `cloud.provider` name it.
+    pub fn cloud(self) -> &'static str {
+        match self {
+            Provider::S3 => "AWS",
+            Provider::AzureBlob => "Azure",
+        }
+    }
+
+    /// What a recovery point of this provider is, for people.
+    pub fn point_type(self) -> &'static str {
+        match self {
+            Provider::S3 => "AWS S3 object version",
+            Provider::AzureBlob => "Azure Blob",
+        }
+    }
+
+    /// The provider a record's `source.kind` names, when this release knows it.
+    pub fn of_record(source: &serde_json::Value) -> Option<Self> {
+        source["kind"].as_str().and_then(|k| k.parse().ok())
     }
 }
 

@@ -97,7 +97,12 @@ impl Default for Policy {
 impl RawPosture {
     /// Validates for a source of `kind` (`s3` or `azure_blob`); problems go
     /// to `problem` with their key paths under `at`.
-    pub fn validate(&self, at: &str, kind: &str, problem: &mut dyn FnMut(String, &str)) -> Policy {
+    pub fn validate(
+        &self,
+        at: &str,
+        kind: super::Provider,
+        problem: &mut dyn FnMut(String, &str),
+    ) -> Policy {
         let s3_only = [
             ("mfa_delete", self.mfa_delete.is_some()),
             ("object_lock", self.object_lock.is_some()),
@@ -115,10 +120,9 @@ impl RawPosture {
             ("redundancy", self.redundancy.is_some()),
             ("https_only", self.https_only.is_some()),
         ];
-        let (other, keys): (&str, &[(&str, bool)]) = if kind == "s3" {
-            ("azure_blob", &azure_only)
-        } else {
-            ("s3", &s3_only)
+        let (other, keys): (&str, &[(&str, bool)]) = match kind {
+            super::Provider::S3 => ("azure_blob", &azure_only),
+            super::Provider::AzureBlob => ("s3", &s3_only),
         };
         for (k, set) in keys {
             if *set {

@@ -527,7 +527,7 @@ impl Runner for Agent {
             None => Err((
                 source::SourceInfo {
                     name: drill.source.clone(),
-                    kind: "s3",
+                    kind: crate::config::Provider::S3,
                     bucket: String::new(),
                     prefix: String::new(),
                     endpoint: None,

@@ -55,10 +55,10 @@ pub fn statement(run_id: &str, drill: &str, summary: &Value, lines: &[Line]) -> 
         })
         .collect();
     let src = &summary["source"];
-    let scheme = if src["kind"] == "azure_blob" {
-        "azure"
-    } else {
-        "s3"
+    // A kind this release does not know keeps its own name.
+    let scheme: &str = match crate::config::Provider::of_record(src) {
+        Some(p) => p.url_scheme(),
+        None => src["kind"].as_str().unwrap_or_default(),
     };
     let passed = summary["outcome"] == "passed";
     json!({

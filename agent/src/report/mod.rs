@@ -566,9 +566,10 @@ fn uniform_confidence(
 /// `s3://bucket/prefix` or `azure://container/prefix`, and the endpoint
 /// when there is one, of a run summary's `source`.
 fn location(source: &serde_json::Value) -> String {
-    let scheme = match source["kind"].as_str() {
-        Some("azure_blob") => "azure",
-        _ => "s3",
+    // A kind this release does not know keeps its own name.
+    let scheme: &str = match crate::config::Provider::of_record(source) {
+        Some(p) => p.url_scheme(),
+        None => source["kind"].as_str().unwrap_or_default(),
     };
     let mut l = format!(
         "{scheme}://{}/{}",

@@ -9,6 +9,7 @@
 //! `restoreproof`), so nothing is lost in translation.
 
 use super::config::Format;
+use crate::config::Provider;
 use crate::evidence::EventKind as K;
 use crate::evidence::EventKind;
 use crate::outcome::RunOutcome;
@@ -116,9 +117,10 @@ fn epoch_ms(t: &Value) -> Option<i64> {
 /// `s3://bucket/key` or `azure://container/key`.
 fn resource_url(e: &Value) -> String {
     let src = &e["source"];
-    let scheme = match src["kind"].as_str() {
-        Some("azure_blob") => "azure",
-        _ => "s3",
+    // A kind this release does not know keeps its own name.
+    let scheme: &str = match Provider::of_record(src) {
+        Some(p) => p.url_scheme(),
+        None => str_of(src, "kind"),
     };
     format!(
         "{scheme}://{}/{}",
@@ -128,11 +130,7 @@ fn resource_url(e: &Value) -> String {
 }
 
 fn cloud_provider(e: &Value) -> Option<&'static str> {
-    match e["source"]["kind"].as_str() {
-        Some("s3") => Some("AWS"),
-        Some("azure_blob") => Some("Azure"),
-        _ => None,
-    }
+    Provider::of_record(&e["source"]).map(Provider::cloud)
 }
 
 /// A one-line description for people.

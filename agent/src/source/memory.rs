@@ -192,7 +192,7 @@ impl Lister for MemoryStore {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: self.name.clone(),
-            kind: "s3",
+            kind: crate::config::Provider::S3,
             bucket: "memory".into(),
             prefix: String::new(),
             endpoint: None,

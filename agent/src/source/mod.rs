@@ -371,7 +371,7 @@ where
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceInfo {
     pub name: String,
-    pub kind: &'static str,
+    pub kind: crate::config::Provider,
     /// Bucket (S3) or container (Azure).
     pub bucket: String,
     pub prefix: String,
@@ -387,14 +387,14 @@ impl SourceInfo {
         match config {
             SourceConfig::S3(c) => Self {
                 name: name.to_owned(),
-                kind: "s3",
+                kind: crate::config::Provider::S3,
                 bucket: c.bucket.clone(),
                 prefix: c.prefix.clone(),
                 endpoint: c.endpoint.clone(),
             },
             SourceConfig::AzureBlob(c) => Self {
                 name: name.to_owned(),
-                kind: "azure_blob",
+                kind: crate::config::Provider::AzureBlob,
                 bucket: c.container.clone(),
                 prefix: c.prefix.clone(),
                 endpoint: Some(c.account_url.clone()),

@@ -1,7 +1,7 @@
 //! What `restoreproof drill` shows while and after it runs: the progress
 //! bar, the streamed `--json` document, the table of verdicts.
 
-use crate::config::{human_bytes, Config};
+use crate::config::{human_bytes, Config, Provider};
 use crate::drill::{Observer, RunSummary, SampleResult};
 use crate::outcome::RunOutcome;
 use crate::verify::{Outcome, Verdict};
@@ -202,8 +202,10 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
     let results = &st.rows;
     let info = &s.source;
     let location = match (info.kind, info.endpoint.as_deref()) {
-        ("azure_blob", Some(account)) => format!("{account}/{}/{}", info.bucket, info.prefix),
-        _ => format!("s3://{}/{}", info.bucket, info.prefix),
+        (Provider::AzureBlob, Some(account)) => {
+            format!("{account}/{}/{}", info.bucket, info.prefix)
+        }
+        (kind, _) => format!("{}://{}/{}", kind.url_scheme(), info.bucket, info.prefix),
     };
     let location = location.trim_end_matches('/').to_owned();
     crate::outln!(

@@ -99,7 +99,9 @@ pub(super) fn s3_source(
             "must not start with `/`: S3 keys have no leading slash",
         );
     }
-    let posture = s.posture.validate(&at("posture"), "s3", &mut *problem);
+    let posture = s
+        .posture
+        .validate(&at("posture"), Provider::S3, &mut *problem);
     let protection = s
         .protection
         .as_ref()

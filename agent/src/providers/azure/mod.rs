@@ -259,7 +259,7 @@ impl Lister for AzureBlobSource {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: self.name.clone(),
-            kind: "azure_blob",
+            kind: crate::config::Provider::AzureBlob,
             bucket: self.container.clone(),
             prefix: self.prefix.clone(),
             endpoint: Some(self.account_url.clone()),

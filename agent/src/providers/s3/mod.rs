@@ -338,7 +338,7 @@ impl Lister for S3Source {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             name: self.name.clone(),
-            kind: "s3",
+            kind: crate::config::Provider::S3,
             bucket: self.bucket.clone(),
             prefix: self.prefix.clone(),
             endpoint: self.endpoint.clone(),

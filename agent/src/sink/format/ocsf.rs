@@ -169,10 +169,7 @@ pub(super) fn ocsf(e: &Value) -> Value {
                     None => resource_url(e),
                 },
                 "name": rp["key"],
-                "type": match e["source"]["kind"].as_str() {
-                    Some("azure_blob") => "Azure Blob",
-                    _ => "AWS S3 object version",
-                },
+                "type": Provider::of_record(&e["source"]).map_or("recovery point", Provider::point_type),
                 "data": rp,
             }]);
             o["status_id"] = json!(1);
