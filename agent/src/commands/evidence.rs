@@ -7,6 +7,7 @@ use crate::evidence::chain::{
     check_against, verify_lines, write_private, ChainReport, Checkpoint, Finding, Line, NoteKey,
     NoteVerifier,
 };
+use crate::evidence::record::{Body, Record};
 use crate::ledger::Ledger;
 use anyhow::{anyhow, Context};
 use std::io::Read as _;
@@ -75,11 +76,15 @@ fn attest(cli: &Cli, a: &crate::cli::AttestArgs) -> anyhow::Result<ExitCode> {
         // event), not the ledger row that reports read for speed.
         let summary = lines
             .iter()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l.text).ok())
-            .find(|e| e["kind"] == "run_summary")
-            .or_else(|| r.summary.clone())
-            .unwrap_or(serde_json::Value::Null);
-        let env = envelope(&statement(&r.run_id, &r.drill, &summary, &lines), &key);
+            .find_map(|l| match Record::parse(&l.text).body {
+                Body::RunSummary(s) => Some(*s),
+                _ => None,
+            })
+            .or_else(|| r.summary.clone());
+        let env = envelope(
+            &statement(&r.run_id, &r.drill, summary.as_ref(), &lines),
+            &key,
+        );
         out.push_str(&env.to_string());
         out.push('\n');
     }
@@ -188,9 +193,9 @@ fn read_file(path: &Path) -> anyhow::Result<(u64, Vec<Line>)> {
         .collect();
     let first = lines
         .first()
-        .and_then(|l| serde_json::from_str::<serde_json::Value>(&l.text).ok())
-        .and_then(|v| v["seq"].as_u64())
-        .unwrap_or(u64::MAX);
+        .map(|l| Record::parse(&l.text))
+        .filter(|r| r.seq > 0)
+        .map_or(u64::MAX, |r| r.seq);
     Ok((first, lines))
 }
 

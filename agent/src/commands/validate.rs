@@ -4,6 +4,7 @@
 
 use super::{EXIT_ERROR, EXIT_OK};
 use crate::cli::{Cli, ValidateArgs};
+use serde::Serialize;
 use serde_json::json;
 use std::process::ExitCode;
 
@@ -23,7 +24,7 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Vec::new()
             };
-            let unreachable = connect.iter().any(|c| c["ok"] == false);
+            let unreachable = connect.iter().any(|c| !c.ok);
             if args.json {
                 super::out::json(&json!({
                     "schema": super::out::schema::VALIDATE,
@@ -64,8 +65,28 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// A scheduled drill, its schedule and next run.
+#[derive(Serialize)]
+struct ScheduleRow<'a> {
+    drill: &'a str,
+    schedule: &'a str,
+    timezone: &'a str,
+    jitter_secs: u64,
+    missed: crate::config::Missed,
+    next_run: Option<String>,
+}
+
+/// A sink as `--connect` reached it.
+#[derive(Serialize)]
+struct ConnectRow<'a> {
+    sink: &'a str,
+    target: String,
+    ok: bool,
+    detail: String,
+}
+
 /// Each scheduled drill with its schedule and next run.
-fn schedules(c: &crate::config::Config) -> Vec<serde_json::Value> {
+fn schedules(c: &crate::config::Config) -> Vec<ScheduleRow<'_>> {
     let now = chrono::Utc::now();
     c.drills
         .values()
@@ -74,26 +95,31 @@ fn schedules(c: &crate::config::Config) -> Vec<serde_json::Value> {
             let next = s
                 .next_after(now)
                 .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-            json!({
-                "drill": d.name,
-                "schedule": s.expr(),
-                "timezone": s.timezone(),
-                "jitter_secs": s.jitter().as_secs(),
-                "missed": s.missed(),
-                "next_run": next,
-            })
+            ScheduleRow {
+                drill: &d.name,
+                schedule: s.expr(),
+                timezone: s.timezone(),
+                jitter_secs: s.jitter().as_secs(),
+                missed: s.missed(),
+                next_run: next,
+            }
         })
         .collect()
 }
 
 /// `--connect`: each sink reached as its shipper would reach it.
-async fn connect(c: &crate::config::Config) -> Vec<serde_json::Value> {
+async fn connect(c: &crate::config::Config) -> Vec<ConnectRow<'_>> {
     let mut connect = Vec::new();
     for sink in c.sinks.values() {
-        let result = check_sink(sink).await;
-        connect.push(match result {
-            Ok(detail) => json!({"sink": sink.name, "target": sink.target(), "ok": true, "detail": detail}),
-            Err(e) => json!({"sink": sink.name, "target": sink.target(), "ok": false, "detail": e.message}),
+        let (ok, detail) = match check_sink(sink).await {
+            Ok(detail) => (true, detail),
+            Err(e) => (false, e.message),
+        };
+        connect.push(ConnectRow {
+            sink: &sink.name,
+            target: sink.target(),
+            ok,
+            detail,
         });
     }
     connect
@@ -103,8 +129,8 @@ async fn connect(c: &crate::config::Config) -> Vec<serde_json::Value> {
 fn print_valid(
     cli: &Cli,
     c: &crate::config::Config,
-    schedules: &[serde_json::Value],
-    connect: &[serde_json::Value],
+    schedules: &[ScheduleRow<'_>],
+    connect: &[ConnectRow<'_>],
 ) {
     crate::outln!(
         "{}: valid ({} source(s): {}; {} drill(s): {})",
@@ -117,23 +143,19 @@ fn print_valid(
     for s in schedules {
         crate::outln!(
             "  {}: `{}` in {}, next run {}",
-            s["drill"].as_str().unwrap_or_default(),
-            s["schedule"].as_str().unwrap_or_default(),
-            s["timezone"].as_str().unwrap_or_default(),
-            s["next_run"].as_str().unwrap_or("never"),
+            s.drill,
+            s.schedule,
+            s.timezone,
+            s.next_run.as_deref().unwrap_or("never"),
         );
     }
     for c in connect {
         crate::outln!(
             "  sinks.{}: {} {}: {}",
-            c["sink"].as_str().unwrap_or_default(),
-            c["target"].as_str().unwrap_or_default(),
-            if c["ok"] == true {
-                "reachable"
-            } else {
-                "UNREACHABLE"
-            },
-            c["detail"].as_str().unwrap_or_default(),
+            c.sink,
+            c.target,
+            if c.ok { "reachable" } else { "UNREACHABLE" },
+            c.detail,
         );
     }
 }

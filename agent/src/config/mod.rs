@@ -415,11 +415,6 @@ impl Provider {
             Provider::AzureBlob => "Azure Blob",
         }
     }
-
-    /// The provider a record's `source.kind` names, when this release knows it.
-    pub fn of_record(source: &serde_json::Value) -> Option<Self> {
-        source["kind"].as_str().and_then(|k| k.parse().ok())
-    }
 }
 
 /// A validated Azure Blob source.

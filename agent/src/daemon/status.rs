@@ -80,7 +80,7 @@ pub struct DrillStatus {
     pub gate: Option<crate::gate::DrillGate>,
     /// Rotating coverage as the last run that ended left it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<serde_json::Value>,
+    pub coverage: Option<crate::evidence::record::Coverage>,
 }
 
 /// Everything `status` shows.
@@ -124,18 +124,18 @@ pub struct PatchCheck {
 }
 
 impl PatchStatus {
-    fn from_findings(findings: Vec<serde_json::Value>) -> Option<Self> {
-        let checked_at = findings.last()?["time"].as_str()?.to_owned();
+    fn from_findings(findings: Vec<crate::evidence::record::Record>) -> Option<Self> {
+        let checked_at = findings.last()?.time.clone();
         let findings: Vec<PatchCheck> = findings
-            .iter()
-            .map(|f| {
-                let text = |k: &str| f[k].as_str().unwrap_or_default().to_owned();
-                PatchCheck {
-                    check: text("check"),
-                    status: text("status"),
-                    observed: text("observed"),
-                    reason: f["reason"].as_str().map(str::to_owned),
-                }
+            .into_iter()
+            .filter_map(|r| match r.body {
+                crate::evidence::record::Body::PostureFinding(f) => Some(PatchCheck {
+                    check: f.check,
+                    status: f.status,
+                    observed: f.observed,
+                    reason: f.reason,
+                }),
+                _ => None,
             })
             .collect();
         Some(Self {

@@ -15,7 +15,7 @@ use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::{Ledger, LedgerError, PointRow};
 use crate::sample::{CoverageCount, PointState};
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -229,57 +229,7 @@ impl<'a> Join<'a> {
     }
 }
 
-/// Rotating coverage as a run summary states it.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Coverage {
-    /// The period, as configured (e.g. `30d`), and in seconds.
-    pub period: String,
-    pub period_secs: u64,
-    /// Candidates (after filters) in the listing, and their bytes.
-    pub population: u64,
-    pub population_bytes: u64,
-    /// Of them, verified within the period (and not failing since), after
-    /// this run.
-    pub verified_within_period: u64,
-    pub verified_within_period_bytes: u64,
-    /// `verified_within_period` as a share of `population`, in percent.
-    pub percent: f64,
-    /// Recovery points this run took for coverage (the rest of the sample
-    /// is the strategy's).
-    pub coverage_picks: u64,
-    /// When the sample was drawn: never given a verdict, and last verdict
-    /// `mismatch`/`unrecoverable` (retried first).
-    pub never_checked: u64,
-    pub failing: u64,
-    /// Points verified before that the listing no longer holds (expired or
-    /// deleted versions); absent when the store listed out of key order.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub departed: Option<u64>,
-    /// Scheduled runs in one period, from the drill's schedule.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub runs_per_period: Option<u64>,
-    /// Runs of this budget until every recovery point is verified within
-    /// the period (0: reached).
-    pub runs_to_full: u64,
-    /// When the scheduled run that reaches full coverage starts; absent
-    /// without a schedule, or when the budget cannot reach it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub full_coverage_at: Option<String>,
-    /// What each run must restore to cover the population once per period,
-    /// when the budget is smaller.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub needed_per_run: Option<NeededPerRun>,
-    /// Why full coverage cannot be reached within the period.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub warning: Option<String>,
-}
-
-/// The budget a run needs to cover the population once per period.
-#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct NeededPerRun {
-    pub recovery_points: u64,
-    pub bytes: u64,
-}
+pub use crate::evidence::record::{Coverage, NeededPerRun};
 
 /// The most fire times counted within one period.
 const MAX_COUNTED_RUNS: u64 = 1_000_000;

@@ -594,6 +594,75 @@ mod tests {
         (store, ids)
     }
 
+    /// What a drill writes reads back as types, member by member: the
+    /// writers' bodies and the read side (`evidence::record`) agree on
+    /// every name the sinks, reports and status read.
+    #[tokio::test]
+    async fn a_drills_evidence_reads_back_as_types() {
+        use crate::evidence::record::{Body, Record};
+        let (store, ids) = seeded();
+        store.fault(&ids[2], Fault::Corrupt { offset: 0 });
+        let (summary, evidence) = drill_over(store, "stream").await;
+        let records: Vec<Record> = evidence.lines().map(Record::parse).collect();
+        assert!(records.len() >= 5, "{evidence}");
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &records {
+            assert!(
+                r.seq > 0 && !r.event_id.is_empty() && r.epoch_ms().is_some(),
+                "{r:?}"
+            );
+            assert_eq!(r.agent.name, "restoreproof");
+            assert!(!r.agent.version.is_empty() && !r.agent.host.is_empty());
+            seen.insert(r.kind_name.clone());
+            match &r.body {
+                Body::SampleVerdict(v) => {
+                    assert_eq!((r.drill.as_str(), r.source.name.as_str()), ("d", "s"));
+                    assert_eq!(r.source.kind, "s3");
+                    assert_eq!(r.source.bucket, "memory");
+                    assert!(v.verdict().is_some(), "{v:?}");
+                    assert!(ids.contains(&v.recovery_point.version_id.clone().unwrap()));
+                    assert!(
+                        v.recovery_point.size.is_some() && v.recovery_point.last_modified.is_some()
+                    );
+                    assert!(r.resource_url().starts_with("s3://memory/"));
+                    if v.verdict() == Some(crate::verify::Verdict::Verified) {
+                        assert!(v.restore.sha256.is_some(), "{v:?}");
+                        assert!(v.reason.is_none());
+                    } else {
+                        assert!(v.reason.is_some(), "{v:?}");
+                    }
+                    assert!(v.pick.is_some());
+                }
+                Body::RunSummary(s) => {
+                    assert_eq!(s.stated_outcome, summary.outcome);
+                    assert_eq!(s.outcome(), Some(crate::outcome::RunOutcome::Failed));
+                    assert_eq!(s.counts, summary.counts);
+                    assert_eq!((s.sampled, s.status.as_str()), (3, "completed"));
+                    assert_eq!(s.trigger, "manual");
+                    assert_eq!(s.strategy, "uniform");
+                    assert_eq!(s.seed, summary.seed);
+                    assert_eq!(s.population.map(|p| p.candidates), Some(3));
+                    assert_eq!(s.bytes_restored, summary.bytes_restored);
+                    assert!(!s.started_at.is_empty() && !s.finished_at.is_empty());
+                    assert!(s.duration_ms.is_some() && s.reason.is_some());
+                    assert_eq!(s.source.location(), "s3://memory/");
+                }
+                Body::Checkpoint(c) => {
+                    assert!(
+                        c.size > 0 && !c.head.is_empty() && !c.note.is_empty(),
+                        "{c:?}"
+                    );
+                    assert_eq!(c.reason, "run");
+                }
+                other => panic!("a drill wrote {other:?}"),
+            }
+        }
+        assert_eq!(
+            seen.into_iter().collect::<Vec<_>>(),
+            ["checkpoint", "run_summary", "sample_verdict"]
+        );
+    }
+
     /// Every version of a sound store is `verified` in every mode that
     /// reads bytes; the delete marker is counted, never restored.
     #[tokio::test]

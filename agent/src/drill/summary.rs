@@ -81,16 +81,7 @@ impl SampleResult {
     }
 }
 
-/// Verdict counts of one run.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
-pub struct Counts {
-    pub verified: u64,
-    pub mismatch: u64,
-    pub unrecoverable: u64,
-    pub no_reference: u64,
-    pub skipped: u64,
-    pub aborted: u64,
-}
+pub use crate::evidence::record::Counts;
 
 impl Counts {
     pub(super) fn add(&mut self, v: Verdict) {
@@ -102,11 +93,6 @@ impl Counts {
             Verdict::Skipped => self.skipped += 1,
             Verdict::Aborted => self.aborted += 1,
         }
-    }
-
-    /// Whether any verdict makes the drill fail.
-    pub fn any_failure(&self) -> bool {
-        self.mismatch + self.unrecoverable > 0
     }
 }
 

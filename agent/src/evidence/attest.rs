@@ -14,6 +14,7 @@
 //!   (hex SHA-256 of the raw public key).
 
 use super::chain::NoteKey;
+use crate::outcome::RunOutcome;
 use base64::Engine as _;
 use serde_json::{json, Value};
 
@@ -44,7 +45,12 @@ pub struct Line {
 /// The in-toto statement of one run from its summary (the `run_summary`
 /// record's JSON, `null` for a run that ended without one) and its
 /// evidence lines.
-pub fn statement(run_id: &str, drill: &str, summary: &Value, lines: &[Line]) -> Value {
+pub fn statement(
+    run_id: &str,
+    drill: &str,
+    summary: Option<&super::record::RunSummary>,
+    lines: &[Line],
+) -> Value {
     let subject: Vec<Value> = lines
         .iter()
         .map(|l| {
@@ -54,13 +60,9 @@ pub fn statement(run_id: &str, drill: &str, summary: &Value, lines: &[Line]) -> 
             })
         })
         .collect();
-    let src = &summary["source"];
-    // A kind this release does not know keeps its own name.
-    let scheme: &str = match crate::config::Provider::of_record(src) {
-        Some(p) => p.url_scheme(),
-        None => src["kind"].as_str().unwrap_or_default(),
-    };
-    let passed = summary["outcome"] == "passed";
+    let default = super::record::RunSummary::default();
+    let s = summary.unwrap_or(&default);
+    let outcome = summary.and_then(super::record::RunSummary::outcome);
     json!({
         "_type": "https://in-toto.io/Statement/v1",
         "subject": subject,
@@ -70,26 +72,22 @@ pub fn statement(run_id: &str, drill: &str, summary: &Value, lines: &[Line]) -> 
                 "id": "https://restoreproof.invalid/agent",
                 "version": { "restoreproof": env!("CARGO_PKG_VERSION") },
             },
-            "timeVerified": summary["finished_at"],
-            "resourceUri": format!(
-                "{scheme}://{}/{}",
-                src["bucket"].as_str().unwrap_or_default(),
-                src["prefix"].as_str().unwrap_or_default()
-            ),
+            "timeVerified": summary.map(|s| &s.finished_at),
+            "resourceUri": s.source.url(&s.source.prefix),
             "policy": { "uri": format!("restoreproof:drill/{drill}") },
-            "verificationResult": if passed { "PASSED" } else { "FAILED" },
+            "verificationResult": if outcome.is_some_and(RunOutcome::passed) { "PASSED" } else { "FAILED" },
             "verifiedLevels": [],
             "restoreproof": {
                 "run_id": run_id,
                 "drill": drill,
-                "outcome": summary["outcome"],
-                "reason": summary["reason"],
-                "counts": summary["counts"],
-                "sampled": summary["sampled"],
-                "strategy": summary["strategy"],
-                "seed": summary["seed"],
-                "coverage": summary["coverage"],
-                "endpoint": src["endpoint"],
+                "outcome": outcome,
+                "reason": s.reason,
+                "counts": summary.map(|s| s.counts),
+                "sampled": summary.map(|s| s.sampled),
+                "strategy": summary.map(|s| &s.strategy),
+                "seed": s.seed,
+                "coverage": s.coverage,
+                "endpoint": s.source.endpoint,
             },
         },
     })

@@ -159,8 +159,8 @@ pub fn verify_lines(
     // reported as reordering rather than deletion.
     let present: std::collections::BTreeSet<u64> = lines
         .iter()
-        .filter_map(|l| serde_json::from_str::<Value>(&l.text).ok())
-        .filter_map(|v| v["seq"].as_u64())
+        .map(|l| super::record::Record::parse(&l.text).seq)
+        .filter(|seq| *seq > 0)
         .collect();
     let mut r = ChainReport::default();
     let mut prev: Option<(u64, String)> = anchor;
@@ -193,6 +193,9 @@ pub fn verify_lines(
             );
             continue;
         };
+        // The chain is checked on the line as written, never on a typed
+        // reading of it: the members its hashes cover are read from the
+        // line's own map (here and below).
         let seq = m.get("seq").and_then(Value::as_u64).unwrap_or(0);
         let stated = m.remove("hash").and_then(|h| h.as_str().map(str::to_owned));
         r.events += 1;

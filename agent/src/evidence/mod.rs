@@ -10,6 +10,7 @@
 
 pub mod attest;
 pub mod chain;
+pub mod record;
 
 use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -79,14 +80,6 @@ impl EventKind {
     /// The kind a record's `kind` string names, if this release knows it.
     pub fn parse(s: &str) -> Option<Self> {
         s.parse().ok()
-    }
-
-    /// The kind of a native record (a parsed evidence line).
-    pub fn of(record: &Value) -> Option<Self> {
-        record
-            .get("kind")
-            .and_then(Value::as_str)
-            .and_then(Self::parse)
     }
 }
 
@@ -232,10 +225,6 @@ mod tests {
         for k in EventKind::ALL {
             assert_eq!(serde_json::to_value(k).unwrap(), k.as_str());
             assert_eq!(EventKind::parse(k.as_str()), Some(k));
-            assert_eq!(
-                EventKind::of(&serde_json::json!({ "kind": k.as_str() })),
-                Some(k)
-            );
         }
         assert_eq!(EventKind::parse("from_a_newer_release"), None);
     }

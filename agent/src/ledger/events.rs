@@ -218,7 +218,7 @@ impl Ledger {
         &self,
         kind: crate::evidence::EventKind,
         after: u64,
-    ) -> Result<Vec<(u64, serde_json::Value)>, LedgerError> {
+    ) -> Result<Vec<crate::evidence::record::Record>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare("SELECT seq, body FROM events WHERE kind = ?1 AND seq > ?2 ORDER BY seq")
@@ -230,8 +230,8 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, body) = row.map_err(LedgerError::Read)?;
-            out.push((seq, serde_json::from_str(&body).unwrap_or_default()));
+            let (_, body) = row.map_err(LedgerError::Read)?;
+            out.push(crate::evidence::record::Record::parse(&body));
         }
         Ok(out)
     }
@@ -244,7 +244,7 @@ impl Ledger {
         &self,
         kind: crate::evidence::EventKind,
         since: &str,
-    ) -> Result<Vec<(u64, serde_json::Value)>, LedgerError> {
+    ) -> Result<Vec<crate::evidence::record::Record>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -258,8 +258,8 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         let mut out = Vec::new();
         for row in rows {
-            let (seq, body) = row.map_err(LedgerError::Read)?;
-            out.push((seq, serde_json::from_str(&body).unwrap_or_default()));
+            let (_, body) = row.map_err(LedgerError::Read)?;
+            out.push(crate::evidence::record::Record::parse(&body));
         }
         Ok(out)
     }
@@ -270,7 +270,9 @@ impl Ledger {
     ///
     /// # Errors
     /// When the ledger cannot be read.
-    pub fn latest_patch_findings(&self) -> Result<Vec<serde_json::Value>, LedgerError> {
+    pub fn latest_patch_findings(
+        &self,
+    ) -> Result<Vec<crate::evidence::record::Record>, LedgerError> {
         let mut stmt = self
             .conn
             .prepare(
@@ -285,13 +287,14 @@ impl Ledger {
         let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         for row in rows {
-            let body: serde_json::Value =
-                serde_json::from_str(&row.map_err(LedgerError::Read)?).unwrap_or_default();
-            let check = body["check"].as_str().unwrap_or_default().to_owned();
-            if !seen.insert(check) {
+            let record = crate::evidence::record::Record::parse(&row.map_err(LedgerError::Read)?);
+            let crate::evidence::record::Body::PostureFinding(f) = &record.body else {
+                continue;
+            };
+            if !seen.insert(f.check.clone()) {
                 break;
             }
-            out.push(body);
+            out.push(record);
         }
         out.reverse();
         Ok(out)

@@ -244,9 +244,8 @@ fn repair_tail(file: &mut File) -> std::io::Result<u64> {
         .rsplit(|b| *b == b'\n')
         .next()
         .unwrap_or_default();
-    let seq = serde_json::from_slice::<serde_json::Value>(last)
-        .ok()
-        .and_then(|v| v.get("seq").and_then(serde_json::Value::as_u64))
+    let seq = std::str::from_utf8(last)
+        .map(|l| crate::evidence::record::Record::parse(l).seq)
         .unwrap_or(0);
     file.seek(SeekFrom::End(0))?;
     Ok(seq)

@@ -2,6 +2,7 @@
 //! orphaned runs, first-seen baselines, and the queries reports read.
 
 use super::*;
+use crate::evidence::record::{Body, Record, RunSummary, SampleVerdict};
 use crate::outcome::RunOutcome;
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -65,7 +66,7 @@ pub struct LastRun {
     pub error: Option<String>,
     /// Rotating coverage as the run's summary states it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub coverage: Option<serde_json::Value>,
+    pub coverage: Option<crate::evidence::record::Coverage>,
     /// Ransomware signals the run recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspicious_changes: Option<u64>,
@@ -80,7 +81,7 @@ pub struct RunRecord {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub status: String,
-    pub summary: Option<serde_json::Value>,
+    pub summary: Option<RunSummary>,
 }
 
 /// A verdict as the report reads it.
@@ -104,7 +105,7 @@ pub struct SampleRecord {
     /// event says (releases before rotating coverage did not).
     pub pick: Option<String>,
     /// Its protection as the evidence event recorded it.
-    pub protection: Option<serde_json::Value>,
+    pub protection: Option<crate::evidence::record::ProtectionFacts>,
 }
 
 /// This process as the `runs` table records it.
@@ -364,18 +365,17 @@ impl Ledger {
         let mut out = std::collections::BTreeMap::new();
         for row in rows {
             let (mut run, summary) = row.map_err(LedgerError::Read)?;
-            let summary_value =
-                summary.and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-            if let Some(v) = &summary_value {
-                run.duration_ms = v["duration_ms"].as_u64();
-                run.throughput_bytes_per_sec = v["throughput_bytes_per_sec"].as_u64();
-                run.error = v["error"].as_str().map(str::to_owned);
-                run.coverage = Some(v["coverage"].clone()).filter(|c| c.is_object());
-                run.suspicious_changes = v["suspicious_changes"].as_u64().filter(|n| *n > 0);
+            let summary = summary.as_deref().and_then(RunSummary::parse);
+            if let Some(s) = &summary {
+                run.duration_ms = s.duration_ms;
+                run.throughput_bytes_per_sec = s.throughput_bytes_per_sec;
+                run.error.clone_from(&s.error);
+                run.coverage.clone_from(&s.coverage);
+                run.suspicious_changes = Some(s.suspicious_changes).filter(|n| *n > 0);
             }
             run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
-            run.outcome = match &summary_value {
-                Some(v) => RunOutcome::of_summary(v),
+            run.outcome = match &summary {
+                Some(s) => s.outcome(),
                 // Closed as aborted without a summary (its process died).
                 None => RunOutcome::of(&run.status, 0, 0),
             };
@@ -407,7 +407,8 @@ impl Ledger {
                     status: r.get(5)?,
                     summary: r
                         .get::<_, Option<String>>(6)?
-                        .and_then(|s| serde_json::from_str(&s).ok()),
+                        .as_deref()
+                        .and_then(RunSummary::parse),
                 })
             })
             .map_err(LedgerError::Read)?;
@@ -432,9 +433,13 @@ impl Ledger {
             .map_err(LedgerError::Read)?;
         let rows = stmt
             .query_map([since], |r| {
-                let body: Option<serde_json::Value> = r
+                let verdict = match r
                     .get::<_, Option<String>>(12)?
-                    .and_then(|b| serde_json::from_str(&b).ok());
+                    .map(|b| Record::parse(&b).body)
+                {
+                    Some(Body::SampleVerdict(v)) => *v,
+                    _ => SampleVerdict::default(),
+                };
                 Ok(SampleRecord {
                     event_id: r.get(0)?,
                     run_id: r.get(1)?,
@@ -448,23 +453,10 @@ impl Ledger {
                     bytes: r.get::<_, i64>(9)? as u64,
                     duration_ms: r.get::<_, i64>(10)? as u64,
                     recorded_at: r.get(11)?,
-                    last_modified: body.as_ref().and_then(|b| {
-                        b["recovery_point"]["last_modified"]
-                            .as_str()
-                            .map(str::to_owned)
-                    }),
-                    server_side_encryption: body.as_ref().and_then(|b| {
-                        b["restore"]["server_side_encryption"]
-                            .as_str()
-                            .map(str::to_owned)
-                    }),
-                    pick: body
-                        .as_ref()
-                        .and_then(|b| b["pick"].as_str().map(str::to_owned)),
-                    protection: body
-                        .as_ref()
-                        .map(|b| b["protection"].clone())
-                        .filter(serde_json::Value::is_object),
+                    last_modified: verdict.recovery_point.last_modified,
+                    server_side_encryption: verdict.restore.server_side_encryption,
+                    pick: verdict.pick,
+                    protection: verdict.protection,
                 })
             })
             .map_err(LedgerError::Read)?;

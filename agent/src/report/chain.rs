@@ -20,15 +20,15 @@ pub(super) fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary
     let lines = ledger.evidence_lines()?;
     let anchor = ledger.chain_anchor()?;
     let r = verify_lines(lines, (anchor.0 > 0).then_some(anchor), None);
-    let checkpoints = ledger.events_since(EventKind::Checkpoint, since)?;
-    let signed = checkpoints
-        .iter()
-        .filter(|(_, c)| {
-            c["note"]
-                .as_str()
-                .is_some_and(|n| n.contains("\n\u{2014} "))
+    let checkpoints: Vec<crate::evidence::record::Checkpoint> = ledger
+        .events_since(EventKind::Checkpoint, since)?
+        .into_iter()
+        .filter_map(|r| match r.body {
+            crate::evidence::record::Body::Checkpoint(c) => Some(c),
+            _ => None,
         })
-        .count() as u64;
+        .collect();
+    let signed = checkpoints.iter().filter(|c| c.signed()).count() as u64;
     Ok(ChainSummary {
         intact: r.intact(),
         events: r.events,
@@ -41,7 +41,7 @@ pub(super) fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary
         signed_checkpoints_in_period: signed,
         signers: checkpoints
             .iter()
-            .filter_map(|(_, c)| c["key"].as_str().map(str::to_owned))
+            .filter_map(|c| c.key.clone())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect(),

@@ -110,7 +110,7 @@ pub(super) fn controls(
     let clocks: Vec<Option<bool>> = runs
         .iter()
         .filter_map(|x| x.summary.as_ref())
-        .map(|s| s["clock"]["synchronized"].as_bool())
+        .map(|s| s.clock.synchronized)
         .collect();
     let synced = clocks.iter().filter(|c| **c == Some(true)).count();
     let (status, explanation) = if clocks.is_empty() {

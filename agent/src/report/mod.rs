@@ -23,6 +23,7 @@ mod controls;
 
 use crate::config::Config;
 use crate::evidence::chain::verify_lines;
+use crate::evidence::record::Body;
 use crate::evidence::EventKind;
 use crate::ledger::{Ledger, LedgerError, RunRecord, SampleRecord};
 use crate::outcome::RunOutcome;
@@ -284,10 +285,6 @@ impl Report {
     ///
     /// # Errors
     /// When the ledger cannot be read.
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
     pub fn build(
         config: &Config,
         ledger: &Ledger,
@@ -307,210 +304,21 @@ impl Report {
             .into_iter()
             .filter(|s| keep(&s.source))
             .collect();
-
-        let mut by_drill: BTreeMap<(String, String), DrillRows<'_>> = BTreeMap::new();
-        for r in &runs {
-            by_drill
-                .entry((r.drill.clone(), r.source.clone()))
-                .or_default()
-                .0
-                .push(r);
-        }
-        for s in &samples {
-            by_drill
-                .entry((s.drill.clone(), s.source.clone()))
-                .or_default()
-                .1
-                .push(s);
-        }
-        let mut drills = Vec::new();
-        for ((drill, src), (rs, ss)) in &by_drill {
-            let mut verdicts = BTreeMap::new();
-            for s in ss {
-                *verdicts.entry(s.verdict.clone()).or_insert(0u64) += 1;
-            }
-            let v = |k: &str| verdicts.get(k).copied().unwrap_or(0);
-            let verified: BTreeSet<(&str, &str)> = ss
-                .iter()
-                .filter(|s| s.verdict == "verified")
-                .map(|s| (s.key.as_str(), s.version_id.as_str()))
-                .collect();
-            let latest = rs.iter().rev().find_map(|r| r.summary.as_ref());
-            let candidates = latest.and_then(|s| s["population"]["candidates"].as_u64());
-            let candidate_bytes = latest.and_then(|s| s["population"]["candidate_bytes"].as_u64());
-            let (bytes, ms) =
-                rs.iter()
-                    .filter_map(|r| r.summary.as_ref())
-                    .fold((0u64, 0u64), |(b, m), s| {
-                        (
-                            b + s["bytes_restored"].as_u64().unwrap_or(0),
-                            m + s["duration_ms"].as_u64().unwrap_or(0),
-                        )
-                    });
-            let throughput = (ms > 0 && bytes > 0).then(|| bytes * 1000 / ms);
-            let newest = ss
-                .iter()
-                .filter(|s| s.verdict == "verified")
-                .filter_map(|s| s.last_modified.as_deref().and_then(parse_time))
-                .max();
-            drills.push(DrillReport {
-                drill: drill.clone(),
-                source: src.clone(),
-                runs: rs.len() as u64,
-                runs_completed: rs.iter().filter(|r| r.status == "completed").count() as u64,
-                runs_error: rs.iter().filter(|r| r.status == "error").count() as u64,
-                runs_aborted: rs.iter().filter(|r| r.status == "aborted").count() as u64,
-                outcomes: rs
-                    .iter()
-                    .filter_map(|r| match &r.summary {
-                        Some(s) => RunOutcome::of_summary(s),
-                        None => RunOutcome::of(&r.status, 0, 0),
-                    })
-                    .fold(BTreeMap::new(), |mut m, o| {
-                        *m.entry(o).or_default() += 1;
-                        m
-                    }),
-                samples: ss.len() as u64,
-                success_rate: ratio(
-                    v("verified"),
-                    v("verified") + v("mismatch") + v("unrecoverable"),
-                ),
-                distinct_verified: verified.len() as u64,
-                candidates,
-                coverage: candidates
-                    .and_then(|c| ratio(verified.len() as u64, c))
-                    .map(|c| c.min(1.0)),
-                bytes_restored: ss.iter().map(|s| s.bytes).sum(),
-                throughput_bytes_per_sec: throughput,
-                candidate_bytes,
-                projected_full_restore_secs: match (candidate_bytes, throughput) {
-                    (Some(b), Some(t)) if t > 0 => Some(b.div_ceil(t)),
-                    _ => None,
-                },
-                newest_verified_last_modified: newest
-                    .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
-                newest_verified_age_secs: newest.map(|t| (now - t).num_seconds()),
-                last_run: rs.last().map(|r| r.started_at.clone()),
-                location: rs
-                    .iter()
-                    .rev()
-                    .find_map(|r| r.summary.as_ref().map(|s| location(&s["source"]))),
-                rotating_coverage: rs.iter().rev().find_map(|r| {
-                    r.summary
-                        .as_ref()
-                        .and_then(|s| serde_json::from_value(s["coverage"].clone()).ok())
-                }),
-                verdicts,
-            });
-        }
-
-        let failures = samples
-            .iter()
-            .filter(|s| s.verdict == "mismatch" || s.verdict == "unrecoverable")
-            .map(|s| Failure {
-                time: s.recorded_at.clone(),
-                drill: s.drill.clone(),
-                source: s.source.clone(),
-                key: s.key.clone(),
-                version_id: s.version_id.clone(),
-                verdict: s.verdict.clone(),
-                reason: s.reason.clone(),
-                event_id: s.event_id.clone(),
-            })
-            .collect();
-        let mut days: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-        for s in &samples {
-            let date: String = s.recorded_at.chars().take(10).collect();
-            *days
-                .entry(date)
-                .or_default()
-                .entry(s.verdict.clone())
-                .or_insert(0) += 1;
-        }
-        let points = runs
-            .iter()
-            .filter_map(|r| {
-                let s = r.summary.as_ref()?;
-                let t = s["throughput_bytes_per_sec"].as_u64()?;
-                let c = &s["counts"];
-                Some(RunPoint {
-                    started_at: r.started_at.clone(),
-                    drill: r.drill.clone(),
-                    throughput_bytes_per_sec: t,
-                    run_id: r.run_id.clone(),
-                    outcome: RunOutcome::of_summary(s),
-                    sampled: s["sampled"].as_u64().unwrap_or(0),
-                    verified: c["verified"].as_u64().unwrap_or(0),
-                    failed: c["mismatch"].as_u64().unwrap_or(0)
-                        + c["unrecoverable"].as_u64().unwrap_or(0),
-                    seed: s["seed"].as_u64(),
-                })
-            })
-            .collect();
-
-        let chain = chain_summary(ledger, &since_s)?;
-        let mut latest: BTreeMap<(String, String), PostureRow> = BTreeMap::new();
-        for (_, e) in ledger.events_since(EventKind::PostureFinding, &since_s)? {
-            let src = e["source"]["name"].as_str().unwrap_or_default().to_owned();
-            if !keep(&src) {
-                continue;
-            }
-            let get = |k: &str| e[k].as_str().unwrap_or_default().to_owned();
-            latest.insert(
-                (src.clone(), get("check")),
-                PostureRow {
-                    source: src,
-                    check: get("check"),
-                    status: get("status"),
-                    observed: get("observed"),
-                    required: get("required"),
-                    time: get("time"),
-                    event_id: get("event_id"),
-                },
-            );
-        }
-        let mut signals = Vec::new();
-        for (_, e) in ledger.events_since(EventKind::SuspiciousChange, &since_s)? {
-            let src = e["source"]["name"].as_str().unwrap_or_default().to_owned();
-            if !keep(&src) {
-                continue;
-            }
-            let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-            signals.push(SignalRow {
-                time: text(&e["time"]).unwrap_or_default(),
-                drill: text(&e["drill"]).unwrap_or_default(),
-                source: src,
-                key: text(&e["recovery_point"]["key"]),
-                version_id: text(&e["recovery_point"]["version_id"]),
-                signals: e["signals"]
-                    .as_array()
-                    .map(|a| {
-                        a.iter()
-                            .filter_map(|v| v.as_str().map(str::to_owned))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-                event_id: text(&e["event_id"]).unwrap_or_default(),
-            });
-        }
         let mut report = Self {
             frameworks: Vec::new(),
-            signals,
+            signals: signal_rows(ledger, &since_s, &keep)?,
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
             until: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             host: crate::evidence::AgentInfo::current().host,
             ledger: ledger.path().display().to_string(),
             source_filter: source.map(str::to_owned),
-            drills,
-            failures,
-            days: days
-                .into_iter()
-                .map(|(date, verdicts)| Day { date, verdicts })
-                .collect(),
-            runs: points,
-            chain,
-            posture: latest.into_values().collect(),
+            drills: drill_reports(&runs, &samples, now),
+            failures: failures(&samples),
+            days: days(&samples),
+            runs: run_points(&runs),
+            chain: chain_summary(ledger, &since_s)?,
+            posture: posture_rows(ledger, &since_s, &keep)?,
             sinks: config.sinks.keys().cloned().collect(),
             controls: Vec::new(),
             confidence: uniform_confidence(&runs, &samples),
@@ -519,6 +327,223 @@ impl Report {
         report.controls = controls(config, &report, &runs, &samples);
         Ok(report)
     }
+}
+
+/// One report per drill (and source) with runs or verdicts in the period.
+fn drill_reports(
+    runs: &[RunRecord],
+    samples: &[SampleRecord],
+    now: DateTime<Utc>,
+) -> Vec<DrillReport> {
+    let mut by_drill: BTreeMap<(String, String), DrillRows<'_>> = BTreeMap::new();
+    for r in runs {
+        by_drill
+            .entry((r.drill.clone(), r.source.clone()))
+            .or_default()
+            .0
+            .push(r);
+    }
+    for s in samples {
+        by_drill
+            .entry((s.drill.clone(), s.source.clone()))
+            .or_default()
+            .1
+            .push(s);
+    }
+    by_drill
+        .into_iter()
+        .map(|((drill, src), (rs, ss))| DrillReport::of(drill, src, &rs, &ss, now))
+        .collect()
+}
+
+impl DrillReport {
+    /// A drill's runs `rs` and verdicts `ss` in the period.
+    fn of(
+        drill: String,
+        source: String,
+        rs: &[&RunRecord],
+        ss: &[&SampleRecord],
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut verdicts = BTreeMap::new();
+        for s in ss {
+            *verdicts.entry(s.verdict.clone()).or_insert(0u64) += 1;
+        }
+        let v = |k: &str| verdicts.get(k).copied().unwrap_or(0);
+        let verified: BTreeSet<(&str, &str)> = ss
+            .iter()
+            .filter(|s| s.verdict == "verified")
+            .map(|s| (s.key.as_str(), s.version_id.as_str()))
+            .collect();
+        let summaries = || rs.iter().filter_map(|r| r.summary.as_ref());
+        let latest = summaries().next_back().and_then(|s| s.population);
+        let candidates = latest.map(|p| p.candidates);
+        let candidate_bytes = latest.map(|p| p.candidate_bytes);
+        let (bytes, ms) = summaries().fold((0u64, 0u64), |(b, m), s| {
+            (b + s.bytes_restored, m + s.duration_ms.unwrap_or(0))
+        });
+        let throughput = (ms > 0 && bytes > 0).then(|| bytes * 1000 / ms);
+        let newest = ss
+            .iter()
+            .filter(|s| s.verdict == "verified")
+            .filter_map(|s| s.last_modified.as_deref().and_then(parse_time))
+            .max();
+        let runs_with = |status: &str| rs.iter().filter(|r| r.status == status).count() as u64;
+        Self {
+            drill,
+            source,
+            runs: rs.len() as u64,
+            runs_completed: runs_with("completed"),
+            runs_error: runs_with("error"),
+            runs_aborted: runs_with("aborted"),
+            outcomes: rs
+                .iter()
+                .filter_map(|r| match &r.summary {
+                    Some(s) => s.outcome(),
+                    None => RunOutcome::of(&r.status, 0, 0),
+                })
+                .fold(BTreeMap::new(), |mut m, o| {
+                    *m.entry(o).or_default() += 1;
+                    m
+                }),
+            samples: ss.len() as u64,
+            success_rate: ratio(
+                v("verified"),
+                v("verified") + v("mismatch") + v("unrecoverable"),
+            ),
+            distinct_verified: verified.len() as u64,
+            candidates,
+            coverage: candidates
+                .and_then(|c| ratio(verified.len() as u64, c))
+                .map(|c| c.min(1.0)),
+            bytes_restored: ss.iter().map(|s| s.bytes).sum(),
+            throughput_bytes_per_sec: throughput,
+            candidate_bytes,
+            projected_full_restore_secs: match (candidate_bytes, throughput) {
+                (Some(b), Some(t)) if t > 0 => Some(b.div_ceil(t)),
+                _ => None,
+            },
+            newest_verified_last_modified: newest
+                .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true)),
+            newest_verified_age_secs: newest.map(|t| (now - t).num_seconds()),
+            last_run: rs.last().map(|r| r.started_at.clone()),
+            location: summaries().next_back().map(|s| s.source.location()),
+            rotating_coverage: summaries().rev().find_map(|s| s.coverage.clone()),
+            verdicts,
+        }
+    }
+}
+
+/// The verdicts that failed.
+fn failures(samples: &[SampleRecord]) -> Vec<Failure> {
+    samples
+        .iter()
+        .filter(|s| s.verdict == "mismatch" || s.verdict == "unrecoverable")
+        .map(|s| Failure {
+            time: s.recorded_at.clone(),
+            drill: s.drill.clone(),
+            source: s.source.clone(),
+            key: s.key.clone(),
+            version_id: s.version_id.clone(),
+            verdict: s.verdict.clone(),
+            reason: s.reason.clone(),
+            event_id: s.event_id.clone(),
+        })
+        .collect()
+}
+
+/// Verdicts per day (UTC).
+fn days(samples: &[SampleRecord]) -> Vec<Day> {
+    let mut days: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for s in samples {
+        let date: String = s.recorded_at.chars().take(10).collect();
+        *days
+            .entry(date)
+            .or_default()
+            .entry(s.verdict.clone())
+            .or_insert(0) += 1;
+    }
+    days.into_iter()
+        .map(|(date, verdicts)| Day { date, verdicts })
+        .collect()
+}
+
+/// The finished runs with a throughput.
+fn run_points(runs: &[RunRecord]) -> Vec<RunPoint> {
+    runs.iter()
+        .filter_map(|r| {
+            let s = r.summary.as_ref()?;
+            Some(RunPoint {
+                started_at: r.started_at.clone(),
+                drill: r.drill.clone(),
+                throughput_bytes_per_sec: s.throughput_bytes_per_sec?,
+                run_id: r.run_id.clone(),
+                outcome: s.outcome(),
+                sampled: s.sampled,
+                verified: s.counts.verified,
+                failed: s.counts.failures(),
+                seed: s.seed,
+            })
+        })
+        .collect()
+}
+
+/// The latest posture finding per source and check in the period.
+fn posture_rows(
+    ledger: &Ledger,
+    since: &str,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<PostureRow>, LedgerError> {
+    let mut latest: BTreeMap<(String, String), PostureRow> = BTreeMap::new();
+    for r in ledger.events_since(EventKind::PostureFinding, since)? {
+        let Body::PostureFinding(f) = r.body else {
+            continue;
+        };
+        if !keep(&r.source.name) {
+            continue;
+        }
+        latest.insert(
+            (r.source.name.clone(), f.check.clone()),
+            PostureRow {
+                source: r.source.name,
+                check: f.check,
+                status: f.status,
+                observed: f.observed,
+                required: f.required,
+                time: r.time,
+                event_id: r.event_id,
+            },
+        );
+    }
+    Ok(latest.into_values().collect())
+}
+
+/// The ransomware signals recorded in the period.
+fn signal_rows(
+    ledger: &Ledger,
+    since: &str,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Vec<SignalRow>, LedgerError> {
+    let mut signals = Vec::new();
+    for r in ledger.events_since(EventKind::SuspiciousChange, since)? {
+        let Body::SuspiciousChange(s) = r.body else {
+            continue;
+        };
+        if !keep(&r.source.name) {
+            continue;
+        }
+        let point = s.recovery_point;
+        signals.push(SignalRow {
+            time: r.time,
+            drill: r.drill,
+            source: r.source.name,
+            key: point.as_ref().map(|p| p.key.clone()),
+            version_id: point.and_then(|p| p.version_id),
+            signals: s.signals,
+            event_id: r.event_id,
+        });
+    }
+    Ok(signals)
 }
 
 /// Per source, the bound the period's uniform samples give: only uniform
@@ -534,7 +559,7 @@ fn uniform_confidence(
         .filter(|r| {
             r.summary
                 .as_ref()
-                .is_some_and(|s| s["strategy"] == "uniform" && s["coverage"].is_null())
+                .is_some_and(|s| s.strategy == "uniform" && s.coverage.is_none())
         })
         .map(|r| r.run_id.as_str())
         .collect();
@@ -561,23 +586,4 @@ fn uniform_confidence(
         .into_iter()
         .map(|(source, (n, k))| confidence::SourceConfidence::new(source, n, k))
         .collect()
-}
-
-/// `s3://bucket/prefix` or `azure://container/prefix`, and the endpoint
-/// when there is one, of a run summary's `source`.
-fn location(source: &serde_json::Value) -> String {
-    // A kind this release does not know keeps its own name.
-    let scheme: &str = match crate::config::Provider::of_record(source) {
-        Some(p) => p.url_scheme(),
-        None => source["kind"].as_str().unwrap_or_default(),
-    };
-    let mut l = format!(
-        "{scheme}://{}/{}",
-        source["bucket"].as_str().unwrap_or_default(),
-        source["prefix"].as_str().unwrap_or_default()
-    );
-    if let Some(e) = source["endpoint"].as_str() {
-        l.push_str(&format!(" at {e}"));
-    }
-    l
 }

@@ -67,8 +67,8 @@ pub(super) fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
     let mut by: BTreeMap<&str, SourceProtection> = BTreeMap::new();
     for s in samples {
         let Some(p) = &s.protection else { continue };
-        let unreadable = matches!(p["visibility"].as_str(), Some("not_readable" | "unknown"));
-        let meets = p["meets_policy"].as_bool();
+        let unreadable = p.unreadable();
+        let meets = p.meets_policy;
         if meets.is_none() && !unreadable {
             continue;
         }
@@ -79,8 +79,8 @@ pub(super) fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
                 ..Default::default()
             });
         e.sampled += 1;
-        if let Some(p) = p["policy"].as_str() {
-            e.policy = Some(p.to_owned());
+        if let Some(policy) = &p.policy {
+            e.policy = Some(policy.clone());
         }
         match meets {
             Some(true) => e.meeting += 1,
@@ -90,7 +90,7 @@ pub(super) fn protection(samples: &[SampleRecord]) -> Vec<SourceProtection> {
                     e.failures.push(ProtectionFailure {
                         key: s.key.clone(),
                         version_id: s.version_id.clone(),
-                        reason: p["reason"].as_str().unwrap_or_default().to_owned(),
+                        reason: p.reason.clone().unwrap_or_default(),
                         event_id: s.event_id.clone(),
                     });
                 }

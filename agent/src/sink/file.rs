@@ -59,7 +59,7 @@ impl FileSink {
     fn write(&self, batch: &[Outgoing]) -> std::io::Result<()> {
         let mut buf = Vec::new();
         for e in batch {
-            buf.extend_from_slice(format::render_line(self.format, &e.native).as_bytes());
+            buf.extend_from_slice(format::render_line(self.format, &e.record).as_bytes());
             buf.push(b'\n');
         }
         if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -121,7 +121,7 @@ mod tests {
             .map(|seq| Outgoing {
                 seq,
                 event_id: format!("e{seq}"),
-                native: json!({"kind": "note", "seq": seq, "event_id": format!("e{seq}"), "pad": "x".repeat(900)}),
+                record: crate::evidence::record::Record::read(json!({"kind": "note", "seq": seq, "event_id": format!("e{seq}"), "pad": "x".repeat(900)})),
             })
             .collect()
     }

@@ -9,10 +9,10 @@
 //! `restoreproof`), so nothing is lost in translation.
 
 use super::config::Format;
-use crate::config::Provider;
-use crate::evidence::EventKind as K;
-use crate::evidence::EventKind;
+use crate::evidence::record::epoch_ms;
+use crate::evidence::record::{Body, Record};
 use crate::outcome::RunOutcome;
+use crate::verify::Verdict;
 use serde_json::{json, Map, Value};
 
 mod ocsf;
@@ -46,208 +46,138 @@ const CONTROLS: &[(&str, &str, &str)] = &[
 
 /// Syslog severity (RFC 5424) of an event: 3 error, 4 warning, 5 notice,
 /// 6 informational.
-pub fn syslog_severity(e: &Value) -> u8 {
-    match EventKind::of(e) {
-        Some(K::SampleVerdict) => match str_of(e, "verdict") {
-            "mismatch" | "unrecoverable" => 3,
-            "no_reference" | "skipped" | "aborted" => 5,
-            _ => 6,
+pub fn syslog_severity(r: &Record) -> u8 {
+    match &r.body {
+        Body::SampleVerdict(v) => match v.verdict() {
+            Some(Verdict::Mismatch | Verdict::Unrecoverable) => 3,
+            Some(Verdict::NoReference | Verdict::Skipped | Verdict::Aborted) => 5,
+            Some(Verdict::Verified) | None => 6,
         },
-        Some(K::RunSummary) => match RunOutcome::of_summary(e) {
+        Body::RunSummary(s) => match s.outcome() {
             Some(RunOutcome::Error) | None => 3,
             Some(RunOutcome::Aborted | RunOutcome::Failed) => 4,
             Some(RunOutcome::Passed) => 6,
         },
-        Some(K::EvidenceDropped) => 3,
-        Some(K::PostureFinding) => match str_of(e, "status") {
+        Body::EvidenceDropped(_) => 3,
+        Body::PostureFinding(f) => match f.status.as_str() {
             "fail" => 4,
             "unknown" => 5,
             _ => 6,
         },
-        Some(K::GateChanged) if e["ok"] == false => 4,
-        Some(K::SuspiciousChange) => 4,
-        Some(K::RunAborted | K::ConfigReloaded) if str_of(e, "outcome") == "refused" => 4,
-        Some(K::RunAborted) => 4,
-        Some(
-            K::ConfigReloaded
-            | K::RestoreMutation
-            | K::Checkpoint
-            | K::DaemonStarted
-            | K::DaemonStopped
-            | K::GateChanged,
-        )
-        | None => 5,
+        Body::GateChanged(g) if !g.ok => 4,
+        Body::SuspiciousChange(_) | Body::RunAborted(_) => 4,
+        Body::ConfigReloaded(c) if c.refused() => 4,
+        Body::ConfigReloaded(_)
+        | Body::RestoreMutation(_)
+        | Body::Checkpoint(_)
+        | Body::DaemonStarted
+        | Body::DaemonStopped
+        | Body::GateChanged(_)
+        | Body::Other => 5,
     }
 }
 
 /// The record as JSON, for JSON sinks (`cef` gives a JSON string).
-pub fn render(format: Format, e: &Value) -> Value {
+pub fn render(format: Format, r: &Record) -> Value {
     match format {
-        Format::Native => e.clone(),
-        Format::Ocsf => ocsf(e),
-        Format::Ecs => ecs(e),
-        Format::Cef => Value::String(cef(e)),
+        Format::Native => r.raw.clone(),
+        Format::Ocsf => ocsf(r),
+        Format::Ecs => ecs(r),
+        Format::Cef => Value::String(cef(r)),
     }
 }
 
 /// The record as one line of text (no newline): JSON, or CEF.
-pub fn render_line(format: Format, e: &Value) -> String {
+pub fn render_line(format: Format, r: &Record) -> String {
     match format {
-        Format::Cef => cef(e),
-        other => render(other, e).to_string(),
+        Format::Cef => cef(r),
+        Format::Native => r.raw.to_string(),
+        other => render(other, r).to_string(),
     }
 }
 
-fn str_of<'a>(e: &'a Value, k: &str) -> &'a str {
-    e.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn failures(e: &Value) -> u64 {
-    let c = &e["counts"];
-    c["mismatch"].as_u64().unwrap_or(0) + c["unrecoverable"].as_u64().unwrap_or(0)
-}
-
-/// Milliseconds since the epoch of an RFC 3339 time.
-fn epoch_ms(t: &Value) -> Option<i64> {
-    t.as_str()
-        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-        .map(|d| d.timestamp_millis())
-}
-
-/// `s3://bucket/key` or `azure://container/key`.
-fn resource_url(e: &Value) -> String {
-    let src = &e["source"];
-    // A kind this release does not know keeps its own name.
-    let scheme: &str = match Provider::of_record(src) {
-        Some(p) => p.url_scheme(),
-        None => str_of(src, "kind"),
-    };
-    format!(
-        "{scheme}://{}/{}",
-        src["bucket"].as_str().unwrap_or_default(),
-        e["recovery_point"]["key"].as_str().unwrap_or_default()
-    )
-}
-
-fn cloud_provider(e: &Value) -> Option<&'static str> {
-    Provider::of_record(&e["source"]).map(Provider::cloud)
-}
-
 /// A one-line description for people.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
-pub fn message(e: &Value) -> String {
-    match EventKind::of(e) {
-        Some(K::SampleVerdict) => {
-            let rp = &e["recovery_point"];
-            let version = rp["version_id"]
-                .as_str()
-                .or(rp["snapshot"].as_str())
-                .unwrap_or("current");
+pub fn message(r: &Record) -> String {
+    let drill = &r.drill;
+    match &r.body {
+        Body::SampleVerdict(v) => {
             let mut m = format!(
-                "Restore drill {}: {} (version {version}) {}",
-                str_of(e, "drill"),
-                resource_url(e),
-                str_of(e, "verdict")
+                "Restore drill {drill}: {} (version {}) {}",
+                r.resource_url(),
+                v.recovery_point.version().unwrap_or("current"),
+                v.verdict_name
             );
-            if let Some(r) = e["reason"].as_str() {
+            if let Some(why) = &v.reason {
                 m.push_str(": ");
-                m.push_str(r);
+                m.push_str(why);
             }
             m
         }
-        Some(K::RunSummary) => {
-            let c = &e["counts"];
-            format!(
-                "Restore drill {} {}: {} verified, {} mismatch, {} unrecoverable of {} sampled",
-                str_of(e, "drill"),
-                RunOutcome::of_summary(e).map_or("ended", RunOutcome::as_str),
-                c["verified"].as_u64().unwrap_or(0),
-                c["mismatch"].as_u64().unwrap_or(0),
-                c["unrecoverable"].as_u64().unwrap_or(0),
-                e["sampled"].as_u64().unwrap_or(0),
-            )
-        }
-        Some(K::RunAborted) => format!(
-            "Restore drill {} run aborted: {}",
-            str_of(e, "drill"),
-            str_of(e, "reason")
+        Body::RunSummary(s) => format!(
+            "Restore drill {drill} {}: {} verified, {} mismatch, {} unrecoverable of {} sampled",
+            s.outcome().map_or("ended", RunOutcome::as_str),
+            s.counts.verified,
+            s.counts.mismatch,
+            s.counts.unrecoverable,
+            s.sampled,
         ),
-        Some(K::RestoreMutation) => format!(
-            "Restore drill {}: {} {} of {}",
-            str_of(e, "drill"),
-            str_of(e, "action"),
-            str_of(e, "phase"),
-            resource_url(e)
+        Body::RunAborted(a) => format!("Restore drill {drill} run aborted: {}", a.reason),
+        Body::RestoreMutation(m) => format!(
+            "Restore drill {drill}: {} {} of {}",
+            m.action,
+            m.phase,
+            r.resource_url()
         ),
-        Some(K::DaemonStarted) => "restoreproof service started".into(),
-        Some(K::DaemonStopped) => "restoreproof service stopped".into(),
-        Some(K::ConfigReloaded) => {
-            format!("restoreproof configuration reload {}", str_of(e, "outcome"))
-        }
-        Some(K::PostureFinding) => format!(
+        Body::DaemonStarted => "restoreproof service started".into(),
+        Body::DaemonStopped => "restoreproof service stopped".into(),
+        Body::ConfigReloaded(c) => format!("restoreproof configuration reload {}", c.outcome),
+        Body::PostureFinding(f) => format!(
             "Posture of source {}: {} {} (observed {}; required {})",
-            str_of(&e["source"], "name"),
-            str_of(e, "check"),
-            str_of(e, "status"),
-            str_of(e, "observed"),
-            str_of(e, "required")
+            r.source.name, f.check, f.status, f.observed, f.required
         ),
-        Some(K::SuspiciousChange) => format!(
+        Body::SuspiciousChange(s) => format!(
             "Suspicious change in source {}{}: {}",
-            str_of(&e["source"], "name"),
-            match e["recovery_point"]["key"].as_str() {
-                Some(_) => format!(" at {}", resource_url(e)),
+            r.source.name,
+            match &s.recovery_point {
+                Some(_) => format!(" at {}", r.resource_url()),
                 None => String::new(),
             },
-            e["signals"]
-                .as_array()
-                .map(|r| r
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; "))
-                .unwrap_or_default()
+            s.signals.join("; ")
         ),
-        Some(K::GateChanged) => {
-            let reasons: Vec<&str> = e["reasons"]
-                .as_array()
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            if e["ok"] == true {
-                format!(
-                    "Staleness gate of drill {} is green again (max age {})",
-                    str_of(e, "drill"),
-                    str_of(e, "max_age")
-                )
-            } else {
-                format!(
-                    "Staleness gate of drill {} turned red: {}",
-                    str_of(e, "drill"),
-                    reasons.join("; ")
-                )
-            }
-        }
-        Some(K::EvidenceDropped) => format!(
+        Body::GateChanged(g) if g.ok => format!(
+            "Staleness gate of drill {drill} is green again (max age {})",
+            g.max_age
+        ),
+        Body::GateChanged(g) => format!(
+            "Staleness gate of drill {drill} turned red: {}",
+            g.reasons.join("; ")
+        ),
+        Body::EvidenceDropped(d) => format!(
             "{} undelivered evidence event(s) dropped for sink {}: {}",
-            e["count"].as_u64().unwrap_or(0),
-            str_of(e, "sink"),
-            str_of(e, "reason")
+            d.count, d.sink, d.reason
         ),
-        Some(K::Checkpoint) => format!(
-            "Evidence checkpoint of {} events ({})",
-            e["size"].as_u64().unwrap_or(0),
-            str_of(e, "reason")
-        ),
-        None => format!("restoreproof {}", str_of(e, "kind")),
+        Body::Checkpoint(c) => format!("Evidence checkpoint of {} events ({})", c.size, c.reason),
+        Body::Other => format!("restoreproof {}", r.kind_name),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::EventKind;
+
+    // The renderings of a record given as JSON, as the ledger holds it.
+    fn ocsf(v: &Value) -> Value {
+        super::ocsf(&Record::read(v.clone()))
+    }
+
+    fn ecs(v: &Value) -> Value {
+        super::ecs(&Record::read(v.clone()))
+    }
+
+    fn cef(v: &Value) -> String {
+        super::cef(&Record::read(v.clone()))
+    }
 
     fn verdict(v: &str) -> Value {
         json!({

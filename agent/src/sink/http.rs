@@ -16,6 +16,7 @@
 use super::config::{Format, HttpAuth, HttpProtocol, SinkConfig, SinkKind};
 use super::{format, Delivery, Outgoing, Sink, SinkError};
 use crate::config::Secret;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use std::io::Write;
 use std::time::Duration;
@@ -172,14 +173,11 @@ impl HttpSink {
     fn hec_body(&self, batch: &[Outgoing]) -> Vec<u8> {
         let mut body = Vec::new();
         for e in batch {
-            let n = &e.native;
-            let time = n["time"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .map_or(0.0, |t| t.timestamp_millis() as f64 / 1000.0);
+            let n = &e.record;
+            let time = n.epoch_ms().map_or(0.0, |t| t as f64 / 1000.0);
             let mut ev = json!({
                 "time": time,
-                "host": n["agent"]["host"],
+                "host": n.agent.host,
                 "source": "restoreproof",
                 "sourcetype": match self.format {
                     Format::Ocsf => "restoreproof:ocsf",
@@ -209,7 +207,7 @@ impl HttpSink {
         if !self.ack {
             return Delivery::all(batch.len());
         }
-        let Some(ack_id) = answer["ackId"].as_u64() else {
+        let Some(ack_id) = HecAnswer::deserialize(&answer).ok().and_then(|a| a.ack_id) else {
             return Delivery::failed(SinkError::new(format!(
                 "HEC answered without an ackId although ack = true (is indexer acknowledgement enabled on the token?): {answer}"
             )));
@@ -223,7 +221,10 @@ impl HttpSink {
         loop {
             let body = json!({ "acks": [ack_id] }).to_string().into_bytes();
             match self.post(&ack_url, body, "application/json").await {
-                Ok((_, a)) if a["acks"][ack_id.to_string()] == true => {
+                Ok((_, a))
+                    if HecAcks::deserialize(&a)
+                        .is_ok_and(|a| a.acks.get(&ack_id.to_string()) == Some(&true)) =>
+                {
                     return Delivery::all(batch.len())
                 }
                 Ok(_) => {}
@@ -248,7 +249,7 @@ impl HttpSink {
             body.extend_from_slice(action.to_string().as_bytes());
             body.push(b'\n');
             body.extend_from_slice(
-                format::render(self.format, &e.native)
+                format::render(self.format, &e.record)
                     .to_string()
                     .as_bytes(),
             );
@@ -258,17 +259,17 @@ impl HttpSink {
             Ok(r) => r,
             Err(e) => return Delivery::failed(e),
         };
-        let Some(items) = answer["items"].as_array() else {
+        let Some(items) = BulkAnswer::deserialize(&answer).ok().and_then(|a| a.items) else {
             return Delivery::failed(SinkError::new(format!(
                 "the _bulk answer has no items: {answer}"
             )));
         };
         for (i, e) in batch.iter().enumerate() {
             let item = items.get(i).map(|it| {
-                it.get("create")
-                    .or_else(|| it.get("index"))
-                    .cloned()
-                    .unwrap_or(Value::Null)
+                it.create
+                    .clone()
+                    .or_else(|| it.index.clone())
+                    .unwrap_or_default()
             });
             let Some(item) = item else {
                 return Delivery {
@@ -280,7 +281,7 @@ impl HttpSink {
                     ))),
                 };
             };
-            let status = item["status"].as_u64().unwrap_or(0);
+            let status = item.status;
             if !(status == 409 || (200..300).contains(&status)) {
                 return Delivery {
                     acknowledged: i,
@@ -289,7 +290,7 @@ impl HttpSink {
                             "_bulk item {} (event {}) failed with {status}: {}",
                             i + 1,
                             e.event_id,
-                            item["error"]
+                            item.error
                         ),
                         retry_after: None,
                         // A document the index rejects (mapping, 4xx) is
@@ -306,7 +307,7 @@ impl HttpSink {
         let mut body = Vec::new();
         for e in batch {
             body.extend_from_slice(
-                format::render(self.format, &e.native)
+                format::render(self.format, &e.record)
                     .to_string()
                     .as_bytes(),
             );
@@ -374,4 +375,37 @@ impl Sink for HttpSink {
             }
         }
     }
+}
+
+/// HEC's answer to a batch sent with indexer acknowledgement.
+#[derive(Deserialize)]
+struct HecAnswer {
+    #[serde(rename = "ackId")]
+    ack_id: Option<u64>,
+}
+
+/// HEC's answer to an acknowledgement query: ack id → indexed.
+#[derive(Deserialize)]
+struct HecAcks {
+    acks: std::collections::BTreeMap<String, bool>,
+}
+
+/// Elasticsearch's `_bulk` answer: one item per action, in order.
+#[derive(Deserialize)]
+struct BulkAnswer {
+    items: Option<Vec<BulkItem>>,
+}
+
+#[derive(Deserialize)]
+struct BulkItem {
+    create: Option<BulkResult>,
+    index: Option<BulkResult>,
+}
+
+#[derive(Deserialize, Clone, Default)]
+struct BulkResult {
+    #[serde(default)]
+    status: u64,
+    #[serde(default)]
+    error: Value,
 }

@@ -21,7 +21,6 @@ mod syslog;
 mod tls;
 
 use config::{SinkConfig, SinkKind};
-use serde_json::Value;
 use std::time::Duration;
 
 /// One event to deliver.
@@ -29,8 +28,8 @@ use std::time::Duration;
 pub struct Outgoing {
     pub seq: u64,
     pub event_id: String,
-    /// The native record as stored in the ledger.
-    pub native: Value,
+    /// The record as stored in the ledger, read back.
+    pub record: crate::evidence::record::Record,
 }
 
 /// Why a delivery failed.

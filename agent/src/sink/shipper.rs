@@ -8,9 +8,9 @@
 
 use super::config::SinkConfig;
 use super::{build, Outgoing, Sink, SinkError};
+use crate::evidence::record::Record;
 use crate::ledger::{Ledger, LedgerError};
 use serde::Serialize;
-use serde_json::Value;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,12 +111,11 @@ impl Shipper {
             if !batch.is_empty() && bytes > self.cfg.batch_bytes {
                 break;
             }
-            let native: Value = serde_json::from_str(&line).unwrap_or(Value::String(line));
-            let event_id = native["event_id"].as_str().unwrap_or_default().to_owned();
+            let record = Record::parse(&line);
             batch.push(Outgoing {
                 seq,
-                event_id,
-                native,
+                event_id: record.event_id.clone(),
+                record,
             });
         }
         Ok(batch)

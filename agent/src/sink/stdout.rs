@@ -20,7 +20,7 @@ impl Sink for StdoutSink {
     async fn deliver(&mut self, batch: &[Outgoing]) -> Delivery {
         let mut out = std::io::stdout().lock();
         for (i, e) in batch.iter().enumerate() {
-            let line = format::render_line(self.format, &e.native);
+            let line = format::render_line(self.format, &e.record);
             if let Err(err) = writeln!(out, "{line}") {
                 return Delivery {
                     acknowledged: i,

@@ -21,6 +21,7 @@
 
 use super::config::{Format, SinkConfig, SinkKind, Transport};
 use super::{format, Delivery, Outgoing, Sink, SinkError};
+use crate::evidence::record::Body;
 use rustls_pki_types::ServerName;
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,15 +101,14 @@ impl SyslogSink {
 
     /// One RFC 5424 message (no framing).
     fn message(&self, e: &Outgoing) -> String {
-        let n = &e.native;
+        let n = &e.record;
         let pri = u16::from(self.facility) * 8 + u16::from(format::syslog_severity(n));
-        let field = |k: &str| n.get(k).and_then(|v| v.as_str()).unwrap_or_default();
-        let time = match field("time") {
+        let time = match n.time.as_str() {
             "" => "-".to_owned(),
             t => t.to_owned(),
         };
-        let host = header_field(n["agent"]["host"].as_str().unwrap_or_default(), 255);
-        let msgid = header_field(field("kind"), 32);
+        let host = header_field(&n.agent.host, 255);
+        let msgid = header_field(&n.kind_name, 32);
         let mut sd = format!(
             "[{} eventId=\"{}\" seq=\"{}\"",
             self.sd_id,
@@ -116,11 +116,24 @@ impl SyslogSink {
             e.seq
         );
         for (name, value) in [
-            ("kind", field("kind")),
-            ("runId", field("run_id")),
-            ("drill", field("drill")),
-            ("verdict", field("verdict")),
-            ("status", field("status")),
+            ("kind", n.kind_name.as_str()),
+            ("runId", n.run_id.as_deref().unwrap_or_default()),
+            ("drill", &n.drill),
+            (
+                "verdict",
+                match &n.body {
+                    Body::SampleVerdict(v) => &v.verdict_name,
+                    _ => "",
+                },
+            ),
+            (
+                "status",
+                match &n.body {
+                    Body::RunSummary(s) => &s.status,
+                    Body::PostureFinding(f) => &f.status,
+                    _ => "",
+                },
+            ),
         ] {
             if !value.is_empty() {
                 sd.push_str(&format!(" {name}=\"{}\"", sd_escape(value)));
@@ -447,8 +460,10 @@ mod tests {
         let e = Outgoing {
             seq: 3,
             event_id: "ev\"1]".into(),
-            native: serde_json::json!({"kind": "sample_verdict", "verdict": "mismatch", "time": "2026-11-29T02:00:00.123Z",
+            record: crate::evidence::record::Record::read(
+                serde_json::json!({"kind": "sample_verdict", "verdict": "mismatch", "time": "2026-11-29T02:00:00.123Z",
                 "agent": {"host": "vm 1"}, "drill": "d", "run_id": "r"}),
+            ),
         };
         let m = sink.message(&e);
         let pid = std::process::id();
@@ -521,7 +536,9 @@ mod tests {
         vec![Outgoing {
             seq: 1,
             event_id: "e1".into(),
-            native: serde_json::json!({"kind": "checkpoint", "time": "2026-12-02T10:00:00Z"}),
+            record: crate::evidence::record::Record::read(
+                serde_json::json!({"kind": "checkpoint", "time": "2026-12-02T10:00:00Z"}),
+            ),
         }]
     }
 

@@ -145,14 +145,15 @@ impl StatusReport {
                 .filter_map(|p| ts(&p.checked_at).map(|t| (String::new(), t)))
                 .collect(),
         );
-        let coverage = |field: &str, scale: f64| -> Vec<(String, f64)> {
+        let coverage = |field: fn(&crate::evidence::record::Coverage) -> f64,
+                        scale: f64|
+         -> Vec<(String, f64)> {
             self.drills
                 .iter()
                 .filter_map(|d| {
                     d.coverage
                         .as_ref()
-                        .and_then(|c| c[field].as_f64())
-                        .map(|v| (label(&d.name), v * scale))
+                        .map(|c| (label(&d.name), field(c) * scale))
                 })
                 .collect()
         };
@@ -160,19 +161,19 @@ impl StatusReport {
             "restoreproof_drill_coverage_ratio",
             "gauge",
             "Share (0 to 1) of the drill's recovery points verified within its coverage period, as its last run left it.",
-            coverage("percent", 0.01),
+            coverage(|c| c.percent, 0.01),
         );
         family(
             "restoreproof_drill_coverage_population",
             "gauge",
             "Recovery points (candidates after filters) the drill's last run listed.",
-            coverage("population", 1.0),
+            coverage(|c| c.population as f64, 1.0),
         );
         family(
             "restoreproof_drill_coverage_verified",
             "gauge",
             "Of them, verified within the coverage period.",
-            coverage("verified_within_period", 1.0),
+            coverage(|c| c.verified_within_period as f64, 1.0),
         );
         family(
             "restoreproof_drill_runs_total",

@@ -101,11 +101,11 @@ impl StatusReport {
                     out,
                     "{}: coverage {:.1} % ({} of {} recovery points verified within {}){}",
                     d.name,
-                    c["percent"].as_f64().unwrap_or(0.0),
-                    c["verified_within_period"].as_u64().unwrap_or(0),
-                    c["population"].as_u64().unwrap_or(0),
-                    c["period"].as_str().unwrap_or("?"),
-                    match (c["warning"].as_str(), c["full_coverage_at"].as_str()) {
+                    c.percent,
+                    c.verified_within_period,
+                    c.population,
+                    c.period,
+                    match (&c.warning, &c.full_coverage_at) {
                         (Some(w), _) => format!("; WARNING: {w}"),
                         (None, Some(at)) => format!("; full at {at}"),
                         _ => String::new(),

@@ -9,8 +9,8 @@
 //! token from `azure_identity`; the official Rust SDK has no client for
 //! either, so they go through the HTTP client the sinks already use.
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// What Update Manager and Resource Manager say of the VM.
@@ -82,10 +82,6 @@ const GRAPH_API: &str = "2022-10-01";
 ///
 /// # Errors
 /// A message for the `unknown` finding.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub async fn view(endpoints: &AzureEndpoints) -> Result<AzurePatchState, String> {
     let management = endpoints
         .management
@@ -99,8 +95,50 @@ pub async fn view(endpoints: &AzureEndpoints) -> Result<AzurePatchState, String>
         .user_agent(concat!("restoreproof/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+    let vm = this_vm(endpoints).await?;
+    let bearer = format!("Bearer {}", token(endpoints, &management).await?);
+    let mut state = AzurePatchState {
+        vm: vm.resource_id.clone(),
+        location: vm.location.clone(),
+        patch_mode: None,
+        assessment_mode: None,
+        patch_mode_unknown: None,
+        assessment: None,
+        assessment_unknown: None,
+    };
+    match patch_settings(&http, &management, &bearer, &vm.resource_id).await {
+        Ok(settings) => {
+            // Resource Manager leaves patchSettings out when nothing was
+            // set: the image's default.
+            state.patch_mode = Some(settings.patch_mode.unwrap_or_else(|| "ImageDefault".into()));
+            state.assessment_mode = settings.assessment_mode;
+        }
+        Err(e) => state.patch_mode_unknown = Some(e),
+    }
+    match latest_assessment(&http, &management, &bearer, &vm).await {
+        Ok(Some(a)) => state.assessment = Some(a),
+        Ok(None) => {
+            state.assessment_unknown = Some(format!(
+                "Azure Resource Graph holds no patch assessment of this VM from the last 7 days: turn on periodic assessment (assessmentMode AutomaticByPlatform), or grant {ASSESSMENT_READ} to the managed identity ({ROLE_FILE})"
+            ));
+        }
+        Err(e) => state.assessment_unknown = Some(e),
+    }
+    Ok(state)
+}
 
-    // The VM this agent runs on. IMDS is link-local: never through a proxy.
+/// The VM this agent runs on, as Azure's instance metadata service says
+/// (`/metadata/instance/compute`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct ThisVm {
+    resource_id: String,
+    subscription_id: String,
+    location: String,
+}
+
+/// Asks IMDS which VM this is. IMDS is link-local: never through a proxy.
+async fn this_vm(endpoints: &AzureEndpoints) -> Result<ThisVm, String> {
     let imds_http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .no_proxy()
@@ -111,7 +149,7 @@ pub async fn view(endpoints: &AzureEndpoints) -> Result<AzurePatchState, String>
         .as_deref()
         .unwrap_or(IMDS)
         .trim_end_matches('/');
-    let compute: Value = imds_http
+    let vm: ThisVm = imds_http
         .get(format!(
             "{imds}/metadata/instance/compute?api-version={IMDS_API}&format=json"
         ))
@@ -127,22 +165,25 @@ pub async fn view(endpoints: &AzureEndpoints) -> Result<AzurePatchState, String>
         .map_err(|e| e.to_string())
         .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
         .map_err(|e| format!("Azure's instance metadata service gave no compute metadata: {e}"))?;
-    let text = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_owned();
-    let vm = text(&compute, "resourceId");
-    let subscription = text(&compute, "subscriptionId");
     // The id goes into a Resource Graph query: only the characters Azure
     // resource ids consist of.
-    if !vm.starts_with("/subscriptions/")
-        || subscription.is_empty()
+    if !vm.resource_id.starts_with("/subscriptions/")
+        || vm.subscription_id.is_empty()
         || !vm
+            .resource_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "/._-()".contains(c))
     {
         return Err(format!(
-            "Azure's instance metadata service gave no usable VM resource id ({vm:?})"
+            "Azure's instance metadata service gave no usable VM resource id ({:?})",
+            vm.resource_id
         ));
     }
+    Ok(vm)
+}
 
+/// A token for Resource Manager from the VM's managed identity.
+async fn token(endpoints: &AzureEndpoints, management: &str) -> Result<String, String> {
     let options = azure_identity::ManagedIdentityCredentialOptions {
         user_assigned_id: endpoints
             .client_id
@@ -167,122 +208,190 @@ pub async fn view(endpoints: &AzureEndpoints) -> Result<AzurePatchState, String>
             }
         )
     })?;
-    let bearer = format!("Bearer {}", token.token.secret());
+    Ok(token.token.secret().to_owned())
+}
 
-    let mut state = AzurePatchState {
-        vm: vm.clone(),
-        location: text(&compute, "location"),
-        patch_mode: None,
-        assessment_mode: None,
-        patch_mode_unknown: None,
-        assessment: None,
-        assessment_unknown: None,
-    };
+/// A VM as Resource Manager describes it, as far as patching goes.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct VmResource {
+    properties: VmProperties,
+}
 
-    // The VM's patch settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct VmProperties {
+    os_profile: OsProfile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct OsProfile {
+    linux_configuration: Option<OsConfiguration>,
+    windows_configuration: Option<OsConfiguration>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct OsConfiguration {
+    patch_settings: PatchSettings,
+}
+
+/// `properties.osProfile.*Configuration.patchSettings`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct PatchSettings {
+    patch_mode: Option<String>,
+    assessment_mode: Option<String>,
+}
+
+/// The VM's patch settings from Resource Manager.
+async fn patch_settings(
+    http: &reqwest::Client,
+    management: &str,
+    bearer: &str,
+    vm: &str,
+) -> Result<PatchSettings, String> {
     let r = http
         .get(format!("{management}{vm}?api-version={COMPUTE_API}"))
-        .header("Authorization", &bearer)
+        .header("Authorization", bearer)
         .send()
         .await;
-    match answer(r, VM_READ, "Resource Manager").await {
-        Ok(body) => {
-            let os = &body["properties"]["osProfile"];
-            let settings = if os["linuxConfiguration"].is_object() {
-                &os["linuxConfiguration"]["patchSettings"]
-            } else {
-                &os["windowsConfiguration"]["patchSettings"]
-            };
-            state.patch_mode = settings["patchMode"].as_str().map(str::to_owned);
-            state.assessment_mode = settings["assessmentMode"].as_str().map(str::to_owned);
-            if state.patch_mode.is_none() {
-                // Resource Manager leaves patchSettings out when nothing was
-                // set: the image's default.
-                state.patch_mode = Some("ImageDefault".into());
-            }
-        }
-        Err(e) => state.patch_mode_unknown = Some(e),
-    }
+    let body: VmResource = answer(r, VM_READ, "Resource Manager").await?;
+    let os = body.properties.os_profile;
+    Ok(os
+        .linux_configuration
+        .or(os.windows_configuration)
+        .map(|c| c.patch_settings)
+        .unwrap_or_default())
+}
 
-    // The latest assessment's summary.
+/// A Resource Graph answer: one row per resource found.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GraphAnswer {
+    data: Vec<GraphRow>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct GraphRow {
+    properties: AssessmentResult,
+}
+
+/// A `patchassessmentresults` resource's properties.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+struct AssessmentResult {
+    status: Option<String>,
+    last_modified_date_time: Option<String>,
+    reboot_pending: Option<bool>,
+    patch_service_used: Option<String>,
+    available_patch_count_by_classification: std::collections::BTreeMap<String, u64>,
+    error_details: Option<ErrorDetails>,
+}
+
+/// An Azure error: a message, or one in its details.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ErrorDetails {
+    code: String,
+    message: Option<String>,
+    details: Vec<ErrorDetails>,
+}
+
+impl ErrorDetails {
+    fn text(&self) -> Option<&str> {
+        self.message
+            .as_deref()
+            .or_else(|| self.details.first().and_then(|d| d.message.as_deref()))
+    }
+}
+
+/// The latest assessment's summary from Resource Graph; `None` when it
+/// holds none.
+async fn latest_assessment(
+    http: &reqwest::Client,
+    management: &str,
+    bearer: &str,
+    vm: &ThisVm,
+) -> Result<Option<Assessment>, String> {
     let query = format!(
-        "patchassessmentresources | where type =~ 'microsoft.compute/virtualmachines/patchassessmentresults' | where id startswith '{vm}/' | project id, properties"
+        "patchassessmentresources | where type =~ 'microsoft.compute/virtualmachines/patchassessmentresults' | where id startswith '{}/' | project id, properties",
+        vm.resource_id
     );
     let r = http
         .post(format!(
             "{management}/providers/Microsoft.ResourceGraph/resources?api-version={GRAPH_API}"
         ))
-        .header("Authorization", &bearer)
+        .header("Authorization", bearer)
         .header("Content-Type", "application/json")
-        .body(serde_json::json!({ "subscriptions": [subscription], "query": query }).to_string())
+        .body(
+            serde_json::json!({ "subscriptions": [vm.subscription_id], "query": query })
+                .to_string(),
+        )
         .send()
         .await;
-    match answer(r, GRAPH_READ, "Azure Resource Graph").await {
-        Ok(body) => match body["data"].as_array().and_then(|d| d.first()) {
-            Some(row) => state.assessment = Some(assessment(&row["properties"])),
-            None => {
-                state.assessment_unknown = Some(format!(
-                    "Azure Resource Graph holds no patch assessment of this VM from the last 7 days: turn on periodic assessment (assessmentMode AutomaticByPlatform), or grant {ASSESSMENT_READ} to the managed identity ({ROLE_FILE})"
-                ))
-            }
-        },
-        Err(e) => state.assessment_unknown = Some(e),
-    }
-    Ok(state)
+    let body: GraphAnswer = answer(r, GRAPH_READ, "Azure Resource Graph").await?;
+    Ok(body
+        .data
+        .into_iter()
+        .next()
+        .map(|row| assessment(row.properties)))
+}
+
+/// An Azure error answer (`{"error": {"code", "message"}}`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ErrorAnswer {
+    error: ErrorDetails,
 }
 
 /// A JSON body, or why not: a refusal names the permission to grant.
-async fn answer(
+async fn answer<T: DeserializeOwned + Default>(
     r: Result<reqwest::Response, reqwest::Error>,
     permission: &str,
     service: &str,
-) -> Result<Value, String> {
+) -> Result<T, String> {
     let r = r.map_err(|e| format!("{service} did not answer: {e}"))?;
     let status = r.status();
-    let body: Value = r
-        .bytes()
-        .await
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or(Value::Null);
+    let body = r.bytes().await.unwrap_or_default();
     if status.is_success() {
-        return Ok(body);
+        return Ok(serde_json::from_slice(&body).unwrap_or_default());
     }
-    let code = body["error"]["code"].as_str().unwrap_or_default();
-    if status == reqwest::StatusCode::FORBIDDEN || code == "AuthorizationFailed" {
+    let e = serde_json::from_slice::<ErrorAnswer>(&body)
+        .unwrap_or_default()
+        .error;
+    if status == reqwest::StatusCode::FORBIDDEN || e.code == "AuthorizationFailed" {
         Err(format!(
             "{service} refused {permission}: grant it to the VM's managed identity ({ROLE_FILE})"
         ))
     } else {
         Err(format!(
             "{service} answered {status}{}",
-            body["error"]["message"]
-                .as_str()
-                .map(|m| format!(": {code} {m}"))
+            e.message
+                .map(|m| format!(": {} {m}", e.code))
                 .unwrap_or_default()
         ))
     }
 }
 
-fn assessment(p: &Value) -> Assessment {
-    let counts = &p["availablePatchCountByClassification"];
-    let n = |k: &str| counts[k].as_u64().unwrap_or(0);
+fn assessment(p: AssessmentResult) -> Assessment {
+    let counts = &p.available_patch_count_by_classification;
+    let n = |k: &str| counts.get(k).copied().unwrap_or(0);
     let security = n("security") + n("critical");
-    let all: u64 = counts
-        .as_object()
-        .map(|o| o.values().filter_map(Value::as_u64).sum())
-        .unwrap_or(0);
-    let error = &p["errorDetails"];
+    let all: u64 = counts.values().sum();
     Assessment {
-        status: p["status"].as_str().unwrap_or("Unknown").to_owned(),
-        assessed_at: p["lastModifiedDateTime"].as_str().map(str::to_owned),
+        status: p.status.unwrap_or_else(|| "Unknown".into()),
+        assessed_at: p.last_modified_date_time,
         security,
         other: all - security,
-        reboot_pending: p["rebootPending"].as_bool(),
-        patch_service: p["patchServiceUsed"].as_str().map(str::to_owned),
-        error: error["message"]
-            .as_str()
-            .or_else(|| error["details"][0]["message"].as_str())
+        reboot_pending: p.reboot_pending,
+        patch_service: p.patch_service_used,
+        error: p
+            .error_details
+            .as_ref()
+            .and_then(ErrorDetails::text)
             .map(str::to_owned),
     }
 }
@@ -291,24 +400,28 @@ fn assessment(p: &Value) -> Assessment {
 mod tests {
     use super::*;
 
+    fn parse(v: serde_json::Value) -> AssessmentResult {
+        serde_json::from_value(v).unwrap()
+    }
+
     #[test]
     fn an_assessment_counts_security_and_critical_apart_from_the_rest() {
-        let a = assessment(&serde_json::json!({
+        let a = assessment(parse(serde_json::json!({
             "status": "Succeeded",
             "lastModifiedDateTime": "2026-12-05T04:12:09.83Z",
             "rebootPending": false,
             "patchServiceUsed": "APT",
             "osType": "Linux",
             "availablePatchCountByClassification": { "security": 2, "critical": 1, "other": 7 }
-        }));
+        })));
         assert_eq!((a.security, a.other), (3, 7));
         assert_eq!(a.patch_service.as_deref(), Some("APT"));
         assert_eq!(a.reboot_pending, Some(false));
-        let windows = assessment(&serde_json::json!({
+        let windows = assessment(parse(serde_json::json!({
             "status": "Failed",
             "errorDetails": { "code": "1", "message": "Windows Update is disabled" },
             "availablePatchCountByClassification": { "security": 0, "critical": 0, "definition": 4, "updateRollup": 1 }
-        }));
+        })));
         assert_eq!((windows.security, windows.other), (0, 5));
         assert_eq!(windows.error.as_deref(), Some("Windows Update is disabled"));
     }

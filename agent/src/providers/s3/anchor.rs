@@ -12,6 +12,7 @@
 
 use crate::config::{age_text, AnchorConfig};
 use crate::evidence::chain::Checkpoint;
+use crate::evidence::record::Body;
 use crate::evidence::EventKind;
 use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::LedgerError;
@@ -194,19 +195,22 @@ impl Anchor {
 /// (the ones before it stay anchored; it is tried again next time).
 pub async fn sync(cfg: &AnchorConfig, recorder: &Mutex<Recorder>) -> Result<u64, AnchorError> {
     let after = lock(recorder).ledger.sink_cursor(CURSOR)?;
-    let pending: Vec<(u64, serde_json::Value)> = lock(recorder)
+    let pending: Vec<(u64, String)> = lock(recorder)
         .ledger
         .events_of_kind_after(EventKind::Checkpoint, after)?
         .into_iter()
-        .filter(|(_, e)| e["key"].is_string())
+        .filter_map(|r| match r.body {
+            Body::Checkpoint(c) if c.key.is_some() => Some((r.seq, c.note)),
+            _ => None,
+        })
         .collect();
     if pending.is_empty() {
         return Ok(0);
     }
     let anchor = Anchor::open(cfg).await;
     let mut done = 0;
-    for (seq, e) in pending {
-        let note = e["note"].as_str().unwrap_or_default();
+    for (seq, note) in pending {
+        let note = note.as_str();
         let Ok(c) = Checkpoint::parse(note) else {
             lock(recorder).ledger.advance_sink_cursor(CURSOR, seq)?;
             continue;

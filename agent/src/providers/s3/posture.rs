@@ -451,25 +451,63 @@ async fn access_logging(client: &Client, b: &str, p: &Policy, o: &mut Out<'_>) {
     }
 }
 
+/// A bucket policy, as far as `denies_plain_http` reads it.
+#[derive(serde::Deserialize)]
+struct BucketPolicy {
+    #[serde(rename = "Statement", default)]
+    statement: OneOrMany<PolicyStatement>,
+}
+
+/// IAM's "a value or a list of values".
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> Default for OneOrMany<T> {
+    fn default() -> Self {
+        Self::Many(Vec::new())
+    }
+}
+
+impl<T> OneOrMany<T> {
+    fn iter(&self) -> std::slice::Iter<'_, T> {
+        match self {
+            Self::One(t) => std::slice::from_ref(t).iter(),
+            Self::Many(v) => v.iter(),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PolicyStatement {
+    #[serde(rename = "Effect", default)]
+    effect: String,
+    /// Condition operator → condition key → value(s).
+    #[serde(rename = "Condition", default)]
+    condition: std::collections::BTreeMap<
+        String,
+        std::collections::BTreeMap<String, OneOrMany<serde_json::Value>>,
+    >,
+}
+
 /// Whether a bucket policy has a Deny statement conditioned on
 /// `aws:SecureTransport` being false.
 pub fn denies_plain_http(policy: &str) -> bool {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(policy) else {
+    let Ok(p) = serde_json::from_str::<BucketPolicy>(policy) else {
         return false;
     };
-    let statements = match &v["Statement"] {
-        serde_json::Value::Array(a) => a.clone(),
-        s @ serde_json::Value::Object(_) => vec![s.clone()],
-        _ => Vec::new(),
-    };
-    statements.iter().any(|s| {
-        s["Effect"] == "Deny"
+    let is_false = |v: &serde_json::Value| v == "false" || v == false;
+    p.statement.iter().any(|s| {
+        s.effect == "Deny"
             && ["Bool", "BoolIfExists"].iter().any(|op| {
-                let v = &s["Condition"][op]["aws:SecureTransport"];
-                v == "false"
-                    || v == false
-                    || v.as_array()
-                        .is_some_and(|a| a.iter().any(|x| x == "false" || x == false))
+                // Condition keys are IAM's data, not a schema: a map.
+                s.condition
+                    .get(*op)
+                    .and_then(|c| c.get("aws:SecureTransport"))
+                    .is_some_and(|v| v.iter().any(is_false))
             })
     })
 }

@@ -2,125 +2,145 @@
 
 use super::*;
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
-pub(super) fn ecs(e: &Value) -> Value {
-    let agent = &e["agent"];
-    let k = EventKind::of(e);
-    // Only the category/type pairs ECS 8.11 allows (its event.yml
-    // `expected_event_types`; a test checks each against it).
-    let (category, typ) = match k {
+/// The ECS `event.category` and `event.type` of a record: only the pairs
+/// ECS 8.11 allows (its event.yml `expected_event_types`; a test checks
+/// each against it).
+fn category(r: &Record) -> (&'static str, &'static str) {
+    match &r.body {
         // Restored files and what their checks found.
-        Some(K::SampleVerdict | K::RunSummary | K::RunAborted | K::Checkpoint) => ("file", "info"),
-        Some(K::RestoreMutation) => ("api", "change"),
-        Some(K::EvidenceDropped) => ("configuration", "deletion"),
+        Body::SampleVerdict(_)
+        | Body::RunSummary(_)
+        | Body::RunAborted(_)
+        | Body::Checkpoint(_) => ("file", "info"),
+        Body::RestoreMutation(_) => ("api", "change"),
+        Body::EvidenceDropped(_) => ("configuration", "deletion"),
         // The service is a process that starts and ends.
-        Some(K::DaemonStarted) => ("process", "start"),
-        Some(K::DaemonStopped) => ("process", "end"),
-        Some(K::ConfigReloaded) => ("configuration", "change"),
-        Some(K::PostureFinding | K::GateChanged) | None => ("configuration", "info"),
+        Body::DaemonStarted => ("process", "start"),
+        Body::DaemonStopped => ("process", "end"),
+        Body::ConfigReloaded(_) => ("configuration", "change"),
+        Body::PostureFinding(_) | Body::GateChanged(_) | Body::Other => ("configuration", "info"),
         // Bytes of a file changed the way encryption changes them.
-        Some(K::SuspiciousChange) => ("file", "change"),
-    };
-    let outcome = match k {
-        Some(K::SampleVerdict) => match str_of(e, "verdict") {
-            "verified" => "success",
-            "mismatch" | "unrecoverable" => "failure",
+        Body::SuspiciousChange(_) => ("file", "change"),
+    }
+}
+
+/// `success`, `failure` or `unknown`.
+fn outcome(r: &Record) -> &'static str {
+    match &r.body {
+        Body::SampleVerdict(v) => match v.verdict() {
+            Some(Verdict::Verified) => "success",
+            Some(Verdict::Mismatch | Verdict::Unrecoverable) => "failure",
             _ => "unknown",
         },
-        Some(K::RunSummary) if RunOutcome::of_summary(e).is_some_and(RunOutcome::passed) => {
-            "success"
-        }
-        Some(K::RunSummary | K::RunAborted | K::EvidenceDropped) => "failure",
-        Some(K::ConfigReloaded) if str_of(e, "outcome") == "refused" => "failure",
-        Some(K::RestoreMutation) if e["error"].is_string() => "failure",
-        Some(K::PostureFinding) => match str_of(e, "status") {
+        Body::RunSummary(s) if s.passed() => "success",
+        Body::RunSummary(_) | Body::RunAborted(_) | Body::EvidenceDropped(_) => "failure",
+        Body::ConfigReloaded(c) if c.refused() => "failure",
+        Body::RestoreMutation(m) if m.error.is_some() => "failure",
+        Body::PostureFinding(f) => match f.status.as_str() {
             "pass" => "success",
             "fail" => "failure",
             _ => "unknown",
         },
-        Some(K::GateChanged) if e["ok"] == false => "failure",
-        Some(K::SuspiciousChange) => "unknown",
-        Some(
-            K::GateChanged
-            | K::ConfigReloaded
-            | K::RestoreMutation
-            | K::Checkpoint
-            | K::DaemonStarted
-            | K::DaemonStopped,
-        ) => "success",
-        None => "unknown",
-    };
+        Body::GateChanged(g) if !g.ok => "failure",
+        Body::SuspiciousChange(_) | Body::Other => "unknown",
+        Body::GateChanged(_)
+        | Body::ConfigReloaded(_)
+        | Body::RestoreMutation(_)
+        | Body::Checkpoint(_)
+        | Body::DaemonStarted
+        | Body::DaemonStopped => "success",
+    }
+}
+
+/// The `event` object.
+fn event(r: &Record) -> Value {
+    let (category, typ) = category(r);
     let mut event = json!({
-        "id": e["event_id"],
+        "id": r.event_id,
         "kind": "event",
         "category": [category],
         "type": [typ],
-        "action": e["kind"],
-        "outcome": outcome,
+        "action": r.kind_name,
+        "outcome": outcome(r),
         "dataset": "restoreproof.evidence",
         "module": "restoreproof",
         "provider": "restoreproof",
-        "sequence": e["seq"],
-        "severity": syslog_severity(e),
-        "created": e["time"],
+        "sequence": r.seq,
+        "severity": syslog_severity(r),
+        "created": r.time,
     });
-    if k == Some(K::RunSummary) {
-        event["start"] = e["started_at"].clone();
-        event["end"] = e["finished_at"].clone();
-        if let Some(ms) = e["duration_ms"].as_u64() {
-            event["duration"] = json!(ms.saturating_mul(1_000_000));
+    if let Body::RunSummary(s) = &r.body {
+        let mut times = json!({ "start": s.started_at, "end": s.finished_at });
+        if let Some(ms) = s.duration_ms {
+            times = json!({
+                "start": s.started_at,
+                "end": s.finished_at,
+                "duration": ms.saturating_mul(1_000_000),
+            });
         }
+        merge(&mut event, times);
     }
+    event
+}
+
+/// Adds the members of `extra` (an object) to `o`.
+fn merge(o: &mut Value, extra: Value) {
+    if let (Value::Object(o), Value::Object(extra)) = (o, extra) {
+        o.extend(extra);
+    }
+}
+
+pub(super) fn ecs(r: &Record) -> Value {
     let mut o = json!({
-        "@timestamp": e["time"],
+        "@timestamp": r.time,
         "ecs": { "version": ECS_VERSION },
-        "message": message(e),
-        "event": event,
-        "host": { "name": agent["host"], "hostname": agent["host"] },
-        "agent": { "name": "restoreproof", "type": "restoreproof", "version": agent["version"] },
-        "restoreproof": e,
+        "message": message(r),
+        "event": event(r),
+        "host": { "name": r.agent.host, "hostname": r.agent.host },
+        "agent": { "name": "restoreproof", "type": "restoreproof", "version": r.agent.version },
+        "restoreproof": r.raw,
     });
     let mut labels = Map::new();
-    for key in ["run_id", "drill"] {
-        if let Some(v) = e[key].as_str() {
+    for (key, v) in [
+        ("run_id", r.run_id.as_deref().unwrap_or_default()),
+        ("drill", &r.drill),
+        ("source", &r.source.name),
+    ] {
+        if !v.is_empty() {
             labels.insert(key.into(), json!(v));
         }
     }
-    if let Some(v) = e["source"]["name"].as_str() {
-        labels.insert("source".into(), json!(v));
-    }
     if !labels.is_empty() {
-        o["labels"] = Value::Object(labels);
+        merge(&mut o, json!({ "labels": labels }));
     }
-    if let Some(p) = cloud_provider(e) {
-        o["cloud"] = json!({ "provider": p.to_lowercase() });
+    if let Some(p) = r.source.cloud() {
+        merge(&mut o, json!({ "cloud": { "provider": p.to_lowercase() } }));
     }
-    if matches!(k, Some(K::SampleVerdict | K::RunSummary)) {
+    if matches!(r.body, Body::SampleVerdict(_) | Body::RunSummary(_)) {
         let (ruleset, id, name) = CONTROLS[0];
-        o["rule"] = json!({
-            "id": id,
-            "name": name,
-            "ruleset": ruleset,
-            "reference": CONTROLS.iter().map(|(s, c, _)| format!("{s} {c}")).collect::<Vec<_>>().join(", "),
-            "category": "backup",
-        });
+        merge(
+            &mut o,
+            json!({ "rule": {
+                "id": id,
+                "name": name,
+                "ruleset": ruleset,
+                "reference": CONTROLS.iter().map(|(s, c, _)| format!("{s} {c}")).collect::<Vec<_>>().join(", "),
+                "category": "backup",
+            }}),
+        );
     }
-    if k == Some(K::SampleVerdict) {
-        let rp = &e["recovery_point"];
+    if let Body::SampleVerdict(v) = &r.body {
+        let key = &v.recovery_point.key;
         // `file.name` is the last segment of the key, `file.path` all of it.
-        let key = rp["key"].as_str().unwrap_or_default();
         let mut file = json!({
             "name": key.rsplit('/').next().unwrap_or(key),
-            "path": resource_url(e),
-            "size": rp["size"],
+            "path": r.resource_url(),
+            "size": v.recovery_point.size,
         });
-        if let Some(sha) = e["restore"]["sha256"].as_str() {
-            file["hash"] = json!({ "sha256": sha });
+        if let Some(sha) = &v.restore.sha256 {
+            merge(&mut file, json!({ "hash": { "sha256": sha } }));
         }
-        o["file"] = file;
+        merge(&mut o, json!({ "file": file }));
     }
     o
 }
