@@ -203,13 +203,20 @@ async fn a_drill_that_restores_nothing_fails() {
     assert!(summary["reason"]
         .as_str()
         .is_some_and(|r| r.starts_with("nothing was restored")));
-    let ocsf =
-        restoreproof::sink::format::render(restoreproof::sink::config::Format::Ocsf, &restoreproof::evidence::record::Record::read(summary.clone()));
+    let ocsf = restoreproof::sink::format::render(
+        restoreproof::sink::config::Format::Ocsf,
+        &restoreproof::evidence::record::Record::read(summary.clone()),
+    );
     assert_eq!(ocsf["status"], "Failure", "{ocsf}");
-    let ecs = restoreproof::sink::format::render(restoreproof::sink::config::Format::Ecs, &restoreproof::evidence::record::Record::read(summary.clone()));
+    let ecs = restoreproof::sink::format::render(
+        restoreproof::sink::config::Format::Ecs,
+        &restoreproof::evidence::record::Record::read(summary.clone()),
+    );
     assert_eq!(ecs["event"]["outcome"], "failure", "{ecs}");
-    let cef =
-        restoreproof::sink::format::render_line(restoreproof::sink::config::Format::Cef, &restoreproof::evidence::record::Record::read(summary.clone()));
+    let cef = restoreproof::sink::format::render_line(
+        restoreproof::sink::config::Format::Cef,
+        &restoreproof::evidence::record::Record::read(summary.clone()),
+    );
     assert!(cef.contains("|run_summary:failed|"), "{cef}");
 }
 

@@ -527,8 +527,10 @@ fn an_evidence_dropped_record_conforms_as_ocsf() {
     crate::util::assert_ocsf_conforms(std::slice::from_ref(&dropped));
 
     // The checker itself refuses what OCSF 1.3.0 does not define.
-    let mut ocsf =
-        restoreproof::sink::format::render(restoreproof::sink::config::Format::Ocsf, &restoreproof::evidence::record::Record::read(dropped.clone()));
+    let mut ocsf = restoreproof::sink::format::render(
+        restoreproof::sink::config::Format::Ocsf,
+        &restoreproof::evidence::record::Record::read(dropped.clone()),
+    );
     ocsf["evidences"] = serde_json::json!([{"data": {}}]);
     ocsf["metadata"]["version"] = serde_json::json!("1.4.0");
     ocsf["severity_id"] = serde_json::json!(42);

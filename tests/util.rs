@@ -504,7 +504,12 @@ pub async fn wait_for(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
 pub fn assert_ocsf_conforms(native: &[Value]) {
     let ocsf: Vec<Value> = native
         .iter()
-        .map(|e| restoreproof::sink::format::render(restoreproof::sink::config::Format::Ocsf, &restoreproof::evidence::record::Record::read(e.clone())))
+        .map(|e| {
+            restoreproof::sink::format::render(
+                restoreproof::sink::config::Format::Ocsf,
+                &restoreproof::evidence::record::Record::read(e.clone()),
+            )
+        })
         .collect();
     if let Err(problems) = ocsf_check(&ocsf) {
         panic!("OCSF records do not conform:\n{problems}");

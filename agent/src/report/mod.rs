@@ -18,6 +18,7 @@ pub mod confidence;
 pub mod html;
 pub mod oscal;
 pub mod render;
+mod table;
 
 mod controls;
 

@@ -26,10 +26,6 @@ pub(super) fn rate(v: Option<u64>) -> String {
 }
 
 /// Plain text.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub fn text(r: &Report) -> String {
     let mut o = String::new();
     let _ = writeln!(
@@ -41,6 +37,70 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(o, "source: {s}");
     }
     let _ = writeln!(o, "ledger: {}\n", r.ledger);
+    text_drills(&mut o, r);
+    let _ = writeln!(o, "\nFailures: {}", r.failures.len());
+    for f in &r.failures {
+        let _ = writeln!(
+            o,
+            "  {} {} {} {}@{} — {} (evidence {})",
+            f.time,
+            f.verdict,
+            f.drill,
+            visible(&f.key),
+            visible(&f.version_id),
+            visible(f.reason.as_deref().unwrap_or("")),
+            f.event_id
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\nEvidence chain: {} ({} events; {} checkpoint(s) in the period, {} signed)",
+        if r.chain.intact {
+            "intact"
+        } else {
+            "DOES NOT VERIFY"
+        },
+        r.chain.events,
+        r.chain.checkpoints_in_period,
+        r.chain.signed_checkpoints_in_period
+    );
+    if !r.posture.is_empty() {
+        let _ = writeln!(o, "\nPosture (latest finding per check):");
+        for p in &r.posture {
+            let _ = writeln!(
+                o,
+                "  {:<14} {:<22} {:<8} {} (required: {})",
+                p.source, p.check, p.status, p.observed, p.required
+            );
+        }
+    }
+    text_list(
+        &mut o,
+        "Ransomware signals (suspicious changes; not byte verdicts):",
+        r.signals.iter().map(super::SignalRow::statement),
+    );
+    text_list(
+        &mut o,
+        "Protection (immutability of the sampled recovery points):",
+        r.protection.iter().map(super::SourceProtection::statement),
+    );
+    text_list(
+        &mut o,
+        "Rotating coverage (as each drill's last run left it):",
+        r.coverage_statements().into_iter(),
+    );
+    text_list(
+        &mut o,
+        "Confidence (from uniform samples, one-sided Clopper–Pearson):",
+        r.confidence
+            .iter()
+            .map(super::confidence::SourceConfidence::statement),
+    );
+    text_controls(&mut o, r);
+    o
+}
+
+fn text_drills(o: &mut String, r: &Report) {
     for d in &r.drills {
         let _ = writeln!(o, "{} (source {})", d.drill, d.source);
         let _ = writeln!(
@@ -79,76 +139,21 @@ pub fn text(r: &Report) -> String {
     if r.drills.is_empty() {
         let _ = writeln!(o, "No drill ran in the period.");
     }
-    let _ = writeln!(o, "\nFailures: {}", r.failures.len());
-    for f in &r.failures {
-        let _ = writeln!(
-            o,
-            "  {} {} {} {}@{} — {} (evidence {})",
-            f.time,
-            f.verdict,
-            f.drill,
-            visible(&f.key),
-            visible(&f.version_id),
-            visible(f.reason.as_deref().unwrap_or("")),
-            f.event_id
-        );
+}
+
+/// A section of statements, when there are any.
+fn text_list(o: &mut String, title: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        return;
     }
-    let _ = writeln!(
-        o,
-        "\nEvidence chain: {} ({} events; {} checkpoint(s) in the period, {} signed)",
-        if r.chain.intact {
-            "intact"
-        } else {
-            "DOES NOT VERIFY"
-        },
-        r.chain.events,
-        r.chain.checkpoints_in_period,
-        r.chain.signed_checkpoints_in_period
-    );
-    if !r.posture.is_empty() {
-        let _ = writeln!(o, "\nPosture (latest finding per check):");
-        for p in &r.posture {
-            let _ = writeln!(
-                o,
-                "  {:<14} {:<22} {:<8} {} (required: {})",
-                p.source, p.check, p.status, p.observed, p.required
-            );
-        }
+    let _ = writeln!(o, "\n{title}");
+    for s in &items {
+        let _ = writeln!(o, "  {}", visible(s));
     }
-    if !r.signals.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nRansomware signals (suspicious changes; not byte verdicts):"
-        );
-        for sig in &r.signals {
-            let _ = writeln!(o, "  {}", visible(&sig.statement()));
-        }
-    }
-    if !r.protection.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nProtection (immutability of the sampled recovery points):"
-        );
-        for p in &r.protection {
-            let _ = writeln!(o, "  {}", visible(&p.statement()));
-        }
-    }
-    let coverage = r.coverage_statements();
-    if !coverage.is_empty() {
-        let _ = writeln!(o, "\nRotating coverage (as each drill's last run left it):");
-        for c in &coverage {
-            let _ = writeln!(o, "  {}", visible(c));
-        }
-    }
-    if !r.confidence.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nConfidence (from uniform samples, one-sided Clopper–Pearson):"
-        );
-        for c in &r.confidence {
-            let _ = writeln!(o, "  {}", visible(&c.statement()));
-        }
-    }
+}
+
+fn text_controls(o: &mut String, r: &Report) {
     let _ = writeln!(o, "\nISO/IEC 27001 controls (2013 / 2022):");
     for c in &r.controls {
         let _ = writeln!(
@@ -167,62 +172,24 @@ pub fn text(r: &Report) -> String {
             let _ = writeln!(o, "      evidence: {}", c.evidence.join(", "));
         }
     }
-    o
 }
 
 /// Markdown.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub fn markdown(r: &Report) -> String {
-    let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "# restoreproof report\n\n{} to {} · host {} · ledger {}\n",
+    let mut o = format!(
+        "# restoreproof report\n\n{} to {} · host {} · ledger {}\n\n",
         r.since,
         r.until,
         md(&r.host),
         md(&r.ledger)
     );
-    let _ = writeln!(o, "## Drills\n\n| drill | source | runs | samples | verified | mismatch | unrecoverable | success | coverage | throughput | full restore (RTO est.) | newest verified (RPO) |\n|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for d in &r.drills {
-        let v = |k: &str| d.verdicts.get(k).copied().unwrap_or(0);
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-            md(&d.drill),
-            md(&d.source),
-            d.runs,
-            d.samples,
-            v("verified"),
-            v("mismatch"),
-            v("unrecoverable"),
-            pct(d.success_rate),
-            pct(d.coverage),
-            rate(d.throughput_bytes_per_sec),
-            duration(d.projected_full_restore_secs.map(|s| s as i64)),
-            duration(d.newest_verified_age_secs)
-        );
-    }
-    let _ = writeln!(o, "\n## Failures\n");
+    o.push_str("## Drills\n\n");
+    o.push_str(&md_table(&super::table::drills(r)));
+    o.push_str("\n## Failures\n\n");
     if r.failures.is_empty() {
-        let _ = writeln!(o, "None.");
+        o.push_str("None.\n");
     } else {
-        let _ = writeln!(o, "| time | verdict | drill | recovery point | reason | evidence |\n|---|---|---|---|---|---|");
-        for f in &r.failures {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} @ {} | {} | {} |",
-                md(&f.time),
-                md(&f.verdict),
-                md(&f.drill),
-                md(&f.key),
-                md(&f.version_id),
-                md(f.reason.as_deref().unwrap_or("")),
-                md(&f.event_id)
-            );
-        }
+        o.push_str(&md_table(&super::table::failures(r)));
     }
     let _ = writeln!(
         o,
@@ -237,58 +204,36 @@ pub fn markdown(r: &Report) -> String {
         r.chain.signed_checkpoints_in_period
     );
     if !r.posture.is_empty() {
-        let _ = writeln!(o, "## Posture\n\n| source | check | status | observed | required |\n|---|---|---|---|---|");
-        for p in &r.posture {
-            let _ = writeln!(
-                o,
-                "| {} | {} | {} | {} | {} |",
-                md(&p.source),
-                md(&p.check),
-                md(&p.status),
-                md(&p.observed),
-                md(&p.required)
-            );
-        }
-        let _ = writeln!(o);
+        o.push_str("## Posture\n\n");
+        o.push_str(&md_table(&super::table::posture(r)));
+        o.push('\n');
     }
-    if !r.signals.is_empty() {
-        let _ = writeln!(
-            o,
-            "## Ransomware signals\n\nSuspicious changes (not byte verdicts):\n"
-        );
-        for sig in &r.signals {
-            let _ = writeln!(o, "- {}", md(&sig.statement()));
-        }
-        let _ = writeln!(o);
-    }
-    if !r.protection.is_empty() {
-        let _ = writeln!(o, "## Protection\n\nImmutability of the sampled recovery points against each source's policy:\n");
-        for p in &r.protection {
-            let _ = writeln!(o, "- {}", md(&p.statement()));
-        }
-        let _ = writeln!(o);
-    }
-    let coverage = r.coverage_statements();
-    if !coverage.is_empty() {
-        let _ = writeln!(
-            o,
-            "## Rotating coverage\n\nAs each drill's last run in the period left it:\n"
-        );
-        for c in &coverage {
-            let _ = writeln!(o, "- {}", md(c));
-        }
-        let _ = writeln!(o);
-    }
-    if !r.confidence.is_empty() {
-        let _ = writeln!(
-            o,
-            "## Confidence\n\nFrom uniform samples only (one-sided exact Clopper–Pearson bound):\n"
-        );
-        for c in &r.confidence {
-            let _ = writeln!(o, "- {}", md(&c.statement()));
-        }
-        let _ = writeln!(o);
-    }
+    md_list(
+        &mut o,
+        "Ransomware signals",
+        "Suspicious changes (not byte verdicts):",
+        r.signals.iter().map(super::SignalRow::statement),
+    );
+    md_list(
+        &mut o,
+        "Protection",
+        "Immutability of the sampled recovery points against each source's policy:",
+        r.protection.iter().map(super::SourceProtection::statement),
+    );
+    md_list(
+        &mut o,
+        "Rotating coverage",
+        "As each drill's last run in the period left it:",
+        r.coverage_statements().into_iter(),
+    );
+    md_list(
+        &mut o,
+        "Confidence",
+        "From uniform samples only (one-sided exact Clopper–Pearson bound):",
+        r.confidence
+            .iter()
+            .map(super::confidence::SourceConfidence::statement),
+    );
     let _ = writeln!(o, "## ISO/IEC 27001 controls\n\n| 2013 | 2022 | control | status | explanation | also serves |\n|---|---|---|---|---|---|");
     for c in &r.controls {
         let _ = writeln!(
@@ -303,6 +248,43 @@ pub fn markdown(r: &Report) -> String {
         );
     }
     o
+}
+
+/// A table of the report as Markdown: the same rows and columns as the
+/// HTML page's.
+fn md_table(t: &super::table::Table) -> String {
+    use super::table::Part;
+    let head: Vec<String> = t.head.iter().map(|h| h.replace('\u{ad}', "")).collect();
+    let mut o = format!("| {} |\n|{}\n", head.join(" | "), "---|".repeat(head.len()));
+    for row in &t.rows {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|c| {
+                c.parts
+                    .iter()
+                    .map(|p| match p {
+                        Part::Text(s) | Part::Code(s) => md(s),
+                        Part::Break => " ".into(),
+                    })
+                    .collect()
+            })
+            .collect();
+        let _ = writeln!(o, "| {} |", cells.join(" | "));
+    }
+    o
+}
+
+/// A section of statements, when there are any.
+fn md_list(o: &mut String, title: &str, intro: &str, items: impl Iterator<Item = String>) {
+    let items: Vec<String> = items.collect();
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "## {title}\n\n{intro}\n");
+    for s in &items {
+        let _ = writeln!(o, "- {}", md(s));
+    }
+    let _ = writeln!(o);
 }
 
 /// Runs of the drill with outcome `o` in the period.

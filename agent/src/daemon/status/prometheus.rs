@@ -13,7 +13,10 @@ impl Families {
     /// `labels`.
     fn gauge(&self, name: &str, help: &str, labels: &[&str], samples: Vec<(Vec<&str>, f64)>) {
         let Ok(family) = GaugeVec::new(Opts::new(name, help), labels) else {
-            tracing::error!(name, "A metric family is misdeclared (a bug); it is left out.");
+            tracing::error!(
+                name,
+                "A metric family is misdeclared (a bug); it is left out."
+            );
             return;
         };
         for (values, v) in samples {
@@ -25,7 +28,10 @@ impl Families {
     /// A counter family, its totals taken from the ledger.
     fn counter(&self, name: &str, help: &str, labels: &[&str], samples: Vec<(Vec<&str>, f64)>) {
         let Ok(family) = CounterVec::new(Opts::new(name, help), labels) else {
-            tracing::error!(name, "A metric family is misdeclared (a bug); it is left out.");
+            tracing::error!(
+                name,
+                "A metric family is misdeclared (a bug); it is left out."
+            );
             return;
         };
         for (values, v) in samples {
@@ -169,9 +175,8 @@ impl StatusReport {
 
     fn coverage_metrics(&self, f: &Families) {
         use crate::evidence::record::Coverage;
-        let coverage = |field: fn(&Coverage) -> f64| {
-            self.per_drill(|d| d.coverage.as_ref().map(field))
-        };
+        let coverage =
+            |field: fn(&Coverage) -> f64| self.per_drill(|d| d.coverage.as_ref().map(field));
         f.gauge(
             "restoreproof_drill_coverage_ratio",
             "Share (0 to 1) of the drill's recovery points verified within its coverage period, as its last run left it.",
