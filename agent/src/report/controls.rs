@@ -8,10 +8,6 @@ fn first_ids<'a>(ids: impl Iterator<Item = &'a String>) -> Vec<String> {
     ids.take(20).cloned().collect()
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub(super) fn controls(
     config: &Config,
     r: &Report,
@@ -19,7 +15,24 @@ pub(super) fn controls(
     samples: &[SampleRecord],
 ) -> Vec<ControlRow> {
     let mut rows = Vec::new();
-    // Backup (restores tested).
+    backup(config, r, runs, samples, &mut rows);
+    logging(r, &mut rows);
+    clock(runs, &mut rows);
+    redundancy(r, &mut rows);
+    crypto(samples, &mut rows);
+    access(config, r, runs, &mut rows);
+    patch(r, &mut rows);
+    rows
+}
+
+/// Backup (restores tested).
+fn backup(
+    config: &Config,
+    r: &Report,
+    runs: &[RunRecord],
+    samples: &[SampleRecord],
+    rows: &mut Vec<ControlRow>,
+) {
     let verified = samples.iter().filter(|s| s.verdict == "verified").count();
     let failed = r.failures.len();
     let configured: BTreeSet<&str> = config
@@ -65,7 +78,10 @@ pub(super) fn controls(
         crosswalk: Vec::new(),
         evidence: first_ids(runs.iter().map(|x| &x.run_id)),
     });
-    // Logging and protection of log information.
+}
+
+/// Logging and protection of log information.
+fn logging(r: &Report, rows: &mut Vec<ControlRow>) {
     let c = &r.chain;
     let (status, explanation) = if c.events == 0 {
         (ControlStatus::NoEvidence, "no evidence events".to_owned())
@@ -106,7 +122,10 @@ pub(super) fn controls(
         evidence: Vec::new(),
         crosswalk: Vec::new(),
     });
-    // Clock synchronisation.
+}
+
+/// Clock synchronisation.
+fn clock(runs: &[RunRecord], rows: &mut Vec<ControlRow>) {
     let clocks: Vec<Option<bool>> = runs
         .iter()
         .filter_map(|x| x.summary.as_ref())
@@ -146,8 +165,11 @@ pub(super) fn controls(
         evidence: Vec::new(),
         crosswalk: Vec::new(),
     });
-    // Redundancy, from the latest posture findings: S3 replication rules,
-    // Azure redundancy SKUs (anything but locally redundant).
+}
+
+/// Redundancy, from the latest posture findings: S3 replication rules,
+/// Azure redundancy SKUs (anything but locally redundant).
+fn redundancy(r: &Report, rows: &mut Vec<ControlRow>) {
     let replication: Vec<&PostureRow> = r
         .posture
         .iter()
@@ -211,7 +233,10 @@ pub(super) fn controls(
         crosswalk: Vec::new(),
         evidence: first_ids(replication.iter().map(|p| &p.event_id)),
     });
-    // Cryptography: encryption at rest reported per restored object.
+}
+
+/// Cryptography: encryption at rest reported per restored object.
+fn crypto(samples: &[SampleRecord], rows: &mut Vec<ControlRow>) {
     let restored: Vec<&SampleRecord> = samples.iter().filter(|s| s.bytes > 0).collect();
     let encrypted: Vec<&&SampleRecord> = restored
         .iter()
@@ -257,7 +282,10 @@ pub(super) fn controls(
         crosswalk: Vec::new(),
         evidence: first_ids(encrypted.iter().map(|s| &s.event_id)),
     });
-    // Access: the identity used and the permissions exercised.
+}
+
+/// Access: the identity used and the permissions exercised.
+fn access(config: &Config, r: &Report, runs: &[RunRecord], rows: &mut Vec<ControlRow>) {
     let methods: Vec<String> = config
         .sources
         .iter()
@@ -276,8 +304,11 @@ pub(super) fn controls(
         evidence: Vec::new(),
         crosswalk: Vec::new(),
     });
-    // Patch state of the agent's host: technical vulnerabilities and
-    // software on operational systems.
+}
+
+/// Patch state of the agent's host: technical vulnerabilities and
+/// software on operational systems.
+fn patch(r: &Report, rows: &mut Vec<ControlRow>) {
     let patch: Vec<&super::PostureRow> = r
         .posture
         .iter()
@@ -324,7 +355,6 @@ pub(super) fn controls(
             crosswalk: Vec::new(),
         });
     }
-    rows
 }
 
 fn auth_of(s: &crate::config::SourceConfig) -> String {
