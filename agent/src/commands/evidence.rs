@@ -230,20 +230,11 @@ fn with_rotations(path: &Path) -> Vec<PathBuf> {
     out
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
+/// What was checked (the files, the ledger) and its report.
+type Checked = Vec<(String, ChainReport)>;
+
 async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
-    let key = match (&a.public_key, &a.public_key_file) {
-        (Some(k), _) => Some(NoteVerifier::parse(k).map_err(|e| anyhow!("--public-key: {e}"))?),
-        (None, Some(f)) => {
-            let text = std::fs::read_to_string(f)
-                .with_context(|| format!("cannot read {}", f.display()))?;
-            Some(NoteVerifier::parse(&text).map_err(|e| anyhow!("{}: {e}", f.display()))?)
-        }
-        (None, None) => None,
-    };
+    let key = public_key(a)?;
     let (files, ledger_path) = if a.files.is_empty() {
         let c = Config::load(&cli.config)?;
         (with_rotations(&c.evidence_path), Some(c.ledger_path))
@@ -255,100 +246,16 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
     } else {
         (a.files.clone(), None)
     };
-    let mut reports: Vec<(String, ChainReport)> = Vec::new();
-    let mut sorted = Vec::new();
-    for f in &files {
-        let (first, lines) = read_file(f)?;
-        sorted.push((first, lines));
-    }
-    sorted.sort_by_key(|(first, _)| *first);
-    let file_report = verify_lines(sorted.into_iter().flat_map(|(_, l)| l), None, key.as_ref());
-    let label = if files.len() == 1 {
-        files[0].display().to_string()
-    } else {
-        format!("{} files", files.len())
-    };
-    reports.push((label, file_report));
+    let mut reports: Checked = vec![verify_files(&files, key.as_ref())?];
     if let Some(p) = ledger_path {
-        if !p.exists() {
-            return Err(anyhow!("no ledger at {}", p.display()));
-        }
-        let ledger = Ledger::open_read_only(&p)?;
-        let anchor = ledger.chain_anchor()?;
-        let anchor = (anchor.0 > 0).then_some(anchor);
-        let lr = verify_lines(ledger.evidence_lines()?, anchor, key.as_ref());
-        // The files must hold what the ledger holds, unchanged.
-        let ledger_hashes: std::collections::BTreeMap<u64, &String> =
-            lr.hashes.iter().map(|(s, h)| (*s, h)).collect();
-        let (fl, fr) = &mut reports[0];
-        for (seq, h) in &fr.hashes {
-            if let Some(lh) = ledger_hashes.get(seq) {
-                if *lh != h {
-                    fr.findings.push(Finding {
-                        kind: "edited",
-                        location: fl.clone(),
-                        seq: Some(*seq),
-                        message: format!("event {seq} differs from the ledger's copy"),
-                    });
-                }
-            }
-        }
-        if let (Some(fl_last), Some(l_last)) = (fr.last_seq, lr.last_seq) {
-            if fl_last < l_last {
-                let cursor = ledger.sink_cursor("file:evidence").unwrap_or(0);
-                if cursor >= l_last {
-                    fr.findings.push(Finding {
-                        kind: "truncated",
-                        location: fl.clone(),
-                        seq: Some(fl_last),
-                        message: format!("the files end at event {fl_last}, but the ledger recorded them up to {l_last} as written"),
-                    });
-                }
-            }
-        }
-        let mut lr = lr;
-        // What reports, status, the gate and the metrics read must say what
-        // the chain says.
-        for d in ledger.rows_disagreeing_with_chain()? {
-            lr.findings.push(Finding {
-                kind: "row_disagrees",
-                location: format!("ledger {} ({})", d.table, d.row),
-                seq: None,
-                message: d.message,
-            });
-        }
-        reports.push((format!("ledger {}", p.display()), lr));
+        let ledger_report = verify_ledger(&p, &mut reports[0], key.as_ref())?;
+        reports.push(ledger_report);
     }
-    let mut anchored = None;
-    if a.anchor {
-        let c = Config::load(&cli.config)?;
-        let ac = c.anchor.as_ref().ok_or_else(|| {
-            anyhow!("--anchor: the configuration has no [evidence.anchor]; name an S3 source with Object Lock there")
-        })?;
-        let notes = crate::providers::s3::anchor::Anchor::open(ac)
-            .await
-            .read_all()
-            .await
-            .map_err(|e| anyhow!("cannot read the anchored checkpoints: {e}"))?;
-        for n in &notes {
-            let location = format!("s3://{}/{}", ac.s3.bucket, n.key);
-            let Ok(cp) = Checkpoint::parse(&n.note) else {
-                for (_, r) in &mut reports {
-                    r.findings.push(Finding {
-                        kind: "bad_anchor",
-                        location: location.clone(),
-                        seq: None,
-                        message: "the anchored object is not a checkpoint note".into(),
-                    });
-                }
-                continue;
-            };
-            for (_, r) in &mut reports {
-                crate::evidence::chain::check_anchored(r, &cp, key.as_ref(), &location);
-            }
-        }
-        anchored = Some(notes.len());
-    }
+    let anchored = if a.anchor {
+        Some(verify_anchored(cli, &mut reports, key.as_ref()).await?)
+    } else {
+        None
+    };
     for (_, r) in &mut reports {
         r.hashes.clear();
     }
@@ -372,41 +279,163 @@ async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         );
     } else {
         for (what, r) in &reports {
-            if r.intact() {
-                crate::outln!(
-                    "{what}: intact — {} event(s){}, {} checkpoint(s){}{}",
-                    r.events,
-                    match (r.first_seq, r.last_seq) {
-                        (Some(a), Some(b)) => format!(" (seq {a}..{b})"),
-                        _ => String::new(),
-                    },
-                    r.checkpoints,
-                    match &key {
-                        Some(k) =>
-                            format!(", {} signed by {}", r.checkpoints_signed_by_key, k.name),
-                        None => ", signatures not checked (give --public-key)".into(),
-                    },
-                    if r.unchained > 0 {
-                        format!(
-                            "; {} event(s) recorded before the chain existed are not covered",
-                            r.unchained
-                        )
-                    } else {
-                        String::new()
-                    }
-                );
-            } else if r.findings.iter().all(|f| f.kind == "torn_line") {
-                crate::outln!("{what}: INCOMPLETE — the last line is torn:");
-                for f in &r.findings {
-                    crate::outln!("  {} at {}: {}", f.kind, f.location, f.message);
-                }
-            } else {
-                crate::outln!("{what}: TAMPERED — {} problem(s):", r.findings.len());
-                for f in &r.findings {
-                    crate::outln!("  {} at {}: {}", f.kind, f.location, f.message);
-                }
-            }
+            print_verified(what, r, key.as_ref());
         }
     }
     Ok(ExitCode::from(if intact { EXIT_OK } else { EXIT_FAILED }))
+}
+
+/// `--public-key` or `--public-key-file`, when given.
+fn public_key(a: &VerifyArgs) -> anyhow::Result<Option<NoteVerifier>> {
+    Ok(match (&a.public_key, &a.public_key_file) {
+        (Some(k), _) => Some(NoteVerifier::parse(k).map_err(|e| anyhow!("--public-key: {e}"))?),
+        (None, Some(f)) => {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read {}", f.display()))?;
+            Some(NoteVerifier::parse(&text).map_err(|e| anyhow!("{}: {e}", f.display()))?)
+        }
+        (None, None) => None,
+    })
+}
+
+/// The evidence files as one chain, in the order of their first events.
+fn verify_files(
+    files: &[PathBuf],
+    key: Option<&NoteVerifier>,
+) -> anyhow::Result<(String, ChainReport)> {
+    let mut sorted = Vec::new();
+    for f in files {
+        sorted.push(read_file(f)?);
+    }
+    sorted.sort_by_key(|(first, _)| *first);
+    let report = verify_lines(sorted.into_iter().flat_map(|(_, l)| l), None, key);
+    let label = if files.len() == 1 {
+        files[0].display().to_string()
+    } else {
+        format!("{} files", files.len())
+    };
+    Ok((label, report))
+}
+
+/// The ledger's chain; and the files against it: they must hold what the
+/// ledger holds, unchanged and not cut short.
+fn verify_ledger(
+    p: &Path,
+    files: &mut (String, ChainReport),
+    key: Option<&NoteVerifier>,
+) -> anyhow::Result<(String, ChainReport)> {
+    if !p.exists() {
+        return Err(anyhow!("no ledger at {}", p.display()));
+    }
+    let ledger = Ledger::open_read_only(p)?;
+    let anchor = ledger.chain_anchor()?;
+    let anchor = (anchor.0 > 0).then_some(anchor);
+    let mut lr = verify_lines(ledger.evidence_lines()?, anchor, key);
+    let ledger_hashes: std::collections::BTreeMap<u64, &String> =
+        lr.hashes.iter().map(|(s, h)| (*s, h)).collect();
+    let (fl, fr) = files;
+    for (seq, h) in &fr.hashes {
+        if ledger_hashes.get(seq).is_some_and(|lh| *lh != h) {
+            fr.findings.push(Finding {
+                kind: "edited",
+                location: fl.clone(),
+                seq: Some(*seq),
+                message: format!("event {seq} differs from the ledger's copy"),
+            });
+        }
+    }
+    if let (Some(fl_last), Some(l_last)) = (fr.last_seq, lr.last_seq) {
+        if fl_last < l_last && ledger.sink_cursor("file:evidence").unwrap_or(0) >= l_last {
+            fr.findings.push(Finding {
+                kind: "truncated",
+                location: fl.clone(),
+                seq: Some(fl_last),
+                message: format!("the files end at event {fl_last}, but the ledger recorded them up to {l_last} as written"),
+            });
+        }
+    }
+    // What reports, status, the gate and the metrics read must say what
+    // the chain says.
+    for d in ledger.rows_disagreeing_with_chain()? {
+        lr.findings.push(Finding {
+            kind: "row_disagrees",
+            location: format!("ledger {} ({})", d.table, d.row),
+            seq: None,
+            message: d.message,
+        });
+    }
+    Ok((format!("ledger {}", p.display()), lr))
+}
+
+/// `--anchor`: every checkpoint in write-once storage checked against each
+/// chain; how many there are.
+async fn verify_anchored(
+    cli: &Cli,
+    reports: &mut Checked,
+    key: Option<&NoteVerifier>,
+) -> anyhow::Result<usize> {
+    let c = Config::load(&cli.config)?;
+    let ac = c.anchor.as_ref().ok_or_else(|| {
+        anyhow!("--anchor: the configuration has no [evidence.anchor]; name an S3 source with Object Lock there")
+    })?;
+    let notes = crate::providers::s3::anchor::Anchor::open(ac)
+        .await
+        .read_all()
+        .await
+        .map_err(|e| anyhow!("cannot read the anchored checkpoints: {e}"))?;
+    for n in &notes {
+        let location = format!("s3://{}/{}", ac.s3.bucket, n.key);
+        let Ok(cp) = Checkpoint::parse(&n.note) else {
+            for (_, r) in reports.iter_mut() {
+                r.findings.push(Finding {
+                    kind: "bad_anchor",
+                    location: location.clone(),
+                    seq: None,
+                    message: "the anchored object is not a checkpoint note".into(),
+                });
+            }
+            continue;
+        };
+        for (_, r) in reports.iter_mut() {
+            crate::evidence::chain::check_anchored(r, &cp, key, &location);
+        }
+    }
+    Ok(notes.len())
+}
+
+/// One chain's result for people.
+fn print_verified(what: &str, r: &ChainReport, key: Option<&NoteVerifier>) {
+    if r.intact() {
+        crate::outln!(
+            "{what}: intact — {} event(s){}, {} checkpoint(s){}{}",
+            r.events,
+            match (r.first_seq, r.last_seq) {
+                (Some(a), Some(b)) => format!(" (seq {a}..{b})"),
+                _ => String::new(),
+            },
+            r.checkpoints,
+            match key {
+                Some(k) => format!(", {} signed by {}", r.checkpoints_signed_by_key, k.name),
+                None => ", signatures not checked (give --public-key)".into(),
+            },
+            if r.unchained > 0 {
+                format!(
+                    "; {} event(s) recorded before the chain existed are not covered",
+                    r.unchained
+                )
+            } else {
+                String::new()
+            }
+        );
+    } else if r.findings.iter().all(|f| f.kind == "torn_line") {
+        crate::outln!("{what}: INCOMPLETE — the last line is torn:");
+        for f in &r.findings {
+            crate::outln!("  {} at {}: {}", f.kind, f.location, f.message);
+        }
+    } else {
+        crate::outln!("{what}: TAMPERED — {} problem(s):", r.findings.len());
+        for f in &r.findings {
+            crate::outln!("  {} at {}: {}", f.kind, f.location, f.message);
+        }
+    }
 }

@@ -10,7 +10,7 @@ use output::{print_human, Both, Output, Progress};
 use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, DrillArgs};
 use crate::config::{Config, DrillConfig, RawDrill};
-use crate::drill::{Drill, DrillError, Observer, Quiet, Stop};
+use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, Stop};
 use crate::ledger::recorder::Recorder;
 use crate::outcome::RunOutcome;
 use crate::source::BuildOptions;
@@ -19,16 +19,13 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::signal::unix::{signal, SignalKind};
+use tokio_util::task::AbortOnDropHandle;
 
 /// Runs one drill.
 ///
 /// # Errors
 /// When the config is invalid, the drill or source is unknown, or the drill
 /// could not run (listing, ledger or evidence failures).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     let (config, drill) = load(cli, args)?;
     let source_config = config.sources.get(&drill.source).ok_or_else(|| {
@@ -47,21 +44,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     if args.plan {
         return plan::plan(&config, &drill, &*source, args).await;
     }
-    let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
-    let creates_key =
-        matches!(&config.signing_key, crate::config::SecretSource::File(p) if !p.exists());
-    let signer = crate::evidence::chain::load_signer(&config.signing_key)
-        .map_err(|e| anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential"))?;
-    if creates_key {
-        // Once, when it is created: the public key belongs off this host.
-        eprintln!(
-            "Created the evidence signing key. Keep its public key off this host (e.g. with your SIEM) to verify checkpoints with `restoreproof evidence verify --public-key KEY`:\n{}",
-            signer.vkey()
-        );
-    }
-    opened.signer = Some(signer);
-    let recorder = std::sync::Mutex::new(opened);
-
+    let recorder = std::sync::Mutex::new(open_recorder(&config)?);
     let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
     let progress: Arc<dyn Observer> = if show_progress {
         Arc::new(Progress::new())
@@ -72,25 +55,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     // they finish; the drill itself keeps none.
     let output = Arc::new(Output::new(args.json, args.only_failures));
     let observer: Arc<dyn Observer> = Arc::new(Both(progress, output.clone()));
-    // SIGINT/SIGTERM/SIGHUP (Ctrl-C, `systemctl stop`, a closed terminal):
-    // cancel the restores in flight, record them as `aborted` and end the
-    // run; a second signal exits at once.
-    let stop = Stop::new();
-    let signals = {
-        let stop = stop.clone();
-        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
-        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-        let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-        AbortOnDrop(tokio::spawn(async move {
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
-            eprintln!(
-                "\nStopping: restores in flight are recorded as aborted (again to quit at once)."
-            );
-            stop.cancel();
-            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
-            std::process::exit(130);
-        }))
-    };
+    let (stop, signals) = stop_on_signals()?;
     let outcome = Drill {
         config: &drill,
         recorder: &recorder,
@@ -112,21 +77,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
             tracing::warn!(error = %e, "Cannot anchor the checkpoint; the next run or the service tries again.");
         }
     }
-    let summary = match outcome {
-        Ok(r) => r,
-        Err(DrillError::Listing { source_name, error }) => {
-            output.error(serde_json::json!({"error": error.to_string(), "error_class": error.class, "source": source_name}));
-            return Err(anyhow!("cannot list the source `{source_name}`: {error}"));
-        }
-        Err(DrillError::Host(why)) => {
-            output.error(serde_json::json!({"error": why, "error_class": "host"}));
-            return Err(anyhow!("the drill stopped: {why}"));
-        }
-        Err(e) => {
-            output.error(serde_json::json!({"error": e.to_string()}));
-            return Err(e.into());
-        }
-    };
+    let summary = summary_or_error(outcome, &output)?;
     if args.json {
         output.end(serde_json::json!({
             "summary": summary,
@@ -137,7 +88,77 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&summary, &output, &config);
     }
-    Ok(ExitCode::from(match summary.outcome {
+    Ok(ExitCode::from(exit_code(&summary)))
+}
+
+/// The ledger and evidence file, with the signing key (created on first
+/// use, its public key printed once).
+fn open_recorder(config: &Config) -> anyhow::Result<Recorder> {
+    let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
+    let creates_key =
+        matches!(&config.signing_key, crate::config::SecretSource::File(p) if !p.exists());
+    let signer = crate::evidence::chain::load_signer(&config.signing_key)
+        .map_err(|e| anyhow!("{e}; set evidence.signing_key or evidence.signing_key_credential"))?;
+    if creates_key {
+        // Once, when it is created: the public key belongs off this host.
+        eprintln!(
+            "Created the evidence signing key. Keep its public key off this host (e.g. with your SIEM) to verify checkpoints with `restoreproof evidence verify --public-key KEY`:\n{}",
+            signer.vkey()
+        );
+    }
+    opened.signer = Some(signer);
+    Ok(opened)
+}
+
+/// SIGINT/SIGTERM/SIGHUP (Ctrl-C, `systemctl stop`, a closed terminal):
+/// cancel the restores in flight, record them as `aborted` and end the
+/// run; a second signal exits at once. The watch ends when the handle is
+/// dropped.
+fn stop_on_signals() -> anyhow::Result<(Stop, AbortOnDropHandle<()>)> {
+    let stop = Stop::new();
+    let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut hup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let cancel = stop.clone();
+    let watch = AbortOnDropHandle::new(tokio::spawn(async move {
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
+        eprintln!(
+            "\nStopping: restores in flight are recorded as aborted (again to quit at once)."
+        );
+        cancel.cancel();
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {}, _ = hup.recv() => {} }
+        std::process::exit(130);
+    }));
+    Ok((stop, watch))
+}
+
+/// The run's summary, or the error that kept it from running (closing the
+/// `--json` document with it).
+fn summary_or_error(
+    outcome: Result<RunSummary, DrillError>,
+    output: &Output,
+) -> anyhow::Result<RunSummary> {
+    match outcome {
+        Ok(r) => Ok(r),
+        Err(DrillError::Listing { source_name, error }) => {
+            output.error(serde_json::json!({"error": error.to_string(), "error_class": error.class, "source": source_name}));
+            Err(anyhow!("cannot list the source `{source_name}`: {error}"))
+        }
+        Err(DrillError::Host(why)) => {
+            output.error(serde_json::json!({"error": why, "error_class": "host"}));
+            Err(anyhow!("the drill stopped: {why}"))
+        }
+        Err(e) => {
+            output.error(serde_json::json!({"error": e.to_string()}));
+            Err(e.into())
+        }
+    }
+}
+
+/// The exit code of a run's outcome, saying why on stderr when it is not
+/// in the table.
+fn exit_code(summary: &RunSummary) -> u8 {
+    match summary.outcome {
         Some(RunOutcome::Passed) => EXIT_OK,
         Some(RunOutcome::Failed) => {
             if summary.sampled == 0 {
@@ -153,7 +174,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
             EXIT_ERROR
         }
         Some(RunOutcome::Error) | None => EXIT_ERROR,
-    }))
+    }
 }
 
 /// Applies the outbox bounds and delivers the evidence to every sink, for
@@ -194,15 +215,6 @@ async fn ship_evidence(
         }
     }
     reports
-}
-
-/// A task that ends when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// The config and the drill to run: a configured one with flag overrides,

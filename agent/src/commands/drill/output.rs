@@ -193,13 +193,17 @@ impl Observer for Both {
     }
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
+/// The run for people: what was sampled, a table of verdicts, the counts
+/// and the result.
 pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
     let st = output.lock();
-    let results = &st.rows;
+    print_header(s);
+    print_table(&st);
+    print_footer(s, config);
+}
+
+/// Where the drill ran and what it sampled.
+fn print_header(s: &RunSummary) {
     let info = &s.source;
     let location = match (info.kind, info.endpoint.as_deref()) {
         (Provider::AzureBlob, Some(account)) => {
@@ -236,7 +240,11 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         );
     }
     crate::outln!();
-    let mut rows: Vec<&SampleResult> = results.iter().collect();
+}
+
+/// One line per verdict shown, failures always among them.
+fn print_table(st: &OutputState) {
+    let mut rows: Vec<&SampleResult> = st.rows.iter().collect();
     rows.sort_by(|a, b| {
         (a.recovery_point.key.as_str(), a.recovery_point.point_id())
             .cmp(&(b.recovery_point.key.as_str(), b.recovery_point.point_id()))
@@ -288,6 +296,10 @@ pub(super) fn print_human(s: &RunSummary, output: &Output, config: &Config) {
         );
     }
     crate::outln!();
+}
+
+/// The counts, coverage, where the evidence is, and the result.
+fn print_footer(s: &RunSummary, config: &Config) {
     let c = s.counts;
     crate::outln!(
         "verified {} · mismatch {} · unrecoverable {} · no_reference {} · skipped {}   {} restored in {:.1}s ({}/s)",
