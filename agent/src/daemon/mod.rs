@@ -80,54 +80,13 @@ pub enum DaemonError {
 /// # Errors
 /// When the config is invalid or schedules no drill, or the ledger or
 /// evidence file cannot be opened.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub async fn run(
     config_path: &Path,
     mut controls: mpsc::Receiver<Control>,
 ) -> Result<(), DaemonError> {
-    // What `validate` (systemd's ExecStartPre=) accepts, and nothing else.
-    let config = crate::host::load_usable(config_path)?;
-    if !config.drills.values().any(|d| d.schedule.is_some())
-        && config.posture_schedule.is_none()
-        && config.patch_schedule.is_none()
-        && !config.canaries.values().any(|c| c.schedule.is_some())
-    {
-        return Err(DaemonError::NothingScheduled(config_path.to_owned()));
-    }
-    let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)?;
-    lock(&recorder).signer = Some(
-        crate::evidence::chain::load_signer(&config.signing_key)
-            .map_err(DaemonError::SigningKey)?,
-    );
-    let wake = lock(&recorder).wake.clone();
-    let mut shipping = Shipping::spawn(open_shippers(&config)?, wake.clone());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let agent = Arc::new(Agent {
-        config: RwLock::new(Arc::new(config.clone())),
-        config_path: config_path.to_owned(),
-        recorder,
-        next_runs: Mutex::new(BTreeMap::new()),
-        started_at: now_rfc3339(),
-        clock: clock.clone(),
-        metrics_error: Mutex::new(None),
-        last_checkpoint: Mutex::new(std::time::Instant::now()),
-    });
-    let stop = Stop::new();
-    let mut scheduler = Scheduler::new(
-        agent.clone(),
-        clock,
-        config.daemon.max_concurrent_drills,
-        stop.clone(),
-    );
-    scheduler.apply(&config.drills);
-    let posture = tokio::spawn(posture_loop(agent.clone(), stop.clone()));
-    let canaries = tokio::spawn(canary_loop(agent.clone(), stop.clone()));
-    let anchoring = tokio::spawn(anchor_loop(agent.clone(), stop.clone()));
-    let patching = tokio::spawn(patch_loop(agent.clone(), stop.clone()));
-    agent.record(&DaemonStarted {
+    let mut service = Service::start(config_path)?;
+    let config = service.agent.config();
+    service.agent.record(&DaemonStarted {
         agent: AgentInfo::current(),
         config_path,
         drills: drill_plans(&config.drills),
@@ -137,9 +96,182 @@ pub async fn run(
     // Let the drill loops compute their first fire times before the first
     // heartbeat reports them.
     tokio::task::yield_now().await;
-    agent.heartbeat("running")?;
-
+    service.agent.heartbeat("running")?;
     let watchdog = sd_notify::watchdog_enabled();
+    let every = announce(&config, config_path, watchdog);
+    service
+        .serve(&mut controls, every, watchdog.is_some())
+        .await;
+    service.shut_down(&mut controls).await
+}
+
+/// The running service: its shared state, the drills' scheduler, the
+/// shippers and the other loops.
+struct Service {
+    agent: Arc<Agent>,
+    scheduler: Scheduler,
+    shipping: Shipping,
+    wake: Arc<tokio::sync::Notify>,
+    stop: Stop,
+    loops: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Service {
+    /// Loads what `validate` (systemd's ExecStartPre=) accepts, and nothing
+    /// else; opens the ledger; starts the shippers, the scheduler and the
+    /// posture, canary, anchor and patch loops.
+    fn start(config_path: &Path) -> Result<Self, DaemonError> {
+        let config = crate::host::load_usable(config_path)?;
+        if !config.drills.values().any(|d| d.schedule.is_some())
+            && config.posture_schedule.is_none()
+            && config.patch_schedule.is_none()
+            && !config.canaries.values().any(|c| c.schedule.is_some())
+        {
+            return Err(DaemonError::NothingScheduled(config_path.to_owned()));
+        }
+        let recorder = Recorder::shared(&config.ledger_path, &config.evidence_path)?;
+        lock(&recorder).signer = Some(
+            crate::evidence::chain::load_signer(&config.signing_key)
+                .map_err(DaemonError::SigningKey)?,
+        );
+        let wake = lock(&recorder).wake.clone();
+        let shipping = Shipping::spawn(open_shippers(&config)?, wake.clone());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let agent = Arc::new(Agent {
+            config: RwLock::new(Arc::new(config.clone())),
+            config_path: config_path.to_owned(),
+            recorder,
+            next_runs: Mutex::new(BTreeMap::new()),
+            started_at: now_rfc3339(),
+            clock: clock.clone(),
+            metrics_error: Mutex::new(None),
+            last_checkpoint: Mutex::new(std::time::Instant::now()),
+        });
+        let stop = Stop::new();
+        let mut scheduler = Scheduler::new(
+            agent.clone(),
+            clock,
+            config.daemon.max_concurrent_drills,
+            stop.clone(),
+        );
+        scheduler.apply(&config.drills);
+        let loops = vec![
+            tokio::spawn(posture_loop(agent.clone(), stop.clone())),
+            tokio::spawn(canary_loop(agent.clone(), stop.clone())),
+            tokio::spawn(anchor_loop(agent.clone(), stop.clone())),
+            tokio::spawn(patch_loop(agent.clone(), stop.clone())),
+        ];
+        Ok(Self {
+            agent,
+            scheduler,
+            shipping,
+            wake,
+            stop,
+            loops,
+        })
+    }
+
+    /// Heartbeats (petting systemd's watchdog when it watches) and reloads
+    /// until asked to stop.
+    async fn serve(
+        &mut self,
+        controls: &mut mpsc::Receiver<Control>,
+        every: Duration,
+        watchdog: bool,
+    ) {
+        let mut beat = tokio::time::interval(every);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = beat.tick() => match self.agent.heartbeat("running") {
+                    Ok(()) => {
+                        if watchdog {
+                            notify(&[NotifyState::Watchdog]);
+                        }
+                    }
+                    // No watchdog ping: systemd restarts a daemon that cannot
+                    // record.
+                    Err(e) => tracing::error!(error = %format!("{e:#}"), "Heartbeat failed; the watchdog is not petted."),
+                },
+                control = controls.recv() => match control {
+                    Some(Control::Reload) => {
+                        let mut states = vec![NotifyState::Reloading];
+                        states.extend(NotifyState::monotonic_usec_now().ok());
+                        notify(&states);
+                        if let Some(shippers) = self.agent.reload(&mut self.scheduler) {
+                            self.shipping.stop().await;
+                            self.shipping = Shipping::spawn(shippers, self.wake.clone());
+                        }
+                        notify(&[NotifyState::Ready]);
+                    }
+                    Some(Control::Stop) | None => break,
+                },
+            }
+        }
+    }
+
+    /// No new restore starts; restores in flight finish within the
+    /// shutdown timeout or are cancelled (recorded as aborted, as they are
+    /// at a second stop); then the stop is recorded, checkpointed and
+    /// shipped.
+    async fn shut_down(self, controls: &mut mpsc::Receiver<Control>) -> Result<(), DaemonError> {
+        let Self {
+            agent,
+            mut scheduler,
+            mut shipping,
+            stop,
+            loops,
+            ..
+        } = self;
+        let timeout = agent.config().daemon.shutdown_timeout;
+        notify(&[
+            NotifyState::Stopping,
+            NotifyState::Status("stopping: waiting for restores in flight"),
+        ]);
+        tracing::info!(
+            shutdown_timeout_secs = timeout.as_secs(),
+            "Stopping: no new restore starts; restores in flight may finish within the shutdown timeout."
+        );
+        let _ = agent.heartbeat("stopping");
+        stop.finish();
+        let cancelled = {
+            let join = scheduler.join();
+            tokio::pin!(join);
+            tokio::select! {
+                () = &mut join => false,
+                () = tokio::time::sleep(timeout) => {
+                    tracing::warn!("Shutdown timeout passed; cancelling restores in flight (recorded as aborted).");
+                    stop.cancel();
+                    join.await;
+                    true
+                }
+                Some(Control::Stop) = controls.recv() => {
+                    tracing::warn!("Asked to stop again; cancelling restores in flight now (recorded as aborted).");
+                    stop.cancel();
+                    join.await;
+                    true
+                }
+            }
+        };
+        for l in loops {
+            let _ = l.await;
+        }
+        agent.record(&DaemonStopped {
+            agent: AgentInfo::current(),
+            restores_cancelled: cancelled,
+        })?;
+        lock(&agent.recorder).checkpoint("stop")?;
+        // Last, so the sinks get the stop event too.
+        shipping.stop().await;
+        agent.heartbeat("stopped")?;
+        tracing::info!("Stopped.");
+        Ok(())
+    }
+}
+
+/// Tells systemd the service is ready and logs where it writes; the
+/// heartbeat interval (at most half the watchdog's, when one is set).
+fn announce(config: &Config, config_path: &Path, watchdog: Option<Duration>) -> Duration {
     let mut every = config.daemon.heartbeat_interval;
     if let Some(w) = watchdog {
         every = every.min(w / 2).max(Duration::from_millis(100));
@@ -163,81 +295,7 @@ pub async fn run(
         watchdog = watchdog.is_some(),
         "restoreproof is running."
     );
-
-    let mut beat = tokio::time::interval(every);
-    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = beat.tick() => match agent.heartbeat("running") {
-                Ok(()) => {
-                    if watchdog.is_some() {
-                        notify(&[NotifyState::Watchdog]);
-                    }
-                }
-                // No watchdog ping: systemd restarts a daemon that cannot
-                // record.
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "Heartbeat failed; the watchdog is not petted."),
-            },
-            control = controls.recv() => match control {
-                Some(Control::Reload) => {
-                    let mut states = vec![NotifyState::Reloading];
-                    states.extend(NotifyState::monotonic_usec_now().ok());
-                    notify(&states);
-                    if let Some(shippers) = agent.reload(&mut scheduler) {
-                        shipping.stop().await;
-                        shipping = Shipping::spawn(shippers, wake.clone());
-                    }
-                    notify(&[NotifyState::Ready]);
-                }
-                Some(Control::Stop) | None => break,
-            },
-        }
-    }
-
-    let timeout = agent.config().daemon.shutdown_timeout;
-    notify(&[
-        NotifyState::Stopping,
-        NotifyState::Status("stopping: waiting for restores in flight"),
-    ]);
-    tracing::info!(
-        shutdown_timeout_secs = timeout.as_secs(),
-        "Stopping: no new restore starts; restores in flight may finish within the shutdown timeout."
-    );
-    let _ = agent.heartbeat("stopping");
-    stop.finish();
-    let cancelled = {
-        let join = scheduler.join();
-        tokio::pin!(join);
-        tokio::select! {
-            () = &mut join => false,
-            () = tokio::time::sleep(timeout) => {
-                tracing::warn!("Shutdown timeout passed; cancelling restores in flight (recorded as aborted).");
-                stop.cancel();
-                join.await;
-                true
-            }
-            Some(Control::Stop) = controls.recv() => {
-                tracing::warn!("Asked to stop again; cancelling restores in flight now (recorded as aborted).");
-                stop.cancel();
-                join.await;
-                true
-            }
-        }
-    };
-    let _ = posture.await;
-    let _ = canaries.await;
-    let _ = anchoring.await;
-    let _ = patching.await;
-    agent.record(&DaemonStopped {
-        agent: AgentInfo::current(),
-        restores_cancelled: cancelled,
-    })?;
-    lock(&agent.recorder).checkpoint("stop")?;
-    // Last, so the sinks get the stop event too.
-    shipping.stop().await;
-    agent.heartbeat("stopped")?;
-    tracing::info!("Stopped.");
-    Ok(())
+    every
 }
 
 /// Sends a state to systemd when it is listening (`NOTIFY_SOCKET`).
