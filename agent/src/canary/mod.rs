@@ -89,22 +89,14 @@ pub struct Written {
 ///
 /// # Errors
 /// [`CanaryError`]; a step that failed is recorded as `failed`.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub async fn write(
     cfg: &CanaryConfig,
     source: &dyn RecoverySource,
     recorder: &Mutex<Recorder>,
 ) -> Result<Written, CanaryError> {
     finish_interrupted(cfg, source, recorder).await?;
-    let info = source.describe();
-    let agent = AgentInfo::current();
-    let boot_id = crate::host::boot_id();
     let mut body = vec![0u8; cfg.size as usize];
     rand::Rng::fill(&mut rand::rng(), body.as_mut_slice());
-    let sha256 = hex::encode(Sha256::digest(&body));
     let now = Utc::now();
     let key = format!(
         "{}canary-{}-{}",
@@ -115,6 +107,16 @@ pub async fn write(
     if !key.starts_with(&cfg.key_prefix) || cfg.key_prefix.is_empty() {
         return Err(CanaryError::OutsidePrefix(cfg.name.clone(), key));
     }
+    let steps = Steps {
+        cfg,
+        recorder,
+        agent: AgentInfo::current(),
+        info: source.describe(),
+        boot_id: crate::host::boot_id(),
+        sha256: hex::encode(Sha256::digest(&body)),
+        // One id correlates the four steps (as a run id does a drill's events).
+        operation: uuid::Uuid::now_v7().to_string(),
+    };
     let mut point = Candidate {
         key: key.clone(),
         size: cfg.size,
@@ -122,92 +124,25 @@ pub async fn write(
         is_latest: true,
         ..Candidate::default()
     };
-    // One id correlates the four steps (as a run id does a drill's events).
-    let operation = uuid::Uuid::now_v7().to_string();
-    let event = |point: &Candidate, action, phase, prior, error: Option<String>| {
-        Event::new(
-            Some(operation.clone()),
-            &CanaryMutation {
-                agent: &agent,
-                drill: &cfg.name,
-                source: &info,
-                recovery_point: point,
-                action,
-                phase,
-                prior_state: prior,
-                error,
-                sha256: &sha256,
-                pid: std::process::id(),
-                boot_id: &boot_id,
-            },
-        )
-    };
-    let record = |point: &Candidate, action, phase, prior, error: Option<String>| {
-        let mut e = event(point, action, phase, prior, error);
-        lock(recorder).commit(&mut e, |l, e| l.record_event(e))
-    };
-    let failed = |error: SourceError| CanaryError::Source {
-        canary: cfg.name.clone(),
-        error,
-    };
-
-    record(&point, "canary_write", "intent", "absent", None)?;
-    let written = source
-        .put_canary(&key, bytes::Bytes::from(body))
-        .await
-        .and_then(|w| {
-            if w.version_id.is_some() || w.snapshot.is_some() {
-                Ok(w)
-            } else {
-                Err(SourceError::new(
-                    ErrorClass::Config,
-                    "the store kept neither a version nor a snapshot of the canary: enable versioning on the bucket (or soft delete and snapshots on the container)",
-                ))
-            }
-        });
-    let written = match written {
-        Ok(w) => w,
-        Err(e) => {
-            record(
-                &point,
-                "canary_write",
-                "failed",
-                "absent",
-                Some(e.to_string()),
-            )?;
-            return Err(failed(e));
-        }
-    };
+    let written = steps.put(source, &point, body).await?;
     point.version_id.clone_from(&written.version_id);
     point.snapshot.clone_from(&written.snapshot);
     let version = written.version_id.clone().unwrap_or_default();
     let mut row = CanaryRow {
         canary: cfg.name.clone(),
-        source: info.name.clone(),
+        source: steps.info.name.clone(),
         key: key.clone(),
         version_id: version.clone(),
         snapshot: written.snapshot.clone(),
-        sha256: sha256.clone(),
+        sha256: steps.sha256.clone(),
         size: cfg.size,
         written_at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         deleted_at: None,
     };
     // The row and the write's `done` in one transaction.
-    let mut done = event(&point, "canary_write", "done", "absent", None);
+    let mut done = steps.event(&point, "canary_write", "done", "absent", None);
     lock(recorder).commit(&mut done, |l, e| l.canary_written(&row, e))?;
-
-    record(&point, "canary_delete", "intent", "live", None)?;
-    if let Err(e) = source.delete_canary(&key).await {
-        record(
-            &point,
-            "canary_delete",
-            "failed",
-            "live",
-            Some(e.to_string()),
-        )?;
-        return Err(failed(e));
-    }
-    record(&point, "canary_delete", "done", "live", None)?;
+    steps.delete(source, &point).await?;
     let deleted_at = now_rfc3339();
     lock(recorder).ledger.canary_deleted(&row, &deleted_at)?;
     row.deleted_at = Some(deleted_at.clone());
@@ -217,11 +152,124 @@ pub async fn write(
         snapshot: row.snapshot,
         key,
         version_id: version,
-        sha256,
+        sha256: steps.sha256,
         size: cfg.size,
         written_at: row.written_at,
         deleted_at,
     })
+}
+
+/// The steps of one canary's write and delete, each recorded (intent
+/// first) as a `restore_mutation` event.
+struct Steps<'a> {
+    cfg: &'a CanaryConfig,
+    recorder: &'a Mutex<Recorder>,
+    agent: AgentInfo,
+    info: SourceInfo,
+    boot_id: String,
+    sha256: String,
+    operation: String,
+}
+
+impl Steps<'_> {
+    fn event(
+        &self,
+        point: &Candidate,
+        action: &'static str,
+        phase: &'static str,
+        prior: &'static str,
+        error: Option<String>,
+    ) -> Event {
+        Event::new(
+            Some(self.operation.clone()),
+            &CanaryMutation {
+                agent: &self.agent,
+                drill: &self.cfg.name,
+                source: &self.info,
+                recovery_point: point,
+                action,
+                phase,
+                prior_state: prior,
+                error,
+                sha256: &self.sha256,
+                pid: std::process::id(),
+                boot_id: &self.boot_id,
+            },
+        )
+    }
+
+    fn record(
+        &self,
+        point: &Candidate,
+        action: &'static str,
+        phase: &'static str,
+        prior: &'static str,
+        error: Option<String>,
+    ) -> Result<(), CanaryError> {
+        let mut e = self.event(point, action, phase, prior, error);
+        lock(self.recorder).commit(&mut e, |l, e| l.record_event(e))?;
+        Ok(())
+    }
+
+    fn failed(&self, error: SourceError) -> CanaryError {
+        CanaryError::Source {
+            canary: self.cfg.name.clone(),
+            error,
+        }
+    }
+
+    /// Writes the canary; the store must keep a version or snapshot of it.
+    async fn put(
+        &self,
+        source: &dyn RecoverySource,
+        point: &Candidate,
+        body: Vec<u8>,
+    ) -> Result<Candidate, CanaryError> {
+        self.record(point, "canary_write", "intent", "absent", None)?;
+        let written = source
+            .put_canary(&point.key, bytes::Bytes::from(body))
+            .await
+            .and_then(|w| {
+                if w.version_id.is_some() || w.snapshot.is_some() {
+                    Ok(w)
+                } else {
+                    Err(SourceError::new(
+                        ErrorClass::Config,
+                        "the store kept neither a version nor a snapshot of the canary: enable versioning on the bucket (or soft delete and snapshots on the container)",
+                    ))
+                }
+            });
+        written.or_else(|e| {
+            self.record(
+                point,
+                "canary_write",
+                "failed",
+                "absent",
+                Some(e.to_string()),
+            )?;
+            Err(self.failed(e))
+        })
+    }
+
+    /// Deletes the live canary: its version (or snapshot) stays behind.
+    async fn delete(
+        &self,
+        source: &dyn RecoverySource,
+        point: &Candidate,
+    ) -> Result<(), CanaryError> {
+        self.record(point, "canary_delete", "intent", "live", None)?;
+        if let Err(e) = source.delete_canary(&point.key).await {
+            self.record(
+                point,
+                "canary_delete",
+                "failed",
+                "live",
+                Some(e.to_string()),
+            )?;
+            return Err(self.failed(e));
+        }
+        self.record(point, "canary_delete", "done", "live", None)
+    }
 }
 
 /// One canary age checked by a drill.
