@@ -96,10 +96,6 @@ mod cloud_findings;
 use cloud_findings::judge_cloud;
 
 /// Reads this host's patch state.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub fn gather() -> HostState {
     let os = read("/etc/os-release")
         .and_then(|t| {
@@ -113,119 +109,27 @@ pub fn gather() -> HostState {
         .to_string_lossy()
         .into_owned();
     let mut problems = Vec::new();
-    let mut lists_updated = None;
-    let (package_manager, pending, held, auto, last_change) = if on_path("apt-get") {
-        lists_updated = apt_lists_updated(Path::new("/var/lib/apt"));
-        let (pending, held) = match run(
-            "apt-get",
-            &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
-        ) {
-            Ok(out) => apt::parse(&out),
-            Err(e) => {
-                problems.push(e);
-                (Vec::new(), Vec::new())
-            }
-        };
-        let installed = Path::new("/usr/bin/unattended-upgrade").exists();
-        // apt's effective configuration (every file in apt.conf.d, as apt
-        // itself reads it): the interval in days, 0 or unset is off.
-        let enabled = run(
-            "apt-config",
-            &["shell", "UU", "APT::Periodic::Unattended-Upgrade"],
-        )
-        .ok()
-        .and_then(|out| {
-            out.trim()
-                .strip_prefix("UU='")
-                .and_then(|v| v.strip_suffix('\''))
-                .and_then(|v| v.parse::<u32>().ok())
-        })
-        .is_some_and(|days| days > 0);
-        let auto = AutoUpdates {
-            tool: "unattended-upgrades",
-            installed,
-            enabled: installed && enabled,
-            last_run: mtime("/var/log/unattended-upgrades/unattended-upgrades.log").map(rfc3339),
-        };
-        (
-            "apt",
-            pending,
-            held,
-            Some(auto),
-            mtime("/var/lib/dpkg/status"),
-        )
+    let Packages {
+        manager: package_manager,
+        pending,
+        held,
+        auto,
+        last_change,
+        lists_updated,
+    } = if on_path("apt-get") {
+        apt_packages(&mut problems)
     } else if on_path("dnf") {
-        let security = match run(
-            "dnf",
-            &["-q", "updateinfo", "list", "--updates", "--security"],
-        ) {
-            Ok(out) => {
-                let mut p = dnf::parse_list(&out);
-                // dnf 5's list carries the dates; dnf 4's info does.
-                if p.iter().any(|p| p.released.is_none()) {
-                    if let Ok(info) = run(
-                        "dnf",
-                        &["-q", "updateinfo", "info", "--updates", "--security"],
-                    ) {
-                        dnf::add_dates(&mut p, &info);
-                    }
-                }
-                p
-            }
-            Err(e) => {
-                problems.push(e);
-                Vec::new()
-            }
-        };
-        // Every pending update: exit 100 means "some are pending".
-        let all = match run_accepting("dnf", &["-q", "check-update"], &[0, 100]) {
-            Ok(out) => dnf::parse_check_update(&out),
-            Err(e) => {
-                problems.push(e);
-                Vec::new()
-            }
-        };
-        let pending = dnf::merge(security, all);
-        // dnf-automatic's timers (dnf 4: dnf-automatic*.timer; dnf 5:
-        // dnf5-automatic.timer): enabled when the timers target wants one;
-        // a persistent timer's stamp file is its last run.
-        let timers = |dir: &str| -> Vec<std::path::PathBuf> {
-            std::fs::read_dir(dir)
-                .map(|d| {
-                    d.filter_map(Result::ok)
-                        .map(|e| e.path())
-                        .filter(|p| {
-                            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                                n.contains("dnf")
-                                    && n.contains("automatic")
-                                    && n.ends_with(".timer")
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let auto = AutoUpdates {
-            tool: "dnf-automatic",
-            installed: Path::new("/usr/bin/dnf-automatic").exists()
-                || Path::new("/usr/lib/systemd/system/dnf5-automatic.timer").exists(),
-            enabled: !timers("/etc/systemd/system/timers.target.wants").is_empty(),
-            last_run: timers("/var/lib/systemd/timers")
-                .iter()
-                .filter_map(|p| p.to_str().and_then(mtime))
-                .max()
-                .map(rfc3339),
-        };
-        (
-            "dnf",
-            pending,
-            Vec::new(),
-            Some(auto),
-            mtime("/var/lib/rpm"),
-        )
+        dnf_packages(&mut problems)
     } else {
         problems.push("neither apt nor dnf is on this host: its package manager is not one restoreproof reads".into());
-        ("unknown", Vec::new(), Vec::new(), None, None)
+        Packages {
+            manager: "unknown",
+            pending: Vec::new(),
+            held: Vec::new(),
+            auto: None,
+            last_change: None,
+            lists_updated: None,
+        }
     };
     let flagged = mtime("/var/run/reboot-required");
     let newer = newer_kernel(Path::new("/boot"), &kernel);
@@ -249,6 +153,132 @@ pub fn gather() -> HostState {
         package_lists_updated: lists_updated.map(rfc3339),
         problems,
         cloud: None,
+    }
+}
+
+/// What a package manager says of the host's packages.
+struct Packages {
+    manager: &'static str,
+    pending: Vec<Pending>,
+    held: Vec<String>,
+    auto: Option<AutoUpdates>,
+    last_change: Option<DateTime<Utc>>,
+    lists_updated: Option<DateTime<Utc>>,
+}
+
+/// apt's view: a simulated dist-upgrade, unattended-upgrades' settings.
+fn apt_packages(problems: &mut Vec<String>) -> Packages {
+    let lists_updated = apt_lists_updated(Path::new("/var/lib/apt"));
+    let (pending, held) = match run(
+        "apt-get",
+        &["-s", "-o", "Debug::NoLocking=1", "dist-upgrade"],
+    ) {
+        Ok(out) => apt::parse(&out),
+        Err(e) => {
+            problems.push(e);
+            (Vec::new(), Vec::new())
+        }
+    };
+    let installed = Path::new("/usr/bin/unattended-upgrade").exists();
+    // apt's effective configuration (every file in apt.conf.d, as apt
+    // itself reads it): the interval in days, 0 or unset is off.
+    let enabled = run(
+        "apt-config",
+        &["shell", "UU", "APT::Periodic::Unattended-Upgrade"],
+    )
+    .ok()
+    .and_then(|out| {
+        out.trim()
+            .strip_prefix("UU='")
+            .and_then(|v| v.strip_suffix('\''))
+            .and_then(|v| v.parse::<u32>().ok())
+    })
+    .is_some_and(|days| days > 0);
+    let auto = AutoUpdates {
+        tool: "unattended-upgrades",
+        installed,
+        enabled: installed && enabled,
+        last_run: mtime("/var/log/unattended-upgrades/unattended-upgrades.log").map(rfc3339),
+    };
+    Packages {
+        manager: "apt",
+        pending,
+        held,
+        auto: Some(auto),
+        last_change: mtime("/var/lib/dpkg/status"),
+        lists_updated,
+    }
+}
+
+/// dnf's view: pending security updates with their dates, every pending
+/// update, dnf-automatic's timers.
+fn dnf_packages(problems: &mut Vec<String>) -> Packages {
+    let security = match run(
+        "dnf",
+        &["-q", "updateinfo", "list", "--updates", "--security"],
+    ) {
+        Ok(out) => {
+            let mut p = dnf::parse_list(&out);
+            // dnf 5's list carries the dates; dnf 4's info does.
+            if p.iter().any(|p| p.released.is_none()) {
+                if let Ok(info) = run(
+                    "dnf",
+                    &["-q", "updateinfo", "info", "--updates", "--security"],
+                ) {
+                    dnf::add_dates(&mut p, &info);
+                }
+            }
+            p
+        }
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    // Every pending update: exit 100 means "some are pending".
+    let all = match run_accepting("dnf", &["-q", "check-update"], &[0, 100]) {
+        Ok(out) => dnf::parse_check_update(&out),
+        Err(e) => {
+            problems.push(e);
+            Vec::new()
+        }
+    };
+    let pending = dnf::merge(security, all);
+    // dnf-automatic's timers (dnf 4: dnf-automatic*.timer; dnf 5:
+    // dnf5-automatic.timer): enabled when the timers target wants one;
+    // a persistent timer's stamp file is its last run.
+    let timers = |dir: &str| -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                            n.contains("dnf") && n.contains("automatic") && n.ends_with(".timer")
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let auto = AutoUpdates {
+        tool: "dnf-automatic",
+        installed: Path::new("/usr/bin/dnf-automatic").exists()
+            || Path::new("/usr/lib/systemd/system/dnf5-automatic.timer").exists(),
+        enabled: !timers("/etc/systemd/system/timers.target.wants").is_empty(),
+        last_run: timers("/var/lib/systemd/timers")
+            .iter()
+            .filter_map(|p| p.to_str().and_then(mtime))
+            .max()
+            .map(rfc3339),
+    };
+    Packages {
+        manager: "dnf",
+        pending,
+        held: Vec::new(),
+        auto: Some(auto),
+        last_change: mtime("/var/lib/rpm"),
+        lists_updated: None,
     }
 }
 
@@ -290,10 +320,6 @@ pub fn source_name() -> String {
 /// Judges `state` against `policy` at `now`; `first_seen` says since when
 /// each pending security update (package, version) has been seen pending,
 /// for those the package manager gives no release date.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub fn judge(
     state: &HostState,
     policy: &Policy,
@@ -315,10 +341,70 @@ pub fn judge(
         reason,
         controls: controls.clone(),
     };
-    let mut out = Vec::new();
-    let days = |d: Duration| crate::config::age_text(d);
+    let mut out = vec![
+        security_updates(state, policy, first_seen, now, &finding),
+        automatic_updates(state, policy, &finding),
+    ];
+    if let Some(view) = &state.cloud {
+        out.extend(judge_cloud(state, view, policy, &finding));
+    }
+    out.push(reboot(state, policy, now, &finding));
+    out
+}
+
+/// A finding of the patch check, with its controls.
+type MakeFinding<'a> = &'a dyn Fn(&'static str, Status, String, String, Option<String>) -> Finding;
+
+fn days(d: Duration) -> String {
+    crate::config::age_text(d)
+}
+
+/// The pending security updates older than the policy allows (by their
+/// release date, or since first seen pending), as `package version (age
+/// pending)`.
+fn overdue(
+    state: &HostState,
+    policy: &Policy,
+    first_seen: &dyn Fn(&Pending) -> Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let age = |p: &Pending| {
+        p.released
+            .as_deref()
+            .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|d| d.and_utc())
+            .or_else(|| first_seen(p))
+            .map(|t| (now - t).to_std().unwrap_or_default())
+    };
+    state
+        .pending
+        .iter()
+        .filter(|p| p.security)
+        .filter_map(|p| {
+            age(p).filter(|a| *a > policy.max_security_age).map(|a| {
+                format!(
+                    "{} {} ({} pending)",
+                    p.package,
+                    p.available,
+                    days(Duration::from_secs(a.as_secs() - a.as_secs() % 86_400))
+                )
+            })
+        })
+        .collect()
+}
+
+/// `patch.security_updates`: none pending longer than the policy allows,
+/// and (apt) package lists recent enough to see them.
+fn security_updates(
+    state: &HostState,
+    policy: &Policy,
+    first_seen: &dyn Fn(&Pending) -> Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    finding: MakeFinding<'_>,
+) -> Finding {
     if state.package_manager == "unknown" || !state.problems.is_empty() {
-        out.push(finding(
+        return finding(
             "patch.security_updates",
             Status::Unknown,
             "not readable".into(),
@@ -327,109 +413,89 @@ pub fn judge(
                 days(policy.max_security_age)
             ),
             Some(state.problems.join("; ")),
-        ));
-    } else {
-        let age = |p: &Pending| {
-            p.released
-                .as_deref()
-                .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map(|d| d.and_utc())
-                .or_else(|| first_seen(p))
-                .map(|t| (now - t).to_std().unwrap_or_default())
-        };
-        let overdue: Vec<String> = state
-            .pending
-            .iter()
-            .filter(|p| p.security)
-            .filter_map(|p| {
-                age(p).filter(|a| *a > policy.max_security_age).map(|a| {
-                    format!(
-                        "{} {} ({} pending)",
-                        p.package,
-                        p.available,
-                        days(Duration::from_secs(a.as_secs() - a.as_secs() % 86_400))
-                    )
-                })
-            })
-            .collect();
-        // apt sees only what its package lists hold: old lists hide every
-        // update published since, and no lists hide all of them.
-        let apt = state.package_manager == "apt";
-        let lists_age = state
-            .package_lists_updated
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default());
-        let stale = apt && lists_age.is_some_and(|a| a > policy.max_package_lists_age);
-        let no_lists = apt && lists_age.is_none();
-        let mut reasons = Vec::new();
-        if !overdue.is_empty() {
-            let shown: Vec<&str> = overdue.iter().take(10).map(String::as_str).collect();
-            reasons.push(format!(
-                "pending longer than allowed: {}{}",
-                shown.join(", "),
-                if overdue.len() > 10 {
-                    format!(" and {} more", overdue.len() - 10)
-                } else {
-                    String::new()
-                }
-            ));
-        }
-        if stale {
-            reasons.push(format!(
-                "apt's package lists were last updated {} ago, so updates published since are not seen: let apt-daily.timer run (APT::Periodic::Update-Package-Lists) or run apt-get update regularly",
-                days(Duration::from_secs(
-                    lists_age.map_or(0, |a| a.as_secs() - a.as_secs() % 86_400)
-                ))
-            ));
-        }
-        if no_lists {
-            reasons.push("apt has no package lists (/var/lib/apt/lists holds no Release file), so it sees no update at all: run apt-get update (in a container image, whose lists are usually removed, patching is the image rebuild's)".into());
-        }
-        let mut observed = format!(
-            "{} security and {} other update(s) pending{}",
-            state.pending_security,
-            state.pending_other,
-            if state.held.is_empty() {
-                String::new()
-            } else {
-                format!("; {} held back", state.held.len())
-            }
         );
-        if apt {
-            observed.push_str(&match &state.package_lists_updated {
-                Some(t) => format!("; package lists updated {t}"),
-                None => "; no package lists".into(),
-            });
-        }
-        out.push(finding(
-            "patch.security_updates",
-            if !overdue.is_empty() || stale {
-                Status::Fail
-            } else if no_lists {
-                Status::Unknown
+    }
+    let overdue = overdue(state, policy, first_seen, now);
+    // apt sees only what its package lists hold: old lists hide every
+    // update published since, and no lists hide all of them.
+    let apt = state.package_manager == "apt";
+    let lists_age = state
+        .package_lists_updated
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default());
+    let stale = apt && lists_age.is_some_and(|a| a > policy.max_package_lists_age);
+    let no_lists = apt && lists_age.is_none();
+    let mut reasons = Vec::new();
+    if !overdue.is_empty() {
+        let shown: Vec<&str> = overdue.iter().take(10).map(String::as_str).collect();
+        reasons.push(format!(
+            "pending longer than allowed: {}{}",
+            shown.join(", "),
+            if overdue.len() > 10 {
+                format!(" and {} more", overdue.len() - 10)
             } else {
-                Status::Pass
-            },
-            observed,
-            format!(
-                "no security update pending longer than {}{}",
-                days(policy.max_security_age),
-                if apt {
-                    format!(
-                        ", package lists at most {} old",
-                        days(policy.max_package_lists_age)
-                    )
-                } else {
-                    String::new()
-                }
-            ),
-            (!reasons.is_empty()).then(|| reasons.join("; ")),
+                String::new()
+            }
         ));
     }
+    if stale {
+        reasons.push(format!(
+            "apt's package lists were last updated {} ago, so updates published since are not seen: let apt-daily.timer run (APT::Periodic::Update-Package-Lists) or run apt-get update regularly",
+            days(Duration::from_secs(
+                lists_age.map_or(0, |a| a.as_secs() - a.as_secs() % 86_400)
+            ))
+        ));
+    }
+    if no_lists {
+        reasons.push("apt has no package lists (/var/lib/apt/lists holds no Release file), so it sees no update at all: run apt-get update (in a container image, whose lists are usually removed, patching is the image rebuild's)".into());
+    }
+    let mut observed = format!(
+        "{} security and {} other update(s) pending{}",
+        state.pending_security,
+        state.pending_other,
+        if state.held.is_empty() {
+            String::new()
+        } else {
+            format!("; {} held back", state.held.len())
+        }
+    );
+    if apt {
+        observed.push_str(&match &state.package_lists_updated {
+            Some(t) => format!("; package lists updated {t}"),
+            None => "; no package lists".into(),
+        });
+    }
+    finding(
+        "patch.security_updates",
+        if !overdue.is_empty() || stale {
+            Status::Fail
+        } else if no_lists {
+            Status::Unknown
+        } else {
+            Status::Pass
+        },
+        observed,
+        format!(
+            "no security update pending longer than {}{}",
+            days(policy.max_security_age),
+            if apt {
+                format!(
+                    ", package lists at most {} old",
+                    days(policy.max_package_lists_age)
+                )
+            } else {
+                String::new()
+            }
+        ),
+        (!reasons.is_empty()).then(|| reasons.join("; ")),
+    )
+}
+
+/// `patch.automatic_updates`: the distribution's automatic updates.
+fn automatic_updates(state: &HostState, policy: &Policy, finding: MakeFinding<'_>) -> Finding {
     match &state.automatic_updates {
-        Some(a) => out.push(finding(
+        Some(a) => finding(
             "patch.automatic_updates",
             if a.enabled || !policy.automatic_updates {
                 Status::Pass
@@ -455,24 +521,30 @@ pub fn judge(
                 "recorded (not required by the policy)".into()
             },
             None,
-        )),
-        None => out.push(finding(
+        ),
+        None => finding(
             "patch.automatic_updates",
             Status::Unknown,
             "not readable".into(),
             "automatic security updates enabled".into(),
             Some("no package manager restoreproof reads".into()),
-        )),
+        ),
     }
-    if let Some(view) = &state.cloud {
-        out.extend(judge_cloud(state, view, policy, &finding));
-    }
+}
+
+/// `patch.reboot`: no reboot pending longer than the policy allows.
+fn reboot(
+    state: &HostState,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    finding: MakeFinding<'_>,
+) -> Finding {
     let pending_for = state
         .reboot_required_since
         .as_deref()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| (now - t.with_timezone(&Utc)).to_std().unwrap_or_default());
-    out.push(finding(
+    finding(
         "patch.reboot",
         match pending_for {
             Some(d) if d > policy.max_reboot_pending => Status::Fail,
@@ -497,8 +569,7 @@ pub fn judge(
             days(policy.max_reboot_pending)
         ),
         None,
-    ));
-    out
+    )
 }
 
 #[cfg(test)]
