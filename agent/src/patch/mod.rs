@@ -353,7 +353,8 @@ pub fn judge(
 }
 
 /// A finding of the patch check, with its controls.
-type MakeFinding<'a> = &'a dyn Fn(&'static str, Status, String, String, Option<String>) -> Finding;
+pub(super) type MakeFinding<'a> =
+    &'a dyn Fn(&'static str, Status, String, String, Option<String>) -> Finding;
 
 fn days(d: Duration) -> String {
     crate::config::age_text(d)

@@ -3,7 +3,8 @@
 //! Manager in [`super::azure::update_manager`]; [`view`] asks the one the
 //! configuration names.
 
-use super::azure::update_manager::{self, AzureEndpoints, AzurePatchState};
+pub use super::azure::update_manager::AzurePatchState;
+use super::azure::update_manager::{self, AzureEndpoints};
 use crate::config::PatchCloud;
 use serde::Serialize;
 
