@@ -145,167 +145,188 @@ pub struct Line {
 
 /// Verifies lines in order. `anchor`: where the chain starts (sequence
 /// number and hash of the event before the first line), when known.
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 pub fn verify_lines(
     lines: impl IntoIterator<Item = Line>,
     anchor: Option<(u64, String)>,
     key: Option<&NoteVerifier>,
 ) -> ChainReport {
     let lines: Vec<Line> = lines.into_iter().collect();
-    // Every sequence number present, so a "gap" whose events come later is
-    // reported as reordering rather than deletion.
-    let present: std::collections::BTreeSet<u64> = lines
-        .iter()
-        .map(|l| super::record::Record::parse(&l.text).seq)
-        .filter(|seq| *seq > 0)
-        .collect();
-    let mut r = ChainReport::default();
-    let mut prev: Option<(u64, String)> = anchor;
-    let f = |r: &mut ChainReport, kind, location: &str, seq, message: String| {
-        r.findings.push(Finding {
+    let mut v = Verifier {
+        // Every sequence number present, so a "gap" whose events come
+        // later is reported as reordering rather than deletion.
+        present: lines
+            .iter()
+            .map(|l| super::record::Record::parse(&l.text).seq)
+            .filter(|seq| *seq > 0)
+            .collect(),
+        r: ChainReport::default(),
+        prev: anchor,
+        key,
+    };
+    for line in &lines {
+        v.line(line);
+    }
+    let mut r = v.r;
+    if let Some((seq, hash)) = v.prev {
+        r.last_seq = Some(seq);
+        r.head = Some(hash);
+    }
+    r
+}
+
+/// The state of a verification: what was found, the last event seen.
+struct Verifier<'a> {
+    present: std::collections::BTreeSet<u64>,
+    r: ChainReport,
+    prev: Option<(u64, String)>,
+    key: Option<&'a NoteVerifier>,
+}
+
+impl Verifier<'_> {
+    fn finding(&mut self, kind: &'static str, location: &str, seq: Option<u64>, message: String) {
+        self.r.findings.push(Finding {
             kind,
             location: location.to_owned(),
             seq,
             message,
         });
-    };
-    for line in lines {
+    }
+
+    /// One line: its own hash, its place after the one before, and, for a
+    /// checkpoint, what it commits to.
+    fn line(&mut self, line: &Line) {
         if line.torn {
-            f(
-                &mut r,
+            self.finding(
                 "torn_line",
                 &line.location,
                 None,
                 "torn last line, incomplete write (e.g. the disk filled up mid-append), not an edit: the agent cuts it at its next start and writes that event again from the ledger".into(),
             );
-            continue;
+            return;
         }
         let Ok(Value::Object(mut m)) = serde_json::from_str::<Value>(&line.text) else {
-            f(
-                &mut r,
+            self.finding(
                 "unreadable",
                 &line.location,
                 None,
                 "not a JSON evidence record".into(),
             );
-            continue;
+            return;
         };
         // The chain is checked on the line as written, never on a typed
         // reading of it: the members its hashes cover are read from the
         // line's own map (here and below).
         let seq = m.get("seq").and_then(Value::as_u64).unwrap_or(0);
         let stated = m.remove("hash").and_then(|h| h.as_str().map(str::to_owned));
-        r.events += 1;
-        r.first_seq.get_or_insert(seq);
+        self.r.events += 1;
+        self.r.first_seq.get_or_insert(seq);
         let (own, actual) = match &stated {
             Some(h) => {
                 let canonical = Value::Object(m.clone()).to_string();
                 let actual = sha256_hex(canonical.as_bytes());
                 if &actual != h {
-                    f(&mut r, "edited", &line.location, Some(seq), format!("event {seq} was changed after it was recorded: its content hashes to {actual}, not to its recorded hash {h}"));
+                    self.finding("edited", &line.location, Some(seq), format!("event {seq} was changed after it was recorded: its content hashes to {actual}, not to its recorded hash {h}"));
                 }
                 (h.clone(), actual)
             }
             None => {
-                r.unchained += 1;
+                self.r.unchained += 1;
                 let h = sha256_hex(line.text.as_bytes());
                 (h.clone(), h)
             }
         };
-        let link = m
-            .get("prev_hash")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        if let Some((pseq, phash)) = &prev {
-            if seq <= *pseq {
-                f(
-                    &mut r,
-                    "reordered",
-                    &line.location,
-                    Some(seq),
-                    format!(
-                        "event {seq} comes after event {pseq}: events are out of order or repeated"
-                    ),
-                );
-            } else if seq > pseq + 1 && (pseq + 1..seq).all(|s| present.contains(&s)) {
-                f(&mut r, "reordered", &line.location, Some(seq), format!(
-                    "event {seq} comes before events {}..{}, which follow later: events are out of order",
-                    pseq + 1,
-                    seq - 1
-                ));
-            } else if seq > pseq + 1 {
-                let (kind, what) = if line.first_in_file {
-                    (
-                        "gap_between_files",
-                        "between this file and the one before it",
-                    )
-                } else {
-                    ("deleted", "here")
-                };
-                f(
-                    &mut r,
-                    kind,
-                    &line.location,
-                    Some(seq),
-                    format!(
-                        "events {}..{} are missing {what} ({} event(s) deleted)",
-                        pseq + 1,
-                        seq - 1,
-                        seq - 1 - pseq
-                    ),
-                );
-            } else if let Some(l) = &link {
-                if l != phash {
-                    f(&mut r, "broken_link", &line.location, Some(seq), format!("event {seq} does not follow event {pseq}: its prev_hash is {l}, event {pseq} hashes to {phash} (an event was replaced)"));
-                }
-            }
-        }
+        let link = m.get("prev_hash").and_then(Value::as_str);
+        self.order(line, seq, link);
         if m.get("kind").and_then(Value::as_str) == Some(super::EventKind::Checkpoint.as_str()) {
-            r.checkpoints += 1;
             let note = m.get("note").and_then(Value::as_str).unwrap_or_default();
-            match Checkpoint::parse(note) {
-                Ok(c) => {
-                    if let Some((pseq, phash)) = &prev {
-                        if c.size == *pseq && &c.head != phash {
-                            f(&mut r, "checkpoint_mismatch", &line.location, Some(seq), format!("checkpoint {seq} says the chain head at {} was {}, but the events before it hash to {phash}", c.size, c.head));
-                        }
-                    }
-                    if let Some(k) = key {
-                        if c.signed_by(k) {
-                            r.checkpoints_signed_by_key += 1;
-                        } else {
-                            f(
-                                &mut r,
-                                "bad_signature",
-                                &line.location,
-                                Some(seq),
-                                format!("checkpoint {seq} is not signed by key {}", k.name),
-                            );
-                        }
-                    }
-                }
-                Err(e) => f(
-                    &mut r,
+            self.checkpoint(line, seq, note);
+        }
+        self.r.hashes.push((seq, actual));
+        if self.prev.as_ref().is_none_or(|(p, _)| seq > *p) {
+            self.prev = Some((seq, own));
+        }
+    }
+
+    /// The event follows the one before: the next number, linked to its
+    /// hash.
+    fn order(&mut self, line: &Line, seq: u64, link: Option<&str>) {
+        let Some((pseq, phash)) = self.prev.clone() else {
+            return;
+        };
+        if seq <= pseq {
+            self.finding(
+                "reordered",
+                &line.location,
+                Some(seq),
+                format!(
+                    "event {seq} comes after event {pseq}: events are out of order or repeated"
+                ),
+            );
+        } else if seq > pseq + 1 && (pseq + 1..seq).all(|s| self.present.contains(&s)) {
+            self.finding("reordered", &line.location, Some(seq), format!(
+                "event {seq} comes before events {}..{}, which follow later: events are out of order",
+                pseq + 1,
+                seq - 1
+            ));
+        } else if seq > pseq + 1 {
+            let (kind, what) = if line.first_in_file {
+                (
+                    "gap_between_files",
+                    "between this file and the one before it",
+                )
+            } else {
+                ("deleted", "here")
+            };
+            self.finding(
+                kind,
+                &line.location,
+                Some(seq),
+                format!(
+                    "events {}..{} are missing {what} ({} event(s) deleted)",
+                    pseq + 1,
+                    seq - 1,
+                    seq - 1 - pseq
+                ),
+            );
+        } else if let Some(l) = link.filter(|l| *l != phash) {
+            self.finding("broken_link", &line.location, Some(seq), format!("event {seq} does not follow event {pseq}: its prev_hash is {l}, event {pseq} hashes to {phash} (an event was replaced)"));
+        }
+    }
+
+    /// A checkpoint commits to the head before it and, with a key, is
+    /// signed by it.
+    fn checkpoint(&mut self, line: &Line, seq: u64, note: &str) {
+        self.r.checkpoints += 1;
+        let c = match Checkpoint::parse(note) {
+            Ok(c) => c,
+            Err(e) => {
+                self.finding(
                     "unreadable",
                     &line.location,
                     Some(seq),
                     format!("checkpoint {seq}: {e}"),
-                ),
+                );
+                return;
+            }
+        };
+        if let Some((pseq, phash)) = self.prev.clone() {
+            if c.size == pseq && c.head != phash {
+                self.finding("checkpoint_mismatch", &line.location, Some(seq), format!("checkpoint {seq} says the chain head at {} was {}, but the events before it hash to {phash}", c.size, c.head));
             }
         }
-        r.hashes.push((seq, actual));
-        if prev.as_ref().is_none_or(|(p, _)| seq > *p) {
-            prev = Some((seq, own));
+        if let Some(k) = self.key {
+            if c.signed_by(k) {
+                self.r.checkpoints_signed_by_key += 1;
+            } else {
+                self.finding(
+                    "bad_signature",
+                    &line.location,
+                    Some(seq),
+                    format!("checkpoint {seq} is not signed by key {}", k.name),
+                );
+            }
         }
     }
-    if let Some((seq, hash)) = prev {
-        r.last_seq = Some(seq);
-        r.head = Some(hash);
-    }
-    r
 }
 
 /// Checks the verified chain against a checkpoint anchored in write-once
