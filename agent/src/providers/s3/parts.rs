@@ -97,10 +97,6 @@ impl S3Source {
         Ok((attrs, listed))
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
     pub(super) async fn find_part_sizes(
         &self,
         rp: &Candidate,
@@ -109,106 +105,20 @@ impl S3Source {
         if attrs.part_sizes.is_some() {
             return Ok(());
         }
-        let size = attrs.size.unwrap_or(rp.size);
         // GetObjectAttributes lists part sizes only for objects written with
         // additional checksums; for the others it would be a wasted request.
         let has_checksums = !attrs.checksums.is_empty() || !rp.checksum_algorithms.is_empty();
-        if has_checksums && !self.caps.no_attributes.load(Ordering::SeqCst) {
-            let first = if self.caps.attributes_known.load(Ordering::SeqCst) {
-                None
-            } else {
-                Some(self.caps.attributes_gate.lock().await)
-            };
-            let asked = if self.caps.no_attributes.load(Ordering::SeqCst) {
-                None
-            } else {
-                let r = self.object_parts(rp).await;
-                match &r {
-                    Err(e) if is_capability(e) => self.caps.lacks(
-                        &self.caps.no_attributes,
-                        "GetObjectAttributes",
-                        e,
-                        "part sizes come from HeadObject partNumber instead",
-                    ),
-                    Err(_) => {}
-                    Ok(_) => self.caps.attributes_known.store(true, Ordering::SeqCst),
-                }
-                Some(r)
-            };
-            // Released only once a missing call is remembered.
-            drop(first);
-            let other_object = |found: &StoredAttributes| match (&found.etag, &rp.etag) {
-                (Some(f), Some(l)) => !f.eq_ignore_ascii_case(l),
-                _ => false,
-            };
-            match asked {
-                None => {}
-                // An answer about another object than the listing named
-                // (a store that ignores versionId): nothing in it counts.
-                Some(Ok((found, _))) if other_object(&found) => {
-                    tracing::warn!(key = %rp.key, listed = rp.etag.as_deref().unwrap_or(""), answered = found.etag.as_deref().unwrap_or(""), "GetObjectAttributes answered with another object's ETag than the listing's; its parts and checksums are not used.");
-                }
-                Some(Ok((found, sizes))) => {
-                    for c in found.checksums {
-                        if !attrs
-                            .checksums
-                            .iter()
-                            .any(|x| x.algorithm == c.algorithm && x.scope == c.scope)
-                        {
-                            attrs.checksums.push(c);
-                        }
-                    }
-                    if attrs.etag.is_none() {
-                        attrs.etag = found.etag;
-                    }
-                    attrs.parts_count = attrs.parts_count.or(found.parts_count);
-                    if let Some(sizes) = sizes {
-                        attrs.parts_count = Some(sizes.len() as u32);
-                        attrs.part_sizes = Some(sizes);
-                        attrs.part_sizes_from = Some(PartSizesFrom::Reported);
-                        return Ok(());
-                    }
-                }
-                Some(Err(e)) if is_capability(&e) => {}
-                Some(Err(e)) => return Err(e),
-            }
+        if has_checksums
+            && !self.caps.no_attributes.load(Ordering::SeqCst)
+            && self.parts_from_attributes(rp, attrs).await?
+        {
+            return Ok(());
         }
         if self.caps.no_part_head.load(Ordering::SeqCst) {
             return Ok(());
         }
-        let probe = async {
-            let (first, count) = self.head_part(rp, 1).await?;
-            let Some(n) = count.or(attrs.parts_count).filter(|n| *n > 0) else {
-                return Ok(None);
-            };
-            let last = if n == 1 {
-                first
-            } else {
-                self.head_part(rp, n).await?.0
-            };
-            if let Some(sizes) = first_and_last_parts(size, n, first, last) {
-                let from = if sizes.len() <= 2 {
-                    PartSizesFrom::Reported
-                } else {
-                    PartSizesFrom::FirstAndLast
-                };
-                return Ok(Some((sizes, from)));
-            }
-            // The middle parts differ in size: ask each one (a bounded
-            // number of requests), or give up on the layout.
-            if n > MAX_PROBED_PARTS {
-                return Ok(None);
-            }
-            let mut sizes = vec![first];
-            for part in 2..n {
-                sizes.push(self.head_part(rp, part).await?.0);
-            }
-            sizes.push(last);
-            Ok::<_, SourceError>(
-                (sizes.iter().sum::<u64>() == size).then_some((sizes, PartSizesFrom::Reported)),
-            )
-        };
-        match probe.await {
+        let size = attrs.size.unwrap_or(rp.size);
+        match self.probe_part_sizes(rp, attrs.parts_count, size).await {
             Ok(Some((sizes, from))) => {
                 attrs.parts_count = Some(sizes.len() as u32);
                 attrs.part_sizes_from = Some(from);
@@ -224,6 +134,107 @@ impl S3Source {
             Err(e) => return Err(e),
         }
         Ok(())
+    }
+
+    /// Part sizes (and any checksums `attrs` lacks) from
+    /// GetObjectAttributes; whether it gave the sizes. A store without the
+    /// call is remembered (the first caller asks while the others wait).
+    async fn parts_from_attributes(
+        &self,
+        rp: &Candidate,
+        attrs: &mut StoredAttributes,
+    ) -> Result<bool, SourceError> {
+        let first = if self.caps.attributes_known.load(Ordering::SeqCst) {
+            None
+        } else {
+            Some(self.caps.attributes_gate.lock().await)
+        };
+        if self.caps.no_attributes.load(Ordering::SeqCst) {
+            return Ok(false);
+        }
+        let asked = self.object_parts(rp).await;
+        match &asked {
+            Err(e) if is_capability(e) => self.caps.lacks(
+                &self.caps.no_attributes,
+                "GetObjectAttributes",
+                e,
+                "part sizes come from HeadObject partNumber instead",
+            ),
+            Err(_) => {}
+            Ok(_) => self.caps.attributes_known.store(true, Ordering::SeqCst),
+        }
+        // Released only once a missing call is remembered.
+        drop(first);
+        let (found, sizes) = match asked {
+            Ok(a) => a,
+            Err(e) if is_capability(&e) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        // An answer about another object than the listing named (a store
+        // that ignores versionId): nothing in it counts.
+        if let (Some(f), Some(l)) = (&found.etag, &rp.etag) {
+            if !f.eq_ignore_ascii_case(l) {
+                tracing::warn!(key = %rp.key, listed = l.as_str(), answered = f.as_str(), "GetObjectAttributes answered with another object's ETag than the listing's; its parts and checksums are not used.");
+                return Ok(false);
+            }
+        }
+        for c in found.checksums {
+            if !attrs
+                .checksums
+                .iter()
+                .any(|x| x.algorithm == c.algorithm && x.scope == c.scope)
+            {
+                attrs.checksums.push(c);
+            }
+        }
+        if attrs.etag.is_none() {
+            attrs.etag = found.etag;
+        }
+        attrs.parts_count = attrs.parts_count.or(found.parts_count);
+        let Some(sizes) = sizes else {
+            return Ok(false);
+        };
+        attrs.parts_count = Some(sizes.len() as u32);
+        attrs.part_sizes = Some(sizes);
+        attrs.part_sizes_from = Some(PartSizesFrom::Reported);
+        Ok(true)
+    }
+
+    /// Part sizes from HeadObject `partNumber`: the first and last part
+    /// give a uniform layout; a layout whose middle parts differ is asked
+    /// part by part, up to [`MAX_PROBED_PARTS`].
+    async fn probe_part_sizes(
+        &self,
+        rp: &Candidate,
+        parts_count: Option<u32>,
+        size: u64,
+    ) -> Result<Option<(Vec<u64>, PartSizesFrom)>, SourceError> {
+        let (first, count) = self.head_part(rp, 1).await?;
+        let Some(n) = count.or(parts_count).filter(|n| *n > 0) else {
+            return Ok(None);
+        };
+        let last = if n == 1 {
+            first
+        } else {
+            self.head_part(rp, n).await?.0
+        };
+        if let Some(sizes) = first_and_last_parts(size, n, first, last) {
+            let from = if sizes.len() <= 2 {
+                PartSizesFrom::Reported
+            } else {
+                PartSizesFrom::FirstAndLast
+            };
+            return Ok(Some((sizes, from)));
+        }
+        if n > MAX_PROBED_PARTS {
+            return Ok(None);
+        }
+        let mut sizes = vec![first];
+        for part in 2..n {
+            sizes.push(self.head_part(rp, part).await?.0);
+        }
+        sizes.push(last);
+        Ok((sizes.iter().sum::<u64>() == size).then_some((sizes, PartSizesFrom::Reported)))
     }
 
     pub(super) async fn probe_parts(
