@@ -3,6 +3,7 @@
 //! when a reference needs them, one hashing pass, the verdict.
 
 use super::*;
+use crate::source::RestoreRequest;
 use crate::verify::identity::{self, Responder};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -51,11 +52,23 @@ impl ServedOther {
     }
 }
 
+/// What one attempt brought back.
+enum Attempted {
+    Read(Restored),
+    /// The references say the bytes cannot be read now (an archived
+    /// storage class): `skipped` with the reason.
+    NotNow {
+        protection: Option<crate::verify::protection::Protection>,
+        reason: String,
+    },
+}
+
 /// The bytes of one successful restore attempt, and the references they
 /// are compared with.
 struct Restored {
     digests: crate::verify::Digests,
     attrs: StoredAttributes,
+    protection: Option<crate::verify::protection::Protection>,
     /// The response's identity against the listing, and its own references
     /// set aside when it was not bound (`identity.*` and `*.response`).
     identity: Vec<Check>,
@@ -67,25 +80,21 @@ struct Restored {
 impl RestoreEnv {
     /// The recovery point's protection: its lock state as the response
     /// stated it, judged against the source's policy. Without a policy a
-    /// response that states nothing says nothing (no request is made); with
-    /// one, the store is asked once per run whether "nothing" means no lock
-    /// or no permission to see it.
-    async fn protection(
+    /// response that states nothing says nothing; with one, the restore
+    /// asked the store whether "nothing" means no lock or no permission to
+    /// see it (`readable`).
+    fn protection(
         &self,
-        c: &Candidate,
         lock: &crate::source::LockFacts,
+        readable: Option<&crate::source::LockReadable>,
     ) -> Option<crate::verify::protection::Protection> {
         if self.protection.is_none() && !lock.stated() {
             return None;
         }
-        let readable = match (&self.protection, lock.stated()) {
-            (Some(_), false) => Some(self.source.lock_readable(c).await),
-            _ => None,
-        };
         Some(crate::verify::protection::judge(
             self.protection.as_ref(),
             lock,
-            readable.as_ref(),
+            readable,
             chrono::Utc::now(),
         ))
     }
@@ -105,43 +114,29 @@ impl RestoreEnv {
                 .undelete_and_verify(index, c, baseline, started, result)
                 .await;
         }
-        // References that cannot come with the body (a source whose
-        // responses carry none, a version that may need rehydration, or the
-        // original of a `copy`) are read first; every call is bounded by the
-        // restore timeout.
-        // They are bound to the listing like any response (see
-        // `verify::identity`).
-        let (pre, pre_identity) =
-            if self.mode == RestoreMode::Copy || self.source.attributes_before_restore(&c) {
-                match self.read_first(&c, &mut result).await {
-                    Ok((attrs, checks)) => (Some(attrs), checks),
-                    Err(e) => return (self.failed(result, e, started), false),
-                }
-            } else {
-                (None, Vec::new())
-            };
-        if let Some(attrs) = &pre {
-            result.protection = self.protection(&c, &attrs.lock).await;
-        }
-        if let Some(why) = pre.as_ref().and_then(|a| a.archived.as_ref()) {
-            result.verdict = Verdict::Skipped;
-            result.reason = Some(why.clone());
-            result.duration_ms = started.elapsed().as_millis() as u64;
-            return (result, false);
-        }
         let scratch = self.scratch.join(format!("{index}.restore"));
         let copy_key = format!("{}{index}/{}", self.copy_base, c.key);
-        let (restored, attempts) = with_retries(self.attempts, "restore", || {
+        // One restore per attempt, every call of it bounded by the restore
+        // timeout; the source plans its requests (references first when its
+        // responses carry none, or for the original of a `copy`).
+        let (attempted, attempts) = with_retries(self.attempts, "restore", || {
             bounded(
                 self.timeout,
                 "the restore",
-                self.attempt(&c, pre.as_ref(), &scratch, &copy_key),
+                self.attempt(&c, &scratch, &copy_key),
             )
         })
         .await;
         result.attempts += attempts;
-        let mut restored = match restored {
-            Ok(r) => r,
+        let mut restored = match attempted {
+            Ok(Attempted::Read(r)) => r,
+            Ok(Attempted::NotNow { protection, reason }) => {
+                result.protection = protection;
+                result.verdict = Verdict::Skipped;
+                result.reason = Some(reason);
+                result.duration_ms = started.elapsed().as_millis() as u64;
+                return (result, false);
+            }
             Err(e) => return (self.failed(result, e, started), false),
         };
         let sse = restored.sse.clone();
@@ -155,10 +150,7 @@ impl RestoreEnv {
                 baseline.as_ref(),
             )
         };
-        let identity_checks: Vec<Check> = pre_identity
-            .into_iter()
-            .chain(restored.identity.iter().cloned())
-            .collect();
+        let identity_checks = restored.identity.clone();
         let judge = |r: &Restored| {
             let mut checks = identity_checks.clone();
             checks.extend(judge(r));
@@ -177,7 +169,7 @@ impl RestoreEnv {
                 }
             }
         }
-        result.protection = self.protection(&c, &restored.attrs.lock).await;
+        result.protection = restored.protection.take();
         let d = &restored.digests;
         result.verdict = verdict(&result.checks);
         result.bytes = d.bytes;
@@ -198,38 +190,6 @@ impl RestoreEnv {
         let new_baseline = baseline.is_none()
             && matches!(result.verdict, Verdict::Verified | Verdict::NoReference);
         (result, new_baseline)
-    }
-
-    /// Reads the stored attributes before the body (bounded by the restore
-    /// timeout, retried), bound to the listing like any response: the
-    /// references to use, and any disagreement (agreement is said by the
-    /// response that carries the bytes).
-    async fn read_first(
-        &self,
-        c: &Candidate,
-        result: &mut SampleResult,
-    ) -> Result<(StoredAttributes, Vec<Check>), SourceError> {
-        let (attrs, attempts) = with_retries(self.attempts, "attributes", || {
-            bounded(
-                self.timeout,
-                "reading the stored attributes",
-                self.source.attributes(c),
-            )
-        })
-        .await;
-        result.attempts = attempts;
-        let a = attrs?;
-        let bound = identity::bind(Responder::Attributes, c, a, None);
-        self.noticed(&bound.checks);
-        // Agreement is said by the response that carried the
-        // bytes; a disagreement here is said here.
-        let pre_identity = bound
-            .checks
-            .into_iter()
-            .filter(|ch| ch.outcome == Outcome::Mismatch)
-            .chain(bound.set_aside)
-            .collect();
-        Ok((bound.references, pre_identity))
     }
 
     /// A composite value that did not reproduce over part sizes taken from
@@ -330,50 +290,84 @@ impl RestoreEnv {
     async fn attempt(
         &self,
         c: &Candidate,
-        pre: Option<&StoredAttributes>,
         scratch: &Path,
         copy_key: &str,
-    ) -> Result<Restored, SourceError> {
+    ) -> Result<Attempted, SourceError> {
         if self.mode != RestoreMode::Copy {
-            return self.read(c, c, pre, scratch).await;
+            return self.read(c, None, scratch).await;
         }
         let copy = self.source.copy(c, copy_key).await?;
-        let read = self.read(c, &copy, pre, scratch).await;
+        let read = self.read(c, Some(&copy), scratch).await;
         let removed = self.source.remove_copy(&copy).await;
         if let Err(e) = &removed {
             tracing::warn!(key = %copy.key, error = %e, "Could not remove a drill copy; remove it by hand.");
         }
-        let mut restored = read?;
-        restored.copy = Some(CopyRecord {
-            key: copy.key,
-            version_id: copy.version_id,
-            removed: removed.is_ok(),
-            removal_error: removed.err().map(|e| e.to_string()),
-        });
-        Ok(restored)
+        let mut attempted = read?;
+        if let Attempted::Read(restored) = &mut attempted {
+            restored.copy = Some(CopyRecord {
+                key: copy.key,
+                version_id: copy.version_id,
+                removed: removed.is_ok(),
+                removal_error: removed.err().map(|e| e.to_string()),
+            });
+        }
+        Ok(attempted)
     }
 
-    /// Reads `target` (the recovery point `c`, or its copy) and hashes it:
-    /// through a scratch file in `local` mode, straight from the stream
-    /// otherwise. The references are `pre` when they were read first, else
-    /// what the response carried; part sizes are asked for only when a
-    /// planned reference needs them, after the response headers and before
-    /// the body.
+    /// Restores the recovery point `c` (its bytes read from `copy` when
+    /// there is one) and hashes it: through a scratch file in `local` mode,
+    /// straight from the stream otherwise. Each response is bound to the
+    /// listing (see `verify::identity`): references read first count only
+    /// from a response about `c`, and the bytes must come from the object
+    /// asked for.
     async fn read(
         &self,
         c: &Candidate,
-        target: &Candidate,
-        pre: Option<&StoredAttributes>,
+        copy: Option<&Candidate>,
         scratch: &Path,
-    ) -> Result<Restored, SourceError> {
-        let mut body = self.source.restore(target).await?;
-        let mut served = body.attributes.take().unwrap_or_default();
-        if served.version_id.is_none() {
-            served.version_id.clone_from(&body.version_id);
-        }
-        let (mut attrs, identity) = match pre {
-            // The references were read (and bound) first; the bytes must
-            // still come from the object asked for.
+    ) -> Result<Attempted, SourceError> {
+        let verify = self.verify;
+        let needs_part_sizes = move |a: &StoredAttributes, sse: Option<&str>| {
+            Plan::new(a, sse, verify).needs_part_sizes()
+        };
+        let restoration = self
+            .source
+            .restore_point(RestoreRequest {
+                point: c,
+                bytes_from: copy,
+                references_first: copy.is_some(),
+                needs_part_sizes: &needs_part_sizes,
+                lock_policy: self.protection.is_some(),
+            })
+            .await?;
+        let target = copy.unwrap_or(c);
+        let mut identity = Vec::new();
+        let first = restoration.first.map(|a| {
+            let bound = identity::bind(Responder::Attributes, c, a, None);
+            self.noticed(&bound.checks);
+            // Agreement is said by the response that carries the bytes; a
+            // disagreement here is said here.
+            identity.extend(
+                bound
+                    .checks
+                    .into_iter()
+                    .filter(|ch| ch.outcome == Outcome::Mismatch)
+                    .chain(bound.set_aside),
+            );
+            bound.references
+        });
+        let lock_readable = restoration.lock_readable;
+        let Some(mut body) = restoration.body else {
+            let attrs = first.unwrap_or_default();
+            return Ok(Attempted::NotNow {
+                protection: self.protection(&attrs.lock, lock_readable.as_ref()),
+                reason: attrs
+                    .archived
+                    .unwrap_or_else(|| "the store gave no bytes".into()),
+            });
+        };
+        let served = body.attributes.take().unwrap_or_default();
+        let attrs = match first {
             Some(a) => {
                 let (checks, _) = identity::identity_checks(
                     Responder::Body,
@@ -381,13 +375,14 @@ impl RestoreEnv {
                     &served,
                     body.content_length,
                 );
-                (a.clone(), identity::compact(Responder::Body, checks))
+                identity.extend(identity::compact(Responder::Body, checks));
+                a
             }
             None => {
                 let bound = identity::bind(Responder::Body, target, served, body.content_length);
-                let mut checks = bound.checks;
-                checks.extend(bound.set_aside);
-                (bound.references, checks)
+                identity.extend(bound.checks);
+                identity.extend(bound.set_aside);
+                bound.references
             }
         };
         self.noticed(&identity);
@@ -395,9 +390,6 @@ impl RestoreEnv {
             .server_side_encryption
             .clone()
             .or_else(|| attrs.server_side_encryption.clone());
-        if Plan::new(&attrs, sse.as_deref(), self.verify).needs_part_sizes() {
-            self.source.part_sizes(c, &mut attrs).await?;
-        }
         let mut hasher = Hasher::plan(&attrs, sse.as_deref(), self.verify);
         if self.mode == RestoreMode::Local {
             let _guard = ScratchFile(scratch.to_owned());
@@ -409,14 +401,15 @@ impl RestoreEnv {
                 self.observer.bytes(chunk.len() as u64);
             }
         }
-        Ok(Restored {
+        Ok(Attempted::Read(Restored {
             digests: hasher.finish(),
+            protection: self.protection(&attrs.lock, lock_readable.as_ref()),
             attrs,
             identity,
             content_length: body.content_length,
             sse,
             copy: None,
-        })
+        }))
     }
 }
 

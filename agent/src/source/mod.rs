@@ -17,7 +17,10 @@ use serde::Serialize;
 use std::fmt;
 
 mod roles;
-pub use roles::{Lister, Mutator, RecoverySource, Restorer, StoreCapability, MAX_PROBED_PARTS};
+pub use roles::{
+    Lister, Mutator, RecoverySource, Restoration, RestoreRequest, Restorer, StoreCapability,
+    MAX_PROBED_PARTS,
+};
 
 /// One restorable item seen in a listing, with what the provider says about it.
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]

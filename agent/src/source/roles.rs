@@ -19,11 +19,114 @@ pub trait Lister: Send + Sync + fmt::Debug {
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>>;
 }
 
+/// What a drill asks of one restore.
+#[derive(Clone, Copy)]
+pub struct RestoreRequest<'a> {
+    /// The recovery point whose references and identity count.
+    pub point: &'a Candidate,
+    /// Where the bytes are read from when not the point itself: `copy`
+    /// mode's server-side copy.
+    pub bytes_from: Option<&'a Candidate>,
+    /// Read the references in a response of their own before the bytes,
+    /// whatever the store (`copy` mode reads the original's).
+    pub references_first: bool,
+    /// Whether the references the verdict will compute from these
+    /// attributes (and the response's server-side encryption) need the
+    /// part layout: part sizes are asked for only then.
+    pub needs_part_sizes: &'a (dyn Fn(&StoredAttributes, Option<&str>) -> bool + Sync),
+    /// A protection policy is set: when the references state no lock, ask
+    /// whether that means "no lock".
+    pub lock_policy: bool,
+}
+
+impl fmt::Debug for RestoreRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RestoreRequest")
+            .field("point", &self.point.key)
+            .field("bytes_from", &self.bytes_from.map(|c| &c.key))
+            .field("references_first", &self.references_first)
+            .field("lock_policy", &self.lock_policy)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One recovery point restored: the bytes with everything its verdict
+/// needs, from as few requests as the store allows.
+#[derive(Debug)]
+pub struct Restoration {
+    /// The references read before the bytes, from a response of their own
+    /// (with part sizes when needed); `None` when the bytes' response
+    /// carried them (then they are in `body.attributes`).
+    pub first: Option<StoredAttributes>,
+    /// The bytes and what their response said; `None` when the first
+    /// response said they cannot be read now (`first.archived`).
+    pub body: Option<RestoreBody>,
+    /// Whether an unstated lock means "no lock", when the request asked.
+    pub lock_readable: Option<LockReadable>,
+}
+
 /// Brings recovery points back: the bytes of the exact recovery point
 /// together with what the store says about it, planned with the fewest
-/// requests the store allows.
+/// requests the store allows. A drill makes one call per attempt,
+/// [`Restorer::restore_point`]; the other methods are the requests it is
+/// planned from (a provider may plan differently by overriding it), and the
+/// rare confirmation of a part layout.
 #[async_trait::async_trait]
 pub trait Restorer: Send + Sync + fmt::Debug {
+    /// Restores one recovery point: the references first when the store's
+    /// responses carry none (or the request asks), then the bytes, then
+    /// the part sizes when a planned reference needs them (after the
+    /// response's headers, before its body), and whether an unstated lock
+    /// means "no lock" when a policy asks.
+    ///
+    /// # Errors
+    /// As for [`Restorer::attributes`]; errors while streaming arrive in
+    /// the body stream.
+    async fn restore_point(&self, req: RestoreRequest<'_>) -> Result<Restoration, SourceError> {
+        let mut first = if req.references_first || self.attributes_before_restore(req.point) {
+            Some(self.attributes(req.point).await?)
+        } else {
+            None
+        };
+        let mut body = None;
+        if first.as_ref().is_none_or(|a| a.archived.is_none()) {
+            let mut b = self.restore(req.bytes_from.unwrap_or(req.point)).await?;
+            let served = b.attributes.get_or_insert_with(StoredAttributes::default);
+            if served.version_id.is_none() {
+                served.version_id.clone_from(&b.version_id);
+            }
+            body = Some(b);
+        }
+        let sse = body.as_ref().and_then(|b| b.server_side_encryption.clone());
+        let reading = body.is_some();
+        let references = if let Some(a) = first.as_mut() {
+            a
+        } else if let Some(b) = body.as_mut() {
+            b.attributes.get_or_insert_with(StoredAttributes::default)
+        } else {
+            // Not reached: the bytes are read whenever no references were.
+            return Ok(Restoration {
+                first,
+                body,
+                lock_readable: None,
+            });
+        };
+        let sse = sse.or_else(|| references.server_side_encryption.clone());
+        if reading && (req.needs_part_sizes)(references, sse.as_deref()) {
+            self.part_sizes(req.point, references).await?;
+        }
+        let lock_readable = if req.lock_policy && !references.lock.stated() {
+            Some(self.lock_readable(req.point).await)
+        } else {
+            None
+        };
+        Ok(Restoration {
+            first,
+            body,
+            lock_readable,
+        })
+    }
+
     /// Fetches the provider's stored attributes of one recovery point
     /// without its bytes (S3: HeadObject with checksum mode; Azure: Get Blob
     /// Properties).
