@@ -13,7 +13,9 @@
 //!    of the listed size, in a response whose identity agrees with the
 //!    listing, and that no reference contradicts (`verified`, or
 //!    `no_reference` only where the caller says the store keeps none);
-//! 4. answer a read of a key that does not exist with `not_found`.
+//! 4. answer a read of a key that does not exist with `not_found`;
+//! 5. refuse, as a configuration error, what its kind declares it cannot do
+//!    ([`crate::config::Capabilities`]).
 
 use crate::config::VerifyPolicy;
 use crate::source::{Candidate, ErrorClass, ListItem, RecoverySource};
@@ -90,6 +92,26 @@ pub async fn check(source: &dyn RecoverySource, written: &Written) -> Vec<String
         Err(e) => problems.push(format!("a missing key is {} ({e}), not not_found", e.class)),
         Ok(_) => problems.push("a missing key was restored".into()),
     }
+    if let Some(c) = listed.first() {
+        problems.extend(declared(source, c).await);
+    }
+    problems
+}
+
+/// What the source's kind declares it cannot do, it refuses as a
+/// configuration error (never as a fault of the backup).
+async fn declared(source: &dyn RecoverySource, c: &Candidate) -> Vec<String> {
+    let kind = source.describe().kind;
+    let can = kind.capabilities();
+    let mut problems = Vec::new();
+    if !can.undelete {
+        match source.undelete(c).await {
+            Err(e) if e.class == ErrorClass::Config => {}
+            other => problems.push(format!(
+                "{kind} declares no undelete, but undelete answered {other:?}"
+            )),
+        }
+    }
     problems
 }
 
@@ -129,16 +151,42 @@ async fn point(
             return Err(format!("metadata says ETag {a}, listed {l}"));
         }
     }
-    let mut body = source.restore(c).await.map_err(|e| e.to_string())?;
-    let mut served = body.attributes.take().unwrap_or(attrs);
-    if served.version_id.is_none() {
-        served.version_id.clone_from(&body.version_id);
-    }
-    let bound = identity::bind(Responder::Body, c, served, body.content_length);
-    if let Some(x) = bound.checks.iter().find(|x| x.outcome == Outcome::Mismatch) {
+    // The one call a drill makes.
+    let needs_part_sizes = |a: &crate::source::StoredAttributes, sse: Option<&str>| {
+        crate::verify::Plan::new(a, sse, VerifyPolicy::Thorough).needs_part_sizes()
+    };
+    let restoration = source
+        .restore_point(crate::source::RestoreRequest {
+            point: c,
+            bytes_from: None,
+            references_first: false,
+            needs_part_sizes: &needs_part_sizes,
+            lock_policy: false,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut body = restoration
+        .body
+        .ok_or("the store gave no bytes for a recovery point it listed")?;
+    let served = body.attributes.take().unwrap_or_default();
+    let (refs, bound) = match restoration.first {
+        Some(first) => {
+            let pre = identity::bind(Responder::Attributes, c, first, None);
+            if let Some(x) = pre.checks.iter().find(|x| x.outcome == Outcome::Mismatch) {
+                return Err(format!("the metadata response is another object: {x:?}"));
+            }
+            let (checks, _) =
+                identity::identity_checks(Responder::Body, c, &served, body.content_length);
+            (pre.references, checks)
+        }
+        None => {
+            let b = identity::bind(Responder::Body, c, served, body.content_length);
+            (b.references, b.checks)
+        }
+    };
+    if let Some(x) = bound.iter().find(|x| x.outcome == Outcome::Mismatch) {
         return Err(format!("the response is another object: {x:?}"));
     }
-    let refs = bound.references;
     let sse = body.server_side_encryption.clone();
     let mut hasher = Hasher::plan(&refs, sse.as_deref(), VerifyPolicy::Thorough);
     let mut bytes = Vec::new();

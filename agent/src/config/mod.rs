@@ -390,7 +390,65 @@ pub enum Provider {
     AzureBlob,
 }
 
+/// What a kind of source can do, declared once: `validate` checks a
+/// configuration against it, the conformance suite checks each provider's
+/// source against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Capabilities {
+    /// Keeps older versions of an object (S3 versioning; Azure versions
+    /// and snapshots).
+    pub versions: bool,
+    /// Keeps deleted objects for a retention period (Azure soft delete).
+    pub soft_delete: bool,
+    /// Makes a soft-deleted object live again: `mode = "undelete"`.
+    pub undelete: bool,
+    /// Write-once retention the agent can write and read back (S3 Object
+    /// Lock): `[evidence.anchor]`.
+    pub object_lock: bool,
+    /// Checksums stored with each object and read without its bytes (S3
+    /// additional checksums and ETags; Azure Content-MD5).
+    pub stored_checksums: bool,
+    /// Copies an object server-side: `mode = "copy"`.
+    pub copy: bool,
+    /// The agent can write and delete its own canaries.
+    pub canaries: bool,
+    /// A population read from the provider's inventory reports instead of
+    /// a listing (not in this release).
+    pub inventory: bool,
+    /// Checksums the provider computes over stored bytes without a
+    /// download (not in this release).
+    pub provider_checksums: bool,
+}
+
 impl Provider {
+    /// What sources of this kind can do.
+    pub const fn capabilities(self) -> Capabilities {
+        match self {
+            Provider::S3 => Capabilities {
+                versions: true,
+                soft_delete: false,
+                undelete: false,
+                object_lock: true,
+                stored_checksums: true,
+                copy: true,
+                canaries: true,
+                inventory: false,
+                provider_checksums: false,
+            },
+            Provider::AzureBlob => Capabilities {
+                versions: true,
+                soft_delete: true,
+                undelete: true,
+                object_lock: false,
+                stored_checksums: true,
+                copy: true,
+                canaries: true,
+                inventory: false,
+                provider_checksums: false,
+            },
+        }
+    }
+
     /// The scheme of a recovery point's URL: `s3://bucket/key`,
     /// `azure://container/key`.
     pub fn url_scheme(self) -> &'static str {

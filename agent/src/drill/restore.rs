@@ -54,7 +54,7 @@ impl ServedOther {
 
 /// What one attempt brought back.
 enum Attempted {
-    Read(Restored),
+    Read(Box<Restored>),
     /// The references say the bytes cannot be read now (an archived
     /// storage class): `skipped` with the reason.
     NotNow {
@@ -129,7 +129,7 @@ impl RestoreEnv {
         .await;
         result.attempts += attempts;
         let mut restored = match attempted {
-            Ok(Attempted::Read(r)) => r,
+            Ok(Attempted::Read(r)) => *r,
             Ok(Attempted::NotNow { protection, reason }) => {
                 result.protection = protection;
                 result.verdict = Verdict::Skipped;
@@ -401,7 +401,7 @@ impl RestoreEnv {
                 self.observer.bytes(chunk.len() as u64);
             }
         }
-        Ok(Attempted::Read(Restored {
+        Ok(Attempted::Read(Box::new(Restored {
             digests: hasher.finish(),
             protection: self.protection(&attrs.lock, lock_readable.as_ref()),
             attrs,
@@ -409,7 +409,7 @@ impl RestoreEnv {
             content_length: body.content_length,
             sse,
             copy: None,
-        }))
+        })))
     }
 }
 

@@ -175,19 +175,38 @@ pub(super) fn drill_source(
             ),
         );
     }
-    if d.mode == Some(RestoreMode::Undelete) {
-        match sources.get(&d.source) {
-            Some(SourceConfig::AzureBlob(a)) if a.allow_undelete => {}
-            Some(SourceConfig::AzureBlob(_)) => problem(
-                at("mode"),
-                &format!("`undelete` changes the live container; allow it with sources.{}.allow_undelete = true", d.source),
+    let Some(source) = sources.get(&d.source) else {
+        return;
+    };
+    let can = source.kind().capabilities();
+    match d.mode {
+        Some(RestoreMode::Undelete) if !can.undelete => problem(
+            at("mode"),
+            &format!(
+                "`undelete` needs a store with soft delete that can undelete (Azure Blob); source `{}` is {}",
+                d.source,
+                source.kind()
             ),
-            Some(other) => problem(
-                at("mode"),
-                &format!("`undelete` is for Azure soft delete; source `{}` is {}", d.source, other.kind()),
-            ),
-            None => {}
+        ),
+        Some(RestoreMode::Undelete) => {
+            if let SourceConfig::AzureBlob(a) = source {
+                if !a.allow_undelete {
+                    problem(
+                        at("mode"),
+                        &format!("`undelete` changes the live container; allow it with sources.{}.allow_undelete = true", d.source),
+                    );
+                }
+            }
         }
+        Some(RestoreMode::Copy) if !can.copy => problem(
+            at("mode"),
+            &format!(
+                "`copy` needs a store that copies server-side; source `{}` is {}: use `stream` or `local`",
+                d.source,
+                source.kind()
+            ),
+        ),
+        _ => {}
     }
 }
 

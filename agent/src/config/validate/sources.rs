@@ -123,6 +123,11 @@ pub(super) fn s3_source(
     }
 }
 
+/// S3 is the kind whose write-once retention anchors are written with.
+const fn s3_can_lock() -> bool {
+    crate::config::Provider::S3.capabilities().object_lock
+}
+
 /// `[evidence.anchor]`: an S3 source with Object Lock.
 pub(super) fn anchor(
     raw: Option<&RawAnchor>,
@@ -154,16 +159,20 @@ pub(super) fn anchor(
             problem("evidence.anchor.prefix".into(), "must be a non-empty prefix ending in `/`");
         }
         match sources.get(&a.source) {
-            Some(SourceConfig::S3(s)) => Some(AnchorConfig {
+            Some(SourceConfig::S3(s)) if s3_can_lock() => Some(AnchorConfig {
                 source: a.source.clone(),
                 key_prefix: format!("{}{prefix}", s.prefix),
                 s3: s.clone(),
                 retention,
             }),
-            Some(SourceConfig::AzureBlob(_)) => {
+            Some(other) => {
                 problem(
                     "evidence.anchor.source".into(),
-                    "must be an S3 source with Object Lock in this release",
+                    &format!(
+                        "`{}` is {}, which has no write-once retention the agent writes: name an S3 source with Object Lock",
+                        a.source,
+                        other.kind()
+                    ),
                 );
                 None
             }
