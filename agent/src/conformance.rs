@@ -152,6 +152,14 @@ async fn point(
         }
     }
     // The one call a drill makes.
+    let bind = |a: &crate::source::StoredAttributes, first: bool, len: Option<u64>| {
+        let who = if first {
+            Responder::Attributes
+        } else {
+            Responder::Body
+        };
+        identity::bind(who, c, a.clone(), len).references
+    };
     let needs_part_sizes = |a: &crate::source::StoredAttributes, sse: Option<&str>| {
         crate::verify::Plan::new(a, sse, VerifyPolicy::Thorough).needs_part_sizes()
     };
@@ -160,6 +168,7 @@ async fn point(
             point: c,
             bytes_from: None,
             references_first: false,
+            bind: &bind,
             needs_part_sizes: &needs_part_sizes,
             lock_policy: false,
         })
@@ -169,20 +178,16 @@ async fn point(
         .body
         .ok_or("the store gave no bytes for a recovery point it listed")?;
     let served = body.attributes.take().unwrap_or_default();
-    let (refs, bound) = match restoration.first {
+    let refs = restoration.references;
+    let bound = match restoration.first {
         Some(first) => {
             let pre = identity::bind(Responder::Attributes, c, first, None);
             if let Some(x) = pre.checks.iter().find(|x| x.outcome == Outcome::Mismatch) {
                 return Err(format!("the metadata response is another object: {x:?}"));
             }
-            let (checks, _) =
-                identity::identity_checks(Responder::Body, c, &served, body.content_length);
-            (pre.references, checks)
+            identity::identity_checks(Responder::Body, c, &served, body.content_length).0
         }
-        None => {
-            let b = identity::bind(Responder::Body, c, served, body.content_length);
-            (b.references, b.checks)
-        }
+        None => identity::bind(Responder::Body, c, served, body.content_length).checks,
     };
     if let Some(x) = bound.iter().find(|x| x.outcome == Outcome::Mismatch) {
         return Err(format!("the response is another object: {x:?}"));

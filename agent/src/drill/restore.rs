@@ -327,6 +327,15 @@ impl RestoreEnv {
         scratch: &Path,
     ) -> Result<Attempted, SourceError> {
         let verify = self.verify;
+        let target = copy.unwrap_or(c);
+        let bind = |a: &StoredAttributes, first: bool, content_length: Option<u64>| {
+            let (who, listed) = if first {
+                (Responder::Attributes, c)
+            } else {
+                (Responder::Body, target)
+            };
+            identity::bind(who, listed, a.clone(), content_length).references
+        };
         let needs_part_sizes = move |a: &StoredAttributes, sse: Option<&str>| {
             Plan::new(a, sse, verify).needs_part_sizes()
         };
@@ -336,14 +345,17 @@ impl RestoreEnv {
                 point: c,
                 bytes_from: copy,
                 references_first: copy.is_some(),
+                bind: &bind,
                 needs_part_sizes: &needs_part_sizes,
                 lock_policy: self.protection.is_some(),
             })
             .await?;
-        let target = copy.unwrap_or(c);
+        let attrs = restoration.references;
+        let lock_readable = restoration.lock_readable;
         let mut identity = Vec::new();
-        let first = restoration.first.map(|a| {
-            let bound = identity::bind(Responder::Attributes, c, a, None);
+        let read_first = restoration.first.is_some();
+        if let Some(first) = restoration.first {
+            let bound = identity::bind(Responder::Attributes, c, first, None);
             self.noticed(&bound.checks);
             // Agreement is said by the response that carries the bytes; a
             // disagreement here is said here.
@@ -354,37 +366,32 @@ impl RestoreEnv {
                     .filter(|ch| ch.outcome == Outcome::Mismatch)
                     .chain(bound.set_aside),
             );
-            bound.references
-        });
-        let lock_readable = restoration.lock_readable;
+            let Some(body) = &restoration.body else {
+                return Ok(Attempted::NotNow {
+                    protection: self.protection(&attrs.lock, lock_readable.as_ref()),
+                    reason: attrs
+                        .archived
+                        .clone()
+                        .unwrap_or_else(|| "the store gave no bytes".into()),
+                });
+            };
+            let served = body.attributes.clone().unwrap_or_default();
+            let (checks, _) =
+                identity::identity_checks(Responder::Body, target, &served, body.content_length);
+            identity.extend(identity::compact(Responder::Body, checks));
+        }
         let Some(mut body) = restoration.body else {
-            let attrs = first.unwrap_or_default();
-            return Ok(Attempted::NotNow {
-                protection: self.protection(&attrs.lock, lock_readable.as_ref()),
-                reason: attrs
-                    .archived
-                    .unwrap_or_else(|| "the store gave no bytes".into()),
-            });
+            return Err(SourceError::new(
+                ErrorClass::Protocol,
+                "the source gave neither the bytes nor their references",
+            ));
         };
-        let served = body.attributes.take().unwrap_or_default();
-        let attrs = match first {
-            Some(a) => {
-                let (checks, _) = identity::identity_checks(
-                    Responder::Body,
-                    target,
-                    &served,
-                    body.content_length,
-                );
-                identity.extend(identity::compact(Responder::Body, checks));
-                a
-            }
-            None => {
-                let bound = identity::bind(Responder::Body, target, served, body.content_length);
-                identity.extend(bound.checks);
-                identity.extend(bound.set_aside);
-                bound.references
-            }
-        };
+        if !read_first {
+            let served = body.attributes.take().unwrap_or_default();
+            let bound = identity::bind(Responder::Body, target, served, body.content_length);
+            identity.extend(bound.checks);
+            identity.extend(bound.set_aside);
+        }
         self.noticed(&identity);
         let sse = body
             .server_side_encryption

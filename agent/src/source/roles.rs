@@ -30,9 +30,14 @@ pub struct RestoreRequest<'a> {
     /// Read the references in a response of their own before the bytes,
     /// whatever the store (`copy` mode reads the original's).
     pub references_first: bool,
-    /// Whether the references the verdict will compute from these
-    /// attributes (and the response's server-side encryption) need the
-    /// part layout: part sizes are asked for only then.
+    /// The references a verdict takes from a response: what it said,
+    /// bound to the listing (`true`: the response read before the bytes;
+    /// `false`: the bytes' own, with its content length). A response about
+    /// another object gives none of its own.
+    pub bind: &'a (dyn Fn(&StoredAttributes, bool, Option<u64>) -> StoredAttributes + Sync),
+    /// Whether the references the verdict will compute need the part
+    /// layout (given the response's server-side encryption): part sizes
+    /// are asked for only then.
     pub needs_part_sizes: &'a (dyn Fn(&StoredAttributes, Option<&str>) -> bool + Sync),
     /// A protection policy is set: when the references state no lock, ask
     /// whether that means "no lock".
@@ -54,10 +59,12 @@ impl fmt::Debug for RestoreRequest<'_> {
 /// needs, from as few requests as the store allows.
 #[derive(Debug)]
 pub struct Restoration {
-    /// The references read before the bytes, from a response of their own
-    /// (with part sizes when needed); `None` when the bytes' response
-    /// carried them (then they are in `body.attributes`).
+    /// What the response read before the bytes said, as it said it;
+    /// `None` when the bytes' response carried the references.
     pub first: Option<StoredAttributes>,
+    /// The references the verdict compares the bytes with: bound to the
+    /// listing (`RestoreRequest::bind`), with the part sizes when needed.
+    pub references: StoredAttributes,
     /// The bytes and what their response said; `None` when the first
     /// response said they cannot be read now (`first.archived`).
     pub body: Option<RestoreBody>,
@@ -83,7 +90,7 @@ pub trait Restorer: Send + Sync + fmt::Debug {
     /// As for [`Restorer::attributes`]; errors while streaming arrive in
     /// the body stream.
     async fn restore_point(&self, req: RestoreRequest<'_>) -> Result<Restoration, SourceError> {
-        let mut first = if req.references_first || self.attributes_before_restore(req.point) {
+        let first = if req.references_first || self.attributes_before_restore(req.point) {
             Some(self.attributes(req.point).await?)
         } else {
             None
@@ -97,23 +104,25 @@ pub trait Restorer: Send + Sync + fmt::Debug {
             }
             body = Some(b);
         }
-        let sse = body.as_ref().and_then(|b| b.server_side_encryption.clone());
-        let reading = body.is_some();
-        let references = if let Some(a) = first.as_mut() {
-            a
-        } else if let Some(b) = body.as_mut() {
-            b.attributes.get_or_insert_with(StoredAttributes::default)
-        } else {
-            // Not reached: the bytes are read whenever no references were.
-            return Ok(Restoration {
-                first,
-                body,
-                lock_readable: None,
-            });
+        let mut references = match (&first, &body) {
+            (Some(a), _) => (req.bind)(a, true, None),
+            (None, Some(b)) => (req.bind)(
+                b.attributes
+                    .as_ref()
+                    .unwrap_or(&StoredAttributes::default()),
+                false,
+                b.content_length,
+            ),
+            (None, None) => StoredAttributes::default(),
         };
-        let sse = sse.or_else(|| references.server_side_encryption.clone());
-        if reading && (req.needs_part_sizes)(references, sse.as_deref()) {
-            self.part_sizes(req.point, references).await?;
+        if let Some(b) = &body {
+            let sse = b
+                .server_side_encryption
+                .clone()
+                .or_else(|| references.server_side_encryption.clone());
+            if (req.needs_part_sizes)(&references, sse.as_deref()) {
+                self.part_sizes(req.point, &mut references).await?;
+            }
         }
         let lock_readable = if req.lock_policy && !references.lock.stated() {
             Some(self.lock_readable(req.point).await)
@@ -122,6 +131,7 @@ pub trait Restorer: Send + Sync + fmt::Debug {
         };
         Ok(Restoration {
             first,
+            references,
             body,
             lock_readable,
         })
