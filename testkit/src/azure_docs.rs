@@ -148,10 +148,6 @@ impl AzureDocs {
         }
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
     async fn handle(&self, req: Request<Incoming>) -> Resp {
         use http_body_util::BodyExt;
         let (head, body) = req.into_parts();
@@ -178,127 +174,13 @@ impl AzureDocs {
                 let name = name.replace("%2F", "/");
                 let version = param(&query, "versionid").map(|v| v.replace("%3A", ":"));
                 let snapshot = param(&query, "snapshot").map(|v| v.replace("%3A", ":"));
-                if m == Method::PUT && param(&query, "comp").is_none() {
-                    // Put Blob (a container without versioning): replaces
-                    // the live blob.
-                    blobs.retain(|b| b.name != name || b.deleted || b.snapshot.is_some());
-                    let b = DocBlob::new(&name, &content);
-                    let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
-                    blobs.push(b);
-                    return reply(
-                        StatusCode::CREATED,
-                        &[
-                            ("etag", "\"0x8DC0000000000001\"".into()),
-                            ("last-modified", "Sun, 06 Dec 2026 12:00:00 GMT".into()),
-                            ("content-md5", md5),
-                            ("x-ms-request-server-encrypted", "true".into()),
-                        ],
-                        vec![],
-                    );
+                match (m, param(&query, "comp")) {
+                    (&Method::PUT, None) => put_blob(&mut blobs, &name, &content),
+                    (&Method::PUT, Some("snapshot")) => snapshot_blob(&mut blobs, &name),
+                    (&Method::PUT, Some("undelete")) => undelete_blob(&mut blobs, &name),
+                    (&Method::DELETE, _) => delete_blob(&mut blobs, &name, version.as_ref()),
+                    _ => read_blob(&blobs, m, &name, snapshot.as_ref(), version.as_ref()),
                 }
-                if m == Method::PUT && param(&query, "comp") == Some("snapshot") {
-                    let Some(base) = blobs
-                        .iter()
-                        .find(|b| {
-                            b.name == name
-                                && !b.deleted
-                                && b.snapshot.is_none()
-                                && b.version_id.is_none()
-                        })
-                        .cloned()
-                    else {
-                        return error(StatusCode::NOT_FOUND, "BlobNotFound");
-                    };
-                    let at = format!(
-                        "2026-12-06T12:00:{:02}.{:07}Z",
-                        blobs.len() % 60,
-                        blobs.len()
-                    );
-                    let mut snap = base;
-                    snap.snapshot = Some(at.clone());
-                    blobs.push(snap);
-                    return reply(
-                        StatusCode::CREATED,
-                        &[
-                            ("x-ms-snapshot", at),
-                            ("etag", "\"0x8DC0000000000002\"".into()),
-                            ("last-modified", "Sun, 06 Dec 2026 12:00:00 GMT".into()),
-                        ],
-                        vec![],
-                    );
-                }
-                if m == Method::PUT && param(&query, "comp") == Some("undelete") {
-                    let mut found = false;
-                    for b in blobs.iter_mut().filter(|b| b.name == name && b.deleted) {
-                        b.deleted = false;
-                        found = true;
-                    }
-                    return if found {
-                        reply(StatusCode::OK, &[], vec![])
-                    } else {
-                        error(StatusCode::NOT_FOUND, "BlobNotFound")
-                    };
-                }
-                if m == Method::DELETE {
-                    let mut found = false;
-                    for b in blobs
-                        .iter_mut()
-                        .filter(|b| b.name == name && !b.deleted && b.version_id == version)
-                    {
-                        b.deleted = true;
-                        found = true;
-                    }
-                    return if found {
-                        reply(StatusCode::ACCEPTED, &[], vec![])
-                    } else {
-                        error(StatusCode::NOT_FOUND, "BlobNotFound")
-                    };
-                }
-                // A version is readable even when its base blob is deleted;
-                // a soft-deleted base blob is not.
-                let Some(b) = blobs.iter().find(|b| {
-                    b.name == name
-                        && match (&snapshot, &version) {
-                            (Some(s), _) => b.snapshot.as_deref() == Some(s.as_str()) && !b.deleted,
-                            (None, Some(v)) => b.version_id.as_deref() == Some(v.as_str()),
-                            (None, None) => {
-                                !b.deleted
-                                    && b.snapshot.is_none()
-                                    && (b.version_id.is_none() || b.is_current_version)
-                            }
-                        }
-                }) else {
-                    return error(StatusCode::NOT_FOUND, "BlobNotFound");
-                };
-                let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
-                let mut headers = vec![
-                    ("content-length", b.body.len().to_string()),
-                    ("content-md5", md5),
-                    ("content-type", "application/octet-stream".into()),
-                    ("etag", "\"0x8DC0000000000000\"".into()),
-                    ("last-modified", "Sat, 28 Nov 2026 23:00:00 GMT".into()),
-                    ("x-ms-blob-type", "BlockBlob".into()),
-                    ("x-ms-access-tier", b.access_tier.into()),
-                    ("x-ms-server-encrypted", "true".into()),
-                    ("accept-ranges", "bytes".into()),
-                ];
-                if let Some((mode, until)) = &b.immutability {
-                    headers.push(("x-ms-immutability-policy-mode", (*mode).into()));
-                    headers.push(("x-ms-immutability-policy-until-date", until.clone()));
-                }
-                if let Some(hold) = b.legal_hold {
-                    headers.push(("x-ms-legal-hold", hold.to_string()));
-                }
-                if let Some(v) = &b.version_id {
-                    headers.push(("x-ms-version-id", v.clone()));
-                    headers.push(("x-ms-is-current-version", b.is_current_version.to_string()));
-                }
-                let body = if m == Method::HEAD {
-                    vec![]
-                } else {
-                    b.body.clone()
-                };
-                reply(StatusCode::OK, &headers, body)
             }
             _ => error(StatusCode::BAD_REQUEST, "InvalidQueryParameterValue"),
         }
@@ -358,4 +240,139 @@ impl AzureDocs {
             xml.into_bytes(),
         )
     }
+}
+
+/// Put Blob (a container without versioning): replaces the live blob.
+fn put_blob(blobs: &mut Vec<DocBlob>, name: &str, content: &[u8]) -> Resp {
+    // Put Blob (a container without versioning): replaces
+    // the live blob.
+    blobs.retain(|b| b.name != name || b.deleted || b.snapshot.is_some());
+    let b = DocBlob::new(name, content);
+    let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
+    blobs.push(b);
+    reply(
+        StatusCode::CREATED,
+        &[
+            ("etag", "\"0x8DC0000000000001\"".into()),
+            ("last-modified", "Sun, 06 Dec 2026 12:00:00 GMT".into()),
+            ("content-md5", md5),
+            ("x-ms-request-server-encrypted", "true".into()),
+        ],
+        vec![],
+    )
+}
+
+/// Snapshot Blob of the live base blob.
+fn snapshot_blob(blobs: &mut Vec<DocBlob>, name: &str) -> Resp {
+    let Some(base) = blobs
+        .iter()
+        .find(|b| b.name == name && !b.deleted && b.snapshot.is_none() && b.version_id.is_none())
+        .cloned()
+    else {
+        return error(StatusCode::NOT_FOUND, "BlobNotFound");
+    };
+    let at = format!(
+        "2026-12-06T12:00:{:02}.{:07}Z",
+        blobs.len() % 60,
+        blobs.len()
+    );
+    let mut snap = base;
+    snap.snapshot = Some(at.clone());
+    blobs.push(snap);
+    reply(
+        StatusCode::CREATED,
+        &[
+            ("x-ms-snapshot", at),
+            ("etag", "\"0x8DC0000000000002\"".into()),
+            ("last-modified", "Sun, 06 Dec 2026 12:00:00 GMT".into()),
+        ],
+        vec![],
+    )
+}
+
+/// Undelete Blob: every soft-deleted blob of the name is live again.
+fn undelete_blob(blobs: &mut [DocBlob], name: &str) -> Resp {
+    let mut found = false;
+    for b in blobs.iter_mut().filter(|b| b.name == name && b.deleted) {
+        b.deleted = false;
+        found = true;
+    }
+    if found {
+        reply(StatusCode::OK, &[], vec![])
+    } else {
+        error(StatusCode::NOT_FOUND, "BlobNotFound")
+    }
+}
+
+/// Delete Blob (soft delete) of the live blob, or of a version.
+fn delete_blob(blobs: &mut [DocBlob], name: &str, version: Option<&String>) -> Resp {
+    let mut found = false;
+    for b in blobs
+        .iter_mut()
+        .filter(|b| b.name == name && !b.deleted && b.version_id.as_ref() == version)
+    {
+        b.deleted = true;
+        found = true;
+    }
+    if found {
+        reply(StatusCode::ACCEPTED, &[], vec![])
+    } else {
+        error(StatusCode::NOT_FOUND, "BlobNotFound")
+    }
+}
+
+/// Get Blob or Get Blob Properties of the live blob, a snapshot or a
+/// version.
+fn read_blob(
+    blobs: &[DocBlob],
+    m: &Method,
+    name: &str,
+    snapshot: Option<&String>,
+    version: Option<&String>,
+) -> Resp {
+    // A version is readable even when its base blob is deleted;
+    // a soft-deleted base blob is not.
+    let Some(b) = blobs.iter().find(|b| {
+        b.name == name
+            && match (snapshot, version) {
+                (Some(s), _) => b.snapshot.as_deref() == Some(s.as_str()) && !b.deleted,
+                (None, Some(v)) => b.version_id.as_deref() == Some(v.as_str()),
+                (None, None) => {
+                    !b.deleted
+                        && b.snapshot.is_none()
+                        && (b.version_id.is_none() || b.is_current_version)
+                }
+            }
+    }) else {
+        return error(StatusCode::NOT_FOUND, "BlobNotFound");
+    };
+    let md5 = base64::engine::general_purpose::STANDARD.encode(b.md5());
+    let mut headers = vec![
+        ("content-length", b.body.len().to_string()),
+        ("content-md5", md5),
+        ("content-type", "application/octet-stream".into()),
+        ("etag", "\"0x8DC0000000000000\"".into()),
+        ("last-modified", "Sat, 28 Nov 2026 23:00:00 GMT".into()),
+        ("x-ms-blob-type", "BlockBlob".into()),
+        ("x-ms-access-tier", b.access_tier.into()),
+        ("x-ms-server-encrypted", "true".into()),
+        ("accept-ranges", "bytes".into()),
+    ];
+    if let Some((mode, until)) = &b.immutability {
+        headers.push(("x-ms-immutability-policy-mode", (*mode).into()));
+        headers.push(("x-ms-immutability-policy-until-date", until.clone()));
+    }
+    if let Some(hold) = b.legal_hold {
+        headers.push(("x-ms-legal-hold", hold.to_string()));
+    }
+    if let Some(v) = &b.version_id {
+        headers.push(("x-ms-version-id", v.clone()));
+        headers.push(("x-ms-is-current-version", b.is_current_version.to_string()));
+    }
+    let body = if m == Method::HEAD {
+        vec![]
+    } else {
+        b.body.clone()
+    };
+    reply(StatusCode::OK, &headers, body)
 }

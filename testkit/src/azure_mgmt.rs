@@ -110,10 +110,6 @@ impl AzureMgmt {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
     async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
         use http_body_util::BodyExt;
         let (head, body) = req.into_parts();
@@ -150,94 +146,15 @@ impl AzureMgmt {
         };
         let authorized = header("authorization") == format!("Bearer {TOKEN}");
         match (&head.method, path.as_str()) {
-            (&Method::GET, "/metadata/instance/compute") => {
-                if header("metadata") != "true" {
-                    return reply(
-                        StatusCode::BAD_REQUEST,
-                        "{\"error\":\"Bad request. Required metadata header not specified\"}"
-                            .into(),
-                    );
-                }
-                reply(
-                    StatusCode::OK,
-                    format!(
-                        "{{\"azEnvironment\":\"AzurePublicCloud\",\"location\":\"westeurope\",\"name\":\"backup-vm-01\",\"osType\":\"Linux\",\"resourceGroupName\":\"backup-rg\",\"resourceId\":\"{VM}\",\"subscriptionId\":\"{SUBSCRIPTION}\",\"vmId\":\"02aab8a4-74ef-476e-8182-f6d2ba4166a6\",\"vmSize\":\"Standard_D2s_v5\",\"zone\":\"1\"}}"
-                    ),
-                )
-            }
-            (&Method::GET, "/msi/token") => {
-                if header("x-identity-header") != IDENTITY_HEADER {
-                    return reply(StatusCode::UNAUTHORIZED, "{\"statusCode\":401,\"message\":\"Unauthorized\"}".into());
-                }
-                let resource = query
-                    .split('&')
-                    .find_map(|kv| kv.strip_prefix("resource="))
-                    .unwrap_or("")
-                    .replace("%3A", ":")
-                    .replace("%2F", "/");
-                let expires = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() + 3600)
-                    .unwrap_or(0);
-                reply(
-                    StatusCode::OK,
-                    format!(
-                        "{{\"access_token\":\"{TOKEN}\",\"expires_on\":\"{expires}\",\"resource\":\"{resource}\",\"token_type\":\"Bearer\",\"client_id\":\"00000000-0000-0000-0000-000000000002\"}}"
-                    ),
-                )
-            }
+            (&Method::GET, "/metadata/instance/compute") => imds(&header("metadata")),
+            (&Method::GET, "/msi/token") => msi_token(&header("x-identity-header"), &query),
             _ if !authorized => reply(
                 StatusCode::UNAUTHORIZED,
                 "{\"error\":{\"code\":\"AuthenticationFailed\",\"message\":\"Authentication failed. The 'Authorization' header is missing.\"}}".into(),
             ),
-            (&Method::GET, p) if p == VM => {
-                if state.deny_vm {
-                    return denied("Microsoft.Compute/virtualMachines/read", VM);
-                }
-                let settings = state
-                    .patch_mode
-                    .map(|m| {
-                        format!(",\"patchSettings\":{{\"patchMode\":\"{m}\",\"assessmentMode\":\"AutomaticByPlatform\",\"automaticByPlatformSettings\":{{\"rebootSetting\":\"IfRequired\"}}}}")
-                    })
-                    .unwrap_or_default();
-                reply(
-                    StatusCode::OK,
-                    format!(
-                        "{{\"name\":\"backup-vm-01\",\"id\":\"{VM}\",\"type\":\"Microsoft.Compute/virtualMachines\",\"location\":\"westeurope\",\"properties\":{{\"vmId\":\"02aab8a4-74ef-476e-8182-f6d2ba4166a6\",\"hardwareProfile\":{{\"vmSize\":\"Standard_D2s_v5\"}},\"osProfile\":{{\"computerName\":\"backup-vm-01\",\"adminUsername\":\"azureuser\",\"linuxConfiguration\":{{\"disablePasswordAuthentication\":true,\"provisionVMAgent\":true{settings}}},\"secrets\":[],\"allowExtensionOperations\":true}},\"provisioningState\":\"Succeeded\"}}}}"
-                    ),
-                )
-            }
+            (&Method::GET, p) if p == VM => vm(&state),
             (&Method::POST, "/providers/Microsoft.ResourceGraph/resources") => {
-                if state.deny_graph {
-                    return denied(
-                        "Microsoft.ResourceGraph/resources/read",
-                        "/providers/Microsoft.ResourceGraph",
-                    );
-                }
-                // The query must ask for this VM's assessment summaries.
-                let asks = graph_query.as_deref().is_some_and(|q| {
-                    q.starts_with("patchassessmentresources")
-                        && q.contains(&format!("'{VM}/'"))
-                        && q.contains("patchassessmentresults'")
-                });
-                let rows = match (asks, state.assessment) {
-                    (true, Some((status, security, critical, other))) => format!(
-                        "{{\"id\":\"{VM}/patchAssessmentResults/latest\",\"properties\":{{\"assessmentActivityId\":\"68f8b292-dfc2-4646-9781-33cc88631968\",\"lastModifiedDateTime\":\"2026-12-05T04:12:09.8321451Z\",\"startDateTime\":\"2026-12-05T04:10:02.1203718Z\",\"status\":\"{status}\",\"osType\":\"Linux\",\"rebootPending\":false,\"patchServiceUsed\":\"APT\",\"startedBy\":\"Platform\",\"availablePatchCountByClassification\":{{\"security\":{security},\"critical\":{critical},\"other\":{other}}}{}}}}}",
-                        if status == "Failed" {
-                            ",\"errorDetails\":{\"code\":\"1\",\"message\":\"Failed to assess the machine: the package manager is locked\"}"
-                        } else {
-                            ""
-                        }
-                    ),
-                    _ => String::new(),
-                };
-                let n = usize::from(!rows.is_empty());
-                reply(
-                    StatusCode::OK,
-                    format!(
-                        "{{\"totalRecords\":{n},\"count\":{n},\"data\":[{rows}],\"facets\":[],\"resultTruncated\":\"false\"}}"
-                    ),
-                )
+                graph(&state, graph_query.as_deref())
             }
             _ => reply(
                 StatusCode::NOT_FOUND,
@@ -245,4 +162,99 @@ impl AzureMgmt {
             ),
         }
     }
+}
+
+/// IMDS: the VM this is.
+fn imds(metadata_header: &str) -> Response<Full<Bytes>> {
+    if metadata_header != "true" {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "{\"error\":\"Bad request. Required metadata header not specified\"}".into(),
+        );
+    }
+    reply(
+        StatusCode::OK,
+        format!(
+            "{{\"azEnvironment\":\"AzurePublicCloud\",\"location\":\"westeurope\",\"name\":\"backup-vm-01\",\"osType\":\"Linux\",\"resourceGroupName\":\"backup-rg\",\"resourceId\":\"{VM}\",\"subscriptionId\":\"{SUBSCRIPTION}\",\"vmId\":\"02aab8a4-74ef-476e-8182-f6d2ba4166a6\",\"vmSize\":\"Standard_D2s_v5\",\"zone\":\"1\"}}"
+        ),
+    )
+}
+
+/// The managed identity's token endpoint (App Service style).
+fn msi_token(identity_header: &str, query: &str) -> Response<Full<Bytes>> {
+    if identity_header != IDENTITY_HEADER {
+        return reply(
+            StatusCode::UNAUTHORIZED,
+            "{\"statusCode\":401,\"message\":\"Unauthorized\"}".into(),
+        );
+    }
+    let resource = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("resource="))
+        .unwrap_or("")
+        .replace("%3A", ":")
+        .replace("%2F", "/");
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() + 3600)
+        .unwrap_or(0);
+    reply(
+        StatusCode::OK,
+        format!(
+            "{{\"access_token\":\"{TOKEN}\",\"expires_on\":\"{expires}\",\"resource\":\"{resource}\",\"token_type\":\"Bearer\",\"client_id\":\"00000000-0000-0000-0000-000000000002\"}}"
+        ),
+    )
+}
+
+/// Resource Manager: the VM, with its patch settings.
+fn vm(state: &MgmtState) -> Response<Full<Bytes>> {
+    if state.deny_vm {
+        return denied("Microsoft.Compute/virtualMachines/read", VM);
+    }
+    let settings = state
+        .patch_mode
+        .map(|m| {
+            format!(",\"patchSettings\":{{\"patchMode\":\"{m}\",\"assessmentMode\":\"AutomaticByPlatform\",\"automaticByPlatformSettings\":{{\"rebootSetting\":\"IfRequired\"}}}}")
+        })
+        .unwrap_or_default();
+    reply(
+        StatusCode::OK,
+        format!(
+            "{{\"name\":\"backup-vm-01\",\"id\":\"{VM}\",\"type\":\"Microsoft.Compute/virtualMachines\",\"location\":\"westeurope\",\"properties\":{{\"vmId\":\"02aab8a4-74ef-476e-8182-f6d2ba4166a6\",\"hardwareProfile\":{{\"vmSize\":\"Standard_D2s_v5\"}},\"osProfile\":{{\"computerName\":\"backup-vm-01\",\"adminUsername\":\"azureuser\",\"linuxConfiguration\":{{\"disablePasswordAuthentication\":true,\"provisionVMAgent\":true{settings}}},\"secrets\":[],\"allowExtensionOperations\":true}},\"provisioningState\":\"Succeeded\"}}}}"
+        ),
+    )
+}
+
+/// Resource Graph: the VM's latest patch assessment summary.
+fn graph(state: &MgmtState, graph_query: Option<&str>) -> Response<Full<Bytes>> {
+    if state.deny_graph {
+        return denied(
+            "Microsoft.ResourceGraph/resources/read",
+            "/providers/Microsoft.ResourceGraph",
+        );
+    }
+    // The query must ask for this VM's assessment summaries.
+    let asks = graph_query.is_some_and(|q| {
+        q.starts_with("patchassessmentresources")
+            && q.contains(&format!("'{VM}/'"))
+            && q.contains("patchassessmentresults'")
+    });
+    let rows = match (asks, state.assessment) {
+        (true, Some((status, security, critical, other))) => format!(
+            "{{\"id\":\"{VM}/patchAssessmentResults/latest\",\"properties\":{{\"assessmentActivityId\":\"68f8b292-dfc2-4646-9781-33cc88631968\",\"lastModifiedDateTime\":\"2026-12-05T04:12:09.8321451Z\",\"startDateTime\":\"2026-12-05T04:10:02.1203718Z\",\"status\":\"{status}\",\"osType\":\"Linux\",\"rebootPending\":false,\"patchServiceUsed\":\"APT\",\"startedBy\":\"Platform\",\"availablePatchCountByClassification\":{{\"security\":{security},\"critical\":{critical},\"other\":{other}}}{}}}}}",
+            if status == "Failed" {
+                ",\"errorDetails\":{\"code\":\"1\",\"message\":\"Failed to assess the machine: the package manager is locked\"}"
+            } else {
+                ""
+            }
+        ),
+        _ => String::new(),
+    };
+    let n = usize::from(!rows.is_empty());
+    reply(
+        StatusCode::OK,
+        format!(
+            "{{\"totalRecords\":{n},\"count\":{n},\"data\":[{rows}],\"facets\":[],\"resultTruncated\":\"false\"}}"
+        ),
+    )
 }

@@ -291,10 +291,79 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
+/// ListObjectVersions (or ListObjects) of a bucket: every object once, as
+/// the shape lists it.
+fn listing(bucket: &str, query: &str, objects: &BTreeMap<String, Object>, shape: Shape) -> String {
+    let prefix = query_param(query, "prefix").map(decode).unwrap_or_default();
+    let matching = objects.iter().filter(|(k, _)| k.starts_with(&prefix));
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
+    let url_keys = query_param(query, "encoding-type") == Some("url");
+    let key_text = |k: &str| {
+        if url_keys {
+            url_encode(k)
+        } else {
+            xml_escape(k)
+        }
+    };
+    if query_param(query, "versions").is_some() {
+        xml.push_str("<ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+        xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
+        if url_keys {
+            xml.push_str("<EncodingType>url</EncodingType>");
+        }
+        for (k, o) in matching {
+            let algorithm = shape
+                .checksum(o)
+                .map(|(a, _)| {
+                    format!("<ChecksumAlgorithm>{a}</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>")
+                })
+                .unwrap_or_default();
+            xml.push_str(&format!(
+                "<Version><Key>{}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag>{algorithm}<Size>{}</Size><StorageClass>STANDARD</StorageClass></Version>",
+                key_text(k), o.modified, shape.etag(o), o.size
+            ));
+        }
+        xml.push_str("</ListVersionsResult>");
+    } else {
+        let v2 = query_param(query, "list-type") == Some("2");
+        xml.push_str("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+        xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
+        let mut n = 0;
+        for (k, o) in matching {
+            n += 1;
+            xml.push_str(&format!(
+                "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
+                xml_escape(k), o.modified, shape.etag(o), o.size
+            ));
+        }
+        if v2 {
+            xml.push_str(&format!("<KeyCount>{n}</KeyCount>"));
+        }
+        xml.push_str("</ListBucketResult>");
+    }
+    xml
+}
+
+/// GetObjectAttributes: the ETag, the shape's checksum and the size.
+fn attributes(o: &Object, shape: Shape) -> Result<Response<Body>, std::io::Error> {
+    let checksum = shape
+        .checksum(o)
+        .map(|(a, v)| {
+            format!("<Checksum><Checksum{a}>{v}</Checksum{a}><ChecksumType>FULL_OBJECT</ChecksumType></Checksum>")
+        })
+        .unwrap_or_default();
+    let xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><GetObjectAttributesResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>{}</ETag>{checksum}<StorageClass>STANDARD</StorageClass><ObjectSize>{}</ObjectSize></GetObjectAttributesResponse>",
+        shape.etag(o), o.size
+    );
+    let mut r = full(StatusCode::OK, "application/xml", xml);
+    r.headers_mut().insert(
+        "x-amz-version-id",
+        "null".parse().map_err(std::io::Error::other)?,
+    );
+    Ok(r)
+}
+
 async fn handle(
     buckets: Arc<Buckets>,
     stats: Arc<Stats>,
@@ -329,80 +398,20 @@ async fn handle(
         .get("x-amz-checksum-mode")
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"enabled"));
     if key.is_empty() {
-        let prefix = query_param(&query, "prefix")
-            .map(decode)
-            .unwrap_or_default();
-        let matching = objects.iter().filter(|(k, _)| k.starts_with(&prefix));
         if req.method() == Method::HEAD {
             return Ok(full(StatusCode::OK, "application/xml", String::new()));
         }
-        let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-        let url_keys = query_param(&query, "encoding-type") == Some("url");
-        let key_text = |k: &str| {
-            if url_keys {
-                url_encode(k)
-            } else {
-                xml_escape(k)
-            }
-        };
-        if query_param(&query, "versions").is_some() {
-            xml.push_str("<ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-            xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
-            if url_keys {
-                xml.push_str("<EncodingType>url</EncodingType>");
-            }
-            for (k, o) in matching {
-                let algorithm = shape
-                    .checksum(o)
-                    .map(|(a, _)| {
-                        format!("<ChecksumAlgorithm>{a}</ChecksumAlgorithm><ChecksumType>FULL_OBJECT</ChecksumType>")
-                    })
-                    .unwrap_or_default();
-                xml.push_str(&format!(
-                    "<Version><Key>{}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag>{algorithm}<Size>{}</Size><StorageClass>STANDARD</StorageClass></Version>",
-                    key_text(k), o.modified, shape.etag(o), o.size
-                ));
-            }
-            xml.push_str("</ListVersionsResult>");
-        } else {
-            let v2 = query_param(&query, "list-type") == Some("2");
-            xml.push_str("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
-            xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
-            let mut n = 0;
-            for (k, o) in matching {
-                n += 1;
-                xml.push_str(&format!(
-                    "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
-                    xml_escape(k), o.modified, shape.etag(o), o.size
-                ));
-            }
-            if v2 {
-                xml.push_str(&format!("<KeyCount>{n}</KeyCount>"));
-            }
-            xml.push_str("</ListBucketResult>");
-        }
-        return Ok(full(StatusCode::OK, "application/xml", xml));
+        return Ok(full(
+            StatusCode::OK,
+            "application/xml",
+            listing(bucket, &query, objects, shape),
+        ));
     }
     let Some(o) = objects.get(key) else {
         return Ok(error(StatusCode::NOT_FOUND, "NoSuchKey"));
     };
     if query_param(&query, "attributes").is_some() {
-        let checksum = shape
-            .checksum(o)
-            .map(|(a, v)| {
-                format!("<Checksum><Checksum{a}>{v}</Checksum{a}><ChecksumType>FULL_OBJECT</ChecksumType></Checksum>")
-            })
-            .unwrap_or_default();
-        let xml = format!(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><GetObjectAttributesResponse xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><ETag>{}</ETag>{checksum}<StorageClass>STANDARD</StorageClass><ObjectSize>{}</ObjectSize></GetObjectAttributesResponse>",
-            shape.etag(o), o.size
-        );
-        let mut r = full(StatusCode::OK, "application/xml", xml);
-        r.headers_mut().insert(
-            "x-amz-version-id",
-            "null".parse().map_err(std::io::Error::other)?,
-        );
-        return Ok(r);
+        return attributes(o, shape);
     }
     let mut builder = Response::builder()
         .status(StatusCode::OK)

@@ -220,6 +220,23 @@ impl SeenRequest {
 
 type Body = Full<Bytes>;
 
+/// A successful answer's bytes damaged as the fault says: one bit flipped,
+/// or the body cut short (with a Content-Length to match).
+fn damage(fault: Option<&Fault>, headers: &mut hyper::HeaderMap, bytes: &mut Vec<u8>) {
+    match fault {
+        Some(Fault::FlipByte(at)) => {
+            if let Some(b) = bytes.get_mut(*at as usize) {
+                *b ^= 0x01;
+            }
+        }
+        Some(Fault::Truncate(keep)) => {
+            bytes.truncate(*keep as usize);
+            headers.insert(hyper::header::CONTENT_LENGTH, bytes.len().into());
+        }
+        _ => {}
+    }
+}
+
 /// Whether a request reads an object's bytes (a restore): a GET that is
 /// not GetObjectAttributes or a listing.
 fn is_restore(get: bool, target: &str) -> bool {
@@ -349,10 +366,6 @@ impl FaultProxy {
         Some(f)
     }
 
-    #[expect(
-        clippy::too_many_lines,
-        reason = "to be split into named steps, as drill/run.rs is"
-    )]
     async fn handle(
         &self,
         req: Request<Incoming>,
@@ -426,31 +439,7 @@ impl FaultProxy {
             .map_err(std::io::Error::other)?
             .to_bytes()
             .to_vec();
-        let strip_refs = self
-            .strip_references
-            .load(std::sync::atomic::Ordering::SeqCst)
-            && is_restore(req_method_get, &target);
-        let strip_sums = self
-            .strip_checksums
-            .load(std::sync::atomic::Ordering::SeqCst)
-            || strip_refs;
-        let strip_lock = self.strip_lock.load(std::sync::atomic::Ordering::SeqCst);
-        if strip_sums || strip_lock || strip_refs {
-            let names: Vec<_> = parts
-                .headers
-                .keys()
-                .filter(|k| {
-                    let k = k.as_str();
-                    strip_sums && k.starts_with("x-amz-checksum")
-                        || strip_refs && (k == "etag" || k == "content-md5")
-                        || strip_lock && k.starts_with("x-amz-object-lock")
-                })
-                .cloned()
-                .collect();
-            for n in names {
-                parts.headers.remove(n);
-            }
-        }
+        self.strip_headers(&mut parts.headers, req_method_get, &target);
         if fault == Some(Fault::ServeOtherVersion) && parts.status.is_success() {
             if let Ok(mut a) = self.answers.lock() {
                 a.insert(
@@ -464,20 +453,40 @@ impl FaultProxy {
                 );
             }
         }
-        match fault {
-            Some(Fault::FlipByte(at)) if parts.status.is_success() => {
-                if let Some(b) = bytes.get_mut(at as usize) {
-                    *b ^= 0x01;
-                }
-            }
-            Some(Fault::Truncate(keep)) if parts.status.is_success() => {
-                bytes.truncate(keep as usize);
-                parts
-                    .headers
-                    .insert(hyper::header::CONTENT_LENGTH, bytes.len().into());
-            }
-            _ => {}
+        if parts.status.is_success() {
+            damage(fault.as_ref(), &mut parts.headers, &mut bytes);
         }
         Ok(Response::from_parts(parts, Full::new(Bytes::from(bytes))))
+    }
+
+    /// Takes away the headers the proxy is set to strip: additional
+    /// checksums, every reference of a restore (ETag, Content-MD5), Object
+    /// Lock facts.
+    fn strip_headers(&self, headers: &mut hyper::HeaderMap, get: bool, target: &str) {
+        let strip_refs = self
+            .strip_references
+            .load(std::sync::atomic::Ordering::SeqCst)
+            && is_restore(get, target);
+        let strip_sums = self
+            .strip_checksums
+            .load(std::sync::atomic::Ordering::SeqCst)
+            || strip_refs;
+        let strip_lock = self.strip_lock.load(std::sync::atomic::Ordering::SeqCst);
+        if !(strip_sums || strip_lock || strip_refs) {
+            return;
+        }
+        let names: Vec<_> = headers
+            .keys()
+            .filter(|k| {
+                let k = k.as_str();
+                strip_sums && k.starts_with("x-amz-checksum")
+                    || strip_refs && (k == "etag" || k == "content-md5")
+                    || strip_lock && k.starts_with("x-amz-object-lock")
+            })
+            .cloned()
+            .collect();
+        for n in names {
+            headers.remove(n);
+        }
     }
 }

@@ -156,10 +156,6 @@ fn answer(status: u16, body: &Value) -> Answer {
         .map_err(std::io::Error::other)
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into named steps, as drill/run.rs is"
-)]
 async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Answer {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
@@ -217,94 +213,109 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Answer {
         None => None,
     };
     let text = String::from_utf8_lossy(&body).into_owned();
-    if path == "/services/collector/event" {
-        let events: Vec<Value> = serde_json::Deserializer::from_str(&text)
-            .into_iter::<Value>()
-            .filter_map(Result::ok)
-            .collect();
-        if events.is_empty() {
-            return answer(400, &json!({"text": "No data", "code": 5}));
-        }
-        for e in events {
-            let id = e["fields"]["event_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            s.arrivals.push(id);
-            s.records.push((path.clone(), e));
-        }
-        s.next_ack += 1;
-        let ack = s.next_ack;
-        // Acknowledged on the second poll, so the agent has to poll.
-        s.acks.insert(ack, 1);
-        return answer(200, &json!({"text": "Success", "code": 0, "ackId": ack}));
+    match path.as_str() {
+        "/services/collector/event" => hec_events(&mut s, &path, &text),
+        "/services/collector/ack" => hec_acks(&mut s, &text),
+        p if p.ends_with("/_bulk") => bulk(&mut s, &path, &text, bulk_fault),
+        "/hook" => hook(&mut s, &path, &text),
+        _ => answer(404, &json!({"error": format!("no such path {path}")})),
     }
-    if path == "/services/collector/ack" {
-        let asked: Value = serde_json::from_str(&text).unwrap_or_default();
-        let mut out = serde_json::Map::new();
-        for id in asked["acks"].as_array().cloned().unwrap_or_default() {
-            let Some(id) = id.as_u64() else { continue };
-            let done = match s.acks.get_mut(&id) {
-                Some(0) => true,
-                Some(left) => {
-                    *left -= 1;
-                    false
-                }
-                None => false,
-            };
-            out.insert(id.to_string(), json!(done));
-        }
-        return answer(200, &json!({ "acks": out }));
+}
+
+/// Splunk HEC events: recorded, each acknowledged on the second poll.
+fn hec_events(s: &mut State, path: &str, text: &str) -> Answer {
+    let events: Vec<Value> = serde_json::Deserializer::from_str(text)
+        .into_iter::<Value>()
+        .filter_map(Result::ok)
+        .collect();
+    if events.is_empty() {
+        return answer(400, &json!({"text": "No data", "code": 5}));
     }
-    if path.ends_with("/_bulk") {
-        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-        let mut items = Vec::new();
-        let mut errors = false;
-        for (i, pair) in lines.chunks(2).enumerate() {
-            let action: Value = serde_json::from_str(pair[0]).unwrap_or_default();
-            let create = &action["create"];
-            let id = create["_id"].as_str().unwrap_or_default().to_owned();
-            let index = create["_index"].clone();
-            let status = match bulk_fault {
-                Some((from, status)) if i >= from => status,
-                _ if s.bulk_ids.contains(&id) => 409,
-                _ => 201,
-            };
-            if status == 201 {
-                s.bulk_ids.insert(id.clone());
-                s.arrivals.push(id.clone());
-                let doc: Value = pair
-                    .get(1)
-                    .and_then(|d| serde_json::from_str(d).ok())
-                    .unwrap_or_default();
-                s.records.push((path.clone(), doc));
+    for e in events {
+        let id = e["fields"]["event_id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        s.arrivals.push(id);
+        s.records.push((path.to_owned(), e));
+    }
+    s.next_ack += 1;
+    let ack = s.next_ack;
+    // Acknowledged on the second poll, so the agent has to poll.
+    s.acks.insert(ack, 1);
+    answer(200, &json!({"text": "Success", "code": 0, "ackId": ack}))
+}
+
+/// Splunk HEC acknowledgement polls.
+fn hec_acks(s: &mut State, text: &str) -> Answer {
+    let asked: Value = serde_json::from_str(text).unwrap_or_default();
+    let mut out = serde_json::Map::new();
+    for id in asked["acks"].as_array().cloned().unwrap_or_default() {
+        let Some(id) = id.as_u64() else { continue };
+        let done = match s.acks.get_mut(&id) {
+            Some(0) => true,
+            Some(left) => {
+                *left -= 1;
+                false
             }
-            let mut item = json!({"_index": index, "_id": id, "status": status});
-            if status >= 300 {
-                errors = true;
-                item["error"] = json!({"type": match status {
-                    409 => "version_conflict_engine_exception",
-                    429 => "es_rejected_execution_exception",
-                    _ => "mapper_parsing_exception",
-                }, "reason": "as the test asked"});
-            }
-            items.push(json!({ "create": item }));
-        }
-        return answer(200, &json!({"took": 1, "errors": errors, "items": items}));
+            None => false,
+        };
+        out.insert(id.to_string(), json!(done));
     }
-    if path == "/hook" {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Value = serde_json::from_str(line).unwrap_or_default();
-            let id = v["metadata"]["uid"]
-                .as_str()
-                .or(v["event"]["id"].as_str())
-                .or(v["event_id"].as_str())
-                .unwrap_or_default()
-                .to_owned();
-            s.arrivals.push(id);
-            s.records.push((path.clone(), v));
+    answer(200, &json!({ "acks": out }))
+}
+
+/// Elasticsearch `_bulk` creates; a document already created is a 409; a
+/// fault fails the items from one on.
+fn bulk(s: &mut State, path: &str, text: &str, bulk_fault: Option<(usize, u16)>) -> Answer {
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut items = Vec::new();
+    let mut errors = false;
+    for (i, pair) in lines.chunks(2).enumerate() {
+        let action: Value = serde_json::from_str(pair[0]).unwrap_or_default();
+        let create = &action["create"];
+        let id = create["_id"].as_str().unwrap_or_default().to_owned();
+        let index = create["_index"].clone();
+        let status = match bulk_fault {
+            Some((from, status)) if i >= from => status,
+            _ if s.bulk_ids.contains(&id) => 409,
+            _ => 201,
+        };
+        if status == 201 {
+            s.bulk_ids.insert(id.clone());
+            s.arrivals.push(id.clone());
+            let doc: Value = pair
+                .get(1)
+                .and_then(|d| serde_json::from_str(d).ok())
+                .unwrap_or_default();
+            s.records.push((path.to_owned(), doc));
         }
-        return answer(200, &json!({"ok": true}));
+        let mut item = json!({"_index": index, "_id": id, "status": status});
+        if status >= 300 {
+            errors = true;
+            item["error"] = json!({"type": match status {
+                409 => "version_conflict_engine_exception",
+                429 => "es_rejected_execution_exception",
+                _ => "mapper_parsing_exception",
+            }, "reason": "as the test asked"});
+        }
+        items.push(json!({ "create": item }));
     }
-    answer(404, &json!({"error": format!("no such path {path}")}))
+    answer(200, &json!({"took": 1, "errors": errors, "items": items}))
+}
+
+/// A webhook's JSON lines.
+fn hook(s: &mut State, path: &str, text: &str) -> Answer {
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).unwrap_or_default();
+        let id = v["metadata"]["uid"]
+            .as_str()
+            .or(v["event"]["id"].as_str())
+            .or(v["event_id"].as_str())
+            .unwrap_or_default()
+            .to_owned();
+        s.arrivals.push(id);
+        s.records.push((path.to_owned(), v));
+    }
+    answer(200, &json!({"ok": true}))
 }
