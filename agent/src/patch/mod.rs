@@ -90,7 +90,10 @@ pub struct HostState {
 pub use crate::config::PatchPolicy as Policy;
 
 mod probe;
-use probe::{apt_lists_updated, mtime, newer_kernel, on_path, read, rfc3339, run, run_accepting};
+use probe::{
+    apt_lists_updated, mtime, newer_kernel, on_path, read, rfc3339, run, run_accepting,
+    VersionOrder,
+};
 
 mod cloud_findings;
 use cloud_findings::judge_cloud;
@@ -132,7 +135,11 @@ pub fn gather() -> HostState {
         }
     };
     let flagged = mtime("/var/run/reboot-required");
-    let newer = newer_kernel(Path::new("/boot"), &kernel);
+    let newer = newer_kernel(
+        Path::new("/boot"),
+        &kernel,
+        VersionOrder::of(package_manager),
+    );
     let reboot_since = match (flagged, newer.as_ref().map(|n| n.1)) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -575,7 +582,7 @@ fn reboot(
 
 #[cfg(test)]
 mod tests {
-    use super::probe::compare_versions;
+    use super::probe::{compare_versions, VersionOrder};
     use super::*;
 
     fn state(pending: Vec<Pending>) -> HostState {
@@ -702,16 +709,31 @@ mod tests {
     #[test]
     fn a_newer_installed_kernel_means_a_reboot_is_pending() {
         use std::cmp::Ordering::*;
+        use VersionOrder::{Dpkg, Rpm};
+        for order in [Dpkg, Rpm] {
+            assert_eq!(
+                compare_versions(order, "6.1.0-28-amd64", "6.1.0-25-amd64"),
+                Greater
+            );
+            assert_eq!(
+                compare_versions(order, "6.1.0-9-amd64", "6.1.0-25-amd64"),
+                Less
+            );
+            assert_eq!(
+                compare_versions(order, "6.1.0-25-amd64", "6.1.0-25-amd64"),
+                Equal
+            );
+            // A pre-release sorts before its release; an epoch outranks
+            // everything after it.
+            assert_eq!(compare_versions(order, "6.13~rc1-1", "6.13-1"), Less);
+            assert_eq!(compare_versions(order, "1:5.10-1", "6.1-1"), Greater);
+        }
         assert_eq!(
-            compare_versions("6.1.0-28-amd64", "6.1.0-25-amd64"),
+            compare_versions(Rpm, "5.14.0-427.13.1.el9_4.x86_64", "5.14.0-427.el9.x86_64"),
             Greater
         );
-        assert_eq!(compare_versions("6.1.0-9-amd64", "6.1.0-25-amd64"), Less);
-        assert_eq!(
-            compare_versions("5.14.0-427.13.1.el9_4.x86_64", "5.14.0-427.el9.x86_64"),
-            Greater
-        );
-        assert_eq!(compare_versions("6.1.0-25-amd64", "6.1.0-25-amd64"), Equal);
+        // rpm's `^`: a snapshot after its release.
+        assert_eq!(compare_versions(Rpm, "1.0^git1-1", "1.0-1"), Greater);
         let boot = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         for k in [
             "vmlinuz-6.1.0-25-amd64",
@@ -721,13 +743,13 @@ mod tests {
             std::fs::write(boot.path().join(k), b"").unwrap_or_else(|e| panic!("{e}"));
         }
         assert_eq!(
-            newer_kernel(boot.path(), "6.1.0-25-amd64").map(|n| n.0),
+            newer_kernel(boot.path(), "6.1.0-25-amd64", Dpkg).map(|n| n.0),
             Some("6.1.0-28-amd64".into())
         );
-        assert_eq!(newer_kernel(boot.path(), "6.1.0-28-amd64"), None);
+        assert_eq!(newer_kernel(boot.path(), "6.1.0-28-amd64", Dpkg), None);
         // A container: no kernel of its own, no claim.
         let empty = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(newer_kernel(empty.path(), "6.18.44"), None);
+        assert_eq!(newer_kernel(empty.path(), "6.18.44", Rpm), None);
     }
 
     #[test]

@@ -51,7 +51,11 @@ pub(super) fn on_path(program: &str) -> bool {
 /// The newest kernel installed in `boot` (`vmlinuz-RELEASE`) when it is
 /// newer than `running`, with when it was installed. `None` also when
 /// `boot` holds no kernel (a container runs its host's kernel).
-pub(super) fn newer_kernel(boot: &Path, running: &str) -> Option<(String, DateTime<Utc>)> {
+pub(super) fn newer_kernel(
+    boot: &Path,
+    running: &str,
+    order: VersionOrder,
+) -> Option<(String, DateTime<Utc>)> {
     let newest = std::fs::read_dir(boot)
         .ok()?
         .filter_map(Result::ok)
@@ -64,41 +68,48 @@ pub(super) fn newer_kernel(boot: &Path, running: &str) -> Option<(String, DateTi
                 (release, when)
             })
         })
-        .max_by(|a, b| compare_versions(&a.0, &b.0))?;
-    (compare_versions(&newest.0, running) == std::cmp::Ordering::Greater).then(|| {
+        .max_by(|a, b| compare_versions(order, &a.0, &b.0))?;
+    (compare_versions(order, &newest.0, running) == std::cmp::Ordering::Greater).then(|| {
         let when = newest.1.map_or_else(Utc::now, DateTime::<Utc>::from);
         (newest.0, when)
     })
 }
 
-/// Orders kernel releases (`6.1.0-28-amd64`, `5.14.0-427.13.1.el9_4.x86_64`)
-/// as rpm and dpkg order versions: separators split, runs of digits compare
-/// as numbers and rank above runs of letters.
-pub(super) fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    #[derive(PartialEq, Eq, PartialOrd, Ord)]
-    enum Part<'a> {
-        Text(&'a str),
-        Number(u64),
-    }
-    fn parts(s: &str) -> Vec<Part<'_>> {
-        let mut out = Vec::new();
-        let mut rest = s.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
-        while let Some(c) = rest.chars().next() {
-            let digit = c.is_ascii_digit();
-            let end = rest
-                .find(|c: char| !c.is_ascii_alphanumeric() || c.is_ascii_digit() != digit)
-                .unwrap_or(rest.len());
-            let (run, tail) = rest.split_at(end);
-            out.push(if digit {
-                Part::Number(run.parse().unwrap_or(u64::MAX))
-            } else {
-                Part::Text(run)
-            });
-            rest = tail.trim_start_matches(|c: char| !c.is_ascii_alphanumeric());
+/// How a host's package manager orders versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum VersionOrder {
+    /// dpkg's (Debian, Ubuntu): epochs, `~` before anything.
+    Dpkg,
+    /// rpm's (RHEL, Fedora, SUSE; and hosts whose package manager is not
+    /// read): epochs, `~` and `^`.
+    Rpm,
+}
+
+impl VersionOrder {
+    /// The ordering of the host's package manager (`apt`, `dnf`, ...).
+    pub(super) fn of(package_manager: &str) -> Self {
+        if package_manager == "apt" {
+            Self::Dpkg
+        } else {
+            Self::Rpm
         }
-        out
     }
-    parts(a).cmp(&parts(b))
+}
+
+/// Orders kernel releases (`6.1.0-28-amd64`, `5.14.0-427.13.1.el9_4.x86_64`)
+/// as the host's package manager orders versions (the `debversion` and
+/// `rpm-version` crates); a release dpkg cannot parse is ordered as rpm
+/// orders it.
+pub(super) fn compare_versions(order: VersionOrder, a: &str, b: &str) -> std::cmp::Ordering {
+    if order == VersionOrder::Dpkg {
+        if let (Ok(x), Ok(y)) = (
+            a.parse::<debversion::Version>(),
+            b.parse::<debversion::Version>(),
+        ) {
+            return x.cmp(&y);
+        }
+    }
+    rpm_version::Evr::parse(a).cmp(&rpm_version::Evr::parse(b))
 }
 
 /// When apt last updated its package lists under `var_lib_apt`
