@@ -2,9 +2,9 @@
 //! host restarted): the evidence chain says which steps were intended and
 //! never confirmed; the store says what is live now.
 
-use super::{CanaryError, CanaryMutation};
+use super::CanaryError;
 use crate::config::CanaryConfig;
-use crate::evidence::{now_rfc3339, AgentInfo, Event};
+use crate::evidence::{now_rfc3339, AgentInfo};
 use crate::ledger::recorder::{lock, Recorder};
 use crate::ledger::CanaryRow;
 use crate::source::{Candidate, ErrorClass, RecoverySource, SourceInfo};
@@ -33,24 +33,16 @@ impl Finisher<'_> {
         note: Option<String>,
         sha256: &str,
     ) -> Result<(), CanaryError> {
-        let mut event = Event::new(
-            Some(operation.to_owned()),
-            &CanaryMutation {
-                agent: &self.agent,
-                drill: &self.cfg.name,
-                source: &self.info,
-                recovery_point: point,
-                action,
-                phase,
-                prior_state: prior,
-                error: note,
-                sha256,
-                pid: std::process::id(),
-                boot_id: &self.boot_id,
-            },
-        );
-        lock(self.recorder).commit(&mut event, |l, e| l.record_event(e))?;
-        Ok(())
+        super::Steps {
+            cfg: self.cfg,
+            recorder: self.recorder,
+            agent: self.agent.clone(),
+            info: self.info.clone(),
+            boot_id: self.boot_id.clone(),
+            sha256: sha256.to_owned(),
+            operation: operation.to_owned(),
+        }
+        .record(point, action, phase, prior, note)
     }
 
     /// A step whose process still runs on this boot is in flight (the

@@ -168,6 +168,7 @@ struct Steps<'a> {
     info: SourceInfo,
     boot_id: String,
     sha256: String,
+    /// One id correlates the steps of a canary's write and delete.
     operation: String,
 }
 
