@@ -94,34 +94,7 @@ async fn anchored_checkpoints_catch_a_rewritten_local_history() {
     assert_eq!(j["intact"], true);
     assert!(j["anchored_checkpoints"].as_u64().unwrap_or(0) >= 2, "{j}");
 
-    // Root on the host cuts the history after event 2 (ledger and evidence
-    // file) and lets the agent chain new events on: every local check
-    // passes…
-    let ledger = agent.ledger();
-    ledger
-        .execute("DELETE FROM events WHERE seq > 2", [])
-        .expect("cut the ledger");
-    ledger
-        .execute("UPDATE sink_cursors SET last_seq = 2", [])
-        .expect("cursors");
-    drop(ledger);
-    let file = agent.path("log/evidence.jsonl");
-    let kept: Vec<String> = std::fs::read_to_string(&file)
-        .expect("evidence")
-        .lines()
-        .take(2)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&file, kept.concat()).expect("cut the file");
-    assert_eq!(agent.drill(&["--no-ship"]).await.code, 0);
-    let local = agent
-        .run(&["evidence", "verify", &format!("--public-key={vkey}")])
-        .await;
-    assert_eq!(
-        local.code, 0,
-        "locally the new chain is intact: {}",
-        local.stdout
-    );
+    cut_history_and_chain_on(&agent, &vkey).await;
     // …but not against the checkpoints the host could not change.
     let caught = verify(&[]).await;
     assert_eq!(caught.code, 1, "{}\n{}", caught.stdout, caught.stderr);
@@ -172,5 +145,38 @@ async fn an_anchor_without_object_lock_is_a_finding() {
             .unwrap_or_default()
             .contains("Object Lock enabled"),
         "{f}"
+    );
+}
+
+/// Root on the host cuts the history after event 2 (ledger and evidence
+/// file) and lets the agent chain new events on: every local check passes.
+async fn cut_history_and_chain_on(agent: &Agent, vkey: &str) {
+    // Root on the host cuts the history after event 2 (ledger and evidence
+    // file) and lets the agent chain new events on: every local check
+    // passes…
+    let ledger = agent.ledger();
+    ledger
+        .execute("DELETE FROM events WHERE seq > 2", [])
+        .expect("cut the ledger");
+    ledger
+        .execute("UPDATE sink_cursors SET last_seq = 2", [])
+        .expect("cursors");
+    drop(ledger);
+    let file = agent.path("log/evidence.jsonl");
+    let kept: Vec<String> = std::fs::read_to_string(&file)
+        .expect("evidence")
+        .lines()
+        .take(2)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&file, kept.concat()).expect("cut the file");
+    assert_eq!(agent.drill(&["--no-ship"]).await.code, 0);
+    let local = agent
+        .run(&["evidence", "verify", &format!("--public-key={vkey}")])
+        .await;
+    assert_eq!(
+        local.code, 0,
+        "locally the new chain is intact: {}",
+        local.stdout
     );
 }

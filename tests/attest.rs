@@ -97,50 +97,7 @@ async fn attestations_verify_with_securesystemslib_and_a_changed_byte_or_another
 
     let results = verify_with_securesystemslib(&file, &vkey, "plain");
     assert_eq!(results.len(), 2);
-    let evidence: Vec<String> = std::fs::read_to_string(agent.path("log/evidence.jsonl"))
-        .expect("evidence")
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let records = read_jsonl(&agent.path("log/evidence.jsonl"));
-    for r in &results {
-        assert_eq!(r["verified"], true, "{r}");
-        let st = &r["statement"];
-        assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
-        assert_eq!(
-            st["predicateType"],
-            "https://slsa.dev/verification_summary/v1"
-        );
-        let p = &st["predicate"];
-        let run_id = p["restoreproof"]["run_id"].as_str().unwrap_or_default();
-        assert_eq!(p["resourceUri"], format!("s3://{}/", b.name));
-        // The subjects are exactly the run's evidence lines, by SHA-256.
-        let mine: Vec<String> = records
-            .iter()
-            .zip(&evidence)
-            .filter(|(rec, _)| rec["run_id"] == run_id)
-            .map(|(_, line)| restoreproof::evidence::sha256_hex(line.as_bytes()))
-            .collect();
-        let subjects: Vec<String> = st["subject"]
-            .as_array()
-            .expect("subjects")
-            .iter()
-            .map(|s| {
-                s["digest"]["sha256"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned()
-            })
-            .collect();
-        assert!(!mine.is_empty());
-        assert_eq!(subjects, mine, "run {run_id}");
-        let expected = if p["restoreproof"]["outcome"] == "passed" {
-            "PASSED"
-        } else {
-            "FAILED"
-        };
-        assert_eq!(p["verificationResult"], expected);
-    }
+    assert_statements(&results, &agent, &b.name);
     let verdicts: Vec<&str> = results
         .iter()
         .map(|r| {
@@ -174,4 +131,53 @@ async fn attestations_verify_with_securesystemslib_and_a_changed_byte_or_another
         "{}",
         one.stderr
     );
+}
+
+/// Each verified statement is an in-toto VSA of one run whose subjects are
+/// exactly that run's evidence lines, by SHA-256.
+fn assert_statements(results: &[serde_json::Value], agent: &Agent, bucket: &str) {
+    let evidence: Vec<String> = std::fs::read_to_string(agent.path("log/evidence.jsonl"))
+        .expect("evidence")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let records = read_jsonl(&agent.path("log/evidence.jsonl"));
+    for r in results {
+        assert_eq!(r["verified"], true, "{r}");
+        let st = &r["statement"];
+        assert_eq!(st["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(
+            st["predicateType"],
+            "https://slsa.dev/verification_summary/v1"
+        );
+        let p = &st["predicate"];
+        let run_id = p["restoreproof"]["run_id"].as_str().unwrap_or_default();
+        assert_eq!(p["resourceUri"], format!("s3://{bucket}/"));
+        // The subjects are exactly the run's evidence lines, by SHA-256.
+        let mine: Vec<String> = records
+            .iter()
+            .zip(&evidence)
+            .filter(|(rec, _)| rec["run_id"] == run_id)
+            .map(|(_, line)| restoreproof::evidence::sha256_hex(line.as_bytes()))
+            .collect();
+        let subjects: Vec<String> = st["subject"]
+            .as_array()
+            .expect("subjects")
+            .iter()
+            .map(|s| {
+                s["digest"]["sha256"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        assert!(!mine.is_empty());
+        assert_eq!(subjects, mine, "run {run_id}");
+        let expected = if p["restoreproof"]["outcome"] == "passed" {
+            "PASSED"
+        } else {
+            "FAILED"
+        };
+        assert_eq!(p["verificationResult"], expected);
+    }
 }

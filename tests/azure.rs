@@ -580,41 +580,7 @@ async fn documented_responses_undelete_verifies_and_puts_the_soft_deleted_state_
     assert_eq!(s["verdict"], "verified", "{s}");
     assert!(checks_with(s, "match").contains(&"azure.content_md5".to_owned()));
 
-    // Undelete, read, delete again — in that order — and the blob is back in
-    // its soft-deleted state.
-    let reqs: Vec<String> = docs
-        .requests()
-        .into_iter()
-        .filter(|r| r.contains("old.log"))
-        .map(|r| {
-            r.split('?').next().unwrap_or_default().to_owned()
-                + if r.contains("comp=undelete") {
-                    " undelete"
-                } else {
-                    ""
-                }
-        })
-        .collect();
-    assert_eq!(
-        reqs.first().map(String::as_str),
-        Some("PUT /docaccount/docs/old.log undelete"),
-        "{reqs:?}"
-    );
-    assert_eq!(
-        reqs.last().map(String::as_str),
-        Some("DELETE /docaccount/docs/old.log"),
-        "{reqs:?}"
-    );
-    assert!(
-        reqs.iter().any(|r| r == "GET /docaccount/docs/old.log"),
-        "{reqs:?}"
-    );
-    let old = docs
-        .blobs()
-        .into_iter()
-        .find(|b| b.name == "old.log")
-        .expect("old.log");
-    assert!(old.deleted, "the soft-deleted state was put back");
+    assert_undeleted_then_deleted_again(&docs);
 
     // Each step is an evidence event, the intent recorded before the act;
     // as OCSF, every record of the run conforms.
@@ -794,37 +760,7 @@ async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
         ("managed-identity", "method = \"managed_identity\"\nclient_id = \"mi-client\"\n".to_owned(), "mi-client", "managed_identity"),
         ("azure-cli", "method = \"azure_cli\"\n".to_owned(), "az-cli", "azure_cli"),
     ];
-    // `az` is a stand-in on PATH (no local server implements the Azure CLI):
-    // it asks the test token endpoint for a token, records the call, and
-    // answers as `az account get-access-token -o json` does.
-    let bin = dir.join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    let az = bin.join("az");
-    std::fs::write(
-        &az,
-        format!(
-            "#!/usr/bin/env python3\n\
-             import json, ssl, sys, time, urllib.parse, urllib.request\n\
-             scope = sys.argv[sys.argv.index('--scope') + 1]\n\
-             form = urllib.parse.urlencode({{'client_id': 'az-cli', 'client_secret': 'x', 'scope': scope}}).encode()\n\
-             ctx = ssl.create_default_context(cafile='{ca}')\n\
-             reply = urllib.request.urlopen('{authority}/{tenant}/oauth2/v2.0/token', form, context=ctx)\n\
-             token = json.load(reply)['access_token']\n\
-             print(json.dumps({{'accessToken': token, 'expires_on': int(time.time()) + 3600, 'tokenType': 'Bearer'}}))\n",
-            ca = oauth.ca,
-            authority = oauth.authority,
-        ),
-    )
-    .expect("az");
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = fake_az_cli(&dir, &oauth, tenant);
     for (name, auth, client_id, flow) in flows {
         std::fs::write(
             &agent.config,
@@ -876,4 +812,77 @@ async fn bearer_token_auth_reaches_azurite_over_https_for_each_entra_flow() {
             "{name}: {grants:?}"
         );
     }
+}
+
+/// `az` as a stand-in on PATH (no local server implements the Azure CLI):
+/// it asks the test token endpoint for a token, records the call, and
+/// answers as `az account get-access-token -o json` does. The `PATH` that
+/// finds it.
+fn fake_az_cli(dir: &std::path::Path, oauth: &OAuth, tenant: &str) -> String {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let az = bin.join("az");
+    std::fs::write(
+        &az,
+        format!(
+            "#!/usr/bin/env python3\n\
+             import json, ssl, sys, time, urllib.parse, urllib.request\n\
+             scope = sys.argv[sys.argv.index('--scope') + 1]\n\
+             form = urllib.parse.urlencode({{'client_id': 'az-cli', 'client_secret': 'x', 'scope': scope}}).encode()\n\
+             ctx = ssl.create_default_context(cafile='{ca}')\n\
+             reply = urllib.request.urlopen('{authority}/{tenant}/oauth2/v2.0/token', form, context=ctx)\n\
+             token = json.load(reply)['access_token']\n\
+             print(json.dumps({{'accessToken': token, 'expires_on': int(time.time()) + 3600, 'tokenType': 'Bearer'}}))\n",
+            ca = oauth.ca,
+            authority = oauth.authority,
+        ),
+    )
+    .expect("az");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Undelete, read, delete again — in that order — and the blob is back in
+/// its soft-deleted state.
+fn assert_undeleted_then_deleted_again(docs: &restoreproof_testkit::azure_docs::AzureDocs) {
+    let reqs: Vec<String> = docs
+        .requests()
+        .into_iter()
+        .filter(|r| r.contains("old.log"))
+        .map(|r| {
+            r.split('?').next().unwrap_or_default().to_owned()
+                + if r.contains("comp=undelete") {
+                    " undelete"
+                } else {
+                    ""
+                }
+        })
+        .collect();
+    assert_eq!(
+        reqs.first().map(String::as_str),
+        Some("PUT /docaccount/docs/old.log undelete"),
+        "{reqs:?}"
+    );
+    assert_eq!(
+        reqs.last().map(String::as_str),
+        Some("DELETE /docaccount/docs/old.log"),
+        "{reqs:?}"
+    );
+    assert!(
+        reqs.iter().any(|r| r == "GET /docaccount/docs/old.log"),
+        "{reqs:?}"
+    );
+    let old = docs
+        .blobs()
+        .into_iter()
+        .find(|b| b.name == "old.log")
+        .expect("old.log");
+    assert!(old.deleted, "the soft-deleted state was put back");
 }

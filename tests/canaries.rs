@@ -150,28 +150,7 @@ async fn canaries_prove_retention_and_a_shorter_one_fails_with_its_age() {
         "{detail}"
     );
     assert_eq!(checks[2]["outcome"], "gone");
-    // Each result is a finding an auditor and the SIEM see.
-    let findings: Vec<Value> = agent
-        .evidence()
-        .into_iter()
-        .filter(|e| e["kind"] == "posture_finding" && e["check"] == "canary.retention")
-        .collect();
-    assert_eq!(findings.len(), 6);
-    assert_eq!(findings.iter().filter(|f| f["status"] == "fail").count(), 2);
-    crate::util::assert_ocsf_conforms(&findings);
-    let report = agent.run(&["report"]).await;
-    assert!(
-        report.stdout.contains("canary.retention"),
-        "{}",
-        report.stdout
-    );
-    let docs: Vec<(&str, Value)> = agent
-        .evidence()
-        .into_iter()
-        .map(|e| ("evidence", e))
-        .chain([("drill", run.json())])
-        .collect();
-    crate::schemas::assert_valid(&docs);
+    assert_findings_reported(&agent, &run).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -435,4 +414,31 @@ async fn canaries_a_killed_run_left_live_are_finished_by_the_next_run() {
     assert_eq!(known, 0);
     let verify = agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}{}", verify.stdout, verify.stderr);
+}
+
+/// Each canary result is a finding an auditor and the SIEM see, in the
+/// report and as OCSF, and every record matches its schema.
+async fn assert_findings_reported(agent: &Agent, run: &crate::util::Run) {
+    // Each result is a finding an auditor and the SIEM see.
+    let findings: Vec<Value> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "posture_finding" && e["check"] == "canary.retention")
+        .collect();
+    assert_eq!(findings.len(), 6);
+    assert_eq!(findings.iter().filter(|f| f["status"] == "fail").count(), 2);
+    crate::util::assert_ocsf_conforms(&findings);
+    let report = agent.run(&["report"]).await;
+    assert!(
+        report.stdout.contains("canary.retention"),
+        "{}",
+        report.stdout
+    );
+    let docs: Vec<(&str, Value)> = agent
+        .evidence()
+        .into_iter()
+        .map(|e| ("evidence", e))
+        .chain([("drill", run.json())])
+        .collect();
+    crate::schemas::assert_valid(&docs);
 }

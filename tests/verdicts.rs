@@ -136,30 +136,7 @@ async fn each_verdict_names_its_reference_or_cause() {
         "{cold}"
     );
 
-    // Every verdict is in the evidence file and the ledger, plus a summary
-    // and the run's checkpoint.
-    let ev = agent.evidence();
-    assert_eq!(ev.len(), 10);
-    assert_eq!(
-        ev.iter().filter(|e| e["kind"] == "sample_verdict").count(),
-        8
-    );
-    let summary = &ev[ev.len() - 2];
-    assert_eq!(summary["kind"], "run_summary");
-    assert_eq!(ev[ev.len() - 1]["kind"], "checkpoint");
-    assert_eq!(summary["counts"]["mismatch"], 3);
-    assert_eq!(summary["counts"]["unrecoverable"], 3);
-    assert_eq!(summary["counts"]["skipped"], 1);
-    assert_eq!(summary["population"]["candidates"], 8);
-    let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
-    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
-    // Each verdict, the run summary and the checkpoint, as OCSF.
-    crate::util::assert_ocsf_conforms(&ev);
-    let rows: i64 = agent
-        .ledger()
-        .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
-        .expect("count");
-    assert_eq!(rows, 8);
+    assert_recorded(&agent);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -570,4 +547,33 @@ async fn keys_with_bidi_and_format_characters_are_shown_escaped() {
         .evidence()
         .iter()
         .any(|e| e["recovery_point"]["key"] == keys[0]));
+}
+
+/// Every verdict is in the evidence file and the ledger, plus a summary and
+/// the run's checkpoint, each valid OCSF.
+fn assert_recorded(agent: &Agent) {
+    // Every verdict is in the evidence file and the ledger, plus a summary
+    // and the run's checkpoint.
+    let ev = agent.evidence();
+    assert_eq!(ev.len(), 10);
+    assert_eq!(
+        ev.iter().filter(|e| e["kind"] == "sample_verdict").count(),
+        8
+    );
+    let summary = &ev[ev.len() - 2];
+    assert_eq!(summary["kind"], "run_summary");
+    assert_eq!(ev[ev.len() - 1]["kind"], "checkpoint");
+    assert_eq!(summary["counts"]["mismatch"], 3);
+    assert_eq!(summary["counts"]["unrecoverable"], 3);
+    assert_eq!(summary["counts"]["skipped"], 1);
+    assert_eq!(summary["population"]["candidates"], 8);
+    let seqs: Vec<u64> = ev.iter().map(|e| e["seq"].as_u64().unwrap_or(0)).collect();
+    assert_eq!(seqs, (1..=10).collect::<Vec<_>>());
+    // Each verdict, the run summary and the checkpoint, as OCSF.
+    crate::util::assert_ocsf_conforms(&ev);
+    let rows: i64 = agent
+        .ledger()
+        .query_row("SELECT COUNT(*) FROM samples", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 8);
 }
