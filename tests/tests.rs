@@ -72,6 +72,7 @@ mod coverage;
 mod crash;
 mod daemon;
 mod host;
+mod inventory;
 mod packages;
 mod patch;
 mod posture;

@@ -65,6 +65,9 @@ pub mod defaults {
     pub const ANCHOR_PREFIX: &str = "restoreproof-checkpoints/";
     /// How long an anchored checkpoint is locked by default.
     pub const ANCHOR_RETENTION_SECS: u64 = 400 * 86_400;
+    /// How old the newest S3 Inventory report may be: 8 days (weekly reports
+    /// and a day to deliver).
+    pub const INVENTORY_MAX_AGE_SECS: u64 = 8 * 86_400;
     /// Hard cap on the recovery points one drill holds in its sample, whatever
     /// the sample size says: keeps memory bounded for byte budgets over many
     /// tiny objects.
@@ -596,6 +599,18 @@ pub struct S3SourceConfig {
     pub posture: posture::Policy,
     /// What every sampled recovery point's lock must be.
     pub protection: Option<protection::ProtectionPolicy>,
+    /// The population from S3 Inventory reports instead of a listing.
+    pub inventory: Option<InventoryConfig>,
+}
+
+/// Where a source's S3 Inventory reports are, and how old the newest may be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryConfig {
+    /// The bucket the reports are delivered to.
+    pub bucket: String,
+    /// `PREFIX/SOURCE-BUCKET/CONFIG-ID/` within it (ends with `/`).
+    pub prefix: String,
+    pub max_age: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

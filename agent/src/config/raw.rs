@@ -303,6 +303,20 @@ pub struct RawS3Source {
     pub posture: posture::RawPosture,
     /// What every sampled recovery point's immutability must be.
     pub protection: Option<super::protection::RawProtection>,
+    /// Take the population from the bucket's S3 Inventory reports instead
+    /// of listing every version.
+    pub inventory: Option<RawInventory>,
+}
+
+/// `[sources.NAME.inventory]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawInventory {
+    /// The report destination as S3 writes it:
+    /// `s3://BUCKET/PREFIX/SOURCE-BUCKET/CONFIG-ID/`.
+    pub location: String,
+    /// An older report fails the drill (default 8d).
+    pub max_age: Option<Age>,
 }
 
 #[derive(Debug, Deserialize)]

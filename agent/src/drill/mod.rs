@@ -243,6 +243,8 @@ impl Drill<'_> {
             finished_at: String::new(),
             duration_ms: 0,
             population: Population::default(),
+            population_from: "listing",
+            population_as_of: None,
             sampled: 0,
             sampled_bytes: 0,
             counts: Counts::default(),

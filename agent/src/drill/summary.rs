@@ -157,6 +157,11 @@ pub struct RunSummary {
     pub finished_at: String,
     pub duration_ms: u64,
     pub population: Population,
+    /// How the population was obtained: `listing`, or `inventory` (a
+    /// report taken at `population_as_of`).
+    pub population_from: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population_as_of: Option<String>,
     pub sampled: u64,
     pub sampled_bytes: u64,
     pub counts: Counts,

@@ -17,6 +17,13 @@ pub trait Lister: Send + Sync + fmt::Debug {
     /// Yields a [`SourceError`] when a page cannot be listed after retries;
     /// the stream ends after it.
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>>;
+
+    /// When the population the last `list` gave was taken, when it came
+    /// from a report (an inventory) rather than a listing of the store as
+    /// it is now.
+    fn population_as_of(&self) -> Option<DateTime<Utc>> {
+        None
+    }
 }
 
 /// What a drill asks of one restore.

@@ -106,9 +106,14 @@ pub(super) fn s3_source(
         .protection
         .as_ref()
         .map(|p| p.validate(&at("protection"), &mut *problem));
+    let inventory = s
+        .inventory
+        .as_ref()
+        .and_then(|i| inventory(i, &at, &mut *problem));
     S3SourceConfig {
         posture,
         protection,
+        inventory,
         force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
         bucket: s.bucket,
         prefix,
@@ -121,6 +126,42 @@ pub(super) fn s3_source(
             session_token: c.session_token,
         }),
     }
+}
+
+/// `[sources.NAME.inventory]`: `location` an `s3://` URL of the report
+/// destination, `max_age` at least an hour (default 8d).
+fn inventory(
+    raw: &crate::config::raw::RawInventory,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> Option<crate::config::InventoryConfig> {
+    let max_age = raw.max_age.map_or(
+        std::time::Duration::from_secs(defaults::INVENTORY_MAX_AGE_SECS),
+        |a| a.0,
+    );
+    if max_age < std::time::Duration::from_secs(3600) {
+        problem(
+            at("inventory.max_age"),
+            "must be at least 1h (S3 delivers reports daily or weekly)",
+        );
+    }
+    let Some((bucket, prefix)) = raw
+        .location
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(b, p)| valid_bucket_name(b) && p.ends_with('/') && !p.starts_with('/'))
+    else {
+        problem(
+            at("inventory.location"),
+            "must be the report destination as S3 writes it: s3://BUCKET/PREFIX/SOURCE-BUCKET/CONFIG-ID/ (ending with `/`)",
+        );
+        return None;
+    };
+    Some(crate::config::InventoryConfig {
+        bucket: bucket.to_owned(),
+        prefix: prefix.to_owned(),
+        max_age,
+    })
 }
 
 /// S3 is the kind whose write-once retention anchors are written with.

@@ -62,6 +62,7 @@ macro_rules! stored_values {
 pub mod anchor;
 mod errors;
 mod helpers;
+pub mod inventory;
 mod parts;
 pub mod posture;
 pub mod ssm;
@@ -80,6 +81,10 @@ pub struct S3Source {
     attempts: u32,
     timeout: Duration,
     caps: Caps,
+    /// The population from S3 Inventory reports, when configured.
+    inventory: Option<crate::config::InventoryConfig>,
+    /// When the report the last listing read was taken.
+    inventory_as_of: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 /// Whether an error says the store cannot (or will not) answer a metadata
@@ -113,6 +118,8 @@ impl S3Source {
             attempts: options.attempts,
             timeout: options.timeout,
             caps: Caps::default(),
+            inventory: c.inventory.clone(),
+            inventory_as_of: std::sync::Mutex::new(None),
         })
     }
 }
@@ -262,6 +269,39 @@ impl S3Source {
     }
 }
 
+impl S3Source {
+    /// The population from the newest S3 Inventory report: its versions
+    /// under the source's prefix, in listing order. A report that cannot
+    /// be used ends the stream with the reason.
+    fn list_inventory<'a>(
+        &'a self,
+        inv: &'a crate::config::InventoryConfig,
+    ) -> BoxStream<'a, Result<ListItem, SourceError>> {
+        futures::stream::once(async move {
+            let p = inventory::read(&self.client, inv).await?;
+            if let Ok(mut at) = self.inventory_as_of.lock() {
+                *at = Some(p.as_of);
+            }
+            let prefix = self.prefix.clone();
+            Ok::<_, SourceError>(futures::stream::iter(
+                p.items
+                    .into_iter()
+                    .filter(move |i| match i {
+                        ListItem::Version(c) => c.key.starts_with(&prefix),
+                        ListItem::DeleteMarker { key, .. } => key.starts_with(&prefix),
+                    })
+                    .map(Ok),
+            ))
+        })
+        .map(|r| match r {
+            Ok(items) => items.boxed(),
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
 /// One version of a ListObjectVersions page as a recovery point (`key`
 /// already decoded); whether a delete marker hides it is set by the page.
 fn listed_version(v: &aws_sdk_s3::types::ObjectVersion, key: String) -> Candidate {
@@ -345,7 +385,14 @@ impl Lister for S3Source {
         }
     }
 
+    fn population_as_of(&self) -> Option<DateTime<Utc>> {
+        self.inventory_as_of.lock().ok().and_then(|t| *t)
+    }
+
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
+        if let Some(inv) = &self.inventory {
+            return self.list_inventory(inv);
+        }
         crate::source::paged(
             self.attempts,
             self.timeout,

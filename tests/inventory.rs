@@ -1,0 +1,234 @@
+//! An S3 Inventory report as a drill's population. The test writes a real
+//! report in the layout S3 documents — `YYYY-MM-DDTHH-MMZ/manifest.json`,
+//! its MD5 in `manifest.checksum`, gzip CSV data files listed with their
+//! MD5s, the columns named by `fileSchema`, keys URL-encoded — into a moto
+//! bucket (moto keeps the objects; no local server generates inventory
+//! reports), then drills from it.
+
+use crate::util::{data, Agent, Bucket};
+use md5::{Digest as _, Md5};
+use std::io::Write as _;
+
+const SCHEMA: &str = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, ChecksumAlgorithm";
+
+/// How to damage a report.
+#[derive(Clone, Copy, PartialEq)]
+enum Damage {
+    None,
+    Manifest,
+    DataFile,
+}
+
+/// The bucket's versions and delete markers as S3 Inventory reports them.
+async fn rows_now(b: &Bucket) -> String {
+    let out =
+        b.s3.list_object_versions()
+            .bucket(&b.name)
+            .send()
+            .await
+            .expect("list");
+    let enc = |k: &str| {
+        k.bytes()
+            .map(|c| match c {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'/' => {
+                    (c as char).to_string()
+                }
+                b' ' => "+".into(),
+                c => format!("%{c:02X}"),
+            })
+            .collect::<String>()
+    };
+    let time = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
+        t.and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok())
+            .unwrap_or_default()
+    };
+    let mut csv = String::new();
+    for v in out.versions() {
+        csv.push_str(&format!(
+            "\"{}\",\"{}\",\"{}\",\"{}\",\"false\",\"{}\",\"{}\",\"{}\",\"STANDARD\",\"false\",\"\"\n",
+            b.name,
+            enc(v.key().unwrap_or_default()),
+            v.version_id().unwrap_or_default(),
+            v.is_latest().unwrap_or(false),
+            v.size().unwrap_or(0),
+            time(v.last_modified()),
+            v.e_tag().unwrap_or_default().trim_matches('"'),
+        ));
+    }
+    for m in out.delete_markers() {
+        csv.push_str(&format!(
+            "\"{}\",\"{}\",\"{}\",\"{}\",\"true\",\"\",\"{}\",\"\",\"\",\"\",\"\"\n",
+            b.name,
+            enc(m.key().unwrap_or_default()),
+            m.version_id().unwrap_or_default(),
+            m.is_latest().unwrap_or(false),
+            time(m.last_modified()),
+        ));
+    }
+    csv
+}
+
+/// Writes a report of `csv` rows taken `age` ago into `b` under
+/// `inventory/SOURCE/cfg/`, damaged as asked.
+async fn write_report(b: &Bucket, csv: &str, age: chrono::Duration, damage: Damage) {
+    let taken = chrono::Utc::now() - age;
+    let base = format!("inventory/{}/cfg/", b.name);
+    let dir = format!("{base}{}/", taken.format("%Y-%m-%dT%H-%MZ"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).expect("gzip");
+    let mut file = gz.finish().expect("gzip");
+    let file_key = format!("{base}data/{}.csv.gz", uuid::Uuid::new_v4());
+    let file_md5 = hex::encode(Md5::digest(&file));
+    if damage == Damage::DataFile {
+        let last = file.len() - 9;
+        file[last] ^= 0x01;
+    }
+    let manifest = serde_json::json!({
+        "sourceBucket": b.name,
+        "destinationBucket": format!("arn:aws:s3:::{}", b.name),
+        "version": "2016-11-30",
+        "creationTimestamp": taken.timestamp_millis().to_string(),
+        "fileFormat": "CSV",
+        "fileSchema": SCHEMA,
+        "files": [{ "key": file_key, "size": file.len(), "MD5checksum": file_md5 }],
+    })
+    .to_string();
+    let checksum = if damage == Damage::Manifest {
+        "0".repeat(32)
+    } else {
+        hex::encode(Md5::digest(manifest.as_bytes()))
+    };
+    for (key, body) in [
+        (file_key.clone(), file),
+        (format!("{dir}manifest.json"), manifest.into_bytes()),
+        (format!("{dir}manifest.checksum"), checksum.into_bytes()),
+    ] {
+        b.put(&key, &body, None).await;
+    }
+}
+
+fn agent_for(b: &Bucket, extra: &str) -> Agent {
+    Agent::from_toml(&format!(
+        "[sources.src]\nkind = \"s3\"\nbucket = \"{bucket}\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\n\
+         [sources.src.inventory]\nlocation = \"s3://{bucket}/inventory/{bucket}/cfg/\"\n{extra}\
+         [drills.d]\nsource = \"src\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\n",
+        bucket = b.name,
+        endpoint = b.proxy.url(),
+    ))
+}
+
+/// The population is exactly the report's restorable versions: a version
+/// added after it is not in it, one removed after it is not `verified`
+/// (found gone at restore), delete markers are counted and never restored,
+/// a version behind a delete marker is; the summary says the population
+/// came from a report and when that was taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drill_takes_its_population_from_the_newest_inventory_report() {
+    let b = Bucket::new("inventory").await;
+    b.put("a.bin", &data(1, 2000), None).await;
+    b.put("a.bin", &data(2, 2100), None).await;
+    let removed = b.put("b c.bin", &data(3, 1500), None).await;
+    b.put("c.bin", &data(4, 1200), None).await;
+    b.delete("c.bin").await;
+    write_report(
+        &b,
+        &rows_now(&b).await,
+        chrono::Duration::hours(2),
+        Damage::None,
+    )
+    .await;
+    // After the report: a new object, and a version deleted for good.
+    b.put("d.bin", &data(5, 900), None).await;
+    b.s3.delete_object()
+        .bucket(&b.name)
+        .key("b c.bin")
+        .version_id(&removed)
+        .send()
+        .await
+        .expect("delete version");
+
+    let agent = agent_for(&b, "");
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.verdicts(),
+        [
+            ("a.bin".into(), "verified".into()),
+            ("a.bin".into(), "verified".into()),
+            ("b c.bin".into(), "unrecoverable".into()),
+            ("c.bin".into(), "verified".into()),
+        ]
+    );
+    let s = &run.json()["summary"];
+    assert_eq!(s["population_from"], "inventory", "{s}");
+    assert!(s["population_as_of"].is_string(), "{s}");
+    assert_eq!(s["population"]["delete_markers"], 1);
+    assert_eq!(s["population"]["candidates"], 4);
+    let docs: Vec<(&str, serde_json::Value)> = agent
+        .evidence()
+        .into_iter()
+        .map(|e| ("evidence", e))
+        .chain([("drill", run.json())])
+        .collect();
+    crate::schemas::assert_valid(&docs);
+}
+
+/// A damaged manifest or data file, or a report older than `max_age`,
+/// stops the drill with the reason: no verdict comes from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_or_stale_inventory_report_stops_the_drill_with_the_reason() {
+    for (damage, age, extra, says) in [
+        (Damage::Manifest, 1, "", "matches its checksum"),
+        (Damage::DataFile, 1, "", "does not match its MD5checksum"),
+        (
+            Damage::None,
+            24 * 10,
+            "",
+            "older than the source's inventory.max_age (8d)",
+        ),
+        (
+            Damage::None,
+            3,
+            "max_age = \"2h\"\n",
+            "older than the source's inventory.max_age (2h)",
+        ),
+    ] {
+        let b = Bucket::new("inventory-bad").await;
+        b.put("a.bin", &data(1, 2000), None).await;
+        write_report(
+            &b,
+            &rows_now(&b).await,
+            chrono::Duration::hours(age),
+            damage,
+        )
+        .await;
+        let agent = agent_for(&b, extra);
+        let run = agent.drill(&[]).await;
+        assert_eq!(run.code, 2, "{says}: {}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(says), "{says}: {}", run.stdout);
+        assert!(
+            !agent
+                .evidence()
+                .iter()
+                .any(|e| e["kind"] == "sample_verdict"),
+            "no verdict from a report that cannot be used"
+        );
+    }
+    // A location that is not the report destination is refused by validate.
+    let b = Bucket::new("inventory-config").await;
+    let agent = Agent::from_toml(&format!(
+        "[sources.src]\nkind = \"s3\"\nbucket = \"{}\"\n[sources.src.inventory]\nlocation = \"inventory/cfg\"\n\
+         [drills.d]\nsource = \"src\"\n",
+        b.name
+    ));
+    let run = agent.run(&["validate"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("sources.src.inventory.location")
+            && run
+                .stderr
+                .contains("s3://BUCKET/PREFIX/SOURCE-BUCKET/CONFIG-ID/"),
+        "{}",
+        run.stderr
+    );
+}
