@@ -164,11 +164,48 @@ async fn a_drill_takes_its_population_from_the_newest_inventory_report() {
     assert!(s["population_as_of"].is_string(), "{s}");
     assert_eq!(s["population"]["delete_markers"], 1);
     assert_eq!(s["population"]["candidates"], 4);
+    let as_of = s["population_as_of"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    // `drill --plan`, status and the report say it too.
+    let plan = agent.run(&["drill", "d", "--plan", "--json"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let p: serde_json::Value = serde_json::from_str(&plan.stdout).expect("plan json");
+    assert_eq!(p["plan"]["population_from"], "inventory");
+    assert_eq!(p["plan"]["population_as_of"], as_of.as_str());
+    let human = agent.run(&["drill", "d", "--plan"]).await;
+    assert!(
+        human.stdout.contains(&format!("population as of {as_of}")),
+        "{}",
+        human.stdout
+    );
+    let status = agent.run(&["status", "--json"]).await;
+    let st: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
+    assert_eq!(
+        st["drills"][0]["last_run"]["population_as_of"],
+        as_of.as_str(),
+        "{st}"
+    );
+    let text = agent.run(&["status"]).await;
+    assert!(
+        text.stdout.contains(&format!("population as of {as_of}")),
+        "{}",
+        text.stdout
+    );
+    let report = agent.run(&["report", "--format", "json"]).await;
+    let r: serde_json::Value = serde_json::from_str(&report.stdout).expect("report json");
+    assert_eq!(r["drills"][0]["population_as_of"], as_of.as_str(), "{r}");
     let docs: Vec<(&str, serde_json::Value)> = agent
         .evidence()
         .into_iter()
         .map(|e| ("evidence", e))
-        .chain([("drill", run.json())])
+        .chain([
+            ("drill", run.json()),
+            ("drill-plan", p),
+            ("status", st),
+            ("report", r),
+        ])
         .collect();
     crate::schemas::assert_valid(&docs);
 }

@@ -313,6 +313,11 @@ pub struct DrillPlan {
     pub mode: RestoreMode,
     pub sample_size: SampleSize,
     pub population: Population,
+    /// How the population was obtained: `listing`, or `inventory` (a
+    /// report taken at `population_as_of`).
+    pub population_from: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population_as_of: Option<String>,
     pub sampled: u64,
     pub sampled_bytes: u64,
     pub sample: Vec<PlannedPoint>,
@@ -375,6 +380,8 @@ pub async fn plan(
         mode: cfg.mode,
         sample_size: cfg.sample,
         population: d.population,
+        population_from: population_origin(source).0,
+        population_as_of: population_origin(source).1,
         sampled: d.sample.len() as u64,
         sampled_bytes: d.sample.iter().map(|s| s.candidate.size).sum(),
         sample: d
@@ -387,6 +394,18 @@ pub async fn plan(
             .collect(),
         coverage,
     })
+}
+
+/// How the population `source` last gave was obtained (`listing` or
+/// `inventory`) and, for a report, when it was taken.
+pub(crate) fn population_origin(source: &dyn Lister) -> (&'static str, Option<String>) {
+    match source.population_as_of() {
+        Some(t) => (
+            "inventory",
+            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        ),
+        None => ("listing", None),
+    }
 }
 
 /// Draws the sample of `cfg` from the listing of `source`, joined (with

@@ -141,10 +141,7 @@ impl Drill<'_> {
             }
             Some(Ok(d)) => {
                 s.population = d.population;
-                if let Some(t) = source.population_as_of() {
-                    s.population_from = "inventory";
-                    s.population_as_of = Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                }
+                (s.population_from, s.population_as_of) = super::population_origin(source);
                 s.activity = Some(d.activity);
                 run.coverage_count = d.coverage;
                 return Ok(Some(run.drawn(d.sample, observer)));

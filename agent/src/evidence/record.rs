@@ -356,6 +356,9 @@ pub struct RunSummary {
     pub duration_ms: Option<u64>,
     #[serde(deserialize_with = "lenient")]
     pub population: Option<PopulationFacts>,
+    /// When the inventory report the population came from was taken;
+    /// `None` for a listing (and in summaries written before inventories).
+    pub population_as_of: Option<String>,
     pub sampled: u64,
     pub counts: Counts,
     pub bytes_restored: u64,

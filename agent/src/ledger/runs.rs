@@ -70,6 +70,9 @@ pub struct LastRun {
     /// Ransomware signals the run recorded.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub suspicious_changes: Option<u64>,
+    /// When the inventory report the run's population came from was taken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population_as_of: Option<String>,
 }
 
 /// A run as the report reads it.
@@ -357,6 +360,7 @@ impl Ledger {
                         error: None,
                         coverage: None,
                         suspicious_changes: None,
+                        population_as_of: None,
                     },
                     r.get::<_, Option<String>>(6)?,
                 ))
@@ -372,6 +376,7 @@ impl Ledger {
                 run.error.clone_from(&s.error);
                 run.coverage.clone_from(&s.coverage);
                 run.suspicious_changes = Some(s.suspicious_changes).filter(|n| *n > 0);
+                run.population_as_of.clone_from(&s.population_as_of);
             }
             run.verdicts = self.verdict_counts(&run.run_id)?.into_iter().collect();
             run.outcome = match &summary {

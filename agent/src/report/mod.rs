@@ -75,6 +75,10 @@ pub struct DrillReport {
     /// drills that set `coverage`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rotating_coverage: Option<crate::drill::Coverage>,
+    /// When the inventory report the drill's last run drew from was taken
+    /// (drills whose source takes its population from inventory reports).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub population_as_of: Option<String>,
 }
 
 impl Report {
@@ -430,6 +434,9 @@ impl DrillReport {
             last_run: rs.last().map(|r| r.started_at.clone()),
             location: summaries().next_back().map(|s| s.source.location()),
             rotating_coverage: summaries().rev().find_map(|s| s.coverage.clone()),
+            population_as_of: summaries()
+                .next_back()
+                .and_then(|s| s.population_as_of.clone()),
             verdicts,
         }
     }

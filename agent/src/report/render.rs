@@ -103,6 +103,9 @@ pub fn text(r: &Report) -> String {
 fn text_drills(o: &mut String, r: &Report) {
     for d in &r.drills {
         let _ = writeln!(o, "{} (source {})", d.drill, d.source);
+        if let Some(t) = &d.population_as_of {
+            let _ = writeln!(o, "  population as of {t} (the source's inventory report)");
+        }
         let _ = writeln!(
             o,
             "  runs {} ({} passed, {} failed, {} aborted, {} error); samples {}; verdicts {}",

@@ -233,6 +233,11 @@ fn print_header(s: &RunSummary) {
         s.population.delete_markers,
         s.population.filtered_out,
     );
+    if let Some(t) = &s.population_as_of {
+        crate::outln!(
+            "Population as of {t}: the source's inventory report (versions written since are not in it)"
+        );
+    }
     if s.population.larger_than_budget > 0 {
         crate::outln!(
             "{} candidates are larger than the whole byte budget and were not sampled",

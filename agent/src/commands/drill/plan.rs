@@ -72,6 +72,9 @@ pub(super) async fn plan(
         pop.candidates,
         human_bytes(pop.candidate_bytes)
     );
+    if let Some(t) = &p.population_as_of {
+        crate::outln!("  population as of {t}: the source's inventory report (versions written since are not in it)");
+    }
     crate::outln!(
         "  sample: {} recovery point(s), {} ({} mode)",
         p.sampled,

@@ -127,6 +127,17 @@ impl StatusReport {
                     }
                 );
             }
+            if let Some(t) = d
+                .last_run
+                .as_ref()
+                .and_then(|r| r.population_as_of.as_ref())
+            {
+                let _ = writeln!(
+                    out,
+                    "{}: population as of {t} (the source's inventory report)",
+                    d.name
+                );
+            }
             if let Some(n) = d.last_run.as_ref().and_then(|r| r.suspicious_changes) {
                 let _ = writeln!(
                     out,
