@@ -282,3 +282,101 @@ async fn a_plan_shows_the_sample_a_run_with_its_seed_restores_and_records_nothin
         only.stdout
     );
 }
+
+/// `drill --shard I/N`: for several N and seeds the shards' samples are
+/// disjoint and together exactly the unsharded sample with the same seed;
+/// the index may come from `JOB_COMPLETION_INDEX` (a Kubernetes Indexed
+/// Job) or `AWS_BATCH_JOB_ARRAY_INDEX`; without a fixed seed, or with a bad
+/// spec, the drill refuses with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shards_split_the_same_sample_disjointly_and_completely() {
+    let b = Bucket::new("shards").await;
+    for i in 0..30u8 {
+        b.put(&format!("k{i:02}"), &data(i, 200), None).await;
+    }
+    let agent = Agent::new(&b.proxy.url(), &b.name, "sample = 12");
+    let sample_of = |out: &Run| -> BTreeSet<String> {
+        let j = out.json();
+        j["plan"]["sample"]
+            .as_array()
+            .expect("sample")
+            .iter()
+            .map(|s| {
+                format!(
+                    "{}@{}",
+                    s["key"].as_str().unwrap_or_default(),
+                    s["version_id"]
+                )
+            })
+            .collect()
+    };
+    for seed in ["7", "4242"] {
+        let all = agent
+            .run(&["drill", "d", "--plan", "--json", "--seed", seed])
+            .await;
+        assert_eq!(all.code, 0, "{}", all.stderr);
+        let whole = sample_of(&all);
+        assert_eq!(whole.len(), 12);
+        for n in [2u32, 3, 5] {
+            let mut union = BTreeSet::new();
+            let mut total = 0;
+            for i in 0..n {
+                let spec = format!("{i}/{n}");
+                let out = agent
+                    .run(&[
+                        "drill", "d", "--plan", "--json", "--seed", seed, "--shard", &spec,
+                    ])
+                    .await;
+                assert_eq!(out.code, 0, "{spec}: {}", out.stderr);
+                assert_eq!(out.json()["plan"]["shard"]["count"], n);
+                let part = sample_of(&out);
+                total += part.len();
+                union.extend(part);
+            }
+            assert_eq!(total, union.len(), "seed {seed}, {n} shards: disjoint");
+            assert_eq!(union, whole, "seed {seed}, {n} shards: the whole sample");
+        }
+    }
+    // The index from the job's environment.
+    let by_env = agent
+        .command(&[
+            "drill", "d", "--plan", "--json", "--seed", "7", "--shard", "3",
+        ])
+        .env("JOB_COMPLETION_INDEX", "1")
+        .output()
+        .await
+        .expect("run");
+    let by_flag = agent
+        .run(&[
+            "drill", "d", "--plan", "--json", "--seed", "7", "--shard", "1/3",
+        ])
+        .await;
+    let env_json: serde_json::Value = serde_json::from_slice(&by_env.stdout).expect("json");
+    assert_eq!(env_json["plan"]["sample"], by_flag.json()["plan"]["sample"]);
+    // Refusals name the fix.
+    for (args, says) in [
+        (
+            vec!["drill", "d", "--plan", "--shard", "0/3"],
+            "--shard needs a fixed seed",
+        ),
+        (
+            vec!["drill", "d", "--plan", "--seed", "7", "--shard", "3/3"],
+            "from 0 to 2",
+        ),
+        (
+            vec!["drill", "d", "--plan", "--seed", "7", "--shard", "3"],
+            "JOB_COMPLETION_INDEX",
+        ),
+    ] {
+        let out = agent
+            .command(&args)
+            .env_remove("JOB_COMPLETION_INDEX")
+            .env_remove("AWS_BATCH_JOB_ARRAY_INDEX")
+            .output()
+            .await
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}

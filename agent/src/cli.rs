@@ -359,6 +359,13 @@ pub struct DrillArgs {
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: Option<u16>,
 
+    /// Run one shard of the drill: `I/N` (0-based), or `N` with the index
+    /// from `JOB_COMPLETION_INDEX` (a Kubernetes Indexed Job) or
+    /// `AWS_BATCH_JOB_ARRAY_INDEX` (an AWS Batch array job). Every shard
+    /// draws the same sample (give `--seed`) and keeps its part.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+
     /// Print one JSON document (run summary and every verdict) on stdout.
     #[arg(long)]
     pub json: bool,

@@ -603,6 +603,65 @@ pub struct S3SourceConfig {
     pub inventory: Option<InventoryConfig>,
 }
 
+/// Shard `index` of `count` (0-based, as a Kubernetes Indexed Job's
+/// `JOB_COMPLETION_INDEX` and an AWS Batch array's
+/// `AWS_BATCH_JOB_ARRAY_INDEX` count): every shard draws the same sample
+/// and keeps the recovery points whose stable hash falls to it, so the
+/// shards are disjoint and together are the whole sample.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// `I/N`, or `N` with the index from `JOB_COMPLETION_INDEX` or
+    /// `AWS_BATCH_JOB_ARRAY_INDEX` (`env` looks a variable up).
+    ///
+    /// # Errors
+    /// What is wrong with the value, and the fix.
+    pub fn parse(spec: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let (index, count) = match spec.split_once('/') {
+            Some((i, n)) => (i.trim().to_owned(), n.trim().to_owned()),
+            None => {
+                let var = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_ARRAY_INDEX"]
+                    .into_iter()
+                    .find_map(|v| env(v).map(|i| (v, i)));
+                let Some((_, i)) = var else {
+                    return Err(format!(
+                        "--shard {spec}: give the shard as INDEX/COUNT (e.g. 0/{spec}), or run where JOB_COMPLETION_INDEX or AWS_BATCH_JOB_ARRAY_INDEX is set"
+                    ));
+                };
+                (i.trim().to_owned(), spec.trim().to_owned())
+            }
+        };
+        let count: u32 = count.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+            format!("--shard {spec}: the shard count must be a whole number above 0")
+        })?;
+        let index: u32 = index.parse().ok().filter(|i| *i < count).ok_or_else(|| {
+            format!(
+                "--shard {spec}: the shard index must be a whole number from 0 to {}",
+                count - 1
+            )
+        })?;
+        Ok(Self { index, count })
+    }
+
+    /// Whether the recovery point `key`/`point_id` falls to this shard: a
+    /// stable hash (SHA-256), the same in every process and release.
+    pub fn keeps(&self, key: &str, point_id: &str) -> bool {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(key.as_bytes());
+        h.update([0]);
+        h.update(point_id.as_bytes());
+        let d = h.finalize();
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&d[..8]);
+        u64::from_be_bytes(first) % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
 /// Where a source's S3 Inventory reports are, and how old the newest may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryConfig {
@@ -637,6 +696,8 @@ pub struct Filter {
 /// One validated drill.
 #[derive(Debug, Clone)]
 pub struct DrillConfig {
+    /// One shard of the drill (`drill --shard`): never from the file.
+    pub shard: Option<Shard>,
     pub name: String,
     pub source: String,
     pub sample: SampleSize,

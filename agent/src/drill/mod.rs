@@ -245,6 +245,7 @@ impl Drill<'_> {
             population: Population::default(),
             population_from: "listing",
             population_as_of: None,
+            shard: cfg.shard,
             sampled: 0,
             sampled_bytes: 0,
             counts: Counts::default(),
@@ -318,6 +319,9 @@ pub struct DrillPlan {
     pub population_from: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population_as_of: Option<String>,
+    /// The shard this plan is (`drill --shard`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::config::Shard>,
     pub sampled: u64,
     pub sampled_bytes: u64,
     pub sample: Vec<PlannedPoint>,
@@ -382,6 +386,7 @@ pub async fn plan(
         population: d.population,
         population_from: population_origin(source).0,
         population_as_of: population_origin(source).1,
+        shard: cfg.shard,
         sampled: d.sample.len() as u64,
         sampled_bytes: d.sample.iter().map(|s| s.candidate.size).sum(),
         sample: d
@@ -484,6 +489,10 @@ async fn draw(
         }
         (c, _) => c,
     };
+    let mut sample = sample;
+    if let Some(shard) = cfg.shard {
+        sample.retain(|d| shard.keeps(&d.candidate.key, &d.candidate.point_id()));
+    }
     Ok(Drawing {
         sample,
         population,

@@ -162,6 +162,10 @@ pub struct RunSummary {
     pub population_from: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population_as_of: Option<String>,
+    /// The shard this run is (`drill --shard`): its sample is the shard's
+    /// part of the drill's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shard: Option<crate::config::Shard>,
     pub sampled: u64,
     pub sampled_bytes: u64,
     pub counts: Counts,

@@ -281,10 +281,32 @@ fn load(cli: &Cli, args: &DrillArgs) -> anyhow::Result<(Config, DrillConfig)> {
         return Err(e);
     }
     let config = loaded?;
-    let drill = config
+    let mut drill = config
         .drills
         .get(&name)
         .cloned()
         .ok_or_else(|| anyhow!("no drill named `{name}` in the config"))?;
+    if let Some(spec) = &args.shard {
+        drill.shard = Some(shard(spec, &drill)?);
+    }
     Ok((config, drill))
+}
+
+/// `--shard`: which shard, and only where every shard draws the same
+/// sample.
+fn shard(spec: &str, drill: &DrillConfig) -> anyhow::Result<crate::config::Shard> {
+    let s = crate::config::Shard::parse(spec, |v| std::env::var(v).ok()).map_err(|e| anyhow!(e))?;
+    if drill.strategy == crate::config::Strategy::Uniform && drill.seed.is_none() {
+        return Err(anyhow!(
+            "--shard needs a fixed seed so every shard draws the same sample: give --seed (the same for every shard) or set drills.{}.seed",
+            drill.name
+        ));
+    }
+    if drill.coverage.is_some() {
+        return Err(anyhow!(
+            "--shard does not combine with rotating coverage in this release (each shard's ledger knows different recovery points): run drills.{} without --shard, or a drill without coverage",
+            drill.name
+        ));
+    }
+    Ok(s)
 }

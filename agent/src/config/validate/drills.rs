@@ -84,6 +84,7 @@ pub(super) fn drill(
         );
     }
     DrillConfig {
+        shard: None,
         name: name.to_owned(),
         source: d.source,
         sample: d.sample.unwrap_or(SampleSize::Count(defaults::SAMPLE)),
