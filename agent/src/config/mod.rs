@@ -931,6 +931,53 @@ impl Config {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_shard_is_parsed_with_its_index_from_the_flag_or_the_job() {
+        let none = |_: &str| None;
+        assert_eq!(Shard::parse("2/5", none), Ok(Shard { index: 2, count: 5 }));
+        let job = |v: &str| (v == "AWS_BATCH_JOB_ARRAY_INDEX").then(|| "3".to_owned());
+        assert_eq!(Shard::parse("4", job), Ok(Shard { index: 3, count: 4 }));
+        let both = |v: &str| {
+            Some(
+                if v == "JOB_COMPLETION_INDEX" {
+                    "0"
+                } else {
+                    "1"
+                }
+                .to_owned(),
+            )
+        };
+        assert_eq!(Shard::parse("2", both), Ok(Shard { index: 0, count: 2 }));
+        for (bad, says) in [
+            ("5/5", "from 0 to 4"),
+            ("1/0", "above 0"),
+            ("x/3", "from 0 to 2"),
+            ("3", "JOB_COMPLETION_INDEX"),
+        ] {
+            let e = Shard::parse(bad, none).unwrap_err();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
+    }
+
+    /// Every recovery point falls to exactly one shard, and the shares are
+    /// about even.
+    #[test]
+    fn each_point_falls_to_exactly_one_shard() {
+        for count in [1u32, 2, 3, 7] {
+            let mut per = vec![0u32; count as usize];
+            for i in 0..700 {
+                let key = format!("k{i}");
+                let owners: Vec<u32> = (0..count)
+                    .filter(|&index| Shard { index, count }.keeps(&key, "v"))
+                    .collect();
+                assert_eq!(owners.len(), 1, "{key} of {count}");
+                per[owners[0] as usize] += 1;
+            }
+            let even = 700 / count;
+            assert!(per.iter().all(|n| *n > even / 2), "{count}: {per:?}");
+        }
+    }
+
     fn problems(text: &str) -> Vec<String> {
         match Config::from_toml(text, Path::new("/etc/restoreproof")) {
             Ok(_) => vec![],
