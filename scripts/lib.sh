@@ -8,8 +8,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RP_CACHE/target}"
 # crc32c and awscrt let moto compute CRC32C and CRC64NVME itself; without
 # them it silently stores CRC32 values under those names.
 # azure-storage-blob seeds the demo's Azure container; pyyaml reads the
-# Kubernetes example in the package tests.
-MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob' 'pyyaml' 'jsonschema' 'securesystemslib[crypto]' 'in-toto')
+# Kubernetes example in the package tests; pyarrow writes the Parquet
+# inventory reports the tests drill from (an implementation independent of
+# the agent's reader); kubernetes-validate checks the Kubernetes manifests
+# offline against its bundled schemas.
+MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob' 'pyyaml' 'jsonschema' 'securesystemslib[crypto]' 'in-toto' 'pyarrow' 'kubernetes-validate')
 
 # moto 5.2 answers GetBucketVersioning with a document the AWS SDK cannot
 # parse (5.1.22 parses but breaks GetObjectAttributes): the posture tests
@@ -20,7 +23,7 @@ rp_log() { printf '==> %s\n' "$*" >&2; }
 
 # Installs moto (the local S3 server) into a private virtualenv.
 rp_install_moto() {
-  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob, yaml, jsonschema, securesystemslib, in_toto, cryptography' 2>/dev/null; then
+  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob, yaml, jsonschema, securesystemslib, in_toto, cryptography, pyarrow, kubernetes_validate' 2>/dev/null; then
     return 0
   fi
   rp_log "installing ${MOTO_PACKAGES[*]} into $RP_VENV"

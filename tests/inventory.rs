@@ -1,9 +1,10 @@
 //! An S3 Inventory report as a drill's population. The test writes a real
 //! report in the layout S3 documents — `YYYY-MM-DDTHH-MMZ/manifest.json`,
-//! its MD5 in `manifest.checksum`, gzip CSV data files listed with their
-//! MD5s, the columns named by `fileSchema`, keys URL-encoded — into a moto
-//! bucket (moto keeps the objects; no local server generates inventory
-//! reports), then drills from it.
+//! its MD5 in `manifest.checksum`, data files listed with their MD5s: gzip
+//! CSV (columns named by `fileSchema`, keys URL-encoded) or Parquet (written
+//! by pyarrow, snake_case columns) — into a moto bucket (moto keeps the
+//! objects; no local server generates inventory reports), then drills from
+//! it.
 
 use crate::util::{data, Agent, Bucket};
 use md5::{Digest as _, Md5};
@@ -19,14 +20,61 @@ enum Damage {
     DataFile,
 }
 
+/// One row of a report.
+#[derive(serde::Serialize)]
+struct Row {
+    key: String,
+    version_id: String,
+    is_latest: bool,
+    is_delete_marker: bool,
+    size: Option<i64>,
+    /// Milliseconds since the epoch.
+    last_modified: i64,
+    e_tag: String,
+    storage_class: String,
+}
+
 /// The bucket's versions and delete markers as S3 Inventory reports them.
-async fn rows_now(b: &Bucket) -> String {
+async fn rows_now(b: &Bucket) -> Vec<Row> {
     let out =
         b.s3.list_object_versions()
             .bucket(&b.name)
             .send()
             .await
             .expect("list");
+    let millis = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
+        t.and_then(|t| t.to_millis().ok()).unwrap_or_default()
+    };
+    let mut rows = Vec::new();
+    for v in out.versions() {
+        rows.push(Row {
+            key: v.key().unwrap_or_default().to_owned(),
+            version_id: v.version_id().unwrap_or_default().to_owned(),
+            is_latest: v.is_latest().unwrap_or(false),
+            is_delete_marker: false,
+            size: v.size(),
+            last_modified: millis(v.last_modified()),
+            e_tag: v.e_tag().unwrap_or_default().trim_matches('"').to_owned(),
+            storage_class: "STANDARD".into(),
+        });
+    }
+    for m in out.delete_markers() {
+        rows.push(Row {
+            key: m.key().unwrap_or_default().to_owned(),
+            version_id: m.version_id().unwrap_or_default().to_owned(),
+            is_latest: m.is_latest().unwrap_or(false),
+            is_delete_marker: true,
+            size: None,
+            last_modified: millis(m.last_modified()),
+            e_tag: String::new(),
+            storage_class: String::new(),
+        });
+    }
+    rows
+}
+
+/// The rows as a CSV data file: no header, keys URL-encoded, gzip.
+fn csv_file(bucket: &str, rows: &[Row]) -> Vec<u8> {
     let enc = |k: &str| {
         k.bytes()
             .map(|c| match c {
@@ -38,46 +86,92 @@ async fn rows_now(b: &Bucket) -> String {
             })
             .collect::<String>()
     };
-    let time = |t: Option<&aws_sdk_s3::primitives::DateTime>| {
-        t.and_then(|t| t.fmt(aws_sdk_s3::primitives::DateTimeFormat::DateTime).ok())
-            .unwrap_or_default()
-    };
     let mut csv = String::new();
-    for v in out.versions() {
+    for r in rows {
+        let time = chrono::DateTime::from_timestamp_millis(r.last_modified)
+            .unwrap_or_default()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         csv.push_str(&format!(
-            "\"{}\",\"{}\",\"{}\",\"{}\",\"false\",\"{}\",\"{}\",\"{}\",\"STANDARD\",\"false\",\"\"\n",
-            b.name,
-            enc(v.key().unwrap_or_default()),
-            v.version_id().unwrap_or_default(),
-            v.is_latest().unwrap_or(false),
-            v.size().unwrap_or(0),
-            time(v.last_modified()),
-            v.e_tag().unwrap_or_default().trim_matches('"'),
+            "\"{bucket}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{}\",\"{time}\",\"{}\",\"{}\",\"false\",\"\"\n",
+            enc(&r.key),
+            r.version_id,
+            r.is_latest,
+            r.is_delete_marker,
+            r.size.map(|s| s.to_string()).unwrap_or_default(),
+            r.e_tag,
+            r.storage_class,
         ));
     }
-    for m in out.delete_markers() {
-        csv.push_str(&format!(
-            "\"{}\",\"{}\",\"{}\",\"{}\",\"true\",\"\",\"{}\",\"\",\"\",\"\",\"\"\n",
-            b.name,
-            enc(m.key().unwrap_or_default()),
-            m.version_id().unwrap_or_default(),
-            m.is_latest().unwrap_or(false),
-            time(m.last_modified()),
-        ));
-    }
-    csv
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(csv.as_bytes()).expect("gzip");
+    gz.finish().expect("gzip")
 }
 
-/// Writes a report of `csv` rows taken `age` ago into `b` under
-/// `inventory/SOURCE/cfg/`, damaged as asked.
-async fn write_report(b: &Bucket, csv: &str, age: chrono::Duration, damage: Damage) {
+/// The rows as a Parquet data file in S3 Inventory's schema (snake_case
+/// columns, times as timestamp milliseconds, keys not encoded), written by
+/// pyarrow, not by the agent's own Parquet crate.
+pub fn parquet_file(columns: &str, rows: &serde_json::Value) -> Vec<u8> {
+    let python =
+        std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON (scripts/test)");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("f.parquet");
+    let script = r#"
+import json, sys
+import pyarrow as pa, pyarrow.parquet as pq
+schema = pa.schema([pa.field(n, {"str": pa.string(), "bool": pa.bool_(), "int": pa.int64(), "ms": pa.timestamp("ms", tz="UTC")}[t]) for n, t in json.loads(sys.argv[1])])
+rows = json.loads(sys.argv[2])
+pq.write_table(pa.Table.from_pylist(rows, schema=schema), sys.argv[3], compression="snappy")
+"#;
+    let done = std::process::Command::new(python)
+        .args(["-c", script, columns, &rows.to_string()])
+        .arg(&out)
+        .output()
+        .expect("python");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    std::fs::read(&out).expect("parquet file")
+}
+
+/// The report's data file format.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Form {
+    Csv,
+    Parquet,
+}
+
+/// Writes a report of `rows` taken `age` ago into `b` under
+/// `inventory/SOURCE/cfg/`, as `form`, damaged as asked.
+async fn write_report(b: &Bucket, rows: &[Row], age: chrono::Duration, damage: Damage, form: Form) {
     let taken = chrono::Utc::now() - age;
     let base = format!("inventory/{}/cfg/", b.name);
     let dir = format!("{base}{}/", taken.format("%Y-%m-%dT%H-%MZ"));
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(csv.as_bytes()).expect("gzip");
-    let mut file = gz.finish().expect("gzip");
-    let file_key = format!("{base}data/{}.csv.gz", uuid::Uuid::new_v4());
+    let (mut file, ext, format, schema) = match form {
+        Form::Csv => (csv_file(&b.name, rows), "csv.gz", "CSV", SCHEMA.to_owned()),
+        Form::Parquet => {
+            let columns = serde_json::json!([
+                ["bucket", "str"], ["key", "str"], ["version_id", "str"], ["is_latest", "bool"],
+                ["is_delete_marker", "bool"], ["size", "int"], ["last_modified_date", "ms"],
+                ["e_tag", "str"], ["storage_class", "str"]
+            ]);
+            let rows: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|r| {
+                    serde_json::json!({
+                        "bucket": b.name, "key": r.key, "version_id": r.version_id,
+                        "is_latest": r.is_latest, "is_delete_marker": r.is_delete_marker,
+                        "size": r.size, "last_modified_date": r.last_modified,
+                        "e_tag": r.e_tag, "storage_class": r.storage_class,
+                    })
+                })
+                .collect();
+            (
+                parquet_file(&columns.to_string(), &serde_json::Value::Array(rows)),
+                "parquet",
+                "Parquet",
+                "message s3.inventory { required binary bucket (UTF8); required binary key (UTF8); optional binary version_id (UTF8); optional boolean is_latest; optional boolean is_delete_marker; optional int64 size; optional int64 last_modified_date (TIMESTAMP_MILLIS); optional binary e_tag (UTF8); optional binary storage_class (UTF8); }".to_owned(),
+            )
+        }
+    };
+    let file_key = format!("{base}data/{}.{ext}", uuid::Uuid::new_v4());
     let file_md5 = hex::encode(Md5::digest(&file));
     if damage == Damage::DataFile {
         let last = file.len() - 9;
@@ -88,8 +182,8 @@ async fn write_report(b: &Bucket, csv: &str, age: chrono::Duration, damage: Dama
         "destinationBucket": format!("arn:aws:s3:::{}", b.name),
         "version": "2016-11-30",
         "creationTimestamp": taken.timestamp_millis().to_string(),
-        "fileFormat": "CSV",
-        "fileSchema": SCHEMA,
+        "fileFormat": format,
+        "fileSchema": schema,
         "files": [{ "key": file_key, "size": file.len(), "MD5checksum": file_md5 }],
     })
     .to_string();
@@ -124,6 +218,12 @@ fn agent_for(b: &Bucket, extra: &str) -> Agent {
 /// came from a report and when that was taken.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drill_takes_its_population_from_the_newest_inventory_report() {
+    for form in [Form::Csv, Form::Parquet] {
+        drill_from_a_report(form).await;
+    }
+}
+
+async fn drill_from_a_report(form: Form) {
     let b = Bucket::new("inventory").await;
     b.put("a.bin", &data(1, 2000), None).await;
     b.put("a.bin", &data(2, 2100), None).await;
@@ -135,6 +235,7 @@ async fn a_drill_takes_its_population_from_the_newest_inventory_report() {
         &rows_now(&b).await,
         chrono::Duration::hours(2),
         Damage::None,
+        form,
     )
     .await;
     // After the report: a new object, and a version deleted for good.
@@ -214,17 +315,32 @@ async fn a_drill_takes_its_population_from_the_newest_inventory_report() {
 /// stops the drill with the reason: no verdict comes from it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_or_stale_inventory_report_stops_the_drill_with_the_reason() {
-    for (damage, age, extra, says) in [
-        (Damage::Manifest, 1, "", "matches its checksum"),
-        (Damage::DataFile, 1, "", "does not match its MD5checksum"),
+    for (damage, form, age, extra, says) in [
+        (Damage::Manifest, Form::Csv, 1, "", "matches its checksum"),
+        (
+            Damage::DataFile,
+            Form::Csv,
+            1,
+            "",
+            "does not match its MD5 checksum in the manifest",
+        ),
+        (
+            Damage::DataFile,
+            Form::Parquet,
+            1,
+            "",
+            "does not match its MD5 checksum in the manifest",
+        ),
         (
             Damage::None,
+            Form::Csv,
             24 * 10,
             "",
             "older than the source's inventory.max_age (8d)",
         ),
         (
             Damage::None,
+            Form::Parquet,
             3,
             "max_age = \"2h\"\n",
             "older than the source's inventory.max_age (2h)",
@@ -237,12 +353,13 @@ async fn a_damaged_or_stale_inventory_report_stops_the_drill_with_the_reason() {
             &rows_now(&b).await,
             chrono::Duration::hours(age),
             damage,
+            form,
         )
         .await;
         let agent = agent_for(&b, extra);
         let run = agent.drill(&[]).await;
-        assert_eq!(run.code, 2, "{says}: {}\n{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains(says), "{says}: {}", run.stdout);
+        assert_eq!(run.code, 2, "{form:?} {says}: {}\n{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains(says), "{form:?} {says}: {}", run.stdout);
         assert!(
             !agent
                 .evidence()

@@ -5,21 +5,20 @@
 //! `MD5checksum`), their rows read by the columns the manifest's
 //! `fileSchema` names — never assumed.
 //!
-//! This release reads CSV reports (gzip); a Parquet or ORC report is
-//! refused with the reason. The rows are gathered and put in listing order
-//! (key, then newest first) before they are handed out, so memory grows with
-//! the population.
+//! CSV (gzip) and Parquet reports are read as they stream
+//! ([`crate::source::inventory`]); an ORC report is refused with the reason.
 
 use super::errors::classify;
 use super::helpers::{algorithm, unquote, url_decode};
 use crate::config::InventoryConfig;
-use crate::source::{Candidate, ErrorClass, ListItem, SourceError};
+use crate::source::inventory::{
+    position, time, DataFile, Dialect, Fields, Format, Report, Row, RowReader,
+};
+use crate::source::{Candidate, ErrorClass, SourceError};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
 use md5::{Digest as _, Md5};
 use serde::Deserialize;
-use std::collections::HashSet;
-use std::io::Read as _;
 
 /// `manifest.json` of an S3 Inventory report, as far as it is read.
 #[derive(Debug, Deserialize)]
@@ -29,36 +28,33 @@ struct Manifest {
     creation_timestamp: String,
     file_format: String,
     file_schema: String,
-    files: Vec<DataFile>,
+    files: Vec<ManifestFile>,
 }
 
 #[derive(Debug, Deserialize)]
-struct DataFile {
+struct ManifestFile {
     key: String,
+    size: Option<u64>,
     #[serde(rename = "MD5checksum")]
     md5_checksum: String,
-}
-
-/// The population an inventory report gives, and when S3 took it.
-#[derive(Debug)]
-pub struct Population {
-    pub as_of: DateTime<Utc>,
-    /// Every row, versions and delete markers, in listing order.
-    pub items: Vec<ListItem>,
 }
 
 fn protocol(what: String) -> SourceError {
     SourceError::new(ErrorClass::Protocol, what)
 }
 
-/// Reads the newest report under `inv` with `client`, and refuses one older
-/// than `inv.max_age`.
+/// Finds the newest report under `inv` with `client`, refuses one older
+/// than `inv.max_age` or in a format this release does not read, and says
+/// how to read its data files (`prefix`: the source's).
 ///
 /// # Errors
-/// No report; a manifest or data file whose checksum does not match; a
-/// format this release does not read; a report older than `max_age`; what
-/// S3 answered.
-pub async fn read(client: &Client, inv: &InventoryConfig) -> Result<Population, SourceError> {
+/// No report; a manifest whose checksum does not match; a format this
+/// release does not read; a report older than `max_age`; what S3 answered.
+pub async fn find(
+    client: &Client,
+    inv: &InventoryConfig,
+    prefix: &str,
+) -> Result<(Report, S3Dialect), SourceError> {
     let (dir, manifest) = newest_manifest(client, inv).await?;
     let millis: i64 = manifest.creation_timestamp.trim().parse().map_err(|_| {
         protocol(format!(
@@ -71,51 +67,96 @@ pub async fn read(client: &Client, inv: &InventoryConfig) -> Result<Population, 
             "{dir}manifest.json: creationTimestamp out of range"
         ))
     })?;
+    check_age(as_of, inv, &format!("s3://{}/{dir}", inv.bucket))?;
+    let (format, columns) = match manifest.file_format.to_ascii_uppercase().as_str() {
+        "CSV" => (
+            Format::Csv {
+                gzip: true,
+                header: false,
+            },
+            Some(
+                manifest
+                    .file_schema
+                    .split(',')
+                    .map(|c| c.trim().to_owned())
+                    .collect(),
+            ),
+        ),
+        "PARQUET" => (Format::Parquet, None),
+        other => {
+            return Err(SourceError::new(
+                ErrorClass::Config,
+                format!(
+                    "the inventory report s3://{}/{dir} is {other}; this release reads CSV and Parquet reports (no maintained Rust crate reads ORC without Apache Arrow): set the S3 Inventory configuration's output format to CSV or Parquet",
+                    inv.bucket
+                ),
+            ))
+        }
+    };
+    let files = manifest
+        .files
+        .into_iter()
+        .map(|f| DataFile {
+            name: format!("s3://{}/{}", inv.bucket, f.key),
+            md5: Some(f.md5_checksum),
+            size: f.size,
+        })
+        .collect();
+    let dialect = S3Dialect {
+        prefix: prefix.to_owned(),
+        url_encoded: matches!(format, Format::Csv { .. }),
+    };
+    Ok((
+        Report {
+            as_of,
+            format,
+            columns,
+            files,
+        },
+        dialect,
+    ))
+}
+
+/// Refuses a report older than `inv.max_age`.
+///
+/// # Errors
+/// A `config` error naming the report and its time.
+pub fn check_age(
+    as_of: DateTime<Utc>,
+    inv: &InventoryConfig,
+    report: &str,
+) -> Result<(), SourceError> {
     let age = Utc::now() - as_of;
     if age.to_std().unwrap_or_default() > inv.max_age {
         return Err(SourceError::new(
             ErrorClass::Config,
             format!(
-                "the newest inventory report (s3://{}/{dir}, taken {}) is older than the source's inventory.max_age ({}): check that the S3 Inventory configuration still runs, or raise max_age",
-                inv.bucket,
+                "the newest inventory report ({report}, taken {}) is older than the source's inventory.max_age ({}): check that the inventory configuration still runs, or raise max_age",
                 as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 crate::config::age_text(inv.max_age)
             ),
         ));
     }
-    if !manifest.file_format.eq_ignore_ascii_case("CSV") {
-        return Err(SourceError::new(
-            ErrorClass::Config,
-            format!(
-                "the inventory report s3://{}/{dir} is {}; this release reads CSV reports: set the S3 Inventory configuration's output format to CSV",
-                inv.bucket, manifest.file_format
-            ),
-        ));
-    }
-    let columns = Columns::of(&manifest.file_schema)
-        .map_err(|m| protocol(format!("{dir}manifest.json: {m}")))?;
-    let mut rows = Vec::new();
-    for f in &manifest.files {
-        let bytes = get(client, &inv.bucket, &f.key).await?;
-        let md5 = hex::encode(Md5::digest(&bytes));
-        if !md5.eq_ignore_ascii_case(f.md5_checksum.trim()) {
-            return Err(protocol(format!(
-                "the inventory data file s3://{}/{} does not match its MD5checksum in the manifest (expected {}, got {md5}): the report is damaged; the drill does not use it",
-                inv.bucket, f.key, f.md5_checksum
-            )));
-        }
-        let mut csv = Vec::new();
-        flate2::read::GzDecoder::new(&bytes[..])
-            .read_to_end(&mut csv)
-            .map_err(|e| protocol(format!("s3://{}/{}: not gzip: {e}", inv.bucket, f.key)))?;
-        columns
-            .rows(&csv, &mut rows)
-            .map_err(|m| protocol(format!("s3://{}/{}: {m}", inv.bucket, f.key)))?;
-    }
-    Ok(Population {
-        as_of,
-        items: in_listing_order(rows),
-    })
+    Ok(())
+}
+
+/// The body of one data file, streamed.
+///
+/// # Errors
+/// What S3 answered.
+pub async fn open(
+    client: &Client,
+    bucket: &str,
+    key: &str,
+) -> Result<impl tokio::io::AsyncRead + Send + Unpin + 'static, SourceError> {
+    let out = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| classify(&e, &format!("GetObject s3://{bucket}/{key}"), Some(bucket)))?;
+    Ok(out.body.into_async_read())
 }
 
 /// The newest report folder whose manifest matches its checksum, and its
@@ -231,7 +272,17 @@ async fn get(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, Source
     Ok(body.into_bytes().to_vec())
 }
 
-/// Where each field is in a row, from the manifest's `fileSchema`.
+/// S3 Inventory's columns, by the names `fileSchema` (CSV) or the Parquet
+/// schema gives them.
+#[derive(Debug)]
+pub struct S3Dialect {
+    /// Rows outside the source's prefix are not its recovery points.
+    pub prefix: String,
+    /// Keys are URL-encoded (CSV reports; Parquet and ORC keys are not).
+    pub url_encoded: bool,
+}
+
+/// Where each field is in a row.
 #[derive(Debug)]
 struct Columns {
     key: usize,
@@ -243,24 +294,17 @@ struct Columns {
     etag: Option<usize>,
     storage_class: Option<usize>,
     checksum_algorithm: Option<usize>,
+    prefix: String,
+    url_encoded: bool,
 }
 
-/// One row of a report.
-enum Row {
-    Version(Candidate),
-    DeleteMarker {
-        key: String,
-        latest: bool,
-        last_modified: DateTime<Utc>,
-    },
-}
-
-impl Columns {
-    fn of(schema: &str) -> Result<Self, String> {
-        let names: Vec<&str> = schema.split(',').map(str::trim).collect();
-        let at = |n: &str| names.iter().position(|x| x.eq_ignore_ascii_case(n));
-        Ok(Self {
-            key: at("Key").ok_or("fileSchema names no Key column")?,
+impl Dialect for S3Dialect {
+    fn columns(&self, names: &[String]) -> Result<Box<dyn RowReader>, String> {
+        let at = |n: &str| position(names, n);
+        Ok(Box::new(Columns {
+            key: at("Key").ok_or_else(|| {
+                format!("the report names no Key column (columns: {})", names.join(", "))
+            })?,
             version_id: at("VersionId"),
             is_latest: at("IsLatest"),
             is_delete_marker: at("IsDeleteMarker"),
@@ -269,100 +313,95 @@ impl Columns {
             etag: at("ETag"),
             storage_class: at("StorageClass"),
             checksum_algorithm: at("ChecksumAlgorithm"),
-        })
-    }
-
-    /// Appends the rows of one CSV data file (no header; keys URL-encoded).
-    fn rows(&self, csv: &[u8], out: &mut Vec<Row>) -> Result<(), String> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(csv);
-        for (n, record) in reader.records().enumerate() {
-            let record = record.map_err(|e| format!("row {}: {e}", n + 1))?;
-            let field = |i: Option<usize>| i.and_then(|i| record.get(i)).filter(|v| !v.is_empty());
-            let raw_key = record.get(self.key).unwrap_or_default();
-            let key = url_decode(raw_key)
-                .ok_or_else(|| format!("row {}: the key is not valid URL encoding", n + 1))?;
-            let last_modified = field(self.last_modified)
-                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                .map_or(DateTime::<Utc>::UNIX_EPOCH, |t| t.with_timezone(&Utc));
-            let latest = field(self.is_latest) == Some("true");
-            if field(self.is_delete_marker) == Some("true") {
-                out.push(Row::DeleteMarker {
-                    key,
-                    latest,
-                    last_modified,
-                });
-                continue;
-            }
-            out.push(Row::Version(Candidate {
-                key,
-                version_id: field(self.version_id).map(str::to_owned),
-                size: field(self.size).and_then(|s| s.parse().ok()).unwrap_or(0),
-                last_modified,
-                is_latest: latest,
-                storage_class: field(self.storage_class).map(str::to_owned),
-                etag: field(self.etag).map(unquote),
-                checksum_algorithms: field(self.checksum_algorithm)
-                    .and_then(algorithm)
-                    .into_iter()
-                    .collect(),
-                ..Candidate::default()
-            }));
-        }
-        Ok(())
+            prefix: self.prefix.clone(),
+            url_encoded: self.url_encoded,
+        }))
     }
 }
 
-/// The rows as a listing gives them: by key, newest first; a version whose
-/// key's current version is a delete marker is behind it.
-fn in_listing_order(rows: Vec<Row>) -> Vec<ListItem> {
-    let hidden: HashSet<String> = rows
-        .iter()
-        .filter_map(|r| match r {
-            Row::DeleteMarker {
-                key, latest: true, ..
-            } => Some(key.clone()),
-            _ => None,
-        })
-        .collect();
-    let mut items: Vec<ListItem> = rows
-        .into_iter()
-        .map(|r| match r {
-            Row::Version(mut c) => {
-                c.behind_delete_marker = hidden.contains(&c.key);
-                ListItem::Version(c)
-            }
-            Row::DeleteMarker {
-                key, last_modified, ..
-            } => ListItem::DeleteMarker { key, last_modified },
-        })
-        .collect();
-    let order = |i: &ListItem| match i {
-        ListItem::Version(c) => (c.key.clone(), std::cmp::Reverse(c.last_modified)),
-        ListItem::DeleteMarker { key, last_modified } => {
-            (key.clone(), std::cmp::Reverse(*last_modified))
+impl RowReader for Columns {
+    fn row(&self, f: &dyn Fields) -> Result<Option<Row>, String> {
+        let raw_key = f.get(self.key).unwrap_or_default();
+        let key = if self.url_encoded {
+            url_decode(raw_key).ok_or("the key is not valid URL encoding")?
+        } else {
+            raw_key.to_owned()
+        };
+        if !key.starts_with(&self.prefix) {
+            return Ok(None);
         }
-    };
-    items.sort_by_cached_key(order);
-    items
+        let last_modified = f
+            .get_opt(self.last_modified)
+            .and_then(time)
+            .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+        let latest = f.get_opt(self.is_latest) == Some("true");
+        if f.get_opt(self.is_delete_marker) == Some("true") {
+            return Ok(Some(Row::DeleteMarker {
+                key,
+                latest,
+                last_modified,
+            }));
+        }
+        let size = match f.get_opt(self.size) {
+            Some(s) => s
+                .parse()
+                .map_err(|_| format!("Size `{s}` is not a number of bytes"))?,
+            None => 0,
+        };
+        Ok(Some(Row::Version(Candidate {
+            key,
+            version_id: f.get_opt(self.version_id).map(str::to_owned),
+            size,
+            last_modified,
+            is_latest: latest,
+            storage_class: f.get_opt(self.storage_class).map(str::to_owned),
+            etag: f.get_opt(self.etag).map(unquote),
+            checksum_algorithms: f
+                .get_opt(self.checksum_algorithm)
+                .and_then(algorithm)
+                .into_iter()
+                .collect(),
+            ..Candidate::default()
+        })))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::inventory::in_listing_order;
+    use crate::source::ListItem;
+
+    fn rows(dialect: &S3Dialect, schema: &str, csv: &[u8]) -> Vec<Row> {
+        let names: Vec<String> = schema.split(',').map(|c| c.trim().to_owned()).collect();
+        let cols = dialect.columns(&names).unwrap();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(csv);
+        reader
+            .records()
+            .filter_map(|r| cols.row(&r.unwrap()).unwrap())
+            .collect()
+    }
 
     #[test]
     fn rows_are_read_by_the_schema_the_manifest_names() {
-        let cols = Columns::of("Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, ChecksumAlgorithm").unwrap();
+        let csv_dialect = S3Dialect {
+            prefix: String::new(),
+            url_encoded: true,
+        };
+        let schema = "Bucket, Key, VersionId, IsLatest, IsDeleteMarker, Size, LastModifiedDate, ETag, StorageClass, IsMultipartUploaded, ChecksumAlgorithm";
         let csv = b"\"b\",\"dir/a+b%2Bc.bin\",\"v2\",\"true\",\"false\",\"10\",\"2026-12-01T10:00:00.000Z\",\"e1\",\"STANDARD\",\"false\",\"CRC64NVME\"\n\
 \"b\",\"dir/a+b%2Bc.bin\",\"v1\",\"false\",\"false\",\"9\",\"2026-11-01T10:00:00.000Z\",\"e0\",\"STANDARD\",\"false\",\"\"\n\
 \"b\",\"gone\",\"m1\",\"true\",\"true\",\"\",\"2026-12-02T10:00:00.000Z\",\"\",\"\",\"\",\"\"\n\
 \"b\",\"gone\",\"g1\",\"false\",\"false\",\"5\",\"2026-11-02T10:00:00.000Z\",\"e2\",\"GLACIER\",\"false\",\"\"\n";
-        let mut rows = Vec::new();
-        cols.rows(csv, &mut rows).unwrap();
-        let items = in_listing_order(rows);
+        let all = rows(&csv_dialect, schema, csv);
+        let (a, gone): (Vec<Row>, Vec<Row>) = all.into_iter().partition(|r| match r {
+            Row::Version(c) => c.key != "gone",
+            Row::DeleteMarker { .. } => false,
+        });
+        let mut items = in_listing_order(a);
+        items.extend(in_listing_order(gone));
         let versions: Vec<&Candidate> = items
             .iter()
             .filter_map(|i| match i {
@@ -379,12 +418,16 @@ mod tests {
         assert!(versions[2].behind_delete_marker);
         assert_eq!(versions[2].storage_class.as_deref(), Some("GLACIER"));
         assert_eq!(items.len(), 4);
-        // A schema in another order is read by its names.
-        let cols = Columns::of("Key, Size, Bucket").unwrap();
-        let mut rows = Vec::new();
-        cols.rows(b"\"k\",\"7\",\"b\"\n", &mut rows).unwrap();
-        assert!(matches!(&rows[0], Row::Version(c) if c.key == "k" && c.size == 7));
-        assert!(Columns::of("Bucket, Size").is_err());
+        // A schema in another order is read by its names; Parquet's
+        // snake_case names read alike, and its keys are not URL-encoded.
+        let plain = S3Dialect {
+            prefix: "k".into(),
+            url_encoded: false,
+        };
+        let got = rows(&plain, "key, size, bucket", b"\"k+1%\",\"7\",\"b\"\n\"x\",\"1\",\"b\"\n");
+        assert_eq!(got.len(), 1, "rows outside the prefix are not the source's");
+        assert!(matches!(&got[0], Row::Version(c) if c.key == "k+1%" && c.size == 7));
+        assert!(csv_dialect.columns(&["Bucket".into(), "Size".into()]).is_err());
         assert!(is_report_dir("2026-12-07T01-00Z") && !is_report_dir("data"));
     }
 }

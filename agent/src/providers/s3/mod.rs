@@ -271,30 +271,40 @@ impl S3Source {
 
 impl S3Source {
     /// The population from the newest S3 Inventory report: its versions
-    /// under the source's prefix, in listing order. A report that cannot
-    /// be used ends the stream with the reason.
+    /// under the source's prefix, streamed one data file after another. A
+    /// report that cannot be used ends the stream with the reason.
     fn list_inventory<'a>(
         &'a self,
         inv: &'a crate::config::InventoryConfig,
     ) -> BoxStream<'a, Result<ListItem, SourceError>> {
         futures::stream::once(async move {
-            let p = inventory::read(&self.client, inv).await?;
+            let (report, dialect) = inventory::find(&self.client, inv, &self.prefix).await?;
             if let Ok(mut at) = self.inventory_as_of.lock() {
-                *at = Some(p.as_of);
+                *at = Some(report.as_of);
             }
-            let prefix = self.prefix.clone();
-            Ok::<_, SourceError>(futures::stream::iter(
-                p.items
-                    .into_iter()
-                    .filter(move |i| match i {
-                        ListItem::Version(c) => c.key.starts_with(&prefix),
-                        ListItem::DeleteMarker { key, .. } => key.starts_with(&prefix),
-                    })
-                    .map(Ok),
+            let keys: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| {
+                    f.name
+                        .strip_prefix(&format!("s3://{}/", inv.bucket))
+                        .unwrap_or(&f.name)
+                        .to_owned()
+                })
+                .collect();
+            let client = self.client.clone();
+            let bucket = inv.bucket.clone();
+            Ok::<_, SourceError>(crate::source::inventory::list(
+                report,
+                std::sync::Arc::new(dialect),
+                move |i| {
+                    let (client, bucket, key) = (client.clone(), bucket.clone(), keys[i].clone());
+                    async move { inventory::open(&client, &bucket, &key).await }
+                },
             ))
         })
         .map(|r| match r {
-            Ok(items) => items.boxed(),
+            Ok(items) => items,
             Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
         })
         .flatten()
