@@ -127,7 +127,11 @@ pq.write_table(pa.Table.from_pylist(rows, schema=schema), sys.argv[3], compressi
         .arg(&out)
         .output()
         .expect("python");
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     std::fs::read(&out).expect("parquet file")
 }
 
@@ -148,9 +152,15 @@ async fn write_report(b: &Bucket, rows: &[Row], age: chrono::Duration, damage: D
         Form::Csv => (csv_file(&b.name, rows), "csv.gz", "CSV", SCHEMA.to_owned()),
         Form::Parquet => {
             let columns = serde_json::json!([
-                ["bucket", "str"], ["key", "str"], ["version_id", "str"], ["is_latest", "bool"],
-                ["is_delete_marker", "bool"], ["size", "int"], ["last_modified_date", "ms"],
-                ["e_tag", "str"], ["storage_class", "str"]
+                ["bucket", "str"],
+                ["key", "str"],
+                ["version_id", "str"],
+                ["is_latest", "bool"],
+                ["is_delete_marker", "bool"],
+                ["size", "int"],
+                ["last_modified_date", "ms"],
+                ["e_tag", "str"],
+                ["storage_class", "str"]
             ]);
             let rows: Vec<serde_json::Value> = rows
                 .iter()
@@ -358,7 +368,11 @@ async fn a_damaged_or_stale_inventory_report_stops_the_drill_with_the_reason() {
         .await;
         let agent = agent_for(&b, extra);
         let run = agent.drill(&[]).await;
-        assert_eq!(run.code, 2, "{form:?} {says}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, 2,
+            "{form:?} {says}: {}\n{}",
+            run.stdout, run.stderr
+        );
         assert!(run.stdout.contains(says), "{form:?} {says}: {}", run.stdout);
         assert!(
             !agent

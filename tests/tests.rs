@@ -73,6 +73,7 @@ mod crash;
 mod daemon;
 mod host;
 mod inventory;
+mod inventory_azure;
 mod packages;
 mod patch;
 mod posture;

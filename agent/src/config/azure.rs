@@ -47,7 +47,11 @@ pub(super) fn validate_azure(
         .protection
         .as_ref()
         .map(|p| p.validate(&at("protection"), problem));
+    let inventory = a.inventory.as_ref().and_then(|i| {
+        super::validate::sources::inventory(i, &at, &mut *problem, Some(&account_url))
+    });
     AzureSourceConfig {
+        inventory,
         protection,
         account_url,
         container: a.container,

@@ -416,7 +416,7 @@ pub struct Capabilities {
     /// The agent can write and delete its own canaries.
     pub canaries: bool,
     /// A population read from the provider's inventory reports instead of
-    /// a listing (not in this release).
+    /// a listing.
     pub inventory: bool,
     /// Checksums the provider computes over stored bytes without a
     /// download (not in this release).
@@ -435,7 +435,7 @@ impl Provider {
                 stored_checksums: true,
                 copy: true,
                 canaries: true,
-                inventory: false,
+                inventory: true,
                 provider_checksums: false,
             },
             Provider::AzureBlob => Capabilities {
@@ -446,7 +446,7 @@ impl Provider {
                 stored_checksums: true,
                 copy: true,
                 canaries: true,
-                inventory: false,
+                inventory: true,
                 provider_checksums: false,
             },
         }
@@ -492,6 +492,8 @@ pub struct AzureSourceConfig {
     pub posture: posture::Policy,
     /// What every sampled recovery point's immutability must be.
     pub protection: Option<protection::ProtectionPolicy>,
+    /// The population from Azure Blob Inventory reports instead of a listing.
+    pub inventory: Option<InventoryConfig>,
 }
 
 /// Where a secret comes from; read when the source is built.
@@ -662,13 +664,17 @@ impl Shard {
     }
 }
 
-/// Where a source's S3 Inventory reports are, and how old the newest may be.
+/// Where a source's inventory reports are, and how old the newest may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InventoryConfig {
-    /// The bucket the reports are delivered to.
+    /// The bucket (S3) or container (Azure, in the source's account) the
+    /// reports are delivered to.
     pub bucket: String,
-    /// `PREFIX/SOURCE-BUCKET/CONFIG-ID/` within it (ends with `/`).
+    /// S3: `PREFIX/SOURCE-BUCKET/CONFIG-ID/` within it (ends with `/`);
+    /// Azure: empty.
     pub prefix: String,
+    /// Azure: the inventory rule whose reports are read.
+    pub rule: Option<String>,
     pub max_age: std::time::Duration,
 }
 

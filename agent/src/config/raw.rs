@@ -215,6 +215,9 @@ pub struct RawAzureSource {
     pub posture: posture::RawPosture,
     /// What every sampled recovery point's immutability must be.
     pub protection: Option<super::protection::RawProtection>,
+    /// Take the population from the account's Azure Blob Inventory reports
+    /// instead of listing every blob.
+    pub inventory: Option<RawInventory>,
 }
 
 /// How the agent signs in to Azure Storage.
@@ -312,9 +315,11 @@ pub struct RawS3Source {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawInventory {
-    /// The report destination as S3 writes it:
-    /// `s3://BUCKET/PREFIX/SOURCE-BUCKET/CONFIG-ID/`.
+    /// The report destination: S3 `s3://BUCKET/PREFIX/SOURCE-BUCKET/CONFIG-ID/`
+    /// as S3 writes it; Azure `https://ACCOUNT.blob.core.windows.net/CONTAINER/`.
     pub location: String,
+    /// Azure: the inventory rule's name.
+    pub rule: Option<String>,
     /// An older report fails the drill (default 8d).
     pub max_age: Option<Age>,
 }

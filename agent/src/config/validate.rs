@@ -7,7 +7,7 @@ use super::*;
 mod drills;
 use drills::drills;
 
-mod sources;
+pub(super) mod sources;
 use sources::{anchor, canaries, sources};
 
 /// Checks a raw config and returns every problem, or the validated config.

@@ -65,7 +65,10 @@ impl Row {
 pub enum Format {
     /// CSV; `header`: the first row names the columns (Azure), else the
     /// manifest does (S3).
-    Csv { gzip: bool, header: bool },
+    Csv {
+        gzip: bool,
+        header: bool,
+    },
     Parquet,
 }
 

@@ -109,7 +109,7 @@ pub(super) fn s3_source(
     let inventory = s
         .inventory
         .as_ref()
-        .and_then(|i| inventory(i, &at, &mut *problem));
+        .and_then(|i| inventory(i, &at, &mut *problem, None));
     S3SourceConfig {
         posture,
         protection,
@@ -130,10 +130,11 @@ pub(super) fn s3_source(
 
 /// `[sources.NAME.inventory]`: `location` an `s3://` URL of the report
 /// destination, `max_age` at least an hour (default 8d).
-fn inventory(
+pub(crate) fn inventory(
     raw: &crate::config::raw::RawInventory,
     at: &impl Fn(&str) -> String,
     problem: &mut impl FnMut(String, &str),
+    azure_account_url: Option<&str>,
 ) -> Option<crate::config::InventoryConfig> {
     let max_age = raw.max_age.map_or(
         std::time::Duration::from_secs(defaults::INVENTORY_MAX_AGE_SECS),
@@ -143,6 +144,15 @@ fn inventory(
         problem(
             at("inventory.max_age"),
             "must be at least 1h (S3 delivers reports daily or weekly)",
+        );
+    }
+    if let Some(account_url) = azure_account_url {
+        return azure_inventory(raw, account_url, max_age, at, problem);
+    }
+    if raw.rule.is_some() {
+        problem(
+            at("inventory.rule"),
+            "is for Azure Blob Inventory: an S3 Inventory report is found by its location alone",
         );
     }
     let Some((bucket, prefix)) = raw
@@ -160,6 +170,51 @@ fn inventory(
     Some(crate::config::InventoryConfig {
         bucket: bucket.to_owned(),
         prefix: prefix.to_owned(),
+        rule: None,
+        max_age,
+    })
+}
+
+/// Azure: `location` the destination container's URL in the source's own
+/// account (Azure writes reports only there), `rule` the rule's name.
+fn azure_inventory(
+    raw: &crate::config::raw::RawInventory,
+    account_url: &str,
+    max_age: std::time::Duration,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> Option<crate::config::InventoryConfig> {
+    let container = raw
+        .location
+        .strip_prefix(account_url.trim_end_matches('/'))
+        .and_then(|rest| rest.strip_prefix('/'))
+        .and_then(|rest| rest.strip_suffix('/'))
+        .filter(|c| !c.is_empty() && !c.contains('/'));
+    let Some(container) = container else {
+        problem(
+            at("inventory.location"),
+            &format!(
+                "must be the inventory rule's destination container in the source's account: {}/CONTAINER/ (Azure writes reports only to a container of the same account)",
+                account_url.trim_end_matches('/')
+            ),
+        );
+        return None;
+    };
+    let rule = raw.rule.clone().filter(|r| {
+        !r.is_empty()
+            && r.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    });
+    if rule.is_none() {
+        problem(
+            at("inventory.rule"),
+            "must name the blob inventory rule whose reports are read (letters, digits, `-` and `_`, as Azure allows)",
+        );
+    }
+    Some(crate::config::InventoryConfig {
+        bucket: container.to_owned(),
+        prefix: String::new(),
+        rule,
         max_age,
     })
 }

@@ -22,6 +22,7 @@
 //! bearer token). `azure_storage_blob` 1.1 has no shared-key option, so an
 //! account key is not accepted: create a SAS from it instead.
 
+pub mod inventory;
 pub mod posture;
 pub mod update_manager;
 
@@ -62,6 +63,11 @@ pub struct AzureBlobSource {
     /// `sources.NAME.allow_undelete`: without it the source refuses Undelete
     /// Blob itself, whatever the drill asks.
     allow_undelete: bool,
+    /// The population from inventory reports: where they are, and a
+    /// client of their container.
+    inventory: Option<(crate::config::InventoryConfig, BlobContainerClient)>,
+    /// When the report the last listing read was taken.
+    inventory_as_of: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl std::fmt::Debug for AzureBlobSource {
@@ -117,6 +123,29 @@ impl AzureBlobSource {
                 "cannot create the Azure client for source `{name}`: {e}"
             ))
         })?;
+        let inventory = match &c.inventory {
+            Some(inv) => {
+                let mut url =
+                    Url::parse(&format!("{}/{}", c.account_url, inv.bucket)).map_err(|e| {
+                        config(format!(
+                            "sources.{name}.inventory.location does not form a URL: {e}"
+                        ))
+                    })?;
+                let credential = auth::credential(name, c, &mut url)?;
+                let options = BlobContainerClientOptions {
+                    client_options: no_retries(),
+                    ..Default::default()
+                };
+                let client = BlobContainerClient::new(url, credential, Some(options))
+                    .map_err(|e| {
+                        config(format!(
+                            "cannot create the Azure client for source `{name}`'s inventory container: {e}"
+                        ))
+                    })?;
+                Some((inv.clone(), client))
+            }
+            None => None,
+        };
         Ok(Self {
             name: name.to_owned(),
             client,
@@ -126,7 +155,55 @@ impl AzureBlobSource {
             attempts: build.attempts,
             timeout: build.timeout,
             allow_undelete: c.allow_undelete,
+            inventory,
+            inventory_as_of: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The population from the newest Azure Blob Inventory report: the
+    /// source's blobs, snapshots, versions and soft-deleted blobs, streamed
+    /// one data file after another. A report that cannot be used ends the
+    /// stream with the reason.
+    fn list_inventory<'a>(
+        &'a self,
+        inv: &'a crate::config::InventoryConfig,
+        client: &'a BlobContainerClient,
+    ) -> BoxStream<'a, Result<ListItem, SourceError>> {
+        let url = format!("{}/{}", self.account_url, inv.bucket);
+        futures::stream::once(async move {
+            let dialect = inventory::AzureDialect {
+                container: self.container.clone(),
+                prefix: self.prefix.clone(),
+            };
+            let (report, dialect) = inventory::find(client, &url, inv, dialect).await?;
+            if let Ok(mut at) = self.inventory_as_of.lock() {
+                *at = Some(report.as_of);
+            }
+            let blobs: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| {
+                    f.name
+                        .strip_prefix(&format!("{url}/"))
+                        .unwrap_or(&f.name)
+                        .to_owned()
+                })
+                .collect();
+            Ok::<_, SourceError>(crate::source::inventory::list(
+                report,
+                Arc::new(dialect),
+                move |i| {
+                    let (url, blob) = (url.clone(), blobs[i].clone());
+                    async move { inventory::open(client, &url, &blob).await }
+                },
+            ))
+        })
+        .map(|r| match r {
+            Ok(items) => items,
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        })
+        .flatten()
+        .boxed()
     }
 
     fn blob(&self, rp: &Candidate) -> Result<BlobClient, SourceError> {
@@ -266,7 +343,14 @@ impl Lister for AzureBlobSource {
         }
     }
 
+    fn population_as_of(&self) -> Option<DateTime<Utc>> {
+        self.inventory_as_of.lock().ok().and_then(|t| *t)
+    }
+
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
+        if let Some((inv, client)) = &self.inventory {
+            return self.list_inventory(inv, client);
+        }
         crate::source::paged(
             self.attempts,
             self.timeout,

@@ -303,7 +303,10 @@ impl Dialect for S3Dialect {
         let at = |n: &str| position(names, n);
         Ok(Box::new(Columns {
             key: at("Key").ok_or_else(|| {
-                format!("the report names no Key column (columns: {})", names.join(", "))
+                format!(
+                    "the report names no Key column (columns: {})",
+                    names.join(", ")
+                )
             })?,
             version_id: at("VersionId"),
             is_latest: at("IsLatest"),
@@ -424,10 +427,16 @@ mod tests {
             prefix: "k".into(),
             url_encoded: false,
         };
-        let got = rows(&plain, "key, size, bucket", b"\"k+1%\",\"7\",\"b\"\n\"x\",\"1\",\"b\"\n");
+        let got = rows(
+            &plain,
+            "key, size, bucket",
+            b"\"k+1%\",\"7\",\"b\"\n\"x\",\"1\",\"b\"\n",
+        );
         assert_eq!(got.len(), 1, "rows outside the prefix are not the source's");
         assert!(matches!(&got[0], Row::Version(c) if c.key == "k+1%" && c.size == 7));
-        assert!(csv_dialect.columns(&["Bucket".into(), "Size".into()]).is_err());
+        assert!(csv_dialect
+            .columns(&["Bucket".into(), "Size".into()])
+            .is_err());
         assert!(is_report_dir("2026-12-07T01-00Z") && !is_report_dir("data"));
     }
 }
