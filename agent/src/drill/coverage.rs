@@ -5,10 +5,11 @@
 //! order (S3: UTF-8 binary order; Azure: by name), and `points` is stored
 //! in that order — reading the ledger a page at a time. It holds one page
 //! and the rows of the key being listed, never the population: memory is
-//! O(page + versions of one key), whatever the bucket holds. A store that
-//! lists out of order is still joined correctly, by one lookup per version
-//! from then on (slower), and the points that left the population are then
-//! not counted.
+//! O(page + versions of one key), whatever the bucket holds. A listing out
+//! of order (an inventory report, whose rows need not be sorted) is still
+//! joined correctly, by one indexed lookup per version from then on, and
+//! the points that left the population are the ledger's rows less those
+//! matched — memory stays flat either way.
 
 use crate::config::{age_text, DrillConfig, SampleSize};
 use crate::ledger::recorder::{lock, Recorder};
@@ -45,6 +46,12 @@ pub trait Points: Send + Sync {
         key: &str,
         version: &str,
     ) -> Result<Option<PointState>, LedgerError>;
+
+    /// How many rows `source` has.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    fn count(&self, source: &str) -> Result<u64, LedgerError>;
 }
 
 /// Lends its ledger for one read (locked for that read only, so other
@@ -89,6 +96,10 @@ impl<T: LendsLedger> Points for T {
     ) -> Result<Option<PointState>, LedgerError> {
         self.with_ledger(|l| l.point(source, key, version))
     }
+
+    fn count(&self, source: &str) -> Result<u64, LedgerError> {
+        self.with_ledger(|l| l.points_count(source))
+    }
 }
 
 /// No ledger yet: nothing was ever verified.
@@ -108,6 +119,10 @@ impl Points for NoPoints {
     fn one(&self, _: &str, _: &str, _: &str) -> Result<Option<PointState>, LedgerError> {
         Ok(None)
     }
+
+    fn count(&self, _: &str) -> Result<u64, LedgerError> {
+        Ok(0)
+    }
 }
 
 /// The listing joined with `points`, one listed version at a time.
@@ -123,6 +138,8 @@ pub struct Join<'a> {
     rows: HashMap<String, PointState>,
     departed: u64,
     in_order: bool,
+    /// Listed versions the ledger knew.
+    matched: u64,
 }
 
 impl<'a> Join<'a> {
@@ -137,6 +154,7 @@ impl<'a> Join<'a> {
             rows: HashMap::new(),
             departed: 0,
             in_order: true,
+            matched: 0,
         }
     }
 
@@ -145,6 +163,12 @@ impl<'a> Join<'a> {
     /// # Errors
     /// [`LedgerError::Read`].
     pub fn state(&mut self, key: &str, version: &str) -> Result<Option<PointState>, LedgerError> {
+        let known = self.joined(key, version)?;
+        self.matched += u64::from(known.is_some());
+        Ok(known)
+    }
+
+    fn joined(&mut self, key: &str, version: &str) -> Result<Option<PointState>, LedgerError> {
         if !self.in_order {
             return self.points.one(self.source, key, version);
         }
@@ -211,14 +235,18 @@ impl<'a> Join<'a> {
         Ok(got)
     }
 
-    /// Points the ledger knows that the listing did not hold; `None` when
-    /// the listing was out of order.
+    /// Points the ledger knows that the listing did not hold. Out of
+    /// order (an inventory report's rows), it is what the ledger holds less
+    /// what the listing matched: each listed version matches one row at
+    /// most, a repeated row once more (a report may repeat one; the count
+    /// then errs low, never high).
     ///
     /// # Errors
     /// [`LedgerError::Read`].
     pub fn departed(mut self) -> Result<Option<u64>, LedgerError> {
         if !self.in_order {
-            return Ok(None);
+            let known = self.points.count(self.source)?;
+            return Ok(Some(known.saturating_sub(self.matched)));
         }
         let mut n = self.departed + self.rows.len() as u64 + self.page.len() as u64;
         while self.fill()? {
@@ -408,6 +436,10 @@ mod tests {
                 .find(|r| r.key == key && r.version_id == version)
                 .map(|r| r.state))
         }
+
+        fn count(&self, _: &str) -> Result<u64, LedgerError> {
+            Ok(self.0.len() as u64)
+        }
     }
 
     fn row(key: &str, version: &str) -> PointRow {
@@ -450,15 +482,22 @@ mod tests {
     }
 
     #[test]
-    fn an_out_of_order_listing_is_still_joined_and_departed_points_are_not_claimed() {
-        let points = Rows(vec![row("a", "1"), row("b", "1"), row("c", "1")]);
+    fn an_out_of_order_listing_is_still_joined_and_the_departed_counted() {
+        let points = Rows(vec![
+            row("a", "1"),
+            row("b", "1"),
+            row("c", "1"),
+            row("d", "1"),
+        ]);
         let mut join = Join::new(&points, "s");
         assert!(join.state("b", "1").ok().flatten().is_some());
         assert!(
             join.state("a", "1").ok().flatten().is_some(),
             "looked up despite the order"
         );
+        assert!(join.state("new", "1").ok().flatten().is_none());
         assert!(join.state("c", "1").ok().flatten().is_some());
-        assert_eq!(join.departed().ok(), Some(None));
+        // `d` was not listed.
+        assert_eq!(join.departed().ok(), Some(Some(1)));
     }
 }

@@ -79,6 +79,19 @@ impl Ledger {
     ///
     /// # Errors
     /// [`LedgerError::Read`].
+    /// How many recovery points of `source` the ledger knows.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn points_count(&self, source: &str) -> Result<u64, LedgerError> {
+        self.conn
+            .prepare_cached("SELECT COUNT(*) FROM points WHERE source = ?1")
+            .map_err(LedgerError::Read)?
+            .query_row(params![source], |r| r.get::<_, i64>(0))
+            .map(|n| n.max(0) as u64)
+            .map_err(LedgerError::Read)
+    }
+
     pub fn point(
         &self,
         source: &str,

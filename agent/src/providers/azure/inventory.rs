@@ -268,12 +268,14 @@ async fn report(
             header: true,
         },
         "parquet" => Format::Parquet,
-        other => return Err(SourceError::new(
-            ErrorClass::Config,
-            format!(
+        other => {
+            return Err(SourceError::new(
+                ErrorClass::Config,
+                format!(
                 "{url}/{blob}: the report's format is {other}; this release reads CSV and Parquet"
             ),
-        )),
+            ))
+        }
     };
     let mut files = Vec::with_capacity(m.files.len());
     for f in m.files {
