@@ -83,6 +83,7 @@ mod ransomware;
 mod reports;
 mod sampling;
 mod schemas;
+mod shards;
 mod sinks;
 mod systemd;
 mod tamper;

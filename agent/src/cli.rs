@@ -45,6 +45,15 @@ pub enum Command {
     /// failed), 1 failed (a mismatch or unrecoverable, or nothing was
     /// restored), 2 the drill could not run or was stopped.
     Drill(DrillArgs),
+    /// Merge the shards of one sharded drill run (`drill --shard`) into one
+    /// run in the ledger and evidence: every shard's chain and signed
+    /// checkpoint verified, its verdicts recorded, one run summary over all
+    /// shards. A missing, unfinished, failed or tampered shard makes the
+    /// run `error`, naming the shard: never a partial pass.
+    ///
+    /// Exit codes: 0 merged and passed (or, with --if-complete, shards
+    /// still running), 1 merged and failed, 2 could not merge.
+    Merge(MergeArgs),
     /// Run every drill with a schedule on it until stopped (the service).
     ///
     /// SIGHUP reloads the config (an invalid one is refused and the running
@@ -109,6 +118,30 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The drill whose shards to merge.
+    pub name: String,
+    /// The directory the shards recorded into (their --shard-dir).
+    #[arg(long, value_name = "DIR")]
+    pub shard_dir: std::path::PathBuf,
+    /// The sharded run's id (the shards' --run-id; default
+    /// RESTOREPROOF_RUN_ID, else the array job's id from AWS_BATCH_JOB_ID).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// How many shards there are (default: what their directories say).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
+    /// Merge only when every shard has finished; otherwise say which are
+    /// still running and exit 0 (each shard of an Indexed Job can run this
+    /// after its drill: the last to finish merges).
+    #[arg(long)]
+    pub if_complete: bool,
+    /// Print the merged run as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell.
     #[arg(value_enum)]
@@ -120,6 +153,7 @@ impl Command {
     pub fn wants_json(&self) -> bool {
         match self {
             Command::Drill(a) => a.json,
+            Command::Merge(a) => a.json,
             Command::Status(a) => a.json,
             Command::Gate(a) => a.json,
             Command::Canary(a) => a.json,
@@ -365,6 +399,17 @@ pub struct DrillArgs {
     /// draws the same sample (give `--seed`) and keeps its part.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<String>,
+    /// With --shard: the directory the shards and `restoreproof merge`
+    /// share (a shared volume). The shard records into
+    /// DIR/RUN/shard-I-of-N/ (its own ledger and evidence file, its
+    /// checkpoints signed with the agent's key), reads first-seen baselines
+    /// from the main ledger, and ships nothing: the merge does.
+    #[arg(long, value_name = "DIR", requires = "shard")]
+    pub shard_dir: Option<std::path::PathBuf>,
+    /// With --shard: the id every shard of one sharded run shares (default:
+    /// RESTOREPROOF_RUN_ID, else the array job's id from AWS_BATCH_JOB_ID).
+    #[arg(long, value_name = "ID", requires = "shard")]
+    pub run_id: Option<String>,
 
     /// Print one JSON document (run summary and every verdict) on stdout.
     #[arg(long)]

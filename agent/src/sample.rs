@@ -47,7 +47,8 @@ pub struct Limits {
 
 /// What the sample was drawn from: recorded with every run so coverage can be
 /// computed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Population {
     /// Versions seen in the listing (before filters).
     pub versions_listed: u64,

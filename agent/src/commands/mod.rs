@@ -5,6 +5,7 @@ pub mod canary;
 pub mod drill;
 pub mod evidence;
 pub mod gate;
+pub mod merge;
 pub mod out;
 pub mod patch;
 pub mod posture;
@@ -91,6 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Drill(args) => drill::run(cli, args).await,
+        Command::Merge(args) => merge::run(cli, args).await,
         Command::Run => run::run(cli).await,
         Command::Evidence(cmd) => evidence::run(cli, cmd).await,
         Command::Posture(args) => posture::run(cli, args).await,

@@ -34,6 +34,7 @@ pub fn write(text: &str) {
 pub mod schema {
     pub const DRILL: &str = "restoreproof.drill/v1";
     pub const DRILL_PLAN: &str = "restoreproof.drill-plan/v1";
+    pub const MERGE: &str = "restoreproof.merge/v1";
     pub const STATUS: &str = "restoreproof.status/v1";
     pub const GATE: &str = "restoreproof.gate/v1";
     pub const CANARY: &str = "restoreproof.canary/v1";

@@ -610,7 +610,7 @@ pub struct S3SourceConfig {
 /// `AWS_BATCH_JOB_ARRAY_INDEX` count): every shard draws the same sample
 /// and keeps the recovery points whose stable hash falls to it, so the
 /// shards are disjoint and together are the whole sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Shard {
     pub index: u32,
     pub count: u32,

@@ -40,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 mod coverage;
+pub mod merge;
 mod record;
 mod restore;
 mod run;
@@ -246,6 +247,7 @@ impl Drill<'_> {
             population_from: "listing",
             population_as_of: None,
             shard: cfg.shard,
+            shards: None,
             sampled: 0,
             sampled_bytes: 0,
             counts: Counts::default(),

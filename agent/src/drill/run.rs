@@ -176,7 +176,11 @@ impl Drill<'_> {
         let mut jobs = Vec::with_capacity(sample.len());
         for d in sample {
             let c = d.candidate;
-            let b = r.ledger.baseline(&run.info.name, &c.key, &c.point_id())?;
+            let b = r.baselines.as_ref().unwrap_or(&r.ledger).baseline(
+                &run.info.name,
+                &c.key,
+                &c.point_id(),
+            )?;
             jobs.push((c, b));
         }
         Ok(jobs)

@@ -128,6 +128,8 @@ pub enum Trigger {
     Manual,
     /// The service, on the drill's schedule.
     Schedule,
+    /// `restoreproof merge`: one run from the shards of a sharded run.
+    Shards,
 }
 
 /// The run summary, recorded as the run's last evidence event.
@@ -166,6 +168,10 @@ pub struct RunSummary {
     /// part of the drill's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shard: Option<crate::config::Shard>,
+    /// A merged run (`restoreproof merge`): the shards it was made of and
+    /// how each was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shards: Option<super::merge::MergedShards>,
     pub sampled: u64,
     pub sampled_bytes: u64,
     pub counts: Counts,

@@ -331,6 +331,16 @@ impl Counts {
     pub fn any_failure(&self) -> bool {
         self.failures() > 0
     }
+
+    /// Adds another run's counts (the shards of one run).
+    pub fn add_all(&mut self, o: &Counts) {
+        self.verified += o.verified;
+        self.mismatch += o.mismatch;
+        self.unrecoverable += o.unrecoverable;
+        self.no_reference += o.no_reference;
+        self.skipped += o.skipped;
+        self.aborted += o.aborted;
+    }
 }
 
 /// A `run_summary` record, or the ledger's copy of its body.

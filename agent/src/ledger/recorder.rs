@@ -20,6 +20,10 @@ pub struct Recorder {
     pub wake: Arc<tokio::sync::Notify>,
     /// Signs checkpoints; `None` records them unsigned.
     pub signer: Option<NoteKey>,
+    /// Where first-seen baselines are read from when not this ledger: a
+    /// shard of a drill records into a ledger of its own and reads the
+    /// main ledger's baselines.
+    pub baselines: Option<Ledger>,
 }
 
 /// A recorder shared by the drills of one process.
@@ -39,6 +43,7 @@ impl Recorder {
             evidence,
             wake: Arc::default(),
             signer: None,
+            baselines: None,
         })
     }
 

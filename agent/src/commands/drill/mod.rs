@@ -27,7 +27,29 @@ use tokio_util::task::AbortOnDropHandle;
 /// When the config is invalid, the drill or source is unknown, or the drill
 /// could not run (listing, ledger or evidence failures).
 pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
-    let (config, drill) = load(cli, args)?;
+    let (mut config, drill) = load(cli, args)?;
+    // A shard records into its own place under --shard-dir and reads the
+    // main ledger's baselines; the merge ships.
+    let main_ledger = config.ledger_path.clone();
+    let shard_place = match drill.shard {
+        Some(s) if !args.plan => {
+            let root = args.shard_dir.as_ref().ok_or_else(|| {
+                anyhow!("a shard records into a ledger and evidence file of its own: give --shard-dir DIR, the directory the shards and `restoreproof merge` share")
+            })?;
+            let run =
+                crate::drill::merge::run_id(args.run_id.as_deref(), |v| std::env::var(v).ok())
+                    .map_err(|e| anyhow!(e))?;
+            let dir = crate::drill::merge::shard_dir(root, &run, s);
+            std::fs::create_dir_all(&dir).with_context(|| {
+                format!("cannot create the shard's directory {}", dir.display())
+            })?;
+            config.ledger_path = dir.join("ledger.db");
+            config.evidence_path = dir.join("evidence.jsonl");
+            config.anchor = None;
+            Some(dir)
+        }
+        _ => None,
+    };
     let source_config = config.sources.get(&drill.source).ok_or_else(|| {
         anyhow!(
             "the drill names source `{}`, which is not configured",
@@ -44,7 +66,18 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     if args.plan {
         return plan::plan(&config, &drill, &*source, args).await;
     }
-    let recorder = std::sync::Mutex::new(open_recorder(&config)?);
+    let mut opened = open_recorder(&config)?;
+    if shard_place.is_some() && main_ledger.exists() {
+        opened.baselines = Some(
+            crate::ledger::Ledger::open_read_only(&main_ledger).with_context(|| {
+                format!(
+                    "cannot read first-seen baselines from {}",
+                    main_ledger.display()
+                )
+            })?,
+        );
+    }
+    let recorder = std::sync::Mutex::new(opened);
     let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
     let progress: Arc<dyn Observer> = if show_progress {
         Arc::new(Progress::new())
@@ -66,7 +99,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     .await;
     drop(observer);
     drop(signals);
-    let shipping = if args.no_ship || config.sinks.is_empty() {
+    let shipping = if args.no_ship || shard_place.is_some() || config.sinks.is_empty() {
         Vec::new()
     } else {
         ship_evidence(&config, &recorder).await
@@ -93,7 +126,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
 
 /// The ledger and evidence file, with the signing key (created on first
 /// use, its public key printed once).
-fn open_recorder(config: &Config) -> anyhow::Result<Recorder> {
+pub(crate) fn open_recorder(config: &Config) -> anyhow::Result<Recorder> {
     let mut opened = Recorder::open(&config.ledger_path, &config.evidence_path)?;
     let creates_key =
         matches!(&config.signing_key, crate::config::SecretSource::File(p) if !p.exists());
@@ -157,7 +190,7 @@ fn summary_or_error(
 
 /// The exit code of a run's outcome, saying why on stderr when it is not
 /// in the table.
-fn exit_code(summary: &RunSummary) -> u8 {
+pub(crate) fn exit_code(summary: &RunSummary) -> u8 {
     match summary.outcome {
         Some(RunOutcome::Passed) => EXIT_OK,
         Some(RunOutcome::Failed) => {
@@ -180,7 +213,7 @@ fn exit_code(summary: &RunSummary) -> u8 {
 /// Applies the outbox bounds and delivers the evidence to every sink, for
 /// at most 30 s; what is not delivered stays in the outbox for the service
 /// or `restoreproof ship`.
-async fn ship_evidence(
+pub(crate) async fn ship_evidence(
     config: &Config,
     recorder: &std::sync::Mutex<Recorder>,
 ) -> Vec<crate::sink::shipper::ShipReport> {
