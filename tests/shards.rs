@@ -148,6 +148,32 @@ async fn shards_merge_into_one_verified_run_and_a_missing_or_tampered_shard_is_n
     let tampered_shard = &ts["shards"]["shards"][1];
     assert_eq!(tampered_shard["status"], "tampered", "{ts}");
 
+    // With --merge, the last shard to finish merges.
+    let before = agent.evidence().len();
+    for i in 0..3 {
+        let out = agent
+            .run(&[
+                "drill",
+                "d",
+                "--json",
+                "--shard",
+                &format!("{i}/3"),
+                "--shard-dir",
+                dir,
+                "--run-id",
+                "r4",
+                "--merge",
+            ])
+            .await;
+        let merged = out.stderr.contains("merged run");
+        assert_eq!(merged, i == 2, "shard {i}: {}", out.stderr);
+    }
+    let merged_runs = agent.evidence()[before..]
+        .iter()
+        .filter(|e| e["kind"] == "run_summary" && e["trigger"] == "shards")
+        .count();
+    assert_eq!(merged_runs, 1);
+
     let docs: Vec<(&str, serde_json::Value)> = agent
         .evidence()
         .into_iter()

@@ -410,6 +410,12 @@ pub struct DrillArgs {
     /// RESTOREPROOF_RUN_ID, else the array job's id from AWS_BATCH_JOB_ID).
     #[arg(long, value_name = "ID", requires = "shard")]
     pub run_id: Option<String>,
+    /// With --shard: after this shard, merge the run if every shard has
+    /// finished (as `restoreproof merge --if-complete`): the last shard of
+    /// an Indexed Job or array job to finish records the merged run. The
+    /// exit code stays this shard's.
+    #[arg(long, requires = "shard_dir")]
+    pub merge: bool,
 
     /// Print one JSON document (run summary and every verdict) on stdout.
     #[arg(long)]

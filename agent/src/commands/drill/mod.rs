@@ -111,6 +111,15 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let summary = summary_or_error(outcome, &output)?;
+    if let (true, Some(s), Some(root)) = (args.merge, drill.shard, args.shard_dir.as_ref()) {
+        let run = crate::drill::merge::run_id(args.run_id.as_deref(), |v| std::env::var(v).ok())
+            .map_err(|e| anyhow!(e))?;
+        let main = Config::load(&cli.config)?;
+        match super::merge::merge(&main, &drill.name, root, &run, Some(s.count), true).await {
+            Ok((text, _, _)) => eprintln!("{text}"),
+            Err(e) => eprintln!("warning: cannot merge the run `{run}` yet: {e:#}; run `restoreproof merge {} --shard-dir {} --run-id {run}`", drill.name, root.display()),
+        }
+    }
     if args.json {
         output.end(serde_json::json!({
             "summary": summary,
