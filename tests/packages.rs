@@ -383,3 +383,163 @@ fn the_kubernetes_example_is_a_hardened_cronjob_of_a_configured_drill() {
         .iter()
         .any(|d| d["kind"] == "PersistentVolumeClaim" && d["metadata"]["name"] == claim));
 }
+
+/// Every Kubernetes manifest validates offline (kubernetes-validate's
+/// bundled schemas, `--strict`: unknown fields fail) for the oldest and
+/// newest Kubernetes it supports: the CronJob 1.25-1.37, the sharded
+/// Indexed Job 1.29-1.37 (backoffLimitPerIndex, FailIndex).
+#[test]
+fn every_kubernetes_manifest_validates_strictly_for_its_oldest_and_newest_kubernetes() {
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON")
+        .expect("RESTOREPROOF_TEST_PYTHON (scripts/test installs kubernetes-validate)");
+    let validate = std::path::Path::new(&python).with_file_name("kubernetes-validate");
+    let dir = repo().join("packaging/kubernetes");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("packaging/kubernetes") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        seen += 1;
+        let oldest = if path.ends_with("sharded-drill.yaml") {
+            "1.29.0"
+        } else {
+            "1.25.0"
+        };
+        for version in [oldest, "1.37.0"] {
+            let out = run(Command::new(&validate)
+                .args(["--strict", "-k", version])
+                .arg(&path));
+            assert!(!out.contains("ERROR"), "{}: {out}", path.display());
+        }
+    }
+    assert!(seen >= 2, "the CronJob and the sharded Indexed Job");
+    // --strict does catch an unknown field.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let bad = tmp.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: x\nsurprise: true\n",
+    )
+    .expect("write");
+    let out = Command::new(&validate)
+        .args(["--strict", "-k", "1.37.0"])
+        .arg(&bad)
+        .output()
+        .expect("kubernetes-validate");
+    assert!(!out.status.success(), "an unknown field must fail");
+}
+
+/// The sharded drill as the Indexed Job runs it: N pods, `--shard N` from
+/// JOB_COMPLETION_INDEX, one run id (the Job's name) and `--merge`; a
+/// drill with a fixed seed and no rotating coverage in the example config;
+/// the AWS Batch array job the same, its definition and submission checked
+/// against the Batch API's own model (botocore) offline.
+#[test]
+fn the_sharded_drill_runs_as_an_indexed_job_and_an_array_job_that_merge() {
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
+    let json = run(Command::new(&python)
+        .arg("-c")
+        .arg("import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))")
+        .arg(repo().join("packaging/kubernetes/sharded-drill.yaml")));
+    let docs: Vec<serde_json::Value> = serde_json::from_str(&json).expect("yaml as json");
+    let cron = docs
+        .iter()
+        .find(|d| d["kind"] == "CronJob")
+        .expect("a CronJob");
+    let job = &cron["spec"]["jobTemplate"]["spec"];
+    assert_eq!(job["completionMode"], "Indexed");
+    assert_eq!(job["parallelism"], job["completions"]);
+    let args: Vec<&str> = job["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    let after = |flag: &str| {
+        args.iter()
+            .position(|a| *a == flag)
+            .and_then(|i| args.get(i + 1))
+            .copied()
+            .unwrap_or_else(|| panic!("{flag} in {args:?}"))
+    };
+    assert_eq!(after("--shard"), job["completions"].to_string());
+    assert_eq!(after("--run-id"), "$(JOB_NAME)");
+    assert!(args.contains(&"--merge") && args.contains(&"--shard-dir"));
+    let drill = args[1];
+    let example = std::fs::read_to_string(repo().join("config/example.toml")).expect("example");
+    let table = example
+        .split(&format!("[drills.{drill}]"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("[drills.{drill}] in config/example.toml"));
+    let table = table.split("\n[").next().unwrap_or_default();
+    assert!(
+        table.contains("seed ="),
+        "a sharded drill needs a fixed seed"
+    );
+    assert!(
+        !table.contains("coverage"),
+        "no rotating coverage with shards"
+    );
+    let pod = &job["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
+        true
+    );
+    assert!(docs
+        .iter()
+        .any(|d| d["kind"] == "PersistentVolumeClaim"
+            && d["spec"]["accessModes"][0] == "ReadWriteMany"));
+
+    let out = run(Command::new(&python)
+        .arg("-c")
+        .arg(
+            r#"
+import json, sys, botocore.session
+from botocore.validate import ParamValidator
+model = botocore.session.get_session().get_service_model("batch")
+for op, path in [("RegisterJobDefinition", sys.argv[1]), ("SubmitJob", sys.argv[2])]:
+    report = ParamValidator().validate(json.load(open(path)), model.operation_model(op).input_shape)
+    if report.has_errors():
+        sys.exit(f"{path}: {report.generate_report()}")
+print("ok")
+"#,
+        )
+        .arg(repo().join("packaging/aws/batch-job-definition.json"))
+        .arg(repo().join("packaging/aws/batch-submit-job.json")));
+    assert!(out.contains("ok"), "{out}");
+    let def: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("packaging/aws/batch-job-definition.json"))
+            .expect("def"),
+    )
+    .expect("json");
+    let submit: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("packaging/aws/batch-submit-job.json"))
+            .expect("submit"),
+    )
+    .expect("json");
+    assert_eq!(
+        submit["parameters"]["shards"],
+        submit["arrayProperties"]["size"].to_string(),
+        "the array's size is the shard count"
+    );
+    let cmd: Vec<&str> = def["containerProperties"]["command"]
+        .as_array()
+        .expect("command")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    assert!(
+        cmd.contains(&"--merge") && cmd.contains(&"Ref::shards"),
+        "{cmd:?}"
+    );
+    assert!(
+        def["retryStrategy"]["evaluateOnExit"]
+            .as_array()
+            .expect("evaluateOnExit")
+            .iter()
+            .any(|r| r["onExitCode"] == "1" && r["action"] == "EXIT"),
+        "a shard that recorded failures is not retried into a pass"
+    );
+}
