@@ -280,18 +280,14 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
         serde_json::from_value(summary_record.raw.clone()).unwrap_or_default();
     outcome.run_id = Some(summary.run_id.clone());
     if summary.shard != Some(shard) {
-        return fail(
-            outcome,
-            "tampered",
-            format!(
-                "its run says it is shard {}, not {}/{}",
-                summary
-                    .shard
-                    .map_or_else(|| "none".to_owned(), |s| format!("{}/{}", s.index, s.count)),
-                shard.index,
-                shard.count
-            ),
+        let said = summary
+            .shard
+            .map_or_else(|| "none".to_owned(), |s| format!("{}/{}", s.index, s.count));
+        let problem = format!(
+            "its run says it is shard {said}, not {}/{}",
+            shard.index, shard.count
         );
+        return fail(outcome, "tampered", problem);
     }
     let verdicts: Vec<(Record, String)> = records
         .iter()

@@ -28,28 +28,8 @@ use tokio_util::task::AbortOnDropHandle;
 /// could not run (listing, ledger or evidence failures).
 pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     let (mut config, drill) = load(cli, args)?;
-    // A shard records into its own place under --shard-dir and reads the
-    // main ledger's baselines; the merge ships.
     let main_ledger = config.ledger_path.clone();
-    let shard_place = match drill.shard {
-        Some(s) if !args.plan => {
-            let root = args.shard_dir.as_ref().ok_or_else(|| {
-                anyhow!("a shard records into a ledger and evidence file of its own: give --shard-dir DIR, the directory the shards and `restoreproof merge` share")
-            })?;
-            let run =
-                crate::drill::merge::run_id(args.run_id.as_deref(), |v| std::env::var(v).ok())
-                    .map_err(|e| anyhow!(e))?;
-            let dir = crate::drill::merge::shard_dir(root, &run, s);
-            std::fs::create_dir_all(&dir).with_context(|| {
-                format!("cannot create the shard's directory {}", dir.display())
-            })?;
-            config.ledger_path = dir.join("ledger.db");
-            config.evidence_path = dir.join("evidence.jsonl");
-            config.anchor = None;
-            Some(dir)
-        }
-        _ => None,
-    };
+    let shard_place = shard_place(args, &mut config, &drill)?;
     let source_config = config.sources.get(&drill.source).ok_or_else(|| {
         anyhow!(
             "the drill names source `{}`, which is not configured",
@@ -195,6 +175,31 @@ fn summary_or_error(
             Err(e.into())
         }
     }
+}
+
+/// A shard records into its own place under --shard-dir (its ledger and
+/// evidence file; no anchor) and reads the main ledger's baselines; the
+/// merge ships. `None` when this is no shard's run.
+fn shard_place(
+    args: &DrillArgs,
+    config: &mut Config,
+    drill: &DrillConfig,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let Some(s) = drill.shard.filter(|_| !args.plan) else {
+        return Ok(None);
+    };
+    let root = args.shard_dir.as_ref().ok_or_else(|| {
+        anyhow!("a shard records into a ledger and evidence file of its own: give --shard-dir DIR, the directory the shards and `restoreproof merge` share")
+    })?;
+    let run = crate::drill::merge::run_id(args.run_id.as_deref(), |v| std::env::var(v).ok())
+        .map_err(|e| anyhow!(e))?;
+    let dir = crate::drill::merge::shard_dir(root, &run, s);
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("cannot create the shard's directory {}", dir.display()))?;
+    config.ledger_path = dir.join("ledger.db");
+    config.evidence_path = dir.join("evidence.jsonl");
+    config.anchor = None;
+    Ok(Some(dir))
 }
 
 /// The exit code of a run's outcome, saying why on stderr when it is not
