@@ -380,3 +380,74 @@ async fn shards_split_the_same_sample_disjointly_and_completely() {
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     }
 }
+
+/// `list_concurrency = 4` fans the listing out over the key prefixes below
+/// the source's prefix: the population, and so the seeded sample, are the
+/// same as one listing's, delete markers and versions hidden behind them
+/// included; the plan and the run say the population came from a parallel
+/// listing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parallel_listing_gives_the_same_population_and_sample_as_one_listing() {
+    let b = Bucket::new("parallel-listing").await;
+    for (i, key) in [
+        "top-1.bin",
+        "a/1",
+        "a/2",
+        "a/deep/3",
+        "b/1",
+        "b.txt",
+        "c/1",
+        "c/2",
+        "d/1",
+        "z-last",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let i = u8::try_from(i).unwrap_or(0);
+        b.put(key, &data(i, 300), None).await;
+        b.put(key, &data(i + 50, 310), None).await;
+    }
+    b.delete("c/1").await;
+    b.delete("top-1.bin").await;
+    let one = Agent::new(&b.proxy.url(), &b.name, "sample = 9\nseed = 5");
+    let fanned = Agent::from_toml(&format!(
+        "[sources.src]\nkind = \"s3\"\nbucket = \"{}\"\nendpoint = \"{}\"\nregion = \"us-east-1\"\nlist_concurrency = 4\n\
+         [drills.d]\nsource = \"src\"\nscratch_dir = \"scratch\"\nsample = 9\nseed = 5\n",
+        b.name,
+        b.proxy.url()
+    ));
+    let (a, f) = (plan_of(&one).await, plan_of(&fanned).await);
+    assert_eq!(a["plan"]["population"], f["plan"]["population"]);
+    assert_eq!(f["plan"]["population"]["versions_listed"], 20);
+    assert_eq!(f["plan"]["population"]["delete_markers"], 2);
+    assert_eq!(
+        a["plan"]["sample"], f["plan"]["sample"],
+        "the same seeded sample"
+    );
+    assert_eq!(a["plan"]["population_from"], "listing");
+    assert_eq!(f["plan"]["population_from"], "parallel_listing");
+    let run = fanned.drill(&[]).await;
+    assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
+    assert_eq!(run.json()["summary"]["population_from"], "parallel_listing");
+    assert_eq!(run.verdicts().len(), 9);
+    // Out of bounds is refused with the range.
+    let bad = Agent::from_toml(&format!(
+        "[sources.src]\nkind = \"s3\"\nbucket = \"{}\"\nlist_concurrency = 0\n",
+        b.name
+    ));
+    let v = bad.run(&["validate"]).await;
+    assert_eq!(v.code, 2, "{}", v.stdout);
+    assert!(
+        v.stdout.contains("list_concurrency") || v.stderr.contains("list_concurrency"),
+        "{}{}",
+        v.stdout,
+        v.stderr
+    );
+}
+
+async fn plan_of(agent: &Agent) -> serde_json::Value {
+    let out = agent.run(&["drill", "d", "--plan", "--json"]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out.json()
+}

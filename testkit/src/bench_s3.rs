@@ -3,9 +3,10 @@
 //! that the server is not what limits a client on loopback.
 //!
 //! It answers just what the benchmark needs: ListObjectVersions (every file is
-//! its key's only version, id `null`), ListObjectsV2 and V1, HeadObject,
-//! GetObject and GetObjectAttributes. Listings are not paginated (at most a
-//! few thousand keys are expected). Authentication is not checked.
+//! its key's only version, id `null`), ListObjectsV2 and V1 (with a
+//! delimiter, as inventory report folders are found), HeadObject, GetObject
+//! and GetObjectAttributes. Listings are not paginated (at most a few
+//! thousand keys are expected). Authentication is not checked.
 //!
 //! Each directory DIR under the root is served as three buckets, one per
 //! object shape (digests computed when the server starts):
@@ -19,6 +20,14 @@
 //! does, so that keys with characters XML 1.0 cannot hold can be listed);
 //! without it they are written as they are, which for such keys is not
 //! well-formed XML, as on S3.
+//!
+//! With `--synthetic N`, a bucket named `synthetic` lists N versions that
+//! exist in no file (keys `pXXX/obj-NNNNNNNN`, spread evenly over 100
+//! prefixes, one version each), paginated as S3 paginates (1,000 a page,
+//! `key-marker`, `/` as delimiter), each page answered after
+//! `--page-delay-ms` to stand for a store's per-page latency: what a
+//! listing of a large bucket costs, without a large bucket. Only listings
+//! are answered for it.
 //!
 //! Stored checksums come back on GET/HEAD with `x-amz-checksum-mode:
 //! ENABLED` and in GetObjectAttributes, and listings name the algorithm.
@@ -326,18 +335,36 @@ fn listing(bucket: &str, query: &str, objects: &BTreeMap<String, Object>, shape:
         xml.push_str("</ListVersionsResult>");
     } else {
         let v2 = query_param(query, "list-type") == Some("2");
+        let delimiter = query_param(query, "delimiter")
+            .map(decode)
+            .filter(|d| !d.is_empty());
         xml.push_str("<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
         xml.push_str(&format!("<Name>{bucket}</Name><Prefix>{}</Prefix><MaxKeys>100000</MaxKeys><IsTruncated>false</IsTruncated>", xml_escape(&prefix)));
         let mut n = 0;
+        let mut common = std::collections::BTreeSet::new();
         for (k, o) in matching {
+            // With a delimiter, keys past it under the prefix roll up into
+            // common prefixes (how inventory report folders are found).
+            if let Some(d) = &delimiter {
+                if let Some(at) = k[prefix.len()..].find(d.as_str()) {
+                    common.insert(k[..prefix.len() + at + d.len()].to_owned());
+                    continue;
+                }
+            }
             n += 1;
             xml.push_str(&format!(
                 "<Contents><Key>{}</Key><LastModified>{}</LastModified><ETag>&quot;{}&quot;</ETag><Size>{}</Size><StorageClass>STANDARD</StorageClass></Contents>",
                 xml_escape(k), o.modified, shape.etag(o), o.size
             ));
         }
+        for p in &common {
+            xml.push_str(&format!(
+                "<CommonPrefixes><Prefix>{}</Prefix></CommonPrefixes>",
+                xml_escape(p)
+            ));
+        }
         if v2 {
-            xml.push_str(&format!("<KeyCount>{n}</KeyCount>"));
+            xml.push_str(&format!("<KeyCount>{}</KeyCount>", n + common.len()));
         }
         xml.push_str("</ListBucketResult>");
     }
@@ -364,9 +391,83 @@ fn attributes(o: &Object, shape: Shape) -> Result<Response<Body>, std::io::Error
     Ok(r)
 }
 
+/// Prefixes a synthetic bucket's keys spread over.
+const SYNTHETIC_PREFIXES: u64 = 100;
+
+/// One page of a synthetic bucket of `n` versions (see the module docs).
+fn synthetic_listing(query: &str, n: u64) -> String {
+    let per = n.div_ceil(SYNTHETIC_PREFIXES).max(1);
+    let key = |i: u64| format!("p{:03}/obj-{:08}", i / per, i % per);
+    let index = |k: &str| -> Option<u64> {
+        let (p, o) = k.strip_prefix('p')?.split_once("/obj-")?;
+        Some(p.parse::<u64>().ok()? * per + o.parse::<u64>().ok()?)
+    };
+    let prefix = query_param(query, "prefix").map(decode).unwrap_or_default();
+    let (lo, hi) = if prefix.is_empty() {
+        (0, n)
+    } else if let Some(p) = prefix
+        .strip_prefix('p')
+        .and_then(|r| r.strip_suffix('/'))
+        .and_then(|r| r.parse::<u64>().ok())
+    {
+        ((p * per).min(n), ((p + 1) * per).min(n))
+    } else {
+        (0, 0)
+    };
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?><ListVersionsResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">");
+    xml.push_str(&format!(
+        "<Name>synthetic</Name><Prefix>{}</Prefix><MaxKeys>1000</MaxKeys>",
+        xml_escape(&prefix)
+    ));
+    if prefix.is_empty() && query_param(query, "delimiter").is_some() {
+        xml.push_str("<IsTruncated>false</IsTruncated>");
+        for p in 0..SYNTHETIC_PREFIXES.min(n.div_ceil(per)) {
+            xml.push_str(&format!(
+                "<CommonPrefixes><Prefix>p{p:03}/</Prefix></CommonPrefixes>"
+            ));
+        }
+        xml.push_str("</ListVersionsResult>");
+        return xml;
+    }
+    let max = query_param(query, "max-keys")
+        .and_then(|m| m.parse::<u64>().ok())
+        .unwrap_or(1000)
+        .min(1000);
+    let start = query_param(query, "key-marker")
+        .map(decode)
+        .and_then(|k| index(&k))
+        .map_or(lo, |i| (i + 1).max(lo));
+    let end = (start + max).min(hi);
+    let truncated = end < hi;
+    xml.push_str(&format!("<IsTruncated>{truncated}</IsTruncated>"));
+    if truncated && end > start {
+        xml.push_str(&format!(
+            "<NextKeyMarker>{}</NextKeyMarker><NextVersionIdMarker>null</NextVersionIdMarker>",
+            key(end - 1)
+        ));
+    }
+    for i in start..end {
+        xml.push_str(&format!(
+            "<Version><Key>{}</Key><VersionId>null</VersionId><IsLatest>true</IsLatest><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;{:032x}&quot;</ETag><Size>1024</Size><StorageClass>STANDARD</StorageClass></Version>",
+            key(i),
+            i
+        ));
+    }
+    xml.push_str("</ListVersionsResult>");
+    xml
+}
+
+/// A synthetic bucket's size and page latency (`--synthetic`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Synthetic {
+    pub versions: u64,
+    pub page_delay: std::time::Duration,
+}
+
 async fn handle(
     buckets: Arc<Buckets>,
     stats: Arc<Stats>,
+    synthetic: Synthetic,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, std::io::Error> {
     let path = decode(req.uri().path());
@@ -376,6 +477,15 @@ async fn handle(
     if bucket == "_stats" {
         let reset = query_param(&query, "reset").is_some();
         return Ok(full(StatusCode::OK, "application/json", stats.json(reset)));
+    }
+    if bucket == "synthetic" && synthetic.versions > 0 {
+        stats.count("ListObjectVersions");
+        tokio::time::sleep(synthetic.page_delay).await;
+        return Ok(full(
+            StatusCode::OK,
+            "application/xml",
+            synthetic_listing(&query, synthetic.versions),
+        ));
     }
     let call = match (req.method(), key.is_empty()) {
         (&Method::GET, true) if query_param(&query, "versions").is_some() => "ListObjectVersions",
@@ -471,6 +581,18 @@ impl BenchS3 {
     /// # Errors
     /// When `root` cannot be read or the socket bound.
     pub async fn start(root: &Path, listen: SocketAddr) -> anyhow::Result<Self> {
+        Self::start_with(root, listen, Synthetic::default()).await
+    }
+
+    /// [`BenchS3::start`] with a synthetic bucket.
+    ///
+    /// # Errors
+    /// When `root` cannot be read or the socket bound.
+    pub async fn start_with(
+        root: &Path,
+        listen: SocketAddr,
+        synthetic: Synthetic,
+    ) -> anyhow::Result<Self> {
         let buckets = Arc::new(scan(root)?);
         let stats = Arc::new(Stats::default());
         let listener = TcpListener::bind(listen).await?;
@@ -478,7 +600,7 @@ impl BenchS3 {
         crate::serve(
             listener,
             tokio_util::sync::CancellationToken::new(),
-            move |req| handle(buckets.clone(), stats.clone(), req),
+            move |req| handle(buckets.clone(), stats.clone(), synthetic, req),
         );
         Ok(Self { addr })
     }

@@ -603,6 +603,8 @@ pub struct S3SourceConfig {
     pub protection: Option<protection::ProtectionPolicy>,
     /// The population from S3 Inventory reports instead of a listing.
     pub inventory: Option<InventoryConfig>,
+    /// Key prefixes listed at once (1: one listing).
+    pub list_concurrency: usize,
 }
 
 /// Shard `index` of `count` (0-based, as a Kubernetes Indexed Job's

@@ -309,6 +309,8 @@ pub struct RawS3Source {
     /// Take the population from the bucket's S3 Inventory reports instead
     /// of listing every version.
     pub inventory: Option<RawInventory>,
+    /// List this many key prefixes at once (1: one listing).
+    pub list_concurrency: Option<u16>,
 }
 
 /// `[sources.NAME.inventory]` as written.

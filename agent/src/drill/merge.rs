@@ -439,10 +439,10 @@ impl Drill<'_> {
                 }
             }
             summary.population = f.population;
-            summary.population_from = if f.population_from == "inventory" {
-                "inventory"
-            } else {
-                "listing"
+            summary.population_from = match f.population_from.as_str() {
+                "inventory" => "inventory",
+                "parallel_listing" => "parallel_listing",
+                _ => "listing",
             };
             summary.population_as_of.clone_from(&f.population_as_of);
         }

@@ -406,13 +406,12 @@ pub async fn plan(
 /// How the population `source` last gave was obtained (`listing` or
 /// `inventory`) and, for a report, when it was taken.
 pub(crate) fn population_origin(source: &dyn Lister) -> (&'static str, Option<String>) {
-    match source.population_as_of() {
-        Some(t) => (
-            "inventory",
-            Some(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        ),
-        None => ("listing", None),
-    }
+    (
+        source.population_from(),
+        source
+            .population_as_of()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+    )
 }
 
 /// Draws the sample of `cfg` from the listing of `source`, joined (with

@@ -6,6 +6,7 @@
 //! once, where it enters ([`SourceError`]), so retries and verdicts never look
 //! at provider-specific codes.
 
+pub mod fan_out;
 pub mod inventory;
 pub mod memory;
 pub mod retry;
@@ -331,14 +332,30 @@ where
     F: Fn(M) -> Fut + Send + Sync + 'a,
     Fut: std::future::Future<Output = Result<Page<M>, SourceError>> + Send + 'a,
 {
-    struct State<M, F> {
-        buffered: std::collections::VecDeque<ListItem>,
+    paged_of(attempts, timeout, first, fetch)
+}
+
+/// [`paged`] for pages of any item (a parallel listing's segments).
+pub fn paged_of<'a, T, M, F, Fut>(
+    attempts: u32,
+    timeout: std::time::Duration,
+    first: M,
+    fetch: F,
+) -> BoxStream<'a, Result<T, SourceError>>
+where
+    T: Send + 'a,
+    M: Clone + Send + Sync + 'a,
+    F: Fn(M) -> Fut + Send + Sync + 'a,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<M>), SourceError>> + Send + 'a,
+{
+    struct State<T, M, F> {
+        buffered: std::collections::VecDeque<T>,
         next: Option<M>,
         failed: bool,
         fetch: F,
     }
     let start = State {
-        buffered: Default::default(),
+        buffered: std::collections::VecDeque::new(),
         next: Some(first),
         failed: false,
         fetch,

@@ -24,6 +24,17 @@ pub trait Lister: Send + Sync + fmt::Debug {
     fn population_as_of(&self) -> Option<DateTime<Utc>> {
         None
     }
+
+    /// How the population was obtained: `listing`, `parallel_listing` (a
+    /// listing fanned out over key prefixes) or `inventory` (a report taken
+    /// at [`Lister::population_as_of`]).
+    fn population_from(&self) -> &'static str {
+        if self.population_as_of().is_some() {
+            "inventory"
+        } else {
+            "listing"
+        }
+    }
 }
 
 /// What a drill asks of one restore.

@@ -2,10 +2,11 @@
 //! [`restoreproof_testkit::bench_s3`].
 //!
 //! Usage: rp-bench-s3 --root DIR --listen 127.0.0.1:PORT
+//!          [--synthetic VERSIONS --page-delay-ms MS]
 //!        rp-bench-s3 --hash-rate   (this machine's one-pass MD5 + SHA-256
 //!                                   rate on one core, in MB/s)
 
-use restoreproof_testkit::bench_s3::{hash_rate, BenchS3};
+use restoreproof_testkit::bench_s3::{hash_rate, BenchS3, Synthetic};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -14,6 +15,7 @@ async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let mut root: Option<PathBuf> = None;
     let mut listen: Option<SocketAddr> = None;
+    let mut synthetic = Synthetic::default();
     while let Some(a) = args.next() {
         if a == "--hash-rate" {
             hash_rate();
@@ -26,6 +28,10 @@ async fn main() -> anyhow::Result<()> {
         match a.as_str() {
             "--root" => root = Some(value()?.into()),
             "--listen" => listen = Some(value()?.parse()?),
+            "--synthetic" => synthetic.versions = value()?.parse()?,
+            "--page-delay-ms" => {
+                synthetic.page_delay = std::time::Duration::from_millis(value()?.parse()?);
+            }
             other => anyhow::bail!(
                 "unknown argument {other}; usage: rp-bench-s3 --root DIR --listen ADDR"
             ),
@@ -33,7 +39,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let root = root.ok_or_else(|| anyhow::anyhow!("--root DIR is required"))?;
     let listen = listen.ok_or_else(|| anyhow::anyhow!("--listen ADDR is required"))?;
-    let server = BenchS3::start(&root, listen).await?;
+    let server = BenchS3::start_with(&root, listen, synthetic).await?;
     eprintln!("rp-bench-s3 serving {} on {}", root.display(), server.url());
     std::future::pending::<()>().await;
     Ok(())

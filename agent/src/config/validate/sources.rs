@@ -110,10 +110,12 @@ pub(super) fn s3_source(
         .inventory
         .as_ref()
         .and_then(|i| inventory(i, &at, &mut *problem, None));
+    let list_concurrency = list_concurrency(s.list_concurrency, &at, &mut *problem);
     S3SourceConfig {
         posture,
         protection,
         inventory,
+        list_concurrency,
         force_path_style: s.force_path_style.unwrap_or(s.endpoint.is_some()),
         bucket: s.bucket,
         prefix,
@@ -125,6 +127,25 @@ pub(super) fn s3_source(
             secret_access_key: c.secret_access_key,
             session_token: c.session_token,
         }),
+    }
+}
+
+/// `list_concurrency`: 1 to 64 key prefixes listed at once (default 1).
+fn list_concurrency(
+    n: Option<u16>,
+    at: &impl Fn(&str) -> String,
+    problem: &mut impl FnMut(String, &str),
+) -> usize {
+    match n {
+        None => 1,
+        Some(n @ 1..=64) => usize::from(n),
+        Some(_) => {
+            problem(
+                at("list_concurrency"),
+                "must be 1 to 64 (key prefixes listed at once; 1 lists the bucket in one listing)",
+            );
+            1
+        }
     }
 }
 

@@ -85,6 +85,9 @@ pub struct S3Source {
     inventory: Option<crate::config::InventoryConfig>,
     /// When the report the last listing read was taken.
     inventory_as_of: std::sync::Mutex<Option<DateTime<Utc>>>,
+    /// Prefixes listed at once (`sources.NAME.list_concurrency`); 1: one
+    /// listing.
+    list_concurrency: usize,
 }
 
 /// Whether an error says the store cannot (or will not) answer a metadata
@@ -120,6 +123,7 @@ impl S3Source {
             caps: Caps::default(),
             inventory: c.inventory.clone(),
             inventory_as_of: std::sync::Mutex::new(None),
+            list_concurrency: c.list_concurrency,
         })
     }
 }
@@ -176,10 +180,37 @@ impl S3Source {
         }
     }
 
-    /// One page of ListObjectVersions from `marker`, keys URL-decoded, each
-    /// version marked when a delete marker hides it (on this page or, for
-    /// the key the last page ended on, the one before).
-    async fn list_page(&self, marker: &Marker) -> Result<crate::source::Page<Marker>, SourceError> {
+    /// What one page request needs, owned (prefix listings run as tasks).
+    fn pager(&self, prefix: &str) -> Pager {
+        Pager {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            prefix: prefix.to_owned(),
+        }
+    }
+}
+
+/// Lists one prefix of a bucket page by page.
+#[derive(Debug, Clone)]
+struct Pager {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl Pager {
+    fn what(&self) -> String {
+        format!("ListObjectVersions on s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// One page of ListObjectVersions from `marker` (with `/` as delimiter
+    /// when `delimited`: the level's prefixes come back apart).
+    async fn request(
+        &self,
+        marker: &Marker,
+        delimited: bool,
+    ) -> Result<aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput, SourceError>
+    {
         let mut req = self
             .client
             .list_object_versions()
@@ -191,37 +222,89 @@ impl S3Source {
         if !self.prefix.is_empty() {
             req = req.prefix(&self.prefix);
         }
+        if delimited {
+            req = req.delimiter("/");
+        }
         if let Some(k) = &marker.key {
             req = req.key_marker(k);
         }
         if let Some(v) = &marker.version_id {
             req = req.version_id_marker(v);
         }
-        let out = req.send().await.map_err(|e| {
-            classify(
-                &e,
-                &self.what("ListObjectVersions on", None),
-                Some(&self.bucket),
-            )
-        })?;
+        req.send()
+            .await
+            .map_err(|e| classify(&e, &self.what(), Some(&self.bucket)))
+    }
 
+    /// A listed key, URL-decoded when the store encoded it.
+    fn key_of(&self, encoded: bool, k: Option<&str>) -> Result<String, SourceError> {
+        let k = k.unwrap_or_default();
+        if encoded {
+            url_decode(k).ok_or_else(|| {
+                SourceError::new(
+                    ErrorClass::Protocol,
+                    format!(
+                        "{} returned a key that is not valid URL encoding",
+                        self.what()
+                    ),
+                )
+            })
+        } else {
+            Ok(k.to_owned())
+        }
+    }
+
+    /// One page of ListObjectVersions from `marker`, keys URL-decoded, each
+    /// version marked when a delete marker hides it (on this page or, for
+    /// the key the last page ended on, the one before).
+    async fn page(&self, marker: &Marker) -> Result<crate::source::Page<Marker>, SourceError> {
+        let out = self.request(marker, false).await?;
+        self.items(&out, marker)
+    }
+
+    /// One page of the level's segments: its items and, apart, the
+    /// prefixes below it, in key order.
+    async fn segments(
+        &self,
+        marker: &Marker,
+    ) -> Result<(Vec<crate::source::fan_out::Segment>, Option<Marker>), SourceError> {
+        use crate::source::fan_out::Segment;
+        let out = self.request(marker, true).await?;
+        let (items, next) = self.items(&out, marker)?;
         let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
-        let key_of = |k: Option<&str>| -> Result<String, SourceError> {
-            let k = k.unwrap_or_default();
-            if encoded {
-                url_decode(k).ok_or_else(|| {
-                    SourceError::new(
-                        ErrorClass::Protocol,
-                        format!(
-                            "{} returned a key that is not valid URL encoding",
-                            self.what("ListObjectVersions on", None)
-                        ),
-                    )
-                })
-            } else {
-                Ok(k.to_owned())
-            }
+        let mut prefixes = Vec::new();
+        for p in out.common_prefixes() {
+            prefixes.push(self.key_of(encoded, p.prefix())?);
+        }
+        let item_key = |i: &ListItem| match i {
+            ListItem::Version(c) => c.key.clone(),
+            ListItem::DeleteMarker { key, .. } => key.clone(),
         };
+        let mut all: Vec<(String, Option<ListItem>)> = items
+            .into_iter()
+            .map(|i| (item_key(&i), Some(i)))
+            .chain(prefixes.into_iter().map(|p| (p, None)))
+            .collect();
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut segments = Vec::new();
+        for (key, item) in all {
+            match (item, segments.last_mut()) {
+                (Some(i), Some(Segment::Items(v))) => v.push(i),
+                (Some(i), _) => segments.push(Segment::Items(vec![i])),
+                (None, _) => segments.push(Segment::Prefix(key)),
+            }
+        }
+        Ok((segments, next))
+    }
+
+    /// The items of one page.
+    fn items(
+        &self,
+        out: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput,
+        marker: &Marker,
+    ) -> Result<crate::source::Page<Marker>, SourceError> {
+        let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+        let key_of = |k: Option<&str>| self.key_of(encoded, k);
         let mut items = Vec::with_capacity(out.versions().len() + out.delete_markers().len());
         let mut latest_dm: HashSet<String> = HashSet::new();
         for dm in out.delete_markers() {
@@ -252,7 +335,7 @@ impl S3Source {
                     ErrorClass::Protocol,
                     format!(
                         "{} returned a truncated page without NextKeyMarker; the listing cannot continue",
-                        self.what("ListObjectVersions on", None)
+                        self.what()
                     ),
                 ));
             }
@@ -403,12 +486,46 @@ impl Lister for S3Source {
         if let Some(inv) = &self.inventory {
             return self.list_inventory(inv);
         }
-        crate::source::paged(
-            self.attempts,
-            self.timeout,
-            Marker::default(),
-            move |m: Marker| async move { self.list_page(&m).await },
-        )
+        let (attempts, timeout) = (self.attempts, self.timeout);
+        let pager = self.pager(&self.prefix);
+        if self.list_concurrency > 1 {
+            // One level with a delimiter, each prefix below it listed as a
+            // task of its own, in key order.
+            let segments =
+                crate::source::paged_of(attempts, timeout, Marker::default(), move |m: Marker| {
+                    let p = pager.clone();
+                    async move { p.segments(&m).await }
+                });
+            let template = self.pager("");
+            return crate::source::fan_out::fan_out(
+                segments,
+                self.list_concurrency,
+                move |prefix| {
+                    let p = Pager {
+                        prefix,
+                        ..template.clone()
+                    };
+                    crate::source::paged(attempts, timeout, Marker::default(), move |m: Marker| {
+                        let p = p.clone();
+                        async move { p.page(&m).await }
+                    })
+                },
+            );
+        }
+        crate::source::paged(attempts, timeout, Marker::default(), move |m: Marker| {
+            let p = pager.clone();
+            async move { p.page(&m).await }
+        })
+    }
+
+    fn population_from(&self) -> &'static str {
+        if self.inventory.is_some() {
+            "inventory"
+        } else if self.list_concurrency > 1 {
+            "parallel_listing"
+        } else {
+            "listing"
+        }
     }
 }
 
