@@ -7,6 +7,9 @@
 //! coverage_scale seed LEDGER      # writes the 500,000 known points
 //! coverage_scale join LEDGER      # draws with coverage, prints time and peak RSS
 //! coverage_scale list LEDGER      # the same listing without coverage
+//! coverage_scale shuffled LEDGER  # with coverage, keys in no order (an
+//!                                 # inventory report's rows): the join
+//!                                 # looks each version up
 //! ```
 //!
 //! Each measurement runs in a process of its own, so its peak RSS is its
@@ -23,8 +26,11 @@ const KEYS: u64 = 250_000;
 const VERSIONS_PER_KEY: u64 = 4;
 const SOURCE: &str = "bench";
 
+/// The listing; `shuffled`: keys in no order (versions of a key together).
 #[derive(Debug)]
-struct Synthetic;
+struct Synthetic {
+    shuffled: bool,
+}
 
 fn key(k: u64) -> String {
     format!("backups/db-{k:08}.dump")
@@ -43,12 +49,15 @@ impl Lister for Synthetic {
 
     fn list(&self) -> BoxStream<'_, Result<ListItem, SourceError>> {
         let base = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let shuffled = self.shuffled;
         Box::pin(futures::stream::iter((0..KEYS * VERSIONS_PER_KEY).map(
             move |i| {
                 let (k, v) = (
                     i / VERSIONS_PER_KEY,
                     VERSIONS_PER_KEY - 1 - i % VERSIONS_PER_KEY,
                 );
+                // 7919 is prime and does not divide KEYS: a permutation.
+                let k = if shuffled { k * 7919 % KEYS } else { k };
                 Ok(ListItem::Version(Candidate {
                     key: key(k),
                     version_id: Some(format!("v{v}")),
@@ -124,16 +133,19 @@ fn config(coverage: bool) -> anyhow::Result<restoreproof::config::DrillConfig> {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(mode), Some(ledger)) = (args.get(1), args.get(2)) else {
-        anyhow::bail!("usage: coverage_scale seed|join|list LEDGER");
+        anyhow::bail!("usage: coverage_scale seed|join|list|shuffled LEDGER");
     };
     let ledger = Path::new(ledger);
     if mode == "seed" {
         return seed(ledger);
     }
-    let cfg = config(mode == "join")?;
+    let cfg = config(mode == "join" || mode == "shuffled")?;
     let points = std::sync::Mutex::new(restoreproof::ledger::Ledger::open(ledger)?);
     let started = Instant::now();
-    let p = plan(&cfg, &Synthetic, &Quiet, &points).await?;
+    let listing = Synthetic {
+        shuffled: mode == "shuffled",
+    };
+    let p = plan(&cfg, &listing, &Quiet, &points).await?;
     let secs = started.elapsed().as_secs_f64();
     let c = p.coverage.as_ref();
     println!(

@@ -382,6 +382,42 @@ async fn a_damaged_or_stale_inventory_report_stops_the_drill_with_the_reason() {
             "no verdict from a report that cannot be used"
         );
     }
+    // The reports are read with the inventory's own credentials when it
+    // has some: with no credentials in the environment, a source with its
+    // own keys and an inventory naming a profile that does not exist stops
+    // at the report, and the same inventory with keys of its own works.
+    let b = Bucket::new("inventory-own").await;
+    b.put("a.bin", &data(1, 2000), None).await;
+    write_report(
+        &b,
+        &rows_now(&b).await,
+        chrono::Duration::hours(1),
+        Damage::None,
+        Form::Csv,
+    )
+    .await;
+    let keys =
+        "[sources.src.credentials]\naccess_key_id = \"testing\"\nsecret_access_key = \"testing\"\n";
+    for (inventory, code) in [
+        ("profile = \"no-such-inventory-profile\"\n", 2),
+        ("[sources.src.inventory.credentials]\naccess_key_id = \"inv\"\nsecret_access_key = \"inv\"\n", 0),
+    ] {
+        let agent = agent_for(&b, &format!("{inventory}{keys}"));
+        let out = agent
+            .command(&["drill", "d", "--json"])
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .output()
+            .await
+            .expect("run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(code), "{inventory}: {stdout}");
+        if code == 2 {
+            assert!(stdout.contains("ListObjectsV2 on s3://") && stdout.contains("no usable AWS credentials"), "{stdout}");
+        }
+    }
     // A location that is not the report destination is refused by validate.
     let b = Bucket::new("inventory-config").await;
     let agent = Agent::from_toml(&format!(

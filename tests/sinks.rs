@@ -543,3 +543,49 @@ fn an_evidence_dropped_record_conforms_as_ocsf() {
         assert!(problems.contains(want), "{want} in {problems}");
     }
 }
+
+/// `verdicts = "failures"`: that sink gets the failed verdicts, the run
+/// summary (with every count) and every other record, but no verified
+/// sample; a sink with the default gets every verdict; both cursors end at
+/// the head (nothing left in the outbox).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_can_take_only_failures_and_summaries() {
+    let b = crate::util::Bucket::new("sink-filter").await;
+    for i in 0..6u8 {
+        b.put(&format!("k{i}"), &crate::util::data(i, 1000), None)
+            .await;
+    }
+    b.proxy.add(restoreproof_testkit::Rule::get(
+        "/k3",
+        restoreproof_testkit::Fault::FlipByte(10),
+    ));
+    let agent = crate::util::Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        "sample = 6\n[sinks.lean]\nkind = \"file\"\nformat = \"native\"\npath = \"log/lean.jsonl\"\nverdicts = \"failures\"\n\
+         [sinks.full]\nkind = \"file\"\nformat = \"native\"\npath = \"log/full.jsonl\"\n",
+    );
+    let run = agent.drill(&[]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let read = |p: &str| crate::util::read_jsonl(&agent.path(p));
+    let (lean, full) = (read("log/lean.jsonl"), read("log/full.jsonl"));
+    let verdicts = |v: &[serde_json::Value]| -> Vec<String> {
+        v.iter()
+            .filter(|e| e["kind"] == "sample_verdict")
+            .map(|e| e["verdict"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    assert_eq!(verdicts(&lean), ["mismatch"], "{lean:?}");
+    assert_eq!(verdicts(&full).len(), 6);
+    let summary = lean
+        .iter()
+        .find(|e| e["kind"] == "run_summary")
+        .expect("the run summary reaches the lean sink");
+    assert_eq!(summary["counts"]["verified"], 5);
+    assert!(lean.iter().any(|e| e["kind"] == "checkpoint"));
+    let status = agent.run(&["status", "--json"]).await;
+    let st: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
+    for s in st["sinks"].as_array().expect("sinks") {
+        assert_eq!(s["backlog"], 0, "{s}");
+    }
+}

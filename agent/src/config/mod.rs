@@ -678,7 +678,38 @@ pub struct InventoryConfig {
     /// Azure: the inventory rule whose reports are read.
     pub rule: Option<String>,
     pub max_age: std::time::Duration,
+    /// S3: who reads the reports and where, when not the source's own
+    /// credentials and region.
+    pub access: InventoryAccess,
 }
+
+/// S3: the credentials and region an inventory bucket is read with, when
+/// they are not the source's.
+#[derive(Debug, Clone, Default)]
+pub struct InventoryAccess {
+    pub profile: Option<String>,
+    pub credentials: Option<S3StaticCredentials>,
+    pub region: Option<String>,
+}
+
+impl InventoryAccess {
+    /// Nothing of its own: the source's client reads the reports.
+    pub fn is_default(&self) -> bool {
+        self.profile.is_none() && self.credentials.is_none() && self.region.is_none()
+    }
+}
+
+impl PartialEq for InventoryAccess {
+    fn eq(&self, o: &Self) -> bool {
+        // Secrets compare by presence: configs are compared to see what a
+        // reload changes, never to match keys.
+        self.profile == o.profile
+            && self.region == o.region
+            && self.credentials.is_some() == o.credentials.is_some()
+    }
+}
+
+impl Eq for InventoryAccess {}
 
 #[derive(Debug, Clone)]
 pub struct S3StaticCredentials {

@@ -322,6 +322,13 @@ pub struct RawInventory {
     pub location: String,
     /// Azure: the inventory rule's name.
     pub rule: Option<String>,
+    /// S3: read the reports with this shared-config profile instead of the
+    /// source's credentials (a bucket in another account).
+    pub profile: Option<String>,
+    /// S3: read the reports with these keys instead of the source's.
+    pub credentials: Option<RawS3Credentials>,
+    /// S3: the reports' bucket's region, when not the source's.
+    pub region: Option<String>,
     /// An older report fails the drill (default 8d).
     pub max_age: Option<Age>,
 }

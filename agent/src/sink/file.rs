@@ -142,6 +142,7 @@ mod tests {
             batch_events: 500,
             batch_bytes: 1 << 20,
             batch_interval: std::time::Duration::ZERO,
+            verdicts: crate::config::sink::Verdicts::All,
         });
         for i in 0..6 {
             let d = sink.deliver(&events(i * 3 + 1, 3)).await;

@@ -10,6 +10,7 @@ use super::config::SinkConfig;
 use super::{build, Outgoing, Sink, SinkError};
 use crate::evidence::record::Record;
 use crate::ledger::{Ledger, LedgerError};
+use crate::verify::Verdict;
 use serde::Serialize;
 use std::path::Path;
 use std::sync::Arc;
@@ -98,27 +99,47 @@ impl Shipper {
     }
 
     /// The next batch after the cursor, within the sink's count and byte
-    /// limits (at least one event).
-    fn next_batch(&self) -> Result<Vec<Outgoing>, LedgerError> {
+    /// limits (at least one event), and the last event it passed over: one
+    /// the sink does not receive (`verdicts = "failures"`), or the last of
+    /// the batch.
+    fn next_batch(&self) -> Result<(Vec<Outgoing>, Option<u64>), LedgerError> {
         let cursor = self.ledger.sink_cursor(&self.cursor_name)?;
         let rows = self
             .ledger
             .events_after(cursor, self.cfg.batch_events as u64)?;
         let mut batch = Vec::with_capacity(rows.len());
         let mut bytes = 0u64;
+        let mut scanned = None;
         for (seq, line) in rows {
+            let record = Record::parse(&line);
+            if !self.receives(&record) {
+                scanned = Some(seq);
+                continue;
+            }
             bytes += line.len() as u64;
             if !batch.is_empty() && bytes > self.cfg.batch_bytes {
                 break;
             }
-            let record = Record::parse(&line);
+            scanned = Some(seq);
             batch.push(Outgoing {
                 seq,
                 event_id: record.event_id.clone(),
                 record,
             });
         }
-        Ok(batch)
+        Ok((batch, scanned))
+    }
+
+    /// Whether the sink receives `record` (all but the verdicts it asked
+    /// not to).
+    fn receives(&self, record: &Record) -> bool {
+        match (&self.cfg.verdicts, &record.body) {
+            (
+                crate::config::sink::Verdicts::Failures,
+                crate::evidence::record::Body::SampleVerdict(v),
+            ) => v.verdict().is_some_and(Verdict::is_failure),
+            _ => true,
+        }
     }
 
     /// Delivers one batch: `Ok(0)` when nothing is pending.
@@ -127,16 +148,30 @@ impl Shipper {
     /// The receiver's error; whatever it acknowledged before is recorded.
     pub async fn ship_batch(&mut self) -> Result<u64, SinkError> {
         let ledger_err = |e: LedgerError| SinkError::new(format!("ledger: {e}"));
-        let batch = self.next_batch().map_err(ledger_err)?;
-        if batch.is_empty() {
-            return Ok(0);
-        }
+        let (batch, scanned) = loop {
+            let (batch, scanned) = self.next_batch().map_err(ledger_err)?;
+            match (batch.is_empty(), scanned) {
+                // Only records this sink does not receive: passed over.
+                (true, Some(seq)) => self
+                    .ledger
+                    .record_delivery(&self.cfg.name, Some(seq), 0, None)
+                    .map_err(ledger_err)?,
+                (true, None) => return Ok(0),
+                (false, _) => break (batch, scanned),
+            }
+        };
         let delivery = self.sink.deliver(&batch).await;
         let n = delivery.acknowledged.min(batch.len());
         let error = delivery.error.as_ref().map(|e| e.message.as_str());
         if n > 0 || error.is_some() {
-            // The cursor and the delivery state move in one transaction.
-            let through = (n > 0).then(|| batch[n - 1].seq);
+            // The cursor and the delivery state move in one transaction;
+            // records passed over after the last one delivered go with it
+            // once the whole batch is acknowledged.
+            let through = match n {
+                0 => None,
+                n if n == batch.len() => scanned,
+                n => Some(batch[n - 1].seq),
+            };
             self.ledger
                 .record_delivery(&self.cfg.name, through, n as u64, error)
                 .map_err(ledger_err)?;

@@ -61,6 +61,22 @@ pub struct RawSink {
     pub batch_bytes: Option<ByteSize>,
     /// Wait up to this long for a batch to fill before sending it.
     pub batch_interval: Option<Age>,
+    /// `all` (default: one record per verdict) or `failures`: of the
+    /// verdicts, only `mismatch` and `unrecoverable` (run summaries and
+    /// every other record still go).
+    pub verdicts: Option<Verdicts>,
+}
+
+/// Which verdict records a sink receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdicts {
+    /// Every verdict.
+    #[default]
+    All,
+    /// Only `mismatch` and `unrecoverable`: the run summary carries the
+    /// counts of the rest.
+    Failures,
 }
 
 /// The record a sink sends.
@@ -225,6 +241,8 @@ pub struct SinkConfig {
     /// How long a batch that is not full waits for more events (0: sent at
     /// once).
     pub batch_interval: Duration,
+    /// Which verdict records it receives.
+    pub verdicts: Verdicts,
 }
 
 impl SinkConfig {

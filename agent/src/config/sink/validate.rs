@@ -78,6 +78,7 @@ pub fn validate(
         batch_events,
         batch_bytes,
         batch_interval,
+        verdicts: raw.verdicts.unwrap_or_default(),
     })
 }
 

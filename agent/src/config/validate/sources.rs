@@ -176,6 +176,24 @@ pub(crate) fn inventory(
             "is for Azure Blob Inventory: an S3 Inventory report is found by its location alone",
         );
     }
+    if raw.profile.is_some() && raw.credentials.is_some() {
+        problem(
+            at("inventory.profile"),
+            "and inventory.credentials both name who reads the reports: keep one",
+        );
+    }
+    let access = crate::config::InventoryAccess {
+        profile: raw.profile.clone(),
+        credentials: raw
+            .credentials
+            .as_ref()
+            .map(|c| crate::config::S3StaticCredentials {
+                access_key_id: c.access_key_id.clone(),
+                secret_access_key: c.secret_access_key.clone(),
+                session_token: c.session_token.clone(),
+            }),
+        region: raw.region.clone(),
+    };
     let Some((bucket, prefix)) = raw
         .location
         .strip_prefix("s3://")
@@ -193,6 +211,7 @@ pub(crate) fn inventory(
         prefix: prefix.to_owned(),
         rule: None,
         max_age,
+        access,
     })
 }
 
@@ -226,6 +245,12 @@ fn azure_inventory(
             && r.chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
     });
+    if raw.profile.is_some() || raw.credentials.is_some() || raw.region.is_some() {
+        problem(
+            at("inventory"),
+            "profile, credentials and region are for S3 inventory buckets: an Azure report is read with the source's own sign-in, in its own account",
+        );
+    }
     if rule.is_none() {
         problem(
             at("inventory.rule"),
@@ -237,6 +262,7 @@ fn azure_inventory(
         prefix: String::new(),
         rule,
         max_age,
+        access: crate::config::InventoryAccess::default(),
     })
 }
 

@@ -88,6 +88,9 @@ pub struct S3Source {
     /// Prefixes listed at once (`sources.NAME.list_concurrency`); 1: one
     /// listing.
     list_concurrency: usize,
+    /// Reads the inventory bucket when it has credentials or a region of
+    /// its own; else the source's client does.
+    inventory_client: Option<Client>,
 }
 
 /// Whether an error says the store cannot (or will not) answer a metadata
@@ -112,7 +115,22 @@ impl S3Source {
         c: &S3SourceConfig,
         options: BuildOptions,
     ) -> Result<Self, SourceError> {
+        let inventory_client = match c.inventory.as_ref().filter(|i| !i.access.is_default()) {
+            Some(inv) => {
+                let mut own = c.clone();
+                if inv.access.profile.is_some() || inv.access.credentials.is_some() {
+                    own.profile.clone_from(&inv.access.profile);
+                    own.credentials.clone_from(&inv.access.credentials);
+                }
+                if inv.access.region.is_some() {
+                    own.region.clone_from(&inv.access.region);
+                }
+                Some(client(&own).await)
+            }
+            None => None,
+        };
         Ok(Self {
+            inventory_client,
             name: name.to_owned(),
             client: client(c).await,
             bucket: c.bucket.clone(),
@@ -361,7 +379,8 @@ impl S3Source {
         inv: &'a crate::config::InventoryConfig,
     ) -> BoxStream<'a, Result<ListItem, SourceError>> {
         futures::stream::once(async move {
-            let (report, dialect) = inventory::find(&self.client, inv, &self.prefix).await?;
+            let reader = self.inventory_client.as_ref().unwrap_or(&self.client);
+            let (report, dialect) = inventory::find(reader, inv, &self.prefix).await?;
             if let Ok(mut at) = self.inventory_as_of.lock() {
                 *at = Some(report.as_of);
             }
@@ -375,7 +394,7 @@ impl S3Source {
                         .to_owned()
                 })
                 .collect();
-            let client = self.client.clone();
+            let client = reader.clone();
             let bucket = inv.bucket.clone();
             Ok::<_, SourceError>(crate::source::inventory::list(
                 report,
