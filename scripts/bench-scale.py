@@ -137,18 +137,39 @@ def write_report(root, label, rows, fmt):
 
 
 def measure(cmds, env):
-    """Runs cmds in parallel; (wall seconds, CPU seconds, max peak RSS KiB)."""
+    """Runs cmds in parallel; (wall seconds, CPU seconds, max peak RSS KiB).
+
+    Peak RSS is each process's VmHWM, read while it runs: the ru_maxrss
+    wait4 reports would count this script's own memory, which a child
+    carries until it execs.
+    """
     start = time.perf_counter()
     procs = [subprocess.Popen(c, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for c in cmds]
-    cpu, rss = 0.0, 0
+    hwm = {p.pid: 0 for p in procs}
+    done = {}
+    while len(done) < len(procs):
+        for p in procs:
+            if p.pid in done:
+                continue
+            try:
+                with open(f"/proc/{p.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            hwm[p.pid] = max(hwm[p.pid], int(line.split()[1]))
+            except OSError:
+                pass
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG)
+            if pid:
+                done[p.pid] = (status, usage)
+        time.sleep(0.05)
+    wall = time.perf_counter() - start
+    cpu = 0.0
     for p in procs:
-        _, status, usage = os.wait4(p.pid, 0)
-        err = p.stderr.read().decode(errors="replace")
+        status, usage = done[p.pid]
         if os.waitstatus_to_exitcode(status) != 0:
-            sys.exit(f"{' '.join(p.args)} failed:\n{err}")
+            sys.exit(f"{' '.join(p.args)} failed:\n{p.stderr.read().decode(errors='replace')}")
         cpu += usage.ru_utime + usage.ru_stime
-        rss = max(rss, usage.ru_maxrss)
-    return time.perf_counter() - start, cpu, rss
+    return wall, cpu, max(hwm.values())
 
 
 def floors(root, label, fmt):

@@ -1,24 +1,21 @@
 //! A listing fanned out over key prefixes: the same items as one listing,
-//! in the same key order, with up to `concurrency` prefixes listed at once.
+//! with up to `concurrency` prefixes listed at once.
 //!
-//! The provider lists one level with a delimiter, which gives, in key
-//! order, the items at that level and the prefixes below it
-//! ([`Segment`]). Each prefix is listed as a task of its own that reads
-//! ahead into a bounded channel; the segments are handed on in order, so a
-//! prefix's items come after everything before it and before everything
-//! after it, as in one listing. At most `concurrency` prefix listings run
-//! (plus the one being read), each holding at most [`AHEAD`] batches:
-//! memory stays bounded whatever the bucket holds.
+//! The provider lists one level with a delimiter, which gives the items at
+//! that level and the prefixes below it ([`Segment`]); each prefix is then
+//! listed page by page, up to `concurrency` of them at once, and their
+//! items are handed on as they arrive. Within a prefix they keep the
+//! listing's order (the versions of a key stay together); across prefixes
+//! they interleave. Holding the output to key order would make every prefix
+//! wait for the ones before it — at S3's page latency that halves what a
+//! fan-out gains, or needs the whole listing in memory — so it is not: the
+//! sample is drawn by each version's own rank, whatever the order, and
+//! rotating coverage joins a listing out of key order by looking each
+//! version up (see `drill/coverage.rs`). Memory holds one page per prefix
+//! being listed.
 
 use super::{ListItem, SourceError};
 use futures::stream::{BoxStream, StreamExt};
-use tokio::sync::mpsc;
-use tokio_util::task::AbortOnDropHandle;
-
-/// Batches a prefix listing may read ahead of the consumer.
-pub const AHEAD: usize = 4;
-/// Items a batch holds.
-const BATCH: usize = 1000;
 
 /// What a delimited listing gives, in key order.
 #[derive(Debug)]
@@ -29,81 +26,23 @@ pub enum Segment {
     Prefix(String),
 }
 
-/// One segment on its way to the consumer.
-enum Lane {
-    Items(Vec<ListItem>),
-    Listing(
-        mpsc::Receiver<Result<Vec<ListItem>, SourceError>>,
-        AbortOnDropHandle<()>,
-    ),
-    Failed(SourceError),
-}
-
-/// The items of `segments`, each prefix listed by `list` (a stream that
-/// owns what it needs: it runs as a task), up to `concurrency` at once.
+/// The items of `segments`, each prefix listed by `list`, up to
+/// `concurrency` at once.
 pub fn fan_out<'a, L>(
     segments: BoxStream<'a, Result<Segment, SourceError>>,
     concurrency: usize,
     list: L,
 ) -> BoxStream<'a, Result<ListItem, SourceError>>
 where
-    L: Fn(String) -> BoxStream<'static, Result<ListItem, SourceError>> + Send + Sync + 'a,
+    L: Fn(String) -> BoxStream<'a, Result<ListItem, SourceError>> + Send + Sync + 'a,
 {
     segments
-        .map(move |segment| {
-            let lane = match segment {
-                Ok(Segment::Items(items)) => Lane::Items(items),
-                Ok(Segment::Prefix(prefix)) => {
-                    let (tx, rx) = mpsc::channel(AHEAD);
-                    let mut items = list(prefix);
-                    let task = tokio::spawn(async move {
-                        let mut batch = Vec::with_capacity(BATCH);
-                        while let Some(item) = items.next().await {
-                            match item {
-                                Ok(i) => {
-                                    batch.push(i);
-                                    if batch.len() >= BATCH {
-                                        let full = std::mem::replace(
-                                            &mut batch,
-                                            Vec::with_capacity(BATCH),
-                                        );
-                                        if tx.send(Ok(full)).await.is_err() {
-                                            return;
-                                        }
-                                    }
-                                }
-                                Err(e) => {
-                                    let _ = tx.send(Ok(batch)).await;
-                                    let _ = tx.send(Err(e)).await;
-                                    return;
-                                }
-                            }
-                        }
-                        let _ = tx.send(Ok(batch)).await;
-                    });
-                    Lane::Listing(rx, AbortOnDropHandle::new(task))
-                }
-                Err(e) => Lane::Failed(e),
-            };
-            futures::future::ready(lane)
+        .map(move |segment| match segment {
+            Ok(Segment::Items(items)) => futures::stream::iter(items.into_iter().map(Ok)).boxed(),
+            Ok(Segment::Prefix(prefix)) => list(prefix),
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
         })
-        // Ready at once: `buffered` pulls (and so starts) up to
-        // `concurrency` segments ahead of the one being read.
-        .buffered(concurrency.max(1))
-        .flat_map(|lane| match lane {
-            Lane::Items(items) => futures::stream::iter(items.into_iter().map(Ok)).boxed(),
-            Lane::Failed(e) => futures::stream::once(async move { Err(e) }).boxed(),
-            Lane::Listing(rx, task) => {
-                futures::stream::unfold((rx, task), |(mut rx, task)| async move {
-                    rx.recv().await.map(|batch| (batch, (rx, task)))
-                })
-                .flat_map(|batch| match batch {
-                    Ok(items) => futures::stream::iter(items.into_iter().map(Ok)).boxed(),
-                    Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
-                })
-                .boxed()
-            }
-        })
+        .flatten_unordered(concurrency.max(1))
         .boxed()
 }
 
@@ -127,7 +66,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn prefixes_listed_at_once_come_back_in_key_order() {
+    async fn prefixes_listed_at_once_give_every_item_once_each_prefix_in_order() {
         let segments = vec![
             Ok(Segment::Items(vec![item("a.bin")])),
             Ok(Segment::Prefix("b/".into())),
@@ -136,17 +75,13 @@ mod tests {
             Ok(Segment::Prefix("d/".into())),
         ];
         let list = |p: String| {
-            // Later prefixes answer sooner: order must still hold.
-            let delay = match p.as_str() {
-                "b/" => 30,
-                "c/" => 10,
-                _ => 0,
-            };
+            // The first prefix answers slowest: the others go on meanwhile.
+            let delay = if p == "b/" { 30 } else { 0 };
             futures::stream::iter(0..2500)
                 .then(move |i| {
                     let p = p.clone();
                     async move {
-                        if i == 0 {
+                        if i % 500 == 0 {
                             tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
                         }
                         Ok(item(&format!("{p}{i:05}")))
@@ -158,12 +93,19 @@ mod tests {
             .map(|r| key(&r.expect("item")))
             .collect()
             .await;
-        let mut want = vec!["a.bin".to_owned()];
-        want.extend((0..2500).map(|i| format!("b/{i:05}")));
-        want.push("b.txt".into());
-        want.extend((0..2500).map(|i| format!("c/{i:05}")));
-        want.extend((0..2500).map(|i| format!("d/{i:05}")));
-        assert_eq!(got, want);
+        let mut want = vec!["a.bin".to_owned(), "b.txt".to_owned()];
+        for p in ["b/", "c/", "d/"] {
+            let mine: Vec<String> = (0..2500).map(|i| format!("{p}{i:05}")).collect();
+            let seen: Vec<&String> = got.iter().filter(|k| k.starts_with(p)).collect();
+            assert_eq!(seen.len(), 2500, "{p}");
+            assert!(seen.iter().zip(&mine).all(|(a, b)| *a == b), "{p} in its own order");
+            want.extend(mine);
+        }
+        let mut sorted = got.clone();
+        sorted.sort();
+        want.sort();
+        assert_eq!(sorted, want, "every item once");
+        assert_ne!(got[1], "b/00000", "the slow prefix did not hold the others up");
     }
 
     #[tokio::test]

@@ -508,8 +508,8 @@ impl Lister for S3Source {
         let (attempts, timeout) = (self.attempts, self.timeout);
         let pager = self.pager(&self.prefix);
         if self.list_concurrency > 1 {
-            // One level with a delimiter, each prefix below it listed as a
-            // task of its own, in key order.
+            // One level with a delimiter, then each prefix below it,
+            // `list_concurrency` at once.
             let segments =
                 crate::source::paged_of(attempts, timeout, Marker::default(), move |m: Marker| {
                     let p = pager.clone();
