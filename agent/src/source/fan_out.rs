@@ -98,14 +98,20 @@ mod tests {
             let mine: Vec<String> = (0..2500).map(|i| format!("{p}{i:05}")).collect();
             let seen: Vec<&String> = got.iter().filter(|k| k.starts_with(p)).collect();
             assert_eq!(seen.len(), 2500, "{p}");
-            assert!(seen.iter().zip(&mine).all(|(a, b)| *a == b), "{p} in its own order");
+            assert!(
+                seen.iter().zip(&mine).all(|(a, b)| *a == b),
+                "{p} in its own order"
+            );
             want.extend(mine);
         }
         let mut sorted = got.clone();
         sorted.sort();
         want.sort();
         assert_eq!(sorted, want, "every item once");
-        assert_ne!(got[1], "b/00000", "the slow prefix did not hold the others up");
+        assert_ne!(
+            got[1], "b/00000",
+            "the slow prefix did not hold the others up"
+        );
     }
 
     #[tokio::test]

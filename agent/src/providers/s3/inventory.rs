@@ -258,18 +258,12 @@ fn is_report_dir(name: &str) -> bool {
 }
 
 async fn get(client: &Client, bucket: &str, key: &str) -> Result<Vec<u8>, SourceError> {
-    let out = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
+    let mut body = open(client, bucket, key).await?;
+    let mut out = Vec::new();
+    tokio::io::AsyncReadExt::read_to_end(&mut body, &mut out)
         .await
-        .map_err(|e| classify(&e, &format!("GetObject s3://{bucket}/{key}"), Some(bucket)))?;
-    let body =
-        out.body.collect().await.map_err(|e| {
-            SourceError::new(ErrorClass::Network, format!("s3://{bucket}/{key}: {e}"))
-        })?;
-    Ok(body.into_bytes().to_vec())
+        .map_err(|e| SourceError::new(ErrorClass::Network, format!("s3://{bucket}/{key}: {e}")))?;
+    Ok(out)
 }
 
 /// S3 Inventory's columns, by the names `fileSchema` (CSV) or the Parquet
