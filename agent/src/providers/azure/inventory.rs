@@ -19,15 +19,16 @@ use crate::config::InventoryConfig;
 use crate::source::inventory::{
     position, time, DataFile, Dialect, Fields, Format, Report, Row, RowReader,
 };
-use crate::source::{Candidate, Deleted, ErrorClass, SourceError};
+use crate::source::{Candidate, Deleted, ErrorClass, ListItem, SourceError};
 use azure_storage_blob::models::BlobContainerClientListBlobsOptions;
 use azure_storage_blob::BlobContainerClient;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use futures::StreamExt as _;
+use futures::stream::{BoxStream, StreamExt as _};
 use md5::{Digest as _, Md5};
 use serde::Deserialize;
+use std::sync::Arc;
 
 /// `RULE-manifest.json`, as far as it is read.
 #[derive(Debug, Deserialize)]
@@ -395,6 +396,89 @@ pub async fn open(
         .body
         .map(|chunk| chunk.map_err(|e| std::io::Error::other(e.to_string())));
     Ok(tokio_util::io::StreamReader::new(body))
+}
+
+/// A client of the source's inventory container (in its account, with its
+/// sign-in), when the source takes its population from reports.
+///
+/// # Errors
+/// A `Config`-class error when the URL or credential cannot be set up.
+pub(super) fn client(
+    name: &str,
+    c: &crate::config::AzureSourceConfig,
+) -> Result<Option<(InventoryConfig, BlobContainerClient)>, SourceError> {
+    let config = |m: String| SourceError::new(ErrorClass::Config, m);
+    Ok(match &c.inventory {
+        Some(inv) => {
+            let mut url =
+                azure_core::http::Url::parse(&format!("{}/{}", c.account_url, inv.bucket))
+                    .map_err(|e| {
+                        config(format!(
+                            "sources.{name}.inventory.location does not form a URL: {e}"
+                        ))
+                    })?;
+            let credential = super::auth::credential(name, c, &mut url)?;
+            let options = azure_storage_blob::BlobContainerClientOptions {
+                client_options: super::no_retries(),
+                ..Default::default()
+            };
+            let client = BlobContainerClient::new(url, credential, Some(options)).map_err(|e| {
+                config(format!(
+                    "cannot create the Azure client for source `{name}`'s inventory container: {e}"
+                ))
+            })?;
+            Some((inv.clone(), client))
+        }
+        None => None,
+    })
+}
+
+impl super::AzureBlobSource {
+    /// The population from the newest Azure Blob Inventory report: the
+    /// source's blobs, snapshots, versions and soft-deleted blobs, streamed
+    /// one data file after another. A report that cannot be used ends the
+    /// stream with the reason.
+    pub(super) fn list_inventory<'a>(
+        &'a self,
+        inv: &'a crate::config::InventoryConfig,
+        client: &'a BlobContainerClient,
+    ) -> BoxStream<'a, Result<ListItem, SourceError>> {
+        let url = format!("{}/{}", self.account_url, inv.bucket);
+        futures::stream::once(async move {
+            let dialect = AzureDialect {
+                container: self.container.clone(),
+                prefix: self.prefix.clone(),
+            };
+            let (report, dialect) = find(client, &url, inv, dialect).await?;
+            if let Ok(mut at) = self.inventory_as_of.lock() {
+                *at = Some(report.as_of);
+            }
+            let blobs: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| {
+                    f.name
+                        .strip_prefix(&format!("{url}/"))
+                        .unwrap_or(&f.name)
+                        .to_owned()
+                })
+                .collect();
+            Ok::<_, SourceError>(crate::source::inventory::list(
+                report,
+                Arc::new(dialect),
+                move |i| {
+                    let (url, blob) = (url.clone(), blobs[i].clone());
+                    async move { open(client, &url, &blob).await }
+                },
+            ))
+        })
+        .map(|r| match r {
+            Ok(items) => items,
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        })
+        .flatten()
+        .boxed()
+    }
 }
 
 #[cfg(test)]

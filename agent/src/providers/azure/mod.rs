@@ -123,29 +123,7 @@ impl AzureBlobSource {
                 "cannot create the Azure client for source `{name}`: {e}"
             ))
         })?;
-        let inventory = match &c.inventory {
-            Some(inv) => {
-                let mut url =
-                    Url::parse(&format!("{}/{}", c.account_url, inv.bucket)).map_err(|e| {
-                        config(format!(
-                            "sources.{name}.inventory.location does not form a URL: {e}"
-                        ))
-                    })?;
-                let credential = auth::credential(name, c, &mut url)?;
-                let options = BlobContainerClientOptions {
-                    client_options: no_retries(),
-                    ..Default::default()
-                };
-                let client = BlobContainerClient::new(url, credential, Some(options))
-                    .map_err(|e| {
-                        config(format!(
-                            "cannot create the Azure client for source `{name}`'s inventory container: {e}"
-                        ))
-                    })?;
-                Some((inv.clone(), client))
-            }
-            None => None,
-        };
+        let inventory = inventory::client(name, c)?;
         Ok(Self {
             name: name.to_owned(),
             client,
@@ -158,52 +136,6 @@ impl AzureBlobSource {
             inventory,
             inventory_as_of: std::sync::Mutex::new(None),
         })
-    }
-
-    /// The population from the newest Azure Blob Inventory report: the
-    /// source's blobs, snapshots, versions and soft-deleted blobs, streamed
-    /// one data file after another. A report that cannot be used ends the
-    /// stream with the reason.
-    fn list_inventory<'a>(
-        &'a self,
-        inv: &'a crate::config::InventoryConfig,
-        client: &'a BlobContainerClient,
-    ) -> BoxStream<'a, Result<ListItem, SourceError>> {
-        let url = format!("{}/{}", self.account_url, inv.bucket);
-        futures::stream::once(async move {
-            let dialect = inventory::AzureDialect {
-                container: self.container.clone(),
-                prefix: self.prefix.clone(),
-            };
-            let (report, dialect) = inventory::find(client, &url, inv, dialect).await?;
-            if let Ok(mut at) = self.inventory_as_of.lock() {
-                *at = Some(report.as_of);
-            }
-            let blobs: Vec<String> = report
-                .files
-                .iter()
-                .map(|f| {
-                    f.name
-                        .strip_prefix(&format!("{url}/"))
-                        .unwrap_or(&f.name)
-                        .to_owned()
-                })
-                .collect();
-            Ok::<_, SourceError>(crate::source::inventory::list(
-                report,
-                Arc::new(dialect),
-                move |i| {
-                    let (url, blob) = (url.clone(), blobs[i].clone());
-                    async move { inventory::open(client, &url, &blob).await }
-                },
-            ))
-        })
-        .map(|r| match r {
-            Ok(items) => items,
-            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
-        })
-        .flatten()
-        .boxed()
     }
 
     fn blob(&self, rp: &Candidate) -> Result<BlobClient, SourceError> {

@@ -14,9 +14,10 @@ use crate::config::InventoryConfig;
 use crate::source::inventory::{
     position, time, DataFile, Dialect, Fields, Format, Report, Row, RowReader,
 };
-use crate::source::{Candidate, ErrorClass, SourceError};
+use crate::source::{Candidate, ErrorClass, ListItem, SourceError};
 use aws_sdk_s3::Client;
 use chrono::{DateTime, Utc};
+use futures::stream::{BoxStream, StreamExt};
 use md5::{Digest as _, Md5};
 use serde::Deserialize;
 
@@ -360,6 +361,50 @@ impl RowReader for Columns {
                 .collect(),
             ..Candidate::default()
         })))
+    }
+}
+
+impl super::S3Source {
+    /// The population from the newest S3 Inventory report: its versions
+    /// under the source's prefix, streamed one data file after another. A
+    /// report that cannot be used ends the stream with the reason.
+    pub(super) fn list_inventory<'a>(
+        &'a self,
+        inv: &'a crate::config::InventoryConfig,
+    ) -> BoxStream<'a, Result<ListItem, SourceError>> {
+        futures::stream::once(async move {
+            let reader = self.inventory_client.as_ref().unwrap_or(&self.client);
+            let (report, dialect) = find(reader, inv, &self.prefix).await?;
+            if let Ok(mut at) = self.inventory_as_of.lock() {
+                *at = Some(report.as_of);
+            }
+            let keys: Vec<String> = report
+                .files
+                .iter()
+                .map(|f| {
+                    f.name
+                        .strip_prefix(&format!("s3://{}/", inv.bucket))
+                        .unwrap_or(&f.name)
+                        .to_owned()
+                })
+                .collect();
+            let client = reader.clone();
+            let bucket = inv.bucket.clone();
+            Ok::<_, SourceError>(crate::source::inventory::list(
+                report,
+                std::sync::Arc::new(dialect),
+                move |i| {
+                    let (client, bucket, key) = (client.clone(), bucket.clone(), keys[i].clone());
+                    async move { open(&client, &bucket, &key).await }
+                },
+            ))
+        })
+        .map(|r| match r {
+            Ok(items) => items,
+            Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+        })
+        .flatten()
+        .boxed()
     }
 }
 
