@@ -369,8 +369,21 @@ async fn a_metrics_file_the_daemon_cannot_write_shows_in_status() {
     // Once running, the metrics file's directory becomes a regular file: no
     // write can succeed (a service that starts with it is refused, as
     // `validate` refuses it).
-    let _ = std::fs::remove_dir_all(agent.path("blocker"));
-    std::fs::write(agent.path("blocker"), "not a directory").expect("blocker");
+    // The daemon may create the directory again between the two steps (its
+    // heartbeat writes the file each second): try until the file stands.
+    let mut placed = false;
+    for _ in 0..50 {
+        let _ = std::fs::remove_dir_all(agent.path("blocker"));
+        if std::fs::write(agent.path("blocker"), "not a directory").is_ok() {
+            placed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        placed,
+        "could not put a file where the metrics directory was"
+    );
     let mut last = String::new();
     wait_for("the problem in status", 20, || {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_restoreproof"))
