@@ -76,6 +76,21 @@ async fn shards_merge_into_one_verified_run_and_a_missing_or_tampered_shard_is_n
     assert!(verdicts
         .iter()
         .all(|v| v["shard"]["run"] == "r1" && v["run_id"] == s["run_id"]));
+    // Each is a new record that names the shard's own record of it.
+    let shard_ids: std::collections::BTreeSet<String> = (0..3)
+        .flat_map(|i| {
+            crate::util::read_jsonl(
+                &agent.path(&format!("shards/r1/shard-{i}-of-3/evidence.jsonl")),
+            )
+        })
+        .filter(|e| e["kind"] == "sample_verdict")
+        .filter_map(|e| e["event_id"].as_str().map(str::to_owned))
+        .collect();
+    for v in &verdicts {
+        let theirs = v["shard"]["event_id"].as_str().unwrap_or_default();
+        assert!(shard_ids.contains(theirs), "{v}");
+        assert_ne!(v["event_id"], v["shard"]["event_id"]);
+    }
     let verify = agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
     let status = agent.run(&["status", "--json"]).await;

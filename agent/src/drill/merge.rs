@@ -12,8 +12,8 @@
 //!   attempt is passed over) and that run's verdicts;
 //!
 //! and records one run in the main ledger and evidence: each shard's
-//! verdicts (with their shard, and the sequence number and hash they have
-//! in the shard's chain), then one run summary over all shards. Shards
+//! verdicts (with their shard, and the event id, sequence number and hash
+//! they have in the shard's chain), then one run summary over all shards. Shards
 //! draw the same population, so the merged population is theirs (they
 //! must agree); sample and counts are the sums. A shard that is missing,
 //! unfinished, tampered with, or whose run failed to run makes the merged
@@ -476,8 +476,10 @@ impl Drill<'_> {
     }
 
     /// Records one shard's verdicts under the merged run, in group
-    /// commits: each keeps its event id, and says its shard and its place
-    /// in the shard's chain.
+    /// commits: each a new event (a merge that crashed part-way and is run
+    /// again records them anew under a new run; the unfinished one is
+    /// closed as aborted), saying its shard, and its event id and place in
+    /// the shard's chain.
     fn import_verdicts(
         &mut self,
         run_id: &str,
@@ -504,16 +506,16 @@ impl Drill<'_> {
                         "index": s.outcome.index,
                         "count": s.outcome.count,
                         "run_id": s.outcome.run_id,
+                        "event_id": record.event_id,
                         "seq": record.seq,
                         "hash": hash,
                     }),
                 );
-                let mut event = Event::with_value(
+                let event = Event::with_value(
                     EventKind::SampleVerdict,
                     Some(run_id.to_owned()),
                     Value::Object(body),
                 );
-                event.id.clone_from(&record.event_id);
                 events.push(event);
                 let v: ShardVerdict =
                     serde_json::from_value(record.raw.clone()).unwrap_or_default();
