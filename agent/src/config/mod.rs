@@ -745,6 +745,7 @@ pub struct DrillConfig {
     pub seed: Option<u64>,
     pub mode: RestoreMode,
     pub verify: VerifyPolicy,
+    pub record_verified: RecordVerified,
     pub concurrency: usize,
     pub attempts: u32,
     pub max_samples: u64,

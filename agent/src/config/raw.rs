@@ -351,6 +351,9 @@ pub struct RawDrill {
     pub mode: Option<RestoreMode>,
     /// Which references to hash: `efficient` (default) or `thorough`.
     pub verify: Option<VerifyPolicy>,
+    /// How verified samples are recorded: `each` (an event apiece, the
+    /// default) or `batched` (under one Merkle root per group commit).
+    pub record_verified: Option<RecordVerified>,
     pub concurrency: Option<usize>,
     pub attempts: Option<u32>,
     pub max_samples: Option<u64>,
@@ -419,6 +422,24 @@ pub enum RestoreMode {
     /// Azure soft delete: undelete a soft-deleted blob, verify it, and delete
     /// it again. Only for sources with `allow_undelete = true`.
     Undelete,
+}
+
+/// How a drill records its verified samples (`record_verified`).
+/// Failures, `no_reference` and every other verdict are always an event of
+/// their own.
+#[derive(Debug, Deserialize, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::Display)]
+#[strum(serialize_all = "snake_case")]
+pub enum RecordVerified {
+    /// One `sample_verdict` event per verified sample.
+    #[default]
+    Each,
+    /// The verified samples of each group commit as compact ledger rows
+    /// under one Merkle root, which a `sample_batch` event (in the chain,
+    /// covered by the signed checkpoints) records; any one of them provable
+    /// with an inclusion proof (`evidence prove`).
+    Batched,
 }
 
 /// Which references a drill hashes (`verify` in a drill; see

@@ -552,6 +552,7 @@ impl Drill<'_> {
                     new_baseline: matches!(v.verdict.as_str(), "verified" | "no_reference"),
                     last_modified: v.recovery_point.last_modified.clone(),
                     content: None,
+                    batched: None,
                 })
                 .collect();
             lock(self.recorder).commit_many(&mut events, |ledger, events| {

@@ -15,7 +15,7 @@
 //! - a drill that cannot list its source is recorded as a failed run and
 //!   reported as an error (exit 2), not as a drill with failed samples.
 
-use crate::config::{DrillConfig, RestoreMode, SampleSize, Strategy, VerifyPolicy};
+use crate::config::{DrillConfig, RecordVerified, RestoreMode, SampleSize, Strategy, VerifyPolicy};
 use crate::evidence::{now_rfc3339, AgentInfo, Body, Event, EventKind};
 use crate::ledger::evidence_file::EvidenceFileError;
 use crate::ledger::recorder::{lock, Recorder};
@@ -39,6 +39,8 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
+#[cfg(test)]
+mod batched_tests;
 mod coverage;
 pub mod merge;
 mod record;
@@ -56,6 +58,9 @@ use undelete::MutationRequest;
 
 /// Verdicts committed together at most.
 pub const GROUP_COMMIT_SAMPLES: usize = 64;
+/// The same for a drill that batches its verified samples: each group
+/// commit is one Merkle tree, so a larger group makes fewer batch events.
+pub const GROUP_COMMIT_BATCHED: usize = 1024;
 /// How long a finished verdict waits for others to commit with.
 pub const GROUP_COMMIT_WAIT: Duration = Duration::from_millis(200);
 

@@ -22,8 +22,20 @@ impl Drill<'_> {
         if pending.is_empty() {
             return Ok(());
         }
+        // Verified samples of a batched drill go last, under one root; the
+        // rest have an event apiece, in the order they finished.
+        let batched = |r: &SampleResult| {
+            cfg.record_verified == RecordVerified::Batched && r.verdict == Verdict::Verified
+        };
+        pending.sort_by_key(|(r, _)| batched(r));
+        let leaves: Vec<(String, String)> = pending
+            .iter()
+            .filter(|(r, _)| batched(r))
+            .map(|(r, _)| leaf_rest(r))
+            .collect();
         let mut events: Vec<Event> = pending
             .iter()
+            .filter(|(r, _)| !batched(r))
             .map(|(r, _)| sample_event(run_id, info, agent, cfg, r))
             .collect();
         let owned: Vec<(String, String, String)> = pending
@@ -57,9 +69,41 @@ impl Drill<'_> {
                     new_baseline: *new_baseline,
                     last_modified: Some(last_modified.clone()),
                     content: r.content.as_ref(),
+                    batched: None,
                 },
             )
             .collect();
+        let mut rows = rows;
+        let first_batched = rows.len() - leaves.len();
+        for (row, ((r, _), (rest, _))) in rows[first_batched..]
+            .iter_mut()
+            .zip(pending[first_batched..].iter().zip(&leaves))
+        {
+            row.batched = Some(crate::ledger::Batched {
+                event_id: &r.event_id,
+                rest,
+            });
+        }
+        if !leaves.is_empty() {
+            let hashes: Vec<_> = leaves
+                .iter()
+                .map(|(_, leaf)| crate::evidence::merkle::leaf_hash(leaf.as_bytes()))
+                .collect();
+            let bytes = pending[first_batched..].iter().map(|(r, _)| r.bytes).sum();
+            events.push(Event::new(
+                Some(run_id.to_owned()),
+                &SampleBatch {
+                    agent,
+                    drill: &cfg.name,
+                    source: info,
+                    verdict: Verdict::Verified,
+                    count: leaves.len() as u64,
+                    root: hex::encode(crate::evidence::merkle::root(&hashes)),
+                    tree: crate::evidence::batch::TREE,
+                    bytes,
+                },
+            ));
+        }
         lock(self.recorder).commit_many(&mut events, |ledger, events| {
             ledger.record_samples(&rows, events)
         })?;
@@ -325,6 +369,78 @@ impl Drill<'_> {
         );
         Ok(())
     }
+}
+
+/// A verified sample's leaf beyond its row's columns (stored in the row)
+/// and the whole leaf as hashed.
+fn leaf_rest(r: &SampleResult) -> (String, String) {
+    let references = r
+        .checks
+        .iter()
+        .filter(|c| {
+            c.outcome == crate::verify::Outcome::Match
+                && !matches!(
+                    c.kind,
+                    crate::verify::ReferenceKind::Size | crate::verify::ReferenceKind::Identity
+                )
+        })
+        .map(|c| (c.name.clone(), c.expected.clone()))
+        .collect();
+    let rest = crate::evidence::batch::LeafRest {
+        last_modified: r
+            .recovery_point
+            .last_modified
+            .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        pick: r
+            .pick
+            .and_then(|p| serde_json::to_value(p).ok())
+            .and_then(|v| v.as_str().map(str::to_owned)),
+        attempts: r.attempts,
+        references,
+        server_side_encryption: r.server_side_encryption.clone(),
+        protection: r
+            .protection
+            .as_ref()
+            .and_then(|p| serde_json::to_value(p).ok()),
+        copy: r.copy.as_ref().and_then(|c| serde_json::to_value(c).ok()),
+    };
+    let rest = serde_json::to_value(&rest)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| "{}".into());
+    let point_id = r.recovery_point.point_id();
+    let leaf = crate::evidence::batch::LeafColumns {
+        event_id: &r.event_id,
+        key: &r.recovery_point.key,
+        version_id: &point_id,
+        size: r.recovery_point.size,
+        sha256: r.sha256.as_deref().unwrap_or(""),
+        bytes: r.bytes,
+        duration_ms: r.duration_ms,
+        rest: &rest,
+    }
+    .leaf();
+    (rest, leaf)
+}
+
+/// The body of a `sample_batch` event: the verified samples of one group
+/// commit, committed by the Merkle root of their leaves (their rows are in
+/// the ledger).
+#[derive(Serialize)]
+struct SampleBatch<'a> {
+    agent: &'a AgentInfo,
+    drill: &'a str,
+    source: &'a SourceInfo,
+    verdict: Verdict,
+    count: u64,
+    /// RFC 6962 Merkle Tree Hash of the leaves, in order (hex).
+    root: String,
+    tree: &'static str,
+    /// Bytes restored, summed over the batch.
+    bytes: u64,
+}
+
+impl Body for SampleBatch<'_> {
+    const KIND: EventKind = EventKind::SampleBatch;
 }
 
 /// The evidence event of one verdict.

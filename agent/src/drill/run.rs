@@ -280,7 +280,11 @@ impl Drill<'_> {
                     if run.finished(i, result, new_baseline) {
                         host_failed.cancel();
                     }
-                    if run.pending.len() >= GROUP_COMMIT_SAMPLES {
+                    let group = match self.config.record_verified {
+                        RecordVerified::Each => GROUP_COMMIT_SAMPLES,
+                        RecordVerified::Batched => GROUP_COMMIT_BATCHED,
+                    };
+                    if run.pending.len() >= group {
                         self.commit(run, observer)?;
                         commit_by = None;
                     } else if commit_by.is_none() {

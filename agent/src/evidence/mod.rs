@@ -9,7 +9,9 @@
 //! nothing that reached the file.
 
 pub mod attest;
+pub mod batch;
 pub mod chain;
+pub mod merkle;
 pub mod record;
 
 use chrono::{SecondsFormat, Utc};
@@ -53,11 +55,14 @@ pub enum EventKind {
     /// encryption changes them, or a burst of new versions or delete
     /// markers in a listing.
     SuspiciousChange,
+    /// Verified samples committed as ledger rows under one Merkle root
+    /// (`record_verified = "batched"`).
+    SampleBatch,
 }
 
 impl EventKind {
     /// Every kind, in the order above.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         Self::SampleVerdict,
         Self::RunSummary,
         Self::RunAborted,
@@ -70,6 +75,7 @@ impl EventKind {
         Self::ConfigReloaded,
         Self::GateChanged,
         Self::SuspiciousChange,
+        Self::SampleBatch,
     ];
 
     /// The `kind` string of the record.

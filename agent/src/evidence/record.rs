@@ -62,6 +62,7 @@ pub enum Body {
     ConfigReloaded(ConfigReloaded),
     GateChanged(GateChanged),
     SuspiciousChange(SuspiciousChange),
+    SampleBatch(SampleBatch),
     /// A kind this release does not know, or a record that is not an
     /// object.
     #[default]
@@ -102,6 +103,7 @@ impl Record {
             Some(EventKind::SuspiciousChange) => {
                 Body::SuspiciousChange(lenient_value(&raw, &c.kind))
             }
+            Some(EventKind::SampleBatch) => Body::SampleBatch(lenient_value(&raw, &c.kind)),
             None => Body::Other,
         };
         Self {
@@ -281,6 +283,40 @@ impl SampleVerdict {
     pub fn verdict(&self) -> Option<Verdict> {
         self.verdict_name.parse().ok()
     }
+
+    /// What a batched sample's leaf says beyond its row's columns, read as
+    /// the members of a verdict record (see [`super::batch`]).
+    pub fn from_leaf(rest: &str) -> Self {
+        let r: super::batch::LeafRest = serde_json::from_str(rest).unwrap_or_default();
+        Self {
+            recovery_point: Point {
+                last_modified: Some(r.last_modified),
+                ..Point::default()
+            },
+            verdict_name: "verified".into(),
+            reason: None,
+            pick: r.pick,
+            protection: r.protection.map(|p| lenient_value(&p, "protection")),
+            restore: RestoreFacts {
+                sha256: None,
+                server_side_encryption: r.server_side_encryption,
+            },
+        }
+    }
+}
+
+/// A `sample_batch` record: verified samples committed under one Merkle
+/// root (their rows are in the ledger; `evidence prove` proves one).
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct SampleBatch {
+    /// `verified`: a batch holds verified samples only.
+    #[serde(rename = "verdict")]
+    pub verdict_name: String,
+    pub count: u64,
+    pub root: String,
+    pub tree: String,
+    pub bytes: u64,
 }
 
 /// How a recovery point was restored, as far as readers need it.

@@ -424,6 +424,7 @@ impl Ledger {
         for row in rows {
             out.push(row.map_err(LedgerError::Read)?);
         }
+        out.extend(self.batches_disagreeing_with_chain()?);
         out.extend(self.runs_disagreeing_with_chain(None)?);
         Ok(out)
     }

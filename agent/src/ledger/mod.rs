@@ -12,6 +12,7 @@
 //!   (`PRAGMA user_version`).
 
 mod activity;
+mod batches;
 mod canaries;
 mod daemon_state;
 mod events;
@@ -24,12 +25,13 @@ mod runs;
 mod schema;
 mod sinks;
 
+pub use batches::BatchedRow;
 pub use canaries::CanaryRow;
 pub use daemon_state::DaemonState;
 use events::append_event;
 pub use gate::GateFacts;
 pub use points::PointRow;
-pub use runs::{DrillHistory, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
+pub use runs::{Batched, DrillHistory, LastRun, RunRecord, RunRow, SampleRecord, SampleRow};
 use schema::MIGRATIONS;
 pub use sinks::SinkState;
 
@@ -274,6 +276,7 @@ mod tests {
                     new_baseline: true,
                     last_modified: None,
                     content: None,
+                    batched: None,
                 }],
                 &mut ev,
             )

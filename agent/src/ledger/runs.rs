@@ -39,6 +39,17 @@ pub struct SampleRow<'a> {
     pub last_modified: Option<String>,
     /// What the restored bytes looked like.
     pub content: Option<&'a crate::verify::content::ContentFacts>,
+    /// A verified sample committed under its batch's Merkle root instead
+    /// of an event of its own: its id and its leaf's other members (stored
+    /// in `checks`; see [`crate::evidence::batch`]).
+    pub batched: Option<Batched<'a>>,
+}
+
+/// The leaf of a batched sample beyond its row's columns.
+#[derive(Debug, Clone, Copy)]
+pub struct Batched<'a> {
+    pub event_id: &'a str,
+    pub rest: &'a str,
 }
 
 /// A drill's most recent run, as the ledger has it.
@@ -260,27 +271,24 @@ impl Ledger {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(LedgerError::Write)?;
-        let mut lines = Vec::with_capacity(rows.len());
-        for (s, event) in rows.iter().zip(events.iter_mut()) {
-            tx.execute(
-                "INSERT INTO samples (event_id, run_id, source, key, version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    event.id, s.run_id, s.source, s.key, s.version_id, s.size as i64, s.verdict, s.reason, s.sha256,
-                    s.bytes as i64, s.duration_ms as i64, s.checks_json, event.time
-                ],
-            )
-            .map_err(LedgerError::Write)?;
-            super::points::note_verdict(&tx, s, &event.time)?;
-            if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
-                tx.execute(
-                    "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![s.source, s.key, s.version_id, sha, s.bytes as i64, event.time, s.run_id],
-                )
-                .map_err(LedgerError::Write)?;
-            }
+        let mut lines = Vec::with_capacity(events.len());
+        let (single, batched): (Vec<&SampleRow<'_>>, Vec<&SampleRow<'_>>) =
+            rows.iter().partition(|s| s.batched.is_none());
+        let (single_events, batch_event) = events.split_at_mut(single.len());
+        for (s, event) in single.iter().zip(single_events.iter_mut()) {
+            insert_sample(&tx, s, &event.id, &event.time, s.checks_json, None)?;
             lines.push(append_event(&tx, event)?);
+        }
+        if let Some(batch) = batch_event.first_mut() {
+            // The batch event first: its sequence number is the rows' batch.
+            lines.push(append_event(&tx, batch)?);
+            for (i, s) in batched.iter().enumerate() {
+                let b = s
+                    .batched
+                    .as_ref()
+                    .map_or(("", ""), |b| (b.event_id, b.rest));
+                insert_sample(&tx, s, b.0, &batch.time, b.1, Some((batch.seq, i)))?;
+            }
         }
         tx.commit().map_err(LedgerError::Write)?;
         Ok(lines)
@@ -429,20 +437,24 @@ impl Ledger {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT s.event_id, s.run_id, r.drill, s.source, s.key, s.version_id, s.size, s.verdict,
-                        s.reason, s.bytes, s.duration_ms, s.recorded_at, e.body
+                &format!("SELECT s.event_id, s.run_id, r.drill, s.source, s.key, s.version_id, s.size, s.verdict,
+                        s.reason, s.bytes, s.duration_ms, s.recorded_at, e.body, {}
                  FROM samples s JOIN runs r ON r.run_id = s.run_id
                  LEFT JOIN events e ON e.event_id = s.event_id
                  WHERE s.recorded_at >= ?1 ORDER BY s.recorded_at",
+                 // A batched row's leaf holds what an event would.
+                 if self.has_batches() { "CASE WHEN s.batch_seq IS NULL THEN NULL ELSE s.checks END" } else { "NULL" }),
             )
             .map_err(LedgerError::Read)?;
         let rows = stmt
             .query_map([since], |r| {
-                let verdict = match r
-                    .get::<_, Option<String>>(12)?
-                    .map(|b| Record::parse(&b).body)
-                {
-                    Some(Body::SampleVerdict(v)) => *v,
+                let verdict = match (
+                    r.get::<_, Option<String>>(12)?
+                        .map(|b| Record::parse(&b).body),
+                    r.get::<_, Option<String>>(13)?,
+                ) {
+                    (Some(Body::SampleVerdict(v)), _) => *v,
+                    (_, Some(rest)) => SampleVerdict::from_leaf(&rest),
                     _ => SampleVerdict::default(),
                 };
                 Ok(SampleRecord {
@@ -569,4 +581,55 @@ pub struct DrillHistory {
     pub last_at: std::collections::BTreeMap<RunOutcome, Option<String>>,
     /// Verdicts of every run, by verdict.
     pub samples: std::collections::BTreeMap<String, u64>,
+}
+
+/// One row of `samples`, with its points row and, when earned, its
+/// baseline; `batch`: the batch event's sequence number and the row's place
+/// among its leaves.
+fn insert_sample(
+    tx: &rusqlite::Transaction<'_>,
+    s: &SampleRow<'_>,
+    event_id: &str,
+    time: &str,
+    checks: &str,
+    batch: Option<(u64, usize)>,
+) -> Result<(), LedgerError> {
+    tx.prepare_cached(
+        "INSERT INTO samples (event_id, run_id, source, key, version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at, batch_seq, leaf_index)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            event_id, s.run_id, s.source, s.key, s.version_id, s.size as i64, s.verdict, s.reason, s.sha256,
+            s.bytes as i64, s.duration_ms as i64, checks, time,
+            batch.map(|b| b.0 as i64), batch.map(|b| b.1 as i64)
+        ])
+    })
+    .map_err(LedgerError::Write)?;
+    super::points::note_verdict(tx, s, time)?;
+    if let (true, Some(sha)) = (s.new_baseline, s.sha256) {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO baselines (source, key, version_id, sha256, size, first_seen_at, first_run_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .and_then(|mut st| {
+            st.execute(params![s.source, s.key, s.version_id, sha, s.bytes as i64, time, s.run_id])
+        })
+        .map_err(LedgerError::Write)?;
+    }
+    Ok(())
+}
+
+impl Ledger {
+    /// Whether this ledger's schema has batched samples (read-only commands
+    /// read older ledgers as they are).
+    pub(crate) fn has_batches(&self) -> bool {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('samples') WHERE name = 'batch_seq'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap_or(false)
+    }
 }

@@ -193,4 +193,33 @@ CREATE INDEX events_by_kind ON events(kind, seq);
 -- hash-chained run_summary event (`evidence verify`, `report`).
 CREATE INDEX events_by_run ON events(run_id, kind);
 "#,
+    r#"
+-- Verified samples recorded in batches (`record_verified = "batched"`):
+-- the `sample_batch` event whose Merkle root commits the row, and the
+-- row's place among its leaves; NULL for a sample with an event of its own.
+-- A batched row's `checks` holds its leaf's other members (a JSON object).
+ALTER TABLE samples ADD COLUMN batch_seq INTEGER;
+ALTER TABLE samples ADD COLUMN leaf_index INTEGER;
+CREATE INDEX samples_by_batch ON samples(batch_seq, leaf_index) WHERE batch_seq IS NOT NULL;
+-- No query looks samples up by recovery point (`points` answers that): the
+-- index cost about 100 bytes a sample.
+DROP INDEX samples_by_point;
+-- Baselines keyed by recovery point alone (no rowid, so no second copy of
+-- the key in an index): about 100 bytes less per recovery point.
+CREATE TABLE baselines_by_point (
+    source          TEXT NOT NULL,
+    key             TEXT NOT NULL,
+    version_id      TEXT NOT NULL,
+    sha256          TEXT NOT NULL,
+    size            INTEGER NOT NULL,
+    first_seen_at   TEXT NOT NULL,
+    first_run_id    TEXT NOT NULL,
+    PRIMARY KEY (source, key, version_id)
+) WITHOUT ROWID;
+INSERT INTO baselines_by_point SELECT source, key, version_id, sha256, size, first_seen_at, first_run_id FROM baselines;
+DROP TABLE baselines;
+ALTER TABLE baselines_by_point RENAME TO baselines;
+CREATE TRIGGER baselines_are_immutable BEFORE UPDATE ON baselines
+BEGIN SELECT RAISE(ABORT, 'baselines are never overwritten'); END;
+"#,
 ];

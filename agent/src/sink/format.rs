@@ -67,6 +67,7 @@ pub fn syslog_severity(r: &Record) -> u8 {
         Body::GateChanged(g) if !g.ok => 4,
         Body::SuspiciousChange(_) | Body::RunAborted(_) => 4,
         Body::ConfigReloaded(c) if c.refused() => 4,
+        Body::SampleBatch(_) => 6,
         Body::ConfigReloaded(_)
         | Body::RestoreMutation(_)
         | Body::Checkpoint(_)
@@ -157,6 +158,12 @@ pub fn message(r: &Record) -> String {
             d.count, d.sink, d.reason
         ),
         Body::Checkpoint(c) => format!("Evidence checkpoint of {} events ({})", c.size, c.reason),
+        Body::SampleBatch(b) => format!(
+            "Restore drill {drill}: {} recovery points of {} verified (batch root {})",
+            b.count,
+            r.source.url(""),
+            b.root
+        ),
         Body::Other => format!("restoreproof {}", r.kind_name),
     }
 }

@@ -138,6 +138,11 @@ impl Shipper {
                 crate::config::sink::Verdicts::Failures,
                 crate::evidence::record::Body::SampleVerdict(v),
             ) => v.verdict().is_some_and(Verdict::is_failure),
+            // A batch holds verified samples only.
+            (
+                crate::config::sink::Verdicts::Failures,
+                crate::evidence::record::Body::SampleBatch(_),
+            ) => false,
             _ => true,
         }
     }

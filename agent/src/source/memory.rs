@@ -80,6 +80,9 @@ pub struct MemoryStore {
     versions: Mutex<Vec<Version>>,
     /// Listing fails with this class (after no item) when set.
     list_fault: Mutex<Option<Fault>>,
+    /// Where each version id is in `versions`, so a read finds its version
+    /// at once however many there are.
+    by_version: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 impl MemoryStore {
@@ -89,6 +92,7 @@ impl MemoryStore {
             name: name.to_owned(),
             versions: Mutex::new(Vec::new()),
             list_fault: Mutex::new(None),
+            by_version: Mutex::default(),
         }
     }
 
@@ -101,9 +105,20 @@ impl MemoryStore {
     /// Writes a new version of `key` and returns its version id. Versions
     /// are dated one second apart, in the order they are written.
     pub fn put(&self, key: &str, body: impl Into<Bytes>) -> String {
+        let n = self.versions().len();
+        self.put_as(key, &format!("v{n:04}"), body)
+    }
+
+    /// [`MemoryStore::put`] with the version id given (as long as a real
+    /// store's, for measurements of what records cost).
+    pub fn put_as(&self, key: &str, version_id: &str, body: impl Into<Bytes>) -> String {
         let mut v = self.versions();
         let n = v.len();
-        let version_id = format!("v{n:04}");
+        let version_id = version_id.to_owned();
+        self.by_version
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(version_id.clone(), n);
         v.push(Version {
             key: key.to_owned(),
             version_id: version_id.clone(),
@@ -149,19 +164,18 @@ impl MemoryStore {
         self.versions().iter().filter(|v| !v.delete_marker).count()
     }
 
-    fn latest_of(versions: &[Version], key: &str) -> Option<String> {
-        versions
-            .iter()
-            .rev()
-            .find(|v| v.key == key)
-            .map(|v| v.version_id.clone())
-    }
-
     fn find(&self, rp: &Candidate) -> Result<Version, SourceError> {
         let v = self.versions();
         let want = rp.version_id.as_deref();
-        v.iter()
-            .find(|x| x.key == rp.key && Some(x.version_id.as_str()) == want && !x.delete_marker)
+        let at = want.and_then(|w| {
+            self.by_version
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(w)
+                .copied()
+        });
+        at.and_then(|i| v.get(i))
+            .filter(|x| x.key == rp.key && !x.delete_marker)
             .cloned()
             .ok_or_else(|| {
                 SourceError::new(
@@ -213,15 +227,18 @@ impl Lister for MemoryStore {
             _ => {}
         }
         let v = self.versions().clone();
+        // Each key's newest version, found in one pass.
+        let mut newest: std::collections::HashMap<&str, &Version> =
+            std::collections::HashMap::new();
+        for x in &v {
+            newest.insert(x.key.as_str(), x);
+        }
         let items: Vec<Result<ListItem, SourceError>> = v
             .iter()
             .map(|x| {
-                let latest = Self::latest_of(&v, &x.key);
-                let top_is_marker = v
-                    .iter()
-                    .rev()
-                    .find(|y| y.key == x.key)
-                    .is_some_and(|y| y.delete_marker);
+                let top = newest.get(x.key.as_str());
+                let latest = top.map(|t| t.version_id.clone());
+                let top_is_marker = top.is_some_and(|t| t.delete_marker);
                 Ok(if x.delete_marker {
                     ListItem::DeleteMarker {
                         key: x.key.clone(),

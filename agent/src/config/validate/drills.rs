@@ -92,6 +92,7 @@ pub(super) fn drill(
         seed: d.seed,
         mode: d.mode.unwrap_or(RestoreMode::Stream),
         verify: d.verify.unwrap_or_default(),
+        record_verified: d.record_verified.unwrap_or_default(),
         concurrency,
         attempts,
         max_samples,

@@ -11,6 +11,7 @@ fn category(r: &Record) -> (&'static str, &'static str) {
         Body::SampleVerdict(_)
         | Body::RunSummary(_)
         | Body::RunAborted(_)
+        | Body::SampleBatch(_)
         | Body::Checkpoint(_) => ("file", "info"),
         Body::RestoreMutation(_) => ("api", "change"),
         Body::EvidenceDropped(_) => ("configuration", "deletion"),
@@ -33,6 +34,7 @@ fn outcome(r: &Record) -> &'static str {
             _ => "unknown",
         },
         Body::RunSummary(s) if s.passed() => "success",
+        Body::SampleBatch(_) => "success",
         Body::RunSummary(_) | Body::RunAborted(_) | Body::EvidenceDropped(_) => "failure",
         Body::ConfigReloaded(c) if c.refused() => "failure",
         Body::RestoreMutation(m) if m.error.is_some() => "failure",

@@ -56,7 +56,10 @@ impl Class {
             Body::ConfigReloaded(_) => Self::new(LIFECYCLE, 99, "Reload"),
             Body::RestoreMutation(_) => Self::new(API, 3, "Update"),
             Body::EvidenceDropped(_) => Self::new(EVENT_LOG, 2, "Delete"),
-            Body::Checkpoint(_) | Body::Other => Self::new(BASE, 0, "Unknown"),
+            // Many verified samples under one root: not one finding.
+            Body::Checkpoint(_) | Body::SampleBatch(_) | Body::Other => {
+                Self::new(BASE, 0, "Unknown")
+            }
         }
     }
 }
@@ -83,7 +86,9 @@ pub(super) fn ocsf(r: &Record) -> Value {
         Body::DaemonStarted | Body::DaemonStopped => app(r, None),
         Body::ConfigReloaded(c) => app(r, c.refused().then_some(&c.error)),
         Body::RestoreMutation(m) => mutation(r, m.error.is_some()),
-        Body::EvidenceDropped(_) | Body::Checkpoint(_) | Body::Other => json!({}),
+        Body::EvidenceDropped(_) | Body::Checkpoint(_) | Body::SampleBatch(_) | Body::Other => {
+            json!({})
+        }
     };
     merge(&mut o, extra);
     o
