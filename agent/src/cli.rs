@@ -159,7 +159,9 @@ impl Command {
             Command::Canary(a) => a.json,
             Command::Patch(a) => a.json,
             Command::Evidence(EvidenceCommand::Verify(a)) => a.json,
-            Command::Evidence(EvidenceCommand::Keygen(_) | EvidenceCommand::Attest(_)) => false,
+            Command::Evidence(
+                EvidenceCommand::Keygen(_) | EvidenceCommand::Attest(_) | EvidenceCommand::Prove(_),
+            ) => false,
             Command::Posture(a) => a.json,
             Command::Report(a) => a.format == ReportFormat::Json && a.output.is_none(),
             Command::Ship(a) => a.json,
@@ -236,6 +238,11 @@ pub enum EvidenceCommand {
     /// Check the hash chain and checkpoint signatures of evidence files and
     /// the ledger. Exit 0 intact, 1 tampered, 2 unreadable.
     Verify(VerifyArgs),
+    /// Print the inclusion proof of one verified sample recorded in a batch
+    /// (`record_verified = "batched"`): the leaf, its Merkle audit path,
+    /// the batch event and the chain up to the checkpoint that covers it.
+    /// Check it anywhere with `evidence verify --proof FILE`.
+    Prove(ProveArgs),
     /// Write in-toto attestations (Statement v1, SLSA Verification Summary
     /// predicate) of drill runs in DSSE envelopes signed with the evidence
     /// signing key, one JSON line per run, for tools that verify DSSE.
@@ -251,6 +258,16 @@ pub struct AttestArgs {
     #[arg(long, value_name = "AGE")]
     pub since: Option<crate::config::Age>,
     /// Write the envelopes here (JSON Lines) instead of stdout.
+    #[arg(short = 'o', long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The sample's event id (as reports, `drill --json` and the ledger
+    /// give it).
+    pub event_id: String,
+    /// Write the proof here instead of stdout.
     #[arg(short = 'o', long)]
     pub output: Option<PathBuf>,
 }
@@ -288,6 +305,10 @@ pub struct VerifyArgs {
     /// fails against what the host cannot change.
     #[arg(long)]
     pub anchor: bool,
+    /// Check an inclusion proof (from `evidence prove`) on its own: no
+    /// configuration, ledger or evidence file is read.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "ledger", "checkpoint", "anchor"])]
+    pub proof: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

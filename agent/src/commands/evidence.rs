@@ -23,7 +23,79 @@ pub async fn run(cli: &Cli, cmd: &EvidenceCommand) -> anyhow::Result<ExitCode> {
         EvidenceCommand::Keygen(a) => keygen(cli, a),
         EvidenceCommand::Verify(a) => verify(cli, a).await,
         EvidenceCommand::Attest(a) => attest(cli, a),
+        EvidenceCommand::Prove(a) => prove(cli, a),
     }
+}
+
+/// `evidence prove`: the inclusion proof of one batched sample.
+fn prove(cli: &Cli, a: &crate::cli::ProveArgs) -> anyhow::Result<ExitCode> {
+    let c = Config::load(&cli.config)?;
+    let ledger = Ledger::open_read_only(&c.ledger_path)?;
+    let proof = ledger
+        .prove(&a.event_id)
+        .map_err(|e| anyhow!("cannot prove {}: {e}", a.event_id))?
+        .ok_or_else(|| {
+            anyhow!(
+                "no verified sample recorded in a batch has the id {} in {}: a verdict recorded as an event of its own is its own evidence (find it in the evidence file); check the id",
+                a.event_id,
+                c.ledger_path.display()
+            )
+        })?;
+    let text = serde_json::to_string_pretty(&proof)? + "\n";
+    match &a.output {
+        Some(p) => {
+            std::fs::write(p, text).with_context(|| format!("cannot write {}", p.display()))?
+        }
+        None => print!("{text}"),
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// `evidence verify --proof FILE`: one inclusion proof, checked alone.
+fn verify_proof(a: &VerifyArgs, path: &Path) -> anyhow::Result<ExitCode> {
+    let key = public_key(a)?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let proof: crate::evidence::batch::Proof = serde_json::from_str(&text).map_err(|e| {
+        anyhow!(
+            "{} is not an inclusion proof ({e}); make one with `restoreproof evidence prove EVENT_ID`",
+            path.display()
+        )
+    })?;
+    let checked = proof.check(key.as_ref());
+    let intact = checked
+        .as_ref()
+        .is_ok_and(|p| p.signed_by_key != Some(false));
+    if a.json {
+        let doc = match &checked {
+            Ok(p) => serde_json::json!({ "intact": intact, "proven": p }),
+            Err(e) => serde_json::json!({ "intact": false, "problem": e }),
+        };
+        super::out::json_doc(super::out::schema::PROOF_CHECK, &doc);
+    } else {
+        match &checked {
+            Ok(p) => {
+                println!(
+                    "Proven: sample {} ({} version {}, SHA-256 {}) is leaf of batch {} (root {}) in run {}, covered by the checkpoint of event {} ({}).",
+                    p.event_id,
+                    p.key,
+                    p.version_id,
+                    p.sha256,
+                    p.batch_seq,
+                    p.root,
+                    p.run_id.as_deref().unwrap_or("?"),
+                    p.checkpoint_size,
+                    match p.signed_by_key {
+                        Some(true) => "signed by the key given",
+                        Some(false) => "NOT signed by the key given",
+                        None => "signature not checked: give --public-key",
+                    }
+                );
+            }
+            Err(e) => println!("Not proven: {e}"),
+        }
+    }
+    Ok(ExitCode::from(if intact { EXIT_OK } else { EXIT_FAILED }))
 }
 
 /// `evidence attest`: one signed in-toto statement per finished run.
@@ -234,6 +306,9 @@ fn with_rotations(path: &Path) -> Vec<PathBuf> {
 type Checked = Vec<(String, ChainReport)>;
 
 async fn verify(cli: &Cli, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(p) = &a.proof {
+        return verify_proof(a, p);
+    }
     let key = public_key(a)?;
     let (files, ledger_path) = if a.files.is_empty() {
         let c = Config::load(&cli.config)?;
@@ -356,6 +431,7 @@ fn verify_ledger(
     }
     // What reports, status, the gate and the metrics read must say what
     // the chain says.
+    (lr.batches, lr.batched_samples) = ledger.batch_totals()?;
     for d in ledger.rows_disagreeing_with_chain()? {
         lr.findings.push(Finding {
             kind: "row_disagrees",
@@ -427,6 +503,13 @@ fn print_verified(what: &str, r: &ChainReport, key: Option<&NoteVerifier>) {
                 String::new()
             }
         );
+        if r.batches > 0 {
+            crate::outln!(
+                "  {} verified sample(s) in {} batch(es) hash to the Merkle roots their events state",
+                r.batched_samples,
+                r.batches
+            );
+        }
     } else if r.findings.iter().all(|f| f.kind == "torn_line") {
         crate::outln!("{what}: INCOMPLETE — the last line is torn:");
         for f in &r.findings {

@@ -44,6 +44,7 @@ pub mod schema {
     pub const SHIP: &str = "restoreproof.ship/v1";
     pub const POSTURE: &str = "restoreproof.posture/v1";
     pub const VERIFY: &str = "restoreproof.verify/v1";
+    pub const PROOF_CHECK: &str = "restoreproof.proof-check/v1";
     pub const ERROR: &str = "restoreproof.error/v1";
 }
 

@@ -134,6 +134,11 @@ struct ShardRun {
     summary: Option<ShardSummary>,
     /// Its verdicts' records (the run's only), with their shard-chain hash.
     verdicts: Vec<(Record, String)>,
+    /// Its batches of verified samples (`sample_batch` records, with their
+    /// shard-chain hash), whose rows are in `ledger`, each checked against
+    /// its root.
+    batches: Vec<(Record, String)>,
+    ledger: PathBuf,
 }
 
 /// Every shard of `run` under `root`: how each was found. `count` is
@@ -231,6 +236,8 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
             outcome: o,
             summary: None,
             verdicts: Vec::new(),
+            batches: Vec::new(),
+            ledger: PathBuf::new(),
         }
     };
     let path = dir.join("evidence.jsonl");
@@ -297,7 +304,23 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
         })
         .map(|r| (r.clone(), hashes.get(&r.seq).cloned().unwrap_or_default()))
         .collect();
-    outcome.verdicts = verdicts.len() as u64;
+    let batches: Vec<(Record, String)> = records
+        .iter()
+        .filter(|r| {
+            r.kind() == Some(EventKind::SampleBatch)
+                && r.run_id.as_deref() == Some(summary.run_id.as_str())
+        })
+        .map(|r| (r.clone(), hashes.get(&r.seq).cloned().unwrap_or_default()))
+        .collect();
+    let ledger = dir.join("ledger.db");
+    let mut batched = 0;
+    for (record, _) in &batches {
+        match batch_rows(&ledger, record) {
+            Ok(rows) => batched += rows.len() as u64,
+            Err(problem) => return fail(outcome, "tampered", problem),
+        }
+    }
+    outcome.verdicts = verdicts.len() as u64 + batched;
     if summary.status != "completed" {
         outcome.status = "failed_to_run";
         outcome.problem = Some(format!(
@@ -310,7 +333,38 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
         outcome,
         summary: Some(summary),
         verdicts,
+        batches,
+        ledger,
     }
+}
+
+/// The rows of a shard's batch, read from its ledger and checked against
+/// the root and count its (verified) event states; the problem otherwise.
+fn batch_rows(ledger: &Path, record: &Record) -> Result<Vec<crate::ledger::BatchedRow>, String> {
+    let crate::evidence::record::Body::SampleBatch(b) = &record.body else {
+        return Err("not a batch".into());
+    };
+    let rows = crate::ledger::Ledger::open_read_only(ledger)
+        .and_then(|l| l.batch_rows(record.seq))
+        .map_err(|e| {
+            format!(
+                "its ledger {} cannot be read, so its batched verdicts cannot be checked: {e}",
+                ledger.display()
+            )
+        })?;
+    let hashes: Vec<_> = rows.iter().map(|r| r.columns().hash()).collect();
+    let root = hex::encode(crate::evidence::merkle::root(&hashes));
+    if root != b.root || rows.len() as u64 != b.count {
+        return Err(format!(
+            "the {} row(s) of its batch {} in {} hash to root {root}, but its chain states {} leaves with root {}: its ledger was edited",
+            rows.len(),
+            record.seq,
+            ledger.display(),
+            b.count,
+            b.root
+        ));
+    }
+    Ok(rows)
 }
 
 /// A shard's evidence, verified.
@@ -559,6 +613,109 @@ impl Drill<'_> {
                 ledger.record_samples(&rows, events)
             })?;
         }
+        for (record, hash) in &s.batches {
+            self.import_batch(run_id, info, run, s, record, hash)?;
+        }
+        Ok(())
+    }
+
+    /// Records one of a shard's batches under the merged run: its rows as
+    /// new leaves (new ids, as verdicts get; each names its id in the
+    /// shard as `shard_event_id`) under a new root, and a batch event that
+    /// names the shard's batch (event id, sequence number, hash, root).
+    fn import_batch(
+        &mut self,
+        run_id: &str,
+        info: &SourceInfo,
+        run: &str,
+        s: &ShardRun,
+        record: &Record,
+        hash: &str,
+    ) -> Result<(), DrillError> {
+        let rows = batch_rows(&s.ledger, record).map_err(DrillError::Unrunnable)?;
+        let leaves: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let mut rest = match serde_json::from_str::<Value>(&r.rest) {
+                    Ok(Value::Object(m)) => m,
+                    _ => serde_json::Map::new(),
+                };
+                rest.insert("shard_event_id".into(), r.event_id.clone().into());
+                (
+                    uuid::Uuid::now_v7().to_string(),
+                    Value::Object(rest).to_string(),
+                )
+            })
+            .collect();
+        let hashes: Vec<_> = rows
+            .iter()
+            .zip(&leaves)
+            .map(|(r, (id, rest))| {
+                crate::evidence::batch::LeafColumns {
+                    event_id: id,
+                    rest,
+                    ..r.columns()
+                }
+                .hash()
+            })
+            .collect();
+        let mut body = match &record.raw {
+            Value::Object(m) => m.clone(),
+            _ => serde_json::Map::new(),
+        };
+        for k in ENVELOPE {
+            body.remove(k);
+        }
+        body.remove("event_id");
+        let shard_root = body.remove("root").unwrap_or_default();
+        body.insert(
+            "root".into(),
+            hex::encode(crate::evidence::merkle::root(&hashes)).into(),
+        );
+        body.insert(
+            "shard".into(),
+            serde_json::json!({
+                "run": run,
+                "index": s.outcome.index,
+                "count": s.outcome.count,
+                "run_id": s.outcome.run_id,
+                "event_id": record.event_id,
+                "seq": record.seq,
+                "hash": hash,
+                "root": shard_root,
+            }),
+        );
+        let mut events = vec![Event::with_value(
+            EventKind::SampleBatch,
+            Some(run_id.to_owned()),
+            Value::Object(body),
+        )];
+        let sample_rows: Vec<SampleRow<'_>> = rows
+            .iter()
+            .zip(&leaves)
+            .map(|(r, (id, rest))| SampleRow {
+                run_id,
+                source: &info.name,
+                key: &r.key,
+                version_id: &r.version_id,
+                size: r.size,
+                verdict: "verified",
+                reason: None,
+                sha256: Some(&r.sha256),
+                bytes: r.bytes,
+                duration_ms: r.duration_ms,
+                checks_json: "",
+                new_baseline: true,
+                last_modified: serde_json::from_str::<crate::evidence::batch::LeafRest>(rest)
+                    .ok()
+                    .map(|l| l.last_modified),
+                content: None,
+                batched: Some(crate::ledger::Batched { event_id: id, rest }),
+            })
+            .collect();
+        lock(self.recorder).commit_many(&mut events, |ledger, events| {
+            ledger.record_samples(&sample_rows, events)
+        })?;
         Ok(())
     }
 }

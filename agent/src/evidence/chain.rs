@@ -119,6 +119,12 @@ pub struct ChainReport {
     pub unchained: u64,
     pub checkpoints: u64,
     pub checkpoints_signed_by_key: u64,
+    /// The ledger's batches of verified samples whose rows were hashed to
+    /// the roots their events state, and the rows (leaves) in them.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub batches: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub batched_samples: u64,
     pub findings: Vec<Finding>,
     /// (seq, hash) of every event verified, to compare copies.
     #[serde(skip)]
@@ -417,4 +423,9 @@ mod tests {
         let forged = Checkpoint::parse(&note.replace("\n42\n", "\n43\n")).expect("note");
         assert!(!forged.signed_by(&v));
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -100,6 +100,24 @@ impl Ledger {
         rows.collect::<Result<_, _>>().map_err(LedgerError::Read)
     }
 
+    /// How many `sample_batch` events the ledger holds, and batched rows.
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn batch_totals(&self) -> Result<(u64, u64), LedgerError> {
+        if !self.has_batches() {
+            return Ok((0, 0));
+        }
+        self.conn
+            .query_row(
+                "SELECT (SELECT COUNT(*) FROM events WHERE kind = 'sample_batch'),
+                        (SELECT COUNT(*) FROM samples WHERE batch_seq IS NOT NULL)",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(LedgerError::Read)
+    }
+
     /// Batches whose rows no longer hash to the root (or count) their
     /// hash-chained event states: a row edited, added or removed.
     ///
