@@ -229,17 +229,7 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
         verdicts: 0,
         problem: None,
     };
-    let fail = |mut o: ShardOutcome, status: &'static str, problem: String| {
-        o.status = status;
-        o.problem = Some(problem);
-        ShardRun {
-            outcome: o,
-            summary: None,
-            verdicts: Vec::new(),
-            batches: Vec::new(),
-            ledger: PathBuf::new(),
-        }
-    };
+    let fail = ShardRun::failed;
     let path = dir.join("evidence.jsonl");
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
@@ -304,22 +294,11 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
         })
         .map(|r| (r.clone(), hashes.get(&r.seq).cloned().unwrap_or_default()))
         .collect();
-    let batches: Vec<(Record, String)> = records
-        .iter()
-        .filter(|r| {
-            r.kind() == Some(EventKind::SampleBatch)
-                && r.run_id.as_deref() == Some(summary.run_id.as_str())
-        })
-        .map(|r| (r.clone(), hashes.get(&r.seq).cloned().unwrap_or_default()))
-        .collect();
     let ledger = dir.join("ledger.db");
-    let mut batched = 0;
-    for (record, _) in &batches {
-        match batch_rows(&ledger, record) {
-            Ok(rows) => batched += rows.len() as u64,
-            Err(problem) => return fail(outcome, "tampered", problem),
-        }
-    }
+    let (batches, batched) = match checked_batches(&records, &hashes, &summary.run_id, &ledger) {
+        Ok(b) => b,
+        Err(problem) => return fail(outcome, "tampered", problem),
+    };
     outcome.verdicts = verdicts.len() as u64 + batched;
     if summary.status != "completed" {
         outcome.status = "failed_to_run";
@@ -335,6 +314,41 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
         verdicts,
         batches,
         ledger,
+    }
+}
+
+/// A shard run's batches (with their shard-chain hash), each checked
+/// against the shard's ledger, and the verdicts in them.
+fn checked_batches(
+    records: &[Record],
+    hashes: &HashMap<u64, String>,
+    run_id: &str,
+    ledger: &Path,
+) -> Result<(Vec<(Record, String)>, u64), String> {
+    let batches: Vec<(Record, String)> = records
+        .iter()
+        .filter(|r| r.kind() == Some(EventKind::SampleBatch) && r.run_id.as_deref() == Some(run_id))
+        .map(|r| (r.clone(), hashes.get(&r.seq).cloned().unwrap_or_default()))
+        .collect();
+    let mut verdicts = 0;
+    for (record, _) in &batches {
+        verdicts += batch_rows(ledger, record)?.len() as u64;
+    }
+    Ok((batches, verdicts))
+}
+
+impl ShardRun {
+    /// A shard found `status`, for `problem`: nothing of it is merged.
+    fn failed(mut outcome: ShardOutcome, status: &'static str, problem: String) -> Self {
+        outcome.status = status;
+        outcome.problem = Some(problem);
+        Self {
+            outcome,
+            summary: None,
+            verdicts: Vec::new(),
+            batches: Vec::new(),
+            ledger: PathBuf::new(),
+        }
     }
 }
 

@@ -146,10 +146,14 @@ impl Proof {
                 self.schema
             ));
         }
-        let leaf: Map<String, Value> = serde_json::from_str(&self.leaf)
+        let leaf: ProvenLeaf = serde_json::from_str(&self.leaf)
             .map_err(|e| format!("the leaf is not a JSON object: {e}"))?;
-        let text = |k: &str| leaf.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
-        if Value::Object(leaf.clone()).to_string() != self.leaf {
+        if serde_json::from_str::<Map<String, Value>>(&self.leaf)
+            .ok()
+            .and_then(|m| serde_json::to_string(&m).ok())
+            .as_deref()
+            != Some(self.leaf.as_str())
+        {
             return Err("the leaf is not in canonical form (sorted keys, no whitespace)".into());
         }
         let mut path = Vec::with_capacity(self.path.len());
@@ -168,44 +172,43 @@ impl Proof {
             &path,
         )
         .ok_or("the audit path does not fit a tree of that size")?;
-        let (batch, rest) = self.lines.split_first().ok_or("the proof has no lines")?;
-        let batch: Value =
-            serde_json::from_str(batch).map_err(|e| format!("the batch line is not JSON: {e}"))?;
-        if batch["kind"] != "sample_batch" {
+        let lines = linked(&self.lines)?;
+        let (batch, last) = match (lines.first(), lines.last()) {
+            (Some(b), Some(l)) if lines.len() >= 2 => (b, l),
+            _ => return Err("the proof has no checkpoint after its batch".into()),
+        };
+        if batch.kind != "sample_batch" {
             return Err("the first line is not a sample_batch event".into());
         }
-        let stated = batch["root"].as_str().unwrap_or("");
-        if stated != hex::encode(root) || batch["count"].as_u64() != Some(self.tree_size) {
+        if batch.root != hex::encode(root) || batch.count != Some(self.tree_size) {
             return Err(format!(
-                "the leaf's path leads to root {} of {} leaves; the batch event states {stated} of {}",
+                "the leaf's path leads to root {} of {} leaves; the batch event states {} of {}",
                 hex::encode(root),
                 self.tree_size,
-                batch["count"]
+                batch.root,
+                batch.count.map_or_else(|| "?".into(), |c| c.to_string())
             ));
         }
-        let (covered_seq, covered) = linked(&self.lines)?;
-        let last: Value =
-            serde_json::from_str(rest.last().ok_or("the proof ends before a checkpoint")?)
-                .map_err(|e| format!("the last line is not JSON: {e}"))?;
-        if last["kind"] != "checkpoint" {
+        if last.kind != "checkpoint" {
             return Err("the proof's last line is not a checkpoint".into());
         }
-        let note = Checkpoint::parse(last["note"].as_str().unwrap_or(""))
-            .map_err(|e| format!("the checkpoint's note: {e}"))?;
+        let note =
+            Checkpoint::parse(&last.note).map_err(|e| format!("the checkpoint's note: {e}"))?;
         // A checkpoint commits to the event before it.
-        if note.size != covered_seq || note.head != covered {
+        let covered = &lines[lines.len() - 2];
+        if note.size != covered.seq || note.head != covered.hash {
             return Err(format!(
-                "the checkpoint commits to event {} with hash {}, not to the proof's line {covered_seq} ({covered})",
-                note.size, note.head
+                "the checkpoint commits to event {} with hash {}, not to the proof's line {} ({})",
+                note.size, note.head, covered.seq, covered.hash
             ));
         }
         Ok(Proven {
-            event_id: text("event_id"),
-            key: text("key"),
-            version_id: text("version_id"),
-            sha256: text("sha256"),
-            run_id: batch["run_id"].as_str().map(str::to_owned),
-            batch_seq: batch["seq"].as_u64().unwrap_or(0),
+            event_id: leaf.event_id,
+            key: leaf.key,
+            version_id: leaf.version_id,
+            sha256: leaf.sha256,
+            run_id: batch.run_id.clone(),
+            batch_seq: batch.seq,
             root: hex::encode(root),
             checkpoint_size: note.size,
             checkpoint_head: note.head.clone(),
@@ -214,44 +217,63 @@ impl Proof {
     }
 }
 
-/// Checks that `lines` follow one another in the chain (each hashes to its
-/// `hash`, links to the previous one's, sequence numbers consecutive);
-/// returns the (seq, hash) of the line before the last, which a final
-/// checkpoint commits to.
-fn linked(lines: &[String]) -> Result<(u64, String), String> {
-    let mut prev: Option<(u64, String)> = None;
-    let mut before_last = (0, String::new());
+/// What a proof's leaf names.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ProvenLeaf {
+    event_id: String,
+    key: String,
+    version_id: String,
+    sha256: String,
+}
+
+/// The members of a proof's line that its check reads.
+#[derive(Debug, Deserialize, Default)]
+#[serde(default)]
+struct ProofLine {
+    seq: u64,
+    kind: String,
+    run_id: Option<String>,
+    hash: String,
+    prev_hash: Option<String>,
+    /// A batch's.
+    root: String,
+    count: Option<u64>,
+    /// A checkpoint's.
+    note: String,
+}
+
+/// The lines read, once they are shown to follow one another in the chain:
+/// each hashes to its `hash` (over its canonical form, the line without
+/// `hash`), links to the previous one's, with consecutive sequence numbers.
+fn linked(lines: &[String]) -> Result<Vec<ProofLine>, String> {
+    let mut out: Vec<ProofLine> = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
-        let v: Value =
+        let mut m: Map<String, Value> =
             serde_json::from_str(line).map_err(|e| format!("line {} is not JSON: {e}", i + 1))?;
-        let seq = v["seq"]
-            .as_u64()
-            .ok_or(format!("line {} has no seq", i + 1))?;
-        let hash = v["hash"].as_str().unwrap_or("").to_owned();
-        let mut m = v.as_object().cloned().unwrap_or_default();
+        let read: ProofLine = serde_json::from_value(Value::Object(m.clone()))
+            .map_err(|e| format!("line {} is not an evidence record: {e}", i + 1))?;
         m.remove("hash");
-        let canonical = Value::Object(m).to_string();
-        if super::sha256_hex(canonical.as_bytes()) != hash {
+        if super::sha256_hex(Value::Object(m).to_string().as_bytes()) != read.hash {
             return Err(format!(
-                "line {} (seq {seq}) does not hash to its hash: it was edited",
-                i + 1
+                "line {} (seq {}) does not hash to its hash: it was edited",
+                i + 1,
+                read.seq
             ));
         }
-        if let Some((p_seq, p_hash)) = &prev {
-            if seq != p_seq + 1 || v["prev_hash"].as_str() != Some(p_hash.as_str()) {
+        if let Some(p) = out.last() {
+            if read.seq != p.seq + 1 || read.prev_hash.as_deref() != Some(p.hash.as_str()) {
                 return Err(format!(
-                    "line {} (seq {seq}) does not follow seq {p_seq} in the chain",
-                    i + 1
+                    "line {} (seq {}) does not follow seq {} in the chain",
+                    i + 1,
+                    read.seq,
+                    p.seq
                 ));
             }
-            before_last = (*p_seq, p_hash.clone());
         }
-        prev = Some((seq, hash));
+        out.push(read);
     }
-    if lines.len() < 2 {
-        return Err("the proof has no checkpoint after its batch".into());
-    }
-    Ok(before_last)
+    Ok(out)
 }
 
 fn one() -> u32 {

@@ -399,6 +399,11 @@ pub fn check_against(
     }
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,9 +428,4 @@ mod tests {
         let forged = Checkpoint::parse(&note.replace("\n42\n", "\n43\n")).expect("note");
         assert!(!forged.signed_by(&v));
     }
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
-fn is_zero(n: &u64) -> bool {
-    *n == 0
 }
