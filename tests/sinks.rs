@@ -562,7 +562,8 @@ async fn a_sink_can_take_only_failures_and_summaries() {
     let agent = crate::util::Agent::new(
         &b.proxy.url(),
         &b.name,
-        "sample = 6\n[sinks.lean]\nkind = \"file\"\nformat = \"native\"\npath = \"log/lean.jsonl\"\nverdicts = \"failures\"\n\
+        "sample = 6\n[drills.batched]\nsource = \"src\"\nscratch_dir = \"scratch\"\nsample = 6\nrecord_verified = \"batched\"\n\
+         [sinks.lean]\nkind = \"file\"\nformat = \"native\"\npath = \"log/lean.jsonl\"\nverdicts = \"failures\"\n\
          [sinks.full]\nkind = \"file\"\nformat = \"native\"\npath = \"log/full.jsonl\"\n",
     );
     let run = agent.drill(&[]).await;
@@ -583,6 +584,30 @@ async fn a_sink_can_take_only_failures_and_summaries() {
         .expect("the run summary reaches the lean sink");
     assert_eq!(summary["counts"]["verified"], 5);
     assert!(lean.iter().any(|e| e["kind"] == "checkpoint"));
+    // A drill that batches its verified samples: the full sink gets the
+    // batch (count and root), the lean one only the failure and summary.
+    let run = agent.run(&["drill", "batched"]).await;
+    assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
+    let (lean, full) = (read("log/lean.jsonl"), read("log/full.jsonl"));
+    assert_eq!(verdicts(&lean), ["mismatch", "mismatch"], "{lean:?}");
+    assert!(
+        !lean.iter().any(|e| e["kind"] == "sample_batch"),
+        "{lean:?}"
+    );
+    let batches: Vec<&serde_json::Value> = full
+        .iter()
+        .filter(|e| e["kind"] == "sample_batch")
+        .collect();
+    assert_eq!(
+        batches
+            .iter()
+            .map(|b| b["count"].as_u64().unwrap_or(0))
+            .sum::<u64>(),
+        5,
+        "{batches:?}"
+    );
+    assert_eq!(verdicts(&full).len(), 7, "6 + the batched drill's failure");
+    crate::util::assert_ocsf_conforms(&full);
     let status = agent.run(&["status", "--json"]).await;
     let st: serde_json::Value = serde_json::from_str(&status.stdout).expect("status json");
     for s in st["sinks"].as_array().expect("sinks") {

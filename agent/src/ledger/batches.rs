@@ -192,13 +192,21 @@ impl Ledger {
         )?;
         let mut stmt = self
             .conn
-            .prepare("SELECT body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
+            .prepare("SELECT seq, body FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
             .map_err(read)?;
-        let lines = stmt
-            .query_map(params![seq, checkpoint], |r| r.get::<_, String>(0))
+        let numbered = stmt
+            .query_map(params![seq, checkpoint], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })
             .map_err(read)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(read)?;
+        if numbered.first().map(|(s, _)| *s) != Some(seq) {
+            return Err(format!(
+                "the batch's event (seq {seq}) is no longer in the ledger (the outbox bounds removed it once every sink had it); the evidence file and the SIEM keep it"
+            ));
+        }
+        let lines = numbered.into_iter().map(|(_, l)| l).collect();
         Ok(Some(Proof {
             schema: PROOF_SCHEMA.into(),
             leaf,
