@@ -317,6 +317,42 @@ fn read_one(dir: &Path, shard: Shard, drill: &str, key: &NoteVerifier) -> ShardR
     }
 }
 
+/// A shard's record as the merge records it anew: its members without
+/// the envelope, and `shard` naming the shard and the record's place in
+/// the shard's chain; a batch also takes its new `root` and names the
+/// shard's.
+fn shard_body(
+    record: &Record,
+    run: &str,
+    s: &ShardRun,
+    hash: &str,
+    root: Option<String>,
+) -> serde_json::Map<String, Value> {
+    let mut body = match &record.raw {
+        Value::Object(m) => m.clone(),
+        _ => serde_json::Map::new(),
+    };
+    for k in ENVELOPE {
+        body.remove(k);
+    }
+    body.remove("event_id");
+    let mut shard = serde_json::json!({
+        "run": run,
+        "index": s.outcome.index,
+        "count": s.outcome.count,
+        "run_id": s.outcome.run_id,
+        "event_id": record.event_id,
+        "seq": record.seq,
+        "hash": hash,
+    });
+    if let (Some(root), Value::Object(shard)) = (root, &mut shard) {
+        shard.insert("root".into(), body.remove("root").unwrap_or_default());
+        body.insert("root".into(), root.into());
+    }
+    body.insert("shard".into(), shard);
+    body
+}
+
 /// A shard run's batches (with their shard-chain hash), each checked
 /// against the shard's ledger, and the verdicts in them.
 fn checked_batches(
@@ -559,26 +595,7 @@ impl Drill<'_> {
             let mut events = Vec::with_capacity(group.len());
             let mut owned = Vec::with_capacity(group.len());
             for (record, hash) in group {
-                let mut body = match &record.raw {
-                    Value::Object(m) => m.clone(),
-                    _ => serde_json::Map::new(),
-                };
-                for k in ENVELOPE {
-                    body.remove(k);
-                }
-                body.remove("event_id");
-                body.insert(
-                    "shard".into(),
-                    serde_json::json!({
-                        "run": run,
-                        "index": s.outcome.index,
-                        "count": s.outcome.count,
-                        "run_id": s.outcome.run_id,
-                        "event_id": record.event_id,
-                        "seq": record.seq,
-                        "hash": hash,
-                    }),
-                );
+                let body = shard_body(record, run, s, hash, None);
                 let event = Event::with_value(
                     EventKind::SampleVerdict,
                     Some(run_id.to_owned()),
@@ -673,32 +690,8 @@ impl Drill<'_> {
                 .hash()
             })
             .collect();
-        let mut body = match &record.raw {
-            Value::Object(m) => m.clone(),
-            _ => serde_json::Map::new(),
-        };
-        for k in ENVELOPE {
-            body.remove(k);
-        }
-        body.remove("event_id");
-        let shard_root = body.remove("root").unwrap_or_default();
-        body.insert(
-            "root".into(),
-            hex::encode(crate::evidence::merkle::root(&hashes)).into(),
-        );
-        body.insert(
-            "shard".into(),
-            serde_json::json!({
-                "run": run,
-                "index": s.outcome.index,
-                "count": s.outcome.count,
-                "run_id": s.outcome.run_id,
-                "event_id": record.event_id,
-                "seq": record.seq,
-                "hash": hash,
-                "root": shard_root,
-            }),
-        );
+        let root = hex::encode(crate::evidence::merkle::root(&hashes));
+        let body = shard_body(record, run, s, hash, Some(root));
         let mut events = vec![Event::with_value(
             EventKind::SampleBatch,
             Some(run_id.to_owned()),

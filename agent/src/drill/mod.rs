@@ -39,8 +39,6 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
-#[cfg(test)]
-mod batched_tests;
 mod coverage;
 pub mod merge;
 mod record;
@@ -529,6 +527,8 @@ mod tests {
     use super::*;
     use crate::source::memory::{Fault, MemoryStore};
 
+    mod batched;
+
     /// A drill `d` over source `s` in a fresh ledger, in `mode`.
     struct Harness {
         dir: tempfile::TempDir,
@@ -538,9 +538,14 @@ mod tests {
 
     impl Harness {
         fn new(mode: &str) -> Self {
+            Self::with(&format!("mode = \"{mode}\""))
+        }
+
+        /// Drill `d` with `extra` lines of its own.
+        fn with(extra: &str) -> Self {
             let dir = tempfile::tempdir().expect("tempdir");
             let config = crate::config::Config::from_toml(
-                &format!("[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nmode = \"{mode}\"\n"),
+                &format!("[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\n{extra}\n"),
                 dir.path(),
             )
             .expect("config");

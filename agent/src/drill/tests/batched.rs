@@ -5,55 +5,20 @@
 use super::*;
 use crate::evidence::batch::Proof;
 use crate::evidence::record::{Body as RecordBody, Record};
-use crate::source::memory::{Fault, MemoryStore};
 
-struct Harness {
-    dir: tempfile::TempDir,
-    config: crate::config::Config,
-    recorder: Mutex<Recorder>,
+fn batched() -> Harness {
+    Harness::with("record_verified = \"batched\"")
 }
 
 impl Harness {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = crate::config::Config::from_toml(
-            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\nscratch_dir = \"scratch\"\nsample = \"100%\"\nrecord_verified = \"batched\"\n",
-            dir.path(),
-        )
-        .expect("config");
-        let recorder = Mutex::new(
-            Recorder::open(
-                &dir.path().join("ledger"),
-                &dir.path().join("evidence.jsonl"),
-            )
-            .expect("recorder"),
-        );
-        Self {
-            dir,
-            config,
-            recorder,
-        }
-    }
-
-    async fn run(&self, store: MemoryStore) -> RunSummary {
-        let mut drill = Drill {
-            config: &self.config.drills["d"],
-            recorder: &self.recorder,
-            stop: Stop::new(),
-            trigger: Trigger::Manual,
-        };
-        drill
-            .run(Arc::new(store), Arc::new(Quiet))
+    async fn run_over(&self, store: MemoryStore) -> RunSummary {
+        self.run(Arc::new(store), Trigger::Manual)
             .await
             .expect("the drill runs")
     }
 
     fn records(&self) -> Vec<Record> {
-        std::fs::read_to_string(self.dir.path().join("evidence.jsonl"))
-            .expect("evidence")
-            .lines()
-            .map(Record::parse)
-            .collect()
+        self.evidence().lines().map(Record::parse).collect()
     }
 
     fn sql(&self, statement: &str) {
@@ -78,9 +43,9 @@ fn store() -> (MemoryStore, String) {
 /// failure is an event of its own; the ledger's rows hash to the root.
 #[tokio::test]
 async fn verified_samples_are_leaves_and_failures_stay_events() {
-    let h = Harness::new();
+    let h = batched();
     let (store, bad) = store();
-    let s = h.run(store).await;
+    let s = h.run_over(store).await;
     assert_eq!(
         (s.counts.verified, s.counts.mismatch),
         (199, 1),
@@ -138,9 +103,9 @@ async fn an_edited_removed_or_added_leaf_breaks_its_batchs_root() {
         "DELETE FROM samples WHERE rowid = (SELECT MAX(rowid) FROM samples WHERE batch_seq IS NOT NULL)",
         "INSERT INTO samples SELECT 'forged', run_id, source, 'k/forged', version_id, size, verdict, reason, sha256, bytes, duration_ms, checks, recorded_at, batch_seq, 9999 FROM samples WHERE batch_seq IS NOT NULL LIMIT 1",
     ] {
-        let h = Harness::new();
+        let h = batched();
         let (store, _) = store();
-        h.run(store).await;
+        h.run_over(store).await;
         h.sql(tamper);
         let found = lock(&h.recorder)
             .ledger
@@ -157,11 +122,11 @@ async fn an_edited_removed_or_added_leaf_breaks_its_batchs_root() {
 /// and fails when any part of it is changed.
 #[tokio::test]
 async fn a_proof_of_one_sample_checks_alone_and_fails_when_altered() {
-    let h = Harness::new();
+    let h = batched();
     let key = crate::evidence::chain::NoteKey::generate("test-key");
     lock(&h.recorder).signer = Some(key.clone());
     let (store, bad) = store();
-    h.run(store).await;
+    h.run_over(store).await;
     let ledger = &lock(&h.recorder).ledger;
     let samples = ledger.samples_since("").expect("samples");
     let verifier = crate::evidence::chain::NoteVerifier::parse(&key.vkey()).expect("vkey");
