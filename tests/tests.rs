@@ -81,6 +81,7 @@ mod profiles;
 mod protection;
 mod ransomware;
 mod reports;
+mod restore_testing;
 mod sampling;
 mod schemas;
 mod shards;

@@ -11,6 +11,7 @@
 //! to corrupt what it serves, so this is the one in-process stand-in the
 //! tests use; everything else talks to the real server through it.
 
+pub mod aws_backup;
 pub mod aws_docs;
 pub mod azure_docs;
 pub mod azure_mgmt;

@@ -6,6 +6,7 @@
 //! once, where it enters ([`SourceError`]), so retries and verdicts never look
 //! at provider-specific codes.
 
+pub mod as_of;
 pub mod fan_out;
 pub mod inventory;
 pub mod memory;

@@ -59,6 +59,7 @@ macro_rules! stored_values {
 
 // After the macro above, which `parts` uses.
 pub mod anchor;
+pub mod backup;
 mod errors;
 mod helpers;
 pub mod inventory;
@@ -149,6 +150,22 @@ impl S3Source {
 
 /// An S3 client for a source's config, with the SDK's retries off.
 pub async fn client(c: &S3SourceConfig) -> Client {
+    let (shared, region) = shared_config(c).await;
+    let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
+        .region(region)
+        .force_path_style(c.force_path_style)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    if let Some(e) = &c.endpoint {
+        s3 = s3.endpoint_url(e);
+    }
+    Client::from_conf(s3.build())
+}
+
+/// The AWS settings of a source's config (profile, region, static
+/// credentials; the SDK's retries off) and its region, for the clients of
+/// other AWS services that act for it.
+pub async fn shared_config(c: &S3SourceConfig) -> (aws_config::SdkConfig, Region) {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .retry_config(RetryConfig::disabled())
         .timeout_config(
@@ -180,15 +197,7 @@ pub async fn client(c: &S3SourceConfig) -> Client {
         .map(Region::new)
         .or_else(|| shared.region().cloned())
         .unwrap_or_else(|| Region::new(crate::config::defaults::S3_REGION));
-    let mut s3 = aws_sdk_s3::config::Builder::from(&shared)
-        .region(region)
-        .force_path_style(c.force_path_style)
-        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
-        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
-    if let Some(e) = &c.endpoint {
-        s3 = s3.endpoint_url(e);
-    }
-    Client::from_conf(s3.build())
+    (shared, region)
 }
 
 impl S3Source {
