@@ -66,7 +66,11 @@ async fn restore_testing_events_are_read_jobs_described_and_validations_posted()
         ),
     };
     backup.add(job.clone());
-    let url = queue("restore-testing-events").await;
+    let url = queue(&format!(
+        "rt-events-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    ))
+    .await;
     let config = restoreproof::config::Config::from_toml(
         &format!(
             "[sources.prod]\nkind = \"s3\"\nbucket = \"prod-backups\"\nregion = \"us-east-1\"\nendpoint = \"{}\"\n",
@@ -193,3 +197,223 @@ for k, v in answer.items():
         assert v in shape.enum, f"{k}: {v} not in {shape.enum}"
 print("ok")
 "#;
+
+/// A bucket on moto, versioned or not, for the restore-testing scenario.
+async fn bucket(s3: &aws_sdk_s3::Client, name: &str, versioned: bool) {
+    s3.create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("create bucket");
+    if versioned {
+        s3.put_bucket_versioning()
+            .bucket(name)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("versioning");
+    }
+}
+
+async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, body: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(body.to_vec().into())
+        .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Crc64Nvme)
+        .send()
+        .await
+        .expect("put");
+}
+
+fn body(k: &str) -> Vec<u8> {
+    format!("backup of {k} as it was at the recovery point")
+        .repeat(50)
+        .into_bytes()
+}
+
+/// The validator end to end: a faithful restore is SUCCESSFUL, a restore
+/// with one changed object FAILED naming it, a message that is not a
+/// restore job's event recorded once and left on the queue; each run is in
+/// the evidence with `trigger = "aws_backup"` and its restore job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_testing_validates_restored_buckets_and_leaves_what_it_cannot_handle() {
+    let s3 = crate::util::client_for(crate::util::Store::Moto);
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (src, good, bad) = (
+        format!("rt-src-{tag}"),
+        format!("rt-good-{tag}"),
+        format!("rt-bad-{tag}"),
+    );
+    bucket(&s3, &src, true).await;
+    for k in ["k0", "k1", "k2", "k3"] {
+        put(&s3, &src, k, &body(k)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let recovery_point = chrono::Utc::now().timestamp();
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // After the recovery point: a new version of k0, k3 deleted.
+    put(&s3, &src, "k0", b"written after the recovery point").await;
+    s3.delete_object()
+        .bucket(&src)
+        .key("k3")
+        .send()
+        .await
+        .expect("delete");
+    // What two restores of that recovery point wrote.
+    for (b, changed) in [(&good, None), (&bad, Some("k2"))] {
+        bucket(&s3, b, false).await;
+        for k in ["k0", "k1", "k2", "k3"] {
+            let mut bytes = body(k);
+            if Some(k) == changed {
+                bytes[100] ^= 1;
+            }
+            put(&s3, b, k, &bytes).await;
+        }
+    }
+    let backup = AwsBackup::start().await.expect("responder");
+    for (id, created) in [("job-good", &good), ("job-bad", &bad)] {
+        backup.add(RestoreJob {
+            id: id.into(),
+            source_bucket: src.clone(),
+            created_bucket: created.clone(),
+            recovery_point_created: recovery_point,
+            completed: chrono::Utc::now().timestamp(),
+            plan_arn: Some(
+                "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:nightly-1".into(),
+            ),
+        });
+    }
+    let conf = aws_sdk_sqs::config::Builder::new()
+        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+        .endpoint_url(crate::util::endpoint())
+        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+            "testing", "testing", None, None, "test",
+        ))
+        .build();
+    let sqs = aws_sdk_sqs::Client::from_conf(conf);
+    let url = sqs
+        .create_queue()
+        .queue_name(format!("rt-{tag}"))
+        .attributes(
+            aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout,
+            "1",
+        )
+        .send()
+        .await
+        .expect("queue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    for b in [
+        event("job-good", "COMPLETED"),
+        event("job-bad", "COMPLETED"),
+        "{\"detail-type\": \"Object Created\", \"source\": \"aws.s3\"}".to_owned(),
+    ] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(b)
+            .send()
+            .await
+            .expect("send");
+    }
+    let endpoint = crate::util::endpoint();
+    let agent = crate::util::Agent::from_toml(&format!(
+        "[sources.prod]\nkind = \"s3\"\nbucket = \"{src}\"\nregion = \"us-east-1\"\nendpoint = \"{endpoint}\"\n\
+         [aws_backup]\nqueue_url = \"{url}\"\nsource = \"prod\"\nsqs_endpoint = \"{endpoint}\"\nbackup_endpoint = \"{}\"\n",
+        backup.url()
+    ));
+    let out = agent
+        .run(&["restore-testing", "--once", "--wait", "1", "--json"])
+        .await;
+    assert_eq!(out.code, 1, "one failed: {}\n{}", out.stdout, out.stderr);
+    let doc = out.json();
+    let messages = doc["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 3, "{doc}");
+
+    let posted = backup.posted();
+    let of = |job: &str| -> Vec<(String, String)> {
+        posted
+            .iter()
+            .filter(|p| p.0 == job)
+            .map(|p| (p.1.clone(), p.2.clone()))
+            .collect()
+    };
+    let good_posts = of("job-good");
+    assert_eq!(good_posts.len(), 2, "{posted:?}");
+    assert_eq!(good_posts[0].0, "VALIDATING");
+    assert_eq!(good_posts[1].0, "SUCCESSFUL", "{posted:?}");
+    assert!(
+        good_posts[1].1.contains("4 of 4 object(s) verified"),
+        "{posted:?}"
+    );
+    let bad_posts = of("job-bad");
+    assert_eq!(bad_posts[1].0, "FAILED", "{posted:?}");
+    assert!(bad_posts[1].1.contains("k2 mismatch"), "{posted:?}");
+    assert!(
+        !bad_posts[1].1.contains("k1 "),
+        "only the changed key is named: {posted:?}"
+    );
+
+    let ev = agent.evidence();
+    let runs: Vec<&serde_json::Value> = ev
+        .iter()
+        .filter(|e| e["kind"] == "run_summary" && e["trigger"] == "aws_backup")
+        .collect();
+    assert_eq!(runs.len(), 2, "{ev:?}");
+    let bad_run = runs
+        .iter()
+        .find(|r| r["aws_backup"]["restore_job_id"] == "job-bad")
+        .expect("bad run");
+    assert_eq!(bad_run["counts"]["mismatch"], 1, "{bad_run}");
+    assert_eq!(bad_run["counts"]["verified"], 3, "{bad_run}");
+    assert_eq!(bad_run["aws_backup"]["restored_bucket"], bad.as_str());
+    assert!(
+        bad_posts[1]
+            .1
+            .contains(bad_run["run_id"].as_str().unwrap_or("?")),
+        "the message names the run"
+    );
+    let unhandled: Vec<&serde_json::Value> = ev
+        .iter()
+        .filter(|e| e["kind"] == "restore_test_unhandled")
+        .collect();
+    assert_eq!(unhandled.len(), 1, "{ev:?}");
+    assert!(unhandled[0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("not an AWS Backup"));
+
+    // The message for a person stays on the queue, and is recorded once.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let again = agent
+        .run(&["restore-testing", "--once", "--wait", "1", "--json"])
+        .await;
+    let again_doc = again.json();
+    let left = again_doc["messages"].as_array().expect("messages");
+    assert_eq!(left.len(), 1, "{again_doc}");
+    assert_eq!(left[0]["outcome"], "left_for_a_person");
+    assert_eq!(
+        agent
+            .evidence()
+            .iter()
+            .filter(|e| e["kind"] == "restore_test_unhandled")
+            .count(),
+        1
+    );
+    let verify = agent.run(&["evidence", "verify"]).await;
+    assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
+
+    let docs: Vec<(&str, serde_json::Value)> = agent
+        .evidence()
+        .into_iter()
+        .map(|e| ("evidence", e))
+        .chain([("restore-testing", doc), ("restore-testing", again_doc)])
+        .collect();
+    crate::schemas::assert_valid(&docs);
+}

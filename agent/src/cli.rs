@@ -100,6 +100,13 @@ pub enum Command {
     /// Report what the ledger proves over a period, per source and drill,
     /// with the ISO/IEC 27001 (2013 and 2022) control matrix.
     Report(ReportArgs),
+    /// Validate AWS Backup restore tests (`[aws_backup]`): take the events
+    /// of completed S3 restore jobs from the queue, judge each restored
+    /// bucket against the source's versions at the recovery point, record
+    /// the run and post SUCCESSFUL or FAILED to AWS Backup. Exit 0 when
+    /// every job taken passed, 1 when one failed or a message was left for
+    /// a person. The service does the same on every heartbeat.
+    RestoreTesting(RestoreTestingArgs),
     /// Deliver recorded evidence to the configured sinks (SIEM, files).
     ///
     /// With --once: deliver what is pending and report per sink (exit 0 every
@@ -165,6 +172,7 @@ impl Command {
             Command::Posture(a) => a.json,
             Command::Report(a) => a.format == ReportFormat::Json && a.output.is_none(),
             Command::Ship(a) => a.json,
+            Command::RestoreTesting(a) => a.json,
             Command::Validate(a) => a.json,
             Command::Run | Command::Completions(_) | Command::Manpage => false,
         }
@@ -310,6 +318,20 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "ledger", "checkpoint", "anchor"])]
     pub proof: Option<PathBuf>,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreTestingArgs {
+    /// Handle what the queue holds now and exit (the service polls it on
+    /// its own).
+    #[arg(long, required = true)]
+    pub once: bool,
+    /// Seconds to wait for a first message (0–20, SQS long polling).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(i32).range(0..=20))]
+    pub wait: i32,
+    /// Print what became of each message as JSON.
     #[arg(long)]
     pub json: bool,
 }

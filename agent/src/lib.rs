@@ -25,6 +25,7 @@ pub mod patch;
 pub mod posture;
 pub mod providers;
 pub mod report;
+pub mod restore_testing;
 pub mod sample;
 pub mod shutdown;
 pub mod sink;

@@ -10,6 +10,7 @@ pub mod out;
 pub mod patch;
 pub mod posture;
 pub mod report;
+pub mod restore_testing;
 pub mod run;
 pub mod ship;
 pub mod status;
@@ -98,6 +99,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Posture(args) => posture::run(cli, args).await,
         Command::Report(args) => report::run(cli, args),
         Command::Ship(args) => ship::run(cli, args).await,
+        Command::RestoreTesting(args) => restore_testing::run(cli, args).await,
         Command::Status(args) => status::run(cli, args),
         Command::Gate(args) => gate::run(cli, args),
         Command::Canary(args) => canary::run(cli, args).await,

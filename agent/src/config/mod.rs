@@ -265,7 +265,26 @@ pub struct Config {
     pub patch_policy: PatchPolicy,
     /// The cloud's view to ask for beside the host's.
     pub patch_cloud: Option<PatchCloud>,
+    /// The validator of AWS Backup restore testing.
+    pub aws_backup: Option<AwsBackupConfig>,
 }
+
+/// `[aws_backup]`, validated.
+#[derive(Debug, Clone)]
+pub struct AwsBackupConfig {
+    pub queue_url: String,
+    /// The S3 source whose AWS settings the validator uses.
+    pub source: String,
+    pub validation_window: std::time::Duration,
+    pub sqs_endpoint: Option<String>,
+    pub backup_endpoint: Option<String>,
+    /// How each restore test is run and recorded: every key of the
+    /// restored bucket, as the pseudo-drill `restore-testing`.
+    pub drill: DrillConfig,
+}
+
+/// The drill name restore tests are recorded under.
+pub const RESTORE_TESTING: &str = "restore-testing";
 
 /// `[patch] cloud`, validated: where the cloud's view of this machine's
 /// patch state is asked for (`None` endpoints: the cloud's own).

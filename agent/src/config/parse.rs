@@ -28,9 +28,10 @@ pub(super) fn parse_raw(text: &str) -> Result<RawConfig, Result<Vec<Problem>, St
             "sources" => raw.sources = sources(&mut problems, v),
             "drills" => raw.drills = entries(&mut problems, &key, v),
             "canaries" => raw.canaries = entries(&mut problems, &key, v),
+            "aws_backup" => raw.aws_backup = take(&mut problems, &key, v),
             _ => problems.push(Problem {
                 path: key.clone(),
-                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, patch, sinks, sources, drills, canaries (and `example`)".into(),
+                message: "is not a setting; known sections: ledger, evidence, daemon, outbox, posture, gate, patch, sinks, sources, drills, canaries, aws_backup (and `example`)".into(),
             }),
         }
     }

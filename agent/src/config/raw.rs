@@ -38,6 +38,30 @@ pub struct RawConfig {
     pub drills: BTreeMap<String, RawDrill>,
     #[serde(default)]
     pub canaries: BTreeMap<String, RawCanary>,
+    /// `[aws_backup]`: the validator of AWS Backup restore testing.
+    pub aws_backup: Option<RawAwsBackup>,
+}
+
+/// `[aws_backup]`: where the events of completed restore jobs arrive and
+/// which source's AWS settings read them.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawAwsBackup {
+    /// The SQS queue an EventBridge rule puts "Restore Job State Change"
+    /// events on.
+    pub queue_url: String,
+    /// The S3 source whose AWS settings (profile, credentials, region) the
+    /// validator uses; restore jobs are matched to the source whose bucket
+    /// they restore.
+    pub source: String,
+    /// How long after a job completes its validation must be posted: at
+    /// most the restore testing plan's validation window (default 1h).
+    pub validation_window: Option<Age>,
+    /// Which references are hashed (as a drill's `verify`).
+    pub verify: Option<VerifyPolicy>,
+    /// Endpoints other than AWS's own (a VPC endpoint, a local test server).
+    pub sqs_endpoint: Option<String>,
+    pub backup_endpoint: Option<String>,
 }
 
 /// `[canaries.NAME]`: canary recovery points that prove a source's

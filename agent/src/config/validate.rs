@@ -38,7 +38,19 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
     let outbox = outbox(&raw.outbox, &mut problems);
     let (patch_schedule, patch_policy) = patch(&raw.patch, &mut problems);
     let patch_cloud = patch_cloud(&raw.patch, &sources, &mut problems);
+    let aws_backup = raw.aws_backup.map(|a| {
+        aws_backup(
+            a,
+            &raw.gate,
+            &sources,
+            &drills,
+            &canaries,
+            base,
+            &mut reporter(&mut problems),
+        )
+    });
     let config = Config {
+        aws_backup,
         patch_cloud,
         patch_schedule,
         patch_policy,
@@ -334,6 +346,84 @@ fn check_name(problem: &mut impl FnMut(String, &str), path: &str, name: &str) {
 }
 
 /// `[patch] cloud` and the endpoints and identity that go with it.
+/// `[aws_backup]`: its source must be an S3 source; its runs are recorded
+/// as the drill `restore-testing` (a name no configured drill may take).
+fn aws_backup(
+    a: super::raw::RawAwsBackup,
+    gate: &super::raw::RawGate,
+    sources: &BTreeMap<String, SourceConfig>,
+    drills: &BTreeMap<String, DrillConfig>,
+    canaries: &BTreeMap<String, CanaryConfig>,
+    base: &Path,
+    problem: &mut impl FnMut(String, &str),
+) -> super::AwsBackupConfig {
+    let at = |k: &str| format!("aws_backup.{k}");
+    let url_ok = |v: &str| {
+        url::Url::parse(v).is_ok_and(|u| {
+            matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+        })
+    };
+    if !url_ok(&a.queue_url) {
+        problem(at("queue_url"), "must be the queue's URL, such as `https://sqs.us-east-1.amazonaws.com/123456789012/restoreproof-restore-tests` (the EventBridge rule's target)");
+    }
+    for (k, v) in [
+        ("sqs_endpoint", &a.sqs_endpoint),
+        ("backup_endpoint", &a.backup_endpoint),
+    ] {
+        if v.as_deref().is_some_and(|v| !url_ok(v)) {
+            problem(at(k), "must be a URL such as `https://vpce-…` (or `http://127.0.0.1:PORT` for a local test server)");
+        }
+    }
+    match sources.get(&a.source) {
+        Some(SourceConfig::S3(_)) => {}
+        Some(_) => problem(
+            at("source"),
+            "must name an S3 source: AWS Backup restore testing restores S3 buckets",
+        ),
+        None => problem(at("source"), "names no source under [sources]"),
+    }
+    if drills.contains_key(super::RESTORE_TESTING) {
+        problem(
+            format!("drills.{}", super::RESTORE_TESTING),
+            "this name is where restore tests are recorded when [aws_backup] is set: rename the drill",
+        );
+    }
+    let window = a
+        .validation_window
+        .map_or(std::time::Duration::from_secs(3600), |w| w.0);
+    if window < std::time::Duration::from_secs(600)
+        || window > std::time::Duration::from_secs(168 * 3600)
+    {
+        problem(
+            at("validation_window"),
+            "must be between 10m and 168h (AWS Backup's validation window is 1–168 hours); set it to at most the restore testing plan's",
+        );
+    }
+    let raw = super::raw::RawDrill {
+        source: a.source.clone(),
+        verify: a.verify,
+        sample: Some(super::SampleSize::Percent(100.0)),
+        ..super::raw::RawDrill::default()
+    };
+    let drill = drills::drill(
+        super::RESTORE_TESTING,
+        raw,
+        gate,
+        sources,
+        canaries,
+        base,
+        &mut |_, _| {},
+    );
+    super::AwsBackupConfig {
+        queue_url: a.queue_url,
+        source: a.source,
+        validation_window: window,
+        sqs_endpoint: a.sqs_endpoint,
+        backup_endpoint: a.backup_endpoint,
+        drill,
+    }
+}
+
 fn patch_cloud(
     p: &super::raw::RawPatch,
     sources: &BTreeMap<String, SourceConfig>,

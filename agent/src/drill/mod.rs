@@ -43,6 +43,7 @@ mod coverage;
 pub mod merge;
 mod record;
 mod restore;
+pub mod restored;
 mod run;
 mod summary;
 mod undelete;
@@ -51,7 +52,7 @@ pub use crate::config::age_text;
 pub use crate::shutdown::Stop;
 pub use coverage::{Coverage, NeededPerRun, NoPoints, Points};
 use restore::RestoreEnv;
-pub use summary::{CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
+pub use summary::{AwsBackupRun, CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
 use undelete::MutationRequest;
 
 /// Verdicts committed together at most.
@@ -261,6 +262,7 @@ impl Drill<'_> {
             store: Vec::new(),
             coverage: None,
             suspicious_changes: 0,
+            aws_backup: None,
             activity: None,
             canaries: Vec::new(),
         }
@@ -528,6 +530,7 @@ mod tests {
     use crate::source::memory::{Fault, MemoryStore};
 
     mod batched;
+    mod restored;
 
     /// A drill `d` over source `s` in a fresh ledger, in `mode`.
     struct Harness {

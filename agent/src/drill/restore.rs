@@ -423,7 +423,7 @@ impl RestoreEnv {
 /// Why a restore is a mismatch: a response that named another object
 /// first (the store served a different object than it listed), then every
 /// reference that disagreed with the bytes.
-fn mismatch_reason(checks: &[Check]) -> String {
+pub(super) fn mismatch_reason(checks: &[Check]) -> String {
     let failed = |identity: bool| {
         checks.iter().filter(move |c| {
             c.outcome == Outcome::Mismatch && (c.kind == ReferenceKind::Identity) == identity

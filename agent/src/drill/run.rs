@@ -87,7 +87,7 @@ impl Drill<'_> {
     }
 
     /// Closes what dead runs left, opens this run's row and its summary.
-    fn begin(&mut self, run_id: &str, info: SourceInfo) -> Result<Run, DrillError> {
+    pub(super) fn begin(&mut self, run_id: &str, info: SourceInfo) -> Result<Run, DrillError> {
         let cfg = self.config;
         let agent = AgentInfo::current();
         let started = Instant::now();

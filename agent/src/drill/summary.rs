@@ -130,6 +130,9 @@ pub enum Trigger {
     Schedule,
     /// `restoreproof merge`: one run from the shards of a sharded run.
     Shards,
+    /// An AWS Backup restore test: the bucket a restore job wrote, judged
+    /// by the restore-testing validator.
+    AwsBackup,
 }
 
 /// The run summary, recorded as the run's last evidence event.
@@ -198,4 +201,23 @@ pub struct RunSummary {
     /// The source's canaries this run restored, one per configured age.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub canaries: Vec<crate::canary::Check>,
+    /// A restore test's run: which restore job, of which recovery point,
+    /// wrote which bucket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aws_backup: Option<AwsBackupRun>,
+}
+
+/// What an AWS Backup restore test's run judged.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AwsBackupRun {
+    pub restore_job_id: String,
+    pub recovery_point_arn: String,
+    /// The versions current then are what the restore brings back.
+    pub recovery_point_created_at: String,
+    /// The bucket the restore wrote: the bytes judged are its.
+    pub restored_bucket: String,
+    pub restore_testing_plan_arn: Option<String>,
+    /// The first keys that failed (up to 10), with their verdict and
+    /// reason: what the validation message names.
+    pub failures: Vec<String>,
 }

@@ -58,11 +58,15 @@ pub enum EventKind {
     /// Verified samples committed as ledger rows under one Merkle root
     /// (`record_verified = "batched"`).
     SampleBatch,
+    /// A message of the restore-testing queue the validator cannot handle
+    /// (not a completed S3 restore job's event, a job of no configured
+    /// source, ...): left on the queue for a person, recorded once.
+    RestoreTestUnhandled,
 }
 
 impl EventKind {
     /// Every kind, in the order above.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 14] = [
         Self::SampleVerdict,
         Self::RunSummary,
         Self::RunAborted,
@@ -76,6 +80,7 @@ impl EventKind {
         Self::GateChanged,
         Self::SuspiciousChange,
         Self::SampleBatch,
+        Self::RestoreTestUnhandled,
     ];
 
     /// The `kind` string of the record.

@@ -63,6 +63,7 @@ pub enum Body {
     GateChanged(GateChanged),
     SuspiciousChange(SuspiciousChange),
     SampleBatch(SampleBatch),
+    RestoreTestUnhandled(RestoreTestUnhandled),
     /// A kind this release does not know, or a record that is not an
     /// object.
     #[default]
@@ -104,6 +105,9 @@ impl Record {
                 Body::SuspiciousChange(lenient_value(&raw, &c.kind))
             }
             Some(EventKind::SampleBatch) => Body::SampleBatch(lenient_value(&raw, &c.kind)),
+            Some(EventKind::RestoreTestUnhandled) => {
+                Body::RestoreTestUnhandled(lenient_value(&raw, &c.kind))
+            }
             None => Body::Other,
         };
         Self {
@@ -303,6 +307,15 @@ impl SampleVerdict {
             },
         }
     }
+}
+
+/// A `restore_test_unhandled` record: a queue message left for a person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct RestoreTestUnhandled {
+    pub message_id: String,
+    pub restore_job_id: Option<String>,
+    pub reason: String,
 }
 
 /// A `sample_batch` record: verified samples committed under one Merkle

@@ -220,3 +220,22 @@ impl Ledger {
         }))
     }
 }
+
+impl Ledger {
+    /// Whether a `restore_test_unhandled` event for this queue message and
+    /// reason is already recorded (a message left on the queue comes back
+    /// at every poll; it is recorded once).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn unhandled_recorded(&self, message_id: &str, reason: &str) -> Result<bool, LedgerError> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM events WHERE kind = 'restore_test_unhandled'
+                   AND json_extract(body, '$.message_id') = ?1 AND json_extract(body, '$.reason') = ?2",
+                params![message_id, reason],
+                |r| r.get(0),
+            )
+            .map_err(LedgerError::Read)
+    }
+}

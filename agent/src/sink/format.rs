@@ -68,6 +68,7 @@ pub fn syslog_severity(r: &Record) -> u8 {
         Body::SuspiciousChange(_) | Body::RunAborted(_) => 4,
         Body::ConfigReloaded(c) if c.refused() => 4,
         Body::SampleBatch(_) => 6,
+        Body::RestoreTestUnhandled(_) => 4,
         Body::ConfigReloaded(_)
         | Body::RestoreMutation(_)
         | Body::Checkpoint(_)
@@ -158,6 +159,11 @@ pub fn message(r: &Record) -> String {
             d.count, d.sink, d.reason
         ),
         Body::Checkpoint(c) => format!("Evidence checkpoint of {} events ({})", c.size, c.reason),
+        Body::RestoreTestUnhandled(u) => format!(
+            "AWS Backup restore test event {} left for a person: {}",
+            u.restore_job_id.as_deref().unwrap_or(&u.message_id),
+            u.reason
+        ),
         Body::SampleBatch(b) => format!(
             "Restore drill {drill}: {} recovery points of {} verified (batch root {})",
             b.count,

@@ -19,7 +19,10 @@ fn category(r: &Record) -> (&'static str, &'static str) {
         Body::DaemonStarted => ("process", "start"),
         Body::DaemonStopped => ("process", "end"),
         Body::ConfigReloaded(_) => ("configuration", "change"),
-        Body::PostureFinding(_) | Body::GateChanged(_) | Body::Other => ("configuration", "info"),
+        Body::PostureFinding(_)
+        | Body::GateChanged(_)
+        | Body::RestoreTestUnhandled(_)
+        | Body::Other => ("configuration", "info"),
         // Bytes of a file changed the way encryption changes them.
         Body::SuspiciousChange(_) => ("file", "change"),
     }
@@ -35,6 +38,7 @@ fn outcome(r: &Record) -> &'static str {
         },
         Body::RunSummary(s) if s.passed() => "success",
         Body::SampleBatch(_) => "success",
+        Body::RestoreTestUnhandled(_) => "unknown",
         Body::RunSummary(_) | Body::RunAborted(_) | Body::EvidenceDropped(_) => "failure",
         Body::ConfigReloaded(c) if c.refused() => "failure",
         Body::RestoreMutation(m) if m.error.is_some() => "failure",

@@ -57,9 +57,10 @@ impl Class {
             Body::RestoreMutation(_) => Self::new(API, 3, "Update"),
             Body::EvidenceDropped(_) => Self::new(EVENT_LOG, 2, "Delete"),
             // Many verified samples under one root: not one finding.
-            Body::Checkpoint(_) | Body::SampleBatch(_) | Body::Other => {
-                Self::new(BASE, 0, "Unknown")
-            }
+            Body::Checkpoint(_)
+            | Body::SampleBatch(_)
+            | Body::RestoreTestUnhandled(_)
+            | Body::Other => Self::new(BASE, 0, "Unknown"),
         }
     }
 }
@@ -86,9 +87,11 @@ pub(super) fn ocsf(r: &Record) -> Value {
         Body::DaemonStarted | Body::DaemonStopped => app(r, None),
         Body::ConfigReloaded(c) => app(r, c.refused().then_some(&c.error)),
         Body::RestoreMutation(m) => mutation(r, m.error.is_some()),
-        Body::EvidenceDropped(_) | Body::Checkpoint(_) | Body::SampleBatch(_) | Body::Other => {
-            json!({})
-        }
+        Body::EvidenceDropped(_)
+        | Body::Checkpoint(_)
+        | Body::SampleBatch(_)
+        | Body::RestoreTestUnhandled(_)
+        | Body::Other => json!({}),
     };
     merge(&mut o, extra);
     o
