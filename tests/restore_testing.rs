@@ -179,6 +179,45 @@ async fn restore_testing_events_are_read_jobs_described_and_validations_posted()
     );
 }
 
+/// The validator's policy grants only calls the validator makes, each one
+/// an operation of its service's model (botocore).
+#[test]
+fn restore_testing_policy_names_real_operations_and_nothing_more() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("packaging/aws/iam-policy-restore-testing.json");
+    let text = std::fs::read_to_string(path).expect("policy");
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
+    let check = std::process::Command::new(python)
+        .args(["-c", POLICY_CHECK, &text])
+        .output()
+        .expect("python");
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+const POLICY_CHECK: &str = r#"
+import json, sys, botocore.session
+policy = json.loads(sys.argv[1])
+session = botocore.session.get_session()
+made = {"sqs": {"ReceiveMessage", "DeleteMessage"}, "backup": {"DescribeRestoreJob", "PutRestoreValidationResult"}}
+granted = {}
+for st in policy["Statement"]:
+    acts = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
+    for a in acts:
+        svc, op = a.split(":")
+        granted.setdefault(svc, set()).add(op)
+for svc, ops in made.items():
+    model = session.get_service_model(svc)
+    for op in granted.get(svc, set()):
+        assert op in model.operation_names, f"{svc}:{op} is not an operation of {svc}"
+    assert granted.get(svc, set()) == ops, f"{svc}: granted {granted.get(svc)} but the validator calls {ops}"
+print("ok")
+"#;
+
 /// Each member of a DescribeRestoreJob answer against botocore's model of
 /// `DescribeRestoreJobOutput`.
 const MODEL_CHECK: &str = r#"
@@ -416,4 +455,115 @@ async fn restore_testing_validates_restored_buckets_and_leaves_what_it_cannot_ha
         .chain([("restore-testing", doc), ("restore-testing", again_doc)])
         .collect();
     crate::schemas::assert_valid(&docs);
+}
+
+/// The service validates restore tests as their events arrive: a config
+/// with `[aws_backup]` and nothing scheduled is a service to run, an event
+/// sent while it runs is validated (SUCCESSFUL posted, message deleted, the
+/// run recorded), and SIGTERM stops it cleanly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_testing_runs_in_the_service() {
+    let s3 = crate::util::client_for(crate::util::Store::Moto);
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let (src, copy) = (format!("rts-src-{tag}"), format!("rts-copy-{tag}"));
+    bucket(&s3, &src, true).await;
+    bucket(&s3, &copy, false).await;
+    for k in ["x/1", "x/2"] {
+        put(&s3, &src, k, &body(k)).await;
+        put(&s3, &copy, k, &body(k)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let backup = AwsBackup::start().await.expect("responder");
+    backup.add(RestoreJob {
+        id: "job-svc".into(),
+        source_bucket: src.clone(),
+        created_bucket: copy.clone(),
+        recovery_point_created: chrono::Utc::now().timestamp(),
+        completed: chrono::Utc::now().timestamp(),
+        plan_arn: Some("arn:aws:backup:us-east-1:123456789012:restore-testing-plan:svc".into()),
+    });
+    let url = {
+        let conf = aws_sdk_sqs::config::Builder::new()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .endpoint_url(crate::util::endpoint())
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        let sqs = aws_sdk_sqs::Client::from_conf(conf);
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("rts-{tag}"))
+            .send()
+            .await
+            .expect("queue")
+            .queue_url()
+            .expect("url")
+            .to_owned();
+        (sqs, url)
+    };
+    let endpoint = crate::util::endpoint();
+    let agent = crate::util::Agent::from_toml(&format!(
+        "[daemon]\nheartbeat_interval = \"1s\"\n[sources.prod]\nkind = \"s3\"\nbucket = \"{src}\"\nregion = \"us-east-1\"\nendpoint = \"{endpoint}\"\n\
+         [aws_backup]\nqueue_url = \"{}\"\nsource = \"prod\"\nsqs_endpoint = \"{endpoint}\"\nbackup_endpoint = \"{}\"\n",
+        url.1,
+        backup.url()
+    ));
+    let mut child = agent.spawn_service();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    url.0
+        .send_message()
+        .queue_url(&url.1)
+        .message_body(event("job-svc", "COMPLETED"))
+        .send()
+        .await
+        .expect("send");
+    let mut posted = Vec::new();
+    for _ in 0..100 {
+        posted = backup.posted();
+        if posted.iter().any(|p| p.1 == "SUCCESSFUL") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        posted.iter().map(|p| p.1.as_str()).collect::<Vec<_>>(),
+        ["VALIDATING", "SUCCESSFUL"],
+        "{posted:?}"
+    );
+    crate::daemon::signal(&child, "TERM");
+    let exit = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped within 30 s")
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}");
+    let runs: Vec<serde_json::Value> = agent
+        .evidence()
+        .into_iter()
+        .filter(|e| e["kind"] == "run_summary" && e["trigger"] == "aws_backup")
+        .collect();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0]["counts"]["verified"], 2, "{}", runs[0]);
+    let attrs = url
+        .0
+        .get_queue_attributes()
+        .queue_url(&url.1)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+        .send()
+        .await
+        .expect("attributes");
+    let count = |k: aws_sdk_sqs::types::QueueAttributeName| {
+        attrs
+            .attributes()
+            .and_then(|a| a.get(&k))
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(99)
+    };
+    assert_eq!(
+        count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            + count(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        0,
+        "the handled message is deleted"
+    );
 }

@@ -190,3 +190,42 @@ pub(super) async fn posture_loop(agent: Arc<Agent>, stop: Stop) {
         }
     }
 }
+
+/// With `[aws_backup]`: takes the restore-testing queue's events as they
+/// come (SQS long polling, 20 s) and validates each restore job; looks
+/// again after a reload when the section is absent. A queue that cannot be
+/// read is retried after a minute, said once per distinct error.
+pub(super) async fn restore_testing_loop(agent: Arc<Agent>, stop: Stop) {
+    let mut last_error: Option<String> = None;
+    loop {
+        let config = agent.config();
+        let Some(validator) = crate::restore_testing::Validator::new(&config).await else {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(60)) => continue,
+                () = stop.finishing() => return,
+            }
+        };
+        let polled = tokio::select! {
+            r = validator.once(&agent.recorder, &stop, 20) => r,
+            () = stop.finishing() => return,
+        };
+        match polled {
+            Ok(handled) => {
+                last_error = None;
+                for h in &handled {
+                    tracing::info!(message_id = %h.message_id, restore_job = h.restore_job_id.as_deref().unwrap_or(""), outcome = h.outcome, posted = h.posted.unwrap_or(""), "Restore-testing event handled.");
+                }
+            }
+            Err(e) => {
+                if last_error.as_deref() != Some(e.as_str()) {
+                    tracing::error!(error = %e, "Cannot validate AWS Backup restore tests; trying again in a minute.");
+                    last_error = Some(e);
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(60)) => {}
+                    () = stop.finishing() => return,
+                }
+            }
+        }
+    }
+}

@@ -43,7 +43,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 mod loops;
-use loops::{anchor_loop, canary_loop, patch_loop, posture_loop};
+use loops::{anchor_loop, canary_loop, patch_loop, posture_loop, restore_testing_loop};
 
 mod shipping;
 use shipping::{open_shippers, Shipping};
@@ -126,6 +126,7 @@ impl Service {
             && config.posture_schedule.is_none()
             && config.patch_schedule.is_none()
             && !config.canaries.values().any(|c| c.schedule.is_some())
+            && config.aws_backup.is_none()
         {
             return Err(DaemonError::NothingScheduled(config_path.to_owned()));
         }
@@ -160,6 +161,7 @@ impl Service {
             tokio::spawn(canary_loop(agent.clone(), stop.clone())),
             tokio::spawn(anchor_loop(agent.clone(), stop.clone())),
             tokio::spawn(patch_loop(agent.clone(), stop.clone())),
+            tokio::spawn(restore_testing_loop(agent.clone(), stop.clone())),
         ];
         Ok(Self {
             agent,

@@ -65,7 +65,7 @@ pub async fn judge(
     source: &dyn RecoverySource,
     restored: &dyn RecoverySource,
     at: DateTime<Utc>,
-    baseline: &dyn Fn(&Candidate) -> Option<Baseline>,
+    baseline: &(dyn Fn(&Candidate) -> Option<Baseline> + Sync),
     policy: VerifyPolicy,
     deadline: Option<Instant>,
 ) -> Result<(Vec<Judged>, bool), SourceError> {
@@ -157,11 +157,18 @@ async fn one(
         sha256: None,
         bytes: 0,
     };
-    // The source version's references, as the source states them; the
-    // listing's ETag when its attributes cannot be read.
-    let mut attrs = match source.attributes(version).await {
-        Ok(a) => a,
-        Err(_) => identity::listed_references(version),
+    // The source version's references, as the source states them once
+    // its answer is bound to the listing (a store that answers for another
+    // version gives no reference, and says so in the checks); the
+    // listing's own when its attributes cannot be read.
+    let (mut attrs, identity_checks) = match source.attributes(version).await {
+        Ok(a) => {
+            let bound = identity::bind(identity::Responder::Attributes, version, a, None);
+            let mut checks = bound.checks;
+            checks.extend(bound.set_aside);
+            (bound.references, checks)
+        }
+        Err(_) => (identity::listed_references(version), Vec::new()),
     };
     let mut body = match restored.restore(copy).await {
         Ok(b) => b,
@@ -193,14 +200,15 @@ async fn one(
         }
     }
     let digests = hasher.finish();
-    let checks = compare(
+    let mut checks = identity_checks;
+    checks.extend(compare(
         version,
         &attrs,
         sse.as_deref(),
         body.content_length,
         &digests,
         baseline.as_ref(),
-    );
+    ));
     let v = verdict(&checks);
     Judged {
         key: version.key.clone(),
