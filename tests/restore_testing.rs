@@ -447,6 +447,13 @@ async fn restore_testing_validates_restored_buckets_and_leaves_what_it_cannot_ha
     );
     let verify = agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
+    let report = agent.run(&["report", "--format", "json"]).await;
+    assert!(
+        report.stdout.contains("\"restore-testing\""),
+        "the restore tests are in the report: {}\n{}",
+        report.stdout,
+        report.stderr
+    );
 
     let docs: Vec<(&str, serde_json::Value)> = agent
         .evidence()
