@@ -36,7 +36,8 @@ pub struct Handled {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub restore_job_id: Option<String>,
     /// `validated`, `timed_out`, `already_validated` (the message was a
-    /// repeat), or `left_for_a_person`.
+    /// repeat), `left_for_a_person`, or `error` (it stays on the queue and
+    /// comes back).
     pub outcome: &'static str,
     /// The validation posted last (`SUCCESSFUL`, `FAILED`, `TIMED_OUT`).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -78,10 +79,13 @@ impl<'a> Validator<'a> {
     }
 
     /// Takes the messages waiting (up to 10, waiting up to `wait_secs`
-    /// for the first) and handles each.
+    /// for the first) and handles each. A message whose handling failed
+    /// part-way (AWS Backup or the queue did not answer, the ledger could
+    /// not be written) stays on the queue and comes back: its outcome is
+    /// `error`, with the reason.
     ///
     /// # Errors
-    /// The queue cannot be read, or the ledger cannot be written.
+    /// The queue cannot be read.
     pub async fn once(
         &self,
         recorder: &Mutex<Recorder>,
@@ -91,7 +95,20 @@ impl<'a> Validator<'a> {
         let messages = self.client.receive(10, wait_secs).await?;
         let mut out = Vec::with_capacity(messages.len());
         for m in messages {
-            out.push(self.handle(&m, recorder, stop).await?);
+            let handled = self.handle(&m, recorder, stop).await;
+            out.push(handled.unwrap_or_else(|reason| {
+                tracing::error!(message_id = %m.message_id, reason, "A restore-testing event could not be handled; it stays on the queue and comes back.");
+                Handled {
+                    message_id: m.message_id.clone(),
+                    restore_job_id: StateChange::completed_s3_restore(&m.body)
+                        .ok()
+                        .map(|e| e.detail.restore_job_id),
+                    outcome: "error",
+                    posted: None,
+                    reason: Some(reason),
+                    summary: None,
+                }
+            }));
         }
         Ok(out)
     }
