@@ -19,7 +19,8 @@ fn event(job: &str, status: &str) -> String {
     .to_string()
 }
 
-async fn queue(name: &str) -> String {
+/// An SQS client of moto.
+fn sqs() -> aws_sdk_sqs::Client {
     let conf = aws_sdk_sqs::config::Builder::new()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
         .region(aws_sdk_sqs::config::Region::new("us-east-1"))
@@ -28,7 +29,11 @@ async fn queue(name: &str) -> String {
             "testing", "testing", None, None, "test",
         ))
         .build();
-    let sqs = aws_sdk_sqs::Client::from_conf(conf);
+    aws_sdk_sqs::Client::from_conf(conf)
+}
+
+async fn queue(name: &str) -> String {
+    let sqs = sqs();
     let url = sqs
         .create_queue()
         .queue_name(name)
@@ -327,15 +332,7 @@ async fn restore_testing_validates_restored_buckets_and_leaves_what_it_cannot_ha
             ),
         });
     }
-    let conf = aws_sdk_sqs::config::Builder::new()
-        .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-        .endpoint_url(crate::util::endpoint())
-        .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-            "testing", "testing", None, None, "test",
-        ))
-        .build();
-    let sqs = aws_sdk_sqs::Client::from_conf(conf);
+    let sqs = sqs();
     let url = sqs
         .create_queue()
         .queue_name(format!("rt-{tag}"))
@@ -490,15 +487,7 @@ async fn restore_testing_runs_in_the_service() {
         plan_arn: Some("arn:aws:backup:us-east-1:123456789012:restore-testing-plan:svc".into()),
     });
     let url = {
-        let conf = aws_sdk_sqs::config::Builder::new()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .endpoint_url(crate::util::endpoint())
-            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
-                "testing", "testing", None, None, "test",
-            ))
-            .build();
-        let sqs = aws_sdk_sqs::Client::from_conf(conf);
+        let sqs = sqs();
         let url = sqs
             .create_queue()
             .queue_name(format!("rts-{tag}"))

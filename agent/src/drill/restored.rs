@@ -306,25 +306,20 @@ impl Drill<'_> {
                     // Baselines are first-seen bytes of the source itself,
                     // never of a copy.
                     pending.push((j.into_result(), false));
-                    if pending.len() >= GROUP_COMMIT_SAMPLES {
-                        self.record_batch(
-                            &run.id,
-                            &run.info,
-                            &run.agent,
-                            self.config,
-                            &mut pending,
-                            &Quiet,
-                        )?;
-                    }
                 }
-                self.record_batch(
-                    &run.id,
-                    &run.info,
-                    &run.agent,
-                    self.config,
-                    &mut pending,
-                    &Quiet,
-                )?;
+                // In group commits, as a drill records.
+                while !pending.is_empty() {
+                    let rest = pending.split_off(pending.len().min(GROUP_COMMIT_SAMPLES));
+                    self.record_batch(
+                        &run.id,
+                        &run.info,
+                        &run.agent,
+                        self.config,
+                        &mut pending,
+                        &Quiet,
+                    )?;
+                    pending = rest;
+                }
             }
         }
         self.finish(&mut run.summary, &run.agent, run.started)?;

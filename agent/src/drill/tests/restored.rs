@@ -81,3 +81,60 @@ async fn a_corrupted_copy_is_a_mismatch_against_the_sources_own_references() {
     assert_eq!(j[0].1, Verdict::Mismatch, "{j:?}");
     assert_eq!(j[1].1, Verdict::Verified, "{j:?}");
 }
+
+/// A restore test's run records every key's verdict (over several group
+/// commits) and one summary with `trigger = "aws_backup"` and its job.
+#[tokio::test]
+async fn a_restore_tests_run_records_every_key_and_names_its_job() {
+    let src = MemoryStore::new("s");
+    let copy = MemoryStore::new("copy");
+    for i in 0..150 {
+        let (k, b) = (format!("k/{i:03}"), format!("body {i}").into_bytes());
+        src.put(&k, b.clone());
+        copy.put(&k, b);
+    }
+    // The copy's current k/007 is not what the source held.
+    copy.put("k/007", b"changed".to_vec());
+    let h = Harness::new("stream");
+    let mut drill = Drill {
+        config: &h.config.drills["d"],
+        recorder: &h.recorder,
+        stop: Stop::new(),
+        trigger: Trigger::AwsBackup,
+    };
+    let job = AwsBackupRun {
+        restore_job_id: "job-1".into(),
+        recovery_point_arn: "arn:aws:backup:us-east-1:1:recovery-point:x".into(),
+        recovery_point_created_at: at(1000).to_rfc3339(),
+        restored_bucket: "copy".into(),
+        restore_testing_plan_arn: None,
+        failures: Vec::new(),
+    };
+    let s = drill
+        .restore_test(
+            Arc::new(src),
+            Arc::new(copy),
+            at(1000),
+            job,
+            std::time::Instant::now() + std::time::Duration::from_secs(60),
+        )
+        .await
+        .expect("run");
+    assert_eq!(
+        (s.counts.verified, s.counts.mismatch),
+        (149, 1),
+        "{:?}",
+        s.counts
+    );
+    let b = s.aws_backup.as_ref().expect("job");
+    assert_eq!(b.failures.len(), 1);
+    assert!(
+        b.failures[0].starts_with("k/007 mismatch"),
+        "{:?}",
+        b.failures
+    );
+    let evidence = h.evidence();
+    assert_eq!(evidence.matches("\"kind\":\"sample_verdict\"").count(), 150);
+    assert!(evidence.contains("\"trigger\":\"aws_backup\""));
+    assert!(evidence.contains("\"restore_job_id\":\"job-1\""));
+}
