@@ -808,3 +808,40 @@ async fn refused_reload(agent: &Agent) -> Value {
     wait_for("a refused reload", 20, || find().is_some()).await;
     find().expect("refused")
 }
+
+/// The alerting rules shipped in packaging/prometheus pass `promtool check
+/// rules` and their unit tests (`promtool test rules`), and name only
+/// metric families the agent exports.
+#[test]
+fn the_alerting_rules_check_and_pass_their_unit_tests() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/prometheus");
+    for args in [
+        ["check", "rules", "alerts.yml"],
+        ["test", "rules", "alerts-test.yml"],
+    ] {
+        let out = std::process::Command::new("promtool")
+            .args(args)
+            .current_dir(&dir)
+            .output()
+            .expect("promtool (Debian's prometheus package; scripts/test installs it)");
+        assert!(
+            out.status.success(),
+            "promtool {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let rules = std::fs::read_to_string(dir.join("alerts.yml")).expect("alerts.yml");
+    let exported = include_str!("../agent/src/daemon/status/prometheus.rs");
+    let mut named = 0;
+    for word in rules.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if word.starts_with("restoreproof_") {
+            named += 1;
+            assert!(
+                exported.contains(&format!("\"{word}\"")),
+                "{word} is not a metric restoreproof exports"
+            );
+        }
+    }
+    assert!(named >= 7, "{named}");
+}

@@ -4,6 +4,9 @@
 //! Exit codes: 0 healthy; 1 the daemon's heartbeat is stale, a drill's
 //! last run failed or ended in error, an evidence sink is failing, or a
 //! last run's summary disagrees with the hash chain; 2 could not read.
+//! `--prometheus` exits 0 whenever it printed the metrics (they carry the
+//! health), so `status --prometheus > f.tmp && mv f.tmp f` keeps updating
+//! exactly when things fail.
 
 use super::{EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, StatusArgs};
@@ -31,6 +34,7 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         super::out::json_doc(super::out::schema::STATUS, &report);
     } else if args.prometheus {
         crate::out!("{}", report.to_prometheus());
+        return Ok(ExitCode::from(EXIT_OK));
     } else {
         crate::out!("{}", report.to_text());
     }
