@@ -845,3 +845,91 @@ fn the_alerting_rules_check_and_pass_their_unit_tests() {
     }
     assert!(named >= 7, "{named}");
 }
+
+/// `GET` over a fresh connection: (status code, body).
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("write");
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.expect("read");
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (code, body)
+}
+
+/// `[daemon] metrics_listen`: the service answers /metrics with the same
+/// families as the metrics file (Prometheus's linter finds nothing wrong)
+/// and /healthz with 200; anything else is 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_serves_metrics_and_health_over_http() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let b = Bucket::new("metrics-http").await;
+    b.put("k", &crate::util::data(1, 100), None).await;
+    let agent = Agent::new(
+        &b.proxy.url(),
+        &b.name,
+        &format!("schedule = \"0 0 3 * * *\"\n[daemon]\nmetrics_listen = \"{addr}\"\nheartbeat_interval = \"1s\""),
+    );
+    let drill = agent.drill(&[]).await;
+    assert_eq!(drill.code, 0, "{}", drill.stderr);
+    let mut child = agent.spawn_service();
+    let mut metrics = (0, String::new());
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            metrics = http_get(&addr, "/metrics").await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(metrics.0, 200, "{}", metrics.1);
+    assert!(
+        metrics
+            .1
+            .contains("restoreproof_drill_last_run_success{drill=\"d\"} 1"),
+        "{}",
+        metrics.1
+    );
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    std::io::Write::write_all(
+        &mut promtool.stdin.take().expect("stdin"),
+        metrics.1.as_bytes(),
+    )
+    .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert_eq!(http_get(&addr, "/healthz").await, (200, "ok\n".to_owned()));
+    assert_eq!(http_get(&addr, "/other").await.0, 404);
+    signal(&child, "TERM");
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("stopped within 30 s")
+        .expect("wait");
+    assert!(exit.success(), "{exit:?}");
+}

@@ -370,6 +370,7 @@ pub struct DaemonConfig {
     pub shutdown_timeout: std::time::Duration,
     pub heartbeat_interval: std::time::Duration,
     pub metrics_file: Option<PathBuf>,
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 /// One validated source.

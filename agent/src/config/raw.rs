@@ -172,6 +172,9 @@ pub struct RawDaemon {
     pub heartbeat_interval: Option<Age>,
     /// Prometheus text-format file for node_exporter's textfile collector.
     pub metrics_file: Option<PathBuf>,
+    /// Where the service answers `GET /metrics` (the same families as the
+    /// file) and `GET /healthz` over HTTP, e.g. `0.0.0.0:9464`.
+    pub metrics_listen: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -162,7 +162,18 @@ fn daemon(raw: &RawDaemon, base: &Path, problems: &mut Vec<Problem>) -> DaemonCo
             |a| a.0,
         ),
         metrics_file: raw.metrics_file.as_deref().map(|p| resolve(base, p)),
+        metrics_listen: raw.metrics_listen.as_deref().and_then(|a| a.parse().ok()),
     };
+    if raw
+        .metrics_listen
+        .as_deref()
+        .is_some_and(|a| a.parse::<std::net::SocketAddr>().is_err())
+    {
+        problems.push(Problem {
+            path: "daemon.metrics_listen".into(),
+            message: "must be an address and port, such as `0.0.0.0:9464` (every interface) or `127.0.0.1:9464`".into(),
+        });
+    }
     if !(1..=64).contains(&daemon.max_concurrent_drills) {
         problems.push(Problem {
             path: "daemon.max_concurrent_drills".into(),

@@ -43,6 +43,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 mod loops;
+mod metrics_http;
 use loops::{anchor_loop, canary_loop, patch_loop, posture_loop, restore_testing_loop};
 
 mod shipping;
@@ -163,6 +164,14 @@ impl Service {
             tokio::spawn(patch_loop(agent.clone(), stop.clone())),
             tokio::spawn(restore_testing_loop(agent.clone(), stop.clone())),
         ];
+        let mut loops = loops;
+        if let Some(addr) = config.daemon.metrics_listen {
+            loops.push(tokio::spawn(metrics_http::serve(
+                agent.clone(),
+                addr,
+                stop.clone(),
+            )));
+        }
         Ok(Self {
             agent,
             scheduler,
