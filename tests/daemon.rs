@@ -133,22 +133,7 @@ async fn the_daemon_runs_drills_on_schedule_reloads_and_reports_health() {
     .await;
     // Prometheus's own linter finds nothing wrong with the real file.
     let metrics = std::fs::read(&metrics_path).expect("metrics");
-    let mut promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool (Debian's prometheus package; scripts/test installs it)");
-    std::io::Write::write_all(&mut promtool.stdin.take().expect("stdin"), &metrics).expect("write");
-    let checked = promtool.wait_with_output().expect("promtool");
-    assert!(
-        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
-        "promtool check metrics: {}{}\n{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr),
-        String::from_utf8_lossy(&metrics)
-    );
+    crate::util::assert_promtool_clean(&metrics);
     let m = String::from_utf8_lossy(&metrics);
     for w in [
         "restoreproof_build_info{version=",
@@ -905,25 +890,7 @@ async fn the_service_serves_metrics_and_health_over_http() {
         "{}",
         metrics.1
     );
-    let mut promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("promtool");
-    std::io::Write::write_all(
-        &mut promtool.stdin.take().expect("stdin"),
-        metrics.1.as_bytes(),
-    )
-    .expect("write");
-    let checked = promtool.wait_with_output().expect("promtool");
-    assert!(
-        checked.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    crate::util::assert_promtool_clean(metrics.1.as_bytes());
     assert_eq!(http_get(&addr, "/healthz").await, (200, "ok\n".to_owned()));
     assert_eq!(http_get(&addr, "/other").await.0, 404);
     signal(&child, "TERM");

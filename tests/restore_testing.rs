@@ -171,17 +171,7 @@ async fn restore_testing_events_are_read_jobs_described_and_validations_posted()
 
     // The responder's answer has only members the service model declares,
     // of the model's types (botocore, as moto installs it).
-    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
-    let check = std::process::Command::new(python)
-        .args(["-c", MODEL_CHECK, &backup.described(&job).to_string()])
-        .output()
-        .expect("python");
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    crate::util::assert_python(MODEL_CHECK, &[&backup.described(&job).to_string()]);
 }
 
 /// The validator's policy grants only calls the validator makes, each one
@@ -191,17 +181,7 @@ fn restore_testing_policy_names_real_operations_and_nothing_more() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("packaging/aws/iam-policy-restore-testing.json");
     let text = std::fs::read_to_string(path).expect("policy");
-    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
-    let check = std::process::Command::new(python)
-        .args(["-c", POLICY_CHECK, &text])
-        .output()
-        .expect("python");
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    crate::util::assert_python(POLICY_CHECK, &[&text]);
 }
 
 const POLICY_CHECK: &str = r#"

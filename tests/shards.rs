@@ -308,18 +308,7 @@ async fn batched_shards_merge_with_their_roots_and_a_merged_sample_is_provable()
     assert_eq!(checked["proven"]["signed_by_key"], true, "{checked}");
     // The proof checks without this program too: RFC 6962's hashes and
     // RFC 9162's path verification, and the chain's line hashes, in Python.
-    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
-    let independent = std::process::Command::new(python)
-        .args(["-c", INDEPENDENT_CHECK])
-        .arg(&proof_path)
-        .output()
-        .expect("python");
-    assert!(
-        independent.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&independent.stdout),
-        String::from_utf8_lossy(&independent.stderr)
-    );
+    crate::util::assert_python(INDEPENDENT_CHECK, &[proof_path.to_str().expect("utf-8")]);
     // The same proof with its leaf edited does not check.
     let mut forged = proof.clone();
     forged["leaf"] = proof["leaf"]

@@ -544,3 +544,44 @@ pub fn ocsf_check(ocsf: &[Value]) -> Result<(), String> {
         ))
     }
 }
+
+/// Runs a Python script of the test environment (`RESTOREPROOF_TEST_PYTHON`,
+/// the venv `scripts/test` makes) with `args`; panics with its output when
+/// it fails.
+pub fn assert_python(script: &str, args: &[&str]) {
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON")
+        .expect("RESTOREPROOF_TEST_PYTHON (run the suite with scripts/test)");
+    let out = std::process::Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `promtool check metrics` on a Prometheus text exposition: panics with
+/// what Prometheus's linter says unless it finds nothing.
+pub fn assert_promtool_clean(metrics: &[u8]) {
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; scripts/test installs it)");
+    std::io::Write::write_all(&mut promtool.stdin.take().expect("stdin"), metrics).expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
+    assert!(
+        checked.status.success() && checked.stdout.is_empty() && checked.stderr.is_empty(),
+        "promtool check metrics: {}{}\n{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr),
+        String::from_utf8_lossy(metrics)
+    );
+}
