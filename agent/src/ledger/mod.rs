@@ -22,6 +22,7 @@ pub mod evidence_file;
 mod points;
 pub mod recorder;
 mod runs;
+mod samples;
 mod schema;
 mod sinks;
 
