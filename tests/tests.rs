@@ -79,6 +79,7 @@ mod patch;
 mod posture;
 mod profiles;
 mod protection;
+mod provider_checksum;
 mod ransomware;
 mod reports;
 mod restore_testing;

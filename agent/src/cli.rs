@@ -107,6 +107,12 @@ pub enum Command {
     /// every job taken passed, 1 when one failed or a message was left for
     /// a person. The service does the same on every heartbeat.
     RestoreTesting(RestoreTestingArgs),
+    /// Collect the S3 Batch Operations jobs of `provider_checksum` runs
+    /// that ended: record each run's verdicts and finish it. Exit 0 when
+    /// every run collected passed (or none was ready), 1 when one failed,
+    /// 2 when one could not be judged. The service does the same on every
+    /// heartbeat.
+    Collect(CollectArgs),
     /// Deliver recorded evidence to the configured sinks (SIEM, files).
     ///
     /// With --once: deliver what is pending and report per sink (exit 0 every
@@ -173,6 +179,7 @@ impl Command {
             Command::Report(a) => a.format == ReportFormat::Json && a.output.is_none(),
             Command::Ship(a) => a.json,
             Command::RestoreTesting(a) => a.json,
+            Command::Collect(a) => a.json,
             Command::Validate(a) => a.json,
             Command::Run | Command::Completions(_) | Command::Manpage => false,
         }
@@ -318,6 +325,17 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE", conflicts_with_all = ["files", "ledger", "checkpoint", "anchor"])]
     pub proof: Option<PathBuf>,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Wait until no run waits for a job any more (checking every 2 s at
+    /// first, then at most every minute).
+    #[arg(long)]
+    pub wait: bool,
+    /// Print the runs collected as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -477,6 +495,12 @@ pub struct DrillArgs {
     /// No progress bar.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    /// `provider_checksum` drills: wait for the S3 Batch Operations jobs
+    /// and collect them (without it the run is left waiting, for the
+    /// service or `restoreproof collect`).
+    #[arg(long)]
+    pub wait: bool,
 
     /// Do not deliver the evidence to the configured sinks at the end (it
     /// stays in the outbox for the service or `restoreproof ship`).

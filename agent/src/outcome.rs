@@ -38,7 +38,7 @@ impl RunOutcome {
     /// sampled and how many of them failed.
     pub fn of(status: &str, sampled: u64, failures: u64) -> Option<Self> {
         match status {
-            "running" => None,
+            "running" | "waiting" => None,
             "aborted" => Some(RunOutcome::Aborted),
             "completed" if failures > 0 || sampled == 0 => Some(RunOutcome::Failed),
             "completed" => Some(RunOutcome::Passed),

@@ -16,6 +16,7 @@ pub mod aws_docs;
 pub mod azure_docs;
 pub mod azure_mgmt;
 pub mod bench_s3;
+pub mod s3_control;
 pub mod siem;
 
 use bytes::Bytes;

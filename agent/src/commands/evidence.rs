@@ -129,7 +129,7 @@ fn attest(cli: &Cli, a: &crate::cli::AttestArgs) -> anyhow::Result<ExitCode> {
     let runs: Vec<_> = ledger
         .runs_since(if a.run.is_some() { "" } else { &since })?
         .into_iter()
-        .filter(|r| r.status != "running")
+        .filter(|r| r.status != "running" && r.status != "waiting")
         .filter(|r| a.run.as_deref().is_none_or(|id| r.run_id == id))
         .collect();
     if let (Some(id), true) = (&a.run, runs.is_empty()) {

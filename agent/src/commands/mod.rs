@@ -2,6 +2,7 @@
 //! "could not run" (exit 2).
 
 pub mod canary;
+mod collect;
 pub mod drill;
 pub mod evidence;
 pub mod gate;
@@ -100,6 +101,7 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Report(args) => report::run(cli, args),
         Command::Ship(args) => ship::run(cli, args).await,
         Command::RestoreTesting(args) => restore_testing::run(cli, args).await,
+        Command::Collect(args) => collect::run(cli, args).await,
         Command::Status(args) => status::run(cli, args),
         Command::Gate(args) => gate::run(cli, args),
         Command::Canary(args) => canary::run(cli, args).await,

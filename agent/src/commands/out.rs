@@ -43,6 +43,7 @@ pub mod schema {
     pub const VALIDATE: &str = "restoreproof.validate/v1";
     pub const SHIP: &str = "restoreproof.ship/v1";
     pub const RESTORE_TESTING: &str = "restoreproof.restore-testing/v1";
+    pub const COLLECT: &str = "restoreproof.collect/v1";
     pub const POSTURE: &str = "restoreproof.posture/v1";
     pub const VERIFY: &str = "restoreproof.verify/v1";
     pub const PROOF_CHECK: &str = "restoreproof.proof-check/v1";

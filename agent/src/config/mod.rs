@@ -19,6 +19,7 @@ pub mod posture;
 #[cfg(test)]
 pub(crate) mod proptests;
 pub mod protection;
+pub mod provider_checksum;
 mod raw;
 pub mod schedule;
 mod secret;
@@ -399,6 +400,7 @@ impl SourceConfig {
     PartialEq,
     Eq,
     serde::Serialize,
+    serde::Deserialize,
     strum::IntoStaticStr,
     strum::Display,
     strum::EnumString,
@@ -784,6 +786,8 @@ pub struct DrillConfig {
     pub protection: Option<protection::ProtectionPolicy>,
     /// Canaries of the source: checked by every run, never sampled.
     pub canaries: Vec<CanaryConfig>,
+    /// `mode = "provider_checksum"`: its S3 Batch Operations settings.
+    pub provider_checksum: Option<provider_checksum::ProviderChecksumConfig>,
 }
 
 /// The staleness gate of one drill, validated.

@@ -404,6 +404,28 @@ pub struct RawDrill {
     pub coverage: Option<Age>,
     /// This drill's staleness gate (over `[gate]`).
     pub gate: Option<RawGate>,
+    /// `mode = "provider_checksum"`: the S3 Batch Operations job settings.
+    pub provider_checksum: Option<RawProviderChecksum>,
+}
+
+/// `[drills.NAME.provider_checksum]`: where a `provider_checksum` drill's
+/// S3 Batch Operations jobs take their manifest from and write their
+/// completion report, the role they run as, and what a run may cost.
+#[derive(Debug, Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviderChecksum {
+    /// The AWS account the jobs are created in (12 digits).
+    pub account_id: Option<String>,
+    /// The IAM role S3 Batch Operations assumes to run the job.
+    pub role_arn: Option<String>,
+    /// `s3://BUCKET/PREFIX/` where manifests are written.
+    pub manifests: Option<String>,
+    /// `s3://BUCKET/PREFIX/` where completion reports are written.
+    pub reports: Option<String>,
+    /// Refuse a run whose estimated cost (USD) is above this.
+    pub max_cost: Option<f64>,
+    /// S3 Control's endpoint, when not AWS's own (a VPC endpoint, tests).
+    pub endpoint: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default, Clone)]
@@ -449,6 +471,10 @@ pub enum RestoreMode {
     /// Azure soft delete: undelete a soft-deleted blob, verify it, and delete
     /// it again. Only for sources with `allow_undelete = true`.
     Undelete,
+    /// S3: nothing is restored; S3 Batch Operations computes each sampled
+    /// version's checksum at rest and the drill compares it with the
+    /// version's strongest independent reference (docs/aws.md).
+    ProviderChecksum,
 }
 
 /// How a drill records its verified samples (`record_verified`).

@@ -229,3 +229,34 @@ pub(super) async fn restore_testing_loop(agent: Arc<Agent>, stop: Stop) {
         }
     }
 }
+
+/// Collects the S3 Batch Operations jobs of `provider_checksum` runs at
+/// every heartbeat interval: a run whose jobs all ended gets its verdicts
+/// and finishes, whichever process submitted it and however often the
+/// service restarted since.
+pub(super) async fn provider_jobs_loop(agent: Arc<Agent>, stop: Stop) {
+    loop {
+        let config = agent.config();
+        let waiting = lock(&agent.recorder)
+            .ledger
+            .waiting_runs()
+            .map(|w| !w.is_empty())
+            .unwrap_or(false);
+        if waiting {
+            match crate::drill::provider::collect(&config, &agent.recorder, &stop).await {
+                Ok(runs) => {
+                    for s in &runs {
+                        tracing::info!(drill = %s.drill, run_id = %s.run_id, outcome = s.outcome.map_or("", crate::outcome::RunOutcome::as_str), verified = s.counts.verified, mismatch = s.counts.mismatch, unrecoverable = s.counts.unrecoverable, "Provider checksum jobs collected.");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "Cannot collect provider checksum jobs; trying again at the next heartbeat.");
+                }
+            }
+        }
+        tokio::select! {
+            () = tokio::time::sleep(config.daemon.heartbeat_interval) => {}
+            () = stop.finishing() => return,
+        }
+    }
+}

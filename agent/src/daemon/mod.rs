@@ -44,7 +44,9 @@ use tokio_util::sync::CancellationToken;
 
 mod loops;
 mod metrics_http;
-use loops::{anchor_loop, canary_loop, patch_loop, posture_loop, restore_testing_loop};
+use loops::{
+    anchor_loop, canary_loop, patch_loop, posture_loop, provider_jobs_loop, restore_testing_loop,
+};
 
 mod shipping;
 use shipping::{open_shippers, Shipping};
@@ -163,6 +165,7 @@ impl Service {
             tokio::spawn(anchor_loop(agent.clone(), stop.clone())),
             tokio::spawn(patch_loop(agent.clone(), stop.clone())),
             tokio::spawn(restore_testing_loop(agent.clone(), stop.clone())),
+            tokio::spawn(provider_jobs_loop(agent.clone(), stop.clone())),
         ];
         let mut loops = loops;
         if let Some(addr) = config.daemon.metrics_listen {

@@ -191,7 +191,9 @@ impl StatusReport {
         let mut tampered = Vec::new();
         for (name, d) in &config.drills {
             let last_run = last.remove(name);
-            let running = last_run.as_ref().is_some_and(|r| r.status == "running");
+            let running = last_run
+                .as_ref()
+                .is_some_and(|r| r.status == "running" || r.status == "waiting");
             // The running daemon's next run (jitter included); while the
             // drill runs, or with no daemon, the schedule's next fire time.
             let next_run = live
@@ -240,7 +242,7 @@ impl StatusReport {
                 schedule: None,
                 timezone: None,
                 next_run: None,
-                running: run.status == "running",
+                running: run.status == "running" || run.status == "waiting",
                 last_run: Some(run),
                 last_outcome: ended.as_ref().and_then(|r| r.outcome),
                 last_outcome_at: ended.and_then(|r| r.finished_at),

@@ -556,6 +556,7 @@ impl Drill<'_> {
                     last_modified: v.recovery_point.last_modified.clone(),
                     content: None,
                     batched: None,
+                    at_rest: false,
                 })
                 .collect();
             lock(self.recorder).commit_many(&mut events, |ledger, events| {

@@ -41,6 +41,7 @@ use tracing::Instrument as _;
 
 mod coverage;
 pub mod merge;
+pub mod provider;
 mod record;
 mod restore;
 pub mod restored;
@@ -52,7 +53,10 @@ pub use crate::config::age_text;
 pub use crate::shutdown::Stop;
 pub use coverage::{Coverage, NeededPerRun, NoPoints, Points};
 use restore::RestoreEnv;
-pub use summary::{AwsBackupRun, CopyRecord, Counts, RunStatus, RunSummary, SampleResult, Trigger};
+pub use summary::{
+    AwsBackupRun, CopyRecord, Counts, ProviderCheck, ProviderJob, ProviderRun, RunStatus,
+    RunSummary, SampleResult, Trigger,
+};
 use undelete::MutationRequest;
 
 /// Verdicts committed together at most.
@@ -263,6 +267,7 @@ impl Drill<'_> {
             coverage: None,
             suspicious_changes: 0,
             aws_backup: None,
+            provider_checksum: None,
             activity: None,
             canaries: Vec::new(),
         }

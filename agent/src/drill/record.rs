@@ -70,6 +70,7 @@ impl Drill<'_> {
                     last_modified: Some(last_modified.clone()),
                     content: r.content.as_ref(),
                     batched: None,
+                    at_rest: r.provider_checksum.is_some(),
                 },
             )
             .collect();
@@ -474,6 +475,7 @@ fn sample_event(
                 server_side_encryption: r.server_side_encryption.as_deref(),
                 copy: r.copy.as_ref(),
                 content: r.content.as_ref(),
+                provider_checksum: r.provider_checksum.as_ref(),
             },
         },
     );
@@ -520,6 +522,9 @@ struct RestoreFacts<'a> {
     /// Entropy and content type of the restored bytes (`null` when nothing
     /// was restored).
     content: Option<&'a crate::verify::content::ContentFacts>,
+    /// `provider_checksum`: the job that computed the checksum at rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    provider_checksum: Option<&'a ProviderCheck>,
 }
 
 /// The body of a `run_summary` event: the summary and who wrote it.

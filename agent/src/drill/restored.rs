@@ -50,6 +50,7 @@ impl Judged {
             pick: None,
             protection: None,
             content: None,
+            provider_checksum: None,
         }
     }
 }

@@ -49,6 +49,9 @@ impl Drill<'_> {
         source: Arc<dyn RecoverySource>,
         observer: Arc<dyn Observer>,
     ) -> Result<RunSummary, DrillError> {
+        if self.config.mode == RestoreMode::ProviderChecksum {
+            return self.provider_submit(run_id, source, &*observer).await;
+        }
         let mut run = self.begin(run_id, source.describe())?;
         let Some(sample) = self.draw_sample(&mut run, &*source, &*observer).await? else {
             return Ok(run.summary);
@@ -119,7 +122,7 @@ impl Drill<'_> {
 
     /// Lists the source and draws the sample; `None` when the agent was
     /// stopping first (the run is recorded `aborted`).
-    async fn draw_sample(
+    pub(super) async fn draw_sample(
         &mut self,
         run: &mut Run,
         source: &dyn Lister,
@@ -167,7 +170,7 @@ impl Drill<'_> {
 
     /// Reads every sampled point's baseline before any restore of this run
     /// starts.
-    fn with_baselines(
+    pub(super) fn with_baselines(
         &self,
         run: &Run,
         sample: Vec<Drawn>,

@@ -36,6 +36,20 @@ pub struct SampleResult {
     /// Entropy and content type of the restored bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub content: Option<crate::verify::content::ContentFacts>,
+    /// `provider_checksum`: the S3 Batch Operations job that computed the
+    /// checksum at rest (nothing was restored).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_checksum: Option<ProviderCheck>,
+}
+
+/// The job that checked a recovery point at rest, and how.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct ProviderCheck {
+    pub job_id: String,
+    /// As S3 Control names it: `SHA256`, `MD5`, `CRC64NVME`, ...
+    pub algorithm: String,
+    /// `FULL_OBJECT` or `COMPOSITE`.
+    pub checksum_type: String,
 }
 
 /// The server-side copy a `copy`-mode restore made and verified.
@@ -77,6 +91,7 @@ impl SampleResult {
             pick: None,
             protection: None,
             content: None,
+            provider_checksum: None,
         }
     }
 }
@@ -111,6 +126,9 @@ pub enum RunStatus {
     /// Could not run: the source could not be listed, or the agent's host
     /// failed (exit 2).
     Error,
+    /// `provider_checksum`: its jobs were submitted and the run waits for
+    /// them; whoever collects them records the verdicts and finishes it.
+    Waiting,
 }
 
 impl RunStatus {
@@ -121,7 +139,7 @@ impl RunStatus {
 }
 
 /// Who started a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Trigger {
     /// A person or script: `restoreproof drill`.
@@ -205,6 +223,34 @@ pub struct RunSummary {
     /// wrote which bucket.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_backup: Option<AwsBackupRun>,
+    /// A `provider_checksum` run: its estimated cost and its jobs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_checksum: Option<ProviderRun>,
+}
+
+/// What a `provider_checksum` run submitted to S3 Batch Operations.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Default)]
+pub struct ProviderRun {
+    /// US dollars, at AWS's list price ([`crate::drill::provider::estimate`]).
+    pub estimated_cost_usd: f64,
+    pub max_cost_usd: f64,
+    pub jobs: Vec<ProviderJob>,
+}
+
+/// One job of a `provider_checksum` run.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq, Default)]
+pub struct ProviderJob {
+    pub job_id: String,
+    pub algorithm: String,
+    pub checksum_type: String,
+    pub objects: u64,
+    /// `s3://bucket/key` of its manifest.
+    pub manifest: String,
+    /// As `DescribeJob` last said (`Active`, `Complete`, `Failed`, ...).
+    pub status: String,
+    /// Why it failed, when it did.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
 
 /// What an AWS Backup restore test's run judged.

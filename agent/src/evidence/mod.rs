@@ -62,11 +62,14 @@ pub enum EventKind {
     /// (not a completed S3 restore job's event, a job of no configured
     /// source, ...): left on the queue for a person, recorded once.
     RestoreTestUnhandled,
+    /// A `provider_checksum` run's S3 Batch Operations jobs were created:
+    /// the run waits for them (its verdicts come when they are collected).
+    ProviderJobSubmitted,
 }
 
 impl EventKind {
     /// Every kind, in the order above.
-    pub const ALL: [EventKind; 14] = [
+    pub const ALL: [EventKind; 15] = [
         Self::SampleVerdict,
         Self::RunSummary,
         Self::RunAborted,
@@ -81,6 +84,7 @@ impl EventKind {
         Self::SuspiciousChange,
         Self::SampleBatch,
         Self::RestoreTestUnhandled,
+        Self::ProviderJobSubmitted,
     ];
 
     /// The `kind` string of the record.

@@ -64,6 +64,7 @@ pub enum Body {
     SuspiciousChange(SuspiciousChange),
     SampleBatch(SampleBatch),
     RestoreTestUnhandled(RestoreTestUnhandled),
+    ProviderJobSubmitted(ProviderJobSubmitted),
     /// A kind this release does not know, or a record that is not an
     /// object.
     #[default]
@@ -107,6 +108,9 @@ impl Record {
             Some(EventKind::SampleBatch) => Body::SampleBatch(lenient_value(&raw, &c.kind)),
             Some(EventKind::RestoreTestUnhandled) => {
                 Body::RestoreTestUnhandled(lenient_value(&raw, &c.kind))
+            }
+            Some(EventKind::ProviderJobSubmitted) => {
+                Body::ProviderJobSubmitted(lenient_value(&raw, &c.kind))
             }
             None => Body::Other,
         };
@@ -316,6 +320,24 @@ pub struct RestoreTestUnhandled {
     pub message_id: String,
     pub restore_job_id: Option<String>,
     pub reason: String,
+}
+
+/// A `provider_job_submitted` record: the S3 Batch Operations jobs of a
+/// `provider_checksum` run.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct ProviderJobSubmitted {
+    pub estimated_cost_usd: f64,
+    pub jobs: Vec<SubmittedJob>,
+}
+
+/// One job of a `provider_job_submitted` record, as far as readers need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct SubmittedJob {
+    pub job_id: String,
+    pub algorithm: String,
+    pub objects: u64,
 }
 
 /// A `sample_batch` record: verified samples committed under one Merkle

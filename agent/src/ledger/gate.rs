@@ -64,7 +64,7 @@ impl Ledger {
             .prepare(
                 "SELECT drill, json_extract(summary, '$.coverage.percent'), finished_at FROM runs
                  WHERE rowid IN (SELECT MAX(rowid) FROM runs
-                                 WHERE status != 'running' AND json_extract(summary, '$.coverage') IS NOT NULL
+                                 WHERE status NOT IN ('running', 'waiting') AND json_extract(summary, '$.coverage') IS NOT NULL
                                  GROUP BY drill)",
             )
             .map_err(LedgerError::Read)?;

@@ -20,6 +20,7 @@ mod gate;
 pub use events::RowDisagreement;
 pub mod evidence_file;
 mod points;
+pub mod provider;
 pub mod recorder;
 mod runs;
 mod samples;
@@ -278,6 +279,7 @@ mod tests {
                     last_modified: None,
                     content: None,
                     batched: None,
+                    at_rest: false,
                 }],
                 &mut ev,
             )

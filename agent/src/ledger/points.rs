@@ -172,7 +172,7 @@ pub(super) fn note_verdict(
     s: &SampleRow<'_>,
     at: &str,
 ) -> Result<(), LedgerError> {
-    if s.verdict == Verdict::Aborted.as_str() {
+    if s.verdict == Verdict::Aborted.as_str() || s.at_rest {
         return Ok(());
     }
     let verified = (s.verdict == Verdict::Verified.as_str()).then_some(at);

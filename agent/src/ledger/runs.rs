@@ -43,6 +43,9 @@ pub struct SampleRow<'a> {
     /// of an event of its own: its id and its leaf's other members (stored
     /// in `checks`; see [`crate::evidence::batch`]).
     pub batched: Option<Batched<'a>>,
+    /// Checked at rest by the provider (`provider_checksum`), not restored:
+    /// it leaves the recovery point's restore coverage (`points`) as it is.
+    pub at_rest: bool,
 }
 
 /// The leaf of a batched sample beyond its row's columns.
@@ -335,7 +338,7 @@ impl Ledger {
     pub fn last_finished_runs(
         &self,
     ) -> Result<std::collections::BTreeMap<String, LastRun>, LedgerError> {
-        self.latest_runs("WHERE status != 'running'")
+        self.latest_runs("WHERE status NOT IN ('running', 'waiting')")
     }
 
     fn latest_runs(
@@ -515,7 +518,7 @@ impl Ledger {
                         COALESCE(json_extract(summary, '$.counts.mismatch'), 0)
                           + COALESCE(json_extract(summary, '$.counts.unrecoverable'), 0) > 0,
                         COUNT(*), MAX(finished_at)
-                 FROM runs WHERE status != 'running' GROUP BY 1, 2, 3, 4, 5",
+                 FROM runs WHERE status NOT IN ('running', 'waiting') GROUP BY 1, 2, 3, 4, 5",
             )
             .map_err(LedgerError::Read)?;
         let rows = stmt

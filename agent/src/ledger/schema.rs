@@ -222,4 +222,28 @@ ALTER TABLE baselines_by_point RENAME TO baselines;
 CREATE TRIGGER baselines_are_immutable BEFORE UPDATE ON baselines
 BEGIN SELECT RAISE(ABORT, 'baselines are never overwritten'); END;
 "#,
+    r#"
+-- S3 Batch Operations jobs of `provider_checksum` drills: a run waits
+-- (runs.status = 'waiting', its provisional summary in runs.summary) until
+-- every job of it ended, then its verdicts are recorded and it finishes.
+CREATE TABLE provider_jobs (
+    job_id          TEXT PRIMARY KEY,
+    run_id          TEXT NOT NULL REFERENCES runs(run_id),
+    algorithm       TEXT NOT NULL,
+    checksum_type   TEXT NOT NULL,
+    manifest        TEXT NOT NULL,          -- s3://bucket/key
+    objects         INTEGER NOT NULL,
+    submitted_at    TEXT NOT NULL
+);
+CREATE INDEX provider_jobs_by_run ON provider_jobs(run_id);
+-- Each sampled recovery point of such a run with what it is compared with
+-- (a JSON object); job_id NULL: judged at submission (no reference).
+CREATE TABLE provider_points (
+    run_id          TEXT NOT NULL REFERENCES runs(run_id),
+    ord             INTEGER NOT NULL,
+    job_id          TEXT,
+    point           TEXT NOT NULL,
+    PRIMARY KEY (run_id, ord)
+) WITHOUT ROWID;
+"#,
 ];

@@ -69,6 +69,7 @@ pub fn syslog_severity(r: &Record) -> u8 {
         Body::ConfigReloaded(c) if c.refused() => 4,
         Body::SampleBatch(_) => 6,
         Body::RestoreTestUnhandled(_) => 4,
+        Body::ProviderJobSubmitted(_) => 6,
         Body::ConfigReloaded(_)
         | Body::RestoreMutation(_)
         | Body::Checkpoint(_)
@@ -163,6 +164,13 @@ pub fn message(r: &Record) -> String {
             "AWS Backup restore test event {} left for a person: {}",
             u.restore_job_id.as_deref().unwrap_or(&u.message_id),
             u.reason
+        ),
+        Body::ProviderJobSubmitted(p) => format!(
+            "Drill {drill}: {} S3 Batch Operations checksum job(s) over {} object(s) of {} submitted (estimated ${:.2})",
+            p.jobs.len(),
+            p.jobs.iter().map(|j| j.objects).sum::<u64>(),
+            r.source.url(""),
+            p.estimated_cost_usd
         ),
         Body::SampleBatch(b) => format!(
             "Restore drill {drill}: {} recovery points of {} verified (batch root {})",

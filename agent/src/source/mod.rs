@@ -390,7 +390,7 @@ where
 }
 
 /// A source as evidence names it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SourceInfo {
     pub name: String,
     pub kind: crate::config::Provider,

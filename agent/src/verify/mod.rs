@@ -71,7 +71,7 @@ impl Verdict {
 }
 
 /// What kind of reference a check compared against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReferenceKind {
     /// A checksum the provider stores with the recovery point.

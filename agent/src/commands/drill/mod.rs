@@ -10,7 +10,7 @@ use output::{print_human, Both, Output, Progress};
 use super::{EXIT_ERROR, EXIT_FAILED, EXIT_OK};
 use crate::cli::{Cli, DrillArgs};
 use crate::config::{Config, DrillConfig, RawDrill};
-use crate::drill::{Drill, DrillError, Observer, Quiet, RunSummary, Stop};
+use crate::drill::{Drill, DrillError, Observer, Quiet, RunStatus, RunSummary, Stop};
 use crate::ledger::recorder::Recorder;
 use crate::outcome::RunOutcome;
 use crate::source::BuildOptions;
@@ -72,11 +72,12 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     let outcome = Drill {
         config: &drill,
         recorder: &recorder,
-        stop,
+        stop: stop.clone(),
         trigger: crate::drill::Trigger::Manual,
     }
     .run(source, observer.clone())
     .await;
+    let outcome = collect_if_waiting(outcome, &config, &recorder, &stop, args.wait).await?;
     drop(observer);
     drop(signals);
     let shipping = if args.no_ship || shard_place.is_some() || config.sinks.is_empty() {
@@ -110,7 +111,67 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_human(&summary, &output, &config);
     }
+    if summary.status == RunStatus::Waiting {
+        return Ok(ExitCode::from(EXIT_OK));
+    }
     Ok(ExitCode::from(exit_code(&summary)))
+}
+
+/// A `provider_checksum` run that waits for its jobs: said, and with
+/// `--wait` collected (Ctrl-C leaves it waiting).
+async fn collect_if_waiting(
+    mut outcome: Result<RunSummary, DrillError>,
+    config: &Config,
+    recorder: &std::sync::Mutex<Recorder>,
+    stop: &Stop,
+    wait: bool,
+) -> anyhow::Result<Result<RunSummary, DrillError>> {
+    if let Some(s) = outcome
+        .as_ref()
+        .ok()
+        .filter(|s| s.status == RunStatus::Waiting)
+    {
+        let id = s.run_id.clone();
+        eprintln!("{}", waiting_text(s, wait));
+        if wait {
+            let (done, _) =
+                super::collect::until_collected(config, recorder, stop, true, Some(&id)).await?;
+            if let Some(s) = done.into_iter().find(|s| s.run_id == id) {
+                eprintln!("{}", super::collect::line(&s));
+                outcome = Ok(s);
+            }
+        }
+    }
+    Ok(outcome)
+}
+
+/// What a `provider_checksum` run submitted, and what happens next.
+fn waiting_text(s: &RunSummary, wait: bool) -> String {
+    let Some(p) = &s.provider_checksum else {
+        return String::new();
+    };
+    let jobs: Vec<String> = p
+        .jobs
+        .iter()
+        .map(|j| {
+            format!(
+                "{} ({} {}, {} object(s))",
+                j.job_id, j.algorithm, j.checksum_type, j.objects
+            )
+        })
+        .collect();
+    format!(
+        "Submitted {} S3 Batch Operations job(s): {}; estimated cost ${:.2} (max_cost ${:.2}). {}",
+        jobs.len(),
+        jobs.join(", "),
+        p.estimated_cost_usd,
+        p.max_cost_usd,
+        if wait {
+            "Waiting for them (Ctrl-C leaves the run waiting for the service or `restoreproof collect`)."
+        } else {
+            "The run waits for them: the service collects them at a later heartbeat, or run `restoreproof collect --wait`."
+        }
+    )
 }
 
 /// The ledger and evidence file, with the signing key (created on first

@@ -83,6 +83,7 @@ pub(super) fn drill(
             "include_current and include_noncurrent are both false, so nothing could be sampled",
         );
     }
+    let provider_checksum = provider_checksum(&d, &at, sources, &mut *problem);
     DrillConfig {
         shard: None,
         name: name.to_owned(),
@@ -120,6 +121,54 @@ pub(super) fn drill(
         gate,
         protection,
         canaries: source_canaries,
+        provider_checksum,
+    }
+}
+
+/// `mode = "provider_checksum"` and its table go together, on S3 sources.
+fn provider_checksum(
+    d: &RawDrill,
+    at: &impl Fn(&str) -> String,
+    sources: &BTreeMap<String, SourceConfig>,
+    problem: &mut impl FnMut(String, &str),
+) -> Option<crate::config::provider_checksum::ProviderChecksumConfig> {
+    let wanted = d.mode == Some(RestoreMode::ProviderChecksum);
+    match (&d.provider_checksum, wanted) {
+        (None, false) => None,
+        (Some(_), false) => {
+            problem(
+                at("provider_checksum"),
+                "is read only by a drill with mode = \"provider_checksum\": set that mode or remove the table",
+            );
+            None
+        }
+        (None, true) => {
+            problem(
+                at("provider_checksum"),
+                "is required by mode = \"provider_checksum\": give account_id, role_arn, manifests and reports (docs/aws.md)",
+            );
+            None
+        }
+        (Some(raw), true) => {
+            if let Some(s) = sources
+                .get(&d.source)
+                .filter(|s| !matches!(s, SourceConfig::S3(_)))
+            {
+                problem(
+                    at("mode"),
+                    &format!(
+                        "`provider_checksum` uses S3 Batch Operations; source `{}` is {}: use `stream`, `local` or `copy`",
+                        d.source,
+                        s.kind()
+                    ),
+                );
+            }
+            let s3 = match sources.get(&d.source) {
+                Some(SourceConfig::S3(s)) => Some(s),
+                _ => None,
+            };
+            crate::config::provider_checksum::validate(raw, s3, at, problem)
+        }
     }
 }
 

@@ -159,6 +159,7 @@ impl Drill<'_> {
                     .map(|l| l.last_modified),
                 content: None,
                 batched: Some(crate::ledger::Batched { event_id: id, rest }),
+                at_rest: false,
             })
             .collect();
         lock(self.recorder).commit_many(&mut events, |ledger, events| {

@@ -60,6 +60,7 @@ macro_rules! stored_values {
 // After the macro above, which `parts` uses.
 pub mod anchor;
 pub mod backup;
+pub mod batch;
 mod errors;
 mod helpers;
 pub mod inventory;

@@ -23,6 +23,7 @@ fn category(r: &Record) -> (&'static str, &'static str) {
         | Body::GateChanged(_)
         | Body::RestoreTestUnhandled(_)
         | Body::Other => ("configuration", "info"),
+        Body::ProviderJobSubmitted(_) => ("process", "start"),
         // Bytes of a file changed the way encryption changes them.
         Body::SuspiciousChange(_) => ("file", "change"),
     }
@@ -38,7 +39,7 @@ fn outcome(r: &Record) -> &'static str {
         },
         Body::RunSummary(s) if s.passed() => "success",
         Body::SampleBatch(_) => "success",
-        Body::RestoreTestUnhandled(_) => "unknown",
+        Body::RestoreTestUnhandled(_) | Body::ProviderJobSubmitted(_) => "unknown",
         Body::RunSummary(_) | Body::RunAborted(_) | Body::EvidenceDropped(_) => "failure",
         Body::ConfigReloaded(c) if c.refused() => "failure",
         Body::RestoreMutation(m) if m.error.is_some() => "failure",

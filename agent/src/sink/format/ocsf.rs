@@ -60,6 +60,7 @@ impl Class {
             Body::Checkpoint(_)
             | Body::SampleBatch(_)
             | Body::RestoreTestUnhandled(_)
+            | Body::ProviderJobSubmitted(_)
             | Body::Other => Self::new(BASE, 0, "Unknown"),
         }
     }
@@ -91,6 +92,7 @@ pub(super) fn ocsf(r: &Record) -> Value {
         | Body::Checkpoint(_)
         | Body::SampleBatch(_)
         | Body::RestoreTestUnhandled(_)
+        | Body::ProviderJobSubmitted(_)
         | Body::Other => json!({}),
     };
     merge(&mut o, extra);
