@@ -272,6 +272,25 @@ async fn provider_checksum_jobs_are_created_right_and_one_wrong_checksum_is_one_
     assert_eq!(count("SELECT COUNT(*) FROM points"), 0);
     let verify = s.agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
+    // Reports and OSCAL keep checks at rest apart from restores.
+    let report = s.agent.run(&["report", "--format", "json"]).await;
+    let report_doc = report.json();
+    let at_rest = report_doc["drills"]
+        .as_array()
+        .expect("drills")
+        .iter()
+        .find(|d| d["drill"] == "at-rest")
+        .cloned()
+        .expect("the at-rest drill");
+    assert_eq!(at_rest["checked"], "at_rest", "{at_rest}");
+    let oscal = s.agent.run(&["report", "--format", "oscal"]).await;
+    assert!(
+        oscal.stdout.contains("Checksums at rest of drill at-rest")
+            && oscal.stdout.contains("nothing restored"),
+        "{}",
+        oscal.stdout
+    );
+    crate::schemas::assert_valid(&[("report", report_doc)]);
 
     // With first-seen baselines, every version is compared with its SHA-256.
     let restore = s.agent.run(&["drill", "restore", "--json"]).await;
@@ -415,6 +434,19 @@ async fn provider_checksum_jobs_survive_a_restart_of_the_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_checksum_refuses_a_run_above_max_cost_and_bad_settings() {
     let s = setup("pc-cost", "0.1").await;
+    let plan = s.agent.run(&["drill", "at-rest", "--plan", "--json"]).await;
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    let plan_doc = plan.json();
+    assert_eq!(plan_doc["estimated_cost_usd"]["min"], 0.25, "{plan_doc}");
+    assert_eq!(plan_doc["estimated_cost_usd"]["max"], 0.75, "{plan_doc}");
+    let text = s.agent.run(&["drill", "at-rest", "--plan"]).await;
+    assert!(
+        text.stdout
+            .contains("estimated S3 Batch Operations cost: $0.25 (one job) to $0.75"),
+        "{}",
+        text.stdout
+    );
+    crate::schemas::assert_valid(&[("drill-plan", plan_doc)]);
     let run = s.agent.run(&["drill", "at-rest", "--json"]).await;
     assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
     let error = run.json()["summary"]["error"]
@@ -459,3 +491,57 @@ async fn provider_checksum_refuses_a_run_above_max_cost_and_bad_settings() {
         "{p}"
     );
 }
+
+/// The responder's requests and answers are S3 Control's as botocore's
+/// model gives them, and the policies grant what the agent and the job
+/// role need: S3 Control's job calls, the role passed to Batch Operations
+/// only, manifests written and reports read; the role reads the versions
+/// and manifests and writes the reports.
+#[test]
+fn provider_checksum_responder_and_policies_follow_the_service() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("packaging/aws");
+    let read = |f: &str| std::fs::read_to_string(root.join(f)).expect(f);
+    crate::util::assert_python(
+        MODEL_CHECK,
+        &[
+            &read("iam-policy-provider-checksum.json"),
+            &read("iam-role-batch-checksum.json"),
+            &read("iam-role-batch-checksum-trust.json"),
+        ],
+    );
+}
+
+const MODEL_CHECK: &str = r#"
+import json, sys, botocore.session
+m = botocore.session.get_session().get_service_model("s3control")
+assert m.operation_model("CreateJob").http == {"method": "POST", "requestUri": "/v20180820/jobs"}
+assert m.operation_model("DescribeJob").http == {"method": "GET", "requestUri": "/v20180820/jobs/{id}"}
+op = m.shape_for("JobOperation").members["S3ComputeObjectChecksum"]
+for a in ["SHA256", "MD5", "CRC64NVME", "CRC32", "CRC32C", "SHA1"]:
+    assert a in op.members["ChecksumAlgorithm"].enum, a
+assert op.members["ChecksumType"].enum == ["FULL_OBJECT", "COMPOSITE"]
+create = m.operation_model("CreateJob").input_shape.members
+for k in ["Operation", "Manifest", "Report", "Priority", "RoleArn", "ClientRequestToken", "ConfirmationRequired", "Description"]:
+    assert k in create, k
+assert "ReportScope" in m.shape_for("JobReport").members and "AllTasks" in m.shape_for("JobReportScope").enum
+assert "S3BatchOperations_CSV_20180820" in m.shape_for("JobManifestFormat").enum
+job = m.shape_for("JobDescriptor").members
+for k in ["JobId", "Status", "FailureReasons", "ProgressSummary", "Operation", "RoleArn"]:
+    assert k in job, k
+for s in ["Active", "Complete", "Failed", "Cancelled"]:
+    assert s in m.shape_for("JobStatus").enum, s
+agent, role, trust = (json.loads(a) for a in sys.argv[1:4])
+def actions(p):
+    out = set()
+    for st in p["Statement"]:
+        a = st["Action"]
+        out |= set(a if isinstance(a, list) else [a])
+    return out
+assert {"s3:CreateJob", "s3:DescribeJob", "iam:PassRole", "s3:PutObject"} <= actions(agent), actions(agent)
+assert not any(a.endswith("*") for a in actions(agent) | actions(role)), "no wildcard actions"
+passrole = [st for st in agent["Statement"] if st["Action"] == "iam:PassRole"][0]
+assert passrole["Condition"]["StringEquals"]["iam:PassedToService"] == "batchoperations.s3.amazonaws.com"
+assert actions(role) == {"s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "kms:Decrypt"}, actions(role)
+assert trust["Statement"][0]["Principal"]["Service"] == "batchoperations.s3.amazonaws.com"
+print("ok")
+"#;

@@ -431,6 +431,17 @@ async fn restore_testing_validates_restored_buckets_and_leaves_what_it_cannot_ha
         report.stdout,
         report.stderr
     );
+    assert!(
+        report.stdout.contains("\"aws_backup_restore_test\""),
+        "{}",
+        report.stdout
+    );
+    let oscal = agent.run(&["report", "--format", "oscal"]).await;
+    assert!(
+        oscal.stdout.contains("AWS Backup restore tests of source"),
+        "the restore tests are an observation of their own in OSCAL: {}",
+        oscal.stdout
+    );
 
     let docs: Vec<(&str, serde_json::Value)> = agent
         .evidence()

@@ -422,8 +422,11 @@ pub struct RunSummary {
     pub source: Source,
     /// `completed`, `aborted` or `error`.
     pub status: String,
-    /// `manual` or `schedule`.
+    /// `manual`, `schedule`, `shards` or `aws_backup`.
     pub trigger: String,
+    /// How its recovery points were checked: `stream`, `local`, `copy`,
+    /// `undelete`, or `provider_checksum` (at rest, nothing restored).
+    pub mode: String,
     /// As recorded; absent in records written before outcomes were
     /// (see [`RunSummary::outcome`]).
     #[serde(rename = "outcome", deserialize_with = "lenient")]

@@ -79,6 +79,11 @@ pub struct DrillReport {
     /// (drills whose source takes its population from inventory reports).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub population_as_of: Option<String>,
+    /// What its runs proved: `restored` (sampled restores), `at_rest`
+    /// (checksums S3 Batch Operations computed over the bytes at rest,
+    /// nothing restored) or `aws_backup_restore_test` (restores AWS Backup
+    /// made, validated).
+    pub checked: &'static str,
 }
 
 impl Report {
@@ -101,6 +106,15 @@ impl Report {
 }
 
 impl DrillReport {
+    /// What the drill's runs proved, in words.
+    pub fn checked_text(&self) -> &'static str {
+        match self.checked {
+            "at_rest" => "bytes at rest checked by S3 Batch Operations (nothing restored)",
+            "aws_backup_restore_test" => "AWS Backup restore tests validated",
+            _ => "sampled recovery points restored",
+        }
+    }
+
     /// Rotating coverage in one sentence, for drills that track it.
     pub fn coverage_statement(&self) -> Option<String> {
         let c = self.rotating_coverage.as_ref()?;
@@ -437,6 +451,11 @@ impl DrillReport {
             population_as_of: summaries()
                 .next_back()
                 .and_then(|s| s.population_as_of.clone()),
+            checked: match summaries().next_back() {
+                Some(s) if s.mode == "provider_checksum" => "at_rest",
+                Some(s) if s.trigger == "aws_backup" => "aws_backup_restore_test",
+                _ => "restored",
+            },
             verdicts,
         }
     }

@@ -105,7 +105,17 @@ fn drill_observation(r: &Report, d: &super::DrillReport) -> (String, Value) {
         .collect();
     let o = json!({
         "uuid": id,
-        "title": format!("Restore drill {} on source {}", d.drill, d.source),
+        "title": match d.checked {
+            "at_rest" => format!(
+                "Checksums at rest of drill {} on source {} (S3 Batch Operations; nothing restored)",
+                d.drill, d.source
+            ),
+            "aws_backup_restore_test" => format!(
+                "AWS Backup restore tests of source {} validated (drill {})",
+                d.source, d.drill
+            ),
+            _ => format!("Restore drill {} on source {}", d.drill, d.source),
+        },
         "description": format!(
             "{} run(s) in the period; {} recovery point(s) sampled: {}",
             d.runs,

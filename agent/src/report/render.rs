@@ -102,7 +102,7 @@ pub fn text(r: &Report) -> String {
 
 fn text_drills(o: &mut String, r: &Report) {
     for d in &r.drills {
-        let _ = writeln!(o, "{} (source {})", d.drill, d.source);
+        let _ = writeln!(o, "{} (source {}): {}", d.drill, d.source, d.checked_text());
         if let Some(t) = &d.population_as_of {
             let _ = writeln!(o, "  population as of {t} (the source's inventory report)");
         }

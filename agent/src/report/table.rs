@@ -76,7 +76,11 @@ pub(super) fn drills(r: &Report) -> Table {
                 source.extend([Part::Break, Part::Code(l.clone())]);
             }
             vec![
-                Cell::text(&d.drill),
+                Cell::of(vec![
+                    Part::Text(d.drill.clone()),
+                    Part::Break,
+                    Part::Text(d.checked_text().to_owned()),
+                ]),
                 Cell::of(source),
                 Cell::number(format!(
                     "{} ({} / {})",

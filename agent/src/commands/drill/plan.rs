@@ -47,13 +47,18 @@ pub(super) async fn plan(
         .and_then(|r| r.throughput_bytes_per_sec)
         .filter(|t| *t > 0);
     let estimated_secs = throughput.map(|t| p.sampled_bytes.div_ceil(t));
+    let cost = provider_cost(drill, p.sampled, p.sampled_bytes);
     if args.json {
-        crate::commands::out::json(&serde_json::json!({
+        let mut doc = serde_json::json!({
             "schema": crate::commands::out::schema::DRILL_PLAN,
             "plan": p,
             "estimated_secs": estimated_secs,
             "estimated_from_bytes_per_sec": throughput,
-        }));
+        });
+        if let (Some(c), serde_json::Value::Object(m)) = (&cost, &mut doc) {
+            m.insert("estimated_cost_usd".into(), serde_json::json!(c));
+        }
+        crate::commands::out::json(&doc);
         return Ok(ExitCode::from(EXIT_OK));
     }
     let pop = &p.population;
@@ -83,6 +88,14 @@ pub(super) async fn plan(
     );
     if let Some(c) = &p.coverage {
         super::output::coverage_lines(c);
+    }
+    if let Some(c) = &cost {
+        crate::outln!(
+            "  estimated S3 Batch Operations cost: ${:.2} (one job) to ${:.2} (three jobs: the algorithms depend on each version's reference, read when the run starts); max_cost ${:.2}",
+            c.min,
+            c.max,
+            c.max_cost
+        );
     }
     match (estimated_secs, throughput) {
         (Some(s), Some(t)) => crate::outln!(
@@ -116,4 +129,23 @@ pub(super) async fn plan(
         );
     }
     Ok(ExitCode::from(EXIT_OK))
+}
+
+/// A `provider_checksum` drill's cost: one job per algorithm the versions'
+/// references need (at most three: SHA-256, a stored checksum's, MD5).
+#[derive(Debug, serde::Serialize)]
+struct Cost {
+    min: f64,
+    max: f64,
+    max_cost: f64,
+}
+
+fn provider_cost(drill: &DrillConfig, objects: u64, bytes: u64) -> Option<Cost> {
+    let pc = drill.provider_checksum.as_ref()?;
+    let jobs = |n| crate::drill::provider::estimate(n, objects, bytes);
+    Some(Cost {
+        min: jobs(1),
+        max: jobs(3),
+        max_cost: pc.max_cost,
+    })
 }
