@@ -106,7 +106,19 @@ pub(super) async fn plan(
             "  estimated restore time: unknown until a run of this drill has finished"
         ),
     }
-    for s in p.sample.iter().take(TABLE_ROWS_PLAN) {
+    sample_table(&p.sample);
+    if let Some(seed) = p.seed {
+        crate::outln!(
+            "Run `restoreproof drill {} --seed {seed}` to restore exactly this sample.",
+            p.drill
+        );
+    }
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// The first rows of the sample.
+fn sample_table(sample: &[crate::drill::PlannedPoint]) {
+    for s in sample.iter().take(TABLE_ROWS_PLAN) {
         let c = &s.candidate;
         crate::outln!(
             "  {:<60}  {:<38}  {:>10}  {}",
@@ -116,19 +128,12 @@ pub(super) async fn plan(
             super::output::pick_text(s.pick)
         );
     }
-    if p.sample.len() > TABLE_ROWS_PLAN {
+    if sample.len() > TABLE_ROWS_PLAN {
         crate::outln!(
             "  … and {} more (`--json` lists them all)",
-            p.sample.len() - TABLE_ROWS_PLAN
+            sample.len() - TABLE_ROWS_PLAN
         );
     }
-    if let Some(seed) = p.seed {
-        crate::outln!(
-            "Run `restoreproof drill {} --seed {seed}` to restore exactly this sample.",
-            p.drill
-        );
-    }
-    Ok(ExitCode::from(EXIT_OK))
 }
 
 /// A `provider_checksum` drill's cost: one job per algorithm the versions'
