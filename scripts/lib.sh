@@ -103,6 +103,29 @@ rp_install_promtool() {
   rp_install_debs_quietly prometheus
 }
 
+# podman, with runc (crun fails on hybrid cgroups), for the container
+# image's tests; and the containers.conf these sandboxes need: runc with
+# cgroupfs (no systemd), events to a file, and rlimits the host's hard
+# limits allow (podman's defaults exceed them). Exports CONTAINERS_CONF.
+rp_install_podman() {
+  if ! command -v podman >/dev/null 2>&1 || ! command -v runc >/dev/null 2>&1; then
+    rp_install_debs_quietly podman runc ca-certificates binutils
+  fi
+  local nofile
+  nofile=$(ulimit -Hn)
+  if [ "$nofile" = unlimited ] || [ "$nofile" -gt 1048576 ]; then nofile=1048576; fi
+  mkdir -p "$RP_CACHE"
+  cat > "$RP_CACHE/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=$nofile:$nofile", "nproc=4096:4096"]
+[engine]
+runtime = "runc"
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+CONF
+  export CONTAINERS_CONF="$RP_CACHE/containers.conf"
+}
+
 # Starts an rsyslog receiver on 127.0.0.1 with six inputs: UDP, plain TCP,
 # TLS (ossl driver, any client), mutual TLS (ossl, client certificate
 # signed by the test CA), RELP and RELP over mutual TLS. Each writes what it

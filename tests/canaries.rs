@@ -151,6 +151,16 @@ async fn canaries_prove_retention_and_a_shorter_one_fails_with_its_age() {
     );
     assert_eq!(checks[2]["outcome"], "gone");
     assert_findings_reported(&agent, &run).await;
+    // The metrics say it, for the retention alert.
+    let metrics = agent.run(&["status", "--prometheus"]).await;
+    assert!(
+        metrics
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("restoreproof_canary_last_check_ok{") && l.ends_with(" 0")),
+        "{}",
+        metrics.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

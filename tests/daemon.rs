@@ -900,3 +900,49 @@ async fn the_service_serves_metrics_and_health_over_http() {
         .expect("wait");
     assert!(exit.success(), "{exit:?}");
 }
+
+/// The Grafana dashboard queries only metric families the agent exports,
+/// with label names they carry, in PromQL that promtool accepts.
+#[test]
+fn the_grafana_dashboard_queries_exported_families_in_valid_promql() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(root.join("packaging/grafana/restoreproof.json"))
+        .expect("packaging/grafana/restoreproof.json");
+    let dash: Value = serde_json::from_str(&text).expect("the dashboard is JSON");
+    assert_eq!(dash["uid"], "restoreproof");
+    let exported = include_str!("../agent/src/daemon/status/prometheus.rs");
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    let mut exprs = 0;
+    for panel in dash["panels"].as_array().expect("panels") {
+        for target in panel["targets"].as_array().expect("targets") {
+            let expr = target["expr"].as_str().expect("expr");
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if word.starts_with("restoreproof_") {
+                    assert!(
+                        exported.contains(&format!("\"{word}\"")),
+                        "{word} is not exported"
+                    );
+                }
+            }
+            exprs += 1;
+            rules.push_str(&format!(
+                "      - record: dashboard:panel{exprs}\n        expr: '{}'\n",
+                expr.replace("$drill", ".*").replace('\'', "''")
+            ));
+        }
+    }
+    assert!(exprs >= 10, "{exprs}");
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("dashboard-rules.yml"), rules).expect("write");
+    let out = std::process::Command::new("promtool")
+        .args(["check", "rules", "dashboard-rules.yml"])
+        .current_dir(tmp.path())
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

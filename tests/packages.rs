@@ -34,6 +34,8 @@ fn packages() -> &'static (PathBuf, PathBuf) {
         let printed = run(Command::new(repo().join("packaging/build"))
             .args([
                 "--lint",
+                // The image has a test of its own (tests/container.rs).
+                "--no-image",
                 "--binary",
                 env!("CARGO_BIN_EXE_restoreproof"),
                 "--out",
@@ -306,48 +308,6 @@ fn the_rpm_carries_the_same_files_with_the_same_modes() {
 }
 
 #[test]
-fn the_container_image_runs_as_a_user_with_config_and_state_as_volumes() {
-    // No container engine or base image can be fetched here, so the
-    // definition is checked for what it promises, not built.
-    let text = std::fs::read_to_string(repo().join("packaging/container/Containerfile"))
-        .expect("Containerfile");
-    let user = text
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("USER "))
-        .expect("a USER line");
-    assert!(
-        !user.starts_with("0") && !user.starts_with("root"),
-        "{user}"
-    );
-    assert!(text.contains("VOLUME [\"/var/lib/restoreproof\", \"/var/log/restoreproof\"]"));
-    assert!(text.contains("ENTRYPOINT [\"/usr/bin/restoreproof\"]"));
-    // Every local file it copies exists.
-    for l in text
-        .lines()
-        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
-    {
-        let parts: Vec<&str> = l.split_whitespace().collect();
-        for src in &parts[1..parts.len() - 1] {
-            assert!(repo().join(src).exists(), "{l}: {src} is missing");
-        }
-    }
-    // The placeholder config it ships validates.
-    let placeholder = text
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("COPY ")
-                .filter(|r| r.ends_with("/etc/restoreproof/config.toml"))
-        })
-        .and_then(|r| r.split_whitespace().next())
-        .expect("a config COPY");
-    run(Command::new(env!("CARGO_BIN_EXE_restoreproof"))
-        .arg("--config")
-        .arg(repo().join(placeholder))
-        .arg("validate"));
-}
-
-#[test]
 fn the_kubernetes_example_is_a_hardened_cronjob_of_a_configured_drill() {
     let python = std::env::var("RESTOREPROOF_TEST_PYTHON").unwrap_or_else(|_| {
         panic!("RESTOREPROOF_TEST_PYTHON is not set: run the suite with `scripts/test`, which installs PyYAML")
@@ -397,7 +357,8 @@ fn every_kubernetes_manifest_validates_strictly_for_its_oldest_and_newest_kubern
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).expect("packaging/kubernetes") {
         let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "yaml") {
+        // kustomization.yaml is kustomize's, not a Kubernetes object.
+        if path.extension().is_none_or(|e| e != "yaml") || path.ends_with("kustomization.yaml") {
             continue;
         }
         seen += 1;
@@ -413,7 +374,10 @@ fn every_kubernetes_manifest_validates_strictly_for_its_oldest_and_newest_kubern
             assert!(!out.contains("ERROR"), "{}: {out}", path.display());
         }
     }
-    assert!(seen >= 2, "the CronJob and the sharded Indexed Job");
+    assert!(
+        seen >= 5,
+        "the CronJob, the sharded Indexed Job, the service, its config and the Secret examples"
+    );
     // --strict does catch an unknown field.
     let tmp = tempfile::tempdir().expect("tempdir");
     let bad = tmp.path().join("bad.yaml");
@@ -542,4 +506,95 @@ print("ok")
             .any(|r| r["onExitCode"] == "1" && r["action"] == "EXIT"),
         "a shard that recorded failures is not retried into a pass"
     );
+}
+
+/// The YAML documents of a file under packaging/kubernetes, as JSON.
+fn kube_docs(file: &str) -> Vec<serde_json::Value> {
+    let python = std::env::var("RESTOREPROOF_TEST_PYTHON").expect("RESTOREPROOF_TEST_PYTHON");
+    let json = run(Command::new(python)
+        .arg("-c")
+        .arg("import json, sys, yaml; print(json.dumps(list(yaml.safe_load_all(open(sys.argv[1])))))")
+        .arg(repo().join("packaging/kubernetes").join(file)));
+    serde_json::from_str(&json).expect("yaml as json")
+}
+
+/// The service as operators deploy it: one StatefulSet replica (one writer
+/// of the ledger) on its own volume, hardened, probed on /healthz at the
+/// port its config serves metrics on, its config a ConfigMap that
+/// validates, its secrets from the Secret examples, the kustomize base
+/// naming files that exist.
+#[test]
+fn the_kubernetes_service_is_one_hardened_probed_writer_of_its_ledger() {
+    let service = kube_docs("service.yaml");
+    let set = service
+        .iter()
+        .find(|d| d["kind"] == "StatefulSet")
+        .expect("a StatefulSet");
+    assert_eq!(set["spec"]["replicas"], 1);
+    assert!(set["spec"]["volumeClaimTemplates"][0]["spec"]["accessModes"][0] == "ReadWriteOnce");
+    let pod = &set["spec"]["template"]["spec"];
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["securityContext"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
+    let c = &pod["containers"][0];
+    assert_eq!(c["args"][0], "run");
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+    assert_eq!(c["securityContext"]["allowPrivilegeEscalation"], false);
+    assert_eq!(c["securityContext"]["capabilities"]["drop"][0], "ALL");
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(c[probe]["httpGet"]["path"], "/healthz", "{probe}");
+    }
+    let port = c["ports"][0]["containerPort"].as_u64().expect("a port");
+    let config = kube_docs("config.yaml");
+    let map = config
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .expect("a ConfigMap");
+    let mounted = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .find_map(|v| v["configMap"]["name"].as_str())
+        .expect("the config volume");
+    assert_eq!(map["metadata"]["name"], mounted);
+    let toml = map["data"]["config.toml"].as_str().expect("config.toml");
+    assert!(
+        toml.contains(&format!("metrics_listen = \"0.0.0.0:{port}\"")),
+        "{toml}"
+    );
+    // The config validates, with the token its sink names in the environment.
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("config.toml"), toml).expect("write");
+    run(Command::new(env!("CARGO_BIN_EXE_restoreproof"))
+        .arg("--config")
+        .arg(dir.path().join("config.toml"))
+        .arg("validate")
+        .env("RESTOREPROOF_SIEM_TOKEN", "t"));
+    // Each secret the pod reads is one of the examples.
+    let secrets = kube_docs("secrets.example.yaml");
+    for env in c["env"].as_array().expect("env") {
+        if let Some(r) = env["valueFrom"]["secretKeyRef"].as_object() {
+            assert!(
+                secrets.iter().any(|s| s["metadata"]["name"] == r["name"]
+                    && s["stringData"]
+                        .get(r["key"].as_str().unwrap_or(""))
+                        .is_some()),
+                "{env}"
+            );
+        }
+    }
+    let kustomization =
+        std::fs::read_to_string(repo().join("packaging/kubernetes/kustomization.yaml"))
+            .expect("kustomization.yaml");
+    for line in kustomization
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- "))
+    {
+        assert!(
+            repo().join("packaging/kubernetes").join(line).exists(),
+            "{line}"
+        );
+    }
 }

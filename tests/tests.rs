@@ -68,6 +68,7 @@ mod checksums;
 mod cli;
 mod config_files;
 mod conformance;
+mod container;
 mod coverage;
 mod crash;
 mod daemon;

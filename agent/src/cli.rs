@@ -416,6 +416,11 @@ pub struct StatusArgs {
     /// (Prometheus text format), e.g. for a textfile collector fed by cron.
     #[arg(long)]
     pub prometheus: bool,
+    /// Only whether the service is alive, for container health checks and
+    /// exec probes: exit 0 while its heartbeat is fresh, 1 when it is
+    /// stale, stopped or the service never ran with this configuration.
+    #[arg(long, conflicts_with_all = ["json", "prometheus"])]
+    pub heartbeat: bool,
 }
 
 #[derive(Debug, Args)]

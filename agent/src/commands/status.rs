@@ -30,6 +30,9 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let ledger = Ledger::open_read_only(&config.ledger_path)?;
     let report = StatusReport::build(&config, &ledger, chrono::Utc::now())?;
+    if args.heartbeat {
+        return Ok(ExitCode::from(heartbeat(&report)));
+    }
     if args.json {
         super::out::json_doc(super::out::schema::STATUS, &report);
     } else if args.prometheus {
@@ -59,4 +62,30 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             EXIT_OK
         },
     ))
+}
+
+/// `status --heartbeat`: one line, and whether the service is alive.
+fn heartbeat(report: &StatusReport) -> u8 {
+    match &report.daemon {
+        Some(d) if d.fresh => {
+            crate::outln!(
+                "alive: the service's last heartbeat was {} s ago (state {})",
+                d.heartbeat_age_secs,
+                d.state.state
+            );
+            EXIT_OK
+        }
+        Some(d) => {
+            crate::outln!(
+                "not alive: the service's last heartbeat was {} s ago (state {})",
+                d.heartbeat_age_secs,
+                d.state.state
+            );
+            EXIT_FAILED
+        }
+        None => {
+            crate::outln!("not alive: the service has not run with this configuration");
+            EXIT_FAILED
+        }
+    }
 }

@@ -101,6 +101,42 @@ pub struct StatusReport {
     /// not to be trusted (`evidence verify` lists every row).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tampered: Vec<String>,
+    /// Each canary's latest check (canaries prove that old recovery points
+    /// are retained: `gone` means retention failed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub canaries: Vec<CanaryCheck>,
+}
+
+/// A canary's latest check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CanaryCheck {
+    pub canary: String,
+    pub source: String,
+    /// `restored`, `pending` (not yet at its age), `gone`, `mismatch` or
+    /// `error`.
+    pub outcome: String,
+    pub checked_at: String,
+}
+
+impl CanaryCheck {
+    /// Each canary's latest check in `ledger`.
+    fn all(ledger: &Ledger) -> Result<Vec<Self>, LedgerError> {
+        Ok(ledger
+            .canary_checks()?
+            .into_iter()
+            .map(|(canary, source, outcome, checked_at)| Self {
+                canary,
+                source,
+                outcome,
+                checked_at,
+            })
+            .collect())
+    }
+
+    /// The canary proved what it should (or is not yet due).
+    pub fn ok(&self) -> bool {
+        matches!(self.outcome.as_str(), "restored" | "pending")
+    }
 }
 
 /// The latest patch check's findings.
@@ -252,8 +288,10 @@ impl StatusReport {
         }
         let sinks = ledger.sink_states(&config.sinks.keys().cloned().collect::<Vec<_>>())?;
         let patch = PatchStatus::from_findings(ledger.latest_patch_findings()?);
+        let canaries = CanaryCheck::all(ledger)?;
         Ok(Self {
             patch,
+            canaries,
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             ledger: ledger.path().display().to_string(),
             daemon,

@@ -212,4 +212,54 @@ impl Ledger {
             .map_err(LedgerError::Write)?;
         Ok(())
     }
+
+    /// Each canary's latest check, per canary and source: (canary, source,
+    /// outcome, checked at). A canary checks one version per configured
+    /// age; its outcome is the first that is not `restored` or `pending`
+    /// among the checks of its latest run (within an hour of the newest),
+    /// else `restored` (or `pending`).
+    ///
+    /// # Errors
+    /// [`LedgerError::Read`].
+    pub fn canary_checks(&self) -> Result<Vec<(String, String, String, String)>, LedgerError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT canary, source, last_outcome, last_checked_at FROM canaries
+                 WHERE last_checked_at IS NOT NULL AND last_outcome IS NOT NULL
+                 ORDER BY canary, source, last_checked_at DESC",
+            )
+            .map_err(LedgerError::Read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            })
+            .map_err(LedgerError::Read)?;
+        let mut out: Vec<(String, String, String, String)> = Vec::new();
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|t| t.timestamp())
+                .unwrap_or(0)
+        };
+        for row in rows {
+            let (canary, source, outcome, checked) = row.map_err(LedgerError::Read)?;
+            match out.last_mut() {
+                // The newest check of this canary opens its entry.
+                Some(last) if last.0 == canary && last.1 == source => {
+                    let same_run = at(&last.3) - at(&checked) <= 3600;
+                    let ok = |o: &str| matches!(o, "restored" | "pending");
+                    if same_run && ok(&last.2) && !ok(&outcome) {
+                        last.2 = outcome;
+                    }
+                }
+                _ => out.push((canary, source, outcome, checked)),
+            }
+        }
+        Ok(out)
+    }
 }

@@ -69,6 +69,7 @@ impl StatusReport {
         self.last_run_metrics(&f);
         self.sink_metrics(&f);
         self.patch_metrics(&f);
+        self.canary_metrics(&f);
         TextEncoder::new()
             .encode_to_string(&f.0.gather())
             .unwrap_or_else(|e| format!("# restoreproof: the metrics could not be written: {e}\n"))
@@ -305,6 +306,29 @@ impl StatusReport {
             self.patch
                 .iter()
                 .filter_map(|p| ts(&p.checked_at).map(|t| (vec![], t)))
+                .collect(),
+        );
+    }
+
+    fn canary_metrics(&self, f: &Families) {
+        f.gauge(
+            "restoreproof_canary_last_check_ok",
+            "1 when the canary's latest check restored it intact (or it is not yet due), 0 when it was gone (retention failed), changed, or could not be checked.",
+            &["canary", "source"],
+            self.canaries
+                .iter()
+                .map(|c| (vec![c.canary.as_str(), c.source.as_str()], flag(c.ok())))
+                .collect(),
+        );
+        f.gauge(
+            "restoreproof_canary_last_check_timestamp_seconds",
+            "When the canary was last checked.",
+            &["canary", "source"],
+            self.canaries
+                .iter()
+                .filter_map(|c| {
+                    ts(&c.checked_at).map(|t| (vec![c.canary.as_str(), c.source.as_str()], t))
+                })
                 .collect(),
         );
     }
