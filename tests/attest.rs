@@ -94,6 +94,12 @@ async fn attestations_verify_with_securesystemslib_and_a_changed_byte_or_another
         "{}",
         run.stderr
     );
+    // The public key in one form, the form keygen prints and verify takes.
+    assert!(
+        run.stderr.contains(&format!("(public key {vkey})")),
+        "{}",
+        run.stderr
+    );
 
     let results = verify_with_securesystemslib(&file, &vkey, "plain");
     assert_eq!(results.len(), 2);

@@ -131,3 +131,72 @@ async fn ages_too_long_for_the_calendar_are_refused_with_the_longest_accepted() 
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
 }
+
+/// Every relative link and anchor of the repository's Markdown resolves
+/// (scripts/check-links, which CI also runs), and the check does catch a
+/// missing file and a missing anchor.
+#[test]
+fn every_link_and_anchor_in_the_docs_resolves() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let script = repo.join("scripts/check-links");
+    let ok = std::process::Command::new("python3")
+        .arg(&script)
+        .output()
+        .expect("python3");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("a.md"), "# Top\n\n## Two words\n\n[ok](#two-words) [bad](#three) [gone](missing.md) [out](https://example.com)\n").expect("write");
+    let bad = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(tmp.path())
+        .output()
+        .expect("python3");
+    let text = String::from_utf8_lossy(&bad.stdout);
+    assert!(!bad.status.success());
+    assert!(
+        text.contains("a.md:5: #three") && text.contains("missing.md does not exist"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("#two-words") && !text.contains("example.com"),
+        "{text}"
+    );
+}
+
+/// A ledger the user may not read gets a message that says so and what to
+/// do (sudo), not SQLite's words about creating a file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ledger_the_user_may_not_read_is_named_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let b = crate::util::Bucket::new("cli-perm").await;
+    b.put("k", b"bytes", None).await;
+    let agent = crate::util::Agent::new(&crate::util::endpoint(), &b.name, "");
+    assert_eq!(agent.drill(&[]).await.code, 0);
+    let set = |p: std::path::PathBuf, mode: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+    };
+    set(agent.path(""), 0o755);
+    set(agent.path("config.toml"), 0o644);
+    set(agent.path("state"), 0o755);
+    set(agent.path("state/ledger.sqlite3"), 0o600);
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid", "65534", "--regid", "65534", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_restoreproof"))
+        .arg("--config")
+        .arg(agent.path("config.toml"))
+        .arg("status")
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("permission denied")
+            && err.contains("run the command with sudo")
+            && !err.contains("create the file"),
+        "{err}"
+    );
+}

@@ -715,6 +715,13 @@ async fn a_fire_whose_source_cannot_be_set_up_is_a_run_with_status_error() {
     let status = agent.run(&["status"]).await;
     assert_eq!(status.code, 1, "{}", status.stdout);
     assert!(status.stdout.contains("error"), "{}", status.stdout);
+    // Exit 1 comes with a line saying why.
+    assert!(
+        status.stderr.contains("status: unhealthy: drill")
+            && status.stderr.contains("last run ended error"),
+        "{}",
+        status.stderr
+    );
     // No secret in the reason or the log.
     let sig = crate::azure::account_sas();
     let sig = sig.split("sig=").nth(1).unwrap_or_default();
@@ -944,5 +951,64 @@ fn the_grafana_dashboard_queries_exported_families_in_valid_promql() {
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Under journald (stderr is the stream `JOURNAL_STREAM` names) each log
+/// line starts with its sd-daemon priority and carries no timestamp of its
+/// own; with stderr elsewhere the variable is ignored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_carry_journald_priorities_when_stderr_is_the_journal() {
+    use std::os::unix::fs::MetadataExt as _;
+    let agent = Agent::from_toml(
+        "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\nendpoint = \"http://127.0.0.1:9\"\nregion = \"us-east-1\"\n[drills.d]\nsource = \"s\"\nschedule = \"0 0 3 1 1 *\"\n",
+    );
+    let log = agent.path("stderr.log");
+    let file = std::fs::File::create(&log).expect("log file");
+    let meta = file.metadata().expect("metadata");
+    let mut child = agent
+        .command(&["run"])
+        .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("spawn");
+    wait_for("the service's first log lines", 20, || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("<6>"))
+    })
+    .await;
+    signal(&child, "TERM");
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    let text = std::fs::read_to_string(&log).expect("log");
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        assert!(
+            ["<3>", "<4>", "<6>", "<7>"]
+                .iter()
+                .any(|p| line.starts_with(p)),
+            "a line without a priority: {line}"
+        );
+        assert!(!line.contains("\u{1b}["), "colour codes: {line}");
+        // No timestamp of its own: the journal stamps it.
+        assert!(!line[3..].trim_start().starts_with("20"), "{line}");
+    }
+    // Elsewhere (a stream the variable does not name) lines keep their time.
+    let other = agent.path("other.log");
+    let mut child = agent
+        .command(&["run"])
+        .env("JOURNAL_STREAM", "1:2")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&other).expect("file"))
+        .spawn()
+        .expect("spawn");
+    wait_for("log lines", 20, || {
+        std::fs::read_to_string(&other).is_ok_and(|t| t.contains("INFO"))
+    })
+    .await;
+    signal(&child, "TERM");
+    let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
+    let text = std::fs::read_to_string(&other).expect("log");
+    assert!(
+        text.lines().next().is_some_and(|l| l.starts_with("20")),
+        "{text}"
     );
 }

@@ -272,6 +272,12 @@ async fn provider_checksum_jobs_are_created_right_and_one_wrong_checksum_is_one_
     assert_eq!(count("SELECT COUNT(*) FROM points"), 0);
     let verify = s.agent.run(&["evidence", "verify"]).await;
     assert_eq!(verify.code, 0, "{}\n{}", verify.stdout, verify.stderr);
+    // Without the public key it says what it could not check.
+    assert!(
+        verify.stdout.contains("signatures NOT checked"),
+        "{}",
+        verify.stdout
+    );
     // Reports and OSCAL keep checks at rest apart from restores.
     let report = s.agent.run(&["report", "--format", "json"]).await;
     let report_doc = report.json();
@@ -462,7 +468,7 @@ async fn provider_checksum_refuses_a_run_above_max_cost_and_bad_settings() {
     let base = std::path::Path::new("/");
     let problems = |drill: &str| {
         let text = format!(
-            "[sources.s]\nkind = \"s3\"\nbucket = \"b\"\n[sources.az]\nkind = \"azure_blob\"\naccount = \"a\"\ncontainer = \"c\"\n[drills.d]\n{drill}\n"
+            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[sources.az]\nkind = \"azure_blob\"\naccount = \"acct\"\ncontainer = \"ctr\"\n[drills.d]\n{drill}\n"
         );
         match restoreproof::config::Config::from_toml(&text, base) {
             Err(Ok(p)) => p

@@ -154,16 +154,31 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
         "{}",
         md.stdout
     );
-    let csv = agent
-        .run(&["report", "--since", "1d", "--format", "csv"])
-        .await;
-    // Three tables: drills, failures, the control matrix.
-    let tables: Vec<Vec<&str>> = csv
-        .stdout
-        .split("\n\n")
-        .map(|t| t.lines().collect())
-        .collect();
-    assert_eq!(tables.len(), 3, "{}", csv.stdout);
+    // One table per CSV file: drills, failures, the control matrix.
+    let mut csvs = Vec::new();
+    for table in ["drills", "failures", "controls"] {
+        let r = agent
+            .run(&[
+                "report", "--since", "1d", "--format", "csv", "--table", table,
+            ])
+            .await;
+        assert_eq!(r.code, 0, "{table}: {}", r.stderr);
+        assert!(!r.stdout.contains("\n\n"), "one table: {}", r.stdout);
+        csvs.push(r.stdout);
+    }
+    let tables: Vec<Vec<&str>> = csvs.iter().map(|t| t.lines().collect()).collect();
+    let csv = crate::util::Run {
+        code: 0,
+        stdout: csvs.join("\n"),
+        stderr: String::new(),
+    };
+    let none = agent.run(&["report", "--format", "csv"]).await;
+    assert_eq!(none.code, 2);
+    assert!(
+        none.stderr.contains("give --table drills"),
+        "{}",
+        none.stderr
+    );
     let rows = &tables[0];
     assert_eq!(rows.len(), 3, "{}", csv.stdout);
     assert!(
@@ -502,10 +517,10 @@ async fn hostile_keys_are_escaped_in_every_report_format() {
         .find(|l| l.contains("evil"))
         .expect("the failure row");
     // Every character Markdown or HTML would act on is backslash-escaped,
-    // so it renders as itself.
+    // so it renders as itself (parentheses are inert once brackets are).
     let chars: Vec<char> = row.chars().collect();
     for (i, c) in chars.iter().enumerate() {
-        if matches!(c, '<' | '>' | '[' | ']' | '(' | ')' | '`' | '*' | '_') {
+        if matches!(c, '<' | '>' | '[' | ']' | '`' | '*' | '_') {
             assert_eq!(
                 chars.get(i.wrapping_sub(1)),
                 Some(&'\\'),
@@ -524,6 +539,11 @@ async fn hostile_keys_are_escaped_in_every_report_format() {
         prev = c;
     }
     assert_eq!(cells, 7, "{row}");
+    // Times and numbers are not escaped: only what Markdown would read.
+    assert!(
+        !md.contains("\\-") && !md.contains("\\:") && !md.contains("\\."),
+        "{md}"
+    );
 
     let html = render("html").await;
     assert!(!html.contains("<img"), "an element from a key");

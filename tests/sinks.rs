@@ -324,6 +324,16 @@ async fn hec_with_indexer_ack_bulk_and_webhook_receive_every_event() {
         .map(|(_, r)| r.clone())
         .expect("a HEC event");
     assert_eq!(hec["index"], "audit");
+    // The webhook's wire format, as docs/sinks.md states it.
+    let hook = siem
+        .seen()
+        .into_iter()
+        .find(|s| s.0 == "/hook")
+        .expect("a webhook request");
+    assert_eq!(
+        (hook.1.as_str(), hook.2.as_str()),
+        ("Bearer", "application/x-ndjson")
+    );
     assert_eq!(hec["sourcetype"], "restoreproof:ocsf");
     assert!(hec["event"]["class_uid"].is_number(), "{hec}");
 

@@ -23,8 +23,13 @@ pub struct Cli {
     /// More log detail (-v: debug, -vv: trace of restoreproof itself).
     /// RUST_LOG overrides, e.g. RUST_LOG=trace for the AWS SDK's internals
     /// (which show the access key id, never the secret key).
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
     pub verbose: u8,
+
+    /// No progress bars, and only errors in the logs (results and exit
+    /// codes are unchanged).
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
 
     #[command(subcommand)]
     pub command: Command,
@@ -219,6 +224,21 @@ pub struct ReportArgs {
     /// c5, dora, nis2); see docs/crosswalk.md.
     #[arg(long, value_name = "LIST", value_parser = parse_frameworks)]
     pub framework: Option<Frameworks>,
+    /// With --format csv, the table to write (one table, one header, per
+    /// file): `drills`, `failures` or `controls`.
+    #[arg(long, value_enum)]
+    pub table: Option<CsvTable>,
+}
+
+/// The tables of a CSV report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CsvTable {
+    /// One row per drill.
+    Drills,
+    /// One row per failed recovery point.
+    Failures,
+    /// One row per control of the matrix.
+    Controls,
 }
 
 /// Report formats.
@@ -497,10 +517,6 @@ pub struct DrillArgs {
     #[arg(long, conflicts_with = "json")]
     pub only_failures: bool,
 
-    /// No progress bar.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-
     /// `provider_checksum` drills: wait for the S3 Batch Operations jobs
     /// and collect them (without it the run is left waiting, for the
     /// service or `restoreproof collect`).
@@ -553,5 +569,59 @@ mod tests {
         let argv = std::iter::once("restoreproof".to_owned()).chain(args);
         let _ = crate::cli::Cli::try_parse_from(argv);
     }
+    }
+}
+
+/// Whether to colour what goes to stderr: only on a terminal, and never
+/// when `NO_COLOR` is set to anything but the empty string (no-color.org).
+pub fn colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
+}
+
+/// Whether stderr is the journal's stream (systemd sets `JOURNAL_STREAM`
+/// to the `device:inode` of the stream it connects; a process whose stderr
+/// was redirected since is not writing to the journal).
+pub fn stderr_is_journal(journal_stream: Option<&str>, stderr: Option<(u64, u64)>) -> bool {
+    let Some((dev, ino)) = journal_stream.and_then(|v| v.split_once(':')) else {
+        return false;
+    };
+    match (dev.parse::<u64>(), ino.parse::<u64>(), stderr) {
+        (Ok(d), Ok(i), Some(s)) => (d, i) == s,
+        // Cannot tell: trust the variable.
+        (Ok(_), Ok(_), None) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod terminal_tests {
+    use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn no_color_turns_colour_off_unless_empty() {
+        assert!(colour(true, None));
+        assert!(!colour(true, Some(OsStr::new("1"))));
+        assert!(colour(true, Some(OsStr::new(""))));
+        assert!(!colour(false, None));
+    }
+
+    #[test]
+    fn the_journal_is_recognised_by_its_stream() {
+        assert!(stderr_is_journal(Some("8:1234"), Some((8, 1234))));
+        assert!(!stderr_is_journal(Some("8:1234"), Some((8, 99))));
+        assert!(stderr_is_journal(Some("8:1234"), None));
+        assert!(!stderr_is_journal(None, Some((8, 1234))));
+        assert!(!stderr_is_journal(Some("junk"), None));
+    }
+
+    #[test]
+    fn quiet_is_global() {
+        use clap::Parser as _;
+        let c = Cli::try_parse_from(["restoreproof", "drill", "d", "--quiet"]).expect("parses");
+        assert!(c.quiet);
+        let c = Cli::try_parse_from(["restoreproof", "-q", "status"]).expect("parses");
+        assert!(c.quiet);
+        assert!(Cli::try_parse_from(["restoreproof", "-q", "-v", "status"]).is_err());
     }
 }

@@ -7,6 +7,9 @@
 //! id come from /proc. And whether this host, as this user, can use a
 //! config: the files it reads and the places it writes.
 
+mod journald;
+pub use journald::{priority, Journald};
+
 use crate::config::{Config, ConfigError};
 use serde::Serialize;
 use std::path::Path;

@@ -10,6 +10,7 @@ use tracing_subscriber::EnvFilter;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let default_level = match cli.verbose {
+        _ if cli.quiet => "error",
         // The service says what it does; one-shot commands stay quiet.
         0 if matches!(cli.command, restoreproof::cli::Command::Run) => "info",
         0 => "warn",
@@ -20,12 +21,30 @@ fn main() -> ExitCode {
     };
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let stderr_id = {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata("/proc/self/fd/2")
+            .ok()
+            .map(|m| (m.dev(), m.ino()))
+    };
+    let journal = restoreproof::cli::stderr_is_journal(
+        std::env::var("JOURNAL_STREAM").ok().as_deref(),
+        stderr_id,
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        // No colour codes in journald or files.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        // No colour codes in journald, files or for NO_COLOR.
+        .with_ansi(restoreproof::cli::colour(
+            std::io::IsTerminal::is_terminal(&std::io::stderr()) && !journal,
+            std::env::var_os("NO_COLOR").as_deref(),
+        ));
     match cli.log_format {
+        // The journal stamps each line itself and reads its priority from
+        // an sd-daemon `<N>` prefix (`journalctl -p err` then finds errors).
+        LogFormat::Text if journal => builder
+            .event_format(restoreproof::host::Journald::default())
+            .init(),
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().flatten_event(true).init(),
     }

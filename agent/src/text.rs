@@ -72,3 +72,22 @@ mod tests {
         assert!(!hidden('é') && hidden('\u{e0041}') && hidden('\u{61c}'));
     }
 }
+
+/// `n` and the noun, plural unless `n` is 1: "1 delete marker", "2 delete markers".
+pub fn count(n: u64, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+#[cfg(test)]
+mod count_tests {
+    #[test]
+    fn one_is_singular() {
+        assert_eq!(super::count(1, "delete marker"), "1 delete marker");
+        assert_eq!(super::count(0, "delete marker"), "0 delete markers");
+        assert_eq!(super::count(2, "candidate"), "2 candidates");
+    }
+}

@@ -46,6 +46,8 @@ struct State {
     acks: BTreeMap<u64, u32>,
     bulk_ids: std::collections::BTreeSet<String>,
     requests: u64,
+    /// Each request's (path, Authorization scheme, Content-Type).
+    seen: Vec<(String, String, String)>,
 }
 
 /// The receiver; clones share its state.
@@ -124,6 +126,12 @@ impl SiemReceiver {
         lock(&self.state).records.clone()
     }
 
+    /// Each request's (path, the scheme of its Authorization header,
+    /// Content-Type), in arrival order.
+    pub fn seen(&self) -> Vec<(String, String, String)> {
+        lock(&self.state).seen.clone()
+    }
+
     /// Requests answered or dropped so far.
     pub fn requests(&self) -> u64 {
         lock(&self.state).requests
@@ -168,6 +176,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Answer {
         .headers()
         .get("Content-Encoding")
         .is_some_and(|v| v.as_bytes() == b"gzip");
+    let content_type = req
+        .headers()
+        .get("Content-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let raw = req
         .into_body()
         .collect()
@@ -183,6 +197,12 @@ async fn handle(state: Arc<Mutex<State>>, req: Request<Incoming>) -> Answer {
     };
     let mut s = lock(&state);
     s.requests += 1;
+    let scheme = auth
+        .as_deref()
+        .and_then(|a| a.split_whitespace().next())
+        .unwrap_or("")
+        .to_owned();
+    s.seen.push((path.clone(), scheme, content_type));
     if method == hyper::Method::HEAD {
         return answer(200, &json!({}));
     }

@@ -181,11 +181,12 @@ fn attest(cli: &Cli, a: &crate::cli::AttestArgs) -> anyhow::Result<ExitCode> {
         }
         None => super::out::write(&out),
     }
+    // The public key as keygen and `evidence verify --public-key` write it.
     eprintln!(
-        "{} attestation(s) signed with key {} (Ed25519 public key {})",
+        "{} attestation(s) signed with key {} (public key {})",
         runs.len(),
         key.fingerprint(),
-        hex::encode(key.public_key())
+        key.vkey()
     );
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -492,7 +493,7 @@ fn print_verified(what: &str, r: &ChainReport, key: Option<&NoteVerifier>) {
             r.checkpoints,
             match key {
                 Some(k) => format!(", {} signed by {}", r.checkpoints_signed_by_key, k.name),
-                None => ", signatures not checked (give --public-key)".into(),
+                None => ", signatures NOT checked: without the public key (--public-key) the checkpoints' authenticity is unknown — anyone who can write this host's files could have re-signed the chain".into(),
             },
             if r.unchained > 0 {
                 format!(

@@ -93,11 +93,7 @@ fn print_text(gates: &[DrillGate]) {
             (Some(at), Some(age)) => format!(
                 "{} ({} ago)",
                 at.chars().take(19).collect::<String>(),
-                crate::drill::age_text(std::time::Duration::from_secs(if age >= 3600 {
-                    age - age % 3600
-                } else {
-                    age - age % 60
-                }))
+                crate::drill::age_text(std::time::Duration::from_secs(rounded_age(age)))
             ),
             _ => "never".into(),
         };
@@ -120,5 +116,27 @@ fn print_text(gates: &[DrillGate]) {
         for r in &g.reasons {
             crate::outln!("{}: {r}", g.drill);
         }
+    }
+}
+
+/// An age as the table shows it: seconds under a minute, whole minutes
+/// under an hour, whole hours beyond (a 59-second-old run is "59s ago", not
+/// "0s ago").
+fn rounded_age(secs: u64) -> u64 {
+    match secs {
+        0..60 => secs,
+        60..3600 => secs - secs % 60,
+        _ => secs - secs % 3600,
+    }
+}
+
+#[cfg(test)]
+mod age_tests {
+    #[test]
+    fn ages_round_down_to_their_unit() {
+        assert_eq!(super::rounded_age(59), 59);
+        assert_eq!(super::rounded_age(61), 60);
+        assert_eq!(super::rounded_age(3599), 3540);
+        assert_eq!(super::rounded_age(7300), 7200);
     }
 }

@@ -85,7 +85,12 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
         ReportFormat::Text => render::text(&report),
         ReportFormat::Md => render::markdown(&report),
         ReportFormat::Html => crate::report::html::html(&report),
-        ReportFormat::Csv => render::csv(&report),
+        ReportFormat::Csv => render::csv(
+            &report,
+            a.table.ok_or_else(|| {
+                anyhow!("a CSV file holds one table: give --table drills, --table failures or --table controls (one file each)")
+            })?,
+        ),
         ReportFormat::Oscal => crate::report::oscal::render(&report),
         ReportFormat::Json => {
             let mut doc = serde_json::Map::new();

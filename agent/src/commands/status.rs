@@ -41,27 +41,51 @@ pub fn run(cli: &Cli, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         crate::out!("{}", report.to_text());
     }
-    let stale = report
+    let why = unhealthy(&report);
+    if why.is_empty() {
+        return Ok(ExitCode::from(EXIT_OK));
+    }
+    eprintln!("status: unhealthy: {}", why.join("; "));
+    Ok(ExitCode::from(EXIT_FAILED))
+}
+
+/// Why `status` exits 1, one reason each: empty when healthy.
+fn unhealthy(report: &StatusReport) -> Vec<String> {
+    let mut why = Vec::new();
+    if let Some(d) = report
         .daemon
         .as_ref()
-        .is_some_and(|d| !d.fresh && d.state.state != "stopped");
+        .filter(|d| !d.fresh && d.state.state != "stopped")
+    {
+        why.push(format!(
+            "the service's heartbeat is stale ({} s old)",
+            d.heartbeat_age_secs
+        ));
+    }
     // Judged by each drill's last run that ended, as the metrics are.
-    let failed = report
-        .drills
-        .iter()
-        .any(|d| d.last_outcome.is_some_and(|o| !o.passed()));
-    Ok(ExitCode::from(
-        if stale
-            || failed
-            || report.sinks_failing()
-            || report.daemon_problems()
-            || !report.tampered.is_empty()
-        {
-            EXIT_FAILED
-        } else {
-            EXIT_OK
-        },
-    ))
+    for d in &report.drills {
+        if let Some(o) = d.last_outcome.filter(|o| !o.passed()) {
+            why.push(format!("drill {}'s last run ended {o}", d.name));
+        }
+    }
+    if report.sinks_failing() {
+        why.push("an evidence sink is failing or falling behind (see SINKS)".into());
+    }
+    if report.daemon_problems() {
+        let said = report
+            .daemon
+            .as_ref()
+            .map(|d| d.state.problems.join("; "))
+            .unwrap_or_default();
+        why.push(format!("the service reports: {said}"));
+    }
+    if !report.tampered.is_empty() {
+        why.push(format!(
+            "{} ledger row(s) disagree with the evidence chain",
+            report.tampered.len()
+        ));
+    }
+    why
 }
 
 /// `status --heartbeat`: one line, and whether the service is alive.

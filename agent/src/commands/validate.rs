@@ -140,6 +140,22 @@ fn print_valid(
         c.drills.len(),
         c.drills.keys().cloned().collect::<Vec<_>>().join(", "),
     );
+    crate::outln!(
+        "  writes the ledger to {} and the evidence to {}",
+        c.ledger_path.display(),
+        c.evidence_path.display()
+    );
+    for d in c
+        .drills
+        .values()
+        .filter(|d| d.mode == crate::config::RestoreMode::Local)
+    {
+        crate::outln!(
+            "  {}: `local` restores write to {}",
+            d.name,
+            d.scratch_dir.display()
+        );
+    }
     for s in schedules {
         crate::outln!(
             "  {}: `{}` in {}, next run {}",

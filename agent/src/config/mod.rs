@@ -49,6 +49,8 @@ pub mod defaults {
     /// The evidence file under systemd's `LogsDirectory=restoreproof`.
     pub const EVIDENCE_PATH: &str = "/var/log/restoreproof/evidence.jsonl";
     /// Scratch space for `local` restores, under the state directory.
+    /// Scratch space when the ledger's path has no directory (never, once
+    /// resolved); otherwise `scratch/` beside the ledger.
     pub const SCRATCH_DIR: &str = "/var/lib/restoreproof/scratch";
     /// Recovery points restored by a drill that names no sample size.
     pub const SAMPLE: u64 = 10;

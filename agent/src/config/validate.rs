@@ -24,12 +24,17 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
         &mut reporter(&mut problems),
     );
     let canaries = canaries(raw.canaries, &sources, &mut reporter(&mut problems));
+    // Scratch space sits beside the ledger unless a drill says otherwise.
+    let scratch = ledger_path.parent().map_or_else(
+        || PathBuf::from(defaults::SCRATCH_DIR),
+        |d| d.join("scratch"),
+    );
     let drills = drills(
         raw.drills,
         &raw.gate,
         &sources,
         &canaries,
-        base,
+        (base, &scratch),
         &mut reporter(&mut problems),
     );
     let daemon = daemon(&raw.daemon, base, &mut problems);
@@ -45,7 +50,7 @@ pub fn validate(raw: RawConfig, base: &Path) -> Result<Config, Vec<Problem>> {
             &sources,
             &drills,
             &canaries,
-            base,
+            (base, &scratch),
             &mut reporter(&mut problems),
         )
     });
@@ -365,7 +370,7 @@ fn aws_backup(
     sources: &BTreeMap<String, SourceConfig>,
     drills: &BTreeMap<String, DrillConfig>,
     canaries: &BTreeMap<String, CanaryConfig>,
-    base: &Path,
+    paths: (&Path, &Path),
     problem: &mut impl FnMut(String, &str),
 ) -> super::AwsBackupConfig {
     let at = |k: &str| format!("aws_backup.{k}");
@@ -422,7 +427,7 @@ fn aws_backup(
         gate,
         sources,
         canaries,
-        base,
+        paths,
         &mut |_, _| {},
     );
     super::AwsBackupConfig {

@@ -50,6 +50,8 @@ pub enum LedgerError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot read the ledger {path}: permission denied; it belongs to the service's user: run the command with sudo (or as that user)")]
+    NoPermission { path: PathBuf },
     #[error("cannot open the ledger {path}: {source}; check ledger.path and its permissions")]
     Open {
         path: PathBuf,
@@ -188,6 +190,14 @@ impl Ledger {
     /// another schema version.
     pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
         use rusqlite::OpenFlags;
+        // SQLite's own message for an unreadable file is about creating it.
+        if let Err(e) = std::fs::File::open(path) {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return Err(LedgerError::NoPermission {
+                    path: path.to_owned(),
+                });
+            }
+        }
         let open_err = |source| LedgerError::Open {
             path: path.to_owned(),
             source,

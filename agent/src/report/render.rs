@@ -183,8 +183,8 @@ pub fn markdown(r: &Report) -> String {
         "# restoreproof report\n\n{} to {} · host {} · ledger {}\n\n",
         r.since,
         r.until,
-        md(&r.host),
-        md(&r.ledger)
+        md_cell(&r.host),
+        md_cell(&r.ledger)
     );
     o.push_str("## Drills\n\n");
     o.push_str(&md_table(&super::table::drills(r)));
@@ -244,10 +244,10 @@ pub fn markdown(r: &Report) -> String {
             "| {} | {} | {} | {} | {} | {} |",
             c.iso_2013,
             c.iso_2022,
-            md(c.title),
+            md_cell(c.title),
             c.status.as_str(),
-            md(&c.explanation),
-            md(&c.crosswalk.join("; "))
+            md_cell(&c.explanation),
+            md_cell(&c.crosswalk.join("; "))
         );
     }
     o
@@ -266,7 +266,7 @@ fn md_table(t: &super::table::Table) -> String {
                 c.parts
                     .iter()
                     .map(|p| match p {
-                        Part::Text(s) | Part::Code(s) => md(s),
+                        Part::Text(s) | Part::Code(s) => md_cell(s),
                         Part::Break => " ".into(),
                     })
                     .collect()
@@ -295,10 +295,9 @@ pub(super) fn outcome(d: &super::DrillReport, o: RunOutcome) -> u64 {
     d.outcomes.get(&o).copied().unwrap_or(0)
 }
 
-/// CSV in three tables, each with its own header row and separated by an
-/// empty line: one row per drill, one per failed recovery point, one per
-/// control of the matrix.
-pub fn csv(r: &Report) -> String {
+/// One table as CSV (RFC 4180: one header row, then the rows): one row per
+/// drill, per failed recovery point, or per control of the matrix.
+pub fn csv(r: &Report, table: crate::cli::CsvTable) -> String {
     // Quoted; a value a spreadsheet would run as a formula (keys are
     // written by whoever writes the backups) starts with `'`.
     let q = |s: &str| {
@@ -310,7 +309,17 @@ pub fn csv(r: &Report) -> String {
         };
         format!("\"{}\"", s.replace('"', "\"\""))
     };
-    let mut o = String::from("drill,source,runs,runs_completed,runs_error,runs_aborted,samples,verified,mismatch,unrecoverable,no_reference,skipped,aborted,success_rate,distinct_verified,candidates,coverage,bytes_restored,throughput_bytes_per_sec,candidate_bytes,projected_full_restore_secs,newest_verified_age_secs,runs_passed,runs_failed\n");
+    let mut o = String::new();
+    match table {
+        crate::cli::CsvTable::Drills => csv_drills(&mut o, r, &q),
+        crate::cli::CsvTable::Failures => csv_failures(&mut o, r, &q),
+        crate::cli::CsvTable::Controls => csv_controls(&mut o, r, &q),
+    }
+    o
+}
+
+fn csv_drills(o: &mut String, r: &Report, q: &dyn Fn(&str) -> String) {
+    o.push_str("drill,source,runs,runs_completed,runs_error,runs_aborted,samples,verified,mismatch,unrecoverable,no_reference,skipped,aborted,success_rate,distinct_verified,candidates,coverage,bytes_restored,throughput_bytes_per_sec,candidate_bytes,projected_full_restore_secs,newest_verified_age_secs,runs_passed,runs_failed\n");
     for d in &r.drills {
         let v = |k: &str| d.verdicts.get(k).copied().unwrap_or(0).to_string();
         let opt = |x: Option<u64>| x.map(|v| v.to_string()).unwrap_or_default();
@@ -346,7 +355,10 @@ pub fn csv(r: &Report) -> String {
             outcome(d, RunOutcome::Failed),
         );
     }
-    o.push_str("\nfailure_time,drill,source,key,version_id,verdict,reason,event_id\n");
+}
+
+fn csv_failures(o: &mut String, r: &Report, q: &dyn Fn(&str) -> String) {
+    o.push_str("failure_time,drill,source,key,version_id,verdict,reason,event_id\n");
     for f in &r.failures {
         let _ = writeln!(
             o,
@@ -361,7 +373,10 @@ pub fn csv(r: &Report) -> String {
             q(&f.event_id)
         );
     }
-    o.push_str("\ncontrol_2013,control_2022,title,status,explanation,evidence,also_serves\n");
+}
+
+fn csv_controls(o: &mut String, r: &Report, q: &dyn Fn(&str) -> String) {
+    o.push_str("control_2013,control_2022,title,status,explanation,evidence,also_serves\n");
     for c in &r.controls {
         let _ = writeln!(
             o,
@@ -375,19 +390,42 @@ pub fn csv(r: &Report) -> String {
             q(&c.crosswalk.join("; "))
         );
     }
-    o
 }
 
 /// Untrusted text (keys, reasons, names) as Markdown that renders as that
-/// text: every ASCII punctuation character backslash-escaped (CommonMark
-/// allows it for all of them; `\|` keeps a table cell whole), line breaks
-/// as spaces, other control characters as `\u{..}`.
+/// text: the characters inline Markdown (with GitHub's tables and
+/// strikethrough) acts on are backslash-escaped anywhere — `\` `` ` `` `*`
+/// `_` `[` `]` `<` `>` `|` (which keeps a table cell whole) `~` `&` `!`;
+/// parentheses are inert once brackets are escaped — and with `block`
+/// those that start a block at the start of a line (`#`, `+`, `-`, `=`,
+/// and the `.` or `)` after leading digits); line breaks as spaces,
+/// other control characters as `\u{..}`. Times and numbers
+/// (`2026-12-07T03:10`, `13.29 %`) stay as they are.
 fn md(s: &str) -> String {
+    md_text(s, true)
+}
+
+/// A table cell: no block starts there, so only the inline characters.
+fn md_cell(s: &str) -> String {
+    md_text(s, false)
+}
+
+fn md_text(s: &str, block: bool) -> String {
     let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
+    let digits = s.chars().take_while(char::is_ascii_digit).count();
+    // `1. ` or `1) ` starts an ordered list; `13.29` does not.
+    let listed = s.chars().nth(digits + 1).is_none_or(char::is_whitespace);
+    for (i, c) in s.chars().enumerate() {
+        let block_start = block
+            && ((i == 0 && matches!(c, '#' | '+' | '-' | '='))
+                || (i == digits && i > 0 && listed && matches!(c, '.' | ')')));
         match c {
             '\n' | '\r' => o.push(' '),
-            c if c.is_ascii_punctuation() => {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' => {
+                o.push('\\');
+                o.push(c);
+            }
+            c if block_start => {
                 o.push('\\');
                 o.push(c);
             }
@@ -405,4 +443,25 @@ fn md(s: &str) -> String {
 /// `\u{..}`.
 fn visible(s: &str) -> String {
     crate::text::shown(s)
+}
+
+#[cfg(test)]
+mod md_tests {
+    use super::md;
+
+    #[test]
+    fn markdown_escapes_what_markdown_reads_and_nothing_else() {
+        assert_eq!(md("2026-12-07T03:10:00Z"), "2026-12-07T03:10:00Z");
+        assert_eq!(md("13.29 %"), "13.29 %");
+        assert_eq!(md("a|b"), "a\\|b");
+        assert_eq!(
+            md("*x* _y_ [l](u) <b> `c` ~s~ &amp; !"),
+            "\\*x\\* \\_y\\_ \\[l\\](u) \\<b\\> \\`c\\` \\~s\\~ \\&amp; \\!"
+        );
+        assert_eq!(super::md_cell("-"), "-");
+        assert_eq!(md("# not a heading"), "\\# not a heading");
+        assert_eq!(md("- not a list"), "\\- not a list");
+        assert_eq!(md("1. not a list"), "1\\. not a list");
+        assert_eq!(md("a\nb"), "a b");
+    }
 }

@@ -44,7 +44,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
     .await
     .map_err(|e| anyhow!("cannot set up source `{}`: {e}", drill.source))?;
     if args.plan {
-        return plan::plan(&config, &drill, &*source, args).await;
+        return plan::plan(&config, &drill, &*source, args, cli.quiet).await;
     }
     let mut opened = open_recorder(&config)?;
     if shard_place.is_some() && main_ledger.exists() {
@@ -58,7 +58,7 @@ pub async fn run(cli: &Cli, args: &DrillArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let recorder = std::sync::Mutex::new(opened);
-    let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.json && !cli.quiet && std::io::stderr().is_terminal();
     let progress: Arc<dyn Observer> = if show_progress {
         Arc::new(Progress::new())
     } else {

@@ -220,17 +220,25 @@ fn print_header(s: &RunSummary) {
         s.run_id
     );
     let seed = s.seed.map(|x| format!(", seed {x}")).unwrap_or_default();
+    // Delete markers are S3's; an Azure listing has none to report.
+    let markers = if s.source.kind == crate::config::Provider::S3 {
+        format!(
+            ", {} (not restorable)",
+            crate::text::count(s.population.delete_markers, "delete marker")
+        )
+    } else {
+        String::new()
+    };
     crate::outln!(
-        "Sampled {} of {} candidates ({} of {}) by {}{}, mode {}; {} recovery points listed, {} delete markers (not restorable), {} filtered out",
+        "Sampled {} of {} ({} of {}) by {}{}, mode {}; {} listed{markers}, {} filtered out",
         s.sampled,
-        s.population.candidates,
+        crate::text::count(s.population.candidates, "candidate"),
         human_bytes(s.sampled_bytes),
         human_bytes(s.population.candidate_bytes),
         s.strategy,
         seed,
         s.mode,
-        s.population.versions_listed,
-        s.population.delete_markers,
+        crate::text::count(s.population.versions_listed, "recovery point"),
         s.population.filtered_out,
     );
     if let Some(t) = &s.population_as_of {

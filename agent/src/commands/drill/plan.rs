@@ -15,8 +15,9 @@ pub(super) async fn plan(
     drill: &DrillConfig,
     source: &dyn crate::source::RecoverySource,
     args: &DrillArgs,
+    quiet: bool,
 ) -> anyhow::Result<ExitCode> {
-    let show_progress = !args.json && !args.quiet && std::io::stderr().is_terminal();
+    let show_progress = !args.json && !quiet && std::io::stderr().is_terminal();
     let progress: Box<dyn Observer> = if show_progress {
         Box::new(Progress::new())
     } else {

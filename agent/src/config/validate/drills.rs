@@ -8,28 +8,31 @@ pub(super) fn drills(
     raw_gate: &RawGate,
     sources: &BTreeMap<String, SourceConfig>,
     canaries: &BTreeMap<String, CanaryConfig>,
-    base: &Path,
+    paths: (&Path, &Path),
     problem: &mut impl FnMut(String, &str),
 ) -> BTreeMap<String, DrillConfig> {
     let mut drills = BTreeMap::new();
     for (name, d) in raw {
         check_name(&mut *problem, &format!("drills.{name}"), &name);
-        let drill = drill(&name, d, raw_gate, sources, canaries, base, &mut *problem);
+        let drill = drill(&name, d, raw_gate, sources, canaries, paths, &mut *problem);
         drills.insert(name, drill);
     }
     drills
 }
 
-/// One `[drills.NAME]`.
+/// One `[drills.NAME]`; `paths`: the config file's directory (relative
+/// paths resolve against it) and the default scratch directory (beside the
+/// ledger).
 pub(super) fn drill(
     name: &str,
     d: RawDrill,
     raw_gate: &RawGate,
     sources: &BTreeMap<String, SourceConfig>,
     canaries: &BTreeMap<String, CanaryConfig>,
-    base: &Path,
+    paths: (&Path, &Path),
     problem: &mut impl FnMut(String, &str),
 ) -> DrillConfig {
+    let (base, scratch) = paths;
     let at = |k: &str| format!("drills.{name}.{k}");
     drill_source(&d, &at, sources, &mut *problem);
     let (concurrency, attempts, max_samples, restore_timeout) =
@@ -98,12 +101,10 @@ pub(super) fn drill(
         attempts,
         max_samples,
         restore_timeout,
-        scratch_dir: resolve(
-            base,
-            d.scratch_dir
-                .as_deref()
-                .unwrap_or(Path::new(defaults::SCRATCH_DIR)),
-        ),
+        scratch_dir: d
+            .scratch_dir
+            .as_deref()
+            .map_or_else(|| scratch.to_path_buf(), |p| resolve(base, p)),
         copy_prefix: d
             .copy_prefix
             .unwrap_or_else(|| defaults::COPY_PREFIX.into()),
@@ -333,5 +334,34 @@ pub(super) fn drill_gate(
             .min_coverage
             .or(raw_gate.min_coverage.filter(|_| coverage.is_some()))
             .map(|p| p.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+    use std::path::Path;
+
+    /// A trial config in a home directory writes its scratch files beside
+    /// its ledger, not under /var/lib.
+    #[test]
+    fn scratch_space_defaults_to_beside_the_ledger() {
+        let text = "[ledger]\npath = \"state/ledger.db\"\n[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n\
+                    [drills.d]\nsource = \"s\"\n[drills.e]\nsource = \"s\"\nscratch_dir = \"/srv/scratch\"\n";
+        let c = Config::from_toml(text, Path::new("/home/me/trial")).expect("valid");
+        assert_eq!(
+            c.drills["d"].scratch_dir,
+            Path::new("/home/me/trial/state/scratch")
+        );
+        assert_eq!(c.drills["e"].scratch_dir, Path::new("/srv/scratch"));
+        let default = Config::from_toml(
+            "[sources.s]\nkind = \"s3\"\nbucket = \"bkt\"\n[drills.d]\nsource = \"s\"\n",
+            Path::new("/etc/restoreproof"),
+        )
+        .expect("valid");
+        assert_eq!(
+            default.drills["d"].scratch_dir,
+            Path::new("/var/lib/restoreproof/scratch")
+        );
     }
 }
