@@ -150,9 +150,41 @@ fn the_deb_installs_the_binary_units_config_user_and_directories() {
         man.display(),
         man.display()
     )));
-    for want in ["restoreproof", "EXIT STATUS", "drill"] {
+    for want in [
+        "restoreproof",
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "NO_COLOR",
+        "drill",
+    ] {
         assert!(page.contains(want), "{want} not in the man page:\n{page}");
     }
+    // Every page the SUBCOMMANDS section names is installed, with examples.
+    for sub in [
+        "drill",
+        "status",
+        "report",
+        "evidence-verify",
+        "validate",
+        "collect",
+    ] {
+        let man = r.join(format!("usr/share/man/man1/restoreproof-{sub}.1.gz"));
+        let page = run(Command::new("sh").arg("-c").arg(format!(
+            "gzip -dc {} | MANWIDTH=80 man -l - 2>/dev/null || gzip -dc {}",
+            man.display(),
+            man.display()
+        )));
+        assert!(
+            page.contains("EXAMPLES") && page.contains("SYNOPSIS"),
+            "restoreproof-{sub}(1):\n{page}"
+        );
+    }
+    // Each subcommand's --help shows its examples too.
+    let help = run(Command::new(env!("CARGO_BIN_EXE_restoreproof")).args(["drill", "--help"]));
+    assert!(
+        help.contains("Examples:") && help.contains("restoreproof drill nightly-db --plan"),
+        "{help}"
+    );
     for c in [
         "usr/share/bash-completion/completions/restoreproof",
         "usr/share/zsh/vendor-completions/_restoreproof",

@@ -243,6 +243,38 @@ async fn the_report_counts_coverage_success_and_failures_and_renders_in_chromium
                 .any(|x| page.contains(x)),
         "self-contained"
     );
+    // It opens with its conclusion, tied to the evidence and the config.
+    let json: Value = serde_json::from_str(
+        &agent
+            .run(&["report", "--since", "1d", "--format", "json"])
+            .await
+            .stdout,
+    )
+    .expect("json");
+    let head = json["chain"]["head_hash"].as_str().expect("the chain head");
+    let config_hash = json["config_sha256"].as_str().expect("the config hash");
+    let summary_at = page.find("id=\"summary\"").expect("a summary block");
+    assert!(
+        summary_at < page.find("<h2>Drills</h2>").expect("drills"),
+        "the summary comes first"
+    );
+    for want in [
+        head,
+        config_hash,
+        "A.12.3.1 / 8.13 Information backup: ",
+        "Scope: 2 source(s)",
+        "Latest checkpoint: size",
+    ] {
+        assert!(
+            page[summary_at..].contains(want),
+            "{want} not in the summary"
+        );
+    }
+    // Run and event ids are folded, whole when opened.
+    assert!(
+        page.contains("<details class=\"id\"><summary>"),
+        "ids folded"
+    );
     let png = agent.path("report.png");
     let url = format!("file://{}", html.display());
     let shot = std::process::Command::new("chromium")

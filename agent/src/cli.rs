@@ -6,6 +6,9 @@ use crate::config::{RestoreMode, SampleSize, Strategy, DEFAULT_CONFIG_PATH};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub mod bar;
+pub mod examples;
+
 /// restoreproof: restores sampled recovery points from versioned object
 /// storage, verifies them against independent references and records
 /// evidence of every attempt.
@@ -130,9 +133,10 @@ pub enum Command {
     /// Print a shell completion script, e.g.
     /// `restoreproof completions bash > /etc/bash_completion.d/restoreproof`.
     Completions(CompletionsArgs),
-    /// Print the man page (roff), as the packages install it.
+    /// Print the man page restoreproof(1) (roff); with --dir, write it and a
+    /// page per subcommand there, as the packages install them.
     #[command(hide = true)]
-    Manpage,
+    Manpage(ManpageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -186,7 +190,7 @@ impl Command {
             Command::RestoreTesting(a) => a.json,
             Command::Collect(a) => a.json,
             Command::Validate(a) => a.json,
-            Command::Run | Command::Completions(_) | Command::Manpage => false,
+            Command::Run | Command::Completions(_) | Command::Manpage(_) => false,
         }
     }
 }
@@ -347,6 +351,13 @@ pub struct VerifyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// Write every page (restoreproof.1, restoreproof-drill.1, ...) here.
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -624,4 +635,29 @@ mod terminal_tests {
         assert!(c.quiet);
         assert!(Cli::try_parse_from(["restoreproof", "-q", "-v", "status"]).is_err());
     }
+}
+
+/// The command line with each subcommand's examples after its `--help`.
+pub fn command() -> clap::Command {
+    let mut cmd = <Cli as clap::CommandFactory>::command();
+    for (path, _) in examples::EXAMPLES {
+        let Some(text) = examples::help_text(path) else {
+            continue;
+        };
+        let mut parts = path.split(' ');
+        let first = parts.next().unwrap_or_default().to_owned();
+        let second = parts.next().map(str::to_owned);
+        cmd = cmd.mut_subcommand(first, |sub| match &second {
+            Some(s) => sub.mut_subcommand(s, |leaf| leaf.after_help(text.clone())),
+            None => sub.after_help(text.clone()),
+        });
+    }
+    cmd
+}
+
+/// Parses the process's arguments with [`command`] (examples in --help).
+pub fn parse() -> Cli {
+    use clap::FromArgMatches as _;
+    let matches = command().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
 }

@@ -1,14 +1,13 @@
 //! Thin entry point: parse arguments, set up logging, run, map to an exit code
 //! (0 verified · 1 a drill found a failure · 2 could not run).
 
-use clap::Parser;
-use restoreproof::cli::{Cli, LogFormat};
+use restoreproof::cli::LogFormat;
 use restoreproof::commands::{self, EXIT_ERROR};
 use std::process::ExitCode;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = restoreproof::cli::parse();
     let default_level = match cli.verbose {
         _ if cli.quiet => "error",
         // The service says what it does; one-shot commands stay quiet.
@@ -33,7 +32,8 @@ fn main() -> ExitCode {
     );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        // Log lines suspend a progress bar while they are written.
+        .with_writer(restoreproof::cli::bar::Stderr)
         // No colour codes in journald, files or for NO_COLOR.
         .with_ansi(restoreproof::cli::colour(
             std::io::IsTerminal::is_terminal(&std::io::stderr()) && !journal,

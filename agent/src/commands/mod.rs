@@ -6,6 +6,7 @@ mod collect;
 pub mod drill;
 pub mod evidence;
 pub mod gate;
+mod manpage;
 pub mod merge;
 pub mod out;
 pub mod patch;
@@ -111,18 +112,29 @@ async fn dispatch(cli: &Cli) -> anyhow::Result<ExitCode> {
             let mut text = Vec::new();
             clap_complete::generate(
                 args.shell,
-                &mut <Cli as clap::CommandFactory>::command(),
+                &mut crate::cli::command(),
                 "restoreproof",
                 &mut text,
             );
             out::write(&String::from_utf8_lossy(&text));
             Ok(ExitCode::from(EXIT_OK))
         }
-        Command::Manpage => {
-            let mut text = Vec::new();
-            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command()).render(&mut text)?;
-            out::write(&String::from_utf8_lossy(&text));
-            out::write(MANPAGE_TAIL);
+        Command::Manpage(args) => {
+            let pages = manpage::pages(MANPAGE_TAIL)?;
+            match &args.dir {
+                None => {
+                    if let Some((_, main)) = pages.first() {
+                        out::write(&String::from_utf8_lossy(main));
+                    }
+                }
+                Some(dir) => {
+                    std::fs::create_dir_all(dir)?;
+                    for (name, text) in &pages {
+                        std::fs::write(dir.join(name), text)?;
+                    }
+                    eprintln!("{} man page(s) written to {}", pages.len(), dir.display());
+                }
+            }
             Ok(ExitCode::from(EXIT_OK))
         }
     }

@@ -81,6 +81,10 @@ pub fn run(cli: &Cli, a: &ReportArgs) -> anyhow::Result<ExitCode> {
     if let Some(frameworks) = &a.framework {
         report.select_frameworks(&frameworks.0);
     }
+    // Ties a printed report to the configuration it was made with.
+    report.config_sha256 = std::fs::read(&cli.config)
+        .ok()
+        .map(|b| crate::evidence::sha256_hex(&b));
     let text = match a.format {
         ReportFormat::Text => render::text(&report),
         ReportFormat::Md => render::markdown(&report),

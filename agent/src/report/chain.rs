@@ -14,6 +14,21 @@ pub struct ChainSummary {
     /// that signed checkpoints in the period: check them against the key
     /// kept off the host.
     pub signers: Vec<String>,
+    /// The chain's last event: its sequence number and hash, so a printed
+    /// report can be tied to the evidence.
+    pub head_seq: Option<u64>,
+    pub head_hash: Option<String>,
+    /// The latest checkpoint in the period: the chain size and head it
+    /// commits to, and the key that signed it (`None`: unsigned).
+    pub last_checkpoint: Option<CheckpointRef>,
+}
+
+/// A checkpoint as the report names it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CheckpointRef {
+    pub size: u64,
+    pub head: String,
+    pub signed_by: Option<String>,
 }
 
 pub(super) fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary, LedgerError> {
@@ -29,7 +44,15 @@ pub(super) fn chain_summary(ledger: &Ledger, since: &str) -> Result<ChainSummary
         })
         .collect();
     let signed = checkpoints.iter().filter(|c| c.signed()).count() as u64;
+    let last_checkpoint = checkpoints.last().map(|c| CheckpointRef {
+        size: c.size,
+        head: c.head.clone(),
+        signed_by: c.key.clone().filter(|_| c.signed()),
+    });
     Ok(ChainSummary {
+        head_seq: r.last_seq,
+        head_hash: r.head.clone(),
+        last_checkpoint,
         intact: r.intact(),
         events: r.events,
         problems: r

@@ -32,8 +32,10 @@ const SERIES: &[&str] = &[
 const STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:2em;color:#222;max-width:1100px}\
 table{border-collapse:collapse;margin:1em 0;width:100%}\
-td,th{border:1px solid #ccc;padding:4px 6px;font-size:13px;text-align:left;vertical-align:top;overflow-wrap:anywhere}\
-th{background:#f3f3f3;font-size:12px;overflow-wrap:normal;hyphens:auto}\
+td,th{border:1px solid #ccc;padding:4px 6px;font-size:13px;text-align:left;vertical-align:top;overflow-wrap:break-word}\
+th{background:#f3f3f3;font-size:12px;overflow-wrap:normal;hyphens:manual}\
+details.id summary{cursor:pointer;font-family:monospace;font-size:12px}details.id code{display:block}\
+#summary{border:2px solid #444;padding:0.5em 1em;margin:1em 0}#summary ul{margin:0.3em 0;padding-left:1.2em}#summary li{margin:0.1em 0}\
 td.n{text-align:right;white-space:nowrap}svg{width:100%;max-width:720px;height:auto;display:block}\
 .evidenced{color:#2e7d32;font-weight:bold}.partly{color:#ef6c00;font-weight:bold}.no_evidence{color:#c62828;font-weight:bold}\
 .legend span{display:inline-block;margin-right:1em;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\
@@ -224,6 +226,12 @@ fn cell_html(c: &Cell) -> Markup {
         @for p in &c.parts {
             @match p {
                 Part::Text(s) => (t(s)),
+                // Ids (UUIDs) folded to their first characters, so they do
+                // not take the table's width; opened, the whole id.
+                Part::Code(s) if uuid::Uuid::parse_str(s).is_ok() => details class="id" {
+                    summary { (t(&s[..8])) "…" }
+                    code { (t(s)) }
+                },
                 Part::Code(s) => code { (t(s)) },
                 Part::Break => br;,
             }
@@ -270,6 +278,48 @@ fn controls(r: &Report) -> Markup {
     }
 }
 
+/// The report's conclusion, first: each control in one line, the scope,
+/// the period, the agent and configuration, and the chain head and its
+/// checkpoint, so that a printed page can be tied to the evidence.
+fn summary(r: &Report) -> Markup {
+    let c = &r.chain;
+    let sources: std::collections::BTreeSet<&str> =
+        r.drills.iter().map(|d| d.source.as_str()).collect();
+    html! {
+        section id="summary" {
+            h2 { "Summary" }
+            ul {
+                @for row in &r.controls {
+                    @let class = match row.status {
+                        ControlStatus::Evidenced => "evidenced",
+                        ControlStatus::Partly => "partly",
+                        ControlStatus::NoEvidence => "no_evidence",
+                    };
+                    li { (row.iso_2013) " / " (row.iso_2022) " " (row.title) ": " span class=(class) { (row.status.as_str()) } }
+                }
+            }
+            p {
+                "Scope: " (sources.len()) " source(s) (" (t(&sources.into_iter().collect::<Vec<_>>().join(", "))) "), "
+                (r.drills.len()) " drill(s) (" (t(&r.drills.iter().map(|d| d.drill.as_str()).collect::<Vec<_>>().join(", "))) "). "
+                "Period: " (t(&r.since)) " to " (t(&r.until)) ". "
+                "restoreproof " (t(&r.agent_version)) " on " code { (t(&r.host)) } "."
+                @if let Some(h) = &r.config_sha256 { " Configuration SHA-256 " code { (t(h)) } "." }
+            }
+            p {
+                "Evidence chain: " @if c.intact { "intact" } @else { b { "does not verify" } } ", "
+                (c.events) " events"
+                @if let (Some(seq), Some(h)) = (c.head_seq, &c.head_hash) { ", head #" (seq) " " code { (t(h)) } }
+                "."
+                @if let Some(cp) = &c.last_checkpoint {
+                    " Latest checkpoint: size " (cp.size) ", head " code { (t(&cp.head)) } ", "
+                    @match &cp.signed_by { Some(k) => { "signed by " code { (t(k)) } } None => { "unsigned" } }
+                    "."
+                } @else { " No checkpoint in the period." }
+            }
+        }
+    }
+}
+
 fn chain(r: &Report) -> Markup {
     html! {
         h2 { "Evidence chain" }
@@ -303,6 +353,7 @@ pub fn html(r: &Report) -> String {
             body {
                 h1 { "restoreproof report" }
                 p { (t(&r.since)) " to " (t(&r.until)) " · host " code { (t(&r.host)) } " · ledger " code { (t(&r.ledger)) } }
+                (summary(r))
                 h2 { "Drills" }
                 (table_html(&table::drills(r)))
                 h2 { "Verdicts per day" }

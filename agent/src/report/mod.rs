@@ -175,6 +175,10 @@ pub struct RunPoint {
     /// of the same listing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// Why a run that did not pass ended as it did (its error, or the
+    /// reason it failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// `evidenced`, `partly` or `no evidence`.
@@ -253,6 +257,12 @@ pub struct Report {
     /// Frameworks the control matrix is crossed with (`--framework`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub frameworks: Vec<crate::controls::Framework>,
+    /// The agent that wrote the report.
+    pub agent_version: String,
+    /// SHA-256 of the configuration file the report was made with, set by
+    /// the command that read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config_sha256: Option<String>,
 }
 
 /// One ransomware signal: a version against its predecessor (`key` set),
@@ -325,6 +335,8 @@ impl Report {
             .collect();
         let mut report = Self {
             frameworks: Vec::new(),
+            agent_version: env!("CARGO_PKG_VERSION").to_owned(),
+            config_sha256: None,
             signals: signal_rows(ledger, &since_s, &keep)?,
             generated_at: now.to_rfc3339_opts(SecondsFormat::Secs, true),
             since: since.to_rfc3339_opts(SecondsFormat::Secs, true),
@@ -510,6 +522,7 @@ fn run_points(runs: &[RunRecord]) -> Vec<RunPoint> {
                 verified: s.counts.verified,
                 failed: s.counts.failures(),
                 seed: s.seed,
+                reason: s.error.clone().or_else(|| s.reason.clone()),
             })
         })
         .collect()

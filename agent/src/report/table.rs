@@ -129,11 +129,27 @@ pub(super) fn runs(r: &Report) -> Table {
             vec![
                 Cell::text(&p.started_at),
                 Cell::text(&p.drill),
-                Cell::text(p.outcome.map_or("", RunOutcome::as_str)),
+                // A run that did not pass says why beside its outcome.
+                Cell::of(match &p.reason {
+                    Some(why) => vec![
+                        Part::Text(p.outcome.map_or("", RunOutcome::as_str).to_owned()),
+                        Part::Break,
+                        Part::Text(why.clone()),
+                    ],
+                    None => vec![Part::Text(
+                        p.outcome.map_or("", RunOutcome::as_str).to_owned(),
+                    )],
+                }),
                 Cell::number(p.sampled),
                 Cell::number(p.verified),
                 Cell::number(p.failed),
-                Cell::number(format!("{}/s", human_bytes(p.throughput_bytes_per_sec))),
+                Cell::number(
+                    if p.throughput_bytes_per_sec == 0 && p.sampled == p.failed {
+                        "—".to_owned()
+                    } else {
+                        format!("{}/s", human_bytes(p.throughput_bytes_per_sec))
+                    },
+                ),
                 Cell::code(p.seed.map(|s| s.to_string()).unwrap_or_default()),
                 Cell::code(&p.run_id),
             ]

@@ -27,6 +27,7 @@ impl Progress {
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        crate::cli::bar::show(Some(bar.clone()));
         Self {
             bar,
             done: AtomicU64::new(0),
@@ -44,8 +45,9 @@ impl Observer for Progress {
         self.total.store(count, Ordering::Relaxed);
         self.bar.set_style(
             ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+                "{spinner} [{elapsed_precise}] {wide_bar} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {steady_eta} {msg}",
             )
+            .map(|s| s.with_key("steady_eta", crate::cli::bar::eta))
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
         self.bar.set_length(bytes);
@@ -68,6 +70,7 @@ impl Observer for Progress {
 
 impl Drop for Progress {
     fn drop(&mut self) {
+        crate::cli::bar::show(None);
         self.bar.finish_and_clear();
     }
 }
