@@ -200,3 +200,67 @@ async fn a_ledger_the_user_may_not_read_is_named_with_the_fix() {
         "{err}"
     );
 }
+
+/// `validate --connect` reaches every source as a drill would — lists it
+/// and reads one recovery point's attributes — and names what is wrong:
+/// an endpoint that does not answer, a bucket or container that does not
+/// exist; an unreachable source exits 2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_connect_reaches_every_source_and_names_what_fails() {
+    let b = crate::util::Bucket::new("connect").await;
+    b.put("k", b"bytes", None).await;
+    let c = crate::azure::Container::new("connect").await;
+    c.put("blob", b"bytes").await;
+    let endpoint = crate::util::endpoint();
+    let agent = crate::util::Agent::from_toml(&format!(
+        "[sources.good]\nkind = \"s3\"\nbucket = \"{}\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\n\
+         [sources.missing]\nkind = \"s3\"\nbucket = \"no-such-bucket-{}\"\nendpoint = \"{endpoint}\"\nregion = \"us-east-1\"\n\
+         [sources.down]\nkind = \"s3\"\nbucket = \"bkt\"\nendpoint = \"http://127.0.0.1:9\"\nregion = \"us-east-1\"\n{}",
+        b.name,
+        &b.name[b.name.len() - 8..],
+        c.source_toml("az")
+    ));
+    let run = agent.run(&["validate", "--connect", "--json"]).await;
+    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let row = |name: &str| {
+        doc["sources_reached"]
+            .as_array()
+            .expect("sources_reached")
+            .iter()
+            .find(|r| r["source"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {doc}"))
+    };
+    assert_eq!(row("good")["ok"], true, "{}", row("good"));
+    assert!(row("good")["detail"]
+        .as_str()
+        .unwrap_or("")
+        .contains("read the attributes of k"));
+    assert_eq!(row("az")["ok"], true, "{}", row("az"));
+    let missing = row("missing");
+    assert_eq!(missing["ok"], false);
+    assert!(
+        missing["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not exist"),
+        "{missing}"
+    );
+    let down = row("down");
+    assert_eq!(down["ok"], false);
+    assert!(
+        down["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("check endpoint, region and the network"),
+        "{down}"
+    );
+    crate::schemas::assert_valid(&[("validate", doc.clone())]);
+    let text = agent.run(&["validate", "--connect"]).await;
+    assert!(
+        text.stdout.contains("sources.down:") && text.stdout.contains("UNREACHABLE"),
+        "{}",
+        text.stdout
+    );
+}

@@ -127,8 +127,9 @@ pub enum Command {
     /// sink caught up, 1 one is not); without: keep shipping until stopped.
     Ship(ShipArgs),
     /// Check the configuration without touching the network; exit 2 with
-    /// every problem when it is invalid. --connect also checks that each
-    /// evidence sink is reachable.
+    /// every problem when it is invalid. --connect also lists each source
+    /// and reads one recovery point's attributes, and reaches each evidence
+    /// sink, naming what fails and what to fix.
     Validate(ValidateArgs),
     /// Print a shell completion script, e.g.
     /// `restoreproof completions bash > /etc/bash_completion.d/restoreproof`.
@@ -546,8 +547,9 @@ pub struct ValidateArgs {
     #[arg(long)]
     pub json: bool,
 
-    /// Also connect to each evidence sink (TCP/TLS handshake, HTTP
-    /// authentication) without sending evidence.
+    /// Also reach each source (list it, read one recovery point's
+    /// attributes) and each evidence sink (TCP/TLS handshake, HTTP
+    /// authentication) without sending evidence; exit 2 when one fails.
     #[arg(long)]
     pub connect: bool,
 }

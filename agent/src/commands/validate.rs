@@ -19,17 +19,18 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     match loaded {
         Ok(c) => {
             let schedules = schedules(&c);
-            let connect = if args.connect {
-                connect(&c).await
+            let (connect, reached) = if args.connect {
+                (connect(&c).await, reach_sources(&c).await)
             } else {
-                Vec::new()
+                (Vec::new(), Vec::new())
             };
-            let unreachable = connect.iter().any(|c| !c.ok);
+            let unreachable = connect.iter().any(|c| !c.ok) || reached.iter().any(|s| !s.ok);
             if args.json {
                 super::out::json(&json!({
                     "schema": super::out::schema::VALIDATE,
                     "valid": true,
                     "connect": connect,
+                    "sources_reached": reached,
                     "config": cli.config,
                     "sources": c.sources.keys().collect::<Vec<_>>(),
                     "drills": c.drills.keys().collect::<Vec<_>>(),
@@ -37,6 +38,15 @@ pub async fn run(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 }));
             } else {
                 print_valid(cli, &c, &schedules, &connect);
+                for s in &reached {
+                    crate::outln!(
+                        "  sources.{}: {} {}: {}",
+                        s.source,
+                        s.target,
+                        if s.ok { "reachable" } else { "UNREACHABLE" },
+                        s.detail,
+                    );
+                }
             }
             Ok(ExitCode::from(if unreachable {
                 EXIT_ERROR
@@ -205,5 +215,102 @@ async fn check_sink(
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+/// A source as `--connect` reached it.
+#[derive(Serialize)]
+struct SourceRow<'a> {
+    source: &'a str,
+    target: String,
+    ok: bool,
+    detail: String,
+}
+
+/// `--connect`: each source listed (its first version or blob) and that
+/// recovery point's attributes read, as a drill would; what fails is named
+/// with what to fix.
+async fn reach_sources(c: &crate::config::Config) -> Vec<SourceRow<'_>> {
+    let mut out = Vec::new();
+    for (name, cfg) in &c.sources {
+        let info = crate::source::SourceInfo::of_config(name, cfg);
+        let (ok, detail) = match tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            reach(name, cfg),
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(_) => (
+                false,
+                "no answer within 60 s: check the endpoint and the network".to_owned(),
+            ),
+        };
+        out.push(SourceRow {
+            source: name,
+            target: format!(
+                "{}://{}/{}",
+                info.kind.url_scheme(),
+                info.bucket,
+                info.prefix
+            ),
+            ok,
+            detail,
+        });
+    }
+    out
+}
+
+async fn reach(name: &str, cfg: &crate::config::SourceConfig) -> (bool, String) {
+    use crate::source::ListItem;
+    use futures::StreamExt as _;
+    let options = crate::source::BuildOptions {
+        attempts: 1,
+        timeout: std::time::Duration::from_secs(30),
+    };
+    let source = match crate::providers::build(name, cfg, options).await {
+        Ok(s) => s,
+        Err(e) => return (false, format!("cannot set up the source: {e}")),
+    };
+    let mut listing = source.list();
+    let first = listing.next().await;
+    drop(listing);
+    match first {
+        None => (true, "listed: nothing under its prefix yet".into()),
+        Some(Err(e)) => (false, format!("cannot list it: {}", hint(&e))),
+        Some(Ok(ListItem::DeleteMarker { .. })) => (true, "listed (a delete marker first)".into()),
+        Some(Ok(ListItem::Version(v))) => match source.attributes(&v).await {
+            Ok(_) => (
+                true,
+                format!(
+                    "listed, and read the attributes of {}",
+                    crate::text::shown(&v.key)
+                ),
+            ),
+            Err(e) => (
+                false,
+                format!(
+                    "listed, but cannot read a recovery point's attributes: {}",
+                    hint(&e)
+                ),
+            ),
+        },
+    }
+}
+
+/// A source error with what to do about it.
+fn hint(e: &crate::source::SourceError) -> String {
+    use crate::source::ErrorClass as C;
+    let fix = match e.class {
+        C::Network | C::Timeout => "the endpoint cannot be reached: check endpoint, region and the network",
+        C::Credentials => "the store refused the key or signature: check the credentials (and this host's clock)",
+        C::AccessDenied => "the identity may not do this: grant the permissions in packaging/aws/iam-policy-drill.json (S3) or Storage Blob Data Reader (Azure)",
+        C::NotFound => "not found: check the bucket or container name (and the account or region)",
+        _ => "",
+    };
+    if fix.is_empty() {
+        format!("{}: {}", e.class, e.message)
+    } else {
+        format!("{}: {}; {fix}", e.class, e.message)
     }
 }
