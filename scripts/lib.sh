@@ -11,8 +11,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$RP_CACHE/target}"
 # Kubernetes example in the package tests; pyarrow writes the Parquet
 # inventory reports the tests drill from (an implementation independent of
 # the agent's reader); kubernetes-validate checks the Kubernetes manifests
-# offline against its bundled schemas.
-MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob' 'pyyaml' 'jsonschema' 'securesystemslib[crypto]' 'in-toto' 'pyarrow' 'kubernetes-validate')
+# offline against its bundled schemas; py-ocsf-models validates the OCSF
+# findings as pipelines built on it do.
+MOTO_PACKAGES=('moto[server]==5.2.*' 'crc32c' 'botocore[crt]' 'azure-storage-blob' 'pyyaml' 'jsonschema' 'securesystemslib[crypto]' 'in-toto' 'pyarrow' 'kubernetes-validate' 'py-ocsf-models')
 
 # moto 5.2 answers GetBucketVersioning with a document the AWS SDK cannot
 # parse (5.1.22 parses but breaks GetObjectAttributes): the posture tests
@@ -23,7 +24,7 @@ rp_log() { printf '==> %s\n' "$*" >&2; }
 
 # Installs moto (the local S3 server) into a private virtualenv.
 rp_install_moto() {
-  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob, yaml, jsonschema, securesystemslib, in_toto, cryptography, pyarrow, kubernetes_validate' 2>/dev/null; then
+  if [ -x "$RP_VENV/bin/moto_server" ] && "$RP_VENV/bin/python" -c 'import crc32c, awscrt, azure.storage.blob, yaml, jsonschema, securesystemslib, in_toto, cryptography, pyarrow, kubernetes_validate, py_ocsf_models' 2>/dev/null; then
     return 0
   fi
   rp_log "installing ${MOTO_PACKAGES[*]} into $RP_VENV"

@@ -13,7 +13,9 @@ attributes only with the profile named in `metadata.profiles`), of the
 dictionary's type, with an `_id` value its enum lists; required
 attributes must be present; `type_uid`, `category_uid` and
 `metadata.version` must agree with the schema. Prints one line per problem
-and exits 1 when there is any, 0 otherwise.
+and exits 1 when there is any, 0 otherwise. Findings (Compliance and
+Detection Finding) are also validated with py-ocsf-models, whose models
+require what OCSF only recommends (`device.name`, `uid`, `ip`, `region`).
 """
 import json
 import os
@@ -178,6 +180,24 @@ def check_record(schema, record):
     return [f"{name}: {p}" for p in problems]
 
 
+def check_models(record):
+    """The record against py-ocsf-models (PyPI; the OCSF library Prowler
+    uses), for the classes it models: what a pipeline built on it refuses."""
+    try:
+        from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
+        from py_ocsf_models.events.findings.detection_finding import DetectionFinding
+    except ImportError:
+        return ["py-ocsf-models is not installed (scripts/test installs it)"]
+    model = {2003: ComplianceFinding, 2004: DetectionFinding}.get(record.get("class_uid"))
+    if model is None:
+        return []
+    try:
+        model.model_validate(record)
+    except Exception as e:  # pydantic's ValidationError, with every field
+        return [f"py-ocsf-models {model.__name__}: " + " | ".join(str(e).splitlines()[:12])]
+    return []
+
+
 def main():
     schema = Schema(sys.argv[1])
     failed = 0
@@ -185,7 +205,7 @@ def main():
         if not line.strip():
             continue
         record = json.loads(line)
-        for p in check_record(schema, record):
+        for p in check_record(schema, record) + check_models(record):
             failed += 1
             print(f"record {n} ({record.get('class_name')}): {p}")
     sys.exit(1 if failed else 0)

@@ -356,6 +356,24 @@ async fn each_s3_setting_is_found_both_ways_and_recorded_as_evidence() {
         .collect();
     assert_eq!(findings.len(), 18, "9 checks, twice");
     crate::util::assert_ocsf_conforms(&ev);
+    // The findings name their device as py-ocsf-models (the OCSF library
+    // Prowler uses) requires; without the region it refuses them.
+    let mut finding = restoreproof::sink::format::render(
+        restoreproof::sink::config::Format::Ocsf,
+        &restoreproof::evidence::record::Record::read(findings[0].clone()),
+    );
+    let device = finding["device"].clone();
+    for k in ["name", "uid", "ip", "region", "hostname"] {
+        assert!(device[k].is_string(), "device.{k}: {device}");
+    }
+    if let Some(d) = finding["device"].as_object_mut() {
+        d.remove("region");
+    }
+    let refused = crate::util::ocsf_check(&[finding]).expect_err("refused without a region");
+    assert!(
+        refused.contains("py-ocsf-models ComplianceFinding"),
+        "{refused}"
+    );
     assert_eq!(
         ev.last().map(|e| e["kind"].clone()),
         Some("checkpoint".into())

@@ -183,3 +183,45 @@ pub fn config_problems(c: &Config) -> Vec<crate::config::Problem> {
     }
     problems
 }
+
+/// What identifies this machine beside its name, where it can be known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Machine {
+    /// systemd's `/etc/machine-id` (or D-Bus's copy of it).
+    pub machine_id: Option<String>,
+    /// The address this host sends from on its default route (found with a
+    /// UDP socket connected to a documentation address: nothing is sent).
+    pub ip: Option<String>,
+    /// The cloud region the environment names (`AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`, `RESTOREPROOF_REGION`).
+    pub region: Option<String>,
+}
+
+impl Machine {
+    /// Reads this machine's facts.
+    pub fn read() -> Self {
+        let machine_id = ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+            .iter()
+            .find_map(|p| std::fs::read_to_string(p).ok())
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty());
+        let ip = std::net::UdpSocket::bind("0.0.0.0:0")
+            .and_then(|s| {
+                s.connect("192.0.2.1:9")?;
+                s.local_addr()
+            })
+            .ok()
+            .map(|a| a.ip())
+            .filter(|ip| !ip.is_unspecified())
+            .map(|ip| ip.to_string());
+        let region = ["RESTOREPROOF_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok())
+            .filter(|r| !r.is_empty());
+        Self {
+            machine_id,
+            ip,
+            region,
+        }
+    }
+}

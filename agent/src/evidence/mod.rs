@@ -137,21 +137,34 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Who produced the evidence.
+/// Who produced the evidence, and on which machine: its host name, and
+/// where known its machine id, primary address and cloud region (SIEM
+/// records name the device by them).
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentInfo {
     pub name: &'static str,
     pub version: &'static str,
     pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ip: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
 }
 
 impl AgentInfo {
-    /// This agent on this host.
+    /// This agent on this host (the machine facts read once per process).
     pub fn current() -> Self {
+        static MACHINE: std::sync::OnceLock<crate::host::Machine> = std::sync::OnceLock::new();
+        let m = MACHINE.get_or_init(crate::host::Machine::read);
         Self {
             name: "restoreproof",
             version: env!("CARGO_PKG_VERSION"),
             host: crate::host::hostname().unwrap_or_else(|| "unknown".into()),
+            machine_id: m.machine_id.clone(),
+            ip: m.ip.clone(),
+            region: m.region.clone(),
         }
     }
 }

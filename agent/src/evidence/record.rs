@@ -193,6 +193,9 @@ pub struct Agent {
     pub name: String,
     pub version: String,
     pub host: String,
+    pub machine_id: Option<String>,
+    pub ip: Option<String>,
+    pub region: Option<String>,
 }
 
 /// A source as records name it.

@@ -151,10 +151,24 @@ fn profiles(r: &Record, c: &Class) -> (Value, Vec<&'static str>) {
     let mut out = json!({});
     let mut profiles = Vec::new();
     if matches!(c.uid, 2003 | 6002 | 6007 | 1008) {
-        merge(
-            &mut out,
-            json!({ "device": { "hostname": r.agent.host, "type_id": 0, "type": "Unknown" } }),
-        );
+        // The device is the agent's host: named, and where the record
+        // knows them, its machine id, address and region.
+        let mut device = json!({
+            "hostname": r.agent.host,
+            "name": r.agent.host,
+            "type_id": 0,
+            "type": "Unknown",
+        });
+        for (k, v) in [
+            ("uid", &r.agent.machine_id),
+            ("ip", &r.agent.ip),
+            ("region", &r.agent.region),
+        ] {
+            if let (Some(v), Value::Object(m)) = (v, &mut device) {
+                m.insert(k.into(), json!(v));
+            }
+        }
+        merge(&mut out, json!({ "device": device }));
         profiles.push("host");
     }
     if let Some(p) = r.source.cloud() {
