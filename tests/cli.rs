@@ -264,3 +264,53 @@ async fn validate_connect_reaches_every_source_and_names_what_fails() {
         text.stdout
     );
 }
+
+/// On a terminal, a log line written while the progress bar is drawn gets
+/// a line of its own: the bar is cleared, the line written, the bar drawn
+/// again (run under a pseudo-terminal with `script`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_during_a_drill_never_lands_inside_the_progress_bar() {
+    use restoreproof_testkit::{Fault, Rule};
+    let b = crate::util::Bucket::new("cli-bar").await;
+    for k in ["a", "b", "c"] {
+        b.put(k, &crate::util::data(k.as_bytes()[0], 20_000), None)
+            .await;
+    }
+    // The first restore stalls (the bar is drawn meanwhile), the next one
+    // meets a transient error, which is logged as a WARN and retried.
+    b.proxy.add(
+        Rule::get(
+            "versionId=",
+            Fault::Stall(std::time::Duration::from_millis(1500)),
+        )
+        .times(1),
+    );
+    b.proxy
+        .add(Rule::get("versionId=", Fault::Status(503, "SlowDown")).times(1));
+    let agent = crate::util::Agent::new(&b.proxy.url(), &b.name, "sample = 3\nconcurrency = 1");
+    let cmd = format!(
+        "{} --config {} drill d --no-ship",
+        env!("CARGO_BIN_EXE_restoreproof"),
+        agent.config.display()
+    );
+    let out = tokio::process::Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("RUST_LOG")
+        .output()
+        .await
+        .expect("script (util-linux)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("trying again"), "the warning: {text}");
+    assert!(text.contains("restored"), "the bar was drawn: {text}");
+    for segment in text.split(['\r', '\n']) {
+        assert!(
+            !(segment.contains("WARN")
+                && (segment.contains("restored") || segment.contains("ETA"))),
+            "a log line inside the bar: {segment:?}"
+        );
+    }
+}
