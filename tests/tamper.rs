@@ -419,3 +419,72 @@ async fn ledger_rows_edited_behind_the_chain_are_named_and_no_report_is_made() {
     let (code, out) = verify(&agent, &[]).await;
     assert_eq!(code, 0, "restored: {out}");
 }
+
+/// The service verifies the evidence chain itself (at start, then hourly):
+/// an event edited in the ledger is a problem `status` names (exit 1) and
+/// `restoreproof_evidence_chain_intact` drops to 0, for the alert.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_service_finds_an_edited_chain_and_says_so() {
+    let (_b, agent, _) = evidence().await;
+    let text = std::fs::read_to_string(&agent.config).expect("config");
+    std::fs::write(
+        &agent.config,
+        format!("[daemon]\nheartbeat_interval = \"1s\"\n{text}\nschedule = \"0 0 3 1 1 *\"\n"),
+    )
+    .expect("config");
+    // Intact first.
+    let mut child = agent.spawn_service();
+    let mut seen = None;
+    for _ in 0..40 {
+        seen = chain_metric(&agent).await;
+        if seen.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        seen.as_deref(),
+        Some("restoreproof_evidence_chain_intact 1")
+    );
+    crate::daemon::signal(&child, "TERM");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await;
+    // Then one event edited behind the trigger's back.
+    let l = agent.ledger();
+    l.execute_batch(
+        "DROP TRIGGER events_are_immutable;
+         UPDATE events SET body = replace(body, '\"verdict\":\"verified\"', '\"verdict\":\"mismatch\"') WHERE seq = 2;",
+    )
+    .expect("tamper");
+    drop(l);
+    child = agent.spawn_service();
+    for _ in 0..40 {
+        seen = chain_metric(&agent).await;
+        if seen.as_deref() == Some("restoreproof_evidence_chain_intact 0") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        seen.as_deref(),
+        Some("restoreproof_evidence_chain_intact 0")
+    );
+    let status = agent.run(&["status"]).await;
+    assert_eq!(status.code, 1);
+    assert!(
+        status
+            .stderr
+            .contains("the evidence chain does not verify: "),
+        "{}",
+        status.stderr
+    );
+    crate::daemon::signal(&child, "TERM");
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait()).await;
+}
+
+/// The `restoreproof_evidence_chain_intact` line of the metrics, if any.
+async fn chain_metric(agent: &Agent) -> Option<String> {
+    let m = agent.run(&["status", "--prometheus"]).await.stdout;
+    m.lines()
+        .find(|l| l.starts_with("restoreproof_evidence_chain_intact "))
+        .map(str::to_owned)
+}

@@ -260,3 +260,55 @@ pub(super) async fn provider_jobs_loop(agent: Arc<Agent>, stop: Stop) {
         }
     }
 }
+
+/// How often the service verifies the whole evidence chain (and once at
+/// start): each event's hash and link, read from the ledger by a
+/// connection of its own, so recording never waits for it.
+const CHAIN_CHECK_EVERY: Duration = Duration::from_secs(3600);
+
+/// Verifies the evidence chain at start and every hour; a chain that does
+/// not verify is a problem the heartbeat reports (`status` exits 1, the
+/// metric `restoreproof_evidence_chain_intact` drops to 0).
+pub(super) async fn chain_loop(agent: Arc<Agent>, stop: Stop) {
+    loop {
+        let path = agent.config().ledger_path.clone();
+        let checked = tokio::task::spawn_blocking(move || {
+            // A connection of its own, never an immutable one in the
+            // process that writes the ledger (see `Ledger::open_reader`).
+            let ledger = crate::ledger::Ledger::open_reader(&path)?;
+            let lines = ledger.evidence_lines()?;
+            let anchor = ledger.chain_anchor()?;
+            Ok::<_, crate::ledger::LedgerError>(crate::evidence::chain::verify_lines(
+                lines,
+                (anchor.0 > 0).then_some(anchor),
+                None,
+            ))
+        })
+        .await;
+        match checked {
+            Ok(Ok(r)) => {
+                let problem = (!r.intact()).then(|| {
+                    r.findings
+                        .first()
+                        .map(|f| format!("{} at {}: {}", f.kind, f.location, f.message))
+                        .unwrap_or_else(|| "the chain does not verify".into())
+                });
+                if let Some(p) = &problem {
+                    tracing::error!(problem = %p, "The evidence chain does not verify.");
+                }
+                *agent
+                    .chain_problem
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = problem;
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "Cannot read the evidence chain to verify it; trying again within the hour.")
+            }
+            Err(e) => tracing::error!(error = %e, "The evidence chain check failed (a bug)."),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(CHAIN_CHECK_EVERY) => {}
+            () = stop.finishing() => return,
+        }
+    }
+}

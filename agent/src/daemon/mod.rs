@@ -45,7 +45,8 @@ use tokio_util::sync::CancellationToken;
 mod loops;
 mod metrics_http;
 use loops::{
-    anchor_loop, canary_loop, patch_loop, posture_loop, provider_jobs_loop, restore_testing_loop,
+    anchor_loop, canary_loop, chain_loop, patch_loop, posture_loop, provider_jobs_loop,
+    restore_testing_loop,
 };
 
 mod shipping;
@@ -149,6 +150,7 @@ impl Service {
             started_at: now_rfc3339(),
             clock: clock.clone(),
             metrics_error: Mutex::new(None),
+            chain_problem: Mutex::new(None),
             last_checkpoint: Mutex::new(std::time::Instant::now()),
         });
         let stop = Stop::new();
@@ -166,6 +168,7 @@ impl Service {
             tokio::spawn(patch_loop(agent.clone(), stop.clone())),
             tokio::spawn(restore_testing_loop(agent.clone(), stop.clone())),
             tokio::spawn(provider_jobs_loop(agent.clone(), stop.clone())),
+            tokio::spawn(chain_loop(agent.clone(), stop.clone())),
         ];
         let mut loops = loops;
         if let Some(addr) = config.daemon.metrics_listen {
@@ -328,6 +331,9 @@ struct Agent {
     started_at: String,
     clock: Arc<dyn Clock>,
     metrics_error: Mutex<Option<String>>,
+    /// Why the evidence chain did not verify at its last check (`None`:
+    /// intact, or not checked yet).
+    chain_problem: Mutex<Option<String>>,
     last_checkpoint: Mutex<std::time::Instant>,
 }
 
@@ -434,6 +440,13 @@ impl Agent {
                         config.daemon.metrics_file.as_deref().unwrap_or(Path::new("")).display()
                     )
                 })
+                .chain(
+                    self.chain_problem
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .iter()
+                        .map(|p| format!("{}{p}; run `restoreproof evidence verify --ledger`", status::CHAIN_PROBLEM)),
+                )
                 .collect(),
         })?;
         self.daily_checkpoint()?;

@@ -83,6 +83,9 @@ pub struct DrillStatus {
     pub coverage: Option<crate::evidence::record::Coverage>,
 }
 
+/// How the heartbeat's problems name an evidence chain that does not verify.
+pub const CHAIN_PROBLEM: &str = "the evidence chain does not verify: ";
+
 /// Everything `status` shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {

@@ -179,6 +179,37 @@ impl Ledger {
         })
     }
 
+    /// A second connection to the ledger this process writes, for long
+    /// reads that must not hold the recorder (the service's chain check):
+    /// an ordinary connection with writes refused (`query_only`). Never
+    /// [`Ledger::open_read_only`] in the writing process: its immutable
+    /// fallback closes the file without SQLite's locking, which drops the
+    /// process's locks on it, and another process could then remove the
+    /// write-ahead log the writer still uses.
+    ///
+    /// # Errors
+    /// When the file cannot be opened.
+    pub fn open_reader(path: &Path) -> Result<Self, LedgerError> {
+        use rusqlite::OpenFlags;
+        let open_err = |source| LedgerError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "query_only", true)
+            .map_err(open_err)?;
+        Ok(Self {
+            conn,
+            path: path.to_owned(),
+        })
+    }
+
     /// Opens an existing ledger for reading only, changing nothing on disk:
     /// for commands that only read (`status`, `report`, `evidence verify`),
     /// so they work on a ledger the user may read but not write, a

@@ -89,6 +89,19 @@ impl StatusReport {
             vec![(vec![], self.tampered.len() as f64)],
         );
         f.gauge(
+            "restoreproof_evidence_chain_intact",
+            "1 when the service's last check of the evidence chain (at start and hourly) found every event's hash and link intact, 0 when it does not verify; absent without a running service.",
+            &[],
+            self.daemon
+                .iter()
+                .filter(|d| d.fresh)
+                .map(|d| {
+                    let broken = d.state.problems.iter().any(|p| p.starts_with(super::CHAIN_PROBLEM));
+                    (vec![], flag(!broken))
+                })
+                .collect(),
+        );
+        f.gauge(
             "restoreproof_daemon_up",
             "1 while the daemon's heartbeat is fresh.",
             &[],
