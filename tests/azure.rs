@@ -240,6 +240,13 @@ async fn snapshots_restore_and_content_md5_is_compared() {
         )
         .expect("count");
     assert_eq!(baselines, 3);
+    // People's output says nothing of delete markers, which Azure has not.
+    let text = agent.run(&["drill", "d", "--no-ship"]).await;
+    assert!(
+        text.stdout.contains("recovery points listed") && !text.stdout.contains("delete marker"),
+        "{}",
+        text.stdout
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -172,6 +172,15 @@ async fn a_drill_that_restores_nothing_fails() {
         "{}",
         run.stdout
     );
+    // Counted nouns: one recovery point, no delete marker, zero candidates.
+    assert!(
+        run.stdout.contains("Sampled 0 of 0 candidates")
+            && run
+                .stdout
+                .contains("1 recovery point listed, 0 delete markers (not restorable)"),
+        "{}",
+        run.stdout
+    );
 
     // One meaning of "failed" everywhere: the ledger's run summary, status
     // (exit 1), the metrics, and each record format.
