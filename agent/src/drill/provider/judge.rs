@@ -224,3 +224,141 @@ fn failed_task(mut r: SampleResult, row: &ReportRow, job: &str, ended: &str) -> 
     });
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expected() -> Expected {
+        Expected {
+            algorithm: "MD5".into(),
+            checksum_type: "FULL_OBJECT".into(),
+            reference: "s3.etag".into(),
+            kind: ReferenceKind::Etag,
+            value: "9e107d9d372bb6826bd81d3542a419d6".into(),
+        }
+    }
+
+    fn point() -> Candidate {
+        Candidate {
+            key: "k".into(),
+            version_id: Some("v1".into()),
+            etag: Some("9e107d9d372bb6826bd81d3542a419d6".into()),
+            ..Candidate::default()
+        }
+    }
+
+    fn row(status: &str, http: u16, code: Option<&str>, message: &str) -> ReportRow {
+        ReportRow {
+            bucket: "b".into(),
+            key: "k".into(),
+            version_id: Some("v1".into()),
+            status: status.into(),
+            http_status: Some(http),
+            error_code: code.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    fn complete() -> JobState {
+        JobState {
+            status: "Complete".into(),
+            ..JobState::default()
+        }
+    }
+
+    fn at() -> Location {
+        Location::parse("s3://ops/reports/").expect("location")
+    }
+
+    #[test]
+    fn the_reference_matched_is_verified() {
+        let ok = row("succeeded", 200, None, "{\"checksum_hex\":\"9e107d9d372bb6826bd81d3542a419d6\",\"checksumAlgorithm\":\"MD5\",\"etag\":\"9e107d9d372bb6826bd81d3542a419d6\"}");
+        let r = judge(
+            &expected(),
+            point(),
+            "j",
+            &complete(),
+            &Ok(Some(vec![ok])),
+            &at(),
+        );
+        assert_eq!(r.verdict, Verdict::Verified, "{:?}", r.checks);
+    }
+
+    /// A job that computed the checksum of another object (its report names
+    /// another ETag than the listing's) proves nothing of the version asked
+    /// for, even when the checksum equals the reference.
+    #[test]
+    fn a_report_naming_another_object_is_a_mismatch() {
+        let other = row("succeeded", 200, None, "{\"checksum_hex\":\"9e107d9d372bb6826bd81d3542a419d6\",\"etag\":\"0000000000000000000000000000beef\"}");
+        let r = judge(
+            &expected(),
+            point(),
+            "j",
+            &complete(),
+            &Ok(Some(vec![other])),
+            &at(),
+        );
+        assert_eq!(r.verdict, Verdict::Mismatch);
+        assert!(r
+            .checks
+            .iter()
+            .any(|c| c.name == "identity.report.etag" && c.outcome == Outcome::Mismatch));
+    }
+
+    #[test]
+    fn the_jobs_own_problems_are_never_the_backups() {
+        let throttled = row(
+            "failed",
+            503,
+            Some("SlowDown"),
+            "Please reduce your request rate",
+        );
+        let r = judge(
+            &expected(),
+            point(),
+            "j",
+            &complete(),
+            &Ok(Some(vec![throttled])),
+            &at(),
+        );
+        assert_eq!(r.verdict, Verdict::Aborted);
+        let r = judge(
+            &expected(),
+            point(),
+            "j",
+            &complete(),
+            &Ok(Some(vec![])),
+            &at(),
+        );
+        assert_eq!(r.verdict, Verdict::Aborted, "no row for it");
+        let r = judge(&expected(), point(), "j", &complete(), &Ok(None), &at());
+        assert_eq!(r.verdict, Verdict::Aborted, "no report");
+        let unreadable = row("succeeded", 200, None, "Successful");
+        let r = judge(
+            &expected(),
+            point(),
+            "j",
+            &complete(),
+            &Ok(Some(vec![unreadable])),
+            &at(),
+        );
+        assert_eq!(r.verdict, Verdict::Aborted, "an unreadable row");
+        let gone = row(
+            "failed",
+            404,
+            Some("NoSuchVersion"),
+            "The specified version does not exist.",
+        );
+        let r = judge(
+            &expected(),
+            point(),
+            "j",
+            &complete(),
+            &Ok(Some(vec![gone])),
+            &at(),
+        );
+        assert_eq!(r.verdict, Verdict::Unrecoverable);
+        assert_eq!(r.error_class, Some(ErrorClass::NotFound));
+    }
+}
