@@ -75,6 +75,7 @@ mod daemon;
 mod host;
 mod inventory;
 mod inventory_azure;
+mod kubernetes;
 mod packages;
 mod patch;
 mod posture;

@@ -31,27 +31,17 @@ impl Judged {
     /// The verdict as a drill records it (the recovery point is the source
     /// version; a key with none is named alone).
     fn into_result(self) -> SampleResult {
-        SampleResult {
-            event_id: uuid::Uuid::now_v7().to_string(),
-            recovery_point: self.source.unwrap_or_else(|| Candidate {
-                key: self.key.clone(),
-                ..Candidate::default()
-            }),
-            verdict: self.verdict,
-            reason: self.reason,
-            error_class: None,
-            checks: self.checks,
-            sha256: self.sha256,
-            bytes: self.bytes,
-            duration_ms: 0,
-            attempts: 1,
-            server_side_encryption: None,
-            copy: None,
-            pick: None,
-            protection: None,
-            content: None,
-            provider_checksum: None,
-        }
+        let mut r = SampleResult::unrecoverable(self.source.unwrap_or_else(|| Candidate {
+            key: self.key.clone(),
+            ..Candidate::default()
+        }));
+        r.verdict = self.verdict;
+        r.reason = self.reason;
+        r.checks = self.checks;
+        r.sha256 = self.sha256;
+        r.bytes = self.bytes;
+        r.attempts = 1;
+        r
     }
 }
 
